@@ -1,0 +1,27 @@
+"""Bearer-token authentication for the JSON API."""
+
+from __future__ import annotations
+
+from flask import abort, g, request
+
+from app.auth.services import resolve_api_token
+from app.extensions import db
+
+
+def authenticate_request() -> None:
+    """Resolve ``Authorization: Bearer <token>`` into ``g.api_user`` or answer 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        abort(401, description="Missing bearer token.")
+    user = resolve_api_token(secret.strip())
+    if user is None:
+        db.session.rollback()
+        abort(401, description="Invalid, expired or revoked token.")
+    db.session.commit()  # records last use
+    g.api_user = user
+
+
+def api_user():
+    """Return the user the current API request acts for."""
+    return g.api_user

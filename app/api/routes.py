@@ -1,0 +1,117 @@
+"""The JSON API under /api/v1: bearer tokens, the caller's scope, problem-details errors."""
+
+from __future__ import annotations
+
+from flask import Flask, abort
+from flask_smorest import Api, Blueprint
+from sqlalchemy import func, select
+
+from app.api import schemas
+from app.api.auth import api_user, authenticate_request
+from app.core.errors import problem
+from app.extensions import csrf, db
+from app.org.models import OrgUnit
+from app.org.queries import in_scope, unit_by_code, unit_in_scope
+from app.people import queries as people_queries
+from app.people.models import Person
+from app.people.services import PersonError, create_person
+
+bp = Blueprint("api", __name__, description="Shegong Academy API v1")
+bp.before_request(authenticate_request)
+
+
+class AcademyApi(Api):
+    """flask-smorest's Api, leaving error pages to the academy (HTML for people, JSON here)."""
+
+    def _register_error_handlers(self):
+        pass
+
+
+def page_of(stmt, args) -> dict:
+    """Run ``stmt`` for one page and count the whole result: ``{"items", "total"}``."""
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
+    return {"items": items, "total": total}
+
+
+def person_json(p: Person) -> dict:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "unit_code": p.unit.code,
+        "category": p.category,
+        "level": p.level,
+        "id_number": p.id_number_masked,
+        "phone": p.phone,
+        "active": p.active,
+    }
+
+
+@bp.get("/units")
+@bp.arguments(schemas.UnitArgs, location="query")
+@bp.response(200, schemas.UnitPage)
+def units(args):
+    """List the units the caller may see."""
+    user = api_user()
+    stmt = select(OrgUnit).where(in_scope(user, OrgUnit.id, roles=("admin", "coordinator", "supervisor", "instructor"))).order_by(OrgUnit.path)
+    if args.get("code"):
+        stmt = stmt.where(OrgUnit.code == args["code"])
+    return page_of(stmt, args)
+
+
+@bp.get("/people")
+@bp.arguments(schemas.PeopleArgs, location="query")
+@bp.response(200, schemas.PersonPage)
+def people(args):
+    """List people in the caller's scope, by unit subtree and category."""
+    user = api_user()
+    unit = None
+    if args.get("unit"):
+        unit = unit_by_code(args["unit"])
+        if unit is None or not unit_in_scope(user, unit):
+            abort(404, description="Unknown unit.")
+    stmt = people_queries.people_query(user, unit=unit, category=args.get("category"))
+    result = page_of(stmt, args)
+    result["items"] = [person_json(p) for p in result["items"]]
+    return result
+
+
+@bp.post("/people")
+@bp.arguments(schemas.PersonCreate)
+@bp.response(201, schemas.Created)
+def create_people(data):
+    """Create a person in a unit within the caller's scope."""
+    user = api_user()
+    if not user.has_role("admin", "coordinator"):
+        abort(403, description="Only coordinators and administrators create people.")
+    unit = unit_by_code(data["unit_code"])
+    if unit is None or not unit_in_scope(user, unit):
+        return problem(422, "Invalid input.", {"unit_code": ["Unknown unit."]})
+    try:
+        person = create_person(data=data, unit=unit, actor=user)
+    except PersonError as exc:
+        db.session.rollback()
+        status = 409 if exc.conflict else 422
+        return problem(status, "Duplicate." if exc.conflict else "Invalid input.", {k: [str(v)] for k, v in exc.errors.items()})
+    db.session.commit()
+    return {"id": person.id}
+
+
+@bp.get("/people/<int:person_id>")
+@bp.response(200, schemas.PersonSchema)
+def person(person_id: int):
+    """One person, the ID number masked."""
+    p = people_queries.person_for(api_user(), person_id)
+    if p is None:
+        abort(404)
+    return person_json(p)
+
+
+def register_api(app: Flask, prefix: str) -> None:
+    """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1."""
+    app.config.setdefault("OPENAPI_URL_PREFIX", None)
+    api = AcademyApi(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    csrf.exempt(bp)
+    api.register_blueprint(bp, url_prefix=prefix + "/api/v1")
+    app.extensions["academy_api"] = api

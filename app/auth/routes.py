@@ -1,0 +1,101 @@
+"""Sign in, sign out, change password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import services
+from app.auth.forms import LoginForm, PasswordForm
+from app.extensions import db, limiter, login_manager
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    try:
+        uid = int(user_id)
+    except ValueError:
+        return None
+    return services.resolve_login_session(user_id=uid, secret=session.get("sid"))
+
+
+def _account_key() -> str:
+    return "login-account:" + (request.form.get("username") or "").strip().lower()
+
+
+def _failed(response) -> bool:
+    # Only failed sign-ins count toward the throttle (success redirects).
+    return response.status_code != 302
+
+
+def _limit(kind: str) -> str:
+    return current_app.config["LMS_LOGIN_LIMIT_ACCOUNT" if kind == "account" else "LMS_LOGIN_LIMIT_ADDRESS"]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("core.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: _limit("account"), key_func=_account_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: _limit("address"), methods=["POST"], deduct_when=_failed)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            lang = session.get("lang")
+            session.clear()  # a fresh session: no fixation
+            secret = services.start_login_session(
+                user=user, ip=request.remote_addr, user_agent=request.headers.get("User-Agent")
+            )
+            if lang and not user.locale:
+                user.locale = lang
+            db.session.commit()
+            session["sid"] = secret
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("Wrong username or password."), "error")
+        return render_template("auth/login.html", form=form), 200
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    services.end_login_session(session.get("sid"))
+    db.session.commit()
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(user=current_user, current=form.current.data, new=form.new.data)
+        except services.AuthError:
+            form.current.errors.append(_("The current password is wrong."))
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Password changed. Please sign in again."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/password.html", form=form)
+
+
+def init_login(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"

@@ -1,0 +1,187 @@
+"""Users, passwords, login sessions and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
+from sqlalchemy import delete, select
+
+from app.audit.services import record_audit
+from app.auth.models import ROLES, ApiToken, LoginSession, RoleAssignment, User
+from app.core.crypto import token_hash
+from app.core.db import utcnow
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.people.models import Person
+
+# A hash checked when the username is unknown, so both paths cost the same.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+class AuthError(ValueError):
+    """A user or token operation was refused; ``message`` is shown to the caller."""
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    return PasswordHasher(time_cost=cfg["LMS_PASSWORD_TIME_COST"], memory_cost=cfg["LMS_PASSWORD_MEMORY_KIB"], parallelism=1)
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id at the configured (OWASP) cost."""
+    return _hasher().hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords too short to resist guessing."""
+    if len(password) < 10:
+        raise AuthError("password_too_short")
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the enabled user whose password matches, else None (constant work either way)."""
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    hasher = _hasher()
+    if user is None:
+        if "h" not in _DUMMY_HASH:
+            _DUMMY_HASH["h"] = hasher.hash(secrets.token_hex(8))
+        try:
+            hasher.verify(_DUMMY_HASH["h"], password)
+        except VerificationError:
+            pass
+        return None
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if not user.is_enabled:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def create_user(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    unit: OrgUnit,
+    person: Person | None = None,
+    actor=None,
+) -> User:
+    """Create a user holding one role over ``unit``'s subtree (flushes)."""
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if not username.strip():
+        raise AuthError("username is empty")
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise AuthError(f"username {username!r} is taken")
+    check_password_strength(password)
+    if role == "trainee" and person is None:
+        raise AuthError("a trainee account needs --person-id")
+    if person is not None and db.session.scalar(select(User.id).where(User.person_id == person.id)):
+        raise AuthError(f"person {person.id} already has an account")
+    user = User(username=username, password_hash=hash_password(password), person=person)
+    user.roles.append(RoleAssignment(role=role, unit=unit))
+    db.session.add(user)
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        after={"username": username, "role": role, "unit": unit.code or unit.id, "person_id": getattr(person, "id", None)},
+    )
+    return user
+
+
+def grant_role(*, user: User, role: str, unit: OrgUnit, actor=None) -> RoleAssignment:
+    """Give ``user`` a role over ``unit``'s subtree, once (flushes)."""
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}")
+    for existing in user.roles:
+        if existing.role == role and existing.unit_id == unit.id:
+            return existing
+    assignment = RoleAssignment(role=role, unit=unit)
+    user.roles.append(assignment)
+    db.session.flush()
+    record_audit(actor=actor, action="role.grant", entity_type="user", entity_id=user.id, after={"role": role, "unit_id": unit.id})
+    return assignment
+
+
+def change_password(*, user: User, current: str, new: str) -> None:
+    """Set a new password and end every session of the user (flushes)."""
+    try:
+        _hasher().verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise AuthError("wrong_password") from None
+    check_password_strength(new)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    record_audit(actor=user, action="user.password", entity_type="user", entity_id=user.id)
+
+
+def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -> str:
+    """Open a server-side session for ``user``; return the secret kept in the cookie."""
+    secret = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(token_hash=token_hash(secret), user_id=user.id, ip=ip, user_agent=(user_agent or "")[:255]))
+    return secret
+
+
+def resolve_login_session(*, user_id: int, secret: str | None) -> User | None:
+    """Return the user if ``secret`` names a live session of theirs, else None."""
+    if not secret:
+        return None
+    row = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(secret)))
+    if row is None or row.user_id != user_id:
+        return None
+    max_age = timedelta(hours=current_app.config["LMS_SESSION_HOURS"])
+    now = utcnow()
+    if now - row.last_seen_at > max_age:
+        db.session.delete(row)
+        return None
+    if now - row.last_seen_at > timedelta(minutes=5):
+        row.last_seen_at = now  # coarse, so most requests write nothing
+    return db.session.get(User, user_id)
+
+
+def end_login_session(secret: str | None) -> None:
+    """Delete the server-side session so its cookie stops working."""
+    if secret:
+        db.session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(secret)))
+
+
+def create_api_token(*, user: User, name: str = "", expires_at: datetime | None = None, actor=None) -> str:
+    """Create a bearer token for ``user`` and return it; only its hash is kept (flushes)."""
+    secret = "lms_" + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, token_hash=token_hash(secret), prefix=secret[:10], expires_at=expires_at)
+    db.session.add(token)
+    db.session.flush()
+    record_audit(actor=actor or user, action="token.create", entity_type="api_token", entity_id=token.id, after={"name": name, "user": user.username})
+    return secret
+
+
+def resolve_api_token(secret: str) -> User | None:
+    """Return the user of a live (unrevoked, unexpired) token, else None."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
+    if row is None or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    row.last_used_at = now
+    user = row.user
+    return user if user.is_enabled else None
+
+
+def revoke_api_token(*, token: ApiToken, actor) -> None:
+    """Revoke a token; it stops working at once (flushes)."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record_audit(actor=actor, action="token.revoke", entity_type="api_token", entity_id=token.id)

@@ -1,0 +1,131 @@
+"""The ``lms`` command group: ``flask --app wsgi lms …``. Each command is a transaction boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app.extensions import db
+
+
+@click.group()
+def lms():
+    """Shegong Academy administration."""
+
+
+def _read_upload(path: str) -> tuple[str, bytes]:
+    file = Path(path)
+    limit = current_app.config["LMS_MAX_UPLOAD_BYTES"]
+    if file.stat().st_size > limit:
+        raise click.ClickException(f"{path}: the file is larger than {limit // 1024 // 1024} MB")
+    return file.name, file.read_bytes()
+
+
+def _run_import(func, path: str) -> object:
+    from app.core.tabular import ImportRejected, TableError
+
+    name, data = _read_upload(path)
+    try:
+        result = func(filename=name, data=data, actor=None, max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"])
+    except TableError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{path}: {exc.message}") from None
+    except ImportRejected as exc:
+        db.session.rollback()
+        for err in exc.errors:
+            click.echo(f"{path}: row {err.row}, column {err.column}: {err.message}", err=True)
+        raise click.ClickException(f"{path}: {len(exc.errors)} error(s); nothing was imported") from None
+    db.session.commit()
+    return result
+
+
+@lms.command("import-units")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_units_cmd(file):
+    """Import units from CSV/XLSX: code,name,kind,parent_code."""
+    from app.org.imports import import_units
+
+    created, updated = _run_import(import_units, file)
+    click.echo(f"units created: {created}, renamed: {updated}")
+
+
+@lms.command("import-people")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_people_cmd(file):
+    """Import people from CSV/XLSX: unit_code,name,id_number,phone,category,level."""
+    from app.people.imports import import_people
+
+    count = _run_import(import_people, file)
+    click.echo(f"people imported: {count}")
+
+
+@lms.command("create-user")
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "supervisor", "instructor", "trainee"]))
+@click.option("--unit", "unit_code", required=True, help="code of the unit whose subtree the role covers")
+@click.option("--person-id", type=int, default=None)
+@with_appcontext
+def create_user_cmd(username, password, role, unit_code, person_id):
+    """Create a user with a role scoped to a unit."""
+    from app.auth.services import AuthError, create_user
+    from app.org.queries import unit_by_code
+    from app.people.models import Person
+
+    unit = unit_by_code(unit_code)
+    if unit is None:
+        raise click.ClickException(f"unknown unit code {unit_code!r}")
+    person = None
+    if person_id is not None:
+        person = db.session.get(Person, person_id)
+        if person is None:
+            raise click.ClickException(f"unknown person id {person_id}")
+    try:
+        user = create_user(username=username, password=password, role=role, unit=unit, person=person)
+    except AuthError as exc:
+        db.session.rollback()
+        message = "the password needs at least 10 characters" if str(exc) == "password_too_short" else str(exc)
+        raise click.ClickException(message) from None
+    db.session.commit()
+    click.echo(f"created user {user.username} ({role} of {unit.name})")
+
+
+@lms.command("create-token")
+@click.option("--username", required=True)
+@click.option("--name", default="cli", help="a label to recognise the token by")
+@with_appcontext
+def create_token_cmd(username, name):
+    """Print a new API token for a user (the last line of output)."""
+    from app.auth.models import User
+    from app.auth.services import create_api_token
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"unknown user {username!r}")
+    secret = create_api_token(user=user, name=name)
+    db.session.commit()
+    click.echo(f"token for {username}:")
+    click.echo(secret)
+
+
+@lms.command("demo")
+@click.option("--force", is_flag=True, help="load even if the database already has units")
+@with_appcontext
+def demo_cmd(force):
+    """Load the demo world into an empty database."""
+    from app.demo.world import DemoError, load_demo
+
+    try:
+        summary = load_demo(force=force)
+    except DemoError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    for line in summary:
+        click.echo(line)

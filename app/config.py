@@ -1,0 +1,123 @@
+"""Configuration: defaults, then the environment (prefix ``LMS_`` and ``DATABASE_URL``).
+
+Read only from :func:`load_config`, which the app factory calls; nothing here
+reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS: dict[str, object] = {
+    "LMS_MODE": "embedded",  # embedded | production
+    "LMS_TIMEZONE": "Asia/Shanghai",
+    "LMS_LANGUAGES": ["zh_CN", "en"],
+    "LMS_DEFAULT_LANGUAGE": "zh_CN",
+    "LMS_MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
+    "LMS_IMPORT_MAX_ROWS": 20000,
+    "LMS_LOGIN_LIMIT_ACCOUNT": "10 per 15 minutes",
+    "LMS_LOGIN_LIMIT_ADDRESS": "30 per 15 minutes",
+    "LMS_API_RATE_LIMIT": "600 per minute",
+    "LMS_RATELIMIT_STORAGE_URI": "memory://",
+    "LMS_PASSWORD_TIME_COST": 2,  # argon2id, OWASP: m=19 MiB, t=2, p=1
+    "LMS_PASSWORD_MEMORY_KIB": 19456,
+    "LMS_PER_PAGE": 50,
+    "LMS_DATA_KEY": None,
+    "LMS_SESSION_HOURS": 12,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "lms_session",
+    "JSON_SORT_KEYS": False,
+    "API_TITLE": "Shegong Academy API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+}
+
+# Environment variables read, with their types; documented in README.md.
+_ENV_INT = {
+    "LMS_MAX_UPLOAD_BYTES",
+    "LMS_IMPORT_MAX_ROWS",
+    "LMS_PASSWORD_TIME_COST",
+    "LMS_PASSWORD_MEMORY_KIB",
+    "LMS_PER_PAGE",
+    "LMS_SESSION_HOURS",
+}
+_ENV_STR = {
+    "LMS_MODE",
+    "LMS_TIMEZONE",
+    "LMS_DEFAULT_LANGUAGE",
+    "LMS_LOGIN_LIMIT_ACCOUNT",
+    "LMS_LOGIN_LIMIT_ADDRESS",
+    "LMS_API_RATE_LIMIT",
+    "LMS_RATELIMIT_STORAGE_URI",
+    "LMS_DATA_KEY",
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot start the application."""
+
+
+def _secret_key_file(instance_path: Path) -> str:
+    """Return the embedded mode's secret, generating it on first run."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load_config(config: dict | None, instance_path: str, environ: os._Environ | dict | None = None) -> dict:
+    """Merge defaults, environment and explicit overrides into one mapping."""
+    env = os.environ if environ is None else environ
+    cfg: dict[str, object] = dict(DEFAULTS)
+    for key in _ENV_STR:
+        if env.get(key):
+            cfg[key] = env[key]
+    for key in _ENV_INT:
+        if env.get(key):
+            try:
+                cfg[key] = int(env[key])
+            except ValueError as exc:
+                raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
+    if env.get("LMS_LANGUAGES"):
+        cfg["LMS_LANGUAGES"] = [x.strip() for x in env["LMS_LANGUAGES"].split(",") if x.strip()]
+    if env.get("LMS_SECRET_KEY"):
+        cfg["SECRET_KEY"] = env["LMS_SECRET_KEY"]
+    if env.get("DATABASE_URL"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = env["DATABASE_URL"]
+    if env.get("LMS_SESSION_COOKIE_SECURE"):
+        cfg["SESSION_COOKIE_SECURE"] = env["LMS_SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
+    cfg.update(config or {})
+
+    mode = cfg["LMS_MODE"]
+    if mode not in ("embedded", "production"):
+        raise ConfigError(f"LMS_MODE must be 'embedded' or 'production', got {mode!r}")
+    if mode == "production":
+        secret = cfg.get("SECRET_KEY")
+        if not secret or len(str(secret)) < 32:
+            raise ConfigError("production mode needs LMS_SECRET_KEY (at least 32 characters); refusing to start")
+        if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+            raise ConfigError("production mode needs DATABASE_URL")
+        cfg.setdefault("SESSION_COOKIE_SECURE", True)
+    else:
+        if not cfg.get("SECRET_KEY") and not cfg.get("TESTING"):
+            cfg["SECRET_KEY"] = _secret_key_file(Path(instance_path))
+        cfg.setdefault("SESSION_COOKIE_SECURE", False)
+        cfg.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{Path(instance_path) / 'academy.db'}")
+    if not cfg.get("SECRET_KEY"):
+        raise ConfigError("SECRET_KEY is not set")
+    cfg["MAX_CONTENT_LENGTH"] = cfg["LMS_MAX_UPLOAD_BYTES"]
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["LMS_RATELIMIT_STORAGE_URI"]
+    cfg.setdefault("RATELIMIT_ENABLED", True)
+    cfg["REMEMBER_COOKIE_HTTPONLY"] = True
+    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
+    cfg["BABEL_DEFAULT_LOCALE"] = cfg["LMS_DEFAULT_LANGUAGE"]
+    cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["LMS_TIMEZONE"]
+    return cfg

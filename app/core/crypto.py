@@ -1,0 +1,51 @@
+"""Protection of sensitive personal information (PIPL): encryption and keyed hashes.
+
+Keys are derived from ``LMS_DATA_KEY`` (or, failing that, ``SECRET_KEY``) with
+HKDF, one key per purpose, so a leaked hash key does not decrypt anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+
+def _derive(purpose: bytes) -> bytes:
+    cfg = current_app.config
+    master = (cfg.get("LMS_DATA_KEY") or cfg["SECRET_KEY"]).encode()
+    cache = current_app.extensions.setdefault("lms_keys", {})
+    key = cache.get((master, purpose))
+    if key is None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"shegong-academy", info=purpose).derive(master)
+        cache[(master, purpose)] = key
+    return key
+
+
+def _fernet() -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derive(b"pii-encryption")))
+
+
+def encrypt_text(value: str) -> str:
+    """Encrypt a sensitive value (authenticated, random IV)."""
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt_text(token: str) -> str:
+    """Decrypt what :func:`encrypt_text` produced."""
+    return _fernet().decrypt(token.encode()).decode()
+
+
+def keyed_hash(value: str, purpose: str = "id-number") -> str:
+    """Return an HMAC-SHA256 of ``value``: equal inputs match, the input cannot be recovered."""
+    return hmac.new(_derive(purpose.encode()), value.encode(), hashlib.sha256).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """Hash a high-entropy random token (sessions, API tokens) for storage."""
+    return hashlib.sha256(token.encode()).hexdigest()

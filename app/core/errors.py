@@ -1,0 +1,84 @@
+"""Error pages for people, RFC 9457 problem details for API clients."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+def is_api_request() -> bool:
+    """Return whether the current request is for the JSON API."""
+    prefix = current_app.config.get("LMS_URL_PREFIX", "")
+    return request.path.startswith(prefix + "/api/")
+
+
+def problem(status: int, detail: str | None = None, errors: dict | list | None = None, **extra):
+    """Build an RFC 9457 problem-details response."""
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail or TITLES.get(status, "Error"),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    response = current_app.json.response(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _user_message(code: int) -> str:
+    messages = {
+        400: _("The request could not be understood. Please go back and try again."),
+        403: _("You do not have permission to open this page."),
+        404: _("This page does not exist, or is not within your units."),
+        405: _("This address does not accept that kind of request."),
+        413: _("The file is too large."),
+        429: _("Too many attempts. Please wait a few minutes and try again."),
+        500: _("Something went wrong on our side. The error has been logged."),
+    }
+    return messages.get(code, _("Something went wrong."))
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = exc.code or 500
+        if is_api_request():
+            detail = exc.description if code != 500 else None
+            errors = None
+            data = getattr(exc, "data", None)  # webargs puts field messages here
+            if isinstance(data, dict) and "messages" in data:
+                messages = data["messages"]
+                errors = messages.get("json", messages) if isinstance(messages, dict) else messages
+                detail = "Invalid input."
+            response = problem(code, detail, errors)
+            if code == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response
+        return render_template("errors/error.html", code=code, message=_user_message(code)), code
+
+    @app.errorhandler(Exception)
+    def _unhandled(exc: Exception):
+        app.logger.exception("unhandled error")
+        from app.extensions import db
+
+        db.session.rollback()
+        return _http_error(InternalServerError())

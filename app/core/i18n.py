@@ -1,0 +1,32 @@
+"""Languages: Simplified Chinese and English, from the user, the session or Accept-Language."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from app.extensions import babel
+
+SUPPORTED = ("zh_CN", "en")
+
+
+def select_locale() -> str:
+    """Pick the user's remembered language, then the page switch, then the browser's."""
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in SUPPORTED:
+        return current_user.locale
+    if session.get("lang") in SUPPORTED:
+        return session["lang"]
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best is None:
+        from flask import current_app
+
+        return current_app.config["LMS_DEFAULT_LANGUAGE"]
+    return "en" if best == "en" else "zh_CN"
+
+
+def init_app(app: Flask) -> None:
+    from pathlib import Path
+
+    translations = Path(__file__).resolve().parent.parent / "translations"
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(translations))
+    babel.init_app(app, locale_selector=select_locale)

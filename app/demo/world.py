@@ -1,0 +1,197 @@
+"""The demo world of PRODUCT.md §4, built deterministically.
+
+拱墅区 (330105): 18 streets with their communities, 2,100 community workers and
+the 69 selected to become project social workers; 太仓市 (320585): a guidance
+centre, 9 township stations, 157 village/community rooms, 379 full-time and
+1,196 certified social workers; 东胜区 (150602): a service centre, street
+stations and a training base.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from app.auth.services import create_user
+from app.core.db import utcnow
+from app.extensions import db
+from app.org.imports import import_units
+from app.org.models import OrgUnit
+from app.org.queries import children_of, unit_by_code
+from app.org.services import create_unit
+from app.people.models import Person
+from app.people.services import id_number_columns
+
+from .names import COMMUNITY_STEMS, IdNumbers, person_name, phone
+
+SEED = 2022
+DEMO_PASSWORD = "shegong-demo-2026"
+DIVISIONS = Path(__file__).resolve().parent / "data" / "divisions.csv"
+
+GONGSHU, TAICANG, DONGSHENG = "330105", "320585", "150602"
+GONGSHU_WORKERS = 2100
+SELECTED = 69
+TAICANG_FULL_TIME = 379
+TAICANG_CERTIFIED = 1196
+TAICANG_ROOMS = 157
+DONGSHENG_PEOPLE = 640
+
+
+class DemoError(RuntimeError):
+    """The demo world cannot be loaded here."""
+
+
+@dataclass
+class DemoWorld:
+    """What later parts of the demo need to find again (in memory, during one load)."""
+
+    selected: list[int] = field(default_factory=list)  # the 69 of 拱墅区
+    supervisors: list[int] = field(default_factory=list)  # 8 督导助理 + leading talents
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _communities(rng: random.Random, street: OrgUnit, count: int, suffix: str) -> list[OrgUnit]:
+    stems = rng.sample(COMMUNITY_STEMS, count)
+    return [
+        create_unit(name=f"{stem}{suffix}", kind="community", parent=street, code=f"{street.code}{i + 1:03d}")
+        for i, stem in enumerate(stems)
+    ]
+
+
+def _people(rows: list[dict]) -> list[int]:
+    """Insert people in bulk; return their ids in order."""
+    now = utcnow()
+    for row in rows:
+        row.setdefault("titles", [])
+        row.setdefault("service_areas", [])
+        row.setdefault("active", True)
+        row["created_at"] = row["updated_at"] = now
+    before = db.session.scalar(select(func.coalesce(func.max(Person.id), 0)))
+    db.session.execute(insert(Person), rows)
+    return list(db.session.scalars(select(Person.id).where(Person.id > before).order_by(Person.id)))
+
+
+def _person_row(rng, ids: IdNumbers, region: str, unit: OrgUnit, **extra) -> dict:
+    return {
+        "unit_id": unit.id,
+        "name": person_name(rng),
+        "phone": phone(rng),
+        **id_number_columns(ids.next(region)),
+        **extra,
+    }
+
+
+AREAS = ("elderly", "disability", "hardship", "veterans", "mediation", "community_development")
+
+
+def _gongshu(rng: random.Random, ids: IdNumbers, world: DemoWorld) -> None:
+    district = unit_by_code(GONGSHU)
+    communities: list[OrgUnit] = []
+    for street in children_of(district):
+        communities += _communities(rng, street, rng.randint(7, 11), "社区")
+    rows = []
+    for i in range(GONGSHU_WORKERS):
+        unit = communities[i % len(communities)]
+        level = rng.choices(("none", "assistant", "intermediate"), (55, 35, 10))[0]
+        rows.append(_person_row(rng, ids, GONGSHU, unit, category="community_worker", level=level))
+    person_ids = _people(rows)
+    # The 69 selected to convert to project social workers, with their titles.
+    selected = sorted(rng.sample(person_ids, SELECTED))
+    titles = ["provincial_leader"] + ["city_leader"] * 3 + ["supervisor_assistant"] * 8
+    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(selected)))}
+    for pid, title in zip(selected, titles + [None] * (SELECTED - len(titles)), strict=True):
+        person = people[pid]
+        person.service_areas = rng.sample(AREAS, rng.randint(1, 3))
+        if person.level == "none":
+            person.level = "assistant"
+        if title:
+            person.titles = [title]
+            person.level = "intermediate"
+    world.selected = selected
+    world.supervisors = selected[:12]
+
+
+def _taicang(rng: random.Random, ids: IdNumbers) -> None:
+    city = unit_by_code(TAICANG)
+    create_unit(name="太仓市社会工作指导中心", kind="centre", parent=city)
+    towns = [u for u in children_of(city) if u.kind == "street"]
+    stations = [create_unit(name=f"{t.name}社工站", kind="station", parent=t) for t in towns]
+    # The bureau counts 9 township stations for 8 township units: the ninth
+    # serves the port area of 浮桥镇 (太仓港).
+    port = next((t for t in towns if t.name == "浮桥镇"), towns[0])
+    stations.append(create_unit(name=f"{port.name}港区社工站", kind="station", parent=port))
+    rooms: list[OrgUnit] = []
+    per_town = [TAICANG_ROOMS // len(towns) + (1 if i < TAICANG_ROOMS % len(towns) else 0) for i in range(len(towns))]
+    for town, count in zip(towns, per_town, strict=True):
+        for village in _communities(rng, town, count, rng.choice(("社区", "村"))):
+            rooms.append(create_unit(name=f"{village.name}社工室", kind="room", parent=village))
+    rows = []
+    for i in range(TAICANG_CERTIFIED):
+        level = rng.choices(("assistant", "intermediate", "senior"), (70, 27, 3))[0]
+        if i < TAICANG_FULL_TIME:
+            unit = stations[i % len(stations)] if i % 4 == 0 else rooms[i % len(rooms)]
+            rows.append(_person_row(rng, ids, TAICANG, unit, category="station_worker", level=level))
+        else:
+            unit = rooms[i % len(rooms)].parent
+            rows.append(_person_row(rng, ids, TAICANG, unit, category="community_worker", level=level))
+    _people(rows)
+
+
+def _dongsheng(rng: random.Random, ids: IdNumbers) -> None:
+    district = unit_by_code(DONGSHENG)
+    create_unit(name="东胜区社会工作服务中心", kind="centre", parent=district)
+    create_unit(name="东胜区社会工作培训基地", kind="centre", parent=district)
+    streets = [u for u in children_of(district) if u.kind == "street"]
+    homes: list[OrgUnit] = []
+    for street in streets:
+        homes.append(create_unit(name=f"{street.name}社工站", kind="station", parent=street))
+        homes += _communities(rng, street, rng.randint(3, 6), "社区")
+    rows = []
+    for i in range(DONGSHENG_PEOPLE):
+        unit = homes[i % len(homes)]
+        category = "station_worker" if unit.kind == "station" else "community_worker"
+        level = rng.choices(("none", "assistant", "intermediate"), (50, 40, 10))[0]
+        rows.append(_person_row(rng, ids, DONGSHENG, unit, category=category, level=level))
+    _people(rows)
+
+
+def _users(world: DemoWorld) -> None:
+    gongshu = unit_by_code(GONGSHU)
+    first_street = children_of(gongshu)[0]
+    trainee = db.session.get(Person, world.selected[-1])
+    supervisor = db.session.get(Person, world.supervisors[4])  # a 督导助理
+    accounts = [
+        ("admin", "admin", unit_by_code("330000"), None, "administrator (whole tree)"),
+        ("gongshu", "coordinator", gongshu, None, "coordinator, 拱墅区"),
+        ("gongshu-street", "coordinator", first_street, None, f"coordinator, {first_street.name}"),
+        ("supervisor", "supervisor", gongshu, supervisor, f"supervisor, 拱墅区 ({supervisor.name})"),
+        ("trainee", "trainee", trainee.unit, trainee, f"trainee ({trainee.name})"),
+        ("taicang", "coordinator", unit_by_code(TAICANG), None, "coordinator, 太仓市"),
+        ("dongsheng", "coordinator", unit_by_code(DONGSHENG), None, "coordinator, 东胜区"),
+    ]
+    for username, role, unit, person, label in accounts:
+        create_user(username=username, password=DEMO_PASSWORD, role=role, unit=unit, person=person)
+        world.logins.append((username, DEMO_PASSWORD, label))
+
+
+def load_demo(force: bool = False) -> list[str]:
+    """Build the demo world in an empty database (flushes; the caller commits)."""
+    if not force and db.session.scalar(select(func.count(OrgUnit.id))):
+        raise DemoError("the database already has units; the demo loads only into an empty database")
+    rng = random.Random(SEED)
+    ids = IdNumbers(rng)
+    world = DemoWorld()
+    import_units(filename=DIVISIONS.name, data=DIVISIONS.read_bytes(), actor=None, max_rows=10000)
+    _gongshu(rng, ids, world)
+    _taicang(rng, ids)
+    _dongsheng(rng, ids)
+    _users(world)
+    db.session.flush()
+    people = db.session.scalar(select(func.count(Person.id)))
+    units = db.session.scalar(select(func.count(OrgUnit.id)))
+    lines = [f"demo world loaded: {units} units, {people} people", "demo logins (username / password):"]
+    lines += [f"  {u:<15} {p}   {label}" for u, p, label in world.logins]
+    return lines

@@ -1,0 +1,40 @@
+"""The org-unit tree: province → city → district → street → community, plus service units."""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+UNIT_KINDS = ("province", "city", "district", "street", "community", "centre", "station", "room")
+
+
+class OrgUnit(db.Model):
+    __tablename__ = "org_units"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('province','city','district','street','community','centre','station','room')",
+            name="kind",
+        ),
+        Index("ix_org_units_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    # Materialised path of ids, "/1/7/42/": a subtree is one indexed prefix match,
+    # and the trailing slash keeps /1/ from matching /12/.
+    path: Mapped[str] = mapped_column(String(255))
+    depth: Mapped[int] = mapped_column(default=0)
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<OrgUnit {self.code or self.id} {self.name}>"
+
+    def is_within(self, other: OrgUnit) -> bool:
+        """Return whether this unit lies in ``other``'s subtree (itself included)."""
+        return self.path.startswith(other.path)

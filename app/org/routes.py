@@ -1,0 +1,89 @@
+"""The unit tree a user may see, with head counts; unit import for administrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app.core.access import found, roles_required
+from app.core.tabular import ImportRejected, TableError
+from app.extensions import db
+from app.org.imports import import_units
+from app.org.models import OrgUnit
+from app.org.queries import ancestors_of, children_of, in_scope, scope_roots, subtree_ids
+from app.people.forms import ImportForm
+from app.people.models import Person
+
+bp = Blueprint("org", __name__, url_prefix="/units")
+
+
+def _head_counts(units: list[OrgUnit]) -> dict[int, int]:
+    """Count active people in each unit's subtree, in one query."""
+    if not units:
+        return {}
+    sub = OrgUnit.__table__.alias("sub")
+    top = OrgUnit.__table__.alias("top")
+    stmt = (
+        select(top.c.id, func.count(Person.id))
+        .select_from(top)
+        .join(sub, sub.c.path.startswith(top.c.path))
+        .join(Person, (Person.unit_id == sub.c.id) & Person.active.is_(True))
+        .where(top.c.id.in_([u.id for u in units]))
+        .group_by(top.c.id)
+    )
+    return dict(db.session.execute(stmt).all())
+
+
+@bp.get("/")
+@roles_required("admin", "coordinator")
+def index():
+    roots = scope_roots(current_user)
+    if roots is None:
+        roots = list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.code)))
+    return render_template("org/index.html", units=roots, counts=_head_counts(roots))
+
+
+@bp.get("/<int:unit_id>")
+@roles_required("admin", "coordinator")
+def detail(unit_id: int):
+    unit = found(db.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id, in_scope(current_user, OrgUnit.id))))
+    children = children_of(unit)
+    counts = _head_counts([unit, *children])
+    direct = db.session.scalar(select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), Person.active.is_(True)))
+    return render_template(
+        "org/detail.html",
+        unit=unit,
+        path=ancestors_of(unit),
+        children=children,
+        counts=counts,
+        total=direct,
+    )
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required("admin")
+def import_file():
+    form = ImportForm()
+    errors = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            created, updated = import_units(
+                filename=upload.filename or "",
+                data=upload.read(),
+                actor=current_user,
+                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
+            )
+        except TableError as exc:
+            db.session.rollback()
+            form.file.errors.append(str(exc.message))
+        except ImportRejected as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("Units created: %(created)d, renamed: %(updated)d.", created=created, updated=updated), "success")
+            return redirect(url_for("org.index"))
+    return render_template("org/import.html", form=form, errors=errors)

@@ -1,0 +1,145 @@
+"""People pages: list with filters, detail with history, edit, import."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.core.access import found, roles_required
+from app.core.tabular import ImportRejected, TableError
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import ancestors_of, unit_in_scope, visible_units
+from app.people import queries, services
+from app.people.forms import ImportForm, PersonForm
+from app.people.imports import import_people
+from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS
+
+bp = Blueprint("people", __name__, url_prefix="/people")
+
+STAFF = ("admin", "coordinator")
+# Units offered in the filter: down to streets and service stations; deeper
+# units are reached from a person's page or by ?unit=.
+FILTER_KINDS = ("province", "city", "district", "street", "centre", "station")
+
+
+def _filter_units() -> list[OrgUnit]:
+    stmt = visible_units(current_user).where(OrgUnit.kind.in_(FILTER_KINDS))
+    return list(db.session.scalars(stmt))
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def index():
+    args = request.args
+    unit = None
+    if args.get("unit", type=int):
+        unit = found(db.session.get(OrgUnit, args.get("unit", type=int)))
+        if not unit_in_scope(current_user, unit):
+            abort(404)
+    category = args.get("category") if args.get("category") in CATEGORY_LABELS else None
+    level = args.get("level") if args.get("level") in LEVEL_LABELS else None
+    q = (args.get("q") or "").strip()[:64] or None
+    status = args.get("status", "active")
+    active = {"active": True, "inactive": False}.get(status)
+    stmt = queries.people_query(current_user, unit=unit, category=category, level=level, q=q, active=active)
+    page = db.paginate(stmt, per_page=current_app.config["LMS_PER_PAGE"], max_per_page=100, error_out=False)
+    return render_template(
+        "people/index.html",
+        page=page,
+        units=_filter_units(),
+        unit=unit,
+        category=category,
+        level=level,
+        q=q or "",
+        status=status,
+    )
+
+
+@bp.get("/<int:person_id>")
+@roles_required(*STAFF)
+def detail(person_id: int):
+    person = found(queries.person_for(current_user, person_id))
+    accounts = db.session.scalars(select(User).where(User.person_id == person.id)).all()
+    return render_template(
+        "people/detail.html",
+        person=person,
+        unit_path=ancestors_of(person.unit),
+        accounts=accounts,
+        history=queries.person_history(person),
+    )
+
+
+@bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def edit(person_id: int):
+    person = found(queries.person_for(current_user, person_id))
+    form = PersonForm(obj=person)
+    form.unit_id.choices = [(u.id, "　" * u.depth + u.name) for u in db.session.scalars(visible_units(current_user))]
+    if form.validate_on_submit():
+        unit = db.session.get(OrgUnit, form.unit_id.data)
+        data = {k: getattr(form, k).data for k in ("name", "phone", "id_number", "category", "level", "titles", "service_areas", "active")}
+        try:
+            services.update_person(person=person, data=data, unit=unit, actor=current_user, ip=request.remote_addr)
+        except services.PersonError as exc:
+            db.session.rollback()
+            for field, message in exc.errors.items():
+                getattr(form, "unit_id" if field == "unit" else field).errors.append(str(message))
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("people.detail", person_id=person.id))
+    if request.method == "GET":
+        form.id_number.data = ""
+    return render_template("people/edit.html", form=form, person=person)
+
+
+@bp.post("/<int:person_id>/id-number")
+@roles_required("admin")
+def reveal(person_id: int):
+    person = found(queries.person_for(current_user, person_id))
+    id_number = services.reveal_id_number(person=person, actor=current_user, ip=request.remote_addr)
+    db.session.commit()
+    accounts = db.session.scalars(select(User).where(User.person_id == person.id)).all()
+    response = current_app.make_response(
+        render_template(
+            "people/detail.html",
+            person=person,
+            unit_path=ancestors_of(person.unit),
+            accounts=accounts,
+            history=queries.person_history(person),
+            revealed_id=id_number,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def import_file():
+    form = ImportForm()
+    errors = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            count = import_people(
+                filename=upload.filename or "",
+                data=upload.read(),
+                actor=current_user,
+                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
+            )
+        except TableError as exc:
+            db.session.rollback()
+            form.file.errors.append(str(exc.message))
+        except ImportRejected as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            flash(_("Imported %(count)d people.", count=count), "success")
+            return redirect(url_for("people.index"))
+    return render_template("people/import.html", form=form, errors=errors)

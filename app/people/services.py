@@ -1,0 +1,188 @@
+"""State changes on people: create, edit, import. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.audit.services import changed_fields, record_audit
+from app.core.crypto import decrypt_text, encrypt_text, keyed_hash
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import unit_in_scope
+from app.people.idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
+from app.people.labels import CATEGORY_ZH, LEVEL_ZH
+from app.people.models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES, Person
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+ID_REASONS = {
+    "format": _l("must be 18 characters: 17 digits and a digit or X"),
+    "birthdate": _l("contains an impossible birth date"),
+    "check_digit": _l("has a wrong check digit"),
+}
+
+
+class PersonError(ValueError):
+    """Input for a person was refused; ``errors`` maps field → message."""
+
+    def __init__(self, errors: dict[str, object], conflict: bool = False):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.conflict = conflict  # the only problem is a duplicate (HTTP 409)
+
+
+def parse_category(value: str) -> str | None:
+    """Return the category code for a code or Chinese label, else None."""
+    value = (value or "").strip()
+    if not value:
+        return "community_worker"
+    if value in CATEGORIES:
+        return value
+    return CATEGORY_ZH.get(value)
+
+
+def parse_level(value: str) -> str | None:
+    """Return the level code for a code or Chinese label, else None."""
+    value = (value or "").strip()
+    if value in LEVELS:
+        return value
+    return LEVEL_ZH.get(value)
+
+
+def id_number_digest(id_number: str) -> str:
+    """Return the keyed hash used to find a person by ID number."""
+    return keyed_hash(id_number)
+
+
+def id_number_columns(normalised: str) -> dict[str, str]:
+    """Return the stored forms of a validated ID number: keyed hash, ciphertext, masked."""
+    return {
+        "id_number_hash": id_number_digest(normalised),
+        "id_number_enc": encrypt_text(normalised),
+        "id_number_masked": mask_id_number(normalised),
+    }
+
+
+def set_id_number(person: Person, normalised: str) -> None:
+    """Store an already validated ID number on ``person``, protected."""
+    for key, value in id_number_columns(normalised).items():
+        setattr(person, key, value)
+
+
+def reveal_id_number(*, person: Person, actor, ip: str | None = None) -> str:
+    """Decrypt a person's ID number for an administrator; the access is audited."""
+    if not actor.is_admin:
+        raise PermissionError("only an administrator may see an ID number")
+    record_audit(actor=actor, action="person.reveal_id", entity_type="person", entity_id=person.id, ip=ip)
+    return decrypt_text(person.id_number_enc)
+
+
+def snapshot(person: Person) -> dict:
+    """Return the audited fields of a person (the ID only masked)."""
+    return {
+        "name": person.name,
+        "unit_id": person.unit_id,
+        "phone": person.phone,
+        "id_number": person.id_number_masked,
+        "category": person.category,
+        "level": person.level,
+        "titles": list(person.titles or []),
+        "service_areas": list(person.service_areas or []),
+        "active": person.active,
+    }
+
+
+def validate_person_fields(data: dict, *, require_id: bool) -> tuple[dict, dict[str, object]]:
+    """Check and normalise person input; return (clean values, field errors)."""
+    clean: dict = {}
+    errors: dict[str, object] = {}
+    name = (data.get("name") or "").strip()
+    if not name:
+        errors["name"] = _l("Name is required.")
+    elif len(name) > 64:
+        errors["name"] = _l("Name is longer than 64 characters.")
+    clean["name"] = name
+    if require_id or data.get("id_number"):
+        try:
+            clean["id_number"] = normalise_id_number(data.get("id_number") or "")
+        except InvalidIdNumber as exc:
+            errors["id_number"] = _l("ID number %(reason)s.", reason=ID_REASONS[exc.reason])
+    phone = (data.get("phone") or "").strip().replace(" ", "").replace("-", "")
+    if phone and not PHONE_RE.match(phone):
+        errors["phone"] = _l("Phone must be an 11-digit mainland mobile number.")
+    clean["phone"] = phone or None
+    category = parse_category(data.get("category") or "")
+    if category is None:
+        errors["category"] = _l("Unknown category %(value)s.", value=data.get("category"))
+    clean["category"] = category
+    level = parse_level(data.get("level") or "")
+    if level is None:
+        errors["level"] = _l("Unknown level %(value)s.", value=data.get("level"))
+    clean["level"] = level
+    for key, allowed in (("titles", TITLES), ("service_areas", SERVICE_AREAS)):
+        values = list(data.get(key) or [])
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            errors[key] = _l("Unknown value %(value)s.", value=", ".join(bad))
+        clean[key] = values
+    return clean, errors
+
+
+def create_person(*, data: dict, unit: OrgUnit, actor, ip: str | None = None) -> Person:
+    """Create a person in ``unit`` after validating every field (flushes)."""
+    if actor is not None and not unit_in_scope(actor, unit):
+        raise PersonError({"unit_code": _l("Unknown unit.")})
+    clean, errors = validate_person_fields(data, require_id=True)
+    if errors:
+        raise PersonError(errors)
+    if db.session.scalar(select(Person.id).where(Person.id_number_hash == id_number_digest(clean["id_number"]))):
+        raise PersonError({"id_number": _l("A person with this ID number already exists.")}, conflict=True)
+    person = Person(
+        unit=unit,
+        name=clean["name"],
+        phone=clean["phone"],
+        category=clean["category"],
+        level=clean["level"],
+        titles=clean["titles"],
+        service_areas=clean["service_areas"],
+    )
+    set_id_number(person, clean["id_number"])
+    db.session.add(person)
+    db.session.flush()
+    record_audit(actor=actor, action="person.create", entity_type="person", entity_id=person.id, after=snapshot(person), ip=ip)
+    return person
+
+
+def update_person(*, person: Person, data: dict, unit: OrgUnit, actor, ip: str | None = None) -> Person:
+    """Edit a person's fields (ID number only when given) and audit the difference (flushes)."""
+    if not unit_in_scope(actor, unit):
+        raise PersonError({"unit": _l("Unknown unit.")})
+    clean, errors = validate_person_fields(data, require_id=False)
+    new_id = clean.get("id_number")
+    if new_id and not errors:
+        digest = id_number_digest(new_id)
+        other = db.session.scalar(select(Person.id).where(Person.id_number_hash == digest, Person.id != person.id))
+        if other:
+            errors["id_number"] = _l("A person with this ID number already exists.")
+    if errors:
+        raise PersonError(errors)
+    before = snapshot(person)
+    person.name = clean["name"]
+    person.unit = unit
+    person.phone = clean["phone"]
+    person.category = clean["category"]
+    person.level = clean["level"]
+    person.titles = clean["titles"]
+    person.service_areas = clean["service_areas"]
+    if "active" in data:
+        person.active = bool(data["active"])
+    if new_id:
+        set_id_number(person, new_id)
+    db.session.flush()
+    old, new = changed_fields(before, snapshot(person))
+    if new:
+        record_audit(actor=actor, action="person.update", entity_type="person", entity_id=person.id, before=old, after=new, ip=ip)
+    return person
