@@ -68,7 +68,9 @@ def import_people_cmd(file):
 @lms.command("create-user")
 @click.option("--username", required=True)
 @click.option("--password", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "supervisor", "instructor", "trainee"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "coordinator", "supervisor", "instructor", "trainee"])
+)
 @click.option("--unit", "unit_code", required=True, help="code of the unit whose subtree the role covers")
 @click.option("--person-id", type=int, default=None)
 @with_appcontext
@@ -116,11 +118,17 @@ def create_token_cmd(username, name):
 
 @lms.command("demo")
 @click.option("--force", is_flag=True, help="load even if the database already has units")
+@click.option("--if-empty", is_flag=True, help="do nothing (but print the demo logins) if the database has units")
 @with_appcontext
-def demo_cmd(force):
+def demo_cmd(force, if_empty):
     """Load the demo world into an empty database."""
-    from app.demo.world import DemoError, load_demo
+    from app.demo.world import DEMO_PASSWORD, DEMO_USERS, DemoError, database_is_empty, load_demo
 
+    if if_empty and not database_is_empty():
+        click.echo("the database is not empty: the demo is not loaded again. Demo logins (if it was loaded):")
+        for username, label in DEMO_USERS:
+            click.echo(f"  {username:<15} {DEMO_PASSWORD}   {label}")
+        return
     try:
         summary = load_demo(force=force)
     except DemoError as exc:

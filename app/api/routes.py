@@ -53,7 +53,11 @@ def person_json(p: Person) -> dict:
 def units(args):
     """List the units the caller may see."""
     user = api_user()
-    stmt = select(OrgUnit).where(in_scope(user, OrgUnit.id, roles=("admin", "coordinator", "supervisor", "instructor"))).order_by(OrgUnit.path)
+    stmt = (
+        select(OrgUnit)
+        .where(in_scope(user, OrgUnit.id, roles=("admin", "coordinator", "supervisor", "instructor")))
+        .order_by(OrgUnit.path)
+    )
     if args.get("code"):
         stmt = stmt.where(OrgUnit.code == args["code"])
     return page_of(stmt, args)
@@ -92,7 +96,9 @@ def create_people(data):
     except PersonError as exc:
         db.session.rollback()
         status = 409 if exc.conflict else 422
-        return problem(status, "Duplicate." if exc.conflict else "Invalid input.", {k: [str(v)] for k, v in exc.errors.items()})
+        return problem(
+            status, "Duplicate." if exc.conflict else "Invalid input.", {k: [str(v)] for k, v in exc.errors.items()}
+        )
     db.session.commit()
     return {"id": person.id}
 

@@ -31,7 +31,9 @@ class UnitPage(Schema):
 
 class PeopleArgs(PageArgs):
     unit = fields.String(validate=validate.Length(max=32), metadata={"description": "unit code; its whole subtree"})
-    category = fields.String(validate=validate.OneOf(["community_worker", "project_social_worker", "station_worker", "other"]))
+    category = fields.String(
+        validate=validate.OneOf(["community_worker", "project_social_worker", "station_worker", "other"])
+    )
 
 
 class PersonSchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -28,7 +29,9 @@ class AuthError(ValueError):
 
 def _hasher() -> PasswordHasher:
     cfg = current_app.config
-    return PasswordHasher(time_cost=cfg["LMS_PASSWORD_TIME_COST"], memory_cost=cfg["LMS_PASSWORD_MEMORY_KIB"], parallelism=1)
+    return PasswordHasher(
+        time_cost=cfg["LMS_PASSWORD_TIME_COST"], memory_cost=cfg["LMS_PASSWORD_MEMORY_KIB"], parallelism=1
+    )
 
 
 def hash_password(password: str) -> str:
@@ -49,10 +52,8 @@ def authenticate(username: str, password: str) -> User | None:
     if user is None:
         if "h" not in _DUMMY_HASH:
             _DUMMY_HASH["h"] = hasher.hash(secrets.token_hex(8))
-        try:
+        with contextlib.suppress(VerificationError):
             hasher.verify(_DUMMY_HASH["h"], password)
-        except VerificationError:
-            pass
         return None
     try:
         hasher.verify(user.password_hash, password)
@@ -95,7 +96,12 @@ def create_user(
         action="user.create",
         entity_type="user",
         entity_id=user.id,
-        after={"username": username, "role": role, "unit": unit.code or unit.id, "person_id": getattr(person, "id", None)},
+        after={
+            "username": username,
+            "role": role,
+            "unit": unit.code or unit.id,
+            "person_id": getattr(person, "id", None),
+        },
     )
     return user
 
@@ -110,7 +116,13 @@ def grant_role(*, user: User, role: str, unit: OrgUnit, actor=None) -> RoleAssig
     assignment = RoleAssignment(role=role, unit=unit)
     user.roles.append(assignment)
     db.session.flush()
-    record_audit(actor=actor, action="role.grant", entity_type="user", entity_id=user.id, after={"role": role, "unit_id": unit.id})
+    record_audit(
+        actor=actor,
+        action="role.grant",
+        entity_type="user",
+        entity_id=user.id,
+        after={"role": role, "unit_id": unit.id},
+    )
     return assignment
 
 
@@ -130,7 +142,9 @@ def change_password(*, user: User, current: str, new: str) -> None:
 def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -> str:
     """Open a server-side session for ``user``; return the secret kept in the cookie."""
     secret = secrets.token_urlsafe(32)
-    db.session.add(LoginSession(token_hash=token_hash(secret), user_id=user.id, ip=ip, user_agent=(user_agent or "")[:255]))
+    db.session.add(
+        LoginSession(token_hash=token_hash(secret), user_id=user.id, ip=ip, user_agent=(user_agent or "")[:255])
+    )
     return secret
 
 
@@ -160,10 +174,18 @@ def end_login_session(secret: str | None) -> None:
 def create_api_token(*, user: User, name: str = "", expires_at: datetime | None = None, actor=None) -> str:
     """Create a bearer token for ``user`` and return it; only its hash is kept (flushes)."""
     secret = "lms_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name, token_hash=token_hash(secret), prefix=secret[:10], expires_at=expires_at)
+    token = ApiToken(
+        user_id=user.id, name=name, token_hash=token_hash(secret), prefix=secret[:10], expires_at=expires_at
+    )
     db.session.add(token)
     db.session.flush()
-    record_audit(actor=actor or user, action="token.create", entity_type="api_token", entity_id=token.id, after={"name": name, "user": user.username})
+    record_audit(
+        actor=actor or user,
+        action="token.create",
+        entity_type="api_token",
+        entity_id=token.id,
+        after={"name": name, "user": user.username},
+    )
     return secret
 
 

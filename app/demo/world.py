@@ -28,7 +28,7 @@ from app.people.services import id_number_columns
 from .names import COMMUNITY_STEMS, IdNumbers, person_name, phone
 
 SEED = 2022
-DEMO_PASSWORD = "shegong-demo-2026"
+DEMO_PASSWORD = "shegong-demo-2026"  # noqa: S105 — printed by `make run`, demo only
 DIVISIONS = Path(__file__).resolve().parent / "data" / "divisions.csv"
 
 GONGSHU, TAICANG, DONGSHENG = "330105", "320585", "150602"
@@ -38,6 +38,17 @@ TAICANG_FULL_TIME = 379
 TAICANG_CERTIFIED = 1196
 TAICANG_ROOMS = 157
 DONGSHENG_PEOPLE = 640
+
+
+DEMO_USERS = (
+    ("admin", "administrator (whole tree)"),
+    ("gongshu", "coordinator, 拱墅区"),
+    ("gongshu-street", "coordinator, 米市巷街道 (拱墅区)"),
+    ("supervisor", "supervisor, 拱墅区"),
+    ("trainee", "trainee, one of the 69 of 拱墅区"),
+    ("taicang", "coordinator, 太仓市"),
+    ("dongsheng", "coordinator, 东胜区"),
+)
 
 
 class DemoError(RuntimeError):
@@ -163,23 +174,29 @@ def _users(world: DemoWorld) -> None:
     first_street = children_of(gongshu)[0]
     trainee = db.session.get(Person, world.selected[-1])
     supervisor = db.session.get(Person, world.supervisors[4])  # a 督导助理
-    accounts = [
-        ("admin", "admin", unit_by_code("330000"), None, "administrator (whole tree)"),
-        ("gongshu", "coordinator", gongshu, None, "coordinator, 拱墅区"),
-        ("gongshu-street", "coordinator", first_street, None, f"coordinator, {first_street.name}"),
-        ("supervisor", "supervisor", gongshu, supervisor, f"supervisor, 拱墅区 ({supervisor.name})"),
-        ("trainee", "trainee", trainee.unit, trainee, f"trainee ({trainee.name})"),
-        ("taicang", "coordinator", unit_by_code(TAICANG), None, "coordinator, 太仓市"),
-        ("dongsheng", "coordinator", unit_by_code(DONGSHENG), None, "coordinator, 东胜区"),
-    ]
-    for username, role, unit, person, label in accounts:
+    grants = {
+        "admin": ("admin", unit_by_code("330000"), None),
+        "gongshu": ("coordinator", gongshu, None),
+        "gongshu-street": ("coordinator", first_street, None),
+        "supervisor": ("supervisor", gongshu, supervisor),
+        "trainee": ("trainee", trainee.unit, trainee),
+        "taicang": ("coordinator", unit_by_code(TAICANG), None),
+        "dongsheng": ("coordinator", unit_by_code(DONGSHENG), None),
+    }
+    for username, label in DEMO_USERS:
+        role, unit, person = grants[username]
         create_user(username=username, password=DEMO_PASSWORD, role=role, unit=unit, person=person)
-        world.logins.append((username, DEMO_PASSWORD, label))
+        world.logins.append((username, DEMO_PASSWORD, label + (f" ({person.name})" if person else "")))
+
+
+def database_is_empty() -> bool:
+    """Return whether no unit exists yet."""
+    return not db.session.scalar(select(func.count(OrgUnit.id)))
 
 
 def load_demo(force: bool = False) -> list[str]:
     """Build the demo world in an empty database (flushes; the caller commits)."""
-    if not force and db.session.scalar(select(func.count(OrgUnit.id))):
+    if not force and not database_is_empty():
         raise DemoError("the database already has units; the demo loads only into an empty database")
     rng = random.Random(SEED)
     ids = IdNumbers(rng)

@@ -42,7 +42,9 @@ def import_units(*, filename: str, data: bytes, actor, max_rows: int) -> tuple[i
     rows = read_table(filename, data, UNIT_COLUMNS, ("code", "name", "kind"), max_rows)
     file_codes = {r["code"] for _, r in rows}
     parent_codes = {r.get("parent_code") for _, r in rows if r.get("parent_code")}
-    existing = {u.code: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.code.in_(file_codes | parent_codes)))}
+    existing = {
+        u.code: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.code.in_(file_codes | parent_codes)))
+    }
 
     errors: list[RowError] = []
     seen: dict[str, int] = {}
@@ -96,6 +98,12 @@ def import_units(*, filename: str, data: bytes, actor, max_rows: int) -> tuple[i
         if len(rest) == len(pending):
             raise ImportRejected([RowError(n, "parent_code", _l("The parent codes form a cycle.")) for n, _ in rest])
         pending = rest
-    record_audit(actor=actor, action="unit.import", entity_type="org_unit", entity_id=None, after={"file": filename, "created": created, "updated": updated})
+    record_audit(
+        actor=actor,
+        action="unit.import",
+        entity_type="org_unit",
+        entity_id=None,
+        after={"file": filename, "created": created, "updated": updated},
+    )
     db.session.flush()
     return created, updated

@@ -51,7 +51,9 @@ def detail(unit_id: int):
     unit = found(db.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id, in_scope(current_user, OrgUnit.id))))
     children = children_of(unit)
     counts = _head_counts([unit, *children])
-    direct = db.session.scalar(select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), Person.active.is_(True)))
+    direct = db.session.scalar(
+        select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), Person.active.is_(True))
+    )
     return render_template(
         "org/detail.html",
         unit=unit,

@@ -60,7 +60,9 @@ def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
         existing: set[str] = set()
         digests = list(seen)
         for i in range(0, len(digests), 500):
-            existing.update(db.session.scalars(select(Person.id_number_hash).where(Person.id_number_hash.in_(digests[i : i + 500]))))
+            existing.update(
+                db.session.scalars(select(Person.id_number_hash).where(Person.id_number_hash.in_(digests[i : i + 500])))
+            )
         for digest in existing:
             errors.append(RowError(seen[digest], "id_number", _l("A person with this ID number already exists.")))
     if errors:

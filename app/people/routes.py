@@ -81,7 +81,10 @@ def edit(person_id: int):
     form.unit_id.choices = [(u.id, "　" * u.depth + u.name) for u in db.session.scalars(visible_units(current_user))]
     if form.validate_on_submit():
         unit = db.session.get(OrgUnit, form.unit_id.data)
-        data = {k: getattr(form, k).data for k in ("name", "phone", "id_number", "category", "level", "titles", "service_areas", "active")}
+        data = {
+            k: getattr(form, k).data
+            for k in ("name", "phone", "id_number", "category", "level", "titles", "service_areas", "active")
+        }
         try:
             services.update_person(person=person, data=data, unit=unit, actor=current_user, ip=request.remote_addr)
         except services.PersonError as exc:

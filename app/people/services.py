@@ -152,7 +152,9 @@ def create_person(*, data: dict, unit: OrgUnit, actor, ip: str | None = None) ->
     set_id_number(person, clean["id_number"])
     db.session.add(person)
     db.session.flush()
-    record_audit(actor=actor, action="person.create", entity_type="person", entity_id=person.id, after=snapshot(person), ip=ip)
+    record_audit(
+        actor=actor, action="person.create", entity_type="person", entity_id=person.id, after=snapshot(person), ip=ip
+    )
     return person
 
 
@@ -184,5 +186,7 @@ def update_person(*, person: Person, data: dict, unit: OrgUnit, actor, ip: str |
     db.session.flush()
     old, new = changed_fields(before, snapshot(person))
     if new:
-        record_audit(actor=actor, action="person.update", entity_type="person", entity_id=person.id, before=old, after=new, ip=ip)
+        record_audit(
+            actor=actor, action="person.update", entity_type="person", entity_id=person.id, before=old, after=new, ip=ip
+        )
     return person
