@@ -76,29 +76,32 @@ def template_db(tmp_path_factory) -> str:
     return str(path)
 
 
-def _truncate(app) -> None:
-    with app.app_context():
-        tables = [t.name for t in db.metadata.sorted_tables]
-        with db.engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+def _truncate(url: str) -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture
-def db_url(template_db, tmp_path) -> str:
+def db_url(template_db, tmp_path):
+    """A migrated, empty database for one test (any app built on it is cleaned up after)."""
     if is_postgres():
-        return template_db
+        yield template_db
+        _truncate(template_db)
+        return
     target = tmp_path / "test.db"
     shutil.copyfile(template_db, target)
-    return f"sqlite:///{target}"
+    yield f"sqlite:///{target}"
 
 
 @pytest.fixture
 def app(db_url):
     app = make_app(db_url)
     yield app
-    if is_postgres():
-        _truncate(app)
     with app.app_context():
+        db.session.remove()
         db.engine.dispose()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
 from app.extensions import babel
@@ -12,14 +12,14 @@ SUPPORTED = ("zh_CN", "en")
 
 def select_locale() -> str:
     """Pick the user's remembered language, then the page switch, then the browser's."""
+    if not has_request_context():  # command line, jobs
+        return current_app.config["LMS_DEFAULT_LANGUAGE"]
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in SUPPORTED:
         return current_user.locale
     if session.get("lang") in SUPPORTED:
         return session["lang"]
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
     if best is None:
-        from flask import current_app
-
         return current_app.config["LMS_DEFAULT_LANGUAGE"]
     return "en" if best == "en" else "zh_CN"
 

@@ -1,11 +1,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
+
+
+def choices(labels: dict) -> list[SelectChoice]:
+    """Turn a code → label mapping into WTForms choices."""
+    return [SelectChoice(code, label) for code, label in labels.items()]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -22,10 +27,10 @@ class PersonForm(FlaskForm):
         validators=[Optional(), Length(max=18)],
         description=_l("Leave empty to keep the current one."),
     )
-    category = SelectField(_l("Category"), choices=list(CATEGORY_LABELS.items()))
-    level = SelectField(_l("Qualification level"), choices=list(LEVEL_LABELS.items()))
-    titles = MultiCheckboxField(_l("Titles"), choices=list(TITLE_LABELS.items()))
-    service_areas = MultiCheckboxField(_l("Service areas"), choices=list(SERVICE_AREA_LABELS.items()))
+    category = SelectField(_l("Category"), choices=choices(CATEGORY_LABELS))
+    level = SelectField(_l("Qualification level"), choices=choices(LEVEL_LABELS))
+    titles = MultiCheckboxField(_l("Titles"), choices=choices(TITLE_LABELS))
+    service_areas = MultiCheckboxField(_l("Service areas"), choices=choices(SERVICE_AREA_LABELS))
     active = BooleanField(_l("Active"))
 
 

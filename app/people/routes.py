@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from app.auth.models import User
 from app.core.access import found, roles_required
@@ -78,7 +79,9 @@ def detail(person_id: int):
 def edit(person_id: int):
     person = found(queries.person_for(current_user, person_id))
     form = PersonForm(obj=person)
-    form.unit_id.choices = [(u.id, "　" * u.depth + u.name) for u in db.session.scalars(visible_units(current_user))]
+    form.unit_id.choices = [
+        SelectChoice(u.id, "　" * u.depth + u.name) for u in db.session.scalars(visible_units(current_user))
+    ]
     if form.validate_on_submit():
         unit = db.session.get(OrgUnit, form.unit_id.data)
         data = {

@@ -1,0 +1,174 @@
+"""The API foundation: bearer tokens, JSON problem details, pagination, units and people."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import ApiToken
+from app.auth.services import create_api_token, revoke_api_token
+from app.core.db import utcnow
+from app.extensions import db
+from app.people.models import Person
+from tests.factories import World, id_number, person
+
+
+@pytest.fixture
+def api(app):
+    with app.app_context():
+        w = World()
+        for i in range(7):
+            person(w.street2, f"员工{i}")
+        tokens = {name: create_api_token(user=getattr(w, name)) for name in ("coord", "coord_out", "admin", "trainee")}
+        db.session.commit()
+        ids = {"person": w.person.id, "outsider": w.outsider.id}
+    client = app.test_client()
+
+    def call(method, url, who="coord", **kw):
+        headers = kw.pop("headers", {})
+        if who:
+            headers["Authorization"] = f"Bearer {tokens[who]}"
+        return client.open(url, method=method, headers=headers, **kw)
+
+    call.ids = ids
+    call.tokens = tokens
+    return call
+
+
+def test_token_is_stored_hashed(app, api):
+    with app.app_context():
+        rows = db.session.scalars(select(ApiToken)).all()
+        assert rows and all(api.tokens["coord"] not in (r.token_hash, r.prefix) for r in rows)
+        assert all(len(r.token_hash) == 64 for r in rows)
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer nope", "Basic Zm9vOmJhcg==", "bearer  "])
+def test_bad_credentials_are_401_problem_json(api, header):
+    r = api("GET", "/api/v1/people", who=None, headers={"Authorization": header} if header else {})
+    assert r.status_code == 401
+    assert r.mimetype == "application/problem+json"
+    assert r.json["status"] == 401 and r.json["title"] == "Unauthorized"
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_and_expired_tokens_stop_working(app, api):
+    assert api("GET", "/api/v1/units").status_code == 200
+    with app.app_context():
+        from app.auth.services import resolve_api_token
+
+        token = db.session.scalars(select(ApiToken).order_by(ApiToken.id)).first()
+        revoke_api_token(token=token, actor=None)
+        other = db.session.scalars(select(ApiToken).order_by(ApiToken.id)).all()[1]
+        other.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        assert resolve_api_token(api.tokens["coord"]) is None
+    assert api("GET", "/api/v1/units").status_code == 401
+    assert api("GET", "/api/v1/units", who="coord_out").status_code == 401
+    assert api("GET", "/api/v1/units", who="admin").status_code == 200
+
+
+def test_people_list_is_scoped_and_paginated(api):
+    r = api("GET", "/api/v1/people?per_page=3&page=2")
+    assert r.status_code == 200
+    assert r.json["total"] == 10  # 3 of World in 拱墅区 + 7 added
+    assert len(r.json["items"]) == 3
+    names = {p["name"] for p in api("GET", "/api/v1/people?per_page=100").json["items"]}
+    assert "赵六" not in names and "李四" in names
+    assert api("GET", "/api/v1/people?unit=330105001").json["total"] == 2
+    assert api("GET", "/api/v1/people?category=project_social_worker").json["total"] == 1
+
+
+@pytest.mark.parametrize("query", ["per_page=101", "per_page=0", "page=0", "page=abc", "category=wizard"])
+def test_bad_pagination_and_filters_are_422(api, query):
+    r = api("GET", f"/api/v1/people?{query}")
+    assert r.status_code == 422
+    assert r.json["errors"]
+
+
+def test_unknown_or_foreign_unit_filter_is_404(api):
+    assert api("GET", "/api/v1/people?unit=330106").status_code == 404
+    assert api("GET", "/api/v1/people?unit=999999").status_code == 404
+
+
+def test_person_detail_masks_the_id(api):
+    r = api("GET", f"/api/v1/people/{api.ids['person']}")
+    assert r.status_code == 200
+    body = r.json
+    assert set(body) >= {"id", "name", "unit_code", "category", "level", "id_number"}
+    assert body["id_number"][4:14] == "*" * 10 and body["unit_code"] == "330105001001"
+
+
+def test_other_districts_person_is_404(api):
+    r = api("GET", f"/api/v1/people/{api.ids['outsider']}")
+    assert r.status_code == 404 and r.json["status"] == 404
+    assert api("GET", f"/api/v1/people/{api.ids['outsider']}", who="coord_out").status_code == 200
+
+
+def test_create_person(app, api):
+    body = {
+        "unit_code": "330105002",
+        "name": "孙八",
+        "id_number": id_number(501),
+        "phone": "13800138000",
+        "category": "项目社工",
+        "level": "助理社会工作师",
+    }
+    r = api("POST", "/api/v1/people", json=body)
+    assert r.status_code == 201
+    with app.app_context():
+        p = db.session.get(Person, r.json["id"])
+        assert (p.name, p.category, p.level) == ("孙八", "project_social_worker", "assistant")
+    again = api("POST", "/api/v1/people", json=body)
+    assert again.status_code == 409 and "id_number" in again.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"id_number": "110105194912310021"}, "id_number"),
+        ({"phone": "12345"}, "phone"),
+        ({"category": "wizard"}, "category"),
+        ({"level": "grandmaster"}, "level"),
+        ({"name": ""}, "name"),
+        ({"unit_code": "330106001"}, "unit_code"),  # another district: as if unknown
+        ({"unit_code": None}, "unit_code"),
+    ],
+)
+def test_create_person_validation_is_422_and_writes_nothing(app, api, change, field):
+    with app.app_context():
+        before = db.session.query(Person).count()
+    body = {"unit_code": "330105002", "name": "孙八", "id_number": id_number(502), **change}
+    r = api("POST", "/api/v1/people", json=body)
+    assert r.status_code == 422, r.json
+    assert field in r.json["errors"]
+    with app.app_context():
+        assert db.session.query(Person).count() == before
+
+
+@pytest.mark.parametrize("payload", ["not json", "[1,2]", '{"name": 5}', "null"])
+def test_malformed_bodies_are_4xx_json(api, payload):
+    r = api("POST", "/api/v1/people", data=payload, headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500
+    assert r.is_json
+
+
+def test_api_errors_follow_accept_language_free_shape(api):
+    r = api("GET", "/api/v1/nothing-here")
+    assert r.status_code == 404 and r.is_json and r.json["title"] == "Not Found"
+    r = api("DELETE", "/api/v1/people")
+    assert r.status_code == 405 and r.is_json
+
+
+def test_trainee_cannot_create_people(api):
+    r = api(
+        "POST", "/api/v1/people", who="trainee", json={"unit_code": "330105", "name": "x", "id_number": id_number(503)}
+    )
+    assert r.status_code == 403
+
+
+def test_units_filter_by_code(api):
+    r = api("GET", "/api/v1/units?code=330105001")
+    assert r.json["total"] == 1 and r.json["items"][0]["kind"] == "street"
+    assert api("GET", "/api/v1/units?code=330106").json["total"] == 0

@@ -1,0 +1,195 @@
+"""Sign-in, sessions, logout, password change, throttling, CSRF, cookies and headers."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import LoginSession, User
+from app.extensions import db
+from tests.conftest import make_app
+from tests.factories import PASSWORD, World, login
+
+
+@pytest.fixture
+def world(app):
+    with app.app_context():
+        World()
+
+
+def session_cookie(client) -> str:
+    return client.get_cookie("lms_session").value
+
+
+def test_password_is_argon2id_with_owasp_cost(db_url):
+    app = make_app(db_url, LMS_PASSWORD_TIME_COST=2, LMS_PASSWORD_MEMORY_KIB=19456)
+    with app.app_context():
+        from app.auth.services import hash_password
+
+        h = hash_password("a long passphrase")
+        assert h.startswith("$argon2id$") and "m=19456,t=2,p=1" in h
+        assert "a long passphrase" not in h
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_wrong_password_and_unknown_user_look_the_same(client, world):
+    r1 = login(client, "coord", "wrong-password-123")
+    r2 = login(client, "nobody", "wrong-password-123")
+    assert r1.status_code == r2.status_code == 200
+    assert "Wrong username or password" in r1.text or "用户名或密码" in r1.text
+    assert r1.text.count("error") == r2.text.count("error")
+
+
+def test_login_then_logout_rejects_the_saved_cookie(app, client, world):
+    assert login(client, "coord").status_code == 302
+    saved = session_cookie(client)
+    assert client.get("/people/").status_code == 200
+    assert client.post("/logout").status_code == 302
+    # Replay the cookie saved before logout in a fresh client.
+    replay = app.test_client()
+    replay.set_cookie("lms_session", saved)
+    r = replay.get("/people/")
+    assert r.status_code == 302 and "/login" in r.location
+    with app.app_context():
+        assert db.session.scalar(select(LoginSession)) is None
+
+
+def test_password_change_ends_every_session(app, client, world):
+    other_browser = app.test_client()
+    login(other_browser, "coord")
+    login(client, "coord")
+    saved = session_cookie(client)
+    r = client.post(
+        "/account/password", data={"current": PASSWORD, "new": "a-new-passphrase", "confirm": "a-new-passphrase"}
+    )
+    assert r.status_code == 302
+    assert other_browser.get("/people/").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("lms_session", saved)
+    assert replay.get("/people/").status_code == 302
+    assert login(app.test_client(), "coord", "a-new-passphrase").status_code == 302
+
+
+def test_password_change_refuses_wrong_current_and_short_new(client, world):
+    login(client, "coord")
+    r = client.post(
+        "/account/password",
+        data={"current": "nope-nope-nope", "new": "a-new-passphrase", "confirm": "a-new-passphrase"},
+    )
+    assert r.status_code == 200
+    r = client.post("/account/password", data={"current": PASSWORD, "new": "short", "confirm": "short"})
+    assert r.status_code == 200
+    assert login(client.application.test_client(), "coord").status_code == 302  # old password still works
+
+
+def test_disabled_user_cannot_sign_in(app, client, world):
+    with app.app_context():
+        db.session.scalar(select(User).where(User.username == "coord")).is_enabled = False
+        db.session.commit()
+    assert login(client, "coord").status_code == 200
+
+
+def test_25_wrong_passwords_are_throttled_per_account(app, client, world):
+    codes = [login(client, "coord", f"wrong-{i}-password").status_code for i in range(25)]
+    assert codes[0] == 200
+    assert 429 in codes
+    first = codes.index(429)
+    assert all(c == 429 for c in codes[first:])
+    # Even the right password is refused while the account is throttled...
+    assert login(client, "coord").status_code == 429
+    # ...but another account from another address is not affected.
+    other = app.test_client()
+    r = other.post("/login", data={"username": "admin", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert r.status_code == 302
+
+
+def test_wrong_passwords_are_throttled_per_address(app, world):
+    client = app.test_client()
+    codes = [
+        client.post(
+            "/login", data={"username": f"user{i}", "password": "x" * 12}, environ_base={"REMOTE_ADDR": "10.0.0.5"}
+        ).status_code
+        for i in range(40)
+    ]
+    assert 429 in codes
+    assert codes[-1] == 429
+    # A different address still gets through.
+    ok = app.test_client().post(
+        "/login", data={"username": "coord", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.6"}
+    )
+    assert ok.status_code == 302
+
+
+def test_successful_logins_do_not_count(client, world):
+    for _ in range(15):
+        assert login(client, "coord").status_code == 302
+        client.post("/logout")
+
+
+def test_csrf_is_enforced_on_forms(db_url):
+    app = make_app(db_url, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        World()
+    client = app.test_client()
+    r = client.post("/login", data={"username": "coord", "password": PASSWORD})
+    assert r.status_code == 400
+    page = client.get("/login").text
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    r = client.post("/login", data={"username": "coord", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302
+    # Logout without a token is refused; the session survives.
+    assert client.post("/logout").status_code == 400
+    assert client.get("/people/").status_code == 200
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_cookie_flags_in_development(client, world):
+    r = login(client, "coord")
+    cookie = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("lms_session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+def test_cookie_is_secure_in_production(db_url):
+    app = make_app(db_url, LMS_MODE="production")
+    with app.app_context():
+        World()
+    r = app.test_client().post("/login", data={"username": "coord", "password": PASSWORD})
+    cookie = SimpleCookie()
+    header = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("lms_session=")][0]
+    cookie.load(header)
+    assert cookie["lms_session"]["secure"] and cookie["lms_session"]["httponly"]
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_security_headers(client):
+    r = client.get("/login")
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in r.text  # no inline script anywhere on the page
+
+
+def test_open_redirect_is_refused(client, world):
+    r = client.post("/login?next=//evil.example/x", data={"username": "coord", "password": PASSWORD})
+    assert r.status_code == 302 and "evil.example" not in r.location
+
+
+def test_anonymous_is_sent_to_login(client):
+    r = client.get("/people/")
+    assert r.status_code == 302 and r.location.startswith("/login")
+
+
+def test_session_fixation_gets_a_new_session(app, client, world):
+    client.get("/login")
+    before = client.get_cookie("lms_session")
+    login(client, "coord")
+    after = client.get_cookie("lms_session")
+    assert after is not None and (before is None or before.value != after.value)

@@ -1,0 +1,92 @@
+"""The demo world, part 1: units and people of PRODUCT.md §4, and its users."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import subtree_ids, unit_by_code
+from app.people.models import Person
+from tests.factories import login
+
+
+def count_people(unit, *where):
+    return db.session.scalar(select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), *where))
+
+
+def kinds_under(unit, kind):
+    return db.session.scalar(
+        select(func.count(OrgUnit.id)).where(OrgUnit.id.in_(subtree_ids(unit)), OrgUnit.kind == kind)
+    )
+
+
+def test_gongshu(demo_app):
+    with demo_app.app_context():
+        gongshu = unit_by_code("330105")
+        assert gongshu.name == "拱墅区"
+        streets = db.session.scalars(
+            select(OrgUnit).where(OrgUnit.parent_id == gongshu.id, OrgUnit.kind == "street")
+        ).all()
+        assert len(streets) == 18
+        assert all(kinds_under(s, "community") > 0 for s in streets)
+        assert count_people(gongshu, Person.category == "community_worker") == 2100
+        people = db.session.scalars(select(Person).where(Person.unit_id.in_(subtree_ids(gongshu)))).all()
+        titles = sorted(t for p in people for t in p.titles)
+        assert titles.count("provincial_leader") == 1
+        assert titles.count("city_leader") == 3
+        assert titles.count("supervisor_assistant") == 8
+        assert sum(1 for p in people if p.service_areas) == 69
+
+
+def test_taicang(demo_app):
+    with demo_app.app_context():
+        taicang = unit_by_code("320585")
+        assert kinds_under(taicang, "centre") == 1
+        assert kinds_under(taicang, "station") == 9
+        assert kinds_under(taicang, "room") == 157
+        assert count_people(taicang, Person.category == "station_worker") == 379
+        assert count_people(taicang, Person.level != "none") == 1196
+
+
+def test_dongsheng(demo_app):
+    with demo_app.app_context():
+        dongsheng = unit_by_code("150602")
+        centres = set(
+            db.session.scalars(select(OrgUnit.name).where(OrgUnit.parent_id == dongsheng.id, OrgUnit.kind == "centre"))
+        )
+        assert centres == {"东胜区社会工作服务中心", "东胜区社会工作培训基地"}
+        assert kinds_under(dongsheng, "station") == kinds_under(dongsheng, "street") == 16
+        assert count_people(dongsheng) > 0
+
+
+def test_demo_users_sign_in_with_their_scope(demo_app):
+    from app.demo.world import DEMO_PASSWORD, DEMO_USERS
+
+    with demo_app.app_context():
+        users = {u.username: u for u in db.session.scalars(select(User))}
+        assert set(users) == {u for u, _ in DEMO_USERS}
+        assert users["trainee"].person is not None and users["supervisor"].person is not None
+    client = demo_app.test_client()
+    assert login(client, "gongshu", DEMO_PASSWORD).status_code == 302
+    assert "2100" in client.get("/people/").text
+    client = demo_app.test_client()
+    login(client, "gongshu-street", DEMO_PASSWORD)
+    page = client.get("/people/").text
+    assert "2100" not in page
+
+
+def test_demo_is_deterministic(demo_app, db_url):
+    from app.demo.world import load_demo
+    from tests.conftest import make_app
+
+    with demo_app.app_context():
+        first = [(p.name, p.id_number_hash) for p in db.session.scalars(select(Person).order_by(Person.id).limit(50))]
+    other = make_app(db_url)
+    with other.app_context():
+        load_demo()
+        again = [(p.name, p.id_number_hash) for p in db.session.scalars(select(Person).order_by(Person.id).limit(50))]
+        db.session.rollback()
+        db.engine.dispose()
+    assert first == again
