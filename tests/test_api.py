@@ -172,3 +172,21 @@ def test_units_filter_by_code(api):
     r = api("GET", "/api/v1/units?code=330105001")
     assert r.json["total"] == 1 and r.json["items"][0]["kind"] == "street"
     assert api("GET", "/api/v1/units?code=330106").json["total"] == 0
+
+
+def test_rate_limit_per_token(db_url):
+    from tests.conftest import make_app
+
+    app = make_app(db_url, LMS_API_RATE_LIMIT="5 per minute")
+    with app.app_context():
+        w = World()
+        first, second = create_api_token(user=w.coord), create_api_token(user=w.admin)
+        db.session.commit()
+    client = app.test_client()
+    codes = [client.get("/api/v1/units", headers={"Authorization": f"Bearer {first}"}).status_code for _ in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+    r = client.get("/api/v1/units", headers={"Authorization": f"Bearer {first}"})
+    assert r.is_json and r.json["status"] == 429
+    assert client.get("/api/v1/units", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+    with app.app_context():
+        db.engine.dispose()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort
+from flask import Flask, abort, current_app, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
 
 from app.api import schemas
 from app.api.auth import api_user, authenticate_request
 from app.core.errors import problem
-from app.extensions import csrf, db
+from app.core.crypto import token_hash
+from app.extensions import csrf, db, limiter
 from app.org.models import OrgUnit
 from app.org.queries import in_scope, unit_by_code, unit_in_scope
 from app.people import queries as people_queries
@@ -111,6 +112,15 @@ def person(person_id: int):
     if p is None:
         abort(404)
     return person_json(p)
+
+
+def _token_key() -> str:
+    # Limits are per token (or per address without one); only a hash is kept.
+    header = request.headers.get("Authorization", "")
+    return "api:" + (token_hash(header) if header else request.remote_addr or "")
+
+
+limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_key)(bp)
 
 
 def register_api(app: Flask, prefix: str) -> None:
