@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app.api import schemas
 from app.api.auth import api_user, authenticate_request
-from app.core.errors import problem
 from app.core.crypto import token_hash
+from app.core.errors import problem
 from app.extensions import csrf, db, limiter
 from app.org.models import OrgUnit
 from app.org.queries import in_scope, unit_by_code, unit_in_scope
