@@ -56,7 +56,8 @@ def _import_models() -> None:
     import app.audit.models
     import app.auth.models
     import app.org.models
-    import app.people.models  # noqa: F401
+    import app.people.models
+    import app.training.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask, prefix: str) -> None:

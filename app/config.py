@@ -25,6 +25,8 @@ DEFAULTS: dict[str, object] = {
     "LMS_PASSWORD_MEMORY_KIB": 19456,
     "LMS_PER_PAGE": 50,
     "LMS_DATA_KEY": None,
+    "LMS_CHECKIN_MARGIN_MINUTES": 30,
+    "LMS_LATE_AFTER_MINUTES": 10,
     "LMS_SESSION_HOURS": 12,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
@@ -45,6 +47,8 @@ _ENV_INT = {
     "LMS_PASSWORD_MEMORY_KIB",
     "LMS_PER_PAGE",
     "LMS_SESSION_HOURS",
+    "LMS_CHECKIN_MARGIN_MINUTES",
+    "LMS_LATE_AFTER_MINUTES",
 }
 _ENV_STR = {
     "LMS_MODE",

@@ -46,6 +46,11 @@ def keyed_hash(value: str, purpose: str = "id-number") -> str:
     return hmac.new(_derive(purpose.encode()), value.encode(), hashlib.sha256).hexdigest()
 
 
+def keyed_mac(purpose: str, message: str) -> bytes:
+    """Return an HMAC-SHA256 of ``message`` under the key for ``purpose``."""
+    return hmac.new(_derive(purpose.encode()), message.encode(), hashlib.sha256).digest()
+
+
 def token_hash(token: str) -> str:
     """Hash a high-entropy random token (sessions, API tokens) for storage."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -6,6 +6,8 @@ from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.core.domain import DomainError
+
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -74,6 +76,16 @@ def init_app(app: Flask) -> None:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
             return response
         return render_template("errors/error.html", code=code, message=_user_message(code)), code
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        from app.extensions import db
+
+        db.session.rollback()
+        if is_api_request():
+            errors = {k: [str(v)] for k, v in exc.errors.items()} or None
+            return problem(exc.status, str(exc.message), errors)
+        return render_template("errors/error.html", code=exc.status, message=str(exc.message)), exc.status
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):

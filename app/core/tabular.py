@@ -9,11 +9,25 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+
+# What openpyxl raises on a damaged workbook, while opening it or reading a sheet
+# (a broken sheet XML raises a ParseError, a SyntaxError, only while iterating).
+_XLSX_ERRORS = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    zlib.error,
+    KeyError,
+    IndexError,
+    OSError,
+    ValueError,
+    SyntaxError,
+)
 
 
 class TableError(ValueError):
@@ -60,11 +74,13 @@ def _raw_rows(filename: str, data: bytes) -> list[list[str]]:
     if filename.lower().endswith((".xlsx", ".xlsm")):
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        except _XLSX_ERRORS:
             raise TableError(_l("The file is not a readable XLSX workbook.")) from None
         try:
             ws = wb.worksheets[0]
             return [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        except _XLSX_ERRORS:
+            raise TableError(_l("The file is not a readable XLSX workbook.")) from None
         finally:
             wb.close()
     if filename.lower().endswith((".csv", ".txt")):
@@ -88,11 +104,12 @@ def read_table(
     the whole file.
     """
     rows = _raw_rows(filename, data)
-    while rows and not any(rows[0]):
-        rows.pop(0)
-    if not rows:
+    first = 0  # blank rows above the header still count in the row numbers
+    while first < len(rows) and not any(rows[first]):
+        first += 1
+    if first == len(rows):
         raise TableError(_l("The file is empty."))
-    header = [h.strip().lower() for h in rows[0]]
+    header = [h.strip().lower() for h in rows[first]]
     index: dict[str, int] = {}
     for canonical, spellings in columns.items():
         for i, h in enumerate(header):
@@ -103,7 +120,7 @@ def read_table(
     if missing:
         raise TableError(_l("Missing columns: %(columns)s", columns=", ".join(missing)))
     out = []
-    for n, raw in enumerate(rows[1:], start=2):
+    for n, raw in enumerate(rows[first + 1 :], start=first + 2):
         if not any(raw):
             continue
         out.append((n, {c: (raw[i] if i < len(raw) else "") for c, i in index.items()}))

@@ -1,0 +1,143 @@
+"""The hours ledger: the one place that says how many hours and courses a person has.
+
+The trainee's page, the coordinator's reports and the credential rules all
+read these queries, so they never disagree. Everything is a SQL aggregate.
+
+Course completion: a person completes a course when their attended sessions
+(present or late — never excused or absent) reach the course's minimum share
+of *all* its scheduled sessions (not only the past ones), and, if the course
+has a pass mark, their score reaches it. A course counts in the period in
+which its last session starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, and_, func, select
+
+from app.extensions import db
+from app.training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval of time [start, end), in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        """Return the calendar year in the deployment's time zone."""
+        tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+        return cls(datetime(year, 1, 1, tzinfo=tz).astimezone(UTC), datetime(year + 1, 1, 1, tzinfo=tz).astimezone(UTC))
+
+
+def attended_sessions(period: Period | None = None) -> Select:
+    """Select (person_id, session_id, hours) of every attended session in the period."""
+    stmt = (
+        select(Attendance.person_id, CourseSession.id.label("session_id"), CourseSession.hours, CourseSession.course_id)
+        .join(CourseSession, CourseSession.id == Attendance.session_id)
+        .where(Attendance.status.in_(ATTENDED))
+    )
+    if period is not None:
+        stmt = stmt.where(CourseSession.starts_at >= period.start, CourseSession.starts_at < period.end)
+    return stmt
+
+
+def training_hours_by_person(period: Period | None, person_ids: Select | list[int] | None = None) -> Select:
+    """Select (person_id, training_hours, sessions_attended) per person."""
+    att = attended_sessions(period).subquery()
+    stmt = select(
+        att.c.person_id, func.sum(att.c.hours).label("training_hours"), func.count().label("sessions")
+    ).group_by(att.c.person_id)
+    if person_ids is not None:
+        stmt = stmt.where(att.c.person_id.in_(person_ids))
+    return stmt
+
+
+def completions(period: Period | None = None, person_ids: Select | list[int] | None = None) -> Select:
+    """Select (person_id, course_id) of every course completed, by the rule in the module docstring."""
+    totals = (
+        select(
+            CourseSession.course_id,
+            func.count().label("scheduled"),
+            func.max(CourseSession.starts_at).label("last_start"),
+        )
+        .group_by(CourseSession.course_id)
+        .subquery()
+    )
+    attended = attended_sessions(None).subquery()
+    counts = (
+        select(attended.c.course_id, attended.c.person_id, func.count().label("attended"))
+        .group_by(attended.c.course_id, attended.c.person_id)
+        .subquery()
+    )
+    stmt = (
+        select(Enrolment.person_id, Enrolment.course_id)
+        .join(Course, Course.id == Enrolment.course_id)
+        .join(totals, totals.c.course_id == Enrolment.course_id)
+        .join(counts, and_(counts.c.course_id == Enrolment.course_id, counts.c.person_id == Enrolment.person_id))
+        .where(
+            Enrolment.status.in_(("enrolled", "completed", "not_completed")),
+            counts.c.attended >= Course.min_attendance * totals.c.scheduled,
+            (Course.pass_mark.is_(None)) | (Enrolment.score >= Course.pass_mark),
+        )
+    )
+    if period is not None:
+        stmt = stmt.where(totals.c.last_start >= period.start, totals.c.last_start < period.end)
+    if person_ids is not None:
+        stmt = stmt.where(Enrolment.person_id.in_(person_ids))
+    return stmt
+
+
+@dataclass
+class PersonHours:
+    training_hours: Decimal
+    sessions_attended: int
+    courses_completed: int
+    supervision_hours: Decimal
+    supervision_sessions: int
+
+    def as_dict(self) -> dict:
+        return {
+            "training_hours": float(self.training_hours),
+            "supervision_hours": float(self.supervision_hours),
+            "courses_completed": self.courses_completed,
+            "sessions_attended": self.sessions_attended,
+            "supervision_sessions": self.supervision_sessions,
+        }
+
+
+def person_hours(person_id: int, period: Period | None) -> PersonHours:
+    """Return one person's ledger for a period (None: all time), in two queries."""
+    row = db.session.execute(training_hours_by_person(period, [person_id])).first()
+    done = db.session.scalar(select(func.count()).select_from(completions(period, [person_id]).subquery()))
+    return PersonHours(
+        training_hours=Decimal(row.training_hours if row else 0),
+        sessions_attended=row.sessions if row else 0,
+        courses_completed=done or 0,
+        supervision_hours=Decimal(0),
+        supervision_sessions=0,
+    )
+
+
+def course_progress(course: Course) -> dict[int, dict]:
+    """Per enrolled person: sessions attended, sessions scheduled, and whether the course is complete."""
+    scheduled = db.session.scalar(select(func.count()).where(CourseSession.course_id == course.id)) or 0
+    attended = dict(
+        db.session.execute(
+            select(Attendance.person_id, func.count())
+            .join(CourseSession, CourseSession.id == Attendance.session_id)
+            .where(CourseSession.course_id == course.id, Attendance.status.in_(ATTENDED))
+            .group_by(Attendance.person_id)
+        ).all()
+    )
+    done = {pid for pid, _ in db.session.execute(completions(None).where(Enrolment.course_id == course.id)).all()}
+    people = db.session.scalars(select(Enrolment.person_id).where(Enrolment.course_id == course.id)).all()
+    return {pid: {"attended": attended.get(pid, 0), "scheduled": scheduled, "completed": pid in done} for pid in people}

@@ -1,0 +1,46 @@
+"""Rotating QR check-in tokens: HMAC-SHA256 over (session, 30-second window).
+
+A token is valid in its own window and the one after (one window of grace),
+so a photo of the projector sent to a friend stops working within a minute.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from datetime import datetime
+
+from app.core.crypto import keyed_mac
+
+WINDOW_SECONDS = 30
+
+
+def _window(now: datetime) -> int:
+    return int(now.timestamp()) // WINDOW_SECONDS
+
+
+def _mac(session_id: int, window: int) -> str:
+    digest = keyed_mac("qr-checkin", f"{session_id}.{window}")[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def make_token(session_id: int, now: datetime) -> str:
+    """Return the check-in token of ``session_id`` for the window containing ``now``."""
+    window = _window(now)
+    return f"{window}.{_mac(session_id, window)}"
+
+
+def token_is_fresh(session_id: int, token: str, now: datetime) -> bool:
+    """Return whether ``token`` was made for this session in this or the previous window."""
+    window_text, _, mac = (token or "").partition(".")
+    if not window_text.isdigit() or len(window_text) > 12:
+        return False
+    window = int(window_text)
+    if window not in (_window(now), _window(now) - 1):
+        return False
+    return hmac.compare_digest(mac, _mac(session_id, window))
+
+
+def seconds_left(now: datetime) -> int:
+    """Seconds until the code on screen changes."""
+    return WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS

@@ -1,0 +1,214 @@
+"""Course content as files: ``course_content/<slug>/course.yaml`` plus Markdown lessons.
+
+``sync_content`` validates every course first and then upserts them all, so a
+mistake in one file changes nothing; errors name the file and the field.
+Lessons are rendered to HTML once, at sync time, and sanitised with nh3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import markdown
+import nh3
+import yaml
+from sqlalchemy import select
+
+from app.extensions import db
+from app.training.models import CourseContent, Lesson
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+TIERS = ("新任", "骨干", "领军")
+ALLOWED_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "blockquote",
+    "code",
+    "pre",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "br",
+}
+
+
+@dataclass
+class ContentError:
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class ContentRejected(ValueError):
+    """The course folder has errors; nothing was synced."""
+
+    def __init__(self, errors: list[ContentError]):
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = errors
+
+
+def render_lesson(text: str) -> str:
+    """Render lesson Markdown to sanitised HTML (no scripts, links, images or styles)."""
+    html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={}, link_rel=None)
+
+
+def _number(value) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() and number > 0 else None
+
+
+def _read_course(folder: Path, errors: list[ContentError]) -> dict | None:
+    meta_path = folder / "course.yaml"
+    name = f"{folder.name}/course.yaml"
+    if not SLUG_RE.match(folder.name):
+        errors.append(ContentError(folder.name, "slug", "folder names are lower-case letters, digits and hyphens"))
+        return None
+    if not meta_path.is_file():
+        errors.append(ContentError(name, "-", "missing"))
+        return None
+    raw = meta_path.read_bytes()
+    try:
+        meta = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        errors.append(ContentError(name, "-", f"not valid UTF-8 YAML ({exc.__class__.__name__})"))
+        return None
+    if not isinstance(meta, dict):
+        errors.append(ContentError(name, "-", "must be a mapping of fields"))
+        return None
+    start = len(errors)
+    for key in ("code", "title"):
+        if (
+            not isinstance(meta.get(key), str)
+            or not meta[key].strip()
+            or len(meta[key]) > (32 if key == "code" else 120)
+        ):
+            errors.append(ContentError(name, key, "required text"))
+    hours = _number(meta.get("hours"))
+    if hours is None:
+        errors.append(ContentError(name, "hours", "a positive number is required"))
+    if meta.get("tier") is not None and meta.get("tier") not in TIERS:
+        errors.append(ContentError(name, "tier", f"one of {', '.join(TIERS)}"))
+    objectives = meta.get("objectives") or []
+    if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives):
+        errors.append(ContentError(name, "objectives", "a list of text"))
+    lessons = meta.get("lessons")
+    if not isinstance(lessons, list) or not lessons:
+        errors.append(ContentError(name, "lessons", "a non-empty list"))
+        return None
+    parsed = []
+    total = Decimal(0)
+    for i, lesson in enumerate(lessons, start=1):
+        where = f"lessons[{i}]"
+        if not isinstance(lesson, dict):
+            errors.append(ContentError(name, where, "must have file, title and hours"))
+            continue
+        file = lesson.get("file")
+        if not isinstance(file, str) or "/" in file or "\\" in file or not file.endswith(".md"):
+            errors.append(ContentError(name, f"{where}.file", "a Markdown file name in this folder"))
+            continue
+        path = folder / file
+        if not path.is_file():
+            errors.append(ContentError(f"{folder.name}/{file}", "file", "listed in course.yaml but missing"))
+            continue
+        if not isinstance(lesson.get("title"), str) or not lesson["title"].strip():
+            errors.append(ContentError(name, f"{where}.title", "required text"))
+        lesson_hours = _number(lesson.get("hours"))
+        if lesson_hours is None:
+            errors.append(ContentError(name, f"{where}.hours", "a positive number is required"))
+            continue
+        total += lesson_hours
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            errors.append(ContentError(f"{folder.name}/{file}", "-", "not UTF-8 text"))
+            continue
+        raw += text.encode()
+        parsed.append(
+            {
+                "position": i,
+                "file": file,
+                "title": str(lesson.get("title", "")).strip(),
+                "hours": lesson_hours,
+                "html": render_lesson(text),
+            }
+        )
+    if hours is not None and not errors[start:] and total != hours:
+        errors.append(ContentError(name, "lessons", f"lesson hours add up to {total}, the course has {hours}"))
+    if errors[start:]:
+        return None
+    return {
+        "slug": folder.name,
+        "code": meta["code"].strip(),
+        "title": meta["title"].strip(),
+        "hours": hours,
+        "tier": meta.get("tier"),
+        "summary": meta.get("summary"),
+        "audience": meta.get("audience"),
+        "objectives": objectives,
+        "checksum": hashlib.sha256(raw).hexdigest(),
+        "lessons": parsed,
+    }
+
+
+def sync_content(root: Path) -> dict[str, int]:
+    """Load every course folder under ``root`` (all or none); return counts of created/updated/unchanged."""
+    errors: list[ContentError] = []
+    courses = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        course = _read_course(folder, errors)
+        if course:
+            courses.append(course)
+    if errors:
+        raise ContentRejected(errors)
+    existing = {c.slug: c for c in db.session.scalars(select(CourseContent))}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for data in courses:
+        row = existing.get(data["slug"])
+        if row is not None and row.checksum == data["checksum"]:
+            counts["unchanged"] += 1
+            continue
+        if row is None:
+            row = CourseContent(slug=data["slug"])
+            db.session.add(row)
+            counts["created"] += 1
+        else:
+            counts["updated"] += 1
+        for key in ("code", "title", "hours", "tier", "summary", "audience", "objectives", "checksum"):
+            setattr(row, key, data[key])
+        row.lessons.clear()
+        db.session.flush()  # old lessons go first: (content, position) is unique
+        row.lessons = [
+            Lesson(
+                position=item["position"],
+                file=item["file"],
+                title=item["title"],
+                hours=item["hours"],
+                body_html=item["html"],
+            )
+            for item in data["lessons"]
+        ]
+        db.session.flush()
+    return counts

@@ -1,0 +1,187 @@
+"""Programs, courses, sessions, enrolments and attendance."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.db import UTCDateTime, utcnow
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.people.models import Person
+
+PROGRAM_KINDS = ("camp", "class", "workshop", "salon", "forum")
+POLICIES = ("open", "coordinator", "cohort")
+MODES = ("onsite", "online")
+ENROLMENT_STATUSES = ("enrolled", "waitlisted", "withdrawn", "completed", "not_completed")
+ATTENDANCE_STATUSES = ("present", "late", "excused", "absent")
+ATTENDED = ("present", "late")  # what counts as attended (人次); excused never does
+METHODS = ("roster", "qr", "import", "api")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Program(db.Model):
+    """A training program (培训项目): a camp, class, workshop, salon or forum held by a unit in a year."""
+
+    __tablename__ = "programs"
+    __table_args__ = (
+        CheckConstraint(_in("kind", PROGRAM_KINDS), name="kind"),
+        Index("ix_programs_unit_year", "unit_id", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    year: Mapped[int]
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    audience: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[OrgUnit] = relationship()
+    courses: Mapped[list[Course]] = relationship(back_populates="program", order_by="Course.code")
+
+
+class Course(db.Model):
+    """A course of a program, with credit hours, capacity, enrolment policy and completion rule."""
+
+    __tablename__ = "courses"
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        CheckConstraint(_in("policy", POLICIES), name="policy"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity"),
+        CheckConstraint("capacity IS NULL OR seats_taken <= capacity", name="seats"),
+        CheckConstraint("min_attendance > 0 AND min_attendance <= 1", name="min_attendance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(120))
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+    capacity: Mapped[int | None]
+    # Seats taken, kept by a conditional UPDATE so that concurrent enrolments
+    # can never exceed the capacity (on SQLite as on PostgreSQL).
+    seats_taken: Mapped[int] = mapped_column(default=0)
+    waitlist_seq: Mapped[int] = mapped_column(default=0)
+    policy: Mapped[str] = mapped_column(String(16), default="open")
+    # Completion: attended sessions / all scheduled sessions of the course.
+    min_attendance: Mapped[Decimal] = mapped_column(Numeric(3, 2), default=Decimal("0.80"))
+    pass_mark: Mapped[int | None]
+    content_slug: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="courses")
+    sessions: Mapped[list[CourseSession]] = relationship(back_populates="course", order_by="CourseSession.starts_at")
+
+
+class CourseSession(db.Model):
+    """One meeting of a course: time, place, mode and the hours it credits."""
+
+    __tablename__ = "course_sessions"
+    __table_args__ = (
+        CheckConstraint(_in("mode", MODES), name="mode"),
+        CheckConstraint("ends_at > starts_at", name="times"),
+        CheckConstraint("hours > 0", name="hours"),
+        Index("ix_course_sessions_course_start", "course_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str | None] = mapped_column(String(120))
+    mode: Mapped[str] = mapped_column(String(8), default="onsite")
+    hours: Mapped[Decimal] = mapped_column(Numeric(4, 1))
+
+    course: Mapped[Course] = relationship(back_populates="sessions")
+
+
+class Enrolment(db.Model):
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        UniqueConstraint("course_id", "person_id"),
+        CheckConstraint(_in("status", ENROLMENT_STATUSES), name="status"),
+        Index("ix_enrolments_person", "person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    waitlist_position: Mapped[int | None]
+    score: Mapped[int | None]
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship()
+    person: Mapped[Person] = relationship()
+
+
+class Attendance(db.Model):
+    """One person at one session — at most one row (a database constraint)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("session_id", "person_id"),
+        CheckConstraint(_in("status", ATTENDANCE_STATUSES), name="status"),
+        CheckConstraint(_in("method", METHODS), name="method"),
+        Index("ix_attendance_person_status", "person_id", "status", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    status: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[CourseSession] = relationship()
+    person: Mapped[Person] = relationship()
+
+
+class CourseContent(db.Model):
+    """A course's curriculum as loaded from ``course_content/<slug>/`` by ``lms content sync``."""
+
+    __tablename__ = "course_contents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(120))
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    summary: Mapped[str | None] = mapped_column(Text)
+    audience: Mapped[str | None] = mapped_column(String(255))
+    objectives: Mapped[list[str]] = mapped_column(JSON, default=list)
+    checksum: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="content", order_by="Lesson.position", cascade="all, delete-orphan"
+    )
+
+
+class Lesson(db.Model):
+    __tablename__ = "lessons"
+    __table_args__ = (UniqueConstraint("content_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("course_contents.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    file: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(120))
+    hours: Mapped[Decimal] = mapped_column(Numeric(4, 1))
+    body_html: Mapped[str] = mapped_column(Text)  # sanitised when synced
+
+    content: Mapped[CourseContent] = relationship(back_populates="lessons")

@@ -1,0 +1,513 @@
+"""Training state changes: programs, courses, sessions, enrolment, attendance.
+
+Services flush and never commit; they take ``actor`` explicitly and raise
+:mod:`app.core.domain` errors that write nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.services import record_audit
+from app.core.db import utcnow
+from app.core.domain import Conflict, Forbidden, Invalid, NotFound
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import unit_in_scope
+from app.people.models import Person
+from app.training.checkin import token_is_fresh
+from app.training.models import (
+    ATTENDANCE_STATUSES,
+    METHODS,
+    MODES,
+    POLICIES,
+    PROGRAM_KINDS,
+    Attendance,
+    Course,
+    CourseSession,
+    Enrolment,
+    Program,
+)
+
+STAFF = ("admin", "coordinator")
+ATTENDANCE_STAFF = ("admin", "coordinator", "instructor")
+
+
+def _require_staff(actor, unit: OrgUnit, roles=STAFF) -> None:
+    if actor is not None and not unit_in_scope(actor, unit, roles):
+        raise NotFound(_l("Not found."))
+
+
+def _hours(value, field: str, errors: dict, maximum: Decimal = Decimal("200")) -> Decimal | None:
+    try:
+        hours = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors[field] = _l("Hours must be a number.")
+        return None
+    if not hours.is_finite() or hours <= 0 or hours > maximum:
+        errors[field] = _l("Hours must be more than 0 and at most %(max)s.", max=maximum)
+        return None
+    return hours.quantize(Decimal("0.1"))
+
+
+def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
+    """Create a program held by ``unit`` (flushes)."""
+    _require_staff(actor, unit)
+    errors: dict = {}
+    title = (data.get("title") or "").strip()
+    if not title or len(title) > 120:
+        errors["title"] = _l("A title of 1 to 120 characters is required.")
+    if data.get("kind") not in PROGRAM_KINDS:
+        errors["kind"] = _l("Kind must be one of %(values)s.", values=", ".join(PROGRAM_KINDS))
+    year = data.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
+        errors["year"] = _l("Year must be between 2000 and 2100.")
+    starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
+    if starts_on and ends_on and ends_on < starts_on:
+        errors["ends_on"] = _l("The end date is before the start date.")
+    if errors:
+        raise Invalid(_l("Invalid input."), errors)
+    program = Program(
+        title=title,
+        kind=data["kind"],
+        tier=(data.get("tier") or "").strip()[:16] or None,
+        unit=unit,
+        year=year,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        audience=(data.get("audience") or "").strip()[:255] or None,
+    )
+    db.session.add(program)
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="program.create",
+        entity_type="program",
+        entity_id=program.id,
+        after={"title": title, "unit_id": unit.id, "year": year},
+    )
+    return program
+
+
+def create_course(*, program: Program, data: dict, actor) -> Course:
+    """Add a course to a program (flushes)."""
+    _require_staff(actor, program.unit)
+    errors: dict = {}
+    code = (data.get("code") or "").strip()
+    title = (data.get("title") or "").strip()
+    if not code or len(code) > 32:
+        errors["code"] = _l("A code of 1 to 32 characters is required.")
+    if not title or len(title) > 120:
+        errors["title"] = _l("A title of 1 to 120 characters is required.")
+    hours = _hours(data.get("hours"), "hours", errors)
+    capacity = data.get("capacity")
+    if capacity is not None and (
+        not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 100000
+    ):
+        errors["capacity"] = _l("Capacity must be a whole number from 1, or empty for no limit.")
+    policy = data.get("policy") or "open"
+    if policy not in POLICIES:
+        errors["policy"] = _l("Policy must be one of %(values)s.", values=", ".join(POLICIES))
+    try:
+        min_attendance = Decimal(str(data.get("min_attendance", "0.8")))
+        if not Decimal("0") < min_attendance <= Decimal("1"):
+            raise ValueError
+    except (InvalidOperation, ValueError):
+        errors["min_attendance"] = _l("The minimum attended share must be more than 0 and at most 1.")
+        min_attendance = Decimal("0.8")
+    pass_mark = data.get("pass_mark")
+    if pass_mark is not None and (not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100):
+        errors["pass_mark"] = _l("The pass mark must be from 0 to 100.")
+    if not errors and db.session.scalar(select(Course.id).where(Course.program_id == program.id, Course.code == code)):
+        raise Conflict(
+            _l("This program already has a course with code %(code)s.", code=code), {"code": _l("Already used.")}
+        )
+    if errors:
+        raise Invalid(_l("Invalid input."), errors)
+    course = Course(
+        program=program,
+        code=code,
+        title=title,
+        hours=hours,
+        capacity=capacity,
+        policy=policy,
+        min_attendance=min_attendance,
+        pass_mark=pass_mark,
+        content_slug=(data.get("content_slug") or None),
+    )
+    db.session.add(course)
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="course.create",
+        entity_type="course",
+        entity_id=course.id,
+        after={"code": code, "program_id": program.id},
+    )
+    return course
+
+
+def create_session(*, course: Course, data: dict, actor) -> CourseSession:
+    """Schedule a session of a course (flushes)."""
+    _require_staff(actor, course.program.unit)
+    errors: dict = {}
+    starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+    if not isinstance(starts_at, datetime):
+        errors["starts_at"] = _l("A start time is required.")
+    if not isinstance(ends_at, datetime):
+        errors["ends_at"] = _l("An end time is required.")
+    if isinstance(starts_at, datetime) and isinstance(ends_at, datetime):
+        if ends_at <= starts_at:
+            errors["ends_at"] = _l("The end is not after the start.")
+        elif ends_at - starts_at > timedelta(hours=24):
+            errors["ends_at"] = _l("A session lasts at most 24 hours.")
+    hours = _hours(data.get("hours"), "hours", errors, Decimal("24"))
+    mode = data.get("mode") or "onsite"
+    if mode not in MODES:
+        errors["mode"] = _l("Mode must be one of %(values)s.", values=", ".join(MODES))
+    if errors:
+        raise Invalid(_l("Invalid input."), errors)
+    session = CourseSession(
+        course=course,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        hours=hours,
+        mode=mode,
+        place=(data.get("place") or "").strip()[:120] or None,
+    )
+    db.session.add(session)
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="session.create",
+        entity_type="course_session",
+        entity_id=session.id,
+        after={"course_id": course.id, "starts_at": starts_at.isoformat()},
+    )
+    return session
+
+
+def can_self_enrol(course: Course, person: Person) -> bool:
+    """Return whether ``person`` may enrol themself: open courses of a unit above or at theirs."""
+    return course.policy == "open" and person.unit.is_within(course.program.unit) and person.active
+
+
+def enrol(*, course: Course, person: Person, actor, self_service: bool = False) -> Enrolment:
+    """Enrol a person, or waitlist them when the course is full (flushes).
+
+    The seat is taken with a conditional UPDATE, so concurrent enrolments can
+    never exceed the capacity; the unique (course, person) key makes a second
+    enrolment a :class:`Conflict`.
+    """
+    if self_service:
+        if not can_self_enrol(course, person):
+            raise Forbidden(_l("This course does not take self-enrolment."))
+    else:
+        _require_staff(actor, course.program.unit)
+        if actor is not None and not unit_in_scope(actor, person.unit):
+            raise NotFound(_l("Not found."))
+    existing = db.session.scalar(
+        select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.person_id == person.id)
+    )
+    if existing is not None and existing.status != "withdrawn":
+        raise Conflict(_l("%(name)s is already enrolled in this course.", name=person.name))
+    taken = db.session.execute(
+        update(Course)
+        .where(Course.id == course.id, (Course.capacity.is_(None)) | (Course.seats_taken < Course.capacity))
+        .values(seats_taken=Course.seats_taken + 1)
+    ).rowcount
+    if taken:
+        status, position = "enrolled", None
+    else:
+        status = "waitlisted"
+        position = db.session.execute(
+            update(Course)
+            .where(Course.id == course.id)
+            .values(waitlist_seq=Course.waitlist_seq + 1)
+            .returning(Course.waitlist_seq)
+        ).scalar_one()
+    if existing is not None:  # re-enrolling after a withdrawal
+        existing.status, existing.waitlist_position, existing.enrolled_at = status, position, utcnow()
+        enrolment = existing
+    else:
+        enrolment = Enrolment(course_id=course.id, person_id=person.id, status=status, waitlist_position=position)
+        db.session.add(enrolment)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(_l("%(name)s is already enrolled in this course.", name=person.name)) from None
+    db.session.expire(course, ["seats_taken", "waitlist_seq"])
+    record_audit(
+        actor=actor,
+        action=f"enrolment.{status}",
+        entity_type="enrolment",
+        entity_id=enrolment.id,
+        after={"course_id": course.id, "person_id": person.id, "position": position},
+    )
+    return enrolment
+
+
+def enrol_many(*, course: Course, people: list[Person], actor) -> dict[str, int]:
+    """Enrol many people in one action; already enrolled people are skipped. Returns counts."""
+    counts = {"enrolled": 0, "waitlisted": 0, "skipped": 0}
+    already = set(
+        db.session.scalars(
+            select(Enrolment.person_id).where(Enrolment.course_id == course.id, Enrolment.status != "withdrawn")
+        )
+    )
+    for person in people:
+        if person.id in already:
+            counts["skipped"] += 1
+            continue
+        counts[enrol(course=course, person=person, actor=actor).status] += 1
+    return counts
+
+
+def withdraw(*, course: Course, person: Person, actor, self_service: bool = False) -> Enrolment | None:
+    """Withdraw a person; a freed seat goes at once to the first on the waitlist (flushes).
+
+    Returns the promoted enrolment, if any.
+    """
+    if not self_service:
+        _require_staff(actor, course.program.unit)
+    enrolment = db.session.scalar(
+        select(Enrolment).where(
+            Enrolment.course_id == course.id,
+            Enrolment.person_id == person.id,
+            Enrolment.status.in_(("enrolled", "waitlisted")),
+        )
+    )
+    if enrolment is None:
+        raise NotFound(_l("%(name)s is not enrolled in this course.", name=person.name))
+    had_seat = enrolment.status == "enrolled"
+    enrolment.status, enrolment.waitlist_position = "withdrawn", None
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="enrolment.withdraw",
+        entity_type="enrolment",
+        entity_id=enrolment.id,
+        after={"course_id": course.id, "person_id": person.id},
+    )
+    if not had_seat:
+        return None
+    db.session.execute(update(Course).where(Course.id == course.id).values(seats_taken=Course.seats_taken - 1))
+    return _promote_first(course, actor)
+
+
+def _promote_first(course: Course, actor) -> Enrolment | None:
+    waiting = db.session.scalars(
+        select(Enrolment.id)
+        .where(Enrolment.course_id == course.id, Enrolment.status == "waitlisted")
+        .order_by(Enrolment.waitlist_position)
+    ).all()
+    for enrolment_id in waiting:
+        seat = db.session.execute(
+            update(Course)
+            .where(Course.id == course.id, (Course.capacity.is_(None)) | (Course.seats_taken < Course.capacity))
+            .values(seats_taken=Course.seats_taken + 1)
+        ).rowcount
+        if not seat:
+            return None
+        # Only the request that flips this row promotes it.
+        flipped = db.session.execute(
+            update(Enrolment)
+            .where(Enrolment.id == enrolment_id, Enrolment.status == "waitlisted")
+            .values(status="enrolled", waitlist_position=None, updated_at=utcnow())
+        ).rowcount
+        if flipped:
+            db.session.expire_all()
+            promoted = db.session.get(Enrolment, enrolment_id)
+            record_audit(
+                actor=actor,
+                action="enrolment.promote",
+                entity_type="enrolment",
+                entity_id=enrolment_id,
+                after={"course_id": course.id, "person_id": promoted.person_id},
+            )
+            return promoted
+        db.session.execute(update(Course).where(Course.id == course.id).values(seats_taken=Course.seats_taken - 1))
+    return None
+
+
+def _upsert_attendance(values: list[dict], *, overwrite: bool) -> int:
+    """Insert attendance rows; existing (session, person) rows are updated or left alone."""
+    if not values:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Attendance).values(values)
+    if overwrite:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id", "person_id"],
+            set_={k: stmt.excluded[k] for k in ("status", "reason", "method", "marked_by_id", "marked_at")},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["session_id", "person_id"])
+    # RETURNING counts the rows really written on both databases (rowcount does not).
+    return len(db.session.execute(stmt.returning(Attendance.id)).all())
+
+
+def enrolled_ids(course_id: int) -> set[int]:
+    """Return the ids of the people holding a seat in a course."""
+    return set(
+        db.session.scalars(
+            select(Enrolment.person_id).where(
+                Enrolment.course_id == course_id, Enrolment.status.in_(("enrolled", "completed", "not_completed"))
+            )
+        )
+    )
+
+
+def _check_status(status: str, reason: str | None) -> None:
+    if status not in ATTENDANCE_STATUSES:
+        raise Invalid(
+            _l("Invalid input."),
+            {"status": _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))},
+        )
+    if status == "excused" and not (reason or "").strip():
+        raise Invalid(_l("Invalid input."), {"reason": _l("An excused absence needs a reason.")})
+
+
+def record_attendance(
+    *, session: CourseSession, person: Person, status: str, actor, reason: str | None = None, method: str = "api"
+) -> Attendance:
+    """Set one person's attendance at a session; repeating it changes nothing (flushes)."""
+    _require_staff(actor, session.course.program.unit, ATTENDANCE_STAFF)
+    _check_status(status, reason)
+    if method not in METHODS:
+        raise Invalid(_l("Invalid input."), {"method": _l("Unknown method.")})
+    if person.id not in enrolled_ids(session.course_id):
+        raise Invalid(
+            _l("%(name)s is not enrolled in this course.", name=person.name), {"person_id": _l("Not enrolled.")}
+        )
+    before = db.session.scalar(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.person_id == person.id)
+    )
+    old = (before.status, before.reason) if before else None
+    reason = (reason or "").strip()[:255] or None
+    _upsert_attendance(
+        [
+            {
+                "session_id": session.id,
+                "person_id": person.id,
+                "status": status,
+                "reason": reason,
+                "method": method,
+                "marked_by_id": getattr(actor, "id", None),
+                "marked_at": utcnow(),
+            }
+        ],
+        overwrite=True,
+    )
+    db.session.expire_all()
+    row = db.session.scalar(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.person_id == person.id)
+    )
+    if old != (status, reason):
+        record_audit(
+            actor=actor,
+            action="attendance.mark",
+            entity_type="attendance",
+            entity_id=row.id,
+            before={"status": old[0], "reason": old[1]} if old else None,
+            after={"status": status, "reason": reason, "method": method},
+        )
+    return row
+
+
+def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str | None]], actor) -> int:
+    """Mark every enrolled person present except the listed ones (person id → (status, reason)).
+
+    One POST, one audit entry listing what changed. Returns the number of rows written.
+    """
+    _require_staff(actor, session.course.program.unit, ATTENDANCE_STAFF)
+    roster = enrolled_ids(session.course_id)
+    unknown = set(exceptions) - roster
+    if unknown:
+        raise Invalid(
+            _l("Invalid input."), {"people": _l("Not enrolled: %(ids)s", ids=", ".join(map(str, sorted(unknown))))}
+        )
+    for status, reason in exceptions.values():
+        _check_status(status, reason)
+    before = {
+        a.person_id: a.status for a in db.session.scalars(select(Attendance).where(Attendance.session_id == session.id))
+    }
+    now = utcnow()
+    rows = []
+    for pid in sorted(roster):
+        status, reason = exceptions.get(pid, ("present", None))
+        rows.append(
+            {
+                "session_id": session.id,
+                "person_id": pid,
+                "status": status,
+                "reason": (reason or "").strip()[:255] or None,
+                "method": "roster",
+                "marked_by_id": getattr(actor, "id", None),
+                "marked_at": now,
+            }
+        )
+    _upsert_attendance(rows, overwrite=True)
+    changes = {
+        str(r["person_id"]): [before.get(r["person_id"]), r["status"]]
+        for r in rows
+        if before.get(r["person_id"]) != r["status"]
+    }
+    record_audit(
+        actor=actor,
+        action="attendance.roster",
+        entity_type="course_session",
+        entity_id=session.id,
+        after={"changes": changes},
+    )
+    db.session.expire_all()
+    return len(rows)
+
+
+def check_in(*, session: CourseSession, person: Person, token: str, now: datetime | None = None) -> bool:
+    """Record a QR self check-in; return True if this call created the record.
+
+    Only an enrolled person, only during the session (with the configured
+    margin), only with a fresh token. Idempotent: the unique key plus
+    insert-or-ignore make twenty simultaneous scans one record.
+    """
+    now = now or utcnow()
+    if not token_is_fresh(session.id, token, now):
+        raise Forbidden(_l("This check-in code has expired. Scan the code on the screen again."))
+    margin = timedelta(minutes=current_app.config["LMS_CHECKIN_MARGIN_MINUTES"])
+    if not session.starts_at - margin <= now <= session.ends_at + margin:
+        raise Forbidden(_l("Check-in is open only during the session."))
+    if person.id not in enrolled_ids(session.course_id):
+        raise Forbidden(_l("You are not enrolled in this course."))
+    late = now > session.starts_at + timedelta(minutes=current_app.config["LMS_LATE_AFTER_MINUTES"])
+    created = _upsert_attendance(
+        [
+            {
+                "session_id": session.id,
+                "person_id": person.id,
+                "status": "late" if late else "present",
+                "reason": None,
+                "method": "qr",
+                "marked_by_id": None,
+                "marked_at": now,
+            }
+        ],
+        overwrite=False,
+    )
+    return bool(created)
+
+
+def get_or_404(model, object_id: int):
+    """Load a row by id or raise :class:`NotFound`."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        raise NotFound(_l("Not found."))
+    return obj
