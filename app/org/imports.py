@@ -62,6 +62,8 @@ def import_units(*, filename: str, data: bytes, actor, max_rows: int) -> tuple[i
             seen[code] = n
         if not name:
             errors.append(RowError(n, "name", _l("Name is required.")))
+        elif len(name) > 120:
+            errors.append(RowError(n, "name", _l("Name is longer than 120 characters.")))
         if kind is None:
             errors.append(RowError(n, "kind", _l("Unknown unit kind %(value)s.", value=r["kind"] or "—")))
         parent = r.get("parent_code") or ""
