@@ -71,3 +71,82 @@ class Problem(Schema):
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     errors = fields.Raw()
+
+
+class ProgramCreate(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    kind = fields.String(required=True, validate=validate.OneOf(["camp", "class", "workshop", "salon", "forum"]))
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    tier = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
+    starts_on = fields.Date(load_default=None, allow_none=True)
+    ends_on = fields.Date(load_default=None, allow_none=True)
+    audience = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class CourseCreate(Schema):
+    program_id = fields.Integer(required=True, strict=True)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    hours = fields.Decimal(
+        required=True, places=1, as_string=False, validate=validate.Range(min=0, min_inclusive=False, max=200)
+    )
+    capacity = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=100000)
+    )
+    policy = fields.String(load_default="open", validate=validate.OneOf(["open", "coordinator", "cohort"]))
+    min_attendance = fields.Decimal(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False, max=1)
+    )
+    pass_mark = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=100))
+    content_slug = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+
+class SessionCreate(Schema):
+    course_id = fields.Integer(required=True, strict=True)
+    starts_at = fields.DateTime(
+        required=True, metadata={"description": "ISO 8601; without an offset, local time of the deployment"}
+    )
+    ends_at = fields.DateTime(required=True)
+    hours = fields.Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=24))
+    mode = fields.String(load_default="onsite", validate=validate.OneOf(["onsite", "online"]))
+    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
+
+
+class EnrolmentCreate(Schema):
+    person_id = fields.Integer(required=True, strict=True)
+
+
+class EnrolmentSchema(Schema):
+    id = fields.Integer(required=True)
+    course_id = fields.Integer(required=True)
+    person_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    waitlist_position = fields.Integer(allow_none=True)
+
+
+class AttendanceUpdate(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["present", "late", "excused", "absent"]))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class AttendanceSchema(Schema):
+    session_id = fields.Integer(required=True)
+    person_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    reason = fields.String(allow_none=True)
+    method = fields.String(required=True)
+
+
+class HoursArgs(Schema):
+    year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=2000, max=2100))
+
+
+class HoursSchema(Schema):
+    person_id = fields.Integer(required=True)
+    year = fields.Integer(allow_none=True)
+    training_hours = fields.Float(required=True)
+    supervision_hours = fields.Float(required=True)
+    courses_completed = fields.Integer(required=True)
+    sessions_attended = fields.Integer(required=True)
+    supervision_sessions = fields.Integer(required=True)
