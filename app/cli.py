@@ -137,3 +137,29 @@ def demo_cmd(force, if_empty):
     db.session.commit()
     for line in summary:
         click.echo(line)
+
+
+@lms.group("content")
+def content_group():
+    """Course content under course_content/."""
+
+
+@content_group.command("sync")
+@click.option("--path", "root", default=None, help="folder of course folders (default: course_content/ of the project)")
+@with_appcontext
+def content_sync_cmd(root):
+    """Load course_content/ into the database (idempotent; all courses or none)."""
+    from app.training.content import ContentRejected, sync_content
+
+    folder = Path(root) if root else Path(current_app.root_path).parent / "course_content"
+    if not folder.is_dir():
+        raise click.ClickException(f"{folder}: no such folder")
+    try:
+        counts = sync_content(folder)
+    except ContentRejected as exc:
+        db.session.rollback()
+        for err in exc.errors:
+            click.echo(str(err), err=True)
+        raise click.ClickException(f"{len(exc.errors)} error(s); nothing was synced") from None
+    db.session.commit()
+    click.echo("courses created: {created}, updated: {updated}, unchanged: {unchanged}".format(**counts))

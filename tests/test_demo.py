@@ -70,11 +70,11 @@ def test_demo_users_sign_in_with_their_scope(demo_app):
         assert users["trainee"].person is not None and users["supervisor"].person is not None
     client = demo_app.test_client()
     assert login(client, "gongshu", DEMO_PASSWORD).status_code == 302
-    assert "2100" in client.get("/people/").text
+    assert "2,100" in client.get("/people/").text
     client = demo_app.test_client()
     login(client, "gongshu-street", DEMO_PASSWORD)
     page = client.get("/people/").text
-    assert "2100" not in page
+    assert "2,100" not in page
 
 
 def test_demo_is_deterministic(demo_app, db_url):
@@ -90,3 +90,46 @@ def test_demo_is_deterministic(demo_app, db_url):
         db.session.rollback()
         db.engine.dispose()
     assert first == again
+
+
+def test_demo_training_figures(demo_app):
+    from app.ledger.queries import Period, training_hours_by_person
+    from app.training.models import ATTENDED, Attendance, CourseSession, Program
+
+    with demo_app.app_context():
+        gongshu = unit_by_code("330105")
+        year = Period.year(2022)
+        in_gongshu = Person.unit_id.in_(subtree_ids(gongshu))
+        person_times = db.session.scalar(
+            select(func.count(Attendance.id))
+            .join(CourseSession, CourseSession.id == Attendance.session_id)
+            .join(Person, Person.id == Attendance.person_id)
+            .where(
+                Attendance.status.in_(ATTENDED),
+                CourseSession.starts_at >= year.start,
+                CourseSession.starts_at < year.end,
+                in_gongshu,
+            )
+        )
+        assert person_times == 350
+        programs = db.session.scalar(
+            select(func.count(Program.id)).where(Program.unit_id == gongshu.id, Program.year == 2022)
+        )
+        assert programs == 3
+        trained = db.session.execute(training_hours_by_person(year, select(Person.id).where(in_gongshu))).all()
+        assert len(trained) == 69 and all(row.training_hours >= 16 for row in trained)
+        dongsheng = unit_by_code("150602")
+        in_dongsheng = Person.unit_id.in_(subtree_ids(dongsheng))
+        sessions = db.session.scalar(
+            select(func.count(CourseSession.id))
+            .join(CourseSession.course)
+            .join(Program)
+            .where(Program.unit_id.in_(subtree_ids(dongsheng)))
+        )
+        assert sessions == 66
+        times = db.session.scalar(
+            select(func.count(Attendance.id))
+            .join(Person, Person.id == Attendance.person_id)
+            .where(Attendance.status.in_(ATTENDED), in_dongsheng)
+        )
+        assert times >= 7500

@@ -25,6 +25,10 @@ bp = Blueprint(
 def index():
     if current_user.has_role("admin", "coordinator"):
         return redirect(url_for("people.index"))
+    if current_user.has_role("instructor"):
+        return redirect(url_for("training.programs"))
+    if current_user.person is not None:
+        return redirect(url_for("training.my"))
     return render_template("core/home.html")
 
 

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request
 from flask_babel import get_locale
+from flask_login import current_user
 
+from app.org.queries import unit_in_scope
 from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 
 
@@ -24,12 +26,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.add_extension("jinja2.ext.do")
 
+    app.jinja_env.globals["in_scope"] = lambda unit: unit_in_scope(current_user, unit)
+    app.jinja_env.filters["thousands"] = lambda n: f"{n:,}"
+
     @app.context_processor
     def _globals():
-        locale = str(get_locale() or "zh_CN")
+        # Babel spells Simplified Chinese zh_Hans_CN; pages use the switch's codes.
+        lang = "zh_CN" if str(get_locale() or "zh").startswith("zh") else "en"
         return {
-            "lang": locale,
-            "html_lang": "zh-CN" if locale.startswith("zh") else "en",
+            "lang": lang,
+            "html_lang": "zh-CN" if lang == "zh_CN" else "en",
             "CATEGORY_LABELS": CATEGORY_LABELS,
             "LEVEL_LABELS": LEVEL_LABELS,
             "TITLE_LABELS": TITLE_LABELS,

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select
 
 from app.auth.services import create_user
 from app.core.db import utcnow
+from app.demo.training import load_training
 from app.extensions import db
 from app.org.imports import import_units
 from app.org.models import OrgUnit
@@ -24,12 +25,14 @@ from app.org.queries import children_of, unit_by_code
 from app.org.services import create_unit
 from app.people.models import Person
 from app.people.services import id_number_columns
+from app.training.content import sync_content
 
 from .names import COMMUNITY_STEMS, IdNumbers, person_name, phone
 
 SEED = 2022
 DEMO_PASSWORD = "shegong-demo-2026"  # noqa: S105 — printed by `make run`, demo only
 DIVISIONS = Path(__file__).resolve().parent / "data" / "divisions.csv"
+CONTENT = Path(__file__).resolve().parents[2] / "course_content"
 
 GONGSHU, TAICANG, DONGSHENG = "330105", "320585", "150602"
 GONGSHU_WORKERS = 2100
@@ -206,9 +209,15 @@ def load_demo(force: bool = False) -> list[str]:
     _taicang(rng, ids)
     _dongsheng(rng, ids)
     _users(world)
+    sync_content(CONTENT)
+    figures = load_training(rng, world.selected, world.supervisors)
     db.session.flush()
     people = db.session.scalar(select(func.count(Person.id)))
     units = db.session.scalar(select(func.count(OrgUnit.id)))
-    lines = [f"demo world loaded: {units} units, {people} people", "demo logins (username / password):"]
+    lines = [
+        f"demo world loaded: {units} units, {people} people",
+        "东胜区 training base: {dongsheng_sessions} sessions, {dongsheng_person_times} person-times".format(**figures),
+        "demo logins (username / password):",
+    ]
     lines += [f"  {u:<15} {p}   {label}" for u, p, label in world.logins]
     return lines

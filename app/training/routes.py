@@ -1,0 +1,471 @@
+"""Training pages: programs, courses, sessions and rosters for staff; courses, lessons and check-in for trainees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+import segno
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from app.core.access import found, roles_required
+from app.core.db import utcnow
+from app.core.domain import DomainError
+from app.core.tabular import ImportRejected, TableError
+from app.extensions import db
+from app.ledger.queries import Period, course_progress, person_hours
+from app.org.models import OrgUnit
+from app.org.queries import unit_in_scope
+from app.people.labels import CATEGORY_LABELS
+from app.people.queries import people_query, person_for
+from app.training import queries, services
+from app.training.checkin import make_token, seconds_left
+from app.training.forms import (
+    ENROLMENT_LABELS,
+    KIND_LABELS,
+    MODE_LABELS,
+    STATUS_LABELS,
+    ActionForm,
+    AttendanceImportForm,
+    CourseForm,
+    EnrolManyForm,
+    EnrolOneForm,
+    ProgramForm,
+    SessionForm,
+)
+from app.training.imports import import_attendance
+from app.training.models import Course, CourseContent, CourseSession, Lesson
+
+bp = Blueprint("training", __name__)
+
+STAFF = ("admin", "coordinator")
+ATTENDANCE_STAFF = ("admin", "coordinator", "instructor")
+
+
+@bp.app_context_processor
+def _labels():
+    return {
+        "KIND_LABELS": KIND_LABELS,
+        "MODE_LABELS": MODE_LABELS,
+        "STATUS_LABELS": STATUS_LABELS,
+        "ENROLMENT_LABELS": ENROLMENT_LABELS,
+    }
+
+
+def _local(value: datetime) -> datetime:
+    return value.replace(tzinfo=ZoneInfo(current_app.config["LMS_TIMEZONE"]))
+
+
+def _flash_error(exc: DomainError, form=None) -> None:
+    db.session.rollback()
+    if form is not None:
+        for field, message in exc.errors.items():
+            if hasattr(form, field):
+                getattr(form, field).errors.append(str(message))
+    flash(str(exc.message) if not exc.errors else _("Please correct the marked fields."), "error")
+
+
+# ---------------------------------------------------------------- programs
+
+
+@bp.get("/programs/")
+@roles_required(*ATTENDANCE_STAFF)
+def programs():
+    year = request.args.get("year", type=int)
+    rows = db.session.scalars(queries.programs_for(current_user, year)).all()
+    return render_template("training/programs.html", programs=rows, year=year)
+
+
+@bp.route("/programs/new", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new_program():
+    form = ProgramForm()
+    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
+    if request.method == "GET":
+        form.year.data = utcnow().year
+    if form.validate_on_submit():
+        unit = db.session.get(OrgUnit, form.unit_id.data)
+        data = {k: getattr(form, k).data for k in ("title", "kind", "tier", "year", "starts_on", "ends_on", "audience")}
+        try:
+            program = services.create_program(data=data, unit=unit, actor=current_user)
+        except DomainError as exc:
+            _flash_error(exc, form)
+        else:
+            db.session.commit()
+            return redirect(url_for("training.program", program_id=program.id))
+    return render_template("training/program_form.html", form=form)
+
+
+@bp.get("/programs/<int:program_id>")
+@roles_required(*ATTENDANCE_STAFF)
+def program(program_id: int):
+    prog = found(queries.visible_program(current_user, program_id))
+    ids = [c.id for c in prog.courses]
+    return render_template(
+        "training/program.html",
+        program=prog,
+        counts=queries.enrolment_counts(ids),
+        sessions=queries.session_counts(ids),
+        can_edit=unit_in_scope(current_user, prog.unit),
+    )
+
+
+@bp.route("/programs/<int:program_id>/courses/new", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new_course(program_id: int):
+    prog = found(queries.visible_program(current_user, program_id))
+    if not unit_in_scope(current_user, prog.unit):
+        abort(404)
+    form = CourseForm()
+    contents = db.session.scalars(select(CourseContent).order_by(CourseContent.code)).all()
+    form.content_slug.choices = [SelectChoice("", "—")] + [
+        SelectChoice(c.slug, f"{c.code} {c.title}") for c in contents
+    ]
+    if form.validate_on_submit():
+        data = {
+            k: getattr(form, k).data
+            for k in ("code", "title", "hours", "capacity", "policy", "min_attendance", "pass_mark", "content_slug")
+        }
+        try:
+            course = services.create_course(program=prog, data=data, actor=current_user)
+        except DomainError as exc:
+            _flash_error(exc, form)
+        else:
+            db.session.commit()
+            return redirect(url_for("training.course", course_id=course.id))
+    return render_template("training/course_form.html", form=form, program=prog)
+
+
+# ---------------------------------------------------------------- courses
+
+
+def _enrol_many_form() -> EnrolManyForm:
+    form = EnrolManyForm(prefix="many")
+    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
+    form.category.choices = [SelectChoice("", _("All categories"))] + [
+        SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()
+    ]
+    return form
+
+
+@bp.get("/courses/<int:course_id>")
+@roles_required(*ATTENDANCE_STAFF)
+def course(course_id: int):
+    crs = found(queries.visible_course(current_user, course_id))
+    return render_template(
+        "training/course.html",
+        course=crs,
+        roster=queries.roster(crs),
+        grid=queries.attendance_grid(crs),
+        progress=course_progress(crs),
+        content=queries.content_for(crs),
+        session_form=SessionForm(prefix="session"),
+        many_form=_enrol_many_form(),
+        one_form=EnrolOneForm(prefix="one"),
+        action_form=ActionForm(),
+        can_edit=unit_in_scope(current_user, crs.program.unit),
+    )
+
+
+@bp.post("/courses/<int:course_id>/sessions")
+@roles_required(*STAFF)
+def add_session(course_id: int):
+    crs = found(queries.visible_course(current_user, course_id))
+    form = SessionForm(prefix="session")
+    if form.validate_on_submit():
+        data = {
+            "starts_at": _local(form.starts_at.data),
+            "ends_at": _local(form.ends_at.data),
+            "hours": form.hours.data,
+            "mode": form.mode.data,
+            "place": form.place.data,
+        }
+        try:
+            services.create_session(course=crs, data=data, actor=current_user)
+        except DomainError as exc:
+            _flash_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Session added."), "success")
+    else:
+        flash(
+            _(
+                "The session was not added: %(errors)s",
+                errors="; ".join(f"{getattr(form, k).label.text}: {v[0]}" for k, v in form.errors.items()),
+            ),
+            "error",
+        )
+    return redirect(url_for("training.course", course_id=crs.id))
+
+
+@bp.post("/courses/<int:course_id>/enrol")
+@roles_required(*STAFF)
+def enrol(course_id: int):
+    crs = found(queries.visible_course(current_user, course_id))
+    one = EnrolOneForm(prefix="one")
+    many = _enrol_many_form()
+    try:
+        if "one-person_id" in request.form:
+            if not one.validate_on_submit():
+                abort(400)
+            person = person_for(current_user, one.person_id.data)
+            if person is None:
+                flash(_("No person with number %(id)d among your units.", id=one.person_id.data), "error")
+                return redirect(url_for("training.course", course_id=crs.id))
+            result = services.enrol(course=crs, person=person, actor=current_user)
+            flash(_("%(name)s: %(status)s.", name=person.name, status=ENROLMENT_LABELS[result.status]), "success")
+        else:
+            if not many.validate_on_submit():
+                abort(400)
+            unit = found(db.session.get(OrgUnit, many.unit_id.data))
+            if not unit_in_scope(current_user, unit):
+                abort(404)
+            people = db.session.scalars(
+                people_query(current_user, unit=unit, category=many.category.data or None, active=True)
+            ).all()
+            counts = services.enrol_many(course=crs, people=people, actor=current_user)
+            flash(
+                _("Enrolled %(enrolled)d, waitlisted %(waitlisted)d, already enrolled %(skipped)d.", **counts),
+                "success",
+            )
+    except DomainError as exc:
+        _flash_error(exc)
+    else:
+        db.session.commit()
+    return redirect(url_for("training.course", course_id=crs.id))
+
+
+@bp.post("/courses/<int:course_id>/withdraw/<int:person_id>")
+@roles_required(*STAFF)
+def withdraw(course_id: int, person_id: int):
+    crs = found(queries.visible_course(current_user, course_id))
+    person = found(person_for(current_user, person_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        promoted = services.withdraw(course=crs, person=person, actor=current_user)
+    except DomainError as exc:
+        _flash_error(exc)
+    else:
+        db.session.commit()
+        flash(
+            _("%(name)s withdrawn.", name=person.name)
+            + (" " + _("The first on the waitlist now has the seat.") if promoted else ""),
+            "success",
+        )
+    return redirect(url_for("training.course", course_id=crs.id))
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@bp.route("/sessions/<int:session_id>", methods=["GET", "POST"])
+@roles_required(*ATTENDANCE_STAFF)
+def session_roster(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id))
+    form = ActionForm()
+    if form.validate_on_submit():
+        exceptions = {}
+        for key, status in request.form.items():
+            if key.startswith("status-") and key[7:].isdigit() and status != "present":
+                pid = int(key[7:])
+                exceptions[pid] = (status, request.form.get(f"reason-{pid}"))
+        try:
+            count = services.save_roster(session=sess, exceptions=exceptions, actor=current_user)
+        except DomainError as exc:
+            _flash_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Attendance saved for %(count)d people.", count=count), "success")
+            return redirect(url_for("training.session_roster", session_id=sess.id))
+    return render_template("training/session.html", session=sess, rows=queries.session_roster(sess), form=form)
+
+
+@bp.get("/sessions/<int:session_id>/qr")
+@roles_required(*ATTENDANCE_STAFF)
+def session_qr(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id))
+    return render_template(
+        "training/qr.html",
+        session=sess,
+        checked_in=queries.checked_in_count(sess),
+        seats=len(services.enrolled_ids(sess.course_id)),
+    )
+
+
+@bp.get("/sessions/<int:session_id>/qr.svg")
+@roles_required(*ATTENDANCE_STAFF)
+def session_qr_svg(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id))
+    now = utcnow()
+    url = url_for("training.checkin", session_id=sess.id, t=make_token(sess.id, now), _external=True)
+    out = BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=10, border=2, dark="#1f2933")
+    response = current_app.response_class(out.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Refresh-After"] = str(seconds_left(now))
+    return response
+
+
+@bp.route("/sessions/<int:session_id>/import", methods=["GET", "POST"])
+@roles_required(*ATTENDANCE_STAFF)
+def session_import(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id))
+    form = AttendanceImportForm()
+    errors = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            count = import_attendance(
+                session=sess,
+                filename=upload.filename or "",
+                data=upload.read(),
+                actor=current_user,
+                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
+            )
+        except TableError as exc:
+            db.session.rollback()
+            form.file.errors.append(str(exc.message))
+        except ImportRejected as exc:
+            db.session.rollback()
+            errors = exc.errors
+        except DomainError as exc:
+            _flash_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Attendance imported for %(count)d people.", count=count), "success")
+            return redirect(url_for("training.session_roster", session_id=sess.id))
+    return render_template("training/session_import.html", session=sess, form=form, errors=errors)
+
+
+# ---------------------------------------------------------------- trainees
+
+
+def _me():
+    if current_user.person is None:
+        abort(404)
+    return current_user.person
+
+
+@bp.get("/my/")
+@login_required
+def my():
+    person = _me()
+    now = utcnow()
+    this_year = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
+    year = request.args.get("year", this_year, type=int)
+    if not 2000 <= year <= 2100:
+        year = this_year
+    enrolments = queries.my_enrolments(person)
+    progress = {}
+    for _enrolment, crs, _prog in enrolments:
+        progress[crs.id] = course_progress(crs).get(person.id, {})
+    return render_template(
+        "training/my.html",
+        person=person,
+        enrolments=enrolments,
+        progress=progress,
+        upcoming=queries.upcoming_sessions(person, now),
+        open_courses=queries.open_courses_for(person, this_year - 1),
+        hours=person_hours(person.id, Period.year(year)),
+        hours_all=person_hours(person.id, None),
+        year=year,
+        action_form=ActionForm(),
+    )
+
+
+def _my_course(course_id: int):
+    person = _me()
+    crs = found(db.session.get(Course, course_id))
+    if person.id not in services.enrolled_ids(crs.id):
+        abort(404)
+    return person, crs
+
+
+@bp.get("/my/courses/<int:course_id>")
+@login_required
+def my_course(course_id: int):
+    person, crs = _my_course(course_id)
+    return render_template(
+        "training/my_course.html",
+        course=crs,
+        content=queries.content_for(crs),
+        progress=course_progress(crs).get(person.id, {}),
+    )
+
+
+@bp.get("/my/courses/<int:course_id>/lessons/<int:position>")
+@login_required
+def lesson(course_id: int, position: int):
+    _person, crs = _my_course(course_id)
+    content = found(queries.content_for(crs))
+    item = found(db.session.scalar(select(Lesson).where(Lesson.content_id == content.id, Lesson.position == position)))
+    return render_template("training/lesson.html", course=crs, content=content, lesson=item)
+
+
+@bp.post("/my/courses/<int:course_id>/enrol")
+@login_required
+def self_enrol(course_id: int):
+    person = _me()
+    crs = found(db.session.get(Course, course_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not services.can_self_enrol(crs, person):
+        abort(404)
+    try:
+        result = services.enrol(course=crs, person=person, actor=current_user, self_service=True)
+    except DomainError as exc:
+        _flash_error(exc)
+    else:
+        db.session.commit()
+        flash(
+            _("You are enrolled in %(title)s.", title=crs.title)
+            if result.status == "enrolled"
+            else _("The course is full: you are number %(n)d on the waitlist.", n=result.waitlist_position),
+            "success",
+        )
+    return redirect(url_for("training.my"))
+
+
+@bp.post("/my/courses/<int:course_id>/withdraw")
+@login_required
+def self_withdraw(course_id: int):
+    person = _me()
+    crs = found(db.session.get(Course, course_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.withdraw(course=crs, person=person, actor=current_user, self_service=True)
+    except DomainError as exc:
+        _flash_error(exc)
+    else:
+        db.session.commit()
+        flash(_("You have withdrawn from %(title)s.", title=crs.title), "success")
+    return redirect(url_for("training.my"))
+
+
+@bp.route("/checkin/<int:session_id>", methods=["GET", "POST"])
+@login_required
+def checkin(session_id: int):
+    person = _me()
+    sess = found(db.session.get(CourseSession, session_id))
+    token = request.values.get("t", "")
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            created = services.check_in(session=sess, person=person, token=token)
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template(
+                "training/checkin.html", session=sess, token=token, form=form, error=str(exc.message)
+            ), exc.status
+        db.session.commit()
+        flash(_("Checked in. Welcome!") if created else _("You had already checked in."), "success")
+        return redirect(url_for("training.my"))
+    # GET only shows the confirmation; nothing is written.
+    return render_template("training/checkin.html", session=sess, token=token, form=form, error=None)
