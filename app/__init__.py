@@ -57,6 +57,7 @@ def _import_models() -> None:
     import app.auth.models
     import app.org.models
     import app.people.models
+    import app.supervision.models
     import app.training.models  # noqa: F401
 
 
@@ -66,9 +67,10 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
     from app.core.routes import bp as core_bp
     from app.org.routes import bp as org_bp
     from app.people.routes import bp as people_bp
+    from app.supervision.routes import bp as supervision_bp
     from app.training.routes import bp as training_bp
 
-    for bp in (core_bp, auth_bp, org_bp, people_bp, training_bp):
+    for bp in (core_bp, auth_bp, org_bp, people_bp, training_bp, supervision_bp):
         app.register_blueprint(bp, url_prefix=prefix + (bp.url_prefix or "") or None)
     register_api(app, prefix)
 

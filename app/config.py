@@ -27,6 +27,8 @@ DEFAULTS: dict[str, object] = {
     "LMS_DATA_KEY": None,
     "LMS_CHECKIN_MARGIN_MINUTES": 30,
     "LMS_LATE_AFTER_MINUTES": 10,
+    "LMS_SUPERVISION_RATIO": 8,  # supervisees per supervisor per year; above it warns
+    "LMS_COUNT_UNCONFIRMED_SUPERVISION": True,  # disputed credits never count
     "LMS_SESSION_HOURS": 12,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
@@ -49,6 +51,7 @@ _ENV_INT = {
     "LMS_SESSION_HOURS",
     "LMS_CHECKIN_MARGIN_MINUTES",
     "LMS_LATE_AFTER_MINUTES",
+    "LMS_SUPERVISION_RATIO",
 }
 _ENV_STR = {
     "LMS_MODE",
@@ -96,6 +99,12 @@ def load_config(config: dict | None, instance_path: str, environ: os._Environ | 
         cfg["SECRET_KEY"] = env["LMS_SECRET_KEY"]
     if env.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = env["DATABASE_URL"]
+    if env.get("LMS_COUNT_UNCONFIRMED_SUPERVISION"):
+        cfg["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = env["LMS_COUNT_UNCONFIRMED_SUPERVISION"].lower() in (
+            "1",
+            "true",
+            "yes",
+        )
     if env.get("LMS_SESSION_COOKIE_SECURE"):
         cfg["SESSION_COOKIE_SECURE"] = env["LMS_SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     cfg.update(config or {})

@@ -150,3 +150,62 @@ class HoursSchema(Schema):
     courses_completed = fields.Integer(required=True)
     sessions_attended = fields.Integer(required=True)
     supervision_sessions = fields.Integer(required=True)
+
+
+class SupervisionCreate(Schema):
+    supervisor_id = fields.Integer(required=True, strict=True)
+    supervisee_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=200))
+    format = fields.String(required=True, validate=validate.OneOf(["individual", "group"]))
+    mode = fields.String(required=True, validate=validate.OneOf(["onsite", "online"]))
+    kind = fields.String(load_default="special", validate=validate.OneOf(["special", "overall", "peer"]))
+    date = fields.Date(required=True)
+    hours = fields.Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=8))
+    topic = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    functions = fields.List(
+        fields.String(validate=validate.OneOf(["administrative", "educational", "supportive"])), load_default=list
+    )
+    advice = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    follow_up = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    notes = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=10000),
+        metadata={"description": "confidential: never returned by the API"},
+    )
+
+
+class SupervisionCreated(Schema):
+    id = fields.Integer(required=True)
+    warnings = fields.List(fields.String(), required=True)
+
+
+class CreditSchema(Schema):
+    person_id = fields.Integer(required=True)
+    hours = fields.Float(required=True)
+    status = fields.String(required=True)
+
+
+class SupervisionSchema(Schema):
+    """A supervision record as the API shows it: never the confidential notes."""
+
+    id = fields.Integer(required=True)
+    supervisor_id = fields.Integer(required=True)
+    format = fields.String(required=True)
+    mode = fields.String(required=True)
+    kind = fields.String(required=True)
+    date = fields.Date(required=True)
+    hours = fields.Float(required=True)
+    topic = fields.String(required=True)
+    credits = fields.List(fields.Nested(CreditSchema), required=True)
+
+
+class SupervisionPage(Schema):
+    items = fields.List(fields.Nested(SupervisionSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class SupervisionArgs(PageArgs):
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    format = fields.String(validate=validate.OneOf(["individual", "group"]))
+    mode = fields.String(validate=validate.OneOf(["onsite", "online"]))
+    supervisor_id = fields.Integer()

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select
 
 from app.auth.services import create_user
 from app.core.db import utcnow
+from app.demo.supervision import load_supervision
 from app.demo.training import load_training
 from app.extensions import db
 from app.org.imports import import_units
@@ -211,12 +212,14 @@ def load_demo(force: bool = False) -> list[str]:
     _users(world)
     sync_content(CONTENT)
     figures = load_training(rng, world.selected, world.supervisors)
+    figures |= load_supervision(rng, world.selected, world.supervisors, DEMO_PASSWORD)
     db.session.flush()
     people = db.session.scalar(select(func.count(Person.id)))
     units = db.session.scalar(select(func.count(OrgUnit.id)))
     lines = [
         f"demo world loaded: {units} units, {people} people",
         "东胜区 training base: {dongsheng_sessions} sessions, {dongsheng_person_times} person-times".format(**figures),
+        "supervision: {supervision_records} records, {supervision_credits} credits".format(**figures),
         "demo logins (username / password):",
     ]
     lines += [f"  {u:<15} {p}   {label}" for u, p, label in world.logins]

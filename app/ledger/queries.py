@@ -13,7 +13,7 @@ which its last session starts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import Select, and_, func, select
 
 from app.extensions import db
+from app.supervision.models import SupervisionCredit, SupervisionRecord
 from app.training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment
 
 
@@ -30,6 +31,12 @@ class Period:
 
     start: datetime
     end: datetime
+
+    @property
+    def dates(self) -> tuple[date, date]:
+        """The period as local dates [first, last), for date columns."""
+        tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+        return self.start.astimezone(tz).date(), self.end.astimezone(tz).date()
 
     @classmethod
     def year(cls, year: int) -> Period:
@@ -96,6 +103,39 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
     return stmt
 
 
+def counted_credit_statuses() -> tuple[str, ...]:
+    """Credit statuses that count: disputed never; unconfirmed as configured."""
+    if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
+        return ("confirmed", "unconfirmed")
+    return ("confirmed",)
+
+
+def supervision_credits(period: Period | None = None) -> Select:
+    """Select (person_id, record_id, hours) of every counted supervision credit in the period."""
+    stmt = (
+        select(SupervisionCredit.person_id, SupervisionCredit.record_id, SupervisionCredit.hours)
+        .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)
+        .where(SupervisionCredit.status.in_(counted_credit_statuses()))
+    )
+    if period is not None:
+        first, end = period.dates
+        stmt = stmt.where(SupervisionRecord.held_on >= first, SupervisionRecord.held_on < end)
+    return stmt
+
+
+def supervision_by_person(period: Period | None, person_ids: Select | list[int] | None = None) -> Select:
+    """Select (person_id, supervision_hours, supervision_sessions) per person."""
+    credits = supervision_credits(period).subquery()
+    stmt = select(
+        credits.c.person_id,
+        func.sum(credits.c.hours).label("supervision_hours"),
+        func.count().label("supervision_sessions"),
+    ).group_by(credits.c.person_id)
+    if person_ids is not None:
+        stmt = stmt.where(credits.c.person_id.in_(person_ids))
+    return stmt
+
+
 @dataclass
 class PersonHours:
     training_hours: Decimal
@@ -115,15 +155,16 @@ class PersonHours:
 
 
 def person_hours(person_id: int, period: Period | None) -> PersonHours:
-    """Return one person's ledger for a period (None: all time), in two queries."""
+    """Return one person's ledger for a period (None: all time), in three queries."""
     row = db.session.execute(training_hours_by_person(period, [person_id])).first()
     done = db.session.scalar(select(func.count()).select_from(completions(period, [person_id]).subquery()))
+    sup = db.session.execute(supervision_by_person(period, [person_id])).first()
     return PersonHours(
         training_hours=Decimal(row.training_hours if row else 0),
         sessions_attended=row.sessions if row else 0,
         courses_completed=done or 0,
-        supervision_hours=Decimal(0),
-        supervision_sessions=0,
+        supervision_hours=Decimal(sup.supervision_hours if sup else 0),
+        supervision_sessions=sup.supervision_sessions if sup else 0,
     )
 
 

@@ -15,3 +15,17 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setInterval(refresh, 10000);
 });
+
+// A searchable multi-select: typing filters the options, choices are kept.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("input.picker-search").forEach((input) => {
+    const select = document.getElementById(input.dataset.picker);
+    if (!select) return;
+    input.addEventListener("input", () => {
+      const q = input.value.trim().toLowerCase();
+      for (const option of select.options) {
+        option.hidden = q !== "" && !option.selected && !option.text.toLowerCase().includes(q);
+      }
+    });
+  });
+});

@@ -1,0 +1,74 @@
+"""API endpoints of supervision: record, list and read (never the confidential notes)."""
+
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import select
+
+from app.api import schemas
+from app.api.auth import api_user
+from app.api.routes import bp, page_of
+from app.core.errors import problem
+from app.extensions import db
+from app.people.models import Person
+from app.supervision import queries, services
+from app.supervision.models import SupervisionRecord
+
+
+def record_json(record: SupervisionRecord) -> dict:
+    """The record without its notes."""
+    return {
+        "id": record.id,
+        "supervisor_id": record.supervisor_id,
+        "format": record.format,
+        "mode": record.mode,
+        "kind": record.kind,
+        "date": record.held_on,
+        "hours": float(record.hours),
+        "topic": record.topic,
+        "credits": [{"person_id": c.person_id, "hours": float(c.hours), "status": c.status} for c in record.credits],
+    }
+
+
+@bp.post("/supervision")
+@bp.arguments(schemas.SupervisionCreate)
+@bp.response(201, schemas.SupervisionCreated)
+def create_supervision(data):
+    """Record a supervision session; each supervisee is credited its duration."""
+    user = api_user()
+    ids = data.pop("supervisee_ids")
+    supervisor = db.session.get(Person, data.pop("supervisor_id"))
+    supervisees = list(db.session.scalars(select(Person).where(Person.id.in_(ids))))
+    if len(supervisees) != len(set(ids)):
+        return problem(422, "Invalid input.", {"supervisee_ids": ["Unknown person."]})
+    data["held_on"] = data.pop("date")
+    result = services.record_supervision(data=data, supervisor=supervisor, supervisees=supervisees, actor=user)
+    db.session.commit()
+    return {"id": result.record.id, "warnings": [str(w) for w in result.warnings]}
+
+
+@bp.get("/supervision")
+@bp.arguments(schemas.SupervisionArgs, location="query")
+@bp.response(200, schemas.SupervisionPage)
+def list_supervision(args):
+    """Supervision records touching the caller's units (without notes)."""
+    stmt = queries.records_for(
+        api_user(),
+        year=args.get("year"),
+        format=args.get("format"),
+        mode=args.get("mode"),
+        supervisor_id=args.get("supervisor_id"),
+    )
+    result = page_of(stmt, args)
+    result["items"] = [record_json(r) for r in result["items"]]
+    return result
+
+
+@bp.get("/supervision/<int:record_id>")
+@bp.response(200, schemas.SupervisionSchema)
+def get_supervision(record_id: int):
+    """One supervision record (without notes)."""
+    record = queries.record_for(api_user(), record_id)
+    if record is None:
+        abort(404)
+    return record_json(record)

@@ -1,0 +1,246 @@
+"""Supervision pages: the supervisor's log, the supervisee's confirmations, the coordinator's list and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from openpyxl import Workbook
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from app.core.access import found, roles_required
+from app.core.domain import DomainError
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import unit_in_scope
+from app.people.models import Person
+from app.supervision import queries, services
+from app.supervision.forms import (
+    CREDIT_LABELS,
+    FORMAT_LABELS,
+    FUNCTION_LABELS,
+    KIND_LABELS,
+    MODE_LABELS,
+    DisputeForm,
+    SupervisionForm,
+)
+from app.supervision.models import SupervisionCredit
+from app.training.forms import ActionForm
+
+bp = Blueprint("supervision", __name__, url_prefix="/supervision")
+VIEWERS = ("admin", "coordinator", "supervisor")
+
+
+@bp.app_context_processor
+def _labels():
+    return {
+        "SUP_FORMAT_LABELS": FORMAT_LABELS,
+        "SUP_MODE_LABELS": MODE_LABELS,
+        "SUP_KIND_LABELS": KIND_LABELS,
+        "SUP_FUNCTION_LABELS": FUNCTION_LABELS,
+        "CREDIT_LABELS": CREDIT_LABELS,
+    }
+
+
+def _filters():
+    args = request.args
+    unit = None
+    if args.get("unit", type=int):
+        unit = found(db.session.get(OrgUnit, args.get("unit", type=int)))
+        if not unit_in_scope(current_user, unit, VIEWERS):
+            abort(404)
+    return {
+        "year": args.get("year", type=int),
+        "format": args.get("format") if args.get("format") in FORMAT_LABELS else None,
+        "mode": args.get("mode") if args.get("mode") in MODE_LABELS else None,
+        "supervisor_id": args.get("supervisor", type=int),
+        "status": args.get("status") if args.get("status") in CREDIT_LABELS else None,
+        "unit": unit,
+    }
+
+
+@bp.get("/")
+@roles_required(*VIEWERS)
+def index():
+    filters = _filters()
+    records = db.session.scalars(queries.records_for(current_user, **filters).limit(500)).all()
+    supervisors = db.session.scalars(
+        select(Person).where(Person.id.in_({r.supervisor_id for r in records})).order_by(Person.name)
+    ).all()
+    return render_template(
+        "supervision/index.html", records=records, filters=filters, supervisors=supervisors, args=request.args
+    )
+
+
+def _export_rows(records):
+    header = ["日期", "督导", "形式", "方式", "类别", "时长(小时)", "主题", "被督导人", "确认状态"]
+    rows = []
+    for r in records:
+        rows.append(
+            [
+                r.held_on.isoformat(),
+                r.supervisor.name,
+                str(FORMAT_LABELS[r.format]),
+                str(MODE_LABELS[r.mode]),
+                str(KIND_LABELS[r.kind]),
+                float(r.hours),
+                r.topic,
+                "、".join(c.person.name for c in r.credits),
+                "、".join(f"{c.person.name}:{CREDIT_LABELS[c.status]}" for c in r.credits),
+            ]
+        )
+    return header, rows
+
+
+@bp.get("/export.<fmt>")
+@roles_required(*VIEWERS)
+def export(fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    records = db.session.scalars(queries.records_for(current_user, **_filters())).all()
+    header, rows = _export_rows(records)  # never the confidential notes
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+        data = ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese CSV correctly
+        mimetype = "text/csv; charset=utf-8"
+    else:
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "督导记录"
+        ws.append(header)
+        for row in rows:
+            ws.append(row)
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        data = buffer.getvalue()
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = current_app.response_class(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=supervision.{fmt}"
+    return response
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*VIEWERS)
+def new():
+    form = SupervisionForm()
+    options = queries.supervisee_options(current_user)
+    form.supervisee_ids.choices = [SelectChoice(p.id, f"{p.name}（{p.unit.name}）") for p in options]
+    if current_user.has_role("admin", "coordinator"):
+        supervisors = (
+            [p for p in options if services.holds_supervisor_assignment(p)]
+            if len(options) < 200
+            else _supervisors_in_scope()
+        )
+    else:
+        supervisors = [current_user.person] if current_user.person else []
+    form.supervisor_id.choices = [SelectChoice(p.id, p.name) for p in supervisors]
+    warnings = []
+    if form.validate_on_submit():
+        supervisor = db.session.get(Person, form.supervisor_id.data)
+        supervisees = db.session.scalars(select(Person).where(Person.id.in_(form.supervisee_ids.data))).all()
+        data = {
+            k: getattr(form, k).data
+            for k in (
+                "format",
+                "mode",
+                "kind",
+                "held_on",
+                "hours",
+                "topic",
+                "functions",
+                "advice",
+                "follow_up",
+                "notes",
+            )
+        }
+        try:
+            result = services.record_supervision(
+                data=data, supervisor=supervisor, supervisees=list(supervisees), actor=current_user
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            for field, message in exc.errors.items():
+                if hasattr(form, field):
+                    getattr(form, field).errors.append(str(message))
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            for w in result.warnings:
+                flash(str(w), "warning")
+            flash(
+                _(
+                    "Supervision recorded: %(n)d supervisee(s) credited %(h)s hours each.",
+                    n=len(supervisees),
+                    h=result.record.hours,
+                ),
+                "success",
+            )
+            return redirect(url_for("supervision.detail", record_id=result.record.id))
+    return render_template("supervision/new.html", form=form, warnings=warnings)
+
+
+def _supervisors_in_scope() -> list[Person]:
+    from app.auth.models import RoleAssignment, User
+    from app.org.queries import in_scope
+
+    return list(
+        db.session.scalars(
+            select(Person)
+            .join(User, User.person_id == Person.id)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.role == "supervisor", in_scope(current_user, Person.unit_id, VIEWERS))
+            .distinct()
+            .order_by(Person.name)
+        )
+    )
+
+
+@bp.get("/<int:record_id>")
+@roles_required(*VIEWERS)
+def detail(record_id: int):
+    record = found(queries.record_for(current_user, record_id))
+    return render_template(
+        "supervision/detail.html", record=record, show_notes=queries.can_read_notes(current_user, record)
+    )
+
+
+@bp.get("/mine")
+@login_required
+def mine():
+    if current_user.person is None:
+        abort(404)
+    return render_template(
+        "supervision/mine.html",
+        credits=queries.my_credits(current_user.person),
+        action_form=ActionForm(),
+        dispute_form=DisputeForm(),
+    )
+
+
+@bp.post("/credits/<int:credit_id>/<any(confirm, dispute):verb>")
+@login_required
+def respond(credit_id: int, verb: str):
+    credit = found(db.session.get(SupervisionCredit, credit_id))
+    if current_user.person_id != credit.person_id:
+        abort(404)
+    form = DisputeForm() if verb == "dispute" else ActionForm()
+    if verb == "confirm" and not form.validate_on_submit():
+        abort(400)
+    try:
+        services.respond_to_credit(
+            credit=credit, actor=current_user, confirm=verb == "confirm", reason=request.form.get("reason")
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Thank you: your answer is recorded."), "success")
+    return redirect(url_for("supervision.mine"))

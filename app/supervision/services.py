@@ -1,0 +1,203 @@
+"""Supervision state changes: record a session, confirm or dispute a credit.
+
+Every rule refuses the whole record with a clear error and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import extract, func, select
+
+from app.audit.services import record_audit
+from app.auth.models import RoleAssignment, User
+from app.core.db import utcnow
+from app.core.domain import Forbidden, Invalid, NotFound
+from app.extensions import db
+from app.org.queries import unit_in_scope
+from app.people.models import Person
+from app.supervision.models import FORMATS, FUNCTIONS, KINDS, MODES, SupervisionCredit, SupervisionRecord
+
+RECORDERS = ("admin", "coordinator", "supervisor")
+MAX_HOURS = Decimal("8")
+
+
+@dataclass
+class Recorded:
+    record: SupervisionRecord
+    warnings: list = field(default_factory=list)
+
+
+def holds_supervisor_assignment(person: Person) -> bool:
+    """Return whether the person's account holds the supervisor role (an assignment, not a rank)."""
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(RoleAssignment)
+            .join(User, User.id == RoleAssignment.user_id)
+            .where(User.person_id == person.id, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
+        )
+    )
+
+
+def today() -> date:
+    """Today in the deployment's time zone."""
+    return utcnow().astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date()
+
+
+def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> dict:
+    errors: dict = {}
+    fmt = data.get("format")
+    if fmt not in FORMATS:
+        errors["format"] = _l("Format must be one of %(values)s.", values=", ".join(FORMATS))
+    if data.get("mode") not in MODES:
+        errors["mode"] = _l("Mode must be one of %(values)s.", values=", ".join(MODES))
+    if (data.get("kind") or "special") not in KINDS:
+        errors["kind"] = _l("Kind must be one of %(values)s.", values=", ".join(KINDS))
+    bad_functions = [f for f in data.get("functions") or [] if f not in FUNCTIONS]
+    if bad_functions:
+        errors["functions"] = _l("Unknown value %(value)s.", value=", ".join(bad_functions))
+    try:
+        hours = Decimal(str(data.get("hours")))
+        if not hours.is_finite() or hours <= 0 or hours > MAX_HOURS:
+            raise ValueError
+    except (InvalidOperation, ValueError):
+        errors["hours"] = _l("The duration must be more than 0 and at most 8 hours.")
+    held_on = data.get("held_on")
+    if not isinstance(held_on, date):
+        errors["held_on"] = _l("A date is required.")
+    elif held_on > today():
+        errors["held_on"] = _l("The date is in the future.")
+    topic = (data.get("topic") or "").strip()
+    if not topic or len(topic) > 200:
+        errors["topic"] = _l("A topic of 1 to 200 characters is required.")
+    if supervisor is None:
+        errors["supervisor_id"] = _l("Unknown supervisor.")
+    elif not holds_supervisor_assignment(supervisor):
+        errors["supervisor_id"] = _l("%(name)s does not hold the supervisor assignment.", name=supervisor.name)
+    ids = [p.id for p in supervisees]
+    if len(set(ids)) != len(ids):
+        errors["supervisee_ids"] = _l("A supervisee is listed twice.")
+    elif fmt == "individual" and len(ids) != 1:
+        errors["supervisee_ids"] = _l("One-to-one supervision has exactly one supervisee.")
+    elif fmt == "group" and len(ids) < 2:
+        errors["supervisee_ids"] = _l("Group supervision has at least two supervisees.")
+    elif supervisor is not None and supervisor.id in ids:
+        errors["supervisee_ids"] = _l("A supervisor cannot supervise themself.")
+    outside = [p for p in supervisees if not unit_in_scope(actor, p.unit, RECORDERS)]
+    if outside and "supervisee_ids" not in errors:
+        errors["supervisee_ids"] = _l("Not within your units: %(names)s.", names="、".join(p.name for p in outside))
+    if errors:
+        raise Invalid(_l("The supervision record was not saved."), errors)
+    return {"hours": hours.quantize(Decimal("0.1")), "topic": topic}
+
+
+def ratio_warnings(supervisor: Person, year: int, adding: set[int]) -> list:
+    """Warn (never block) when a supervisor's distinct supervisees in the year exceed the configured ratio."""
+    limit = current_app.config["LMS_SUPERVISION_RATIO"]
+    current = set(
+        db.session.scalars(
+            select(SupervisionCredit.person_id)
+            .join(SupervisionRecord)
+            .where(SupervisionRecord.supervisor_id == supervisor.id, extract("year", SupervisionRecord.held_on) == year)
+        )
+    )
+    total = len(current | adding)
+    if total > limit:
+        return [
+            _l(
+                "%(name)s supervises %(n)d people in %(year)d, above the ratio of 1:%(limit)d.",
+                name=supervisor.name,
+                n=total,
+                year=year,
+                limit=limit,
+            )
+        ]
+    return []
+
+
+def record_supervision(*, data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> Recorded:
+    """Record a supervision session and credit each supervisee its duration (flushes)."""
+    if actor is None or not actor.has_role(*RECORDERS):
+        raise Forbidden(_l("Only supervisors and coordinators record supervision."))
+    if (
+        actor.has_role("supervisor")
+        and not actor.has_role("admin", "coordinator")
+        and (supervisor is None or actor.person_id != supervisor.id)
+    ):
+        raise Forbidden(_l("A supervisor records only their own supervision."))
+    clean = _validate(data, supervisor, supervisees, actor)
+    warnings = ratio_warnings(supervisor, data["held_on"].year, {p.id for p in supervisees})
+    record = SupervisionRecord(
+        supervisor=supervisor,
+        unit_id=supervisor.unit_id,
+        recorded_by_id=actor.id,
+        format=data["format"],
+        mode=data["mode"],
+        kind=data.get("kind") or "special",
+        held_on=data["held_on"],
+        hours=clean["hours"],
+        topic=clean["topic"],
+        functions=list(data.get("functions") or []),
+        advice=(data.get("advice") or "").strip() or None,
+        follow_up=(data.get("follow_up") or "").strip() or None,
+        notes=(data.get("notes") or "").strip() or None,
+    )
+    record.credits = [SupervisionCredit(person_id=p.id, hours=clean["hours"]) for p in supervisees]
+    db.session.add(record)
+    db.session.flush()
+    # The audit trail names who and what, never the confidential notes.
+    record_audit(
+        actor=actor,
+        action="supervision.record",
+        entity_type="supervision_record",
+        entity_id=record.id,
+        after={
+            "supervisor_id": supervisor.id,
+            "supervisees": [p.id for p in supervisees],
+            "hours": str(clean["hours"]),
+            "format": record.format,
+            "date": record.held_on.isoformat(),
+        },
+    )
+    return Recorded(record, warnings)
+
+
+def respond_to_credit(
+    *, credit: SupervisionCredit, actor, confirm: bool, reason: str | None = None
+) -> SupervisionCredit:
+    """The supervisee confirms or disputes (with a reason) their credit (flushes)."""
+    if actor is None or actor.person_id != credit.person_id:
+        raise NotFound(_l("Not found."))
+    reason = (reason or "").strip()[:255] or None
+    if not confirm and not reason:
+        raise Invalid(_l("Please give a reason for the dispute."), {"reason": _l("A reason is required.")})
+    before = credit.status
+    credit.status = "confirmed" if confirm else "disputed"
+    credit.reason = None if confirm else reason
+    credit.responded_at = utcnow()
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action=f"supervision.{credit.status}",
+        entity_type="supervision_credit",
+        entity_id=credit.id,
+        before={"status": before},
+        after={"status": credit.status, "reason": credit.reason},
+    )
+    return credit
+
+
+def parse_date(value) -> date | None:
+    """Parse an ISO date (or datetime) into a date; None if it is not one."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
