@@ -55,6 +55,8 @@ def _import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
     import app.audit.models
     import app.auth.models
+    import app.coverage.models
+    import app.ledger.models
     import app.org.models
     import app.people.models
     import app.supervision.models

@@ -163,3 +163,58 @@ def content_sync_cmd(root):
         raise click.ClickException(f"{len(exc.errors)} error(s); nothing was synced") from None
     db.session.commit()
     click.echo("courses created: {created}, updated: {updated}, unchanged: {unchanged}".format(**counts))
+
+
+@lms.command("report")
+@click.option("--unit", "unit_code", required=True, help="code of the unit whose subtree is reported")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), default=None, help="file to write (xlsx needs one)"
+)
+@with_appcontext
+def report_cmd(unit_code, year, fmt, out):
+    """The bureau's figures and coverage for a unit's subtree and a year."""
+    import json
+
+    from app.coverage.exports import report_csv, report_xlsx
+    from app.coverage.queries import strip_ids, unit_report
+    from app.org.queries import unit_by_code
+
+    unit = unit_by_code(unit_code)
+    if unit is None:
+        raise click.ClickException(f"unknown unit code {unit_code!r}")
+    report = strip_ids(unit_report(unit, year))
+    if fmt == "json":
+        text = json.dumps(report, ensure_ascii=False, indent=2)
+        if out:
+            Path(out).write_text(text + "\n", encoding="utf-8")
+        else:
+            click.echo(text)
+    elif fmt == "csv":
+        data = report_csv(report)
+        if out:
+            Path(out).write_bytes(data)
+        else:
+            click.echo(data.decode("utf-8-sig"), nl=False)
+    else:
+        if not out:
+            raise click.ClickException("--format xlsx needs --out FILE.xlsx")
+        Path(out).write_bytes(report_xlsx(report))
+        click.echo(f"written {out}")
+
+
+@lms.group("ledger")
+def ledger_group():
+    """The hours ledger."""
+
+
+@ledger_group.command("rebuild")
+@with_appcontext
+def ledger_rebuild_cmd():
+    """Recompute every person's monthly rollups from attendance and supervision."""
+    from app.ledger.rollups import refresh_all
+
+    refresh_all()
+    db.session.commit()
+    click.echo("ledger rollups rebuilt")

@@ -80,11 +80,15 @@ def load_supervision(rng: random.Random, selected: list[int], leaders: list[int]
             data={
                 "format": fmt,
                 "mode": "online" if i % 3 == 2 else "onsite",
-                "kind": "peer" if lead == cities[0] and fmt == "individual" else ("special" if fmt == "individual" else "overall"),
+                "kind": "peer"
+                if lead == cities[0] and fmt == "individual"
+                else ("special" if fmt == "individual" else "overall"),
                 "held_on": day + timedelta(days=12 * i),
                 "hours": Decimal("1.5") if fmt == "individual" else Decimal(rng.choice(("2", "2.5", "3"))),
                 "topic": TOPICS[i],
-                "functions": ["educational", "supportive"] if fmt == "group" else ["administrative", "educational", "supportive"],
+                "functions": ["educational", "supportive"]
+                if fmt == "group"
+                else ["administrative", "educational", "supportive"],
                 "advice": "建议结合本次督导内容梳理服务记录，并在下次督导前完成一份反思日志。",
                 "follow_up": "一个月内跟进服务对象的转介落实情况。",
                 "notes": "督导者个人记录（保密）。",
@@ -101,7 +105,11 @@ def load_supervision(rng: random.Random, selected: list[int], leaders: list[int]
 
     # 东胜区: both formats and both modes.
     dongsheng = unit_by_code("150602")
-    ds_people = list(db.session.scalars(select(Person).where(Person.unit_id.in_(subtree_ids(dongsheng))).order_by(Person.id).limit(60)))
+    ds_people = list(
+        db.session.scalars(
+            select(Person).where(Person.unit_id.in_(subtree_ids(dongsheng))).order_by(Person.id).limit(60)
+        )
+    )
     sup_a, sup_b = ds_people[0], ds_people[1]
     _supervisor_accounts([sup_a, sup_b], dongsheng, password, "ds-sup-")
     ds_plan = [
@@ -113,7 +121,15 @@ def load_supervision(rng: random.Random, selected: list[int], leaders: list[int]
     ]
     for i, (lead, group, fmt, mode) in enumerate(ds_plan):
         result = record_supervision(
-            data={"format": fmt, "mode": mode, "kind": "special" if fmt == "individual" else "overall", "held_on": date(2023, 4, 10) + timedelta(days=21 * i), "hours": Decimal("2"), "topic": TOPICS[-1 - i], "functions": ["educational"]},
+            data={
+                "format": fmt,
+                "mode": mode,
+                "kind": "special" if fmt == "individual" else "overall",
+                "held_on": date(2023, 4, 10) + timedelta(days=21 * i),
+                "hours": Decimal("2"),
+                "topic": TOPICS[-1 - i],
+                "functions": ["educational"],
+            },
             supervisor=lead,
             supervisees=group,
             actor=admin,

@@ -17,9 +17,11 @@ from sqlalchemy import func, insert, select
 
 from app.auth.services import create_user
 from app.core.db import utcnow
+from app.coverage.services import create_cohort, freeze_cohort
 from app.demo.supervision import load_supervision
 from app.demo.training import load_training
 from app.extensions import db
+from app.ledger.rollups import refresh_all
 from app.org.imports import import_units
 from app.org.models import OrgUnit
 from app.org.queries import children_of, unit_by_code
@@ -193,6 +195,24 @@ def _users(world: DemoWorld) -> None:
         world.logins.append((username, DEMO_PASSWORD, label + (f" ({person.name})" if person else "")))
 
 
+def _cohort(world: DemoWorld) -> None:
+    """The 69 converting to project social workers in 2022: 100% trained and supervised, both met."""
+    cohort = create_cohort(
+        data={
+            "name": "2022年项目社工转岗人员",
+            "year": 2022,
+            "member_ids": world.selected,
+            "min_training_hours": 12,
+            "min_supervision_hours": 1.5,
+            "training_target": 1,
+            "supervision_target": 1,
+        },
+        unit=unit_by_code(GONGSHU),
+        actor=None,
+    )
+    freeze_cohort(cohort=cohort, actor=None)
+
+
 def database_is_empty() -> bool:
     """Return whether no unit exists yet."""
     return not db.session.scalar(select(func.count(OrgUnit.id)))
@@ -213,6 +233,8 @@ def load_demo(force: bool = False) -> list[str]:
     sync_content(CONTENT)
     figures = load_training(rng, world.selected, world.supervisors)
     figures |= load_supervision(rng, world.selected, world.supervisors, DEMO_PASSWORD)
+    refresh_all()
+    _cohort(world)
     db.session.flush()
     people = db.session.scalar(select(func.count(Person.id)))
     units = db.session.scalar(select(func.count(OrgUnit.id)))

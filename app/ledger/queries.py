@@ -79,7 +79,10 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
         .group_by(CourseSession.course_id)
         .subquery()
     )
-    attended = attended_sessions(None).subquery()
+    attended_stmt = attended_sessions(None)
+    if person_ids is not None:  # keep the aggregate to the people asked about
+        attended_stmt = attended_stmt.where(Attendance.person_id.in_(person_ids))
+    attended = attended_stmt.subquery()
     counts = (
         select(attended.c.course_id, attended.c.person_id, func.count().label("attended"))
         .group_by(attended.c.course_id, attended.c.person_id)

@@ -19,6 +19,7 @@ from app.auth.models import RoleAssignment, User
 from app.core.db import utcnow
 from app.core.domain import Forbidden, Invalid, NotFound
 from app.extensions import db
+from app.ledger.rollups import refresh_people
 from app.org.queries import unit_in_scope
 from app.people.models import Person
 from app.supervision.models import FORMATS, FUNCTIONS, KINDS, MODES, SupervisionCredit, SupervisionRecord
@@ -151,6 +152,7 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
     record.credits = [SupervisionCredit(person_id=p.id, hours=clean["hours"]) for p in supervisees]
     db.session.add(record)
     db.session.flush()
+    refresh_people(p.id for p in supervisees)
     # The audit trail names who and what, never the confidential notes.
     record_audit(
         actor=actor,
@@ -182,6 +184,7 @@ def respond_to_credit(
     credit.reason = None if confirm else reason
     credit.responded_at = utcnow()
     db.session.flush()
+    refresh_people([credit.person_id])
     record_audit(
         actor=actor,
         action=f"supervision.{credit.status}",

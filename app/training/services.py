@@ -19,6 +19,7 @@ from app.audit.services import record_audit
 from app.core.db import utcnow
 from app.core.domain import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
+from app.ledger.rollups import refresh_people
 from app.org.models import OrgUnit
 from app.org.queries import unit_in_scope
 from app.people.models import Person
@@ -245,6 +246,8 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
     except IntegrityError:
         raise Conflict(_l("%(name)s is already enrolled in this course.", name=person.name)) from None
     db.session.expire(course, ["seats_taken", "waitlist_seq"])
+    if existing is not None:
+        refresh_people([person.id])  # earlier attendance may complete the course again
     record_audit(
         actor=actor,
         action=f"enrolment.{status}",
@@ -290,6 +293,7 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     had_seat = enrolment.status == "enrolled"
     enrolment.status, enrolment.waitlist_position = "withdrawn", None
     db.session.flush()
+    refresh_people([person.id])  # a withdrawn enrolment never completes
     record_audit(
         actor=actor,
         action="enrolment.withdraw",
@@ -352,7 +356,10 @@ def _upsert_attendance(values: list[dict], *, overwrite: bool) -> int:
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=["session_id", "person_id"])
     # RETURNING counts the rows really written on both databases (rowcount does not).
-    return len(db.session.execute(stmt.returning(Attendance.id)).all())
+    written = len(db.session.execute(stmt.returning(Attendance.id)).all())
+    if written:
+        refresh_people({v["person_id"] for v in values})
+    return written
 
 
 def enrolled_ids(course_id: int) -> set[int]:

@@ -1,0 +1,430 @@
+"""The bureau's figures and coverage, as SQL aggregates over the monthly ledger rollups.
+
+One report issues the same handful of queries whatever the size of the data:
+no Python loop over attendance or people rows. Definitions, for a unit's
+subtree and a calendar year (local time):
+
+- people: active people in the subtree;
+- programs (场): programs held by units of the subtree in the year;
+- course_sessions: sessions of those programs' courses starting in the year;
+- supervision_sessions (次): supervision records of supervisors of the subtree;
+- training / supervision person-times (人次): attended sessions / counted
+  supervision credits of people of the subtree;
+- people_trained / people_supervised: distinct people of the subtree with at
+  least one of those;
+- per cohort (defined on the unit for the year): members (the denominator of
+  every rate), trained and supervised by the cohort's own rule, their rates
+  and targets. Children rows break the same cohorts down by the members'
+  current units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import and_, case, func, literal, or_, select
+
+from app.coverage.models import Cohort, CohortMember
+from app.extensions import db
+from app.ledger.models import PersonMonth
+from app.ledger.queries import Period, completions
+from app.org.models import OrgUnit
+from app.org.queries import children_of
+from app.people.models import Person
+from app.supervision.models import SupervisionRecord
+from app.training.models import Course, CourseSession, Program
+
+DIRECT = 0  # bucket of people placed directly on the unit, not in a child
+
+
+def _months(year: int) -> tuple[int, int]:
+    return year * 100 + 1, year * 100 + 12
+
+
+def _sup_columns():
+    if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
+        return (
+            PersonMonth.supervision_hours_confirmed + PersonMonth.supervision_hours_unconfirmed,
+            PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed,
+        )
+    return PersonMonth.supervision_hours_confirmed, PersonMonth.supervision_sessions_confirmed
+
+
+def person_year(year: int):
+    """Subquery: per person, the year's training hours and sessions, courses completed, counted supervision."""
+    first, last = _months(year)
+    sup_hours, sup_sessions = _sup_columns()
+    return (
+        select(
+            PersonMonth.person_id.label("person_id"),
+            func.sum(PersonMonth.training_hours).label("th"),
+            func.sum(PersonMonth.training_sessions).label("ts"),
+            func.sum(PersonMonth.courses_completed).label("cc"),
+            func.sum(sup_hours).label("sh"),
+            func.sum(sup_sessions).label("ss"),
+        )
+        .where(PersonMonth.month.between(first, last))
+        .group_by(PersonMonth.person_id)
+        .subquery("py")
+    )
+
+
+def _bucket(unit: OrgUnit, children: list[OrgUnit], unit_path_column):
+    """CASE expression naming the child whose subtree holds a row (DIRECT for the unit itself)."""
+    if not children:
+        return literal(DIRECT)
+    return case(*((unit_path_column.like(c.path + "%"), c.id) for c in children), else_=DIRECT)
+
+
+@dataclass
+class Rule:
+    """What counts as trained and supervised for a cohort."""
+
+    min_training_hours: Decimal | None
+    min_courses: int | None
+    min_supervision_hours: Decimal | None
+    min_supervision_sessions: int | None
+
+    @classmethod
+    def of(cls, cohort: Cohort) -> Rule:
+        return cls(
+            cohort.min_training_hours, cohort.min_courses, cohort.min_supervision_hours, cohort.min_supervision_sessions
+        )
+
+
+def trained_clause(cohort: Cohort, py, listed):
+    """SQL condition: the person meets the cohort's training rule."""
+    parts = []
+    if cohort.min_training_hours is not None:
+        parts.append(func.coalesce(py.c.th, 0) >= cohort.min_training_hours)
+    if cohort.min_courses is not None:
+        done = func.coalesce(listed.c.n, 0) if cohort.program_ids else func.coalesce(py.c.cc, 0)
+        parts.append(done >= cohort.min_courses)
+    if not parts:  # no rule: any attended session
+        parts.append(func.coalesce(py.c.ts, 0) > 0)
+    return and_(*parts)
+
+
+def supervised_clause(cohort: Cohort, py):
+    """SQL condition: the person meets the cohort's supervision rule."""
+    parts = []
+    if cohort.min_supervision_hours is not None:
+        parts.append(func.coalesce(py.c.sh, 0) >= cohort.min_supervision_hours)
+    if cohort.min_supervision_sessions is not None:
+        parts.append(func.coalesce(py.c.ss, 0) >= cohort.min_supervision_sessions)
+    if not parts:
+        parts.append(func.coalesce(py.c.ss, 0) > 0)
+    return and_(*parts)
+
+
+def listed_completions(cohort: Cohort):
+    """Subquery: per member, courses completed in the year from the cohort's listed programs."""
+    done = completions(
+        Period.year(cohort.year), select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
+    ).subquery()
+    stmt = select(done.c.person_id, func.count().label("n")).join(Course, Course.id == done.c.course_id)
+    if cohort.program_ids:
+        stmt = stmt.where(Course.program_id.in_(cohort.program_ids))
+    return stmt.group_by(done.c.person_id).subquery("listed")
+
+
+def cohorts_of(unit: OrgUnit, year: int) -> list[Cohort]:
+    """Return the cohorts defined on this unit for the year."""
+    return list(
+        db.session.scalars(select(Cohort).where(Cohort.unit_id == unit.id, Cohort.year == year).order_by(Cohort.id))
+    )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def unit_report(unit: OrgUnit, year: int) -> dict:
+    """Return the report object of PRODUCT.md §3 for a unit and year, with its children."""
+    children = children_of(unit)
+    period = Period.year(year)
+    py = person_year(year)
+    units = OrgUnit.__table__.alias("u")
+    bucket = _bucket(unit, children, units.c.path)
+    in_subtree = units.c.path.like(unit.path + "%")
+
+    people_rows = db.session.execute(
+        select(
+            bucket.label("bucket"),
+            func.count(case((Person.active.is_(True), 1))).label("people"),
+            func.coalesce(func.sum(py.c.ts), 0).label("training_person_times"),
+            func.coalesce(func.sum(py.c.ss), 0).label("supervision_person_times"),
+            func.count(case((py.c.ts > 0, 1))).label("people_trained"),
+            func.count(case((py.c.ss > 0, 1))).label("people_supervised"),
+        )
+        .select_from(Person)
+        .join(units, units.c.id == Person.unit_id)
+        .outerjoin(py, py.c.person_id == Person.id)
+        .where(in_subtree)
+        .group_by(bucket)
+    ).all()
+
+    program_rows = db.session.execute(
+        select(bucket.label("bucket"), func.count(Program.id))
+        .select_from(Program)
+        .join(units, units.c.id == Program.unit_id)
+        .where(in_subtree, Program.year == year)
+        .group_by(bucket)
+    ).all()
+    session_rows = db.session.execute(
+        select(bucket.label("bucket"), func.count(CourseSession.id))
+        .select_from(CourseSession)
+        .join(Course, Course.id == CourseSession.course_id)
+        .join(Program, Program.id == Course.program_id)
+        .join(units, units.c.id == Program.unit_id)
+        .where(in_subtree, CourseSession.starts_at >= period.start, CourseSession.starts_at < period.end)
+        .group_by(bucket)
+    ).all()
+    first_day, end_day = period.dates
+    supervision_rows = db.session.execute(
+        select(bucket.label("bucket"), func.count(SupervisionRecord.id))
+        .select_from(SupervisionRecord)
+        .join(units, units.c.id == SupervisionRecord.unit_id)
+        .where(in_subtree, SupervisionRecord.held_on >= first_day, SupervisionRecord.held_on < end_day)
+        .group_by(bucket)
+    ).all()
+
+    cohorts = cohorts_of(unit, year)
+    cohort_rows = _cohort_figures(cohorts, py, bucket, units) if cohorts else {}
+
+    def figures(keys: set[int]) -> dict:
+        out = {
+            "people": 0,
+            "programs": 0,
+            "course_sessions": 0,
+            "supervision_sessions": 0,
+            "training_person_times": 0,
+            "supervision_person_times": 0,
+            "people_trained": 0,
+            "people_supervised": 0,
+        }
+        for row in people_rows:
+            if row.bucket in keys:
+                for name in (
+                    "people",
+                    "training_person_times",
+                    "supervision_person_times",
+                    "people_trained",
+                    "people_supervised",
+                ):
+                    out[name] += int(getattr(row, name))
+        for rows, name in (
+            (program_rows, "programs"),
+            (session_rows, "course_sessions"),
+            (supervision_rows, "supervision_sessions"),
+        ):
+            out[name] = sum(int(n) for b, n in rows if b in keys)
+        out["cohorts"] = []
+        for cohort in cohorts:
+            members = trained = supervised = 0
+            for b, (m, t, s) in cohort_rows.get(cohort.id, {}).items():
+                if b in keys:
+                    members, trained, supervised = members + m, trained + t, supervised + s
+            out["cohorts"].append(
+                {
+                    "id": cohort.id,
+                    "name": cohort.name,
+                    "members": members,
+                    "trained": trained,
+                    "supervised": supervised,
+                    "training_rate": _rate(trained, members),
+                    "supervision_rate": _rate(supervised, members),
+                    "training_target": float(cohort.training_target),
+                    "supervision_target": float(cohort.supervision_target),
+                }
+            )
+        return out
+
+    every = {DIRECT} | {c.id for c in children}
+    report = {"unit": {"code": unit.code, "name": unit.name, "kind": unit.kind}, "year": year, **figures(every)}
+    report["children"] = [
+        {"unit": {"code": c.code, "name": c.name, "kind": c.kind}, "year": year, "id": c.id, **figures({c.id})}
+        for c in children
+    ]
+    return report
+
+
+def _cohort_figures(cohorts: list[Cohort], py, bucket, units) -> dict[int, dict[int, tuple[int, int, int]]]:
+    """Return {cohort: {bucket: (members, trained, supervised)}} — one query per cohort, not per person."""
+    out: dict[int, dict[int, tuple[int, int, int]]] = {}
+    for cohort in cohorts:
+        listed = listed_completions(cohort)
+        trained = trained_clause(cohort, py, listed)
+        supervised = supervised_clause(cohort, py)
+        rows = db.session.execute(
+            select(
+                bucket.label("bucket"),
+                func.count(CohortMember.id),
+                func.count(case((trained, 1))),
+                func.count(case((supervised, 1))),
+            )
+            .select_from(CohortMember)
+            .join(Person, Person.id == CohortMember.person_id)
+            .join(units, units.c.id == Person.unit_id)
+            .outerjoin(py, py.c.person_id == CohortMember.person_id)
+            .outerjoin(listed, listed.c.person_id == CohortMember.person_id)
+            .where(CohortMember.cohort_id == cohort.id)
+            .group_by(bucket)
+        ).all()
+        out[cohort.id] = {b: (int(m), int(t), int(s)) for b, m, t, s in rows}
+    return out
+
+
+def strip_ids(report: dict) -> dict:
+    """The report exactly as PRODUCT.md §3 spells it (no internal ids)."""
+    clean = {k: v for k, v in report.items() if k != "id"}
+    clean["cohorts"] = [{k: v for k, v in c.items() if k != "id"} for c in report["cohorts"]]
+    if "children" in report:
+        clean["children"] = [
+            {k: v for k, v in strip_ids(child).items() if k != "children"} for child in report["children"]
+        ]
+    return clean
+
+
+@dataclass
+class Missing:
+    person: Person
+    unit_name: str
+    training_hours: Decimal
+    supervision_hours: Decimal
+    lacks_training: Decimal | None  # hours (or courses) still missing, None if met
+    lacks_supervision: Decimal | None
+    lacks_courses: int | None
+    lacks_sessions: int | None
+
+
+def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 500) -> list[Missing]:
+    """Return the cohort's members who are not yet trained or supervised, and what each lacks."""
+    py = person_year(cohort.year)
+    listed = listed_completions(cohort)
+    trained = trained_clause(cohort, py, listed)
+    supervised = supervised_clause(cohort, py)
+    stmt = (
+        select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc)
+        .select_from(CohortMember)
+        .join(Person, Person.id == CohortMember.person_id)
+        .join(OrgUnit, OrgUnit.id == Person.unit_id)
+        .outerjoin(py, py.c.person_id == CohortMember.person_id)
+        .outerjoin(listed, listed.c.person_id == CohortMember.person_id)
+        .where(CohortMember.cohort_id == cohort.id, or_(~trained, ~supervised))
+        .order_by(OrgUnit.path, Person.name)
+        .limit(limit)
+    )
+    if within is not None:
+        stmt = stmt.where(OrgUnit.path.like(within.path + "%"))
+    out = []
+    for person, unit_name, th, sh, ss, listed_n, cc in db.session.execute(stmt):
+        th, sh, ss = Decimal(th or 0), Decimal(sh or 0), int(ss or 0)
+        done = int((listed_n if cohort.program_ids else cc) or 0)
+        out.append(
+            Missing(
+                person=person,
+                unit_name=unit_name,
+                training_hours=th,
+                supervision_hours=sh,
+                lacks_training=max(cohort.min_training_hours - th, Decimal(0)) or None
+                if cohort.min_training_hours is not None
+                else None,
+                lacks_supervision=max(cohort.min_supervision_hours - sh, Decimal(0)) or None
+                if cohort.min_supervision_hours is not None
+                else None,
+                lacks_courses=max(cohort.min_courses - done, 0) or None if cohort.min_courses is not None else None,
+                lacks_sessions=max(cohort.min_supervision_sessions - ss, 0) or None
+                if cohort.min_supervision_sessions is not None
+                else None,
+            )
+        )
+    return out
+
+
+def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict]:
+    """Return, for each month of the year, the cumulative share of members trained and supervised (hours rules)."""
+    first, last = _months(cohort.year)
+    sup_hours, _ = _sup_columns()
+    members = select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
+    if within is not None:
+        members = (
+            members.join(Person, Person.id == CohortMember.person_id)
+            .join(OrgUnit, OrgUnit.id == Person.unit_id)
+            .where(OrgUnit.path.like(within.path + "%"))
+        )
+    cumulative = (
+        select(
+            PersonMonth.person_id,
+            PersonMonth.month,
+            func.sum(PersonMonth.training_hours)
+            .over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
+            .label("th"),
+            func.sum(sup_hours).over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month).label("sh"),
+            func.sum(PersonMonth.training_sessions)
+            .over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
+            .label("ts"),
+            func.sum(PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed)
+            .over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
+            .label("ss"),
+        )
+        .where(PersonMonth.person_id.in_(members), PersonMonth.month.between(first, last))
+        .subquery()
+    )
+    t_cond = (
+        cumulative.c.th >= cohort.min_training_hours if cohort.min_training_hours is not None else cumulative.c.ts > 0
+    )
+    s_cond = (
+        cumulative.c.sh >= cohort.min_supervision_hours
+        if cohort.min_supervision_hours is not None
+        else cumulative.c.ss > 0
+    )
+    reached = (
+        select(
+            cumulative.c.person_id,
+            func.min(case((t_cond, cumulative.c.month))).label("trained_month"),
+            func.min(case((s_cond, cumulative.c.month))).label("supervised_month"),
+        )
+        .group_by(cumulative.c.person_id)
+        .subquery()
+    )
+    total = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
+    t_by_month = dict(
+        db.session.execute(
+            select(reached.c.trained_month, func.count())
+            .where(reached.c.trained_month.is_not(None))
+            .group_by(reached.c.trained_month)
+        ).all()
+    )
+    s_by_month = dict(
+        db.session.execute(
+            select(reached.c.supervised_month, func.count())
+            .where(reached.c.supervised_month.is_not(None))
+            .group_by(reached.c.supervised_month)
+        ).all()
+    )
+    out, t_sum, s_sum = [], 0, 0
+    for m in range(1, 13):
+        key = cohort.year * 100 + m
+        t_sum += t_by_month.get(key, 0)
+        s_sum += s_by_month.get(key, 0)
+        out.append(
+            {
+                "month": m,
+                "trained": t_sum,
+                "supervised": s_sum,
+                "training_rate": _rate(t_sum, total),
+                "supervision_rate": _rate(s_sum, total),
+            }
+        )
+    return out
+
+
+def today_local() -> date:
+    """Today's date in the deployment's time zone."""
+    from app.supervision.services import today
+
+    return today()

@@ -1,0 +1,147 @@
+"""Cohorts: create, recompute members from the rule, freeze."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, insert, select
+
+from app.audit.services import record_audit
+from app.core.db import utcnow
+from app.core.domain import Invalid, NotFound
+from app.coverage.models import Cohort, CohortMember
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import in_scope, subtree_ids, unit_in_scope
+from app.people.models import CATEGORIES, Person
+
+
+def _decimal(
+    value, field: str, errors: dict, *, low: Decimal, high: Decimal, low_inclusive: bool = True
+) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors[field] = _l("Must be a number.")
+        return None
+    if not number.is_finite() or number > high or number < low or (not low_inclusive and number == low):
+        errors[field] = _l("Must be between %(low)s and %(high)s.", low=low, high=high)
+        return None
+    return number
+
+
+def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
+    """Create a cohort on a unit for a year and compute its members (flushes)."""
+    if actor is not None and not unit_in_scope(actor, unit):
+        raise NotFound(_l("Not found."))
+    errors: dict = {}
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 120:
+        errors["name"] = _l("A name of 1 to 120 characters is required.")
+    year = data.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
+        errors["year"] = _l("Year must be between 2000 and 2100.")
+    category = data.get("category") or None
+    if category is not None and category not in CATEGORIES:
+        errors["category"] = _l("Unknown category %(value)s.", value=category)
+    thresholds = {
+        "min_training_hours": _decimal(
+            data.get("min_training_hours"), "min_training_hours", errors, low=Decimal(0), high=Decimal(10000)
+        ),
+        "min_supervision_hours": _decimal(
+            data.get("min_supervision_hours"), "min_supervision_hours", errors, low=Decimal(0), high=Decimal(10000)
+        ),
+        "training_target": _decimal(
+            data.get("training_target", 1),
+            "training_target",
+            errors,
+            low=Decimal(0),
+            high=Decimal(1),
+            low_inclusive=False,
+        )
+        or Decimal(1),
+        "supervision_target": _decimal(
+            data.get("supervision_target", 1),
+            "supervision_target",
+            errors,
+            low=Decimal(0),
+            high=Decimal(1),
+            low_inclusive=False,
+        )
+        or Decimal(1),
+    }
+    for key in ("min_courses", "min_supervision_sessions"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000):
+            errors[key] = _l("Must be a whole number from 0 to 1000.")
+    member_ids = sorted({int(i) for i in data.get("member_ids") or []})
+    excluded_ids = sorted({int(i) for i in data.get("excluded_ids") or []})
+    if member_ids:
+        visible = set(
+            db.session.scalars(
+                select(Person.id).where(
+                    Person.id.in_(member_ids), in_scope(actor, Person.unit_id) if actor is not None else True
+                )
+            )
+        )
+        unknown = [i for i in member_ids if i not in visible]
+        if unknown:
+            errors["member_ids"] = _l("Unknown people: %(ids)s", ids=", ".join(map(str, unknown[:20])))
+    include_rule = bool(data.get("include_rule") or category)
+    if not include_rule and not member_ids:
+        errors["member_ids"] = _l("A cohort needs members: a category for the unit, or a list of people.")
+    if errors:
+        raise Invalid(_l("The cohort was not saved."), errors)
+    cohort = Cohort(
+        name=name,
+        unit=unit,
+        year=year,
+        category=category,
+        include_rule=include_rule,
+        added_ids=member_ids,
+        excluded_ids=excluded_ids,
+        min_courses=data.get("min_courses"),
+        min_supervision_sessions=data.get("min_supervision_sessions"),
+        program_ids=[int(i) for i in data.get("program_ids") or []],
+        **thresholds,
+    )
+    db.session.add(cohort)
+    db.session.flush()
+    refresh_members(cohort)
+    record_audit(
+        actor=actor,
+        action="cohort.create",
+        entity_type="cohort",
+        entity_id=cohort.id,
+        after={"name": name, "unit_id": unit.id, "year": year},
+    )
+    return cohort
+
+
+def refresh_members(cohort: Cohort) -> int:
+    """Recompute the member list from the rule, additions and exclusions (not once frozen). Returns the count."""
+    if cohort.frozen_at is not None:
+        return db.session.scalar(select(db.func.count()).where(CohortMember.cohort_id == cohort.id))
+    ids: set[int] = set(cohort.added_ids or [])
+    if cohort.include_rule:
+        rule = select(Person.id).where(Person.unit_id.in_(subtree_ids(cohort.unit)), Person.active.is_(True))
+        if cohort.category:
+            rule = rule.where(Person.category == cohort.category)
+        ids |= set(db.session.scalars(rule))
+    ids -= set(cohort.excluded_ids or [])
+    db.session.execute(delete(CohortMember).where(CohortMember.cohort_id == cohort.id))
+    if ids:
+        db.session.execute(insert(CohortMember), [{"cohort_id": cohort.id, "person_id": pid} for pid in sorted(ids)])
+    return len(ids)
+
+
+def freeze_cohort(*, cohort: Cohort, actor) -> None:
+    """Freeze the member list: from now on it no longer follows the rule (flushes)."""
+    if cohort.frozen_at is None:
+        refresh_members(cohort)
+        cohort.frozen_at = utcnow()
+        db.session.flush()
+        record_audit(actor=actor, action="cohort.freeze", entity_type="cohort", entity_id=cohort.id)
