@@ -218,3 +218,23 @@ def ledger_rebuild_cmd():
     refresh_all()
     db.session.commit()
     click.echo("ledger rollups rebuilt")
+
+
+@lms.command("generate")
+@click.option("--people", type=click.IntRange(100, 200000), required=True, help="about how many people")
+@click.option("--seed", type=int, default=1, show_default=True)
+@with_appcontext
+def generate_cmd(people, seed):
+    """Add a deterministic synthetic city for benchmarks (units 99…)."""
+    import time
+
+    from app.demo.generate import GenerateError, generate_city
+
+    started = time.perf_counter()
+    try:
+        counts = generate_city(people, seed, progress=lambda message: click.echo(f"  {message}", err=True))
+    except GenerateError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" ({time.perf_counter() - started:.0f} s)")

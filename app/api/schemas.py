@@ -209,3 +209,73 @@ class SupervisionArgs(PageArgs):
     format = fields.String(validate=validate.OneOf(["individual", "group"]))
     mode = fields.String(validate=validate.OneOf(["onsite", "online"]))
     supervisor_id = fields.Integer()
+
+
+class ReportArgs(Schema):
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+
+
+class ReportUnit(Schema):
+    code = fields.String(allow_none=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+
+
+class ReportCohort(Schema):
+    name = fields.String(required=True)
+    members = fields.Integer(required=True)
+    trained = fields.Integer(required=True)
+    supervised = fields.Integer(required=True)
+    training_rate = fields.Float(allow_none=True, required=True)
+    supervision_rate = fields.Float(allow_none=True, required=True)
+    training_target = fields.Float(required=True)
+    supervision_target = fields.Float(required=True)
+
+
+class ChildReport(Schema):
+    unit = fields.Nested(ReportUnit, required=True)
+    year = fields.Integer(required=True)
+    people = fields.Integer(required=True)
+    programs = fields.Integer(required=True)
+    course_sessions = fields.Integer(required=True)
+    supervision_sessions = fields.Integer(required=True)
+    training_person_times = fields.Integer(required=True)
+    supervision_person_times = fields.Integer(required=True)
+    people_trained = fields.Integer(required=True)
+    people_supervised = fields.Integer(required=True)
+    cohorts = fields.List(fields.Nested(ReportCohort), required=True)
+
+
+class Report(ChildReport):
+    children = fields.List(fields.Nested(ChildReport), required=True)
+
+
+class CohortCreate(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    member_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=100000))
+    category = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["community_worker", "project_social_worker", "station_worker", "other"]),
+    )
+    min_training_hours = fields.Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000))
+    min_supervision_hours = fields.Decimal(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000)
+    )
+    min_courses = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=1000)
+    )
+    min_supervision_sessions = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=1000)
+    )
+    program_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    training_target = fields.Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
+    supervision_target = fields.Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
+
+
+class CohortCreated(Schema):
+    id = fields.Integer(required=True)
+    members = fields.Integer(required=True)

@@ -24,7 +24,7 @@ bp = Blueprint(
 @login_required
 def index():
     if current_user.has_role("admin", "coordinator"):
-        return redirect(url_for("people.index"))
+        return redirect(url_for("coverage.dashboard"))
     if current_user.has_role("instructor"):
         return redirect(url_for("training.programs"))
     if current_user.person is not None:

@@ -53,11 +53,14 @@ def _sup_columns():
     return PersonMonth.supervision_hours_confirmed, PersonMonth.supervision_sessions_confirmed
 
 
-def person_year(year: int):
-    """Subquery: per person, the year's training hours and sessions, courses completed, counted supervision."""
+def person_year(year: int, people=None):
+    """Subquery: per person, the year's training hours and sessions, courses completed, counted supervision.
+
+    ``people`` (a select of person ids) keeps the aggregate to the people asked about.
+    """
     first, last = _months(year)
     sup_hours, sup_sessions = _sup_columns()
-    return (
+    stmt = (
         select(
             PersonMonth.person_id.label("person_id"),
             func.sum(PersonMonth.training_hours).label("th"),
@@ -68,8 +71,10 @@ def person_year(year: int):
         )
         .where(PersonMonth.month.between(first, last))
         .group_by(PersonMonth.person_id)
-        .subquery("py")
     )
+    if people is not None:
+        stmt = stmt.where(PersonMonth.person_id.in_(people))
+    return stmt.subquery("py")
 
 
 def _bucket(unit: OrgUnit, children: list[OrgUnit], unit_path_column):
@@ -121,7 +126,13 @@ def supervised_clause(cohort: Cohort, py):
 
 
 def listed_completions(cohort: Cohort):
-    """Subquery: per member, courses completed in the year from the cohort's listed programs."""
+    """Subquery: per member, courses completed in the year from the cohort's listed programs.
+
+    Only cohorts counting completed courses need it; the others get an empty
+    stand-in, so the (heavier) completion rule is not evaluated for nothing.
+    """
+    if cohort.min_courses is None:
+        return select(literal(0).label("person_id"), literal(0).label("n")).where(literal(False)).subquery("listed")
     done = completions(
         Period.year(cohort.year), select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
     ).subquery()
@@ -138,31 +149,67 @@ def cohorts_of(unit: OrgUnit, year: int) -> list[Cohort]:
     )
 
 
+def cohorts_above(unit: OrgUnit, year: int) -> list[Cohort]:
+    """Return the cohorts defined on the unit's ancestors for the year (outermost first)."""
+    ancestor_ids = [int(x) for x in unit.path.strip("/").split("/")][:-1]
+    if not ancestor_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Cohort)
+            .join(OrgUnit, OrgUnit.id == Cohort.unit_id)
+            .where(Cohort.unit_id.in_(ancestor_ids), Cohort.year == year)
+            .order_by(OrgUnit.depth, Cohort.id)
+        )
+    )
+
+
+def busiest_year(unit: OrgUnit, fallback: int) -> int:
+    """The latest year with a cohort or program in the unit's subtree (the dashboard's default)."""
+    subtree = select(OrgUnit.id).where(OrgUnit.path.like(unit.path + "%"))
+    years = [
+        db.session.scalar(select(func.max(Cohort.year)).where(Cohort.unit_id.in_(subtree))),
+        db.session.scalar(select(func.max(Program.year)).where(Program.unit_id.in_(subtree))),
+    ]
+    years = [y for y in years if y]
+    return max(years) if years else fallback
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def unit_report(unit: OrgUnit, year: int) -> dict:
-    """Return the report object of PRODUCT.md §3 for a unit and year, with its children."""
+def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None) -> dict:
+    """Return the report object of PRODUCT.md §3 for a unit and year, with its children.
+
+    ``inherited`` adds cohorts defined on ancestors (the dashboard's drill-down),
+    counted over their members within this unit's subtree only.
+    """
     children = children_of(unit)
     period = Period.year(year)
-    py = person_year(year)
     units = OrgUnit.__table__.alias("u")
     bucket = _bucket(unit, children, units.c.path)
     in_subtree = units.c.path.like(unit.path + "%")
 
+    first, last = _months(year)
+    months = PersonMonth.__table__.alias("pm")
+    sup_sessions_col = (
+        months.c.supervision_sessions_confirmed + months.c.supervision_sessions_unconfirmed
+        if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
+        else months.c.supervision_sessions_confirmed
+    )
     people_rows = db.session.execute(
         select(
             bucket.label("bucket"),
-            func.count(case((Person.active.is_(True), 1))).label("people"),
-            func.coalesce(func.sum(py.c.ts), 0).label("training_person_times"),
-            func.coalesce(func.sum(py.c.ss), 0).label("supervision_person_times"),
-            func.count(case((py.c.ts > 0, 1))).label("people_trained"),
-            func.count(case((py.c.ss > 0, 1))).label("people_supervised"),
+            func.count(func.distinct(case((Person.active.is_(True), Person.id)))).label("people"),
+            func.coalesce(func.sum(months.c.training_sessions), 0).label("training_person_times"),
+            func.coalesce(func.sum(sup_sessions_col), 0).label("supervision_person_times"),
+            func.count(func.distinct(case((months.c.training_sessions > 0, Person.id)))).label("people_trained"),
+            func.count(func.distinct(case((sup_sessions_col > 0, Person.id)))).label("people_supervised"),
         )
         .select_from(Person)
         .join(units, units.c.id == Person.unit_id)
-        .outerjoin(py, py.c.person_id == Person.id)
+        .outerjoin(months, and_(months.c.person_id == Person.id, months.c.month.between(first, last)))
         .where(in_subtree)
         .group_by(bucket)
     ).all()
@@ -193,7 +240,10 @@ def unit_report(unit: OrgUnit, year: int) -> dict:
     ).all()
 
     cohorts = cohorts_of(unit, year)
-    cohort_rows = _cohort_figures(cohorts, py, bucket, units) if cohorts else {}
+    cohort_rows = _cohort_figures(cohorts, bucket, units) if cohorts else {}
+    if inherited:
+        cohort_rows |= _cohort_figures(inherited, bucket, units, within=in_subtree)
+        cohorts = list(inherited) + cohorts
 
     def figures(keys: set[int]) -> dict:
         out = {
@@ -252,10 +302,15 @@ def unit_report(unit: OrgUnit, year: int) -> dict:
     return report
 
 
-def _cohort_figures(cohorts: list[Cohort], py, bucket, units) -> dict[int, dict[int, tuple[int, int, int]]]:
-    """Return {cohort: {bucket: (members, trained, supervised)}} — one query per cohort, not per person."""
+def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[int, dict[int, tuple[int, int, int]]]:
+    """Return {cohort: {bucket: (members, trained, supervised)}} — one query per cohort, not per person.
+
+    Members who moved out of the unit's subtree stay in the cohort's total
+    (bucket DIRECT) unless ``within`` restricts them to the subtree.
+    """
     out: dict[int, dict[int, tuple[int, int, int]]] = {}
     for cohort in cohorts:
+        py = person_year(cohort.year, _members(cohort))
         listed = listed_completions(cohort)
         trained = trained_clause(cohort, py, listed)
         supervised = supervised_clause(cohort, py)
@@ -271,7 +326,7 @@ def _cohort_figures(cohorts: list[Cohort], py, bucket, units) -> dict[int, dict[
             .join(units, units.c.id == Person.unit_id)
             .outerjoin(py, py.c.person_id == CohortMember.person_id)
             .outerjoin(listed, listed.c.person_id == CohortMember.person_id)
-            .where(CohortMember.cohort_id == cohort.id)
+            .where(CohortMember.cohort_id == cohort.id, within if within is not None else True)
             .group_by(bucket)
         ).all()
         out[cohort.id] = {b: (int(m), int(t), int(s)) for b, m, t, s in rows}
@@ -301,9 +356,13 @@ class Missing:
     lacks_sessions: int | None
 
 
+def _members(cohort: Cohort):
+    return select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
+
+
 def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 500) -> list[Missing]:
     """Return the cohort's members who are not yet trained or supervised, and what each lacks."""
-    py = person_year(cohort.year)
+    py = person_year(cohort.year, _members(cohort))
     listed = listed_completions(cohort)
     trained = trained_clause(cohort, py, listed)
     supervised = supervised_clause(cohort, py)

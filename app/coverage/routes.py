@@ -1,0 +1,187 @@
+"""The coverage dashboard: rate against target per sub-unit, drill-down, who is missing, charts, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from app.core.access import found, roles_required
+from app.core.db import utcnow
+from app.core.domain import DomainError
+from app.coverage import queries
+from app.coverage.exports import report_csv, report_xlsx
+from app.coverage.forms import CohortForm
+from app.coverage.models import Cohort
+from app.coverage.services import create_cohort, freeze_cohort
+from app.extensions import db
+from app.org.models import OrgUnit
+from app.org.queries import ancestors_of, scope_roots, unit_in_scope
+from app.people.labels import CATEGORY_LABELS
+
+bp = Blueprint("coverage", __name__, url_prefix="/coverage")
+STAFF = ("admin", "coordinator")
+
+
+def _this_year() -> int:
+    return utcnow().astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
+
+
+def _unit() -> OrgUnit:
+    unit_id = request.args.get("unit", type=int)
+    if unit_id:
+        unit = found(db.session.get(OrgUnit, unit_id))
+        if not unit_in_scope(current_user, unit):
+            abort(404)
+        return unit
+    roots = scope_roots(current_user)
+    if roots is None:  # an administrator: the first root
+        return found(db.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.code)))
+    return roots[0]
+
+
+def _context():
+    unit = _unit()
+    year = request.args.get("year", type=int)
+    if not year or not 2000 <= year <= 2100:
+        year = queries.busiest_year(unit, _this_year())
+    inherited = queries.cohorts_above(unit, year)
+    report = queries.unit_report(unit, year, inherited=inherited)
+    cohort = None
+    cohort_id = request.args.get("cohort", type=int)
+    ids = [c["id"] for c in report["cohorts"]]
+    if cohort_id in ids:
+        cohort = db.session.get(Cohort, cohort_id)
+    elif ids:
+        cohort = db.session.get(Cohort, ids[0])
+    return unit, year, report, cohort
+
+
+@bp.get("/")
+@roles_required(*STAFF)
+def dashboard():
+    unit, year, report, cohort = _context()
+    missing = queries.missing_people(cohort, within=unit, limit=300) if cohort else []
+    progress = (
+        queries.monthly_progress(cohort, within=unit if cohort and cohort.unit_id != unit.id else None)
+        if cohort
+        else []
+    )
+    figures = next((c for c in report["cohorts"] if cohort and c["id"] == cohort.id), None)
+    return render_template(
+        "coverage/dashboard.html",
+        unit=unit,
+        year=year,
+        report=report,
+        cohort=cohort,
+        figures=figures,
+        missing=missing,
+        progress=progress,
+        path=ancestors_of(unit),
+    )
+
+
+@bp.get("/export.<fmt>")
+@roles_required(*STAFF)
+def export(fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    unit, year, report, _cohort = _context()
+    clean = queries.strip_ids(report)
+    data = report_csv(clean) if fmt == "csv" else report_xlsx(clean)
+    mimetype = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response = current_app.response_class(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=coverage-{unit.code or unit.id}-{year}.{fmt}"
+    return response
+
+
+@bp.get("/missing.csv")
+@roles_required(*STAFF)
+def missing_csv():
+    unit, year, _report, cohort = _context()
+    if cohort is None:
+        abort(404)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["姓名", "单位", "培训学时", "督导学时", "缺培训学时", "缺督导学时", "缺完成课程", "缺督导次数"])
+    for m in queries.missing_people(cohort, within=unit, limit=100000):
+        writer.writerow(
+            [
+                m.person.name,
+                m.unit_name,
+                m.training_hours,
+                m.supervision_hours,
+                m.lacks_training or "",
+                m.lacks_supervision or "",
+                m.lacks_courses or "",
+                m.lacks_sessions or "",
+            ]
+        )
+    response = current_app.response_class(
+        ("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = f"attachment; filename=missing-{cohort.id}-{year}.csv"
+    return response
+
+
+@bp.route("/cohorts/new", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new_cohort():
+    form = CohortForm()
+    from app.training.queries import unit_options
+
+    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in unit_options(current_user)]
+    form.category.choices = [SelectChoice("", _("Everyone"))] + [SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()]
+    if request.method == "GET":
+        form.year.data = _this_year()
+    if form.validate_on_submit():
+        unit = found(db.session.get(OrgUnit, form.unit_id.data))
+        data = {
+            "name": form.name.data,
+            "year": form.year.data,
+            "include_rule": True,
+            "category": form.category.data or None,
+            "member_ids": [],
+            "min_training_hours": form.min_training_hours.data,
+            "min_supervision_hours": form.min_supervision_hours.data,
+            "training_target": form.training_target.data,
+            "supervision_target": form.supervision_target.data,
+        }
+        try:
+            cohort = create_cohort(data=data, unit=unit, actor=current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            for field, message in exc.errors.items():
+                if hasattr(form, field):
+                    getattr(form, field).errors.append(str(message))
+            flash(str(exc.message), "error")
+        else:
+            if form.freeze.data:
+                freeze_cohort(cohort=cohort, actor=current_user)
+            db.session.commit()
+            return redirect(url_for("coverage.dashboard", unit=unit.id, year=cohort.year, cohort=cohort.id))
+    return render_template("coverage/cohort_form.html", form=form)
+
+
+@bp.post("/cohorts/<int:cohort_id>/freeze")
+@roles_required(*STAFF)
+def freeze(cohort_id: int):
+    from app.training.forms import ActionForm
+
+    cohort = found(db.session.get(Cohort, cohort_id))
+    if not unit_in_scope(current_user, cohort.unit) or not ActionForm().validate_on_submit():
+        abort(404)
+    freeze_cohort(cohort=cohort, actor=current_user)
+    db.session.commit()
+    flash(_("The member list is frozen: people moving units stay in the cohort."), "success")
+    return redirect(url_for("coverage.dashboard", unit=cohort.unit_id, year=cohort.year, cohort=cohort.id))

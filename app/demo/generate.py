@@ -1,0 +1,294 @@
+"""A deterministic synthetic city for benchmarks: ``lms generate --people N --seed S``.
+
+For N = 20,000: 5 districts × 8 streets × 10 communities, about 1,000,000
+attendance records and 100,000 supervision credits, loaded in bulk, then the
+ledger rollups computed once. Codes start with 99 so they never collide with
+real divisions.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select
+
+from app.auth.services import create_user
+from app.core.db import utcnow
+from app.coverage.services import create_cohort
+from app.extensions import db
+from app.ledger.rollups import refresh_all
+from app.org.models import OrgUnit
+from app.org.services import create_unit
+from app.people.models import Person
+from app.people.services import id_number_columns
+from app.supervision.models import SupervisionCredit, SupervisionRecord
+from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
+
+from .names import IdNumbers, person_name, phone
+
+PER_COMMUNITY = 50
+COURSES_PER_PERSON = 6
+SESSIONS_PER_COURSE = 10
+CREDITS_PER_PERSON = 5
+GROUP_SIZE = 8
+YEAR = 2024
+CHUNK = 10000
+
+
+class GenerateError(RuntimeError):
+    """The synthetic city cannot be generated here."""
+
+
+def _bulk(model, rows: list[dict]) -> None:
+    for i in range(0, len(rows), CHUNK):
+        db.session.execute(insert(model), rows[i : i + CHUNK])
+
+
+def _ids(model, after: int) -> list[int]:
+    return list(db.session.scalars(select(model.id).where(model.id > after).order_by(model.id)))
+
+
+def _max_id(model) -> int:
+    return db.session.scalar(select(func.coalesce(func.max(model.id), 0)))
+
+
+def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
+    """Add the synthetic city of about ``people`` people (flushes; the caller commits)."""
+    if people < 100 or people > 200000:
+        raise GenerateError("--people must be between 100 and 200,000")
+    if db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == "990000")):
+        raise GenerateError("the synthetic city is already there (units 99…)")
+    rng = random.Random(seed)
+    step = progress or (lambda message: None)
+
+    # Units: province → city → districts → streets → communities.
+    communities_needed = max(1, round(people / PER_COMMUNITY))
+    districts_n = max(1, round(communities_needed / 80))
+    province = create_unit(name="基准省", kind="province", parent=None, code="990000")
+    city = create_unit(name="基准市", kind="city", parent=province, code="990100")
+    districts, communities = [], []
+    per_district = max(1, communities_needed // districts_n)
+    for d in range(districts_n):
+        district = create_unit(name=f"基准{d + 1}区", kind="district", parent=city, code=f"9901{d + 1:02d}")
+        districts.append(district)
+        streets = max(1, per_district // 10)
+        for s in range(streets):
+            street = create_unit(
+                name=f"第{s + 1}街道", kind="street", parent=district, code=f"{district.code}{s + 1:03d}"
+            )
+            for c in range(max(1, per_district // streets)):
+                communities.append(
+                    create_unit(
+                        name=f"第{c + 1}社区", kind="community", parent=street, code=f"{street.code}{c + 1:03d}"
+                    )
+                )
+    step(f"units: {len(districts)} districts, {len(communities)} communities")
+
+    # People.
+    ids = IdNumbers(rng)
+    now = utcnow()
+    first_person = _max_id(Person)
+    rows = []
+    for i in range(people):
+        unit = communities[i % len(communities)]
+        rows.append(
+            {
+                "unit_id": unit.id,
+                "name": person_name(rng),
+                "phone": phone(rng),
+                **id_number_columns(ids.next("990101")),
+                "category": "community_worker" if i % 10 else "project_social_worker",
+                "level": rng.choices(("none", "assistant", "intermediate"), (50, 40, 10))[0],
+                "titles": [],
+                "service_areas": [],
+                "active": True,
+                "certified_on": date(2020 + i % 4, 1 + i % 12, 1) if i % 3 == 0 else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    _bulk(Person, rows)
+    person_ids = _ids(Person, first_person)
+    by_district: dict[int, list[int]] = {d.id: [] for d in districts}
+    unit_district = {}
+    for d in districts:
+        for u in db.session.scalars(select(OrgUnit.id).where(OrgUnit.path.like(d.path + "%"))):
+            unit_district[u] = d.id
+    for pid, row in zip(person_ids, rows, strict=True):
+        by_district[unit_district[row["unit_id"]]].append(pid)
+    step(f"people: {len(person_ids)}")
+
+    # Training: per district, courses of 10 sessions; each person in ~6 courses.
+    first_course, first_session = _max_id(Course), _max_id(CourseSession)
+    attendance = enrolments = 0
+    for d in districts:
+        members = by_district[d.id]
+        n_courses = max(1, len(members) * COURSES_PER_PERSON // 250)
+        programs = []
+        for p in range(max(1, n_courses // 4)):
+            programs.append(
+                {
+                    "title": f"{d.name}{YEAR}年第{p + 1}期轮训",
+                    "kind": ("camp", "class", "workshop", "salon", "forum")[p % 5],
+                    "tier": "骨干",
+                    "unit_id": d.id,
+                    "year": YEAR,
+                    "created_at": now,
+                }
+            )
+        first_program = _max_id(Program)
+        _bulk(Program, programs)
+        program_ids = _ids(Program, first_program)
+        courses = [
+            {
+                "program_id": program_ids[c % len(program_ids)],
+                "code": f"G{c + 1:04d}",
+                "title": f"专题课程{c + 1}",
+                "hours": Decimal("20"),
+                "capacity": None,
+                "seats_taken": 0,
+                "waitlist_seq": 0,
+                "policy": "coordinator",
+                "min_attendance": Decimal("0.8"),
+                "created_at": now,
+            }
+            for c in range(n_courses)
+        ]
+        before = _max_id(Course)
+        _bulk(Course, courses)
+        course_ids = _ids(Course, before)
+        sessions = []
+        for c, course_id in enumerate(course_ids):
+            start = datetime(YEAR, 1 + c % 11, 1 + c % 20, 1, tzinfo=UTC)
+            for k in range(SESSIONS_PER_COURSE):
+                begins = start + timedelta(days=2 * k)
+                sessions.append(
+                    {
+                        "course_id": course_id,
+                        "starts_at": begins,
+                        "ends_at": begins + timedelta(hours=2),
+                        "hours": Decimal("2"),
+                        "mode": "onsite" if k % 3 else "online",
+                        "place": "培训中心",
+                    }
+                )
+        before = _max_id(CourseSession)
+        _bulk(CourseSession, sessions)
+        session_ids = _ids(CourseSession, before)
+        sessions_of = {
+            cid: session_ids[i * SESSIONS_PER_COURSE : (i + 1) * SESSIONS_PER_COURSE]
+            for i, cid in enumerate(course_ids)
+        }
+        enrol_rows, att_rows = [], []
+        for course_id in course_ids:
+            roster = rng.sample(members, min(len(members), 250))
+            for pid in roster:
+                enrol_rows.append(
+                    {
+                        "course_id": course_id,
+                        "person_id": pid,
+                        "status": "enrolled",
+                        "enrolled_at": now,
+                        "updated_at": now,
+                    }
+                )
+                diligence = rng.random()
+                for sid in sessions_of[course_id]:
+                    if rng.random() < 0.63 + 0.4 * diligence:
+                        att_rows.append(
+                            {
+                                "session_id": sid,
+                                "person_id": pid,
+                                "status": "present",
+                                "reason": None,
+                                "method": "import",
+                                "marked_by_id": None,
+                                "marked_at": now,
+                            }
+                        )
+            if len(att_rows) > 100000:
+                _bulk(Attendance, att_rows)
+                attendance += len(att_rows)
+                att_rows = []
+        _bulk(Enrolment, enrol_rows)
+        _bulk(Attendance, att_rows)
+        enrolments += len(enrol_rows)
+        attendance += len(att_rows)
+        step(f"{d.name}: {len(course_ids)} courses, attendance so far {attendance}")
+
+    # Supervision: groups of 8, ~5 credits per person.
+    supervisors = [pid for pid in person_ids[:: max(1, people // 200)]][:200]
+    first_record = _max_id(SupervisionRecord)
+    records, credits_plan = [], []
+    n_records = people * CREDITS_PER_PERSON // GROUP_SIZE
+    for r in range(n_records):
+        sup = supervisors[r % len(supervisors)]
+        group = rng.sample(person_ids, GROUP_SIZE)
+        if sup in group:
+            group.remove(sup)
+        records.append(
+            {
+                "supervisor_id": sup,
+                "unit_id": rows[sup - person_ids[0]]["unit_id"],
+                "recorded_by_id": None,
+                "format": "group",
+                "mode": "onsite" if r % 2 else "online",
+                "kind": "overall",
+                "held_on": date(YEAR, 1 + r % 12, 1 + r % 28),
+                "hours": Decimal("2"),
+                "topic": "团体督导",
+                "functions": ["educational"],
+                "created_at": now,
+            }
+        )
+        credits_plan.append(group)
+    _bulk(SupervisionRecord, records)
+    record_ids = _ids(SupervisionRecord, first_record)
+    credit_rows = [
+        {
+            "record_id": rid,
+            "person_id": pid,
+            "hours": Decimal("2"),
+            "status": "confirmed" if (rid + pid) % 7 else "unconfirmed",
+            "reason": None,
+            "responded_at": None,
+        }
+        for rid, group in zip(record_ids, credits_plan, strict=True)
+        for pid in group
+    ]
+    _bulk(SupervisionCredit, credit_rows)
+    step(f"supervision: {len(record_ids)} records, {len(credit_rows)} credits")
+
+    refresh_all()
+    step("ledger rollups computed")
+    for d in districts:
+        create_cohort(
+            data={
+                "name": f"{YEAR}年{d.name}社区工作者全员轮训",
+                "year": YEAR,
+                "include_rule": True,
+                "category": "community_worker",
+                "min_training_hours": 24,
+                "min_supervision_hours": 4,
+                "training_target": 1,
+                "supervision_target": 1,
+            },
+            unit=d,
+            actor=None,
+        )
+    create_user(username="bench-admin", password="bench-password-2024", role="admin", unit=province)  # noqa: S106
+    create_user(username="bench-coordinator", password="bench-password-2024", role="coordinator", unit=districts[0])  # noqa: S106
+    db.session.flush()
+    return {
+        "districts": len(districts),
+        "communities": len(communities),
+        "people": len(person_ids),
+        "courses": _max_id(Course) - first_course,
+        "sessions": _max_id(CourseSession) - first_session,
+        "enrolments": enrolments,
+        "attendance": attendance,
+        "supervision_records": len(record_ids),
+        "supervision_credits": len(credit_rows),
+    }
