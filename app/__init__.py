@@ -56,6 +56,7 @@ def _import_models() -> None:
     import app.audit.models
     import app.auth.models
     import app.coverage.models
+    import app.credentials.models
     import app.ledger.models
     import app.org.models
     import app.people.models

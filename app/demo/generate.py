@@ -12,7 +12,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from app.auth.services import create_user
 from app.core.db import utcnow
@@ -39,6 +39,12 @@ CHUNK = 10000
 
 class GenerateError(RuntimeError):
     """The synthetic city cannot be generated here."""
+
+
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load (autovacuum would, later)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE"))
 
 
 def _bulk(model, rows: list[dict]) -> None:
@@ -278,6 +284,7 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
             unit=d,
             actor=None,
         )
+    analyze()
     create_user(username="bench-admin", password="bench-password-2024", role="admin", unit=province)  # noqa: S106
     create_user(username="bench-coordinator", password="bench-password-2024", role="coordinator", unit=districts[0])  # noqa: S106
     db.session.flush()
