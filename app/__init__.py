@@ -69,12 +69,13 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
     from app.auth.routes import bp as auth_bp
     from app.core.routes import bp as core_bp
     from app.coverage.routes import bp as coverage_bp
+    from app.credentials.routes import bp as credentials_bp
     from app.org.routes import bp as org_bp
     from app.people.routes import bp as people_bp
     from app.supervision.routes import bp as supervision_bp
     from app.training.routes import bp as training_bp
 
-    for bp in (core_bp, auth_bp, org_bp, people_bp, training_bp, supervision_bp, coverage_bp):
+    for bp in (core_bp, auth_bp, org_bp, people_bp, training_bp, supervision_bp, coverage_bp, credentials_bp):
         app.register_blueprint(bp, url_prefix=prefix + (bp.url_prefix or "") or None)
     register_api(app, prefix)
 

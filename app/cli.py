@@ -238,3 +238,101 @@ def generate_cmd(people, seed):
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" ({time.perf_counter() - started:.0f} s)")
+
+
+@lms.group("certificates")
+def certificates_group():
+    """Issue, print and revoke certificates."""
+
+
+def _credential_and_unit(name: str, unit_code: str | None):
+    from app.credentials.queries import credential_by_name
+    from app.org.queries import unit_by_code
+
+    credential = credential_by_name(name)
+    if credential is None:
+        raise click.ClickException(f"unknown credential {name!r}")
+    unit = None
+    if unit_code:
+        unit = unit_by_code(unit_code)
+        if unit is None:
+            raise click.ClickException(f"unknown unit code {unit_code!r}")
+    return credential, unit
+
+
+@certificates_group.command("issue")
+@click.option("--credential", "name", required=True)
+@click.option("--unit", "unit_code", default=None, help="only people of this unit's subtree")
+@with_appcontext
+def certificates_issue_cmd(name, unit_code):
+    """Issue the credential to everyone eligible in the subtree (as an administrator's approval)."""
+    from app.credentials.services import eligibility, issue_certificate
+    from app.org.queries import subtree_ids
+    from app.people.models import Person
+
+    credential, unit = _credential_and_unit(name, unit_code)
+    ids = select(Person.id).where(Person.unit_id.in_(subtree_ids(unit))) if unit is not None else None
+    eligible = [item.person for item in eligibility(credential, None, people_ids=ids, limit=1_000_000) if item.eligible]
+    with click.progressbar(eligible, label=f"issuing {credential.name}") as people:
+        for person in people:
+            issue_certificate(credential=credential, person=person, actor=None)
+    db.session.commit()
+    issued = len(eligible)
+    click.echo(f"certificates issued: {issued}")
+
+
+@certificates_group.command("print")
+@click.option("--credential", "name", required=True)
+@click.option("--unit", "unit_code", default=None)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def certificates_print_cmd(name, unit_code, out):
+    """One PDF of all valid certificates of the credential in the subtree, with a progress bar."""
+    from app.credentials.models import Certificate
+    from app.credentials.printing import print_certificates
+    from app.credentials.services import verification_status
+    from app.org.queries import subtree_ids
+    from app.people.models import Person
+
+    credential, unit = _credential_and_unit(name, unit_code)
+    stmt = (
+        select(Certificate)
+        .join(Person, Person.id == Certificate.person_id)
+        .where(Certificate.credential_id == credential.id)
+    )
+    if unit is not None:
+        stmt = stmt.where(Person.unit_id.in_(subtree_ids(unit)))
+    ids = [c.id for c in db.session.scalars(stmt.order_by(Certificate.serial)) if verification_status(c) == "valid"]
+    if not ids:
+        raise click.ClickException("no valid certificates to print")
+    with click.progressbar(length=len(ids), label=f"printing {len(ids)} certificates") as bar:
+        state = {"done": 0}
+
+        def progress(i, n):
+            bar.update(i - state["done"])
+            state["done"] = i
+
+        count = print_certificates(ids, Path(out), progress=progress)
+    click.echo(f"written {out}: {count} certificates")
+
+
+@certificates_group.command("revoke")
+@click.argument("serial")
+@click.option("--reason", required=True)
+@with_appcontext
+def certificates_revoke_cmd(serial, reason):
+    """Revoke one certificate by its serial number."""
+    from app.core.domain import DomainError
+    from app.credentials.models import Certificate
+    from app.credentials.services import revoke_certificate
+
+    certificate = db.session.scalar(select(Certificate).where(Certificate.serial == serial))
+    if certificate is None:
+        raise click.ClickException(f"unknown serial {serial!r}")
+    try:
+        revoke_certificate(certificate=certificate, reason=reason, actor=None)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from None
+    db.session.commit()
+    click.echo(f"revoked {serial}")

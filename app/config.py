@@ -29,6 +29,9 @@ DEFAULTS: dict[str, object] = {
     "LMS_LATE_AFTER_MINUTES": 10,
     "LMS_SUPERVISION_RATIO": 8,  # supervisees per supervisor per year; above it warns
     "LMS_COUNT_UNCONFIRMED_SUPERVISION": True,  # disputed credits never count
+    "LMS_VERIFY_RATE_LIMIT": "30 per minute",
+    "LMS_CERTIFICATE_STORAGE": None,  # folder for issued PDFs; default instance/certificates
+    "LMS_PUBLIC_URL": None,  # e.g. https://academy.example.gov.cn — printed in QR codes
     "LMS_SESSION_HOURS": 12,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
@@ -62,6 +65,9 @@ _ENV_STR = {
     "LMS_API_RATE_LIMIT",
     "LMS_RATELIMIT_STORAGE_URI",
     "LMS_DATA_KEY",
+    "LMS_VERIFY_RATE_LIMIT",
+    "LMS_CERTIFICATE_STORAGE",
+    "LMS_PUBLIC_URL",
 }
 
 

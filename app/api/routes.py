@@ -125,7 +125,7 @@ limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_
 
 def register_api(app: Flask, prefix: str) -> None:
     """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1."""
-    from app.api import coverage, supervision, training  # noqa: F401  (they register their routes on bp)
+    from app.api import coverage, credentials, supervision, training  # noqa: F401  (they register their routes on bp)
 
     app.config.setdefault("OPENAPI_URL_PREFIX", None)
     api = AcademyApi(app)

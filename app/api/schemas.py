@@ -279,3 +279,24 @@ class CohortCreate(Schema):
 class CohortCreated(Schema):
     id = fields.Integer(required=True)
     members = fields.Integer(required=True)
+
+
+class VerifyClaims(Schema):
+    training_hours = fields.Float(required=True)
+    supervision_hours = fields.Float(required=True)
+    programs = fields.List(fields.String(), required=True)
+    transition = fields.Dict(allow_none=True, required=True)
+
+
+class VerifySchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["valid", "revoked", "superseded", "expired"]))
+    serial = fields.String(required=True)
+    credential = fields.String(required=True)
+    holder = fields.String(required=True, metadata={"description": "masked name"})
+    issuer = fields.String(required=True)
+    issued_on = fields.String(required=True)
+    expires_on = fields.String(allow_none=True)
+    claims = fields.Nested(VerifyClaims, required=True)
+    revoked_on = fields.String(allow_none=True)
+    revoke_reason = fields.String(allow_none=True)
+    superseded_by = fields.String(allow_none=True)

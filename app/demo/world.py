@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 from app.auth.services import create_user
 from app.core.db import utcnow
 from app.coverage.services import create_cohort, freeze_cohort
+from app.demo.credentials import load_credentials
 from app.demo.generate import analyze
 from app.demo.supervision import load_supervision
 from app.demo.training import load_training
@@ -236,6 +237,7 @@ def load_demo(force: bool = False) -> list[str]:
     figures |= load_supervision(rng, world.selected, world.supervisors, DEMO_PASSWORD)
     refresh_all()
     _cohort(world)
+    load_credentials()
     analyze()
     db.session.flush()
     people = db.session.scalar(select(func.count(Person.id)))

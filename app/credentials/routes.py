@@ -1,0 +1,241 @@
+"""Credential pages: list, eligibility and approval, issued certificates, revoke/reissue, bulk print, verification."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.core.access import found, roles_required
+from app.core.domain import DomainError
+from app.credentials import queries, services
+from app.credentials.badges import open_badge
+from app.credentials.jobs import get_job, start_print_job
+from app.credentials.models import Certificate
+from app.extensions import db, limiter
+from app.people.models import Person
+from app.training.forms import ActionForm
+
+bp = Blueprint("credentials", __name__)
+STAFF = ("admin", "coordinator")
+# Unknown and known codes take the same time to answer.
+VERIFY_FLOOR_SECONDS = 0.05
+
+
+@bp.get("/credentials/")
+@roles_required(*STAFF)
+def index():
+    credentials = queries.credentials_for(current_user)
+    return render_template(
+        "credentials/index.html", credentials=credentials, counts=queries.issued_counts([c.id for c in credentials])
+    )
+
+
+@bp.get("/credentials/<int:credential_id>")
+@roles_required(*STAFF)
+def credential(credential_id: int):
+    cred = found(queries.credential_for(current_user, credential_id))
+    show = request.args.get("show", "eligible")
+    items = services.eligibility(cred, current_user)
+    held = {
+        c.person_id
+        for c in db.session.scalars(
+            select(Certificate).where(
+                Certificate.credential_id == cred.id,
+                Certificate.status == "valid",
+                Certificate.superseded_by_id.is_(None),
+            )
+        )
+    }
+    eligible = [i for i in items if i.eligible and i.person.id not in held]
+    waiting = [i for i in items if not i.eligible]
+    q = (request.args.get("q") or "").strip()[:64]
+    issued = db.session.scalars(queries.certificates_for(current_user, cred, q or None).limit(500)).all()
+    return render_template(
+        "credentials/credential.html",
+        credential=cred,
+        eligible=eligible,
+        waiting=waiting[:500],
+        waiting_total=len(waiting),
+        issued=issued,
+        show=show,
+        q=q,
+        form=ActionForm(),
+        status_of=services.verification_status,
+    )
+
+
+@bp.post("/credentials/<int:credential_id>/approve")
+@roles_required(*STAFF)
+def approve(credential_id: int):
+    cred = found(queries.credential_for(current_user, credential_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ids = [int(x) for x in request.form.getlist("person_id") if x.isdigit()]
+    if request.form.get("all") == "1":
+        ids = [i.person.id for i in services.eligibility(cred, current_user) if i.eligible]
+    people = db.session.scalars(select(Person).where(Person.id.in_(ids))).all()
+    issued, errors = 0, []
+    for person in people:
+        try:
+            with db.session.begin_nested():
+                services.issue_certificate(credential=cred, person=person, actor=current_user)
+            issued += 1
+        except DomainError as exc:
+            errors.append(str(exc.message))
+    db.session.commit()
+    if issued:
+        flash(_("Issued %(n)d certificate(s).", n=issued), "success")
+    for message in errors[:10]:
+        flash(message, "error")
+    return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
+
+
+@bp.post("/credentials/<int:credential_id>/print")
+@roles_required(*STAFF)
+def print_all(credential_id: int):
+    cred = found(queries.credential_for(current_user, credential_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ids = [
+        c.id
+        for c in db.session.scalars(queries.certificates_for(current_user, cred))
+        if services.verification_status(c) == "valid"
+    ]
+    if not ids:
+        flash(_("No valid certificates to print."), "error")
+        return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
+    job = start_print_job(certificate_ids=list(reversed(ids)), user_id=current_user.id)
+    return redirect(url_for("credentials.print_job", job_id=job.id))
+
+
+@bp.get("/credentials/jobs/<job_id>")
+@roles_required(*STAFF)
+def print_job(job_id: str):
+    job = get_job(job_id)
+    if job is None or job.user_id != current_user.id:
+        abort(404)
+    if request.args.get("format") == "json":
+        return jsonify({"state": job.state, "done": job.done, "total": job.total, "error": job.error})
+    return render_template("credentials/job.html", job=job)
+
+
+@bp.get("/credentials/jobs/<job_id>/download")
+@roles_required(*STAFF)
+def print_download(job_id: str):
+    job = get_job(job_id)
+    if job is None or job.user_id != current_user.id or job.state != "finished":
+        abort(404)
+    return send_file(job.path, mimetype="application/pdf", as_attachment=True, download_name="certificates.pdf")
+
+
+@bp.get("/certificates/<int:certificate_id>")
+@login_required
+def certificate(certificate_id: int):
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    return render_template(
+        "credentials/certificate.html",
+        certificate=cert,
+        status=services.verification_status(cert),
+        form=ActionForm(),
+        can_manage=current_user.has_role(*STAFF),
+    )
+
+
+@bp.get("/certificates/<int:certificate_id>.pdf")
+@login_required
+def certificate_pdf(certificate_id: int):
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    if not cert.pdf_path:
+        services.store_pdf(cert)  # rendered once, then served from storage
+        db.session.commit()
+    path = services.storage_dir() / Path(cert.pdf_path).name
+    if not path.exists():
+        services.store_pdf(cert)
+        db.session.commit()
+    return send_file(path, mimetype="application/pdf", download_name=f"{cert.serial}.pdf")
+
+
+@bp.get("/certificates/<int:certificate_id>/badge.json")
+@login_required
+def certificate_badge(certificate_id: int):
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    response = jsonify(open_badge(cert))
+    response.headers["Content-Disposition"] = f"attachment; filename={cert.serial}.json"
+    return response
+
+
+@bp.post("/certificates/<int:certificate_id>/revoke")
+@roles_required(*STAFF)
+def revoke(certificate_id: int):
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.revoke_certificate(certificate=cert, reason=request.form.get("reason", ""), actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Certificate %(serial)s revoked.", serial=cert.serial), "success")
+    return redirect(url_for("credentials.certificate", certificate_id=cert.id))
+
+
+@bp.post("/certificates/<int:certificate_id>/reissue")
+@roles_required(*STAFF)
+def reissue(certificate_id: int):
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        new = services.reissue_certificate(certificate=cert, actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("credentials.certificate", certificate_id=cert.id))
+    db.session.commit()
+    flash(_("Reissued as %(serial)s; the old certificate now verifies as superseded.", serial=new.serial), "success")
+    return redirect(url_for("credentials.certificate", certificate_id=new.id))
+
+
+@bp.get("/my/certificates")
+@login_required
+def mine():
+    if current_user.person is None:
+        abort(404)
+    certificates = db.session.scalars(
+        select(Certificate).where(Certificate.person_id == current_user.person_id).order_by(Certificate.id.desc())
+    ).all()
+    return render_template("credentials/mine.html", certificates=certificates, status_of=services.verification_status)
+
+
+def _verify_limit() -> str:
+    return current_app.config["LMS_VERIFY_RATE_LIMIT"]
+
+
+@bp.get("/verify/")
+@limiter.limit(_verify_limit)
+def verify_form():
+    code = request.args.get("code", "")
+    if code:
+        return redirect(url_for("credentials.verify", code=services.normalise_code(code)))
+    return render_template("credentials/verify.html", view=None, code="")
+
+
+@bp.get("/verify/<code>")
+@limiter.limit(_verify_limit)
+def verify(code: str):
+    started = time.perf_counter()
+    cert = services.find_by_code(code)
+    view = services.public_view(cert) if cert else None
+    body = render_template("credentials/verify.html", view=view, code=services.normalise_code(code))
+    time.sleep(max(0.0, VERIFY_FLOOR_SECONDS - (time.perf_counter() - started)))
+    response = current_app.make_response((body, 200 if view else 404))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

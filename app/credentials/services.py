@@ -1,0 +1,379 @@
+"""Credentials: who is eligible, issuing (serial, code, claims, transition, PDF), revoking, reissuing.
+
+Issuing happens in the caller's transaction: the serial comes from a counter
+row updated with a conditional UPDATE … RETURNING (a row lock on PostgreSQL,
+BEGIN IMMEDIATE on SQLite), so concurrent issuing gives distinct, gap-free
+serials per issuer and year; a rolled-back issue leaves no trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.audit.services import record_audit
+from app.core.db import utcnow
+from app.core.domain import Conflict, Invalid, NotFound
+from app.credentials.models import Certificate, CredentialType, SerialCounter
+from app.extensions import db
+from app.ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
+from app.org.queries import in_scope, unit_in_scope
+from app.people.labels import CATEGORY_LABELS
+from app.people.models import Person
+from app.training.models import Course, Program
+
+
+@dataclass
+class Eligibility:
+    person: Person
+    training_hours: Decimal
+    supervision_hours: Decimal
+    programs_done: list[int]
+    missing: list = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.missing
+
+
+def _period(credential: CredentialType) -> Period | None:
+    return Period.year(credential.period_year) if credential.period_year else None
+
+
+def eligibility(
+    credential: CredentialType, viewer, people_ids=None, limit: int = 5000, any_category: bool = False
+) -> list[Eligibility]:
+    """Evaluate the credential's rule for the people in scope (three aggregate queries, not one per person).
+
+    A transition credential concerns only people of its "from" category, unless ``any_category``.
+    """
+    stmt = select(Person).where(
+        Person.active.is_(True), in_scope(viewer, Person.unit_id) if viewer is not None else True
+    )
+    if credential.transition_from and not any_category:
+        stmt = stmt.where(Person.category == credential.transition_from)
+    if people_ids is not None:
+        stmt = stmt.where(Person.id.in_(people_ids))
+    people = list(db.session.scalars(stmt.order_by(Person.unit_id, Person.name).limit(limit)))
+    ids = [p.id for p in people]
+    if not ids:
+        return []
+    period = _period(credential)
+    hours = {r.person_id: Decimal(r.training_hours) for r in db.session.execute(training_hours_by_person(period, ids))}
+    sup = {r.person_id: Decimal(r.supervision_hours) for r in db.session.execute(supervision_by_person(period, ids))}
+    done: dict[int, set[int]] = {}
+    if credential.required_program_ids:
+        finished = completions(period, ids).subquery()
+        for pid, program_id in db.session.execute(
+            select(finished.c.person_id, Course.program_id).join(Course, Course.id == finished.c.course_id)
+        ):
+            done.setdefault(pid, set()).add(program_id)
+    programs = {
+        p.id: p.title
+        for p in db.session.scalars(select(Program).where(Program.id.in_(credential.required_program_ids or [-1])))
+    }
+    out = []
+    for person in people:
+        item = Eligibility(
+            person, hours.get(person.id, Decimal(0)), sup.get(person.id, Decimal(0)), sorted(done.get(person.id, set()))
+        )
+        if credential.min_training_hours is not None and item.training_hours < credential.min_training_hours:
+            item.missing.append(_l("%(h)s training hours short", h=credential.min_training_hours - item.training_hours))
+        if credential.min_supervision_hours is not None and item.supervision_hours < credential.min_supervision_hours:
+            item.missing.append(
+                _l("%(h)s supervision hours short", h=credential.min_supervision_hours - item.supervision_hours)
+            )
+        for program_id in credential.required_program_ids or []:
+            if program_id not in done.get(person.id, set()):
+                item.missing.append(_l("not completed: %(title)s", title=programs.get(program_id, program_id)))
+        out.append(item)
+    return out
+
+
+def verification_code() -> str:
+    """A verification code of 160 random bits, base32 in groups of four for reading aloud."""
+    raw = base64.b32encode(secrets.token_bytes(20)).decode()
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def normalise_code(code: str) -> str:
+    """Canonical form of a typed code: upper case, grouped, no spaces."""
+    raw = "".join(ch for ch in (code or "").upper() if ch.isalnum())[:64]
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def next_serial(credential: CredentialType, year: int) -> str:
+    """Take the next serial number of the credential's issuer and year (never reused)."""
+    dialect = db.session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SerialCounter)
+    db.session.execute(
+        ins.values(issuer_code=credential.issuer_code, year=year, last_seq=0).on_conflict_do_nothing(
+            index_elements=["issuer_code", "year"]
+        )
+    )
+    seq = db.session.execute(
+        update(SerialCounter)
+        .where(SerialCounter.issuer_code == credential.issuer_code, SerialCounter.year == year)
+        .values(last_seq=SerialCounter.last_seq + 1)
+        .returning(SerialCounter.last_seq)
+    ).scalar_one()
+    return credential.serial_format.format(issuer_code=credential.issuer_code, year=year, seq=seq)
+
+
+def _claims(credential: CredentialType, item: Eligibility, issued_at, expires_at) -> dict:
+    person = item.person
+    courses = []
+    if credential.required_program_ids:
+        courses = [
+            p.title
+            for p in db.session.scalars(
+                select(Program).where(Program.id.in_(credential.required_program_ids)).order_by(Program.id)
+            )
+        ]
+    local = issued_at.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"]))
+    return {
+        "name": person.name,
+        "id_number": person.id_number_masked,
+        "unit": person.unit.name,
+        "training_hours": float(item.training_hours),
+        "supervision_hours": float(item.supervision_hours),
+        "programs": courses,
+        "period_year": credential.period_year,
+        "issued_on": local.date().isoformat(),
+        "expires_on": expires_at.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date().isoformat()
+        if expires_at
+        else None,
+        "transition": (
+            {
+                "from": credential.transition_from,
+                "to": credential.transition_to,
+                "from_label": str(CATEGORY_LABELS[credential.transition_from]),
+                "to_label": str(CATEGORY_LABELS[credential.transition_to]),
+            }
+            if credential.transition_to
+            else None
+        ),
+        "credential": credential.title,
+        "issuer": credential.issuer_name,
+    }
+
+
+def current_certificate(credential: CredentialType, person: Person) -> Certificate | None:
+    """The person's valid, not superseded certificate of this credential, if any."""
+    return db.session.scalar(
+        select(Certificate).where(
+            Certificate.credential_id == credential.id,
+            Certificate.person_id == person.id,
+            Certificate.status == "valid",
+            Certificate.superseded_by_id.is_(None),
+        )
+    )
+
+
+def issue_certificate(
+    *, credential: CredentialType, person: Person, actor, render: bool = True, replaces: Certificate | None = None
+) -> Certificate:
+    """Issue the credential to an eligible person: serial, code, claims, transition, audit, stored PDF (flushes).
+
+    Issuing twice does not duplicate: the current certificate is returned.
+    """
+    if actor is not None and not unit_in_scope(actor, person.unit):
+        raise NotFound(_l("Not found."))
+    existing = current_certificate(credential, person)
+    if existing is not None and replaces is None:
+        return existing
+    # A reissue corrects a certificate whose holder already made the transition.
+    if replaces is None and credential.transition_from and person.category != credential.transition_from:
+        raise Invalid(_l("%(name)s is not in the category this credential converts from.", name=person.name))
+    items = eligibility(credential, None, people_ids=[person.id], any_category=True)
+    if not items or not items[0].eligible:
+        reasons = "; ".join(str(m) for m in items[0].missing) if items else str(_l("inactive"))
+        raise Invalid(_l("%(name)s does not qualify: %(reasons)s", name=person.name, reasons=reasons))
+    now = utcnow()
+    year = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
+    expires_at = now + timedelta(days=round(30.44 * credential.validity_months)) if credential.validity_months else None
+    from app.credentials.render import load_design
+
+    design = load_design(credential.design)
+    certificate = Certificate(
+        credential=credential,
+        person=person,
+        serial=next_serial(credential, year),
+        verification_code=verification_code(),
+        issued_at=now,
+        expires_at=expires_at,
+        claims=_claims(credential, items[0], now, expires_at),
+        design=credential.design,
+        design_version=str(design.version),
+        issued_by_id=getattr(actor, "id", None),
+        replaces_id=replaces.id if replaces else None,
+    )
+    db.session.add(certificate)
+    db.session.flush()
+    if replaces is not None:
+        replaces.superseded_by_id = certificate.id
+    before = person.category
+    if credential.transition_to and person.category == credential.transition_from:
+        person.category = credential.transition_to
+    record_audit(
+        actor=actor,
+        action="certificate.reissue" if replaces else "certificate.issue",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        before={"category": before, "replaces": replaces.serial if replaces else None},
+        after={
+            "serial": certificate.serial,
+            "person_id": person.id,
+            "credential": credential.name,
+            "category": person.category,
+        },
+    )
+    if render:
+        store_pdf(certificate)
+    db.session.flush()
+    return certificate
+
+
+def certificate_context(certificate: Certificate) -> dict:
+    """What the design template receives: the frozen claims plus serial, code and the QR code."""
+    from app.credentials.render import qr_svg
+
+    url = verify_url(certificate.verification_code)
+    return {
+        **certificate.claims,
+        "serial": certificate.serial,
+        "code": certificate.verification_code,
+        "verify_url": url,
+        "qr_svg": qr_svg(url),
+        "seal_url": None,
+    }
+
+
+def verify_url(code: str) -> str:
+    """The public verification address of a code (with the app's prefix and host)."""
+    base = current_app.config.get("LMS_PUBLIC_URL")
+    path = (
+        url_for("credentials.verify", code=code, _external=False)
+        if _has_request()
+        else f"{current_app.config.get('LMS_URL_PREFIX', '')}/verify/{code}"
+    )
+    return (
+        (base.rstrip("/") + path)
+        if base
+        else (url_for("credentials.verify", code=code, _external=True) if _has_request() else path)
+    )
+
+
+def _has_request() -> bool:
+    from flask import has_request_context
+
+    return has_request_context()
+
+
+def storage_dir() -> Path:
+    """Where issued PDFs are kept (instance folder by default)."""
+    folder = Path(current_app.config.get("LMS_CERTIFICATE_STORAGE") or Path(current_app.instance_path) / "certificates")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def store_pdf(certificate: Certificate) -> Path:
+    """Render the certificate once and store it with its SHA-256."""
+    from app.credentials.render import load_design, render_html, render_pdf
+
+    design = load_design(certificate.design)
+    pdf = render_pdf(design, render_html(design, certificate_context(certificate)))
+    path = storage_dir() / f"{certificate.serial}.pdf"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pdf)
+    tmp.replace(path)
+    certificate.pdf_path = path.name
+    certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    return path
+
+
+def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certificate:
+    """Revoke a certificate (it stays, answering "revoked" when verified) (flushes)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_l("A reason is required."), {"reason": _l("A reason is required.")})
+    if certificate.status == "revoked":
+        raise Conflict(_l("The certificate is already revoked."))
+    certificate.status = "revoked"
+    certificate.revoked_at = utcnow()
+    certificate.revoke_reason = reason[:255]
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="certificate.revoke",
+        entity_type="certificate",
+        entity_id=certificate.id,
+        after={"serial": certificate.serial, "reason": reason},
+    )
+    return certificate
+
+
+def reissue_certificate(*, certificate: Certificate, actor) -> Certificate:
+    """Issue a new serial for a corrected certificate; the old one then verifies as superseded (flushes)."""
+    if certificate.superseded_by_id is not None:
+        raise Conflict(_l("This certificate was already reissued."))
+    return issue_certificate(
+        credential=certificate.credential, person=certificate.person, actor=actor, replaces=certificate
+    )
+
+
+def verification_status(certificate: Certificate) -> str:
+    """valid, revoked, superseded or expired."""
+    if certificate.status == "revoked":
+        return "revoked"
+    if certificate.superseded_by_id is not None:
+        return "superseded"
+    if certificate.expires_at is not None and certificate.expires_at <= utcnow():
+        return "expired"
+    return "valid"
+
+
+def public_view(certificate: Certificate) -> dict:
+    """What the verification page and API show: the certificate's claims, the holder's masked name, nothing else."""
+    claims = certificate.claims
+    name = claims["name"]
+    masked = name[0] + "*" * (len(name) - 1) if len(name) > 1 else name
+    status = verification_status(certificate)
+    return {
+        "status": status,
+        "serial": certificate.serial,
+        "credential": claims["credential"],
+        "holder": masked,
+        "issuer": claims["issuer"],
+        "issued_on": claims["issued_on"],
+        "expires_on": claims.get("expires_on"),
+        "claims": {
+            "training_hours": claims["training_hours"],
+            "supervision_hours": claims["supervision_hours"],
+            "programs": claims["programs"],
+            "transition": claims["transition"],
+        },
+        "revoked_on": certificate.revoked_at.date().isoformat() if certificate.revoked_at else None,
+        "revoke_reason": certificate.revoke_reason,
+        "superseded_by": certificate.superseded_by.serial if certificate.superseded_by_id else None,
+    }
+
+
+def find_by_code(code: str) -> Certificate | None:
+    """Look a certificate up by its verification code."""
+    return db.session.scalar(select(Certificate).where(Certificate.verification_code == normalise_code(code)))
+
+
+def count_certificates(credential: CredentialType) -> int:
+    return db.session.scalar(select(func.count(Certificate.id)).where(Certificate.credential_id == credential.id))
