@@ -25,7 +25,6 @@ class Academy:
 
         prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
         app.config.setdefault("LMS_URL_PREFIX", prefix)
-        app.config.setdefault("OPENAPI_URL_PREFIX", None)
         ext.db.init_app(app)
         ext.migrate.init_app(app, ext.db, directory=str(_root() / "migrations"))
         ext.csrf.init_app(app)

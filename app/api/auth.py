@@ -16,7 +16,7 @@ def authenticate_request() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         abort(401, description="Missing bearer token.")
-    user = resolve_api_token(secret.strip())
+    user = resolve_api_token(secret.strip(), request.method, request.path)
     if user is None:
         db.session.rollback()
         abort(401, description="Invalid, expired or revoked token.")

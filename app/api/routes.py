@@ -127,8 +127,9 @@ def register_api(app: Flask, prefix: str) -> None:
     """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1."""
     from app.api import coverage, credentials, supervision, training  # noqa: F401  (they register their routes on bp)
 
-    app.config.setdefault("OPENAPI_URL_PREFIX", None)
-    api = AcademyApi(app)
+    app.config["OPENAPI_URL_PREFIX"] = prefix + "/api/v1"
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = AcademyApi(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     csrf.exempt(bp)
     api.register_blueprint(bp, url_prefix=prefix + "/api/v1")

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
-from app.auth.forms import LoginForm, PasswordForm
+from app.auth.forms import LoginForm, PasswordForm, TokenForm
 from app.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -99,3 +99,49 @@ def init_login(app) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.auth.models import ApiToken
+    from app.core.db import utcnow
+
+    form = TokenForm()
+    secret = None
+    if form.validate_on_submit():
+        expires = utcnow() + timedelta(days=form.days.data) if form.days.data else None
+        secret = services.create_api_token(user=current_user, name=form.name.data.strip(), expires_at=expires)
+        db.session.commit()
+        form = TokenForm(formdata=None)
+    rows = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
+    ).all()
+    response = current_app.make_response(
+        render_template("auth/tokens.html", form=form, tokens=rows, secret=secret, now=utcnow())
+    )
+    response.headers["Cache-Control"] = "no-store"  # the new token is shown once
+    return response
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    from flask import abort
+
+    from app.auth.models import ApiToken
+    from app.training.forms import ActionForm
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.revoke_api_token(token=token, actor=current_user)
+    db.session.commit()
+    flash(_("Token “%(name)s” revoked.", name=token.name), "success")
+    return redirect(url_for("auth.tokens"))

@@ -189,8 +189,8 @@ def create_api_token(*, user: User, name: str = "", expires_at: datetime | None 
     return secret
 
 
-def resolve_api_token(secret: str) -> User | None:
-    """Return the user of a live (unrevoked, unexpired) token, else None."""
+def resolve_api_token(secret: str, method: str = "", path: str = "") -> User | None:
+    """Return the user of a live (unrevoked, unexpired) token, else None; each use is audited."""
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(secret)))
     if row is None or row.revoked_at is not None:
         return None
@@ -199,7 +199,16 @@ def resolve_api_token(secret: str) -> User | None:
         return None
     row.last_used_at = now
     user = row.user
-    return user if user.is_enabled else None
+    if not user.is_enabled:
+        return None
+    record_audit(
+        actor=user,
+        action="token.use",
+        entity_type="api_token",
+        entity_id=row.id,
+        after={"method": method, "path": path},
+    )
+    return user
 
 
 def revoke_api_token(*, token: ApiToken, actor) -> None:
