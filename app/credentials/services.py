@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -166,7 +166,38 @@ def _claims(credential: CredentialType, item: Eligibility, issued_at, expires_at
         ),
         "credential": credential.title,
         "issuer": credential.issuer_name,
+        "records": _records(credential, person),
     }
+
+
+def _records(credential: CredentialType, person: Person) -> list[dict]:
+    """The attended sessions and counted supervision behind the hours (for the hours statement)."""
+    from app.ledger.queries import attended_sessions, supervision_credits
+    from app.supervision.models import SupervisionRecord
+    from app.training.models import CourseSession
+
+    tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+    period = _period(credential)
+    attended = attended_sessions(period).subquery()
+    rows = [
+        {"date": starts.astimezone(tz).date().isoformat(), "title": title, "kind": "培训", "hours": float(hours)}
+        for starts, title, hours in db.session.execute(
+            select(CourseSession.starts_at, Course.title, CourseSession.hours)
+            .join(attended, attended.c.session_id == CourseSession.id)
+            .join(Course, Course.id == CourseSession.course_id)
+            .where(attended.c.person_id == person.id)
+        )
+    ]
+    credits = supervision_credits(period).subquery()
+    rows += [
+        {"date": held.isoformat(), "title": topic, "kind": "督导", "hours": float(hours)}
+        for held, topic, hours in db.session.execute(
+            select(SupervisionRecord.held_on, SupervisionRecord.topic, credits.c.hours)
+            .join(credits, credits.c.record_id == SupervisionRecord.id)
+            .where(credits.c.person_id == person.id)
+        )
+    ]
+    return sorted(rows, key=lambda r: r["date"])[:1000]
 
 
 def current_certificate(credential: CredentialType, person: Person) -> Certificate | None:
@@ -261,24 +292,16 @@ def certificate_context(certificate: Certificate) -> dict:
 
 
 def verify_url(code: str) -> str:
-    """The public verification address of a code (with the app's prefix and host)."""
+    """The public verification address of a code, printed on paper and in the QR code.
+
+    ``LMS_PUBLIC_URL`` names the public host; without it a request's own host is
+    used. The academy's URL prefix (mounted in a host app) is always kept.
+    """
     base = current_app.config.get("LMS_PUBLIC_URL")
-    path = (
-        url_for("credentials.verify", code=code, _external=False)
-        if _has_request()
-        else f"{current_app.config.get('LMS_URL_PREFIX', '')}/verify/{code}"
-    )
-    return (
-        (base.rstrip("/") + path)
-        if base
-        else (url_for("credentials.verify", code=code, _external=True) if _has_request() else path)
-    )
-
-
-def _has_request() -> bool:
-    from flask import has_request_context
-
-    return has_request_context()
+    if has_request_context() and not base:
+        return url_for("credentials.verify", code=code, _external=True)
+    prefix = current_app.config.get("LMS_URL_PREFIX", "")
+    return f"{(base or 'http://127.0.0.1:5000').rstrip('/')}{prefix}/verify/{code}"
 
 
 def storage_dir() -> Path:
