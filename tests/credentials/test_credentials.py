@@ -1,0 +1,294 @@
+"""Credentials: eligibility, issuing, transition, serials under concurrency, verification, revoke/reissue, PDFs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.core.db import utcnow
+from app.core.domain import Invalid
+from app.credentials.models import Certificate, CredentialType
+from app.credentials.services import (
+    eligibility,
+    issue_certificate,
+    reissue_certificate,
+    revoke_certificate,
+    verification_status,
+)
+from app.extensions import db
+from app.people.models import Person
+from tests.factories import World, login, person
+from tests.training.helpers import course, program, session
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
+
+
+def _credential(w, **kw) -> CredentialType:
+    cred = CredentialType(
+        name=kw.pop("name", "psw"),
+        title="项目社工转岗证书",
+        design=kw.pop("design", "transition-zh"),
+        issuer_unit=w.district,
+        issuer_name="杭州市拱墅区民政局",
+        issuer_code="GSMZ",
+        min_training_hours=Decimal("3"),
+        transition_from="community_worker",
+        transition_to="project_social_worker",
+        **kw,
+    )
+    db.session.add(cred)
+    db.session.flush()
+    return cred
+
+
+def _trained(w, people, hours=3):
+    from app.training.services import enrol, record_attendance
+
+    crs = course(program(w.district), code=f"C{len(people)}", hours=hours)
+    s1 = session(crs, hours=hours)
+    for p in people:
+        enrol(course=crs, person=p, actor=w.coord)
+        record_attendance(session=s1, person=p, status="present", actor=w.coord)
+
+
+@pytest.fixture
+def w(ctx, tmp_path):
+    ctx.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    return World()
+
+
+def test_eligibility_lists_reasons_and_issuing_applies_the_transition(w):
+    cred = _credential(w)
+    _trained(w, [w.person])
+    items = {i.person.id: i for i in eligibility(cred, w.coord)}
+    assert items[w.person.id].eligible
+    assert not items[w.trainee_person.id].eligible
+    assert "3" in str(items[w.trainee_person.id].missing[0])
+    assert w.person2.id not in items  # already a project social worker: not a candidate
+    cert = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+    assert re.fullmatch(r"GSMZ-\d{4}-00001", cert.serial)
+    assert re.fullmatch(r"([A-Z2-7]{4}-){7}[A-Z2-7]{4}", cert.verification_code)  # 160 bits, grouped
+    assert w.person.category == "project_social_worker"
+    assert cert.claims["id_number"] == w.person.id_number_masked
+    assert cert.claims["transition"]["to"] == "project_social_worker"
+    assert cert.pdf_sha256 and len(cert.pdf_sha256) == 64
+    # Issuing twice does not duplicate.
+    assert issue_certificate(credential=cred, person=w.person, actor=w.coord).id == cert.id
+    assert db.session.scalar(select(func.count(Certificate.id))) == 1
+
+
+def test_ineligible_or_out_of_scope_is_refused(w):
+    cred = _credential(w)
+    with pytest.raises(Invalid):
+        issue_certificate(credential=cred, person=w.trainee_person, actor=w.coord)
+    from app.core.domain import NotFound
+
+    with pytest.raises(NotFound):
+        issue_certificate(credential=cred, person=w.outsider, actor=w.coord)
+    assert db.session.scalar(select(func.count(Certificate.id))) == 0
+
+
+def test_revoke_reissue_and_expiry_verify_as_specified(w, app):
+    cred = _credential(w, validity_months=12)
+    _trained(w, [w.person])
+    cert = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+    assert verification_status(cert) == "valid"
+    new = reissue_certificate(certificate=cert, actor=w.coord)
+    assert new.serial != cert.serial and verification_status(cert) == "superseded"
+    with pytest.raises(Invalid):
+        revoke_certificate(certificate=new, reason=" ", actor=w.coord)
+    revoke_certificate(certificate=new, reason="信息有误", actor=w.coord)
+    assert verification_status(new) == "revoked"
+    new.status = "valid"
+    new.expires_at = utcnow() - timedelta(days=1)
+    assert verification_status(new) == "expired"
+
+
+def test_verification_page_and_api(w, app):
+    cred = _credential(w)
+    _trained(w, [w.person])
+    cert = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+    db.session.commit()
+    full_id = None
+    from app.people.services import reveal_id_number
+
+    full_id = reveal_id_number(person=w.person, actor=w.admin)
+    db.session.commit()
+    client = app.test_client()
+    page = client.get(f"/verify/{cert.verification_code}")
+    assert page.status_code == 200
+    assert "有效" in page.text or "valid" in page.text
+    assert "李*" in page.text and "李四" not in page.text
+    assert full_id not in page.text and w.person.id_number_masked not in page.text
+    api = client.get(f"/api/v1/verify/{cert.verification_code.lower()}")
+    assert api.status_code == 200 and api.json["status"] == "valid" and api.json["serial"] == cert.serial
+    assert full_id not in json.dumps(api.json, ensure_ascii=False) and "id_number" not in json.dumps(api.json)
+    forged = client.get("/verify/AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH")
+    assert forged.status_code == 404
+    assert client.get("/api/v1/verify/AAAA-BBBB").status_code == 404
+    revoke_certificate(certificate=db.session.get(Certificate, cert.id), reason="信息有误", actor=w.coord)
+    db.session.commit()
+    assert client.get(f"/api/v1/verify/{cert.verification_code}").json["status"] == "revoked"
+    assert "信息有误" in client.get(f"/verify/{cert.verification_code}").text
+
+
+def test_verification_is_rate_limited(db_url):
+    from tests.conftest import make_app
+
+    app = make_app(db_url, LMS_VERIFY_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    codes = [client.get("/verify/AAAA-BBBB").status_code for _ in range(5)]
+    assert codes[:3] == [404] * 3 and 429 in codes[3:]
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_concurrent_issuing_gives_distinct_gap_free_serials(app, tmp_path):
+    app.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        people = [person(w.community, f"学员{i}") for i in range(8)]
+        _trained(w, people)
+        db.session.commit()
+        ids, cred_id = [p.id for p in people], cred.id
+    barrier = threading.Barrier(len(ids))
+    errors = []
+
+    def work(pid):
+        with app.app_context():
+            try:
+                barrier.wait()
+                issue_certificate(
+                    credential=db.session.get(CredentialType, cred_id),
+                    person=db.session.get(Person, pid),
+                    actor=None,
+                    render=False,
+                )
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(pid,)) for pid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with app.app_context():
+        serials = sorted(db.session.scalars(select(Certificate.serial)))
+        assert [int(s.rsplit("-", 1)[1]) for s in serials] == list(range(1, len(ids) + 1))
+
+
+def _setup_issued(app, tmp_path):
+    """A certificate of the trainee, set up in its own app context (requests must not share it)."""
+    app.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.trainee_person, w.person])
+        cert = issue_certificate(credential=cred, person=w.trainee_person, actor=w.coord)
+        db.session.commit()
+        return cred.id, cert.id, cert.pdf_sha256, w.person.id
+
+
+def test_certificate_pages_scope_and_pdf(app, tmp_path):
+    import hashlib
+
+    _cred_id, cert_id, sha, _pid = _setup_issued(app, tmp_path)
+    client = app.test_client()
+    login(client, "trainee")
+    assert client.get(f"/certificates/{cert_id}").status_code == 200
+    pdf = client.get(f"/certificates/{cert_id}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert hashlib.sha256(pdf.data).hexdigest() == sha  # served from storage, not re-rendered
+    pdf.close()
+    badge = client.get(f"/certificates/{cert_id}/badge.json").json
+    assert "OpenBadgeCredential" in badge["type"]
+    assert badge["credentialSubject"]["achievement"]["name"] == "项目社工转岗证书"
+    other = app.test_client()
+    login(other, "coordout")
+    assert other.get(f"/certificates/{cert_id}").status_code == 404
+    assert other.get(f"/certificates/{cert_id}.pdf").status_code == 404
+    coord = app.test_client()
+    login(coord, "coord")
+    assert coord.get(f"/certificates/{cert_id}").status_code == 200
+
+
+def test_demo_transition_certificates_print_as_one_pdf(db_url, tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(db_url, LMS_CERTIFICATE_STORAGE=str(tmp_path / "pdfs"))
+    runner = app.test_cli_runner()
+    with app.app_context():
+        from app.demo.world import load_demo
+
+        load_demo()
+        db.session.commit()
+    result = runner.invoke(
+        args=["lms", "certificates", "issue", "--credential", "project-social-worker", "--unit", "330105"]
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "all.pdf"
+    result = runner.invoke(
+        args=[
+            "lms",
+            "certificates",
+            "print",
+            "--credential",
+            "project-social-worker",
+            "--unit",
+            "330105",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    info = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Pages:\s+69\b", info)
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Noto-Serif-CJK-SC\S*\s.*\syes\s+yes", fonts)
+    with app.app_context():
+        certs = db.session.scalars(select(Certificate)).all()
+        assert len(certs) == 69
+        for c in certs:
+            assert c.claims["name"] in text and c.serial in text and c.verification_code in text
+        assert "证书编号：" in text and "验证码：" in text
+        assert {c.person.category for c in certs} == {"project_social_worker"}
+        # Issuing again issues nothing new.
+    again = runner.invoke(
+        args=["lms", "certificates", "issue", "--credential", "project-social-worker", "--unit", "330105"]
+    )
+    assert again.exit_code == 0 and "certificates issued: 0" in again.output
+    revoke = runner.invoke(args=["lms", "certificates", "revoke", "NOPE-1", "--reason", "x"])
+    assert revoke.exit_code != 0 and "unknown serial" in revoke.output
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_credential_pages(app, tmp_path):
+    cred_id, _cert_id, _sha, person_id = _setup_issued(app, tmp_path)
+    client = app.test_client()
+    login(client, "coord")
+    page = client.get(f"/credentials/{cred_id}")
+    assert page.status_code == 200 and "李四" in page.text
+    assert client.get(f"/credentials/{cred_id}?show=issued").status_code == 200
+    r = client.post(f"/credentials/{cred_id}/approve", data={"person_id": [person_id]})
+    assert r.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Certificate.id))) == 2
+    assert client.get("/credentials/").status_code == 200
+    out = app.test_client()
+    login(out, "coordout")
+    assert out.get(f"/credentials/{cred_id}").status_code == 404
