@@ -134,3 +134,6 @@ def register_api(app: Flask, prefix: str) -> None:
     csrf.exempt(bp)
     api.register_blueprint(bp, url_prefix=prefix + "/api/v1")
     app.extensions["academy_api"] = api
+    from app.api.docs import bp as docs_bp
+
+    app.register_blueprint(docs_bp, url_prefix=prefix or None)

@@ -214,11 +214,17 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
         _require_staff(actor, course.program.unit)
         if actor is not None and not unit_in_scope(actor, person.unit):
             raise NotFound(_l("Not found."))
+    name = person.name
+    # FOR UPDATE (PostgreSQL; SQLite transactions are serial anyway): a concurrent
+    # re-enrolment or withdrawal of this person waits here and then sees the new status.
     existing = db.session.scalar(
-        select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.person_id == person.id)
+        select(Enrolment)
+        .where(Enrolment.course_id == course.id, Enrolment.person_id == person.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if existing is not None and existing.status != "withdrawn":
-        raise Conflict(_l("%(name)s is already enrolled in this course.", name=person.name))
+        raise Conflict(_l("%(name)s is already enrolled in this course.", name=name))
     taken = db.session.execute(
         update(Course)
         .where(Course.id == course.id, (Course.capacity.is_(None)) | (Course.seats_taken < Course.capacity))
@@ -234,17 +240,20 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
             .values(waitlist_seq=Course.waitlist_seq + 1)
             .returning(Course.waitlist_seq)
         ).scalar_one()
-    if existing is not None:  # re-enrolling after a withdrawal
-        existing.status, existing.waitlist_position, existing.enrolled_at = status, position, utcnow()
-        enrolment = existing
-    else:
-        enrolment = Enrolment(course_id=course.id, person_id=person.id, status=status, waitlist_position=position)
-        db.session.add(enrolment)
     try:
+        # The savepoint must begin before the row is added: begin_nested() first flushes
+        # what is pending, and a key violation outside it would abort the whole transaction.
         with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
-        raise Conflict(_l("%(name)s is already enrolled in this course.", name=person.name)) from None
+            if existing is not None:  # re-enrolling after a withdrawal
+                existing.status, existing.waitlist_position, existing.enrolled_at = status, position, utcnow()
+                enrolment = existing
+            else:
+                enrolment = Enrolment(
+                    course_id=course.id, person_id=person.id, status=status, waitlist_position=position
+                )
+                db.session.add(enrolment)
+    except IntegrityError:  # a concurrent enrolment of this person won the race
+        raise Conflict(_l("%(name)s is already enrolled in this course.", name=name)) from None
     db.session.expire(course, ["seats_taken", "waitlist_seq"])
     if existing is not None:
         refresh_people([person.id])  # earlier attendance may complete the course again
@@ -281,12 +290,17 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     """
     if not self_service:
         _require_staff(actor, course.program.unit)
+    # FOR UPDATE: of two concurrent withdrawals of one person (a double click) the
+    # second waits, no longer finds the row and frees no second seat.
     enrolment = db.session.scalar(
-        select(Enrolment).where(
+        select(Enrolment)
+        .where(
             Enrolment.course_id == course.id,
             Enrolment.person_id == person.id,
             Enrolment.status.in_(("enrolled", "waitlisted")),
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if enrolment is None:
         raise NotFound(_l("%(name)s is not enrolled in this course.", name=person.name))
