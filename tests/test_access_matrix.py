@@ -6,11 +6,17 @@ has an endpoint the matrix does not list.
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import pytest
 
 from app.auth.services import create_api_token
 from app.extensions import db
-from tests.factories import World, id_number, login
+from app.supervision.services import record_supervision
+from app.training.services import enrol
+from tests.factories import World, id_number, login, person, user
+from tests.training.helpers import course, program, session
 
 ROLES = ("anonymous", "trainee", "coord_in", "coord_out", "admin")
 USERNAMES = {"trainee": "trainee", "coord_in": "coord", "coord_out": "coordout", "admin": "admin"}
@@ -50,6 +56,57 @@ API = [
         {"unit_code": "330105001001", "name": "孙八", "id_number": "{new_id}", "phone": "13800138000"},
         (401, 403, 201, 422, 201),
     ),
+    # training: {program}, {course}, {session} of 拱墅区; {person} is enrolled in {course}, {person2} is not
+    (
+        "POST",
+        "/api/v1/programs",
+        {"title": "督导能力提升班", "kind": "class", "unit_code": "330105", "year": 2022},
+        (401, 422, 201, 422, 201),
+    ),
+    (
+        "POST",
+        "/api/v1/courses",
+        {"program_id": "{program}", "code": "M2", "title": "个案工作", "hours": 3, "capacity": 20},
+        (401, 422, 201, 422, 201),
+    ),
+    (
+        "POST",
+        "/api/v1/sessions",
+        {"course_id": "{course}", "starts_at": "2022-06-01T09:00:00", "ends_at": "2022-06-01T12:00:00", "hours": 3},
+        (401, 422, 201, 422, 201),
+    ),
+    ("POST", "/api/v1/courses/{course}/enrolments", {"person_id": "{person2}"}, (401, 404, 201, 404, 201)),
+    ("DELETE", "/api/v1/courses/{course}/enrolments/{person}", None, (401, 404, 204, 404, 204)),
+    ("PUT", "/api/v1/sessions/{session}/attendance/{person}", {"status": "present"}, (401, 404, 200, 404, 200)),
+    ("GET", "/api/v1/people/{person}/hours?year=2022", None, (401, 404, 200, 404, 200)),
+    ("GET", "/api/v1/people/{me}/hours?year=2022", None, (401, 200, 200, 404, 200)),
+    # supervision: {record} credits {person}; {supervisor} holds the supervisor assignment in 拱墅区
+    ("GET", "/api/v1/supervision", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/v1/supervision/{record}", None, (401, 404, 200, 404, 200)),
+    (
+        "POST",
+        "/api/v1/supervision",
+        {
+            "supervisor_id": "{supervisor}",
+            "supervisee_ids": ["{person2}"],
+            "format": "individual",
+            "mode": "onsite",
+            "date": "2022-06-01",
+            "hours": 2,
+            "topic": "个案督导",
+        },
+        (401, 403, 201, 422, 201),
+    ),
+    # coverage
+    ("GET", "/api/v1/reports?unit=330105&year=2022", None, (401, 404, 200, 404, 200)),
+    (
+        "POST",
+        "/api/v1/cohorts",
+        {"name": "2022年持证社工", "unit_code": "330105", "year": 2022, "member_ids": ["{person}"]},
+        (401, 403, 201, 422, 201),
+    ),
+    # credentials: public, no token needed; an unknown code is 404 for everyone
+    ("GET", "/api/v1/verify/{code}", None, (404, 404, 404, 404, 404)),
 ]
 ENDPOINTS = UI + API
 
@@ -67,15 +124,51 @@ def world(app):
                 ("admin", "admin"),
             )
         }
+        prog = program(w.district)
+        crs = course(prog, capacity=10)
+        sess = session(crs)
+        enrol(course=crs, person=w.person, actor=w.coord)
+        supervisor = person(w.street, "孙督导")
+        user("supervisor", "supervisor", w.district, person=supervisor)
+        record = record_supervision(
+            data={
+                "format": "individual",
+                "mode": "onsite",
+                "held_on": date(2022, 5, 20),
+                "hours": 2,
+                "topic": "个案督导",
+            },
+            supervisor=supervisor,
+            supervisees=[w.person],
+            actor=w.coord,
+        ).record
         db.session.commit()
-        return {"person": w.person.id, "unit": w.community.id, "tokens": tokens}
+        return {
+            "person": w.person.id,
+            "person2": w.person2.id,
+            "me": w.trainee_person.id,
+            "unit": w.community.id,
+            "program": prog.id,
+            "course": crs.id,
+            "session": sess.id,
+            "supervisor": supervisor.id,
+            "record": record.id,
+            "code": "NO-SUCH-CODE",
+            "tokens": tokens,
+        }
 
 
 def fill(template, world):
     if isinstance(template, dict):
         return {k: fill(v, world) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, world) for v in template]
     if isinstance(template, str):
-        return template.format(person=world["person"], unit=world["unit"], new_id=id_number(900))
+        whole = re.fullmatch(r"\{(\w+)\}", template)
+        if whole and isinstance(world.get(whole[1]), int):  # an id in a JSON body stays a number
+            return world[whole[1]]
+        names = {k: v for k, v in world.items() if k != "tokens"}
+        return template.format(**names, new_id=id_number(900))
     return template
 
 
@@ -104,22 +197,28 @@ def test_api_endpoint(app, client, world, method, path, body, expected, role_ind
     url = fill(path, world)
     response = client.open(url, method=method, json=fill(body, world), headers=headers)
     assert response.status_code == expected[role_index], f"{role} {method} {url}: {response.get_data(as_text=True)}"
-    assert response.is_json, "API answers are always JSON"
+    if response.status_code == 204:
+        assert response.get_data() == b"", "204 has no body"
+    else:
+        assert response.is_json, "API answers are always JSON"
     if response.status_code >= 400:
         assert {"type", "title", "status", "detail"} <= set(response.json)
 
 
-def test_matrix_lists_every_endpoint(app):
+@pytest.mark.parametrize("part", ["api", "ui"])
+def test_matrix_lists_every_endpoint(app, part):
     listed = set()
     for method, path, *_ in ENDPOINTS:
         listed.add((method, path.split("?")[0]))
     missing = []
     for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") != (part == "api"):
+            continue
         path = rule.rule
         for arg in rule.arguments:
             path = path.replace(f"<int:{arg}>", "{x}").replace(f"<{arg}>", "{x}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            normalised = {(m, p.replace("{person}", "{x}").replace("{unit}", "{x}")) for m, p in listed}
+            normalised = {(m, re.sub(r"\{\w+\}", "{x}", p)) for m, p in listed}
             if (
                 rule.endpoint.startswith("api-docs")
                 or (method, path.replace("<path:filename>", "css/app.css")) in normalised
