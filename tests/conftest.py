@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,8 @@ TEST_CONFIG = {
     "LMS_PASSWORD_TIME_COST": 1,
     "LMS_PASSWORD_MEMORY_KIB": 1024,
     "RATELIMIT_ENABLED": True,
+    # Issued PDFs go to a scratch folder, never into the project's instance/.
+    "LMS_CERTIFICATE_STORAGE": tempfile.mkdtemp(prefix="lms-test-certificates-"),
 }
 
 

@@ -12,6 +12,8 @@ from datetime import date
 import pytest
 
 from app.auth.services import create_api_token
+from app.coverage.services import create_cohort
+from app.credentials.models import Certificate, CredentialType
 from app.extensions import db
 from app.supervision.services import record_supervision
 from app.training.services import enrol
@@ -25,7 +27,7 @@ LOGIN = 302  # anonymous UI requests are sent to /login
 # (method, path template, body, expected status per role in ROLES order)
 # {person}: a person in 拱墅区 (coord_in's district); {unit}: 和睦社区 in it.
 UI = [
-    ("GET", "/", None, (LOGIN, 200, 302, 302, 302)),
+    ("GET", "/", None, (LOGIN, 302, 302, 302, 302)),
     ("GET", "/login", None, (200, 302, 302, 302, 302)),
     ("POST", "/login", {"username": "x", "password": "y"}, (200, 302, 302, 302, 302)),
     ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
@@ -45,6 +47,65 @@ UI = [
     ("GET", "/units/import", None, (LOGIN, 403, 403, 403, 200)),
     ("POST", "/units/import", {}, (LOGIN, 403, 403, 403, 200)),
     ("GET", "/static/css/app.css", None, (200, 200, 200, 200, 200)),
+    ("GET", "/account/tokens", None, (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/account/tokens", {"name": "平台"}, (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/account/tokens/{coord_token}/revoke", {}, (LOGIN, 404, 302, 404, 404)),
+    ("GET", "/api/v1/docs", None, (LOGIN, 200, 200, 200, 200)),
+    # training: {program}, {course}, {session} of 拱墅区; {person} is enrolled, {person2} is not
+    ("GET", "/programs/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/programs/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/programs/new", {}, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/programs/{program}", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/programs/{program}/courses/new", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/programs/{program}/courses/new", {}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/courses/{course}", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/courses/{course}/enrol", {"one-person_id": "{person2}"}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/courses/{course}/sessions", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/courses/{course}/withdraw/{person}", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/sessions/{session}", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/sessions/{session}", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/sessions/{session}/qr", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/sessions/{session}/qr.svg", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/sessions/{session}/import", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/sessions/{session}/import", {}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/my/", None, (LOGIN, 200, 404, 404, 404)),
+    ("GET", "/my/courses/{course}", None, (LOGIN, 404, 404, 404, 404)),
+    ("GET", "/my/courses/{course}/lessons/{position}", None, (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/my/courses/{course}/enrol", {}, (LOGIN, 302, 404, 404, 404)),
+    ("POST", "/my/courses/{course}/withdraw", {}, (LOGIN, 302, 404, 404, 404)),
+    ("GET", "/checkin/{session}?t=x", None, (LOGIN, 200, 404, 404, 404)),
+    ("POST", "/checkin/{session}", {"t": "forged"}, (LOGIN, 403, 404, 404, 404)),
+    # supervision: {record} supervises {person}; {credit} is the trainee's own credit
+    ("GET", "/supervision/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/supervision/{record}", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/supervision/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/supervision/new", {}, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/supervision/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/supervision/mine", None, (LOGIN, 200, 404, 404, 404)),
+    ("POST", "/supervision/credits/{credit}/{verb}", {}, (LOGIN, 302, 404, 404, 404)),
+    # coverage: {cohort} is 拱墅区's 2022 cohort
+    ("GET", "/coverage/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/coverage/?unit={district}&year=2022", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/coverage/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/coverage/missing.csv?unit={district}&year=2022", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/coverage/cohorts/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/coverage/cohorts/new", {}, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/coverage/cohorts/{cohort}/freeze", {}, (LOGIN, 403, 302, 404, 302)),
+    # credentials: {credential} issued by 拱墅区; {certificate} is {person}'s (revoked, so printing starts no job)
+    ("GET", "/credentials/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/credentials/{credential}", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/credentials/{credential}/approve", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/credentials/{credential}/print", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/credentials/jobs/{job}", None, (LOGIN, 403, 404, 404, 404)),
+    ("GET", "/credentials/jobs/{job}/download", None, (LOGIN, 403, 404, 404, 404)),
+    ("GET", "/certificates/{certificate}", None, (LOGIN, 404, 200, 404, 200)),
+    ("GET", "/certificates/{certificate}.pdf", None, (LOGIN, 404, 200, 404, 200)),
+    ("GET", "/certificates/{certificate}/badge.json", None, (LOGIN, 404, 200, 404, 200)),
+    ("POST", "/certificates/{certificate}/revoke", {"reason": "x"}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/certificates/{certificate}/reissue", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/my/certificates", None, (LOGIN, 200, 404, 404, 404)),
+    ("GET", "/verify/", None, (200, 200, 200, 200, 200)),
+    ("GET", "/verify/{code}", None, (404, 404, 404, 404, 404)),
 ]
 API = [
     ("GET", "/api/v1/units", None, (401, 200, 200, 200, 200)),
@@ -142,8 +203,71 @@ def world(app):
             supervisees=[w.person],
             actor=w.coord,
         ).record
+        own = record_supervision(
+            data={
+                "format": "individual",
+                "mode": "online",
+                "held_on": date(2022, 6, 1),
+                "hours": 1,
+                "topic": "朋辈督导",
+            },
+            supervisor=supervisor,
+            supervisees=[w.trainee_person],
+            actor=w.coord,
+        ).record
+        cohort = create_cohort(
+            data={"name": "2022年全员", "year": 2022, "member_ids": [w.person.id], "min_training_hours": 1},
+            unit=w.district,
+            actor=w.coord,
+        )
+        credential = CredentialType(
+            name="psw",
+            title="项目社工转岗证书",
+            design="transition-zh",
+            issuer_unit=w.district,
+            issuer_name="杭州市拱墅区民政局",
+            issuer_code="GSMZ",
+        )
+        db.session.add(credential)
+        db.session.flush()
+        certificate = Certificate(
+            credential=credential,
+            person=w.person,
+            serial="GSMZ-2022-00001",
+            verification_code="AAAA-BBBB",
+            claims={
+                "name": "李四",
+                "credential": "项目社工转岗证书",
+                "issuer": "杭州市拱墅区民政局",
+                "issued_on": "2022-12-01",
+                "training_hours": 0,
+                "supervision_hours": 0,
+                "programs": [],
+                "transition": None,
+                "id_number": "x",
+                "unit": "和睦社区",
+                "period_year": None,
+                "expires_on": None,
+                "records": [],
+            },
+            design="transition-zh",
+            design_version="1",
+            status="revoked",
+            revoke_reason="测试",
+        )
+        db.session.add(certificate)
         db.session.commit()
         return {
+            "credit": own.credits[0].id,
+            "cohort": cohort.id,
+            "credential": credential.id,
+            "certificate": certificate.id,
+            "district": w.district.id,
+            "coord_token": 2,
+            "fmt": "csv",
+            "verb": "confirm",
+            "job": "no-such-job",
+            "position": 1,
             "person": w.person.id,
             "person2": w.person2.id,
             "me": w.trainee_person.id,
@@ -214,9 +338,7 @@ def test_matrix_lists_every_endpoint(app, part):
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api.") != (part == "api"):
             continue
-        path = rule.rule
-        for arg in rule.arguments:
-            path = path.replace(f"<int:{arg}>", "{x}").replace(f"<{arg}>", "{x}")
+        path = re.sub(r"<(?!path:)[^>]+>", "{x}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             normalised = {(m, re.sub(r"\{\w+\}", "{x}", p)) for m, p in listed}
             if (
