@@ -22,6 +22,11 @@ from app.training.models import Course, CourseSession, Program
 STAFF = ("admin", "coordinator")
 
 
+def _staff_only() -> None:
+    if not api_user().has_role(*STAFF):
+        abort(403, description="Only coordinators and administrators do this.")
+
+
 def _visible(model, object_id: int, unit_of, roles=STAFF):
     """Load an object whose unit the caller may see, else 404."""
     obj = db.session.get(model, object_id)
@@ -42,6 +47,7 @@ def _local(value: datetime) -> datetime:
 @bp.response(201, schemas.Created)
 def create_program(data):
     """Create a program held by a unit in the caller's scope."""
+    _staff_only()
     unit = unit_by_code(data.pop("unit_code"))
     if unit is None or not unit_in_scope(api_user(), unit):
         return problem(422, "Invalid input.", {"unit_code": ["Unknown unit."]})
@@ -55,6 +61,7 @@ def create_program(data):
 @bp.response(201, schemas.Created)
 def create_course(data):
     """Add a course to a program."""
+    _staff_only()
     program = db.session.get(Program, data.pop("program_id"))
     if program is None or not unit_in_scope(api_user(), program.unit):
         return problem(422, "Invalid input.", {"program_id": ["Unknown program."]})
@@ -70,6 +77,7 @@ def create_course(data):
 @bp.response(201, schemas.Created)
 def create_session(data):
     """Schedule a session of a course."""
+    _staff_only()
     course = db.session.get(Course, data.pop("course_id"))
     if course is None or not unit_in_scope(api_user(), course.program.unit):
         return problem(422, "Invalid input.", {"course_id": ["Unknown course."]})

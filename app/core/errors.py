@@ -69,7 +69,10 @@ def init_app(app: Flask) -> None:
             data = getattr(exc, "data", None)  # webargs puts field messages here
             if isinstance(data, dict) and "messages" in data:
                 messages = data["messages"]
-                errors = messages.get("json", messages) if isinstance(messages, dict) else messages
+                # webargs groups messages by location (json, query…): callers want the fields.
+                errors = {}
+                for location, fields in messages.items() if isinstance(messages, dict) else []:
+                    errors.update(fields if isinstance(fields, dict) else {location: fields})
                 detail = "Invalid input."
             response = problem(code, detail, errors)
             if code == 401:

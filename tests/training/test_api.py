@@ -226,13 +226,13 @@ def test_session_times_naive_are_local_and_offsets_are_kept(api):
 
 
 def test_trainee_and_other_district_cannot_create(api):
-    problem(new_program(api, who="trainee"), 422, "unit_code")
+    problem(new_program(api, who="trainee"), 403)
     program_id = created_id(new_program(api))
-    problem(new_course(api, program_id, who="trainee"), 422, "program_id")
+    problem(new_course(api, program_id, who="trainee"), 403)
     problem(new_course(api, program_id, who="coord_out"), 422, "program_id")
     course_id = created_id(new_course(api, program_id))
     problem(new_session(api, course_id, who="coord_out"), 422, "course_id")
-    problem(new_session(api, course_id, who="trainee"), 422, "course_id")
+    problem(new_session(api, course_id, who="trainee"), 403)
 
 
 # --- enrolments -------------------------------------------------------------------------------------------
@@ -413,8 +413,8 @@ def test_hours_year_is_the_local_calendar_year(api):
 
 
 def test_hours_validation(api):
-    assert "year" in problem(hours(api, api.ids["person"], year=1999), 422)["errors"]["query"]
-    assert "year" in problem(api("GET", f"/api/v1/people/{api.ids['person']}/hours?year=abc"), 422)["errors"]["query"]
+    assert "year" in problem(hours(api, api.ids["person"], year=1999), 422)["errors"]
+    assert "year" in problem(api("GET", f"/api/v1/people/{api.ids['person']}/hours?year=abc"), 422)["errors"]
     problem(hours(api, 999999), 404)
 
 
