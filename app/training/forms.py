@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, DecimalField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 KIND_LABELS = {
     "camp": _l("Training camp"),
@@ -37,7 +37,7 @@ class ProgramForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS))
     tier = SelectField(_l("Tier"), choices=[SelectChoice("", "—")] + [SelectChoice(t, t) for t in TIERS])
     unit_id = SelectField(_l("Organising unit"), coerce=int)
-    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
+    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
     starts_on = DateField(_l("Starts on"), validators=[Optional()])
     ends_on = DateField(_l("Ends on"), validators=[Optional()])
     audience = StringField(_l("Audience"), validators=[Optional(), Length(max=255)])
@@ -46,7 +46,7 @@ class ProgramForm(FlaskForm):
 class CourseForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
-    hours = DecimalField(_l("Credit hours"), places=1, validators=[DataRequired(), NumberRange(0.1, 200)])
+    hours = DecimalField(_l("Credit hours"), places=1, validators=[InputRequired(), NumberRange(0.1, 200)])
     capacity = IntegerField(
         _l("Capacity"), validators=[Optional(), NumberRange(1, 100000)], description=_l("Empty: no limit.")
     )
@@ -55,7 +55,7 @@ class CourseForm(FlaskForm):
         _l("Minimum attended share"),
         places=2,
         default=0.8,
-        validators=[DataRequired(), NumberRange(0.01, 1)],
+        validators=[InputRequired(), NumberRange(0.01, 1)],
         description=_l("Of all scheduled sessions of the course, e.g. 0.8 for 80%."),
     )
     pass_mark = IntegerField(_l("Pass mark"), validators=[Optional(), NumberRange(0, 100)])
@@ -65,7 +65,7 @@ class CourseForm(FlaskForm):
 class SessionForm(FlaskForm):
     starts_at = DateTimeLocalField(_l("Starts"), validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), validators=[DataRequired()])
-    hours = DecimalField(_l("Credited hours"), places=1, validators=[DataRequired(), NumberRange(0.1, 24)])
+    hours = DecimalField(_l("Credited hours"), places=1, validators=[InputRequired(), NumberRange(0.1, 24)])
     mode = SelectField(_l("Mode"), choices=choices(MODE_LABELS))
     place = StringField(_l("Place"), validators=[Optional(), Length(max=120)])
 

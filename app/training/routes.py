@@ -63,11 +63,18 @@ def _local(value: datetime) -> datetime:
 
 def _flash_error(exc: DomainError, form=None) -> None:
     db.session.rollback()
-    if form is not None:
-        for field, message in exc.errors.items():
-            if hasattr(form, field):
-                getattr(form, field).errors.append(str(message))
-    flash(str(exc.message) if not exc.errors else _("Please correct the marked fields."), "error")
+    unmarked = []  # messages about fields the page cannot mark: they go into the flash
+    for field, message in exc.errors.items():
+        if form is not None and hasattr(form, field):
+            getattr(form, field).errors.append(str(message))
+        else:
+            unmarked.append(str(message))
+    if not exc.errors:
+        flash(str(exc.message), "error")
+    elif unmarked:
+        flash(" ".join(unmarked), "error")
+    else:
+        flash(_("Please correct the marked fields."), "error")
 
 
 # ---------------------------------------------------------------- programs
