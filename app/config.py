@@ -32,6 +32,11 @@ DEFAULTS: dict[str, object] = {
     "LMS_VERIFY_RATE_LIMIT": "30 per minute",
     "LMS_CERTIFICATE_STORAGE": None,  # folder for issued PDFs; default instance/certificates
     "LMS_PUBLIC_URL": None,  # e.g. https://academy.example.gov.cn — printed in QR codes
+    # Continuing education of certified social workers: hours per registration period by level.
+    "LMS_CE_MINIMUM_HOURS": {"assistant": 72, "intermediate": 90, "senior": 90},
+    "LMS_CE_COUNTS": ("training", "supervision"),  # which ledger hours count
+    "LMS_CE_PERIOD_YEARS": 3,
+    "LMS_CE_RISK_MONTHS": 6,  # at risk: the period ends within this many months, hours short
     "LMS_SESSION_HOURS": 12,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
@@ -55,6 +60,8 @@ _ENV_INT = {
     "LMS_CHECKIN_MARGIN_MINUTES",
     "LMS_LATE_AFTER_MINUTES",
     "LMS_SUPERVISION_RATIO",
+    "LMS_CE_PERIOD_YEARS",
+    "LMS_CE_RISK_MONTHS",
 }
 _ENV_STR = {
     "LMS_MODE",
@@ -71,8 +78,40 @@ _ENV_STR = {
 }
 
 
+CE_LEVELS = ("assistant", "intermediate", "senior")
+CE_SOURCES = ("training", "supervision")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot start the application."""
+
+
+def _ce_minimum_from_env(value: str) -> dict[str, int]:
+    """Parse ``assistant:72,intermediate:90,senior:90`` (levels not named keep their default)."""
+    table = dict(DEFAULTS["LMS_CE_MINIMUM_HOURS"])  # type: ignore[arg-type]
+    for item in filter(None, (x.strip() for x in value.split(","))):
+        level, _sep, hours = item.partition(":")
+        if level.strip() not in CE_LEVELS or not hours.strip().isdigit():
+            raise ConfigError(f"LMS_CE_MINIMUM_HOURS must look like 'assistant:72,intermediate:90', got {value!r}")
+        table[level.strip()] = int(hours)
+    return table
+
+
+def _check_ce(cfg: dict) -> None:
+    """Refuse a continuing-education configuration the ledger cannot apply."""
+    minimum = cfg["LMS_CE_MINIMUM_HOURS"]
+    if not isinstance(minimum, dict) or set(minimum) != set(CE_LEVELS):
+        raise ConfigError(f"LMS_CE_MINIMUM_HOURS must give hours for exactly {', '.join(CE_LEVELS)}")
+    if any(not isinstance(h, int | float) or h < 0 for h in minimum.values()):
+        raise ConfigError("LMS_CE_MINIMUM_HOURS must be numbers of hours, 0 or more")
+    counts = tuple(cfg["LMS_CE_COUNTS"])
+    if not counts or not set(counts) <= set(CE_SOURCES):
+        raise ConfigError(f"LMS_CE_COUNTS must name one or more of {', '.join(CE_SOURCES)}, got {counts!r}")
+    cfg["LMS_CE_COUNTS"] = counts
+    if not 1 <= cfg["LMS_CE_PERIOD_YEARS"] <= 10:
+        raise ConfigError("LMS_CE_PERIOD_YEARS must be from 1 to 10")
+    if not 0 <= cfg["LMS_CE_RISK_MONTHS"] <= 60:
+        raise ConfigError("LMS_CE_RISK_MONTHS must be from 0 to 60")
 
 
 def _secret_key_file(instance_path: Path) -> str:
@@ -111,9 +150,14 @@ def load_config(config: dict | None, instance_path: str, environ: os._Environ | 
             "true",
             "yes",
         )
+    if env.get("LMS_CE_MINIMUM_HOURS"):
+        cfg["LMS_CE_MINIMUM_HOURS"] = _ce_minimum_from_env(env["LMS_CE_MINIMUM_HOURS"])
+    if env.get("LMS_CE_COUNTS"):
+        cfg["LMS_CE_COUNTS"] = tuple(x.strip() for x in env["LMS_CE_COUNTS"].split(",") if x.strip())
     if env.get("LMS_SESSION_COOKIE_SECURE"):
         cfg["SESSION_COOKIE_SECURE"] = env["LMS_SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     cfg.update(config or {})
+    _check_ce(cfg)
 
     mode = cfg["LMS_MODE"]
     if mode not in ("embedded", "production"):

@@ -8,8 +8,10 @@ from sqlalchemy import select
 from app.api import schemas
 from app.api.auth import api_user
 from app.api.routes import bp, page_of
+from app.core.domain import Invalid
 from app.core.errors import problem
 from app.extensions import db
+from app.org.queries import unit_in_scope
 from app.people.models import Person
 from app.supervision import queries, services
 from app.supervision.models import SupervisionRecord
@@ -38,11 +40,24 @@ def create_supervision(data):
     user = api_user()
     ids = data.pop("supervisee_ids")
     supervisor = db.session.get(Person, data.pop("supervisor_id"))
-    supervisees = list(db.session.scalars(select(Person).where(Person.id.in_(ids))))
-    if len(supervisees) != len(set(ids)):
+    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(ids)))}
+    if user.has_role(*services.RECORDERS):
+        # Another district's people answer as unknown ids: the caller learns nothing about them, not even a name.
+        people = {i: p for i, p in people.items() if unit_in_scope(user, p.unit, services.RECORDERS)}
+        if supervisor is not None and not (
+            unit_in_scope(user, supervisor.unit, services.RECORDERS) or services.holds_supervisor_assignment(supervisor)
+        ):
+            supervisor = None
+    if set(ids) - set(people):
         return problem(422, "Invalid input.", {"supervisee_ids": ["Unknown person."]})
+    supervisees = [people[i] for i in ids]  # duplicates kept: the service refuses a supervisee listed twice
     data["held_on"] = data.pop("date")
-    result = services.record_supervision(data=data, supervisor=supervisor, supervisees=supervisees, actor=user)
+    try:
+        result = services.record_supervision(data=data, supervisor=supervisor, supervisees=supervisees, actor=user)
+    except Invalid as exc:
+        if "held_on" in exc.errors:  # the API calls the field "date"
+            exc.errors["date"] = exc.errors.pop("held_on")
+        raise
     db.session.commit()
     return {"id": result.record.id, "warnings": [str(w) for w in result.warnings]}
 

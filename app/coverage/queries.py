@@ -25,14 +25,14 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, true
 
 from app.coverage.models import Cohort, CohortMember
 from app.extensions import db
 from app.ledger.models import PersonMonth
 from app.ledger.queries import Period, completions
 from app.org.models import OrgUnit
-from app.org.queries import children_of
+from app.org.queries import children_of, subtree_ids
 from app.people.models import Person
 from app.supervision.models import SupervisionRecord
 from app.training.models import Course, CourseSession, Program
@@ -133,9 +133,7 @@ def listed_completions(cohort: Cohort):
     """
     if cohort.min_courses is None:
         return select(literal(0).label("person_id"), literal(0).label("n")).where(literal(False)).subquery("listed")
-    done = completions(
-        Period.year(cohort.year), select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
-    ).subquery()
+    done = completions(Period.year(cohort.year), members_of(cohort)).subquery()
     stmt = select(done.c.person_id, func.count().label("n")).join(Course, Course.id == done.c.course_id)
     if cohort.program_ids:
         stmt = stmt.where(Course.program_id.in_(cohort.program_ids))
@@ -305,28 +303,29 @@ def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None)
 def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[int, dict[int, tuple[int, int, int]]]:
     """Return {cohort: {bucket: (members, trained, supervised)}} — one query per cohort, not per person.
 
-    Members who moved out of the unit's subtree stay in the cohort's total
-    (bucket DIRECT) unless ``within`` restricts them to the subtree.
+    Members of a frozen cohort who moved out of the unit's subtree stay in the
+    cohort's total (bucket DIRECT) unless ``within`` restricts them to the subtree.
     """
     out: dict[int, dict[int, tuple[int, int, int]]] = {}
     for cohort in cohorts:
-        py = person_year(cohort.year, _members(cohort))
+        members = members_of(cohort).subquery("members")
+        py = person_year(cohort.year, members_of(cohort))
         listed = listed_completions(cohort)
         trained = trained_clause(cohort, py, listed)
         supervised = supervised_clause(cohort, py)
         rows = db.session.execute(
             select(
                 bucket.label("bucket"),
-                func.count(CohortMember.id),
+                func.count(),
                 func.count(case((trained, 1))),
                 func.count(case((supervised, 1))),
             )
-            .select_from(CohortMember)
-            .join(Person, Person.id == CohortMember.person_id)
+            .select_from(members)
+            .join(Person, Person.id == members.c.person_id)
             .join(units, units.c.id == Person.unit_id)
-            .outerjoin(py, py.c.person_id == CohortMember.person_id)
-            .outerjoin(listed, listed.c.person_id == CohortMember.person_id)
-            .where(CohortMember.cohort_id == cohort.id, within if within is not None else True)
+            .outerjoin(py, py.c.person_id == members.c.person_id)
+            .outerjoin(listed, listed.c.person_id == members.c.person_id)
+            .where(within if within is not None else true())
             .group_by(bucket)
         ).all()
         out[cohort.id] = {b: (int(m), int(t), int(s)) for b, m, t, s in rows}
@@ -356,24 +355,43 @@ class Missing:
     lacks_sessions: int | None
 
 
-def _members(cohort: Cohort):
-    return select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
+def members_of(cohort: Cohort):
+    """Select the ids (``person_id``) of the cohort's members.
+
+    A frozen cohort, or one of listed people only, has its stored member list.
+    An unfrozen cohort follows its rule when read: active people of the unit's
+    subtree (of the category), plus the additions, minus the exclusions — so
+    people joining or leaving the unit, or made inactive, count or stop counting
+    until the list is frozen.
+    """
+    if cohort.frozen_at is not None or not cohort.include_rule:
+        return select(CohortMember.person_id.label("person_id")).where(CohortMember.cohort_id == cohort.id)
+    rule = and_(Person.unit_id.in_(subtree_ids(cohort.unit)), Person.active.is_(True))
+    if cohort.category:
+        rule = and_(rule, Person.category == cohort.category)
+    added = [int(i) for i in cohort.added_ids or []]
+    stmt = select(Person.id.label("person_id")).where(or_(rule, Person.id.in_(added)) if added else rule)
+    excluded = [int(i) for i in cohort.excluded_ids or []]
+    if excluded:
+        stmt = stmt.where(Person.id.not_in(excluded))
+    return stmt
 
 
 def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 500) -> list[Missing]:
     """Return the cohort's members who are not yet trained or supervised, and what each lacks."""
-    py = person_year(cohort.year, _members(cohort))
+    members = members_of(cohort).subquery("members")
+    py = person_year(cohort.year, members_of(cohort))
     listed = listed_completions(cohort)
     trained = trained_clause(cohort, py, listed)
     supervised = supervised_clause(cohort, py)
     stmt = (
         select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc)
-        .select_from(CohortMember)
-        .join(Person, Person.id == CohortMember.person_id)
+        .select_from(members)
+        .join(Person, Person.id == members.c.person_id)
         .join(OrgUnit, OrgUnit.id == Person.unit_id)
-        .outerjoin(py, py.c.person_id == CohortMember.person_id)
-        .outerjoin(listed, listed.c.person_id == CohortMember.person_id)
-        .where(CohortMember.cohort_id == cohort.id, or_(~trained, ~supervised))
+        .outerjoin(py, py.c.person_id == members.c.person_id)
+        .outerjoin(listed, listed.c.person_id == members.c.person_id)
+        .where(or_(~trained, ~supervised))
         .order_by(OrgUnit.path, Person.name)
         .limit(limit)
     )
@@ -408,12 +426,12 @@ def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict
     """Return, for each month of the year, the cumulative share of members trained and supervised (hours rules)."""
     first, last = _months(cohort.year)
     sup_hours, _ = _sup_columns()
-    members = select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)
+    members = members_of(cohort)
     if within is not None:
         members = (
-            members.join(Person, Person.id == CohortMember.person_id)
+            select(Person.id)
             .join(OrgUnit, OrgUnit.id == Person.unit_id)
-            .where(OrgUnit.path.like(within.path + "%"))
+            .where(Person.id.in_(members), OrgUnit.path.like(within.path + "%"))
         )
     cumulative = (
         select(

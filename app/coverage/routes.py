@@ -21,6 +21,7 @@ from app.coverage.forms import CohortForm
 from app.coverage.models import Cohort
 from app.coverage.services import create_cohort, freeze_cohort
 from app.extensions import db
+from app.ledger.ce import SOURCE_LABELS, ce_at_risk, risk_horizon
 from app.org.models import OrgUnit
 from app.org.queries import ancestors_of, scope_roots, unit_in_scope
 from app.people.labels import CATEGORY_LABELS
@@ -84,6 +85,30 @@ def dashboard():
         missing=missing,
         progress=progress,
         path=ancestors_of(unit),
+    )
+
+
+@bp.get("/ce")
+@roles_required(*STAFF)
+def ce_risk():
+    within = None
+    unit_id = request.args.get("unit", type=int)
+    if unit_id:
+        within = found(db.session.get(OrgUnit, unit_id))
+        if not unit_in_scope(current_user, within):
+            abort(404)
+    day = queries.today_local()
+    limit = 500
+    people = ce_at_risk(current_user, day, limit=limit, within=within)
+    return render_template(
+        "coverage/ce_risk.html",
+        people=people,
+        within=within,
+        today=day,
+        horizon=risk_horizon(day),
+        limit=limit,
+        counted=[SOURCE_LABELS[c] for c in current_app.config["LMS_CE_COUNTS"]],
+        path=ancestors_of(within) if within else [],
     )
 
 

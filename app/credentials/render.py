@@ -1,30 +1,65 @@
 """Certificates as data plus a two-step renderer (STYLE.md rule 6).
 
-Step 1: sandboxed Jinja renders ``certificates/<design>/template.html`` with the
-certificate's context. Step 2: WeasyPrint lays it out with a URL fetcher that
-serves only files of the design's own folder (and ``data:`` URIs).
+Step 1 (:func:`render_html`): sandboxed Jinja renders ``certificates/<design>/template.html``
+with the certificate's context, autoescaped, loading templates from the design's folder only.
+Step 2 (:func:`render_pdf`): WeasyPrint lays the HTML out with a URL fetcher that serves only
+files inside the design's own folder and ``data:`` URIs; anything else stops the rendering.
+
+The context a design receives (services build it from the certificate's frozen claims):
+
+``name``, ``id_number`` (masked), ``unit``, ``credential`` (title), ``issuer``, ``issued_on``
+and ``expires_on`` (ISO dates or None), ``period_year``, ``programs`` (titles),
+``training_hours``, ``supervision_hours``, ``transition`` (None or ``from``/``to`` codes and
+``from_label``/``to_label``), ``records`` (``date``, ``title``, ``kind``, ``hours``: the hours
+statement's rows), ``serial``, ``code``, ``verify_url``;
+``qr_svg``: the QR code of ``verify_url`` as an SVG **data URI** (from :func:`qr_svg`), used
+as ``<img src="{{ qr_svg }}">`` — a plain string, so it survives autoescaping and a JSON round
+trip of the stored inputs, and passes the fetcher as a ``data:`` URI;
+``seal_url``: None, or the issuer's seal image as a ``data:`` URI (or a file name inside the
+design folder) — any other address is refused by the fetcher.
+Optional: ``start_date``/``end_date`` (ISO dates of the training, shown instead of the year).
+
+``metadata.yaml`` holds ``name`` (the folder's), ``title``, ``language`` (zh_CN or en),
+``orientation`` (landscape or portrait), ``version`` (an integer or semver, stored with each
+issued certificate), ``description`` and optionally ``single_page`` (true lets
+:func:`render_many` lay a batch of certificates out as one document). The same inputs render
+the same bytes, so an issued PDF can be re-rendered and checked against its SHA-256.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import functools
-import io
+import gc
+import re
 import shutil
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlsplit
 
 import segno
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
 DESIGNS = Path(__file__).resolve().parents[2] / "certificates"
 CJK_FAMILY = "Noto Serif CJK SC"
+CJK_FONT_FILES = (
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"),
+)
+LANGUAGES = ("zh_CN", "en")
+ORIENTATIONS = ("landscape", "portrait")
+_DESIGN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_VERSION = re.compile(r"\d+(\.\d+){0,2}")
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
+_TITLE = re.compile(r"<title>.*?</title>", re.DOTALL | re.IGNORECASE)
 
 
 class RenderUnavailable(RuntimeError):
@@ -32,146 +67,338 @@ class RenderUnavailable(RuntimeError):
 
 
 class DesignError(ValueError):
-    """A certificate design is missing or malformed."""
+    """A certificate design is unknown, incomplete or malformed."""
+
+
+class ResourceRefused(ValueError):
+    """A design or its context referred to a resource outside the design's folder."""
+
+
+# -- environment -------------------------------------------------------------------------------
+
+
+def _has_cjk_font() -> bool:
+    fc_list = shutil.which("fc-list")
+    if fc_list:
+        try:
+            # A fixed argument list, no shell, no user input.
+            out = subprocess.run(  # noqa: S603
+                [fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=30, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if CJK_FAMILY in out:
+            return True
+    return any(path.is_file() for path in CJK_FONT_FILES)
+
+
+def _has_harfbuzz_subset() -> bool:
+    return ctypes.util.find_library("harfbuzz-subset") is not None
 
 
 @functools.cache
 def _missing_packages() -> tuple[str, ...]:
     missing = []
-    fc_list = shutil.which("fc-list")
-    families = ""
-    if fc_list:
-        families = subprocess.run(  # noqa: S603 - a fixed command, no user input
-            [fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=20, check=False
-        ).stdout  # noqa: S603
-    if CJK_FAMILY not in families:
+    if not _has_cjk_font():
         missing.append("fonts-noto-cjk")
-    if ctypes.util.find_library("harfbuzz-subset") is None:
+    if not _has_harfbuzz_subset():
         missing.append("libharfbuzz-subset0")
     return tuple(missing)
 
 
 def check_environment() -> None:
-    """Refuse to render, with the exact install command, without the CJK font or HarfBuzz subsetting."""
+    """Raise RenderUnavailable with the exact install command when the CJK font or HarfBuzz subsetting is missing."""
     missing = _missing_packages()
     if missing:
+        why = []
+        if "fonts-noto-cjk" in missing:
+            why.append(f"the {CJK_FAMILY} font (without it Chinese prints as empty boxes)")
+        if "libharfbuzz-subset0" in missing:
+            why.append("HarfBuzz font subsetting (without it a CJK page takes ~10 s and embeds whole fonts)")
         raise RenderUnavailable(
-            "certificates need " + " and ".join(missing) + " (without HarfBuzz subsetting a page takes ~10 s; "
-            "without the font Chinese prints as boxes). Install with: sudo apt-get install -y " + " ".join(missing)
+            "Certificates cannot be rendered: missing "
+            + " and ".join(why)
+            + ". Install with: sudo apt-get install -y "
+            + " ".join(missing)
         )
+
+
+# -- designs -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Design:
+    """A certificate design: its folder and validated metadata."""
+
     name: str
     folder: Path
     title: str
     language: str
     orientation: str
     version: str
+    description: str
+    single_page: bool
 
 
-def load_design(name: str, root: Path = DESIGNS) -> Design:
-    """Read ``<root>/<name>/metadata.yaml`` and check the design is complete."""
-    folder = (root / name).resolve()
-    if folder.parent != root.resolve() or not (folder / "template.html").is_file():
-        raise DesignError(f"unknown certificate design {name!r}")
+def load_design(name: str, root: Path | None = None) -> Design:
+    """Read and validate ``<root>/<name>/metadata.yaml`` and return the design."""
+    root = (root or DESIGNS).resolve()
+    if not isinstance(name, str) or not _DESIGN_NAME.fullmatch(name):
+        raise DesignError(f"unknown certificate design {name!r}: {_available(root)}")
+    folder = root / name
+    if not (folder / "metadata.yaml").is_file():
+        raise DesignError(f"unknown certificate design {name!r}: {_available(root)}")
+    for required in ("template.html", "theme.css"):
+        if not (folder / required).is_file():
+            raise DesignError(f"certificate design {name!r} has no {required}")
     try:
-        meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DesignError(f"{name}/metadata.yaml: {exc}") from None
-    for key in ("title", "language", "version"):
-        if key not in meta:
-            raise DesignError(f"{name}/metadata.yaml: missing {key}")
+        meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DesignError(f"{name}/metadata.yaml cannot be read: {exc}") from None
+    if not isinstance(meta, dict):
+        raise DesignError(f"{name}/metadata.yaml must be a mapping")
+    problems = []
+    for key in ("name", "title", "language", "orientation", "version", "description"):
+        if meta.get(key) in (None, ""):
+            problems.append(f"{key} is missing")
+    if meta.get("name") not in (None, "", name):
+        problems.append(f"name {meta['name']!r} differs from the folder name")
+    if meta.get("language") not in (None, "", *LANGUAGES):
+        problems.append(f"language must be one of {', '.join(LANGUAGES)}")
+    if meta.get("orientation") not in (None, "", *ORIENTATIONS):
+        problems.append(f"orientation must be one of {', '.join(ORIENTATIONS)}")
+    version = meta.get("version")
+    if version not in (None, "") and (isinstance(version, bool) or not _VERSION.fullmatch(str(version))):
+        problems.append("version must be an integer or a semantic version such as 1.2.0")
+    single_page = meta.get("single_page", False)
+    if not isinstance(single_page, bool):
+        problems.append("single_page must be true or false")
+    if problems:
+        raise DesignError(f"{name}/metadata.yaml: " + "; ".join(problems))
     return Design(
-        name,
-        folder,
-        str(meta["title"]),
-        str(meta["language"]),
-        str(meta.get("orientation", "landscape")),
-        str(meta["version"]),
+        name=name,
+        folder=folder,
+        title=str(meta["title"]),
+        language=meta["language"],
+        orientation=meta["orientation"],
+        version=str(version),
+        description=str(meta["description"]).strip(),
+        single_page=single_page,
     )
+
+
+def _available(root: Path) -> str:
+    names = sorted(p.parent.name for p in root.glob("*/metadata.yaml")) if root.is_dir() else []
+    return "available designs: " + (", ".join(names) or "none")
+
+
+# -- step 1: sandboxed Jinja -------------------------------------------------------------------
+
+_CN_DIGITS = "〇一二三四五六七八九"
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _cn_number(n: int) -> str:
+    """1..31 in Chinese numerals, as in 十二月二十一日."""
+    tens, ones = divmod(n, 10)
+    return (("" if tens == 1 else _CN_DIGITS[tens]) + "十" if tens else "") + (_CN_DIGITS[ones] if ones else "")
+
+
+def cn_date(value) -> str:
+    """Format a date in Chinese numerals, the way a signature date is printed (二〇二二年十二月二十日)."""
+    d = _as_date(value)
+    return "".join(_CN_DIGITS[int(c)] for c in str(d.year)) + f"年{_cn_number(d.month)}月{_cn_number(d.day)}日"
+
+
+def zh_date(value) -> str:
+    """Format a date the way body text prints it (2022年12月20日)."""
+    d = _as_date(value)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def en_date(value) -> str:
+    """Format a date in English (20 December 2022)."""
+    d = _as_date(value)
+    return f"{d.day} {d:%B} {d.year}"
+
+
+def hours(value) -> str:
+    """Format hours without useless decimals (20.0 → 20, 1.5 → 1.5)."""
+    text = f"{float(value or 0):.2f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 @functools.cache
-def _environment(folder: Path) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+def _environment(folder: Path) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(str(folder)),
-        autoescape=select_autoescape(("html",)),
+        autoescape=True,
         undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.filters.update(cn_date=cn_date, zh_date=zh_date, en_date=en_date, hours=hours)
+    return env
 
 
 def render_html(design: Design, context: dict) -> str:
-    """Step 1: the design's template, in a Jinja sandbox, with autoescaping."""
-    return _environment(design.folder).get_template("template.html").render(**context)
+    """Render the design's template with the context in a Jinja sandbox, autoescaped."""
+    return _environment(design.folder).get_template("template.html").render(context)
 
 
-def qr_svg(url: str) -> Markup:
-    """An inline SVG QR code of the URL (safe to place in a template)."""
-    out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=4, border=0, xmldecl=False, svgns=True, dark="#1a1a1a")
-    return Markup(out.getvalue().decode())  # noqa: S704 - segno's own SVG, no user markup
+def qr_svg(url: str) -> str:
+    """Return the QR code of the URL as an SVG data URI for ``<img src>``."""
+    return segno.make(url, error="m").svg_data_uri(border=0, dark="#1a1a1a")
+
+
+# -- step 2: WeasyPrint with a locked fetcher --------------------------------------------------
 
 
 def _fetcher(folder: Path):
     from weasyprint.urls import URLFetcher
 
+    root = folder.resolve()
+
     class DesignFetcher(URLFetcher):
-        """Serve only the design's own folder and data: URIs; refuse everything else."""
+        """Serve files of the design's own folder and data: URIs; refuse everything else."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.refused: list[str] = []
 
         def fetch(self, url, headers=None):
-            parsed = urlparse(url)
-            if parsed.scheme == "data":
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
                 return super().fetch(url, headers)
-            if parsed.scheme != "file":
-                raise ValueError(f"certificate designs may not load {parsed.scheme}: resources")
-            path = Path(unquote(parsed.path)).resolve()
-            if not path.is_relative_to(folder):
-                raise ValueError("certificate designs may only load files of their own folder")
-            return super().fetch(path.as_uri(), headers)
+            if scheme == "file" and parts.netloc in ("", "localhost"):
+                try:
+                    # resolve() collapses ../ and follows symbolic links before the check.
+                    path = Path(unquote(parts.path)).resolve()
+                    inside = path.is_relative_to(root) and path.is_file()
+                except (OSError, ValueError):
+                    inside = False
+                if inside:
+                    return super().fetch(path.as_uri(), headers)
+            # Remembered as well as raised: WeasyPrint swallows errors met while drawing SVG.
+            self.refused.append(url)
+            raise ResourceRefused(f"certificate designs may only load files of their own folder, not {url[:200]!r}")
 
-    return DesignFetcher(allowed_protocols=("file", "data"))
+    # fail_on_errors: a refused or missing resource stops the layout instead of printing a
+    # certificate without its seal; _document turns the stop into a ResourceRefused.
+    return DesignFetcher(allowed_protocols=("file", "data"), fail_on_errors=True, timeout=5)
+
+
+def _document(design: Design, html: str, font_config=None, cache=None):
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    fetcher = _fetcher(design.folder)
+    try:
+        return HTML(string=html, base_url=design.folder.as_uri() + "/", url_fetcher=fetcher).render(
+            font_config=font_config, cache=cache
+        )
+    except FatalURLFetchingError as exc:  # a BaseException in WeasyPrint: never let it escape
+        cause = exc.__cause__
+        if isinstance(cause, ResourceRefused):
+            raise ResourceRefused(str(cause)) from None
+        raise ResourceRefused(f"{design.name}: {exc} ({cause})") from None
+
+
+def _write_pdf(document, documents) -> bytes:
+    """Write the PDF, then fail if drawing met a refused resource (WeasyPrint only logs those)."""
+    pdf = document.write_pdf()
+    refused = [url for d in documents for url in d.url_fetcher.refused]
+    if refused:
+        raise ResourceRefused(f"certificate designs may only load files of their own folder, not {refused[0][:200]!r}")
+    return pdf
 
 
 def render_pdf(design: Design, html: str) -> bytes:
-    """Step 2: lay the HTML out with WeasyPrint and return the PDF."""
+    """Lay the rendered HTML out with WeasyPrint (fetching only the design's folder) and return the PDF."""
     check_environment()
-    from weasyprint import HTML
+    document = _document(design, html)
+    return _write_pdf(document, [document])
 
-    document = HTML(string=html, base_url=design.folder.as_uri() + "/", url_fetcher=_fetcher(design.folder))
-    return document.write_pdf()
+
+def _body(html: str) -> str:
+    match = _BODY.search(html)
+    if match is None:
+        raise DesignError("a certificate template must have one <body> element")
+    return match.group(1)
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a bulk PDF is laid out.
+
+    WeasyPrint builds large object graphs; the collector rescanning them costs a fifth of a
+    bulk run. Reference counting still frees memory; the last bulk render re-enables it.
+    """
+    global _gc_pausers
+    with _gc_lock:
+        if _gc_pausers == 0 and not gc.isenabled():
+            paused = False  # someone else turned it off: leave it as it is
+        else:
+            paused = True
+            _gc_pausers += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            with _gc_lock:
+                _gc_pausers -= 1
+                if _gc_pausers == 0:
+                    gc.enable()
 
 
 def render_many(
-    design: Design, contexts: list[dict], progress: Callable[[int, int], None] | None = None, batch: int = 25
+    design: Design,
+    contexts: Iterable[dict],
+    progress: Callable[[int, int], None] | None = None,
+    batch: int = 20,
 ) -> bytes:
-    """One PDF of many certificates: each batch is one WeasyPrint layout pass, pages joined, fonts subset once."""
+    """Render many certificates into one PDF, a page (or a statement's pages) each, fonts embedded once."""
     check_environment()
-    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
 
-    env = _environment(design.folder)
-    template = env.get_template("template.html")
-    pages = []
-    first = None
+    contexts = list(contexts)
     total = len(contexts)
-    for start in range(0, total, batch):
-        chunk = contexts[start : start + batch]
-        # The template is one full document; bodies of the batch are joined with page breaks.
-        htmls = [template.render(**c) for c in chunk]
-        head, _, _rest = htmls[0].partition("<body")
-        bodies = []
-        for html in htmls:
-            body = html.split("<body", 1)[1]
-            body = body.split(">", 1)[1].rsplit("</body>", 1)[0]
-            bodies.append(f'<section class="certificate-page">{body}</section>')
-        joined = head + '<body class="many">' + "".join(bodies) + "</body></html>"
-        document = HTML(
-            string=joined, base_url=design.folder.as_uri() + "/", url_fetcher=_fetcher(design.folder)
-        ).render()
-        if first is None:
-            first = document
-        pages.extend(document.pages)
-        if progress:
-            progress(min(start + batch, total), total)
-    return first.copy(pages).write_pdf()
+    if not total:
+        raise ValueError("no certificates to render")
+    # Multi-page designs number their pages "第 N 页 / 共 M 页": each needs a document of its own.
+    size = max(1, batch) if design.single_page else 1
+    font_config, cache = FontConfiguration(), {}
+    documents = []
+    with _gc_paused():
+        for start in range(0, total, size):
+            htmls = [render_html(design, c) for c in contexts[start : start + size]]
+            documents.extend(_batch_documents(design, htmls, font_config, cache))
+            if progress:
+                progress(min(start + size, total), total)
+        pages = [page for document in documents for page in document.pages]
+        return _write_pdf(documents[0].copy(pages), documents)
+
+
+def _batch_documents(design: Design, htmls: list[str], font_config, cache) -> list:
+    """Lay a batch out as one document (one pass, stylesheet and images parsed once) when each fits a page."""
+    if len(htmls) > 1:
+        sheets = "".join(
+            f'<div class="lms-sheet"{" style=break-before:page" if i else ""}>{_body(html)}</div>'
+            for i, html in enumerate(htmls)
+        )
+        head = htmls[0][: htmls[0].lower().index("<body")]
+        head = _TITLE.sub(f"<title>{escape(design.title)}</title>", head, count=1)
+        document = _document(design, f"{head}<body>{sheets}</body></html>", font_config, cache)
+        if len(document.pages) == len(htmls):
+            return [document]
+        # A certificate ran over its page: lay them out one by one so each keeps all its pages.
+    return [_document(design, html, font_config, cache) for html in htmls]

@@ -4,13 +4,15 @@
 the 69 selected to become project social workers; 太仓市 (320585): a guidance
 centre, 9 township stations, 157 village/community rooms, 379 full-time and
 1,196 certified social workers; 东胜区 (150602): a service centre, street
-stations and a training base.
+stations and a training base. The certified of 太仓市 and the 69 of 拱墅区
+have registration dates spread over 2020–2024 (continuing-education periods).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
@@ -46,6 +48,8 @@ TAICANG_FULL_TIME = 379
 TAICANG_CERTIFIED = 1196
 TAICANG_ROOMS = 157
 DONGSHENG_PEOPLE = 640
+CERTIFIED_FROM = date(2020, 1, 1)
+CERTIFIED_DAYS = (date(2024, 12, 31) - CERTIFIED_FROM).days + 1
 
 
 DEMO_USERS = (
@@ -103,6 +107,11 @@ def _person_row(rng, ids: IdNumbers, region: str, unit: OrgUnit, **extra) -> dic
     }
 
 
+def _certified_on(i: int) -> date:
+    """A registration date for the i-th certified person, spread over 2020–2024 without drawing from the seed."""
+    return CERTIFIED_FROM + timedelta(days=i * 701 % CERTIFIED_DAYS)
+
+
 AREAS = ("elderly", "disability", "hardship", "veterans", "mediation", "community_development")
 
 
@@ -121,11 +130,12 @@ def _gongshu(rng: random.Random, ids: IdNumbers, world: DemoWorld) -> None:
     selected = sorted(rng.sample(person_ids, SELECTED))
     titles = ["provincial_leader"] + ["city_leader"] * 3 + ["supervisor_assistant"] * 8
     people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(selected)))}
-    for pid, title in zip(selected, titles + [None] * (SELECTED - len(titles)), strict=True):
+    for i, (pid, title) in enumerate(zip(selected, titles + [None] * (SELECTED - len(titles)), strict=True)):
         person = people[pid]
         person.service_areas = rng.sample(AREAS, rng.randint(1, 3))
         if person.level == "none":
             person.level = "assistant"
+        person.certified_on = _certified_on(i)
         if title:
             person.titles = [title]
             person.level = "intermediate"
@@ -150,12 +160,13 @@ def _taicang(rng: random.Random, ids: IdNumbers) -> None:
     rows = []
     for i in range(TAICANG_CERTIFIED):
         level = rng.choices(("assistant", "intermediate", "senior"), (70, 27, 3))[0]
+        extra = {"level": level, "certified_on": _certified_on(i)}
         if i < TAICANG_FULL_TIME:
             unit = stations[i % len(stations)] if i % 4 == 0 else rooms[i % len(rooms)]
-            rows.append(_person_row(rng, ids, TAICANG, unit, category="station_worker", level=level))
+            rows.append(_person_row(rng, ids, TAICANG, unit, category="station_worker", **extra))
         else:
             unit = rooms[i % len(rooms)].parent
-            rows.append(_person_row(rng, ids, TAICANG, unit, category="community_worker", level=level))
+            rows.append(_person_row(rng, ids, TAICANG, unit, category="community_worker", **extra))
     _people(rows)
 
 

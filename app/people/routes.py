@@ -12,12 +12,14 @@ from app.auth.models import User
 from app.core.access import found, roles_required
 from app.core.tabular import ImportRejected, TableError
 from app.extensions import db
+from app.ledger.ce import ce_account
 from app.org.models import OrgUnit
 from app.org.queries import ancestors_of, unit_in_scope, visible_units
 from app.people import queries, services
 from app.people.forms import ImportForm, PersonForm
 from app.people.imports import import_people
 from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS
+from app.supervision.services import today
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -64,14 +66,17 @@ def index():
 @roles_required(*STAFF)
 def detail(person_id: int):
     person = found(queries.person_for(current_user, person_id))
-    accounts = db.session.scalars(select(User).where(User.person_id == person.id)).all()
-    return render_template(
-        "people/detail.html",
-        person=person,
-        unit_path=ancestors_of(person.unit),
-        accounts=accounts,
-        history=queries.person_history(person),
-    )
+    return render_template("people/detail.html", **_detail_context(person))
+
+
+def _detail_context(person) -> dict:
+    return {
+        "person": person,
+        "unit_path": ancestors_of(person.unit),
+        "accounts": db.session.scalars(select(User).where(User.person_id == person.id)).all(),
+        "history": queries.person_history(person),
+        "ce": ce_account(person, today()),
+    }
 
 
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
@@ -109,16 +114,8 @@ def reveal(person_id: int):
     person = found(queries.person_for(current_user, person_id))
     id_number = services.reveal_id_number(person=person, actor=current_user, ip=request.remote_addr)
     db.session.commit()
-    accounts = db.session.scalars(select(User).where(User.person_id == person.id)).all()
     response = current_app.make_response(
-        render_template(
-            "people/detail.html",
-            person=person,
-            unit_path=ancestors_of(person.unit),
-            accounts=accounts,
-            history=queries.person_history(person),
-            revealed_id=id_number,
-        )
+        render_template("people/detail.html", **_detail_context(person), revealed_id=id_number)
     )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -144,7 +144,9 @@ def new():
     warnings = []
     if form.validate_on_submit():
         supervisor = db.session.get(Person, form.supervisor_id.data)
-        supervisees = db.session.scalars(select(Person).where(Person.id.in_(form.supervisee_ids.data))).all()
+        chosen = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(form.supervisee_ids.data)))}
+        # Keep the list as posted, duplicates included: the service refuses a supervisee listed twice.
+        supervisees = [chosen[i] for i in form.supervisee_ids.data if i in chosen]
         data = {
             k: getattr(form, k).data
             for k in (

@@ -44,3 +44,34 @@ def token_is_fresh(session_id: int, token: str, now: datetime) -> bool:
 def seconds_left(now: datetime) -> int:
     """Seconds until the code on screen changes."""
     return WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+
+
+# A scan of a fresh code is turned into a "scan proof" that lasts long enough to
+# sign in on a phone; the proof is bound to the session and the time of the scan.
+PROOF_SECONDS = 600
+
+
+def make_proof(session_id: int, now: datetime) -> str:
+    """Return a proof that the session's code was scanned fresh at ``now``."""
+    stamp = int(now.timestamp())
+    mac = base64.urlsafe_b64encode(keyed_mac("qr-proof", f"{session_id}.{stamp}")[:16]).decode().rstrip("=")
+    return f"p{stamp}.{mac}"
+
+
+def proof_is_valid(session_id: int, proof: str, now: datetime) -> bool:
+    """Return whether ``proof`` was made for this session less than PROOF_SECONDS ago."""
+    if not (proof or "").startswith("p"):
+        return False
+    stamp_text, _, mac = proof[1:].partition(".")
+    if not stamp_text.isdigit() or len(stamp_text) > 12:
+        return False
+    age = int(now.timestamp()) - int(stamp_text)
+    if not 0 <= age <= PROOF_SECONDS:
+        return False
+    expected = base64.urlsafe_b64encode(keyed_mac("qr-proof", f"{session_id}.{stamp_text}")[:16]).decode().rstrip("=")
+    return hmac.compare_digest(mac, expected)
+
+
+def code_is_good(session_id: int, code: str, now: datetime) -> bool:
+    """A fresh rotating token, or a proof of a fresh scan made within the last minutes."""
+    return token_is_fresh(session_id, code, now) or proof_is_valid(session_id, code, now)

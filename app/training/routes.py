@@ -24,7 +24,7 @@ from app.org.queries import unit_in_scope
 from app.people.labels import CATEGORY_LABELS
 from app.people.queries import people_query, person_for
 from app.training import queries, services
-from app.training.checkin import make_token, seconds_left
+from app.training.checkin import make_proof, make_token, seconds_left, token_is_fresh
 from app.training.forms import (
     ENROLMENT_LABELS,
     KIND_LABELS,
@@ -457,11 +457,17 @@ def self_withdraw(course_id: int):
 
 
 @bp.route("/checkin/<int:session_id>", methods=["GET", "POST"])
-@login_required
 def checkin(session_id: int):
-    person = _me()
     sess = found(db.session.get(CourseSession, session_id))
     token = request.values.get("t", "")
+    now = utcnow()
+    # Scanning a fresh code (the GET) yields a proof of the scan that lasts long
+    # enough to sign in on a phone; a photo of the code still expires in a minute.
+    if request.method == "GET" and token_is_fresh(sess.id, token, now):
+        token = make_proof(sess.id, now)
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=url_for("training.checkin", session_id=sess.id, t=token)))
+    person = _me()
     form = ActionForm()
     if form.validate_on_submit():
         try:

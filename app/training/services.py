@@ -23,7 +23,7 @@ from app.ledger.rollups import refresh_people
 from app.org.models import OrgUnit
 from app.org.queries import unit_in_scope
 from app.people.models import Person
-from app.training.checkin import token_is_fresh
+from app.training.checkin import code_is_good
 from app.training.models import (
     ATTENDANCE_STATUSES,
     METHODS,
@@ -501,7 +501,7 @@ def check_in(*, session: CourseSession, person: Person, token: str, now: datetim
     insert-or-ignore make twenty simultaneous scans one record.
     """
     now = now or utcnow()
-    if not token_is_fresh(session.id, token, now):
+    if not code_is_good(session.id, token, now):
         raise Forbidden(_l("This check-in code has expired. Scan the code on the screen again."))
     margin = timedelta(minutes=current_app.config["LMS_CHECKIN_MARGIN_MINUTES"])
     if not session.starts_at - margin <= now <= session.ends_at + margin:

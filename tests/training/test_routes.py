@@ -478,9 +478,10 @@ def test_check_in_get_writes_nothing_post_writes_one_row(site, running):
         r = c.get(f"/checkin/{running.id}?t={token}")
         assert r.status_code == 200
         assert "Confirm: I am here" in page(r)
-        assert f'name="t" value="{token}"' in r.text
+        # The page carries a proof of the scan, not the code that expires in a minute.
+        proof = re.search(r'name="t" value="(p[^"]+)"', r.text)[1]
         c.get(f"/checkin/{running.id}?t={token}")  # reloading the page changes nothing either
-    r = c.post(f"/checkin/{running.id}", data={"t": token})
+    r = c.post(f"/checkin/{running.id}", data={"t": proof})
     assert r.status_code == 302 and urlparse(r.location).path == "/my/"
     assert flashes(c.get("/my/")) == [("success", "Checked in. Welcome!")]
     assert site.count(Attendance) == 1
@@ -523,6 +524,23 @@ def test_check_in_refuses_expired_forged_and_foreign_tokens(site, running, monke
     assert site.count(Attendance) == 1
 
 
+def test_a_scan_proof_outlasts_the_code_long_enough_to_sign_in(site, running, monkeypatch):
+    """A trainee who must sign in on a phone after scanning still checks in; not ten minutes later."""
+    now = utcnow()
+    c = site.client("trainee")
+    proof = re.search(
+        r'name="t" value="(p[^"]+)"', c.get(f"/checkin/{running.id}?t={site.token(running.id, now)}").text
+    )[1]
+    monkeypatch.setattr(training_services, "utcnow", lambda: now + timedelta(minutes=11))
+    with nothing_written(site, Attendance):
+        assert c.post(f"/checkin/{running.id}", data={"t": proof}).status_code == 403
+    monkeypatch.setattr(training_services, "utcnow", lambda: now + timedelta(minutes=4))
+    assert c.post(f"/checkin/{running.id}", data={"t": proof}).status_code == 302
+    assert site.count(Attendance) == 1
+    forged = proof[:-3] + "AAA"
+    assert c.post(f"/checkin/{running.id}", data={"t": forged}).status_code == 403
+
+
 def test_check_in_refuses_people_not_enrolled_and_outside_the_session(site, running):
     with site.world() as w:
         user("lisi", "trainee", w.community, person=w.person)  # 李四 is not enrolled
@@ -556,16 +574,18 @@ def test_anonymous_scan_signs_in_and_comes_back_to_the_check_in_page(site, runni
     login_url = urlparse(r.location)
     assert login_url.path == "/login"
     [next_url] = parse_qs(login_url.query)["next"]
-    assert next_url == f"/checkin/{running.id}?t={token}"
+    assert urlparse(next_url).path == f"/checkin/{running.id}"
+    assert parse_qs(urlparse(next_url).query)["t"][0].startswith("p")  # the scan's proof, not the code
     # The sign-in form posts back to its own address, ?next= included.
     r = c.get(r.location)
     assert r.status_code == 200 and '<form method="post" novalidate>' in r.text
     r = c.post(f"/login?{login_url.query}", data={"username": "trainee", "password": "correct-horse-battery"})
     assert r.status_code == 302 and r.location == next_url
     r = c.get(r.location)
-    assert r.status_code == 200 and f'name="t" value="{token}"' in r.text
+    proof = parse_qs(urlparse(next_url).query)["t"][0]
+    assert r.status_code == 200 and f'name="t" value="{proof}"' in r.text
     assert site.count(Attendance) == 0
-    r = c.post(f"/checkin/{running.id}", data={"t": token}, follow_redirects=True)
+    r = c.post(f"/checkin/{running.id}", data={"t": proof}, follow_redirects=True)
     assert urlparse(r.request.url).path == "/my/"
     assert flashes(r) == [("success", "Checked in. Welcome!")]
     assert site.count(Attendance) == 1
