@@ -185,6 +185,8 @@ def create_session(*, course: Course, data: dict, actor) -> CourseSession:
     )
     db.session.add(session)
     db.session.flush()
+    # One more scheduled session changes who has completed the course.
+    refresh_people(enrolled_ids(course.id))
     record_audit(
         actor=actor,
         action="session.create",

@@ -1,0 +1,107 @@
+"""The report and the dashboard issue the same number of SQL statements for a dataset ten times larger."""
+
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from app.coverage.queries import unit_report
+from app.demo.generate import YEAR, generate_city
+from app.extensions import db
+from app.org.queries import unit_by_code
+from tests import conftest
+from tests.conftest import is_postgres, make_app, migrate
+from tests.factories import login
+
+SMALL, BIG = 200, 2000
+
+
+class Statements:
+    """Count the statements an engine sends to the database while active."""
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.seen.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def measure(url: str, people: int) -> dict:
+    """Generate the synthetic city in this database, then count what one report and a few pages issue."""
+    app = make_app(url)
+    try:
+        with app.app_context():
+            generated = generate_city(people, seed=7)
+            db.session.commit()
+            district, street = unit_by_code("990101"), unit_by_code("990101001")
+            unit_report(district, YEAR)  # warm: the first use of a connection may run set-up statements
+            with Statements(db.engine) as report:
+                figures = unit_report(district, YEAR)
+            with Statements(db.engine) as street_report:
+                unit_report(street, YEAR)
+            pages = {"district": district.id, "street": street.id}
+            engine = db.engine
+            db.session.rollback()
+        client = app.test_client()
+        login(client, "bench-admin", "bench-password-2024")
+        counts = {"report": len(report.seen), "street_report": len(street_report.seen)}
+        for name, unit_id in pages.items():
+            url_ = f"/coverage/?unit={unit_id}&year={YEAR}"
+            assert client.get(url_).status_code == 200
+            with Statements(engine) as page:
+                response = client.get(url_)
+            assert response.status_code == 200
+            counts[f"{name}_page"] = len(page.seen)
+        return {"generated": generated, "figures": figures, "counts": counts}
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _second_database(template_db, tmp_path) -> str:
+    if not is_postgres():
+        target = tmp_path / "big.db"
+        shutil.copyfile(template_db, target)
+        return f"sqlite:///{target}"
+    url = conftest._pg_database("_big")
+    migrate(url)
+    return url
+
+
+def _drop(url: str) -> None:
+    if not is_postgres():
+        return
+    admin = create_engine(make_url(conftest.PG_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_report_and_dashboard_query_counts_do_not_grow_with_the_data(db_url, template_db, tmp_path):
+    small = measure(db_url, SMALL)
+    big_url = _second_database(template_db, tmp_path)
+    try:
+        big = measure(big_url, BIG)
+    finally:
+        _drop(big_url)
+    # the larger city really is ten times larger, in people and in activity
+    assert big["generated"]["people"] == 10 * small["generated"]["people"]
+    assert big["generated"]["attendance"] > 8 * small["generated"]["attendance"]
+    assert big["figures"]["training_person_times"] > 8 * small["figures"]["training_person_times"]
+    (cohort_small,) = small["figures"]["cohorts"]
+    (cohort_big,) = big["figures"]["cohorts"]
+    assert cohort_big["members"] == 10 * cohort_small["members"] == 1800
+    assert len(big["figures"]["children"]) > len(small["figures"]["children"])  # more streets, same queries
+    # ... and the same number of statements
+    assert small["counts"] == big["counts"], (small["counts"], big["counts"])
+    assert small["counts"]["report"] <= 10
