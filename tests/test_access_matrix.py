@@ -89,6 +89,7 @@ UI = [
     ("GET", "/coverage/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/coverage/missing.csv?unit={district}&year=2022", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/coverage/cohorts/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/coverage/ce", None, (LOGIN, 403, 200, 200, 200)),
     ("POST", "/coverage/cohorts/new", {}, (LOGIN, 403, 200, 200, 200)),
     ("POST", "/coverage/cohorts/{cohort}/freeze", {}, (LOGIN, 403, 302, 404, 302)),
     # credentials: {credential} issued by 拱墅区; {certificate} is {person}'s (revoked, so printing starts no job)
