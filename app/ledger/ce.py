@@ -20,10 +20,11 @@ Two granularities, on purpose:
   ledger's base-table queries over the period's local dates;
 - the at-risk list over a whole subtree (:func:`ce_at_risk`) is one GROUP BY
   over the monthly rollups (PersonMonth, local months), counting the months
-  whose first day lies within the period. Hours in the days of the period's
-  first month are therefore left out there (unless the period starts on the
-  1st): the list errs toward warning, and the person's page has the exact
-  figure.
+  whose first day lies within the period, up to the current month (a listed
+  period has not ended yet, so nothing later belongs to it). The days of the
+  period's first month are therefore left out there, unless the period
+  starts on the 1st: the list errs toward warning, and the person's page has
+  the exact figure.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = N
     md = m * 100 + d
     elapsed = today.year - y - case((md > _md_key(today), 1), else_=0)  # anniversaries passed
     start_year = y + (elapsed // years) * years
-    # Months whose first day lies in [start, end): from the start's month when it is the 1st, else the next.
+    # Months whose first day lies in [start, today]: from the start's month when it is the 1st, else the next.
     skip = case((d == 1, 0), else_=1)
     horizon = risk_horizon(today)
     candidates = (
@@ -226,7 +227,8 @@ def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = N
             Person.id.label("person_id"),
             case(*((Person.level == level, hours) for level, hours in table.items())).label("minimum"),
             (start_year * 100 + m + skip).label("first_month"),
-            ((start_year + years) * 100 + m + skip).label("end_month"),
+            # yyyymmdd of the period end; a 29-February end in a common year reads …0229, which
+            # compares as the 28th against a horizon keyed by _md_key.
             ((start_year + years) * 10000 + md).label("end_key"),
         )
         .where(
@@ -247,7 +249,7 @@ def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = N
             and_(
                 PersonMonth.person_id == candidates.c.person_id,
                 PersonMonth.month >= candidates.c.first_month,
-                PersonMonth.month < candidates.c.end_month,
+                PersonMonth.month <= today.year * 100 + today.month,
             ),
         )
         .where(candidates.c.end_key <= horizon.year * 10000 + _md_key(horizon))

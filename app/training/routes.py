@@ -18,6 +18,7 @@ from app.core.db import utcnow
 from app.core.domain import DomainError
 from app.core.tabular import ImportRejected, TableError
 from app.extensions import db
+from app.ledger.ce import ce_account
 from app.ledger.queries import Period, course_progress, person_hours
 from app.org.models import OrgUnit
 from app.org.queries import unit_in_scope
@@ -364,7 +365,8 @@ def _me():
 def my():
     person = _me()
     now = utcnow()
-    this_year = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
+    today = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date()
+    this_year = today.year
     year = request.args.get("year", this_year, type=int)
     if not 2000 <= year <= 2100:
         year = this_year
@@ -381,6 +383,7 @@ def my():
         open_courses=queries.open_courses_for(person, this_year - 1),
         hours=person_hours(person.id, Period.year(year)),
         hours_all=person_hours(person.id, None),
+        ce=ce_account(person, today),
         year=year,
         action_form=ActionForm(),
     )
