@@ -201,14 +201,21 @@ def _records(credential: CredentialType, person: Person) -> list[dict]:
 
 
 def current_certificate(credential: CredentialType, person: Person) -> Certificate | None:
-    """The person's valid, not superseded certificate of this credential, if any."""
+    """The person's valid, not superseded, not expired certificate of this credential, if any.
+
+    An expired one does not count: issuing again renews the credential.
+    """
     return db.session.scalar(
-        select(Certificate).where(
+        select(Certificate)
+        .where(
             Certificate.credential_id == credential.id,
             Certificate.person_id == person.id,
             Certificate.status == "valid",
             Certificate.superseded_by_id.is_(None),
+            (Certificate.expires_at.is_(None)) | (Certificate.expires_at > utcnow()),
         )
+        .order_by(Certificate.id.desc())
+        .limit(1)
     )
 
 

@@ -292,3 +292,19 @@ def test_credential_pages(app, tmp_path):
     out = app.test_client()
     login(out, "coordout")
     assert out.get(f"/credentials/{cred_id}").status_code == 404
+
+
+def test_an_expired_certificate_is_renewed_by_issuing_again(w):
+    cred = _credential(w, validity_months=12, name="completion")
+    cred.transition_from = cred.transition_to = None
+    _trained(w, [w.person])
+    first = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+    assert first.expires_at is not None
+    assert (
+        issue_certificate(credential=cred, person=w.person, actor=w.coord).id == first.id
+    )  # still valid: no duplicate
+    first.expires_at = utcnow() - timedelta(days=1)
+    db.session.flush()
+    renewed = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+    assert renewed.id != first.id and renewed.serial != first.serial
+    assert verification_status(first) == "expired" and verification_status(renewed) == "valid"
