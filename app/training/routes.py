@@ -161,6 +161,16 @@ def _enrol_many_form() -> EnrolManyForm:
     return form
 
 
+def _cohort_options():
+    """Cohorts of the viewer's units, offered for enrolling a whole cohort."""
+    from app.coverage.models import Cohort
+    from app.org.queries import in_scope
+
+    return db.session.scalars(
+        select(Cohort).where(in_scope(current_user, Cohort.unit_id)).order_by(Cohort.year.desc(), Cohort.name)
+    ).all()
+
+
 @bp.get("/courses/<int:course_id>")
 @roles_required(*ATTENDANCE_STAFF)
 def course(course_id: int):
@@ -174,6 +184,7 @@ def course(course_id: int):
         content=queries.content_for(crs),
         session_form=SessionForm(prefix="session"),
         many_form=_enrol_many_form(),
+        cohorts=_cohort_options(),
         one_form=EnrolOneForm(prefix="one"),
         action_form=ActionForm(),
         can_edit=unit_in_scope(current_user, crs.program.unit),
@@ -230,12 +241,25 @@ def enrol(course_id: int):
         else:
             if not many.validate_on_submit():
                 abort(400)
-            unit = found(db.session.get(OrgUnit, many.unit_id.data))
-            if not unit_in_scope(current_user, unit):
-                abort(404)
-            people = db.session.scalars(
-                people_query(current_user, unit=unit, category=many.category.data or None, active=True)
-            ).all()
+            cohort_id = request.form.get("many-cohort_id", type=int)
+            if cohort_id:
+                from app.coverage.models import Cohort
+                from app.coverage.queries import members_of
+                from app.people.models import Person
+
+                cohort = found(db.session.get(Cohort, cohort_id))
+                if not unit_in_scope(current_user, cohort.unit):
+                    abort(404)
+                people = db.session.scalars(
+                    people_query(current_user, active=True).where(Person.id.in_(members_of(cohort)))
+                ).all()
+            else:
+                unit = found(db.session.get(OrgUnit, many.unit_id.data))
+                if not unit_in_scope(current_user, unit):
+                    abort(404)
+                people = db.session.scalars(
+                    people_query(current_user, unit=unit, category=many.category.data or None, active=True)
+                ).all()
             counts = services.enrol_many(course=crs, people=people, actor=current_user)
             flash(
                 _("Enrolled %(enrolled)d, waitlisted %(waitlisted)d, already enrolled %(skipped)d.", **counts),

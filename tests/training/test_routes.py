@@ -916,3 +916,32 @@ def test_trainee_gets_403_on_staff_pages(site, running):
         assert c.post(f"/courses/{running.course}/sessions", data=session_form()).status_code == 403
         assert c.post(f"/courses/{running.course}/enrol", data={"one-person_id": running.person}).status_code == 403
         assert c.post(f"/sessions/{running.id}", data={}).status_code == 403
+
+
+def test_enrol_a_whole_cohort_in_one_action(site, program_id):
+    from app.coverage.services import create_cohort
+    from app.training.models import Enrolment
+
+    with site.world() as w:
+        crs = course(db.session.get(Program, program_id), code="COH", capacity=None)
+        cohort = create_cohort(
+            data={"name": "2022年转岗", "year": 2022, "member_ids": [w.person.id, w.person2.id]},
+            unit=w.district,
+            actor=w.coord,
+        )
+        course_id, cohort_id = crs.id, cohort.id
+        members = {w.person.id, w.person2.id}
+    c = site.client("coord")
+    r = c.post(
+        f"/courses/{course_id}/enrol",
+        data={"many-unit_id": site.ids["street"], "many-category": "", "many-cohort_id": cohort_id},
+    )
+    assert r.status_code == 302
+    with site.app.app_context():
+        enrolled = set(db.session.scalars(select(Enrolment.person_id).where(Enrolment.course_id == course_id)))
+    assert enrolled == members
+    other = site.client("coordout")
+    assert (
+        other.post(f"/courses/{course_id}/enrol", data={"many-unit_id": 1, "many-cohort_id": cohort_id}).status_code
+        == 404
+    )
