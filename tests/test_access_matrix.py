@@ -40,6 +40,7 @@ UI = [
     ("GET", "/people/{person}/edit", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/people/{person}/edit", {"name": ""}, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/people/{person}/id-number", {}, (LOGIN, 403, 403, 403, 200)),
+    ("POST", "/people/{person}/supervisor", {}, (LOGIN, 403, 302, 404, 302)),
     ("GET", "/people/import", None, (LOGIN, 403, 200, 200, 200)),
     ("POST", "/people/import", {}, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/units/", None, (LOGIN, 403, 200, 200, 200)),

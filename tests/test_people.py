@@ -204,3 +204,27 @@ def test_chinese_names_round_trip(ctx):
     p = person(w.community, "欧阳娜娜·迪丽热巴")
     db.session.commit()
     assert db.session.get(Person, p.id).name == "欧阳娜娜·迪丽热巴"
+
+
+def test_supervisor_assignment_from_the_person_page(app, client, world):
+    from app.auth.models import RoleAssignment
+    from app.supervision.services import holds_supervisor_assignment
+
+    login(client, "coord")
+    page = client.get(f"/people/{world['person']}").text
+    assert "supervisor" in page.lower() or "督导" in page
+    # No account yet: a username and password are needed; a short password is refused and nothing is written.
+    r = client.post(f"/people/{world['person']}/supervisor", data={"username": "lisi", "password": "short"})
+    assert r.status_code == 302
+    with app.app_context():
+        assert not holds_supervisor_assignment(db.session.get(Person, world["person"]))
+    r = client.post(f"/people/{world['person']}/supervisor", data={"username": "lisi", "password": "a-long-password"})
+    assert r.status_code == 302
+    with app.app_context():
+        assert holds_supervisor_assignment(db.session.get(Person, world["person"]))
+        grant = db.session.scalar(select(RoleAssignment).where(RoleAssignment.role == "supervisor"))
+        assert grant.unit.code == "330105"  # the coordinator's district
+    # An existing account gets the role added; another district's coordinator cannot.
+    other = app.test_client()
+    login(other, "coordout")
+    assert other.post(f"/people/{world['person']}/supervisor", data={}).status_code == 404

@@ -36,3 +36,10 @@ class PersonForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[FileRequired()])
+
+
+class SupervisorForm(FlaskForm):
+    """Give the supervisor assignment; username and password only when the person has no account."""
+
+    username = StringField(_l("Username"), validators=[Optional(), Length(max=64)])
+    password = StringField(_l("Initial password"), validators=[Optional(), Length(min=10, max=256)])

@@ -16,7 +16,7 @@ from app.ledger.ce import ce_account
 from app.org.models import OrgUnit
 from app.org.queries import ancestors_of, unit_in_scope, visible_units
 from app.people import queries, services
-from app.people.forms import ImportForm, PersonForm
+from app.people.forms import ImportForm, PersonForm, SupervisorForm
 from app.people.imports import import_people
 from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS
 from app.supervision.services import today
@@ -76,6 +76,7 @@ def _detail_context(person) -> dict:
         "accounts": db.session.scalars(select(User).where(User.person_id == person.id)).all(),
         "history": queries.person_history(person),
         "ce": ce_account(person, today()),
+        "supervisor_form": SupervisorForm(),
     }
 
 
@@ -146,3 +147,59 @@ def import_file():
             flash(_("Imported %(count)d people.", count=count), "success")
             return redirect(url_for("people.index"))
     return render_template("people/import.html", form=form, errors=errors)
+
+
+def _assignment_unit(person) -> OrgUnit:
+    """The unit a supervisor assignment covers: the viewer's own unit above the person, or the person's district."""
+    from app.org.queries import scope_roots
+
+    roots = scope_roots(current_user) or []
+    for root in roots:
+        if person.unit.is_within(root):
+            return root
+    for unit in reversed(ancestors_of(person.unit)):
+        if unit.kind == "district":
+            return unit
+    return person.unit
+
+
+@bp.post("/<int:person_id>/supervisor")
+@roles_required(*STAFF)
+def make_supervisor(person_id: int):
+    """Give the person the supervisor assignment (creating their account if they have none)."""
+    from app.auth.services import AuthError, create_user, grant_role
+
+    person = found(queries.person_for(current_user, person_id))
+    form = SupervisorForm()
+    if not form.validate_on_submit():
+        flash(_("Please give a username and a password of at least 10 characters."), "error")
+        return redirect(url_for("people.detail", person_id=person.id))
+    unit = _assignment_unit(person)
+    account = db.session.scalar(select(User).where(User.person_id == person.id))
+    try:
+        if account is None:
+            if not form.username.data or not form.password.data:
+                raise AuthError("missing")
+            create_user(
+                username=form.username.data.strip(),
+                password=form.password.data,
+                role="supervisor",
+                unit=unit,
+                person=person,
+                actor=current_user,
+            )
+        else:
+            grant_role(user=account, role="supervisor", unit=unit, actor=current_user)
+    except AuthError as exc:
+        db.session.rollback()
+        message = {
+            "password_too_short": _("The password needs at least 10 characters."),
+            "missing": _("Please give a username and a password of at least 10 characters."),
+        }
+        flash(message.get(str(exc), str(exc)), "error")
+    else:
+        db.session.commit()
+        flash(
+            _("%(name)s now holds the supervisor assignment for %(unit)s.", name=person.name, unit=unit.name), "success"
+        )
+    return redirect(url_for("people.detail", person_id=person.id))
