@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.core.access import found, roles_required
-from app.core.tabular import ImportRejected, TableError
+from app.core.uploads import run_upload_import
 from app.extensions import db
 from app.org.imports import import_units
 from app.org.models import OrgUnit
@@ -70,22 +70,9 @@ def import_file():
     form = ImportForm()
     errors = None
     if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            created, updated = import_units(
-                filename=upload.filename or "",
-                data=upload.read(),
-                actor=current_user,
-                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
-            )
-        except TableError as exc:
-            db.session.rollback()
-            form.file.errors.append(str(exc.message))
-        except ImportRejected as exc:
-            db.session.rollback()
-            errors = exc.errors
-        else:
-            db.session.commit()
+        result, errors = run_upload_import(form, import_units)
+        if result is not None:
+            created, updated = result
             flash(_("Units created: %(created)d, renamed: %(updated)d.", created=created, updated=updated), "success")
             return redirect(url_for("org.index"))
     return render_template("org/import.html", form=form, errors=errors)

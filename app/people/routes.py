@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 
 from app.auth.models import User
 from app.core.access import found, roles_required
-from app.core.tabular import ImportRejected, TableError
+from app.core.uploads import run_upload_import
 from app.extensions import db
 from app.ledger.ce import ce_account
 from app.org.models import OrgUnit
@@ -128,22 +128,8 @@ def import_file():
     form = ImportForm()
     errors = None
     if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            count = import_people(
-                filename=upload.filename or "",
-                data=upload.read(),
-                actor=current_user,
-                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
-            )
-        except TableError as exc:
-            db.session.rollback()
-            form.file.errors.append(str(exc.message))
-        except ImportRejected as exc:
-            db.session.rollback()
-            errors = exc.errors
-        else:
-            db.session.commit()
+        count, errors = run_upload_import(form, import_people)
+        if count is not None:
             flash(_("Imported %(count)d people.", count=count), "success")
             return redirect(url_for("people.index"))
     return render_template("people/import.html", form=form, errors=errors)

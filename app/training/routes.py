@@ -16,7 +16,7 @@ from wtforms import SelectChoice
 from app.core.access import found, roles_required
 from app.core.db import utcnow
 from app.core.domain import DomainError
-from app.core.tabular import ImportRejected, TableError
+from app.core.uploads import run_upload_import
 from app.extensions import db
 from app.ledger.ce import ce_account
 from app.ledger.queries import Period, course_progress, person_hours
@@ -351,25 +351,12 @@ def session_import(session_id: int):
     form = AttendanceImportForm()
     errors = None
     if form.validate_on_submit():
-        upload = form.file.data
+        count = None
         try:
-            count = import_attendance(
-                session=sess,
-                filename=upload.filename or "",
-                data=upload.read(),
-                actor=current_user,
-                max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
-            )
-        except TableError as exc:
-            db.session.rollback()
-            form.file.errors.append(str(exc.message))
-        except ImportRejected as exc:
-            db.session.rollback()
-            errors = exc.errors
+            count, errors = run_upload_import(form, import_attendance, session=sess)
         except DomainError as exc:
             _flash_error(exc)
-        else:
-            db.session.commit()
+        if count is not None:
             flash(_("Attendance imported for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
     return render_template("training/session_import.html", session=sess, form=form, errors=errors)
