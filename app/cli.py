@@ -98,22 +98,106 @@ def create_user_cmd(username, password, role, unit_code, person_id):
     click.echo(f"created user {user.username} ({role} of {unit.name})")
 
 
+def _token_owner(username: str):
+    from app.auth.queries import user_by_username
+
+    user = user_by_username(username)
+    if user is None:
+        raise click.ClickException(f"unknown user {username!r}")
+    return user
+
+
 @lms.command("create-token")
 @click.option("--username", required=True)
 @click.option("--name", default="cli", help="a label to recognise the token by")
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="the token stops working after that many days (default: until revoked)",
+)
 @with_appcontext
-def create_token_cmd(username, name):
+def create_token_cmd(username, name, expires_in_days):
     """Print a new API token for a user (the last line of output)."""
-    from app.auth.models import User
-    from app.auth.services import create_api_token
+    from datetime import timedelta
 
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"unknown user {username!r}")
-    secret = create_api_token(user=user, name=name)
+    from app.auth.services import create_api_token
+    from app.core.db import utcnow
+
+    user = _token_owner(username)
+    expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    secret = create_api_token(user=user, name=name, expires_at=expires)
     db.session.commit()
     click.echo(f"token for {username}:")
     click.echo(secret)
+
+
+@lms.command("list-tokens")
+@click.option("--username", required=True)
+@with_appcontext
+def list_tokens_cmd(username):
+    """List a user's API tokens (never their secret): id, name, created, expires, last used, revoked."""
+    from app.auth.queries import api_tokens_of
+    from app.core.templating import local_time
+
+    user = _token_owner(username)
+    tokens = api_tokens_of(user)
+    if not tokens:
+        click.echo(f"{username} has no API tokens")
+        return
+
+    def when(value):
+        return local_time(value) or "-"
+
+    rows = [("id", "name", "starts with", "created", "expires", "last used", "revoked")]
+    rows += [
+        (
+            str(t.id),
+            t.name or "-",
+            f"{t.prefix}…",
+            when(t.created_at),
+            when(t.expires_at),
+            when(t.last_used_at),
+            when(t.revoked_at),
+        )
+        for t in tokens
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@lms.command("revoke-token")
+@click.option("--username", required=True, help="the token's owner")
+@click.option("--id", "token_id", type=int, default=None, help="the token's id (see lms list-tokens)")
+@click.option("--name", default=None, help="the token's name, when a single live token has it")
+@with_appcontext
+def revoke_token_cmd(username, token_id, name):
+    """Revoke one of a user's API tokens; it stops working at once (audited)."""
+    from app.auth.queries import api_token_of, api_tokens_of
+    from app.auth.services import revoke_api_token
+
+    if (token_id is None) == (name is None):
+        raise click.UsageError("give exactly one of --id and --name")
+    user = _token_owner(username)
+    if token_id is not None:
+        token = api_token_of(user, token_id)
+        if token is None:
+            raise click.ClickException(f"{username} has no API token with id {token_id}")
+    else:
+        named = [t for t in api_tokens_of(user) if t.name == name and t.revoked_at is None]
+        if not named:
+            raise click.ClickException(f"{username} has no live API token named {name!r}")
+        if len(named) > 1:
+            ids = ", ".join(str(t.id) for t in named)
+            raise click.ClickException(f"{username} has {len(named)} live tokens named {name!r} (ids {ids}); use --id")
+        [token] = named
+    if token.revoked_at is not None:
+        click.echo(f"token {token.id} ({token.name}) of {username} was already revoked")
+        return
+    revoke_api_token(token=token, actor=None)
+    db.session.commit()
+    click.echo(f"revoked token {token.id} ({token.name}) of {username}")
 
 
 @lms.command("demo")

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from decimal import Decimal
+from html import unescape
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
+import segno
 from flask import Flask
+from sqlalchemy import func, select
 
 from app import Academy, create_app
+from app.auth.models import User
+from app.auth.services import create_api_token
 from app.config import ConfigError, load_config
+from app.core.db import utcnow
 from app.extensions import db
+from app.org.models import OrgUnit
+from app.people.models import Person
+from app.training.models import Attendance
+from app.training.services import enrol, record_attendance
 from tests.conftest import TEST_CONFIG
 from tests.factories import PASSWORD, World
+from tests.training.helpers import course, program, session
 
 
 def test_embedded_mode_generates_a_secret_once(tmp_path):
@@ -60,10 +77,16 @@ def test_bad_configuration_is_a_clear_error(tmp_path, env):
         load_config({}, str(tmp_path), environ=env)
 
 
-def test_mounted_under_a_prefix_in_a_host_app(db_url):
+@pytest.fixture
+def host(db_url, tmp_path):
+    """A host application of its own that mounts the academy under /training, with the test world in it."""
     host = Flask("host")
     host.config.from_mapping(
-        load_config({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url}, host.instance_path, environ={})
+        load_config(
+            {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url, "LMS_CERTIFICATE_STORAGE": str(tmp_path / "pdfs")},
+            host.instance_path,
+            environ={},
+        )
     )
 
     @host.get("/")
@@ -73,6 +96,20 @@ def test_mounted_under_a_prefix_in_a_host_app(db_url):
     Academy(host, url_prefix="/training")
     with host.app_context():
         World()
+    yield host
+    with host.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def signed_in(host: Flask, username: str):
+    client = host.test_client()
+    r = client.post("/training/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 302 and r.location.startswith("/training/"), r.location
+    return client
+
+
+def test_mounted_under_a_prefix_in_a_host_app(host):
     client = host.test_client()
     assert client.get("/").text == "host home"
     r = client.get("/training/people/")
@@ -86,8 +123,192 @@ def test_mounted_under_a_prefix_in_a_host_app(db_url):
     assert client.get("/people/").status_code == 404  # nothing leaks outside the prefix
     r = client.get("/training/api/v1/people")
     assert r.status_code == 401 and r.is_json
+
+
+LOCAL_URL = re.compile(r'(href|src|action|data-src|data-status-url|formaction)="([^"]*)"')
+
+
+def local_urls(html: str) -> list[tuple[str, str]]:
+    """(attribute, URL) of what a page links, submits or loads within this site (not elsewhere)."""
+    found = [(attr, unescape(url)) for attr, url in LOCAL_URL.findall(html)]
+    return [(a, u) for a, u in found if u.startswith(("/", "http://localhost")) and not u.startswith("//")]
+
+
+def walk(client, start: str = "/training/", limit: int = 120) -> tuple[set[str], list, list]:
+    """Follow every link from ``start`` (each path once, whatever its query).
+
+    Returns the paths visited, the links that leave the prefix and the pages that failed.
+    """
+    seen, queue, outside, failed = set(), [start], [], []
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        if urlsplit(url).path in seen:
+            continue
+        seen.add(urlsplit(url).path)
+        with client.get(url) as r:  # static files are streamed: close them
+            status, html = r.status_code, r.text if r.mimetype == "text/html" else ""
+            location = r.location if r.status_code in (301, 302, 303, 307, 308) else None
+        if status >= 400:
+            failed.append((url, status))
+        if location is not None:
+            html = f'<a href="{location}">'  # a redirect is followed like a link
+        for attr, link in local_urls(html):
+            path = urlsplit(link).path
+            if not path.startswith("/training/"):
+                outside.append((url, attr, link))
+            elif attr == "href" and not re.search(r"\.(pdf|csv|xlsx|svg|json)$", path):
+                queue.append(link.split("#")[0])
+            elif attr in ("src", "data-src") or path.startswith("/training/static/"):
+                with client.get(link) as r:
+                    if r.status_code != 200:
+                        failed.append((link, r.status_code))
+    return seen, outside, failed
+
+
+@pytest.mark.parametrize(
+    "username, reached",
+    [
+        ("coord", {"/training/people/", "/training/courses/1", "/training/sessions/1/qr", "/training/account/tokens"}),
+        ("trainee", {"/training/my/", "/training/my/courses/1", "/training/my/certificates"}),
+        ("admin", {"/training/units/", "/training/credentials/", "/training/supervision/"}),
+    ],
+)
+def test_mounted_pages_link_only_under_the_prefix(host, username, reached):
     with host.app_context():
-        db.engine.dispose()
+        district = db.session.scalar(select(OrgUnit).where(OrgUnit.code == "330105"))
+        trainee = db.session.scalar(select(User).where(User.username == "trainee"))
+        crs = course(program(district))
+        session(crs)
+        enrol(course=crs, person=trainee.person, actor=None)
+        db.session.commit()
+    client = signed_in(host, username)
+    seen, outside, failed = walk(client)
+    assert reached <= seen and "/training/account/password" in seen
+    assert outside == [] and failed == []
+    page = client.get("/training/account/password").text
+    assert 'action="/training/logout"' in page
+    assert 'href="/training/static/css/app.css' in page and 'src="/training/static/js/app.js' in page
+
+
+def test_mounted_api_answers_and_its_document_leads_under_the_prefix(host):
+    with host.app_context():
+        coord = db.session.scalar(select(User).where(User.username == "coord"))
+        secret = create_api_token(user=coord, name="host")
+        db.session.commit()
+    client = host.test_client()
+    auth = {"Authorization": f"Bearer {secret}"}
+    r = client.get("/training/api/v1/units", headers=auth)
+    assert r.status_code == 200 and r.is_json
+    assert {u["code"] for u in r.json["items"]} >= {"330105", "330105001"}
+    assert client.get("/api/v1/units", headers=auth).status_code == 404  # not outside the prefix
+    doc = client.get("/training/api/v1/openapi.json")
+    assert doc.status_code == 200 and doc.is_json
+    # Paths resolve against the servers (none: the host's root), so they must carry the prefix.
+    servers = [s["url"].rstrip("/") for s in doc.json.get("servers", [])] or [""]
+    units = [server + path for server in servers for path in doc.json["paths"] if path.endswith("/units")]
+    assert units == ["/training/api/v1/units"]
+    assert all((server + path).startswith("/training/api/v1/") for server in servers for path in doc.json["paths"])
+    r = client.get(units[0] + "?code=330105", headers=auth)
+    assert r.status_code == 200 and [u["code"] for u in r.json["items"]] == ["330105"]
+    person = next(p for p in doc.json["paths"] if p.endswith("/people/{person_id}"))
+    with host.app_context():
+        person_id = db.session.scalar(select(Person.id).where(Person.name == "李四"))
+    r = client.get((servers[0] + person).replace("{person_id}", str(person_id)), headers=auth)
+    assert r.status_code == 200 and r.json["name"] == "李四"
+
+
+def test_mounted_qr_check_in_link_carries_the_prefix(host, monkeypatch):
+    with host.app_context():
+        w = SimpleNamespace(**{u: db.session.scalar(select(User).where(User.username == u)) for u in ("coord",)})
+        trainee = db.session.scalar(select(Person).where(Person.name == "钱七"))
+        now = utcnow()
+        crs = course(program(trainee.unit.parent.parent, year=now.year), code="NOW")
+        sess = session(crs, hours=3, start=now - timedelta(minutes=10))
+        enrol(course=crs, person=trainee, actor=w.coord)
+        db.session.commit()
+        session_id = sess.id
+    encoded = []
+    real_make = segno.make
+    monkeypatch.setattr(segno, "make", lambda content, **kw: encoded.append(content) or real_make(content, **kw))
+    coord = signed_in(host, "coord")
+    projector = coord.get(f"/training/sessions/{session_id}/qr")
+    assert projector.status_code == 200
+    assert f'src="/training/sessions/{session_id}/qr.svg"' in projector.text
+    assert f'data-src="/training/sessions/{session_id}/qr.svg"' in projector.text
+    assert coord.get(f"/training/sessions/{session_id}/qr.svg").status_code == 200
+    [url] = encoded
+    assert url.startswith(f"http://localhost/training/checkin/{session_id}?t=")
+    # A trainee who scans it signed out is sent to the academy's login and back to the link.
+    parts = urlsplit(url)
+    phone = host.test_client()
+    r = phone.get(f"{parts.path}?{parts.query}")
+    assert r.status_code == 302 and r.location.startswith("/training/login?next=")
+    r = phone.post(r.location, data={"username": "trainee", "password": PASSWORD})
+    assert r.status_code == 302 and r.location.startswith(f"{parts.path}?t=")
+    page = phone.get(r.location)
+    assert page.status_code == 200 and f'action="/training/checkin/{session_id}"' in page.text
+    r = phone.post(parts.path, data={"t": parse_qs(parts.query)["t"][0]})
+    assert r.status_code == 302 and r.location == "/training/my/"
+    with host.app_context():
+        assert db.session.scalar(select(func.count(Attendance.id))) == 1
+
+
+def test_mounted_certificate_verification_links_carry_the_prefix(host, monkeypatch):
+    from app.credentials import render
+    from app.credentials.models import CredentialType
+    from app.credentials.services import certificate_context, issue_certificate, verify_url
+
+    with host.app_context():
+        coord = db.session.scalar(select(User).where(User.username == "coord"))
+        holder = db.session.scalar(select(Person).where(Person.name == "李四"))
+        district = holder.unit.parent.parent
+        cred = CredentialType(
+            name="psw",
+            title="项目社工转岗证书",
+            design="transition-zh",
+            issuer_unit=district,
+            issuer_name="杭州市拱墅区民政局",
+            issuer_code="GSMZ",
+            min_training_hours=Decimal("3"),
+            transition_from="community_worker",
+            transition_to="project_social_worker",
+        )
+        db.session.add(cred)
+        s1 = session(course(program(district), hours=3), hours=3)
+        enrol(course=s1.course, person=holder, actor=coord)
+        record_attendance(session=s1, person=holder, status="present", actor=coord)
+        # Issued from the command line or a job: no request, so no host to take the address from.
+        cert = issue_certificate(credential=cred, person=holder, actor=coord, render=False)
+        db.session.commit()
+        cert_id, code = cert.id, cert.verification_code
+        assert verify_url(code) == f"http://127.0.0.1:5000/training/verify/{code}"
+        host.config["LMS_PUBLIC_URL"] = "https://academy.example.gov.cn/"
+        assert verify_url(code) == f"https://academy.example.gov.cn/training/verify/{code}"
+        del host.config["LMS_PUBLIC_URL"]
+    with host.test_request_context("/training/certificates/1"):
+        cert = db.session.get(type(cert), cert_id)
+        expected = f"http://localhost/training/verify/{code}"
+        assert verify_url(code) == expected
+        # What the design prints: the address as text and as the QR code.
+        encoded = []
+        real_make = segno.make
+        monkeypatch.setattr(segno, "make", lambda content, **kw: encoded.append(content) or real_make(content, **kw))
+        context = certificate_context(cert)
+        assert context["verify_url"] == expected and encoded == [expected]
+        html = render.render_html(render.load_design(cert.design), context)
+        assert expected in html
+        db.session.remove()
+    client = signed_in(host, "coord")
+    page = client.get(f"/training/certificates/{cert_id}")
+    assert page.status_code == 200 and f'href="/training/verify/{code}"' in page.text
+    badge = client.get(f"/training/certificates/{cert_id}/badge.json").json
+    assert badge["id"] == expected and badge["credentialStatus"]["id"] == expected
+    assert badge["issuer"]["id"].startswith("http://localhost/training/")
+    public = host.test_client()
+    assert public.get(f"/training/verify/{code}").status_code == 200
+    assert public.get(f"/verify/{code}").status_code == 404
+    api = public.get(f"/training/api/v1/verify/{code}")
+    assert api.status_code == 200 and api.json["status"] == "valid"
 
 
 def test_healthz(client):

@@ -106,9 +106,7 @@ def init_login(app) -> None:
 def tokens():
     from datetime import timedelta
 
-    from sqlalchemy import select
-
-    from app.auth.models import ApiToken
+    from app.auth.queries import api_tokens_of
     from app.core.db import utcnow
 
     form = TokenForm()
@@ -118,11 +116,8 @@ def tokens():
         secret = services.create_api_token(user=current_user, name=form.name.data.strip(), expires_at=expires)
         db.session.commit()
         form = TokenForm(formdata=None)
-    rows = db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
-    ).all()
     response = current_app.make_response(
-        render_template("auth/tokens.html", form=form, tokens=rows, secret=secret, now=utcnow())
+        render_template("auth/tokens.html", form=form, tokens=api_tokens_of(current_user), secret=secret, now=utcnow())
     )
     response.headers["Cache-Control"] = "no-store"  # the new token is shown once
     return response
@@ -133,11 +128,11 @@ def tokens():
 def revoke_token(token_id: int):
     from flask import abort
 
-    from app.auth.models import ApiToken
+    from app.auth.queries import api_token_of
     from app.training.forms import ActionForm
 
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user.id:
+    token = api_token_of(current_user, token_id)
+    if token is None:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -1,0 +1,25 @@
+"""Read-only lookups for users and their API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from app.auth.models import ApiToken, User
+from app.extensions import db
+
+
+def api_tokens_of(user: User) -> Sequence[ApiToken]:
+    """Return the user's API tokens, newest first (revoked ones included)."""
+    return db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())).all()
+
+
+def api_token_of(user: User, token_id: int) -> ApiToken | None:
+    """Return one of the user's tokens by id; another user's token is None, like an unknown one."""
+    return db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
+
+
+def user_by_username(username: str) -> User | None:
+    """Return the user with that username, or None."""
+    return db.session.scalar(select(User).where(User.username == username))
