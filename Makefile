@@ -64,7 +64,7 @@ bench: install
 
 ## messages: refresh the catalogues after changing strings in code or templates
 messages: $(VENV)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l --ignore-dirs='.* __pycache__ .venv' -o app/translations/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k N_ --ignore-dirs='.* __pycache__ .venv' -o app/translations/messages.pot .
 	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, g, request
+from flask_babel import gettext as _
 
 from app.auth.services import resolve_api_token
 from app.extensions import db
@@ -13,13 +14,13 @@ def authenticate_request() -> None:
     if request.endpoint == "api.verify_certificate":  # anyone may verify a certificate
         return
     header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
+    scheme, _space, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        abort(401, description="Missing bearer token.")
+        abort(401, description=_("Missing bearer token."))
     user = resolve_api_token(secret.strip(), request.method, request.path)
     if user is None:
         db.session.rollback()
-        abort(401, description="Invalid, expired or revoked token.")
+        abort(401, description=_("Invalid, expired or revoked token."))
     db.session.commit()  # records last use
     g.api_user = user
 

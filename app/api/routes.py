@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http
+
 from flask import Flask, abort, current_app, request
+from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
 
@@ -17,15 +20,38 @@ from app.people import queries as people_queries
 from app.people.models import Person
 from app.people.services import PersonError, create_person
 
-bp = Blueprint("api", __name__, description="Shegong Academy API v1")
+PROBLEM_JSON = "application/problem+json"
+
+bp = Blueprint("api", __name__, description=_("Shegong Academy API v1"))
 bp.before_request(authenticate_request)
 
 
 class AcademyApi(Api):
-    """flask-smorest's Api, leaving error pages to the academy (HTML for people, JSON here)."""
+    """flask-smorest's Api, leaving error pages to the academy (HTML for people, JSON here).
+
+    Every error is documented as what ``app.core.errors.problem`` sends: RFC 9457
+    problem details as ``application/problem+json``.
+    """
+
+    ERROR_SCHEMA = schemas.Problem
 
     def _register_error_handlers(self):
         pass
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {PROBLEM_JSON: {"schema": schemas.Problem}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR",
+            {
+                "description": "An error, as RFC 9457 problem details",
+                "content": {PROBLEM_JSON: {"schema": schemas.Problem}},
+            },
+            lazy=True,
+        )
 
 
 def page_of(stmt, args) -> dict:
@@ -74,7 +100,7 @@ def people(args):
     if args.get("unit"):
         unit = unit_by_code(args["unit"])
         if unit is None or not unit_in_scope(user, unit):
-            abort(404, description="Unknown unit.")
+            abort(404, description=_("Unknown unit."))
     stmt = people_queries.people_query(user, unit=unit, category=args.get("category"))
     result = page_of(stmt, args)
     result["items"] = [person_json(p) for p in result["items"]]
@@ -88,23 +114,25 @@ def create_people(data):
     """Create a person in a unit within the caller's scope."""
     user = api_user()
     if not user.has_role("admin", "coordinator"):
-        abort(403, description="Only coordinators and administrators create people.")
+        abort(403, description=_("Only coordinators and administrators create people."))
     unit = unit_by_code(data["unit_code"])
     if unit is None or not unit_in_scope(user, unit):
-        return problem(422, "Invalid input.", {"unit_code": ["Unknown unit."]})
+        return problem(422, _("Invalid input."), {"unit_code": [_("Unknown unit.")]})
     try:
         person = create_person(data=data, unit=unit, actor=user)
     except PersonError as exc:
         db.session.rollback()
         status = 409 if exc.conflict else 422
         return problem(
-            status, "Duplicate." if exc.conflict else "Invalid input.", {k: [str(v)] for k, v in exc.errors.items()}
+            status,
+            _("Duplicate.") if exc.conflict else _("Invalid input."),
+            {k: [str(v)] for k, v in exc.errors.items()},
         )
     db.session.commit()
     return {"id": person.id}
 
 
-@bp.get("/people/<int:person_id>")
+@bp.get("/people/<id:person_id>")
 @bp.response(200, schemas.PersonSchema)
 def person(person_id: int):
     """One person, the ID number masked."""

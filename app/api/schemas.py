@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from flask_babel import gettext
+from marshmallow import Schema, ValidationError, fields, validate
 
+from app.core.routing import MAX_ID
 from app.org.models import UNIT_KINDS
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _within_years(value) -> None:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(gettext("Must lie between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR))
+
+
+def Id(**kwargs) -> fields.Integer:  # noqa: N802  (a field factory, read like a field class)
+    """A database id: 1 … 2³¹−1 (a larger number would overflow the column, not just miss)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def Day(**kwargs) -> fields.Date:  # noqa: N802
+    return fields.Date(validate=_within_years, **kwargs)
+
+
+def Moment(**kwargs) -> fields.DateTime:  # noqa: N802
+    return fields.DateTime(validate=_within_years, **kwargs)
+
+
+class Decimal(fields.Decimal):
+    """Loads exact decimals; dumps (and documents its bounds) as JSON numbers."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        number = super()._serialize(value, attr, obj, **kwargs)
+        return None if number is None else float(number)
 
 
 class PageArgs(Schema):
@@ -66,11 +96,17 @@ class Created(Schema):
 
 
 class Problem(Schema):
-    type = fields.String(required=True)
-    title = fields.String(required=True)
+    """RFC 9457 problem details, as every API error is answered."""
+
+    type = fields.String(required=True, metadata={"description": "about:blank"})
+    title = fields.String(required=True, metadata={"description": "the HTTP status's phrase"})
     status = fields.Integer(required=True)
-    detail = fields.String(required=True)
-    errors = fields.Raw()
+    detail = fields.String(required=True, metadata={"description": "in the caller's language (Accept-Language)"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "field → messages; items of a list are named like items.3.status"},
+    )
 
 
 class ProgramCreate(Schema):
@@ -79,23 +115,23 @@ class ProgramCreate(Schema):
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
     tier = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
-    starts_on = fields.Date(load_default=None, allow_none=True)
-    ends_on = fields.Date(load_default=None, allow_none=True)
+    starts_on = Day(load_default=None, allow_none=True)
+    ends_on = Day(load_default=None, allow_none=True)
     audience = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
 
 
 class CourseCreate(Schema):
-    program_id = fields.Integer(required=True, strict=True)
+    program_id = Id(required=True, strict=True)
     code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    hours = fields.Decimal(
+    hours = Decimal(
         required=True, places=1, as_string=False, validate=validate.Range(min=0, min_inclusive=False, max=200)
     )
     capacity = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=100000)
     )
     policy = fields.String(load_default="open", validate=validate.OneOf(["open", "coordinator", "cohort"]))
-    min_attendance = fields.Decimal(
+    min_attendance = Decimal(
         load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False, max=1)
     )
     pass_mark = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=100))
@@ -103,18 +139,18 @@ class CourseCreate(Schema):
 
 
 class SessionCreate(Schema):
-    course_id = fields.Integer(required=True, strict=True)
-    starts_at = fields.DateTime(
+    course_id = Id(required=True, strict=True)
+    starts_at = Moment(
         required=True, metadata={"description": "ISO 8601; without an offset, local time of the deployment"}
     )
-    ends_at = fields.DateTime(required=True)
-    hours = fields.Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=24))
+    ends_at = Moment(required=True)
+    hours = Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=24))
     mode = fields.String(load_default="onsite", validate=validate.OneOf(["onsite", "online"]))
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
 
 
 class EnrolmentCreate(Schema):
-    person_id = fields.Integer(required=True, strict=True)
+    person_id = Id(required=True, strict=True)
 
 
 class EnrolmentSchema(Schema):
@@ -153,13 +189,13 @@ class HoursSchema(Schema):
 
 
 class SupervisionCreate(Schema):
-    supervisor_id = fields.Integer(required=True, strict=True)
-    supervisee_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=200))
+    supervisor_id = Id(required=True, strict=True)
+    supervisee_ids = fields.List(Id(strict=True), required=True, validate=validate.Length(min=1, max=200))
     format = fields.String(required=True, validate=validate.OneOf(["individual", "group"]))
     mode = fields.String(required=True, validate=validate.OneOf(["onsite", "online"]))
     kind = fields.String(load_default="special", validate=validate.OneOf(["special", "overall", "peer"]))
-    date = fields.Date(required=True)
-    hours = fields.Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=8))
+    date = Day(required=True)
+    hours = Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=8))
     topic = fields.String(required=True, validate=validate.Length(min=1, max=200))
     functions = fields.List(
         fields.String(validate=validate.OneOf(["administrative", "educational", "supportive"])), load_default=list
@@ -208,7 +244,7 @@ class SupervisionArgs(PageArgs):
     year = fields.Integer(validate=validate.Range(min=2000, max=2100))
     format = fields.String(validate=validate.OneOf(["individual", "group"]))
     mode = fields.String(validate=validate.OneOf(["onsite", "online"]))
-    supervisor_id = fields.Integer()
+    supervisor_id = Id()
 
 
 class ReportArgs(Schema):
@@ -255,25 +291,23 @@ class CohortCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
-    member_ids = fields.List(fields.Integer(strict=True), load_default=list, validate=validate.Length(max=100000))
+    member_ids = fields.List(Id(strict=True), load_default=list, validate=validate.Length(max=100000))
     category = fields.String(
         load_default=None,
         allow_none=True,
         validate=validate.OneOf(["community_worker", "project_social_worker", "station_worker", "other"]),
     )
-    min_training_hours = fields.Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000))
-    min_supervision_hours = fields.Decimal(
-        load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000)
-    )
+    min_training_hours = Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000))
+    min_supervision_hours = Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000))
     min_courses = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=1000)
     )
     min_supervision_sessions = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=1000)
     )
-    program_ids = fields.List(fields.Integer(strict=True), load_default=list)
-    training_target = fields.Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
-    supervision_target = fields.Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
+    program_ids = fields.List(Id(strict=True), load_default=list, validate=validate.Length(max=1000))
+    training_target = Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
+    supervision_target = Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
 
 
 class CohortCreated(Schema):
@@ -300,3 +334,155 @@ class VerifySchema(Schema):
     revoked_on = fields.String(allow_none=True)
     revoke_reason = fields.String(allow_none=True)
     superseded_by = fields.String(allow_none=True)
+
+
+# --- read-back: what an integrating platform wrote, as the API shows it ----------------------------------------
+
+
+class ProgramArgs(PageArgs):
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    unit = fields.String(validate=validate.Length(max=32), metadata={"description": "unit code; its whole subtree"})
+
+
+class ProgramSchema(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    unit_code = fields.String(allow_none=True)
+    year = fields.Integer(required=True)
+    tier = fields.String(allow_none=True)
+    starts_on = fields.Date(allow_none=True)
+    ends_on = fields.Date(allow_none=True)
+    audience = fields.String(allow_none=True)
+
+
+class ProgramPage(Schema):
+    items = fields.List(fields.Nested(ProgramSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class CourseArgs(PageArgs):
+    program_id = Id()
+
+
+class CourseSchema(Schema):
+    id = fields.Integer(required=True)
+    program_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    hours = fields.Float(required=True)
+    capacity = fields.Integer(allow_none=True)
+    policy = fields.String(required=True)
+    min_attendance = fields.Float(required=True)
+    pass_mark = fields.Integer(allow_none=True)
+    content_slug = fields.String(allow_none=True)
+    enrolled = fields.Integer(required=True, metadata={"description": "people holding a seat"})
+    waitlisted = fields.Integer(required=True)
+
+
+class CoursePage(Schema):
+    items = fields.List(fields.Nested(CourseSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class ProgramDetail(ProgramSchema):
+    courses = fields.List(fields.Nested(CourseSchema), required=True)
+
+
+class SessionArgs(PageArgs):
+    course_id = Id()
+    starts_from = Day(data_key="from", metadata={"description": "sessions starting on or after this day"})
+    starts_to = Day(data_key="to", metadata={"description": "sessions starting on or before this day"})
+
+
+class SessionSchema(Schema):
+    id = fields.Integer(required=True)
+    course_id = fields.Integer(required=True)
+    starts_at = fields.DateTime(required=True, metadata={"description": "ISO 8601 with the deployment's offset"})
+    ends_at = fields.DateTime(required=True)
+    hours = fields.Float(required=True)
+    mode = fields.String(required=True)
+    place = fields.String(allow_none=True)
+
+
+class SessionPage(Schema):
+    items = fields.List(fields.Nested(SessionSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class EnrolmentArgs(PageArgs):
+    status = fields.String(
+        validate=validate.OneOf(["enrolled", "waitlisted", "withdrawn", "completed", "not_completed"])
+    )
+
+
+class EnrolmentPage(Schema):
+    items = fields.List(fields.Nested(EnrolmentSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class AttendancePage(Schema):
+    items = fields.List(fields.Nested(AttendanceSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class AttendanceItem(AttendanceUpdate):
+    person_id = Id(required=True, strict=True)
+
+
+class AttendanceBatch(Schema):
+    items = fields.List(fields.Nested(AttendanceItem), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class AttendanceList(Schema):
+    items = fields.List(fields.Nested(AttendanceSchema), required=True)
+
+
+class CohortArgs(PageArgs):
+    unit = fields.String(validate=validate.Length(max=32), metadata={"description": "unit code; its whole subtree"})
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class CohortSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    unit_code = fields.String(allow_none=True)
+    year = fields.Integer(required=True)
+    category = fields.String(allow_none=True)
+    members = fields.Integer(required=True)
+    min_training_hours = fields.Float(allow_none=True)
+    min_courses = fields.Integer(allow_none=True)
+    program_ids = fields.List(fields.Integer(), required=True)
+    min_supervision_hours = fields.Float(allow_none=True)
+    min_supervision_sessions = fields.Integer(allow_none=True)
+    training_target = fields.Float(required=True)
+    supervision_target = fields.Float(required=True)
+    frozen = fields.Boolean(required=True)
+
+
+class CohortPage(Schema):
+    items = fields.List(fields.Nested(CohortSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class CohortDetail(CohortSchema):
+    member_ids = fields.List(fields.Integer(), required=True)
+
+
+class CertificateSchema(Schema):
+    id = fields.Integer(required=True)
+    serial = fields.String(required=True)
+    credential = fields.String(required=True, metadata={"description": "the credential type's name"})
+    title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["valid", "revoked", "superseded", "expired"]))
+    issued_on = fields.Date(required=True)
+    expires_on = fields.Date(allow_none=True)
+    revoked_on = fields.Date(allow_none=True)
+    revoke_reason = fields.String(allow_none=True)
+    verification_code = fields.String(required=True)
+    verify_url = fields.String(required=True)
+
+
+class CertificatePage(Schema):
+    items = fields.List(fields.Nested(CertificateSchema), required=True)
+    total = fields.Integer(required=True)

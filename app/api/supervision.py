@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.api import schemas
@@ -49,7 +50,7 @@ def create_supervision(data):
         ):
             supervisor = None
     if set(ids) - set(people):
-        return problem(422, "Invalid input.", {"supervisee_ids": ["Unknown person."]})
+        return problem(422, _("Invalid input."), {"supervisee_ids": [_("Unknown person.")]})
     supervisees = [people[i] for i in ids]  # duplicates kept: the service refuses a supervisee listed twice
     data["held_on"] = data.pop("date")
     try:
@@ -79,7 +80,7 @@ def list_supervision(args):
     return result
 
 
-@bp.get("/supervision/<int:record_id>")
+@bp.get("/supervision/<id:record_id>")
 @bp.response(200, schemas.SupervisionSchema)
 def get_supervision(record_id: int):
     """One supervision record (without notes)."""

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
 
 from app.api import schemas
 from app.api.auth import api_user
-from app.api.routes import bp
+from app.api.routes import bp, page_of
 from app.core.errors import problem
 from app.extensions import db
 from app.ledger.queries import Period, person_hours
+from app.org.models import OrgUnit
 from app.org.queries import unit_by_code, unit_in_scope
 from app.people import queries as people_queries
 from app.people.models import Person
-from app.training import services
-from app.training.models import Course, CourseSession, Program
+from app.training import queries, services
+from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
 
 STAFF = ("admin", "coordinator")
 
 
 def _staff_only() -> None:
     if not api_user().has_role(*STAFF):
-        abort(403, description="Only coordinators and administrators do this.")
+        abort(403, description=_("Only coordinators and administrators do this."))
 
 
 def _visible(model, object_id: int, unit_of, roles=STAFF):
@@ -50,7 +53,7 @@ def create_program(data):
     _staff_only()
     unit = unit_by_code(data.pop("unit_code"))
     if unit is None or not unit_in_scope(api_user(), unit):
-        return problem(422, "Invalid input.", {"unit_code": ["Unknown unit."]})
+        return problem(422, _("Invalid input."), {"unit_code": [_("Unknown unit.")]})
     program = services.create_program(data=data, unit=unit, actor=api_user())
     db.session.commit()
     return {"id": program.id}
@@ -64,7 +67,7 @@ def create_course(data):
     _staff_only()
     program = db.session.get(Program, data.pop("program_id"))
     if program is None or not unit_in_scope(api_user(), program.unit):
-        return problem(422, "Invalid input.", {"program_id": ["Unknown program."]})
+        return problem(422, _("Invalid input."), {"program_id": [_("Unknown program.")]})
     if data.get("min_attendance") is None:
         data.pop("min_attendance", None)
     course = services.create_course(program=program, data=data, actor=api_user())
@@ -80,7 +83,7 @@ def create_session(data):
     _staff_only()
     course = db.session.get(Course, data.pop("course_id"))
     if course is None or not unit_in_scope(api_user(), course.program.unit):
-        return problem(422, "Invalid input.", {"course_id": ["Unknown course."]})
+        return problem(422, _("Invalid input."), {"course_id": [_("Unknown course.")]})
     data["starts_at"], data["ends_at"] = _local(data["starts_at"]), _local(data["ends_at"])
     session = services.create_session(course=course, data=data, actor=api_user())
     db.session.commit()
@@ -91,7 +94,7 @@ def _person_in_scope(person_id: int) -> Person | None:
     return people_queries.person_for(api_user(), person_id)
 
 
-@bp.post("/courses/<int:course_id>/enrolments")
+@bp.post("/courses/<id:course_id>/enrolments")
 @bp.arguments(schemas.EnrolmentCreate)
 @bp.response(201, schemas.EnrolmentSchema)
 def enrol(data, course_id: int):
@@ -99,13 +102,13 @@ def enrol(data, course_id: int):
     course = _visible(Course, course_id, lambda c: c.program.unit)
     person = _person_in_scope(data["person_id"])
     if person is None:
-        return problem(422, "Invalid input.", {"person_id": ["Unknown person."]})
+        return problem(422, _("Invalid input."), {"person_id": [_("Unknown person.")]})
     enrolment = services.enrol(course=course, person=person, actor=api_user())
     db.session.commit()
     return enrolment
 
 
-@bp.delete("/courses/<int:course_id>/enrolments/<int:person_id>")
+@bp.delete("/courses/<id:course_id>/enrolments/<id:person_id>")
 @bp.response(204)
 def withdraw(course_id: int, person_id: int):
     """Withdraw a person; the first on the waitlist is promoted."""
@@ -118,7 +121,7 @@ def withdraw(course_id: int, person_id: int):
     return ""
 
 
-@bp.put("/sessions/<int:session_id>/attendance/<int:person_id>")
+@bp.put("/sessions/<id:session_id>/attendance/<id:person_id>")
 @bp.arguments(schemas.AttendanceUpdate)
 @bp.response(200, schemas.AttendanceSchema)
 def mark_attendance(data, session_id: int, person_id: int):
@@ -143,7 +146,7 @@ def _enrolled_person(session: CourseSession, person_id: int) -> Person | None:
     return None
 
 
-@bp.get("/people/<int:person_id>/hours")
+@bp.get("/people/<id:person_id>/hours")
 @bp.arguments(schemas.HoursArgs, location="query")
 @bp.response(200, schemas.HoursSchema)
 def hours(args, person_id: int):
@@ -155,3 +158,220 @@ def hours(args, person_id: int):
     year = args.get("year")
     ledger = person_hours(person_id, Period.year(year) if year else None)
     return {"person_id": person_id, "year": year, **ledger.as_dict()}
+
+
+# --- read-back ---------------------------------------------------------------------------------------------------
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["LMS_TIMEZONE"])
+
+
+def program_json(p: Program) -> dict:
+    return {
+        "id": p.id,
+        "title": p.title,
+        "kind": p.kind,
+        "unit_code": p.unit.code,
+        "year": p.year,
+        "tier": p.tier,
+        "starts_on": p.starts_on,
+        "ends_on": p.ends_on,
+        "audience": p.audience,
+    }
+
+
+def courses_json(courses: list[Course]) -> list[dict]:
+    counts = queries.enrolment_counts([c.id for c in courses])
+    return [
+        {
+            "id": c.id,
+            "program_id": c.program_id,
+            "code": c.code,
+            "title": c.title,
+            "hours": float(c.hours),
+            "capacity": c.capacity,
+            "policy": c.policy,
+            "min_attendance": float(c.min_attendance),
+            "pass_mark": c.pass_mark,
+            "content_slug": c.content_slug,
+            "enrolled": sum(counts[c.id].get(s, 0) for s in ("enrolled", "completed", "not_completed")),
+            "waitlisted": counts[c.id].get("waitlisted", 0),
+        }
+        for c in courses
+    ]
+
+
+def session_json(s: CourseSession) -> dict:
+    return {
+        "id": s.id,
+        "course_id": s.course_id,
+        "starts_at": s.starts_at.astimezone(_zone()),
+        "ends_at": s.ends_at.astimezone(_zone()),
+        "hours": float(s.hours),
+        "mode": s.mode,
+        "place": s.place,
+    }
+
+
+def _unit_arg(code: str | None) -> OrgUnit | None:
+    if not code:
+        return None
+    unit = unit_by_code(code)
+    if unit is None or not unit_in_scope(api_user(), unit, queries.TRAINING_STAFF):
+        abort(404, description=_("Unknown unit."))
+    return unit
+
+
+@bp.get("/programs")
+@bp.arguments(schemas.ProgramArgs, location="query")
+@bp.response(200, schemas.ProgramPage)
+def list_programs(args):
+    """Programs held by units in the caller's scope, newest first (filter by year and unit subtree)."""
+    stmt = queries.programs_for(api_user(), args.get("year"))
+    unit = _unit_arg(args.get("unit"))
+    if unit is not None:
+        stmt = stmt.join(OrgUnit, OrgUnit.id == Program.unit_id).where(OrgUnit.path.startswith(unit.path))
+    result = page_of(stmt, args)
+    result["items"] = [program_json(p) for p in result["items"]]
+    return result
+
+
+@bp.get("/programs/<id:program_id>")
+@bp.response(200, schemas.ProgramDetail)
+def get_program(program_id: int):
+    """One program with its courses."""
+    program = queries.visible_program(api_user(), program_id)
+    if program is None:
+        abort(404)
+    return {**program_json(program), "courses": courses_json(program.courses)}
+
+
+@bp.get("/courses")
+@bp.arguments(schemas.CourseArgs, location="query")
+@bp.response(200, schemas.CoursePage)
+def list_courses(args):
+    """Courses of programs in the caller's scope (filter by program)."""
+    stmt = (
+        select(Course)
+        .join(Program, Program.id == Course.program_id)
+        .where(Program.id.in_(queries.programs_for(api_user()).with_only_columns(Program.id).order_by(None)))
+        .order_by(Course.id)
+    )
+    if args.get("program_id") is not None:
+        stmt = stmt.where(Course.program_id == args["program_id"])
+    result = page_of(stmt, args)
+    result["items"] = courses_json(result["items"])
+    return result
+
+
+@bp.get("/courses/<id:course_id>")
+@bp.response(200, schemas.CourseSchema)
+def get_course(course_id: int):
+    """One course, with its seat counts."""
+    course = queries.visible_course(api_user(), course_id)
+    if course is None:
+        abort(404)
+    return courses_json([course])[0]
+
+
+@bp.get("/sessions")
+@bp.arguments(schemas.SessionArgs, location="query")
+@bp.response(200, schemas.SessionPage)
+def list_sessions(args):
+    """Sessions of courses in the caller's scope, in time order (filter by course and by day)."""
+    visible = queries.programs_for(api_user()).with_only_columns(Program.id).order_by(None)
+    stmt = (
+        select(CourseSession)
+        .join(Course, Course.id == CourseSession.course_id)
+        .where(Course.program_id.in_(visible))
+        .order_by(CourseSession.starts_at, CourseSession.id)
+    )
+    if args.get("course_id") is not None:
+        stmt = stmt.where(CourseSession.course_id == args["course_id"])
+    if args.get("starts_from"):
+        stmt = stmt.where(CourseSession.starts_at >= datetime.combine(args["starts_from"], time.min, _zone()))
+    if args.get("starts_to"):
+        stmt = stmt.where(CourseSession.starts_at <= datetime.combine(args["starts_to"], time.max, _zone()))
+    result = page_of(stmt, args)
+    result["items"] = [session_json(s) for s in result["items"]]
+    return result
+
+
+@bp.get("/sessions/<id:session_id>")
+@bp.response(200, schemas.SessionSchema)
+def get_session(session_id: int):
+    """One session."""
+    session = queries.visible_session(api_user(), session_id)
+    if session is None:
+        abort(404)
+    return session_json(session)
+
+
+@bp.get("/courses/<id:course_id>/enrolments")
+@bp.arguments(schemas.EnrolmentArgs, location="query")
+@bp.response(200, schemas.EnrolmentPage)
+def list_enrolments(args, course_id: int):
+    """The course's enrolments: seats first, then the waitlist in order (filter by status)."""
+    course = queries.visible_course(api_user(), course_id)
+    if course is None:
+        abort(404)
+    stmt = (
+        select(Enrolment)
+        .where(Enrolment.course_id == course.id)
+        .order_by(Enrolment.status == "withdrawn", Enrolment.status == "waitlisted", Enrolment.waitlist_position)
+        .order_by(Enrolment.id)
+    )
+    if args.get("status"):
+        stmt = stmt.where(Enrolment.status == args["status"])
+    return page_of(stmt, args)
+
+
+@bp.get("/sessions/<id:session_id>/attendance")
+@bp.arguments(schemas.PageArgs, location="query")
+@bp.response(200, schemas.AttendancePage)
+def list_attendance(args, session_id: int):
+    """The attendance marked at a session."""
+    session = queries.visible_session(api_user(), session_id)
+    if session is None:
+        abort(404)
+    stmt = select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.person_id)
+    return page_of(stmt, args)
+
+
+@bp.put("/sessions/<id:session_id>/attendance")
+@bp.arguments(schemas.AttendanceBatch)
+@bp.response(200, schemas.AttendanceList)
+def mark_attendance_batch(data, session_id: int):
+    """Set the attendance of many people at once: all are written, or none (each error names its item)."""
+    session = _visible(
+        CourseSession, session_id, lambda s: s.course.program.unit, ("admin", "coordinator", "instructor")
+    )
+    items = data["items"]
+    enrolled = services.enrolled_ids(session.course_id)
+    errors: dict[str, list[str]] = {}
+    seen: set[int] = set()
+    for i, item in enumerate(items):  # every item is checked first, so one answer names every error
+        if item["person_id"] in seen:
+            errors[f"items.{i}.person_id"] = [_("Listed twice.")]
+        elif item["person_id"] not in enrolled:
+            errors[f"items.{i}.person_id"] = [_("Not enrolled.")]
+        if item["status"] == "excused" and not (item["reason"] or "").strip():
+            errors[f"items.{i}.reason"] = [_("An excused absence needs a reason.")]
+        seen.add(item["person_id"])
+    if errors:
+        return problem(422, _("Invalid input."), errors)
+    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(seen)))}
+    rows = [
+        services.record_attendance(
+            session=session,
+            person=people[item["person_id"]],
+            status=item["status"],
+            reason=item["reason"],
+            actor=api_user(),
+            method="api",
+        )
+        for item in items
+    ]
+    db.session.commit()
+    return {"items": rows}

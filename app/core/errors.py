@@ -59,21 +59,45 @@ def _user_message(code: int) -> str:
     return messages.get(code, _("Something went wrong."))
 
 
+def _api_detail(exc: HTTPException) -> str:
+    """The problem's ``detail``: the message the API gave, or one for the status, in the caller's language."""
+    code = exc.code or 500
+    if code == 429:
+        return _("Too many requests (%(limit)s). Please wait and try again.", limit=exc.description)
+    if code != 500 and exc.description and exc.description != type(exc).description:
+        return str(exc.description)
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Missing bearer token."),
+        403: _("You do not have permission to do this."),
+        404: _("Not found, or not within your units."),
+        405: _("This address does not accept that method."),
+        409: _("Conflict with the current state."),
+        413: _("The request is too large."),
+        415: _("Unsupported media type."),
+        422: _("Invalid input."),
+        500: _("Something went wrong on our side. The error has been logged."),
+    }
+    return messages.get(code, TITLES.get(code, _("Something went wrong.")))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = exc.code or 500
         if is_api_request():
-            detail = exc.description if code != 500 else None
+            detail = _api_detail(exc)
             errors = None
             data = getattr(exc, "data", None)  # webargs puts field messages here
             if isinstance(data, dict) and "messages" in data:
+                from app.api.messages import field_errors
+
                 messages = data["messages"]
                 # webargs groups messages by location (json, query…): callers want the fields.
                 errors = {}
                 for location, fields in messages.items() if isinstance(messages, dict) else []:
-                    errors.update(fields if isinstance(fields, dict) else {location: fields})
-                detail = "Invalid input."
+                    errors.update(field_errors(fields) if isinstance(fields, dict) else field_errors(fields, location))
+                detail = _("Invalid input.")
             response = problem(code, detail, errors)
             if code == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -14,6 +14,10 @@ def select_locale() -> str:
     """Pick the user's remembered language, then the page switch, then the browser's."""
     if not has_request_context():  # command line, jobs
         return current_app.config["LMS_DEFAULT_LANGUAGE"]
+    if _is_api_request():
+        # API clients ask with Accept-Language; without it they get English, the API's stable default.
+        best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+        return "zh_CN" if best in ("zh-CN", "zh") else "en"
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in SUPPORTED:
         return current_user.locale
     if session.get("lang") in SUPPORTED:
@@ -22,6 +26,12 @@ def select_locale() -> str:
     if best is None:
         return current_app.config["LMS_DEFAULT_LANGUAGE"]
     return "en" if best == "en" else "zh_CN"
+
+
+def _is_api_request() -> bool:
+    from app.core.errors import is_api_request
+
+    return is_api_request()
 
 
 def init_app(app: Flask) -> None:

@@ -198,7 +198,7 @@ def new_cohort():
     return render_template("coverage/cohort_form.html", form=form)
 
 
-@bp.post("/cohorts/<int:cohort_id>/freeze")
+@bp.post("/cohorts/<id:cohort_id>/freeze")
 @roles_required(*STAFF)
 def freeze(cohort_id: int):
     from app.training.forms import ActionForm

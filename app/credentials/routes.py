@@ -35,7 +35,7 @@ def index():
     )
 
 
-@bp.get("/credentials/<int:credential_id>")
+@bp.get("/credentials/<id:credential_id>")
 @roles_required(*STAFF)
 def credential(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
@@ -69,7 +69,7 @@ def credential(credential_id: int):
     )
 
 
-@bp.post("/credentials/<int:credential_id>/approve")
+@bp.post("/credentials/<id:credential_id>/approve")
 @roles_required(*STAFF)
 def approve(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
@@ -95,7 +95,7 @@ def approve(credential_id: int):
     return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
 
 
-@bp.post("/credentials/<int:credential_id>/print")
+@bp.post("/credentials/<id:credential_id>/print")
 @roles_required(*STAFF)
 def print_all(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
@@ -133,7 +133,7 @@ def print_download(job_id: str):
     return send_file(job.path, mimetype="application/pdf", as_attachment=True, download_name="certificates.pdf")
 
 
-@bp.get("/certificates/<int:certificate_id>")
+@bp.get("/certificates/<id:certificate_id>")
 @login_required
 def certificate(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
@@ -146,7 +146,7 @@ def certificate(certificate_id: int):
     )
 
 
-@bp.get("/certificates/<int:certificate_id>.pdf")
+@bp.get("/certificates/<id:certificate_id>.pdf")
 @login_required
 def certificate_pdf(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
@@ -160,7 +160,7 @@ def certificate_pdf(certificate_id: int):
     return send_file(path, mimetype="application/pdf", download_name=f"{cert.serial}.pdf")
 
 
-@bp.get("/certificates/<int:certificate_id>/badge.json")
+@bp.get("/certificates/<id:certificate_id>/badge.json")
 @login_required
 def certificate_badge(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
@@ -169,7 +169,7 @@ def certificate_badge(certificate_id: int):
     return response
 
 
-@bp.post("/certificates/<int:certificate_id>/revoke")
+@bp.post("/certificates/<id:certificate_id>/revoke")
 @roles_required(*STAFF)
 def revoke(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
@@ -186,7 +186,7 @@ def revoke(certificate_id: int):
     return redirect(url_for("credentials.certificate", certificate_id=cert.id))
 
 
-@bp.post("/certificates/<int:certificate_id>/reissue")
+@bp.post("/certificates/<id:certificate_id>/reissue")
 @roles_required(*STAFF)
 def reissue(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))

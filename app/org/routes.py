@@ -45,7 +45,7 @@ def index():
     return render_template("org/index.html", units=roots, counts=_head_counts(roots))
 
 
-@bp.get("/<int:unit_id>")
+@bp.get("/<id:unit_id>")
 @roles_required("admin", "coordinator")
 def detail(unit_id: int):
     unit = found(db.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id, in_scope(current_user, OrgUnit.id))))

@@ -62,7 +62,7 @@ def index():
     )
 
 
-@bp.get("/<int:person_id>")
+@bp.get("/<id:person_id>")
 @roles_required(*STAFF)
 def detail(person_id: int):
     person = found(queries.person_for(current_user, person_id))
@@ -80,7 +80,7 @@ def _detail_context(person) -> dict:
     }
 
 
-@bp.route("/<int:person_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:person_id>/edit", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def edit(person_id: int):
     person = found(queries.person_for(current_user, person_id))
@@ -109,7 +109,7 @@ def edit(person_id: int):
     return render_template("people/edit.html", form=form, person=person)
 
 
-@bp.post("/<int:person_id>/id-number")
+@bp.post("/<id:person_id>/id-number")
 @roles_required("admin")
 def reveal(person_id: int):
     person = found(queries.person_for(current_user, person_id))
@@ -149,7 +149,7 @@ def _assignment_unit(person) -> OrgUnit:
     return person.unit
 
 
-@bp.post("/<int:person_id>/supervisor")
+@bp.post("/<id:person_id>/supervisor")
 @roles_required(*STAFF)
 def make_supervisor(person_id: int):
     """Give the person the supervisor assignment (creating their account if they have none)."""

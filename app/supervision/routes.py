@@ -204,7 +204,7 @@ def _supervisors_in_scope() -> list[Person]:
     )
 
 
-@bp.get("/<int:record_id>")
+@bp.get("/<id:record_id>")
 @roles_required(*VIEWERS)
 def detail(record_id: int):
     record = found(queries.record_for(current_user, record_id))
@@ -226,7 +226,7 @@ def mine():
     )
 
 
-@bp.post("/credits/<int:credit_id>/<any(confirm, dispute):verb>")
+@bp.post("/credits/<id:credit_id>/<any(confirm, dispute):verb>")
 @login_required
 def respond(credit_id: int, verb: str):
     credit = found(db.session.get(SupervisionCredit, credit_id))

@@ -96,7 +96,7 @@ RULES = [
     ("format", {"format": "pair"}, "format"),
     ("mode", {"mode": "offline"}, "mode"),
     ("kind", {"kind": "formal"}, "kind"),
-    ("function", {"functions": ["therapy"]}, "functions"),
+    ("function", {"functions": ["therapy"]}, "functions.0"),  # items of a list are named by index
     ("topic", {"topic": ""}, "topic"),
     ("missing-supervisor", {"supervisor_id": None}, "supervisor_id"),
 ]
