@@ -177,9 +177,25 @@ def test_security_headers(client):
     assert "<script>" not in r.text  # no inline script anywhere on the page
 
 
-def test_open_redirect_is_refused(client, world):
-    r = client.post("/login?next=//evil.example/x", data={"username": "coord", "password": PASSWORD})
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "/\\evil.example/x",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "/\t/evil.example",
+    ],
+)
+def test_open_redirect_is_refused(client, world, target):
+    r = client.post("/login", query_string={"next": target}, data={"username": "coord", "password": PASSWORD})
     assert r.status_code == 302 and "evil.example" not in r.location
+    assert r.location == "/"
+
+
+def test_next_path_on_this_site_is_followed(client, world):
+    r = client.post("/login", query_string={"next": "/people/?q=李"}, data={"username": "coord", "password": PASSWORD})
+    assert r.status_code == 302 and r.location.startswith("/people/")
 
 
 def test_anonymous_is_sent_to_login(client):

@@ -253,6 +253,29 @@ def test_mounted_qr_check_in_link_carries_the_prefix(host, monkeypatch):
         assert db.session.scalar(select(func.count(Attendance.id))) == 1
 
 
+def test_qr_and_verification_links_use_the_public_url_behind_a_proxy(host, monkeypatch):
+    """Behind a proxy the request's host is internal: LMS_PUBLIC_URL is what phones must reach."""
+    from app.credentials.services import verify_url
+
+    host.config["LMS_PUBLIC_URL"] = "https://academy.example.gov.cn/"
+    with host.app_context():
+        coord = db.session.scalar(select(User).where(User.username == "coord"))
+        trainee = db.session.scalar(select(Person).where(Person.name == "钱七"))
+        sess = session(course(program(trainee.unit.parent.parent), code="PUB"))
+        enrol(course=sess.course, person=trainee, actor=coord)
+        db.session.commit()
+        session_id = sess.id
+    encoded = []
+    real_make = segno.make
+    monkeypatch.setattr(segno, "make", lambda content, **kw: encoded.append(content) or real_make(content, **kw))
+    client = signed_in(host, "coord")
+    assert client.get(f"/training/sessions/{session_id}/qr.svg").status_code == 200  # requested as localhost
+    [url] = encoded
+    assert url.startswith(f"https://academy.example.gov.cn/training/checkin/{session_id}?t=")
+    with host.test_request_context("/", base_url="http://10.0.0.7:8000"):
+        assert verify_url("ABCD-EFGH") == "https://academy.example.gov.cn/training/verify/ABCD-EFGH"
+
+
 def test_mounted_certificate_verification_links_carry_the_prefix(host, monkeypatch):
     from app.credentials import render
     from app.credentials.models import CredentialType

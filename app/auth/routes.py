@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -36,7 +38,19 @@ def _limit(kind: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Follow ``next`` only to a path on this site.
+
+    Browsers read ``//host``, ``/\\host`` and ``\\host`` (tabs and newlines dropped) as other sites.
+    """
+    parts = urlsplit(target or "")
+    if (
+        target
+        and target.startswith("/")
+        and not parts.scheme
+        and not parts.netloc
+        and target[1:2] not in ("/", "\\")
+        and not any(c in target for c in "\r\n\t")
+    ):
         return target
     return url_for("core.index")
 
@@ -123,7 +137,7 @@ def tokens():
     return response
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     from flask import abort

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.audit.services import record_audit
 from app.core.db import utcnow
 from app.core.domain import Conflict, Invalid, NotFound
+from app.core.urls import public_url
 from app.credentials.models import Certificate, CredentialType, SerialCounter
 from app.extensions import db
 from app.ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
@@ -304,9 +305,9 @@ def verify_url(code: str) -> str:
     ``LMS_PUBLIC_URL`` names the public host; without it a request's own host is
     used. The academy's URL prefix (mounted in a host app) is always kept.
     """
+    if has_request_context():
+        return public_url("credentials.verify", code=code)
     base = current_app.config.get("LMS_PUBLIC_URL")
-    if has_request_context() and not base:
-        return url_for("credentials.verify", code=code, _external=True)
     prefix = current_app.config.get("LMS_URL_PREFIX", "")
     return f"{(base or 'http://127.0.0.1:5000').rstrip('/')}{prefix}/verify/{code}"
 

@@ -17,6 +17,7 @@ from app.core.access import found, roles_required
 from app.core.db import utcnow
 from app.core.domain import DomainError
 from app.core.uploads import run_upload_import
+from app.core.urls import public_url
 from app.extensions import db
 from app.ledger.ce import ce_account
 from app.ledger.queries import Period, course_progress, person_hours
@@ -109,7 +110,7 @@ def new_program():
     return render_template("training/program_form.html", form=form)
 
 
-@bp.get("/programs/<int:program_id>")
+@bp.get("/programs/<id:program_id>")
 @roles_required(*ATTENDANCE_STAFF)
 def program(program_id: int):
     prog = found(queries.visible_program(current_user, program_id))
@@ -123,7 +124,7 @@ def program(program_id: int):
     )
 
 
-@bp.route("/programs/<int:program_id>/courses/new", methods=["GET", "POST"])
+@bp.route("/programs/<id:program_id>/courses/new", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def new_course(program_id: int):
     prog = found(queries.visible_program(current_user, program_id))
@@ -171,7 +172,7 @@ def _cohort_options():
     ).all()
 
 
-@bp.get("/courses/<int:course_id>")
+@bp.get("/courses/<id:course_id>")
 @roles_required(*ATTENDANCE_STAFF)
 def course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
@@ -191,7 +192,7 @@ def course(course_id: int):
     )
 
 
-@bp.post("/courses/<int:course_id>/sessions")
+@bp.post("/courses/<id:course_id>/sessions")
 @roles_required(*STAFF)
 def add_session(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
@@ -222,7 +223,7 @@ def add_session(course_id: int):
     return redirect(url_for("training.course", course_id=crs.id))
 
 
-@bp.post("/courses/<int:course_id>/enrol")
+@bp.post("/courses/<id:course_id>/enrol")
 @roles_required(*STAFF)
 def enrol(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
@@ -272,7 +273,7 @@ def enrol(course_id: int):
     return redirect(url_for("training.course", course_id=crs.id))
 
 
-@bp.post("/courses/<int:course_id>/withdraw/<int:person_id>")
+@bp.post("/courses/<id:course_id>/withdraw/<id:person_id>")
 @roles_required(*STAFF)
 def withdraw(course_id: int, person_id: int):
     crs = found(queries.visible_course(current_user, course_id))
@@ -296,7 +297,7 @@ def withdraw(course_id: int, person_id: int):
 # ---------------------------------------------------------------- sessions
 
 
-@bp.route("/sessions/<int:session_id>", methods=["GET", "POST"])
+@bp.route("/sessions/<id:session_id>", methods=["GET", "POST"])
 @roles_required(*ATTENDANCE_STAFF)
 def session_roster(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
@@ -318,7 +319,7 @@ def session_roster(session_id: int):
     return render_template("training/session.html", session=sess, rows=queries.session_roster(sess), form=form)
 
 
-@bp.get("/sessions/<int:session_id>/qr")
+@bp.get("/sessions/<id:session_id>/qr")
 @roles_required(*ATTENDANCE_STAFF)
 def session_qr(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
@@ -330,12 +331,12 @@ def session_qr(session_id: int):
     )
 
 
-@bp.get("/sessions/<int:session_id>/qr.svg")
+@bp.get("/sessions/<id:session_id>/qr.svg")
 @roles_required(*ATTENDANCE_STAFF)
 def session_qr_svg(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     now = utcnow()
-    url = url_for("training.checkin", session_id=sess.id, t=make_token(sess.id, now), _external=True)
+    url = public_url("training.checkin", session_id=sess.id, t=make_token(sess.id, now))
     out = BytesIO()
     segno.make(url, error="m").save(out, kind="svg", scale=10, border=2, dark="#1f2933")
     response = current_app.response_class(out.getvalue(), mimetype="image/svg+xml")
@@ -344,7 +345,7 @@ def session_qr_svg(session_id: int):
     return response
 
 
-@bp.route("/sessions/<int:session_id>/import", methods=["GET", "POST"])
+@bp.route("/sessions/<id:session_id>/import", methods=["GET", "POST"])
 @roles_required(*ATTENDANCE_STAFF)
 def session_import(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
@@ -408,7 +409,7 @@ def _my_course(course_id: int):
     return person, crs
 
 
-@bp.get("/my/courses/<int:course_id>")
+@bp.get("/my/courses/<id:course_id>")
 @login_required
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
@@ -420,7 +421,7 @@ def my_course(course_id: int):
     )
 
 
-@bp.get("/my/courses/<int:course_id>/lessons/<int:position>")
+@bp.get("/my/courses/<id:course_id>/lessons/<id:position>")
 @login_required
 def lesson(course_id: int, position: int):
     _person, crs = _my_course(course_id)
@@ -429,7 +430,7 @@ def lesson(course_id: int, position: int):
     return render_template("training/lesson.html", course=crs, content=content, lesson=item)
 
 
-@bp.post("/my/courses/<int:course_id>/enrol")
+@bp.post("/my/courses/<id:course_id>/enrol")
 @login_required
 def self_enrol(course_id: int):
     person = _me()
@@ -453,7 +454,7 @@ def self_enrol(course_id: int):
     return redirect(url_for("training.my"))
 
 
-@bp.post("/my/courses/<int:course_id>/withdraw")
+@bp.post("/my/courses/<id:course_id>/withdraw")
 @login_required
 def self_withdraw(course_id: int):
     person = _me()
@@ -470,7 +471,7 @@ def self_withdraw(course_id: int):
     return redirect(url_for("training.my"))
 
 
-@bp.route("/checkin/<int:session_id>", methods=["GET", "POST"])
+@bp.route("/checkin/<id:session_id>", methods=["GET", "POST"])
 def checkin(session_id: int):
     sess = found(db.session.get(CourseSession, session_id))
     token = request.values.get("t", "")
