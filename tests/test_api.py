@@ -124,6 +124,13 @@ def test_create_person(app, api):
     assert again.status_code == 409 and "id_number" in again.json["errors"]
 
 
+def test_create_person_with_a_registration_date(api):
+    body = {"unit_code": "330105002", "name": "钱九", "id_number": id_number(503), "certified_on": "2021-06-30"}
+    r = api("POST", "/api/v1/people", json={**body, "level": "assistant"})
+    assert r.status_code == 201
+    assert api("GET", f"/api/v1/people/{r.json['id']}").json["certified_on"] == "2021-06-30"
+
+
 @pytest.mark.parametrize(
     "change,field",
     [
@@ -134,6 +141,8 @@ def test_create_person(app, api):
         ({"name": ""}, "name"),
         ({"unit_code": "330106001"}, "unit_code"),  # another district: as if unknown
         ({"unit_code": None}, "unit_code"),
+        ({"certified_on": "2099-01-01"}, "certified_on"),
+        ({"certified_on": "30/06/2021"}, "certified_on"),
     ],
 )
 def test_create_person_validation_is_422_and_writes_nothing(app, api, change, field):

@@ -891,3 +891,35 @@ def test_cli_import_units_bad_file(cli_world, runner, tmp_path):
     assert f"row 3, column code: {said(app, 'Same code as row %(row)d.', row=2)}" in result.output
     assert f"row 4, column kind: {said(app, 'Unknown unit kind %(value)s.', value='镇')}" in result.output
     assert count_in(app, OrgUnit) == before
+
+
+def test_registration_dates_import_in_every_spelling(world):
+    from datetime import date, datetime
+
+    rows = [
+        [COMMUNITY, "登记一", pid(1), "", "community_worker", "assistant", "2021-06-30"],
+        [COMMUNITY, "登记二", pid(2), "", "community_worker", "intermediate", "2020/3/1"],
+        [COMMUNITY, "登记三", pid(3), "", "community_worker", "senior", "2019年12月5日"],
+        [COMMUNITY, "登记四", pid(4), "", "community_worker", "none", ""],
+    ]
+    assert run_people(csv_bytes(rows, ZH + ["登记日期"]), world.coord) == 4
+    assert [person_named(n).certified_on for n in ("登记一", "登记二", "登记三", "登记四")] == [
+        date(2021, 6, 30),
+        date(2020, 3, 1),
+        date(2019, 12, 5),
+        None,
+    ]
+    cell = [[COMMUNITY, "登记五", pid(5), None, "community_worker", "assistant", datetime(2022, 1, 15)]]
+    assert run_people(xlsx_bytes(cell, EN + ["certified_on"]), world.coord, filename="p.xlsx") == 1
+    assert person_named("登记五").certified_on == date(2022, 1, 15)
+
+
+def test_a_bad_registration_date_rejects_the_file(world):
+    rows = [
+        [COMMUNITY, "日期一", pid(1), "", "community_worker", "assistant", "2021-02-30"],
+        [COMMUNITY, "日期二", pid(2), "", "community_worker", "assistant", "2099-01-01"],
+        [COMMUNITY, "日期三", pid(3), "", "community_worker", "assistant", "2021-06-30"],
+    ]
+    errors = rejected_people(csv_bytes(rows, EN + ["certified_on"]), world.coord)
+    assert where(errors) == [(2, "certified_on"), (3, "certified_on")]
+    assert people_count() == 4  # World's people only: nothing imported

@@ -228,3 +228,22 @@ def test_supervisor_assignment_from_the_person_page(app, client, world):
     other = app.test_client()
     login(other, "coordout")
     assert other.post(f"/people/{world['person']}/supervisor", data={}).status_code == 404
+
+
+def test_registration_date_is_edited_shown_and_audited(app, client, world):
+    from datetime import date
+
+    login(client, "coord")
+    form = {"name": "李四", "unit_id": world["community"], "category": "community_worker", "level": "assistant"}
+    r = client.post(f"/people/{world['person']}/edit", data={**form, "certified_on": "2021-06-30", "active": "y"})
+    assert r.status_code == 302
+    assert "2021-06-30" in client.get(f"/people/{world['person']}").text
+    with app.app_context():
+        assert db.session.get(Person, world["person"]).certified_on == date(2021, 6, 30)
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "person.update")).all()[-1]
+        assert entry.after["certified_on"] == "2021-06-30"
+    future = client.post(f"/people/{world['person']}/edit", data={**form, "certified_on": "2099-01-01"})
+    assert future.status_code == 200 and "2099-01-01" in future.text  # re-rendered with the message
+    assert "between 1990 and today" in future.text or "1990" in future.text
+    with app.app_context():
+        assert db.session.get(Person, world["person"]).certified_on == date(2021, 6, 30)

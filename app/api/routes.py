@@ -71,6 +71,7 @@ def person_json(p: Person) -> dict:
         "id_number": p.id_number_masked,
         "phone": p.phone,
         "active": p.active,
+        "certified_on": p.certified_on,
     }
 
 

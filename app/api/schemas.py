@@ -75,6 +75,7 @@ class PersonSchema(Schema):
     id_number = fields.String(required=True, metadata={"description": "masked: 3301**********1234"})
     phone = fields.String(allow_none=True)
     active = fields.Boolean(required=True)
+    certified_on = fields.Date(allow_none=True)
 
 
 class PersonPage(Schema):
@@ -89,6 +90,11 @@ class PersonCreate(Schema):
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
     category = fields.String(load_default="community_worker", validate=validate.Length(max=32))
     level = fields.String(load_default="none", validate=validate.Length(max=32))
+    certified_on = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "when the qualification was registered; continuing education counts from it"},
+    )
 
 
 class Created(Schema):

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -29,6 +29,11 @@ class PersonForm(FlaskForm):
     )
     category = SelectField(_l("Category"), choices=choices(CATEGORY_LABELS))
     level = SelectField(_l("Qualification level"), choices=choices(LEVEL_LABELS))
+    certified_on = DateField(
+        _l("Registered on"),
+        validators=[Optional()],
+        description=_l("When the qualification was registered: continuing-education periods count from it."),
+    )
     titles = MultiCheckboxField(_l("Titles"), choices=choices(TITLE_LABELS))
     service_areas = MultiCheckboxField(_l("Service areas"), choices=choices(SERVICE_AREA_LABELS))
     active = BooleanField(_l("Active"))

@@ -21,6 +21,7 @@ PEOPLE_COLUMNS = {
     "phone": ("phone", "手机号", "手机号码", "联系电话"),
     "category": ("category", "类别", "人员类别"),
     "level": ("level", "等级", "职业水平等级", "持证等级"),
+    "certified_on": ("certified_on", "登记日期", "登记时间", "证书登记日期"),
 }
 
 
@@ -77,6 +78,7 @@ def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
             **id_number_columns(c["id_number"]),
             "category": c["category"],
             "level": c["level"],
+            "certified_on": c.get("certified_on"),
             "titles": [],
             "service_areas": [],
             "active": True,

@@ -92,7 +92,17 @@ def edit(person_id: int):
         unit = db.session.get(OrgUnit, form.unit_id.data)
         data = {
             k: getattr(form, k).data
-            for k in ("name", "phone", "id_number", "category", "level", "titles", "service_areas", "active")
+            for k in (
+                "name",
+                "phone",
+                "id_number",
+                "category",
+                "level",
+                "certified_on",
+                "titles",
+                "service_areas",
+                "active",
+            )
         }
         try:
             services.update_person(person=person, data=data, unit=unit, actor=current_user, ip=request.remote_addr)

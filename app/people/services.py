@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.audit.services import changed_fields, record_audit
 from app.core.crypto import decrypt_text, encrypt_text, keyed_hash
+from app.core.db import utcnow
 from app.extensions import db
 from app.org.models import OrgUnit
 from app.org.queries import unit_in_scope
@@ -92,7 +96,30 @@ def snapshot(person: Person) -> dict:
         "titles": list(person.titles or []),
         "service_areas": list(person.service_areas or []),
         "active": person.active,
+        "certified_on": person.certified_on.isoformat() if person.certified_on else None,
     }
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日")
+
+
+def parse_day(value) -> date | None:
+    """A day from a form, an API or a spreadsheet cell (2021-06-30, 2021/6/30, 2021年6月30日); ValueError if none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if text.endswith(" 00:00:00"):  # an XLSX date cell read as text
+        text = text[: -len(" 00:00:00")]
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
 
 
 def validate_person_fields(data: dict, *, require_id: bool) -> tuple[dict, dict[str, object]]:
@@ -128,6 +155,16 @@ def validate_person_fields(data: dict, *, require_id: bool) -> tuple[dict, dict[
         if bad:
             errors[key] = _l("Unknown value %(value)s.", value=", ".join(bad))
         clean[key] = values
+    if "certified_on" in data:
+        try:
+            day = parse_day(data["certified_on"])
+        except ValueError:
+            errors["certified_on"] = _l("The registration date must be a date such as 2021-06-30.")
+        else:
+            today = utcnow().astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date()
+            if day is not None and not date(1990, 1, 1) <= day <= today:
+                errors["certified_on"] = _l("The registration date must lie between 1990 and today.")
+            clean["certified_on"] = day
     return clean, errors
 
 
@@ -148,6 +185,7 @@ def create_person(*, data: dict, unit: OrgUnit, actor, ip: str | None = None) ->
         level=clean["level"],
         titles=clean["titles"],
         service_areas=clean["service_areas"],
+        certified_on=clean.get("certified_on"),
     )
     set_id_number(person, clean["id_number"])
     db.session.add(person)
@@ -179,6 +217,8 @@ def update_person(*, person: Person, data: dict, unit: OrgUnit, actor, ip: str |
     person.level = clean["level"]
     person.titles = clean["titles"]
     person.service_areas = clean["service_areas"]
+    if "certified_on" in clean:
+        person.certified_on = clean["certified_on"]
     if "active" in data:
         person.active = bool(data["active"])
     if new_id:
