@@ -20,6 +20,7 @@ from app.core.db import utcnow
 from app.core.domain import Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.ledger.rollups import refresh_people
+from app.org.models import OrgUnit
 from app.org.queries import unit_in_scope
 from app.people.models import Person
 from app.supervision.models import FORMATS, FUNCTIONS, KINDS, MODES, SupervisionCredit, SupervisionRecord
@@ -40,6 +41,18 @@ def holds_supervisor_assignment(person: Person) -> bool:
         db.session.scalar(
             select(func.count())
             .select_from(RoleAssignment)
+            .join(User, User.id == RoleAssignment.user_id)
+            .where(User.person_id == person.id, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
+        )
+    )
+
+
+def supervisor_units(person: Person) -> list[OrgUnit]:
+    """The units over which the person's account holds the supervisor assignment."""
+    return list(
+        db.session.scalars(
+            select(OrgUnit)
+            .join(RoleAssignment, RoleAssignment.unit_id == OrgUnit.id)
             .join(User, User.id == RoleAssignment.user_id)
             .where(User.person_id == person.id, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
         )
@@ -93,6 +106,16 @@ def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], 
     outside = [p for p in supervisees if not unit_in_scope(actor, p.unit, RECORDERS)]
     if outside and "supervisee_ids" not in errors:
         errors["supervisee_ids"] = _l("Not within your units: %(names)s.", names="、".join(p.name for p in outside))
+    if supervisor is not None and "supervisor_id" not in errors and "supervisee_ids" not in errors:
+        # The assignment is over a unit's subtree: a district's supervisor does not supervise another district.
+        units = supervisor_units(supervisor)
+        uncovered = [p for p in supervisees if not any(p.unit.is_within(u) for u in units)]
+        if uncovered:
+            errors["supervisee_ids"] = _l(
+                "The supervisor assignment of %(name)s does not cover %(names)s.",
+                name=supervisor.name,
+                names="、".join(p.name for p in uncovered),
+            )
     if errors:
         raise Invalid(_l("The supervision record was not saved."), errors)
     return {"hours": hours.quantize(Decimal("0.1")), "topic": topic}

@@ -302,6 +302,7 @@ def withdraw(course_id: int, person_id: int):
 def session_roster(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     form = ActionForm()
+    entered = None
     if form.validate_on_submit():
         exceptions = {}
         for key, status in request.form.items():
@@ -312,11 +313,18 @@ def session_roster(session_id: int):
             count = services.save_roster(session=sess, exceptions=exceptions, actor=current_user)
         except DomainError as exc:
             _flash_error(exc)
+            entered = {
+                int(key[7:]): {"status": status, "reason": request.form.get(f"reason-{key[7:]}", "")}
+                for key, status in request.form.items()
+                if key.startswith("status-") and key[7:].isdigit()
+            }
         else:
             db.session.commit()
             flash(_("Attendance saved for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
-    return render_template("training/session.html", session=sess, rows=queries.session_roster(sess), form=form)
+    return render_template(
+        "training/session.html", session=sess, rows=queries.session_roster(sess), form=form, entered=entered
+    )
 
 
 @bp.get("/sessions/<id:session_id>/qr")

@@ -306,6 +306,9 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     )
     if enrolment is None:
         raise NotFound(_l("%(name)s is not enrolled in this course.", name=person.name))
+    if self_service and _has_completed(course, person):
+        # Withdrawing would silently take the completion (and its hours) away; a coordinator still can.
+        raise Conflict(_l("You have completed this course: it stays on your record."))
     had_seat = enrolment.status == "enrolled"
     enrolment.status, enrolment.waitlist_position = "withdrawn", None
     db.session.flush()
@@ -321,6 +324,13 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
         return None
     db.session.execute(update(Course).where(Course.id == course.id).values(seats_taken=Course.seats_taken - 1))
     return _promote_first(course, actor)
+
+
+def _has_completed(course: Course, person: Person) -> bool:
+    from app.ledger.queries import completions
+
+    done = completions(None, [person.id]).where(Enrolment.course_id == course.id)
+    return db.session.execute(done.limit(1)).first() is not None
 
 
 def _promote_first(course: Course, actor) -> Enrolment | None:

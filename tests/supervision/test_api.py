@@ -262,3 +262,25 @@ def test_refusals_do_not_name_another_districts_people(app, env, field):
     assert r.status_code == 422 and field in r.json["errors"]
     assert "赵六" not in text_of(r)  # 西湖区's person: not even their name reaches 拱墅区's coordinator
     assert db_counts(app) == before
+
+
+def test_a_supervisor_of_another_district_is_an_unknown_id_and_unnamed(app):
+    from tests.factories import person, user
+
+    with app.app_context():
+        w = sup_world()
+        west = person(w.other_street, "西湖督导")
+        user("westsup", "supervisor", w.other, person=west)
+        city = person(w.other_street, "市督导")  # works in 西湖区, assigned over the whole city
+        user("citysup", "supervisor", w.city, person=city)
+        db.session.commit()
+        ids = ids_of(w)
+        west_id, city_id = west.id, city.id
+        call = api_caller(app, w)
+    before = db_counts(app)
+    r = call("POST", "/api/v1/supervision", json=body(ids, supervisor_id=west_id))
+    assert r.status_code == 422 and r.json["errors"]["supervisor_id"] == ["Unknown supervisor."]
+    assert "西湖督导" not in text_of(r)
+    assert db_counts(app) == before
+    # A city's supervisor works in 西湖区 but covers 拱墅区 too: accepted.
+    assert call("POST", "/api/v1/supervision", json=body(ids, supervisor_id=city_id)).status_code == 201

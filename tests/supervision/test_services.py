@@ -128,6 +128,25 @@ def test_disabled_supervisor_account_does_not_hold_the_assignment(w):
     assert "supervisor_id" in err.value.errors
 
 
+def test_a_supervisor_assigned_in_another_district_does_not_cover_this_one(w):
+    from tests.factories import person, user
+
+    west = person(w.other_street, "西湖督导")
+    user("westsup", "supervisor", w.other, person=west)
+    street = person(w.street, "街道督导")
+    user("streetsup", "supervisor", w.street, person=street)  # 米市巷街道 only
+    db.session.commit()
+    before = counts()
+    with pytest.raises(Invalid) as err:
+        record(w, actor=w.admin, supervisor=west, supervisees=[w.person, w.person2])
+    assert "supervisee_ids" in err.value.errors and "西湖督导" in str(err.value.errors["supervisee_ids"])
+    with pytest.raises(Invalid) as err:  # person2 works in 湖墅街道, outside the street supervisor's subtree
+        record(w, actor=w.coord, supervisor=street, supervisees=[w.person, w.person2])
+    assert "王五" in str(err.value.errors["supervisee_ids"]) and "李四" not in str(err.value.errors["supervisee_ids"])
+    assert counts() == before
+    record(w, actor=w.coord, supervisor=street, supervisees=[w.person, w.trainee_person])  # both in the street
+
+
 def test_today_in_shanghai_is_not_the_future(w, monkeypatch):
     # 17:00 UTC on 30 June is 01:00 on 1 July in Shanghai.
     monkeypatch.setattr(sup_services, "utcnow", lambda: datetime(2024, 6, 30, 17, 0, tzinfo=UTC))

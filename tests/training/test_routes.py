@@ -418,6 +418,10 @@ def test_roster_refuses_excused_without_reason_and_writes_nothing(site, roster):
     [(category, text)] = flashes(r)
     assert category == "error"
     assert "An excused absence needs a reason." in text, text
+    # The page gives back the coordinator's ticks (not the saved state), so only the reason is missing.
+    assert re.search(rf'name="status-{b}" value="absent" checked', r.text)
+    assert re.search(rf'name="status-{t}" value="excused" checked', r.text)
+    assert re.search(rf'name="status-{a}" value="present" checked', r.text)
     # Unknown statuses and people outside the course are refused too.
     with nothing_written(site, Attendance):
         r = c.post(f"/sessions/{roster.session}", data={f"status-{a}": "asleep"})

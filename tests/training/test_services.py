@@ -167,6 +167,22 @@ def test_withdrawn_enrolment_does_not_complete(w):
     assert person_hours(w.person.id, None).courses_completed == 0
 
 
+def test_a_trainee_cannot_withdraw_from_a_completed_course(w):
+    crs = course(program(w.district), min_attendance="0.5")
+    s1 = session(crs)
+    enrol(course=crs, person=w.trainee_person, actor=w.coord)
+    record_attendance(session=s1, person=w.trainee_person, status="present", actor=w.coord)
+    with pytest.raises(Conflict):
+        withdraw(course=crs, person=w.trainee_person, actor=w.trainee, self_service=True)
+    assert person_hours(w.trainee_person.id, None).courses_completed == 1
+    assert db.session.scalar(select(Enrolment.status).where(Enrolment.course_id == crs.id)) == "enrolled"
+    # Not yet completed: a trainee may still withdraw.
+    other = course(program(w.district), code="C2")
+    session(other)
+    enrol(course=other, person=w.trainee_person, actor=w.coord)
+    withdraw(course=other, person=w.trainee_person, actor=w.trainee, self_service=True)
+
+
 def test_qr_check_in(w, app):
     crs = course(program(w.district))
     s1 = session(crs)
