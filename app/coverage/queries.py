@@ -353,6 +353,8 @@ class Missing:
     lacks_supervision: Decimal | None
     lacks_courses: int | None
     lacks_sessions: int | None
+    no_training: bool = False  # a cohort without a training rule asks for any attended session
+    no_supervision: bool = False  # … and without a supervision rule, any supervision
 
 
 def members_of(cohort: Cohort):
@@ -385,7 +387,7 @@ def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 5
     trained = trained_clause(cohort, py, listed)
     supervised = supervised_clause(cohort, py)
     stmt = (
-        select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc)
+        select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc, py.c.ts)
         .select_from(members)
         .join(Person, Person.id == members.c.person_id)
         .join(OrgUnit, OrgUnit.id == Person.unit_id)
@@ -398,7 +400,9 @@ def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 5
     if within is not None:
         stmt = stmt.where(OrgUnit.path.like(within.path + "%"))
     out = []
-    for person, unit_name, th, sh, ss, listed_n, cc in db.session.execute(stmt):
+    no_training_rule = cohort.min_training_hours is None and cohort.min_courses is None
+    no_supervision_rule = cohort.min_supervision_hours is None and cohort.min_supervision_sessions is None
+    for person, unit_name, th, sh, ss, listed_n, cc, ts in db.session.execute(stmt):
         th, sh, ss = Decimal(th or 0), Decimal(sh or 0), int(ss or 0)
         done = int((listed_n if cohort.program_ids else cc) or 0)
         out.append(
@@ -417,6 +421,8 @@ def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 5
                 lacks_sessions=max(cohort.min_supervision_sessions - ss, 0) or None
                 if cohort.min_supervision_sessions is not None
                 else None,
+                no_training=no_training_rule and not ts,
+                no_supervision=no_supervision_rule and not ss,
             )
         )
     return out

@@ -138,7 +138,20 @@ def missing_csv():
         abort(404)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["姓名", "单位", "培训学时", "督导学时", "缺培训学时", "缺督导学时", "缺完成课程", "缺督导次数"])
+    writer.writerow(
+        [
+            "姓名",
+            "单位",
+            "培训学时",
+            "督导学时",
+            "缺培训学时",
+            "缺督导学时",
+            "缺完成课程",
+            "缺督导次数",
+            "未参加培训",
+            "未接受督导",
+        ]
+    )
     for m in queries.missing_people(cohort, within=unit, limit=100000):
         writer.writerow(
             [
@@ -150,6 +163,8 @@ def missing_csv():
                 m.lacks_supervision or "",
                 m.lacks_courses or "",
                 m.lacks_sessions or "",
+                "是" if m.no_training else "",
+                "是" if m.no_supervision else "",
             ]
         )
     response = current_app.response_class(

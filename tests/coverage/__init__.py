@@ -40,10 +40,10 @@ def session(crs, n=0, hours=3, start=T0, actor=None):
     )
 
 
-def supervisor_at(unit, name="孙督导", username="supervisor"):
-    """A person holding the supervisor assignment (via their user account)."""
+def supervisor_at(unit, name="孙督导", username="supervisor", assigned=None):
+    """A person working in ``unit`` holding the supervisor assignment over ``assigned`` (default: the same unit)."""
     someone = person(unit, name, level="intermediate")
-    user(username, "supervisor", unit, person=someone)
+    user(username, "supervisor", assigned or unit, person=someone)
     return someone
 
 

@@ -151,7 +151,7 @@ def small(app):
             enrol(course=crs, person=p, actor=w.coord)
         save_roster(session=s1, exceptions={}, actor=w.coord)
         save_roster(session=s2, exceptions={w.person2.id: ("absent", None)}, actor=w.coord)
-        sup = supervisor_at(w.street2)
+        sup = supervisor_at(w.street2, assigned=w.district)  # works in a street, supervises the district
         supervise(w.coord, sup, [w.person, direct], 2)
         cohort(w.district, w.coord, member_ids=[w.person.id, w.person2.id, direct.id], min_training_hours=6)
         cohort(w.district, w.coord, name="社工站人员", category="station_worker")  # nobody: null rates

@@ -162,6 +162,22 @@ def test_a_cohort_by_sessions_and_courses(ten):
     }
 
 
+def test_a_cohort_without_rules_lists_who_has_had_no_training_or_supervision(ten):
+    """No minimums: trained = any session attended, supervised = any supervision; the list says which is missing."""
+    w, people, _ = ten
+    plain = cohort(w.district, w.coord, name="全员", member_ids=[p.id for p in people])
+    missing = {m.person.id: (m.no_training, m.no_supervision) for m in missing_people(plain)}
+    # p8 attended nothing; p3, p5, p6, p8 had no supervision
+    assert missing == {
+        people[3].id: (False, True),
+        people[5].id: (False, True),
+        people[6].id: (False, True),
+        people[8].id: (True, True),
+    }
+    ruled = {m.person.id: (m.no_training, m.no_supervision) for m in missing_people(_)}
+    assert set(ruled.values()) == {(False, False)}  # with minimums, the hours short say it instead
+
+
 def test_rates_follow_the_target_and_an_empty_cohort_has_null_rates(w):
     c = cohort(w.district, w.coord, category="station_worker", training_target="0.8", supervision_target="0.9")
     figures = cohort_figures(w.district, c.id)
