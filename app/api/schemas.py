@@ -251,6 +251,14 @@ class SupervisionArgs(PageArgs):
     format = fields.String(validate=validate.OneOf(["individual", "group"]))
     mode = fields.String(validate=validate.OneOf(["onsite", "online"]))
     supervisor_id = Id()
+    supervisee_id = Id(metadata={"description": "records crediting this person"})
+    status = fields.String(
+        validate=validate.OneOf(["unconfirmed", "confirmed", "disputed"]),
+        metadata={"description": "records with at least one credit in this state"},
+    )
+    unit = fields.String(
+        validate=validate.Length(max=32), metadata={"description": "unit code: records crediting people of its subtree"}
+    )
 
 
 class ReportArgs(Schema):

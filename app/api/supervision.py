@@ -12,7 +12,7 @@ from app.api.routes import bp, page_of
 from app.core.domain import Invalid
 from app.core.errors import problem
 from app.extensions import db
-from app.org.queries import unit_in_scope
+from app.org.queries import unit_by_code, unit_in_scope
 from app.people.models import Person
 from app.supervision import queries, services
 from app.supervision.models import SupervisionRecord
@@ -70,12 +70,21 @@ def create_supervision(data):
 @bp.response(200, schemas.SupervisionPage)
 def list_supervision(args):
     """Supervision records touching the caller's units (without notes)."""
+    user = api_user()
+    unit = None
+    if args.get("unit"):
+        unit = unit_by_code(args["unit"])
+        if unit is None or not unit_in_scope(user, unit, services.RECORDERS):
+            abort(404, description=_("Unknown unit."))
     stmt = queries.records_for(
-        api_user(),
+        user,
         year=args.get("year"),
         format=args.get("format"),
         mode=args.get("mode"),
         supervisor_id=args.get("supervisor_id"),
+        supervisee_id=args.get("supervisee_id"),
+        status=args.get("status"),
+        unit=unit,
     )
     result = page_of(stmt, args)
     result["items"] = [record_json(r) for r in result["items"]]

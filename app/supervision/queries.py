@@ -42,6 +42,7 @@ def records_for(
     supervisor_id: int | None = None,
     status: str | None = None,
     unit=None,
+    supervisee_id: int | None = None,
 ) -> Select:
     """Select the records the viewer may see: their own, or those touching their units."""
     touching = _credit_exists(in_scope(viewer, Person.unit_id, ("admin", "coordinator")))
@@ -67,6 +68,8 @@ def records_for(
         stmt = stmt.where(
             exists().where(SupervisionCredit.record_id == SupervisionRecord.id, SupervisionCredit.status == status)
         )
+    if supervisee_id:
+        stmt = stmt.where(_credit_exists(Person.id == supervisee_id))
     if unit is not None:
         from app.org.queries import subtree_ids
 

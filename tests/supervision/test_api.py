@@ -224,7 +224,12 @@ def test_list_filters(app, env):
     assert listed("mode=onsite") == {made[0]}
     assert listed(f"supervisor_id={ids.sup2_person}") == {made[2]}
     assert listed("year=2023&format=group") == {made[2]}
+    assert listed(f"supervisee_id={ids.person2}") == {made[0], made[2]}
+    assert listed("unit=330105002") == {made[0], made[2]}  # 王五's street
+    assert listed("status=unconfirmed") == set(made) and listed("status=confirmed") == set()
     assert env("GET", "/api/v1/supervision?format=pair").status_code == 422
+    assert env("GET", "/api/v1/supervision?unit=330106").status_code == 404  # another district
+    assert env("GET", "/api/v1/supervision?unit=000000").status_code == 404
 
 
 def test_a_supervisor_lists_only_their_own(app, env):
