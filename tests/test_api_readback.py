@@ -358,3 +358,78 @@ def test_nul_characters_in_a_form_get_the_error_page(app, client):
     assert login(client, "coord").status_code == 302
     r = client.post("/programs/new", data={"title": "培训\x00班", "kind": "class", "year": "2022"})
     assert r.status_code == 400 and "text/html" in r.content_type
+
+
+def count_statements(app, call) -> int:
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def listener(*args):
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return len(statements)
+
+
+LISTS = [
+    "/api/v1/programs",
+    "/api/v1/courses",
+    "/api/v1/sessions",
+    "/api/v1/cohorts",
+    "/api/v1/supervision",
+    "/api/v1/people/{trainee}/certificates",
+]
+
+
+def add_one_of_each(app, n: int, start: int) -> None:
+    """n more programs (each with a course and a session), cohorts, supervision records and certificates."""
+    from datetime import date
+
+    from app.auth.models import User
+    from app.org.models import OrgUnit
+    from app.people.models import Person
+    from app.supervision.services import record_supervision
+
+    with app.app_context():
+        coord = db.session.scalar(select(User).where(User.username == "coord"))
+        member = db.session.scalar(select(Person).where(Person.name == "李四"))
+        trainee = db.session.scalar(select(Person).where(Person.name == "钱七"))
+        supervisor = db.session.scalar(select(Person).where(Person.name == "孙督导"))
+        credential = db.session.scalar(select(CredentialType))
+        district = coord.roles[0].unit
+        units = [district, *db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == district.id))]
+        for i in range(start, start + n):
+            unit = units[i % len(units)]  # objects of several units: a lazy load per unit would show
+            session(course(program(unit, title=f"培训班{i}", year=2022), code=f"K{i}"))
+            create_cohort(data={"name": f"对象{i}", "year": 2022, "member_ids": [member.id]}, unit=unit, actor=coord)
+            data = {"format": "individual", "mode": "onsite", "held_on": date(2022, 6, 1), "hours": 1, "topic": "督导"}
+            record_supervision(data=data, supervisor=supervisor, supervisees=[member], actor=coord)
+            issue_certificate(credential=credential, person=trainee, actor=coord, render=False).status = "revoked"
+            db.session.flush()  # revoked: the next issue makes a new certificate
+        db.session.commit()
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_a_page_costs_the_same_statements_for_one_item_or_thirty(app, api, url):
+    from app.people.models import Person
+    from tests.factories import user
+
+    with app.app_context():
+        street = db.session.scalar(select(Person).where(Person.name == "李四")).unit.parent
+        district = street.parent
+        user("supervisor", "supervisor", district, person=person(street, "孙督导"))
+        db.session.commit()
+    add_one_of_each(app, 1, 0)
+    url = url.format(trainee=api.ids["trainee_person"])
+    before = count_statements(app, lambda: api("GET", url))
+    add_one_of_each(app, 30, 1)
+    assert api("GET", url).json["total"] >= 30
+    assert count_statements(app, lambda: api("GET", url)) == before

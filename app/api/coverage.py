@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app.api import schemas
 from app.api.auth import api_user
@@ -90,6 +91,7 @@ def list_cohorts(args):
         .join(OrgUnit, OrgUnit.id == Cohort.unit_id)
         .where(in_scope(user, Cohort.unit_id))
         .order_by(Cohort.year.desc(), OrgUnit.path, Cohort.id)
+        .options(selectinload(Cohort.unit))
     )
     if args.get("unit"):
         unit = unit_by_code(args["unit"])

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from app.api import schemas
 from app.api.auth import api_user
@@ -59,7 +60,11 @@ def person_certificates(args, person_id: int):
     user = api_user()
     if people_queries.person_for(user, person_id) is None and user.person_id != person_id:
         abort(404)
-    stmt = queries.certificates_for(user).where(Certificate.person_id == person_id)
+    stmt = (
+        queries.certificates_for(user)
+        .where(Certificate.person_id == person_id)
+        .options(selectinload(Certificate.credential))
+    )
     result = page_of(stmt, args)
     result["items"] = [certificate_json(c) for c in result["items"]]
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.api import schemas
 from app.api.auth import api_user
@@ -86,7 +87,7 @@ def list_supervision(args):
         status=args.get("status"),
         unit=unit,
     )
-    result = page_of(stmt, args)
+    result = page_of(stmt.options(selectinload(SupervisionRecord.credits)), args)
     result["items"] = [record_json(r) for r in result["items"]]
     return result
 

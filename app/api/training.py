@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.api import schemas
 from app.api.auth import api_user
@@ -228,7 +229,7 @@ def _unit_arg(code: str | None) -> OrgUnit | None:
 @bp.response(200, schemas.ProgramPage)
 def list_programs(args):
     """Programs held by units in the caller's scope, newest first (filter by year and unit subtree)."""
-    stmt = queries.programs_for(api_user(), args.get("year"))
+    stmt = queries.programs_for(api_user(), args.get("year")).options(selectinload(Program.unit))
     unit = _unit_arg(args.get("unit"))
     if unit is not None:
         stmt = stmt.join(OrgUnit, OrgUnit.id == Program.unit_id).where(OrgUnit.path.startswith(unit.path))
