@@ -321,6 +321,10 @@ def test_service_and_http_errors_follow_accept_language(api):
     assert api("GET", "/api/v1/programs", who=None, headers=zh).json["detail"] == "缺少 Bearer 令牌。"
     assert api("GET", "/api/v1/programs/123456", headers=zh).json["detail"] == "不存在，或不在您管辖的单位内。"
     assert api("GET", "/api/v1/programs/123456").json["detail"] == "Not found, or not within your units."
+    # RFC 9457 lets the title change only to be localised: it follows the caller's language too.
+    assert api("GET", "/api/v1/programs/123456", headers=zh).json["title"] == "未找到"
+    assert api("GET", "/api/v1/programs/123456").json["title"] == "Not Found"
+    assert api("GET", "/api/v1/programs", who=None, headers=zh).json["title"] == "未认证"
     assert api("POST", "/api/v1/programs", data="{", headers={**zh, "Content-Type": "application/json"}).json[
         "errors"
     ] == {"json": ["请求体不是有效的 JSON。"]}

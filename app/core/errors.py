@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.core.domain import DomainError
 
+# RFC 9457: the title does not change from one occurrence to the next, "except for
+# localization purposes" -- so it follows Accept-Language like the detail.
 TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
+    400: _l("Bad Request"),
+    401: _l("Unauthorized"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    409: _l("Conflict"),
+    413: _l("Content Too Large"),
+    415: _l("Unsupported Media Type"),
+    422: _l("Unprocessable Content"),
+    429: _l("Too Many Requests"),
+    500: _l("Internal Server Error"),
 }
 
 
@@ -33,9 +36,9 @@ def problem(status: int, detail: str | None = None, errors: dict | list | None =
     """Build an RFC 9457 problem-details response."""
     body = {
         "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
+        "title": str(TITLES.get(status, _("Error"))),
         "status": status,
-        "detail": detail or TITLES.get(status, "Error"),
+        "detail": str(detail or TITLES.get(status, _("Error"))),
     }
     if errors is not None:
         body["errors"] = errors
@@ -78,7 +81,7 @@ def _api_detail(exc: HTTPException) -> str:
         422: _("Invalid input."),
         500: _("Something went wrong on our side. The error has been logged."),
     }
-    return messages.get(code, TITLES.get(code, _("Something went wrong.")))
+    return str(messages.get(code, TITLES.get(code, _("Something went wrong."))))
 
 
 def init_app(app: Flask) -> None:
