@@ -312,6 +312,29 @@ def test_validation_messages_follow_accept_language(api):
     assert missing.json["errors"]["title"] == ["必填字段缺少数据。"]
 
 
+def test_a_body_that_is_not_json_is_415_and_writes_nothing(api, app):
+    before = api("GET", "/api/v1/programs").json["total"]
+    for content_type, data in (
+        ("application/x-www-form-urlencoded", "title=新任社工能力提升班&kind=class&unit_code=330105&year=2026"),
+        ("text/plain", '{"title": "x"}'),
+        ("multipart/form-data; boundary=b", "--b--"),
+    ):
+        r = api("POST", "/api/v1/programs", data=data.encode(), headers={"Content-Type": content_type})
+        assert r.status_code == 415 and r.mimetype == "application/problem+json", (content_type, r.status_code)
+        assert "application/json" in r.json["detail"]
+    zh = api("POST", "/api/v1/programs", data=b"a=b", headers={"Content-Type": "text/plain", "Accept-Language": "zh"})
+    assert zh.status_code == 415 and zh.json["title"] == "不支持的媒体类型" and "JSON" in zh.json["detail"]
+    assert api("GET", "/api/v1/programs").json["total"] == before
+    # The check is on bodies only: a JSON body with a charset parameter is fine.
+    ok = api(
+        "POST",
+        "/api/v1/programs",
+        data='{"title": "夏季督导工作坊", "kind": "workshop", "unit_code": "330105", "year": 2026}'.encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 201, ok.get_data(as_text=True)
+
+
 def test_service_and_http_errors_follow_accept_language(api):
     zh = {"Accept-Language": "zh-CN"}
     url = f"/api/v1/sessions/{api.ids['sessions'][0]}/attendance"

@@ -26,6 +26,13 @@ bp = Blueprint("api", __name__, description=_("Shegong Academy API v1"))
 bp.before_request(authenticate_request)
 
 
+@bp.before_request
+def _json_bodies_only() -> None:
+    """A body the API would otherwise ignore (a form, plain text) is refused, not read as "no fields"."""
+    if request.method in ("POST", "PUT", "PATCH") and (request.content_length or 0) > 0 and not request.is_json:
+        abort(415, description=_("Send the request body as JSON (Content-Type: application/json)."))
+
+
 class AcademyApi(Api):
     """flask-smorest's Api, leaving error pages to the academy (HTML for people, JSON here).
 
