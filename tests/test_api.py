@@ -199,3 +199,23 @@ def test_rate_limit_per_token(db_url):
     assert client.get("/api/v1/units", headers={"Authorization": f"Bearer {second}"}).status_code == 200
     with app.app_context():
         db.engine.dispose()
+
+
+def test_docs_page_lists_every_operation_from_the_document(app, api):
+    """The rendered page comes from the generated document: every operation, an index linking to it, success
+    responses before errors, and nothing fetched from elsewhere."""
+    from tests.factories import login
+
+    spec = api("GET", "/api/v1/openapi.json").json
+    client = app.test_client()
+    login(client, "coord")
+    page = client.get("/api/v1/docs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    operations = [(m, p) for p, item in spec["paths"].items() for m in item if m != "parameters"]
+    assert len(operations) >= 29
+    for method, path in operations:
+        anchor = f"{method}-{path.strip('/')}".replace("/", "-").replace("{", "").replace("}", "")
+        assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page, (method, path)
+    assert 'src="http' not in page and 'src="//' not in page and "cdn" not in page.lower()
+    assert "位置" in page and "请求体" in page
+    post_programs = page.split('id="post-api-v1-programs"')[1].split("</section>")[0]
+    assert post_programs.index("<code>201</code>") < post_programs.index("<code>422</code>")

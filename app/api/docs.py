@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http
+
 from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
@@ -18,6 +20,19 @@ def _resolve(spec: dict, schema: dict | None) -> dict:
     return schema
 
 
+def _phrase(status) -> str:
+    try:
+        return http.HTTPStatus(int(status)).phrase
+    except ValueError:
+        return ""
+
+
+def _status_order(response: tuple) -> tuple:
+    """Success first, errors by code, ``default`` last."""
+    status = response[0]
+    return (1, 0) if not str(status).isdigit() else (0, int(status))
+
+
 @bp.get("/api/v1/docs")
 @login_required
 def docs():
@@ -31,9 +46,11 @@ def docs():
             responses = []
             for status, response in op.get("responses", {}).items():
                 schema = (response.get("content", {}).get("application/json", {}) or {}).get("schema")
-                responses.append((status, response.get("description", ""), _resolve(spec, schema)))
+                responses.append((status, response.get("description") or _phrase(status), _resolve(spec, schema)))
+            responses.sort(key=_status_order)
             operations.append(
                 {
+                    "anchor": f"{method}-{path.strip('/')}".replace("/", "-").replace("{", "").replace("}", ""),
                     "method": method.upper(),
                     "path": path,
                     "summary": op.get("summary") or op.get("description", ""),
@@ -43,4 +60,6 @@ def docs():
                     "public": op.get("security") == [],
                 }
             )
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    operations.sort(key=lambda op: (op["path"], methods.index(op["method"]) if op["method"] in methods else 9))
     return render_template("api/docs.html", operations=operations, spec=spec)

@@ -19,7 +19,7 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField(
-        _l("Name"),
+        _l("Token name"),
         validators=[DataRequired(), Length(max=64)],
         description=_l("What the token is for, e.g. the district platform."),
     )
