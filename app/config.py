@@ -20,6 +20,7 @@ DEFAULTS: dict[str, object] = {
     "LMS_LOGIN_LIMIT_ACCOUNT": "10 per 15 minutes",
     "LMS_LOGIN_LIMIT_ADDRESS": "30 per 15 minutes",
     "LMS_API_RATE_LIMIT": "600 per minute",
+    "LMS_API_AUTH_FAILURE_LIMIT": "30 per minute",
     "LMS_RATELIMIT_STORAGE_URI": "memory://",
     "LMS_PASSWORD_TIME_COST": 2,  # argon2id, OWASP: m=19 MiB, t=2, p=1
     "LMS_PASSWORD_MEMORY_KIB": 19456,
@@ -70,6 +71,7 @@ _ENV_STR = {
     "LMS_LOGIN_LIMIT_ACCOUNT",
     "LMS_LOGIN_LIMIT_ADDRESS",
     "LMS_API_RATE_LIMIT",
+    "LMS_API_AUTH_FAILURE_LIMIT",
     "LMS_RATELIMIT_STORAGE_URI",
     "LMS_DATA_KEY",
     "LMS_VERIFY_RATE_LIMIT",

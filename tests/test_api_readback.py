@@ -197,12 +197,13 @@ def test_batch_attendance_writes_every_row_and_reads_back(app, api):
     read = api("GET", url).json
     assert read["total"] == 2 and read["items"] == r.json["items"]
     with app.app_context():
-        audits = db.session.scalar(select(func.count()).where(AuditEntry.action == "attendance.mark"))
+        audits = db.session.scalar(select(func.count()).where(AuditEntry.action == "attendance.batch"))
+    assert audits == 1  # one entry for the batch
     again = api("PUT", url, json={"items": items})  # idempotent: same rows, nothing new in the audit
     assert again.status_code == 200 and again.json == r.json
     assert attendance_rows(app) == 2
     with app.app_context():
-        assert db.session.scalar(select(func.count()).where(AuditEntry.action == "attendance.mark")) == audits
+        assert db.session.scalar(select(func.count()).where(AuditEntry.action == "attendance.batch")) == audits
 
 
 @pytest.mark.parametrize(
@@ -407,6 +408,7 @@ def count_statements(app, call) -> int:
 
 
 LISTS = [
+    "/api/v1/people",
     "/api/v1/programs",
     "/api/v1/courses",
     "/api/v1/sessions",
@@ -424,6 +426,7 @@ def add_one_of_each(app, n: int, start: int) -> None:
     from app.org.models import OrgUnit
     from app.people.models import Person
     from app.supervision.services import record_supervision
+    from tests.factories import unit as make_unit
 
     with app.app_context():
         coord = db.session.scalar(select(User).where(User.username == "coord"))
@@ -435,6 +438,7 @@ def add_one_of_each(app, n: int, start: int) -> None:
         units = [district, *db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == district.id))]
         for i in range(start, start + n):
             unit = units[i % len(units)]  # objects of several units: a lazy load per unit would show
+            person(make_unit(f"社区{i}", "community", units[1]), f"学员{i}")  # each in a unit of their own
             session(course(program(unit, title=f"培训班{i}", year=2022), code=f"K{i}"))
             create_cohort(data={"name": f"对象{i}", "year": 2022, "member_ids": [member.id]}, unit=unit, actor=coord)
             data = {"format": "individual", "mode": "onsite", "held_on": date(2022, 6, 1), "hours": 1, "topic": "督导"}

@@ -10,7 +10,7 @@ from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
 
 from app.api import schemas
-from app.api.auth import api_user, authenticate_request
+from app.api.auth import api_user, authenticate_request, bearer_secret
 from app.core.crypto import token_hash
 from app.core.errors import problem
 from app.extensions import csrf, db, limiter
@@ -151,12 +151,25 @@ def person(person_id: int):
 
 
 def _token_key() -> str:
-    # Limits are per token (or per address without one); only a hash is kept.
-    header = request.headers.get("Authorization", "")
-    return "api:" + (token_hash(header) if header else request.remote_addr or "")
+    # Limits are per token (or per address without one), keyed on the token as authentication reads it,
+    # so "bearer  T" and "Bearer T" share one budget; only a hash is kept.
+    secret = bearer_secret()
+    return "api:" + token_hash(secret) if secret else "api-address:" + (request.remote_addr or "")
+
+
+def _failure_key() -> str:
+    return "api-auth-failures:" + (request.remote_addr or "")
+
+
+def _unauthorised(response) -> bool:
+    return response.status_code == 401
 
 
 limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_key)(bp)
+# Guessing tokens: every refused token counts against the address; past the limit the address waits.
+limiter.limit(
+    lambda: current_app.config["LMS_API_AUTH_FAILURE_LIMIT"], key_func=_failure_key, deduct_when=_unauthorised
+)(bp)
 
 
 def register_api(app: Flask, prefix: str) -> None:

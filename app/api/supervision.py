@@ -40,18 +40,20 @@ def record_json(record: SupervisionRecord) -> dict:
 def create_supervision(data):
     """Record a supervision session; each supervisee is credited its duration."""
     user = api_user()
+    if not user.has_role(*services.RECORDERS):
+        # Refused before any id is looked up: the answer must not tell which people exist.
+        abort(403, description=_("Only supervisors and coordinators record supervision."))
     ids = data.pop("supervisee_ids")
     supervisor = db.session.get(Person, data.pop("supervisor_id"))
     people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(ids)))}
-    if user.has_role(*services.RECORDERS):
-        # Another district's people answer as unknown ids: the caller learns nothing about them, not even a name.
-        people = {i: p for i, p in people.items() if unit_in_scope(user, p.unit, services.RECORDERS)}
-        if supervisor is not None and not unit_in_scope(user, supervisor.unit, services.RECORDERS):
-            # A supervisor from elsewhere (a city's supervisor, say) is known only through an assignment over
-            # these supervisees; anyone else answers as an unknown id, without a name.
-            units = services.supervisor_units(supervisor)
-            if not units or not all(any(p.unit.is_within(u) for u in units) for p in people.values()):
-                supervisor = None
+    # Another district's people answer as unknown ids: the caller learns nothing about them, not even a name.
+    people = {i: p for i, p in people.items() if unit_in_scope(user, p.unit, services.RECORDERS)}
+    if supervisor is not None and not unit_in_scope(user, supervisor.unit, services.RECORDERS):
+        # A supervisor from elsewhere (a city's supervisor, say) is known only through an assignment over
+        # these supervisees; anyone else answers as an unknown id, without a name.
+        units = services.supervisor_units(supervisor)
+        if not units or not all(any(p.unit.is_within(u) for u in units) for p in people.values()):
+            supervisor = None
     if set(ids) - set(people):
         return problem(422, _("Invalid input."), {"supervisee_ids": [_("Unknown person.")]})
     supervisees = [people[i] for i in ids]  # duplicates kept: the service refuses a supervisee listed twice

@@ -348,31 +348,7 @@ def mark_attendance_batch(data, session_id: int):
     session = _visible(
         CourseSession, session_id, lambda s: s.course.program.unit, ("admin", "coordinator", "instructor")
     )
-    items = data["items"]
-    enrolled = services.enrolled_ids(session.course_id)
-    errors: dict[str, list[str]] = {}
-    seen: set[int] = set()
-    for i, item in enumerate(items):  # every item is checked first, so one answer names every error
-        if item["person_id"] in seen:
-            errors[f"items.{i}.person_id"] = [_("Listed twice.")]
-        elif item["person_id"] not in enrolled:
-            errors[f"items.{i}.person_id"] = [_("Not enrolled.")]
-        if item["status"] == "excused" and not (item["reason"] or "").strip():
-            errors[f"items.{i}.reason"] = [_("An excused absence needs a reason.")]
-        seen.add(item["person_id"])
-    if errors:
-        return problem(422, _("Invalid input."), errors)
-    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(seen)))}
-    rows = [
-        services.record_attendance(
-            session=session,
-            person=people[item["person_id"]],
-            status=item["status"],
-            reason=item["reason"],
-            actor=api_user(),
-            method="api",
-        )
-        for item in items
-    ]
+    rows = services.record_attendance_batch(session=session, items=data["items"], actor=api_user(), method="api")
+    answer = schemas.AttendanceList().dump({"items": rows})  # before the commit expires every row
     db.session.commit()
-    return {"items": rows}
+    return answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.core.domain import DomainError
@@ -47,6 +48,15 @@ def problem(status: int, detail: str | None = None, errors: dict | list | None =
     response.status_code = status
     response.mimetype = "application/problem+json"
     return response
+
+
+def is_race(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a unique or foreign-key violation (what two requests at once can cause)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
+    if sqlstate is not None:
+        return sqlstate in ("23505", "23503")
+    text = str(exc.orig)  # sqlite3
+    return text.startswith(("UNIQUE constraint failed", "FOREIGN KEY constraint failed"))
 
 
 def _user_message(code: int) -> str:
@@ -116,6 +126,22 @@ def init_app(app: Flask) -> None:
             errors = {k: [str(v)] for k, v in exc.errors.items()} or None
             return problem(exc.status, str(exc.message), errors)
         return render_template("errors/error.html", code=exc.status, message=str(exc.message)), exc.status
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError):
+        # The services check every rule before writing; a unique or foreign key that still fires is a
+        # concurrent request that wrote the same thing first (or removed what this one points at).
+        # Nothing of this request was kept. A CHECK or NOT NULL violation is a bug: a 500, logged.
+        from app.extensions import db
+
+        if not is_race(exc):
+            return _unhandled(exc)
+        db.session.rollback()
+        app.logger.warning("integrity error answered 409: %s", exc.orig)
+        message = _("Someone else changed this at the same moment. Reload and try again.")
+        if is_api_request():
+            return problem(409, message)
+        return render_template("errors/error.html", code=409, message=message), 409
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):

@@ -16,16 +16,24 @@ def select_locale() -> str:
         return current_app.config["LMS_DEFAULT_LANGUAGE"]
     if _is_api_request():
         # API clients ask with Accept-Language; without it they get English, the API's stable default.
-        best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-        return "zh_CN" if best in ("zh-CN", "zh") else "en"
+        return _from_accept_language() or "en"
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in SUPPORTED:
         return current_user.locale
     if session.get("lang") in SUPPORTED:
         return session["lang"]
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-    if best is None:
-        return current_app.config["LMS_DEFAULT_LANGUAGE"]
-    return "en" if best == "en" else "zh_CN"
+    return _from_accept_language() or current_app.config["LMS_DEFAULT_LANGUAGE"]
+
+
+def _from_accept_language() -> str | None:
+    """The first language of Accept-Language, by quality, that the academy speaks: ``en-US, zh;q=0.1`` is
+    English (werkzeug's best_match would take the exact ``zh`` over ``en-US``)."""
+    for value, quality in request.accept_languages:  # highest quality first
+        primary = value.replace("_", "-").split("-")[0].lower()
+        if quality > 0 and primary == "zh":
+            return "zh_CN"
+        if quality > 0 and primary == "en":
+            return "en"
+    return None
 
 
 def _is_api_request() -> bool:

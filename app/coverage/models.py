@@ -26,6 +26,8 @@ class Cohort(db.Model):
         CheckConstraint("training_target > 0 AND training_target <= 1", name="training_target"),
         CheckConstraint("supervision_target > 0 AND supervision_target <= 1", name="supervision_target"),
         Index("ix_cohorts_unit_year", "unit_id", "year"),
+        # A unit's cohorts of a year are told apart by name: creating one twice (a retried request) is a 409.
+        UniqueConstraint("unit_id", "year", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

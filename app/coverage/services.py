@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 
 from app.audit.services import record_audit
 from app.core.db import utcnow
-from app.core.domain import Invalid, NotFound
+from app.core.domain import Conflict, Invalid, NotFound
+from app.core.numbers import parse_decimal
 from app.coverage.models import Cohort, CohortMember
 from app.extensions import db
 from app.org.models import OrgUnit
 from app.org.queries import in_scope, subtree_ids, unit_in_scope
 from app.people.models import CATEGORIES, Person
+from app.training.models import Program
+
+ID_CHUNK = 10_000
+
+# What counts as trained / supervised and the targets: field → (low, high, places kept, low allowed, default).
+THRESHOLDS = {
+    "min_training_hours": (Decimal(0), Decimal(10000), "0.1", True, None),
+    "min_supervision_hours": (Decimal(0), Decimal(10000), "0.1", True, None),
+    "training_target": (Decimal(0), Decimal(1), "0.001", False, 1),
+    "supervision_target": (Decimal(0), Decimal(1), "0.001", False, 1),
+}
 
 
 def _decimal(
-    value, field: str, errors: dict, *, low: Decimal, high: Decimal, low_inclusive: bool = True
+    value, field: str, errors: dict, *, low: Decimal, high: Decimal, places: str, low_inclusive: bool = True
 ) -> Decimal | None:
     if value is None or value == "":
         return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
+    number = parse_decimal(value, places)  # rounded as the column keeps it, then checked
+    if number is None:
         errors[field] = _l("Must be a number.")
         return None
-    if not number.is_finite() or number > high or number < low or (not low_inclusive and number == low):
+    if number > high or number < low or (not low_inclusive and number == low):
         errors[field] = _l("Must be between %(low)s and %(high)s.", low=low, high=high)
         return None
     return number
@@ -47,32 +58,12 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
     category = data.get("category") or None
     if category is not None and category not in CATEGORIES:
         errors["category"] = _l("Unknown category %(value)s.", value=category)
-    thresholds = {
-        "min_training_hours": _decimal(
-            data.get("min_training_hours"), "min_training_hours", errors, low=Decimal(0), high=Decimal(10000)
-        ),
-        "min_supervision_hours": _decimal(
-            data.get("min_supervision_hours"), "min_supervision_hours", errors, low=Decimal(0), high=Decimal(10000)
-        ),
-        "training_target": _decimal(
-            data.get("training_target", 1),
-            "training_target",
-            errors,
-            low=Decimal(0),
-            high=Decimal(1),
-            low_inclusive=False,
+    thresholds = {}
+    for field, (low, high, places, low_inclusive, default) in THRESHOLDS.items():
+        value = _decimal(
+            data.get(field, default), field, errors, low=low, high=high, places=places, low_inclusive=low_inclusive
         )
-        or Decimal(1),
-        "supervision_target": _decimal(
-            data.get("supervision_target", 1),
-            "supervision_target",
-            errors,
-            low=Decimal(0),
-            high=Decimal(1),
-            low_inclusive=False,
-        )
-        or Decimal(1),
-    }
+        thresholds[field] = Decimal(default) if value is None and default is not None else value
     for key in ("min_courses", "min_supervision_sessions"):
         value = data.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000):
@@ -80,21 +71,47 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
     member_ids = sorted({int(i) for i in data.get("member_ids") or []})
     excluded_ids = sorted({int(i) for i in data.get("excluded_ids") or []})
     if member_ids:
-        visible = set(
-            db.session.scalars(
-                select(Person.id).where(
-                    Person.id.in_(member_ids), in_scope(actor, Person.unit_id) if actor is not None else True
+        visible: set[int] = set()
+        for start in range(0, len(member_ids), ID_CHUNK):  # PostgreSQL takes at most 65,535 parameters
+            visible.update(
+                db.session.scalars(
+                    select(Person.id).where(
+                        Person.id.in_(member_ids[start : start + ID_CHUNK]),
+                        in_scope(actor, Person.unit_id) if actor is not None else True,
+                    )
                 )
             )
-        )
         unknown = [i for i in member_ids if i not in visible]
         if unknown:
             errors["member_ids"] = _l("Unknown people: %(ids)s", ids=", ".join(map(str, unknown[:20])))
+    program_ids = sorted({int(i) for i in data.get("program_ids") or []})
+    if program_ids:
+        # The listed programs are ones the cohort's people could attend: held by its unit, a unit below it
+        # or one above it. Anything else -- another district's program, an id that does not exist -- is
+        # unknown, with one message for both.
+        line = [int(i) for i in unit.path.strip("/").split("/")]  # the unit and those above it
+        held = set(
+            db.session.scalars(
+                select(Program.id).where(
+                    Program.id.in_(program_ids),
+                    or_(Program.unit_id.in_(line), Program.unit_id.in_(subtree_ids(unit))),
+                )
+            )
+        )
+        unknown = [i for i in program_ids if i not in held]
+        if unknown:
+            errors["program_ids"] = _l("Unknown programs: %(ids)s", ids=", ".join(map(str, unknown[:20])))
     include_rule = bool(data.get("include_rule") or category)
     if not include_rule and not member_ids:
         errors["member_ids"] = _l("A cohort needs members: a category for the unit, or a list of people.")
     if errors:
         raise Invalid(_l("The cohort was not saved."), errors)
+    taken = select(Cohort.id).where(Cohort.unit_id == unit.id, Cohort.year == year, Cohort.name == name)
+    if db.session.scalar(taken) is not None:
+        raise Conflict(
+            _l("%(unit)s already has a cohort named %(name)s for %(year)s.", unit=unit.name, name=name, year=year),
+            {"name": _l("This name is taken for this unit and year.")},
+        )
     cohort = Cohort(
         name=name,
         unit=unit,
@@ -105,7 +122,7 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
         excluded_ids=excluded_ids,
         min_courses=data.get("min_courses"),
         min_supervision_sessions=data.get("min_supervision_sessions"),
-        program_ids=[int(i) for i in data.get("program_ids") or []],
+        program_ids=program_ids,
         **thresholds,
     )
     db.session.add(cohort)

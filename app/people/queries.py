@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import contains_eager
 
 from app.audit.models import AuditEntry
 from app.extensions import db
@@ -24,6 +25,7 @@ def people_query(
     stmt = (
         select(Person)
         .join(OrgUnit, Person.unit_id == OrgUnit.id)
+        .options(contains_eager(Person.unit))  # the join already reads the unit: no query per row
         .where(in_scope(viewer, Person.unit_id))
         .order_by(OrgUnit.path, Person.name, Person.id)
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -18,6 +18,7 @@ from app.audit.services import record_audit
 from app.auth.models import RoleAssignment, User
 from app.core.db import utcnow
 from app.core.domain import Forbidden, Invalid, NotFound
+from app.core.numbers import parse_decimal
 from app.extensions import db
 from app.ledger.rollups import refresh_people
 from app.org.models import OrgUnit
@@ -76,12 +77,9 @@ def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], 
     bad_functions = [f for f in data.get("functions") or [] if f not in FUNCTIONS]
     if bad_functions:
         errors["functions"] = _l("Unknown value %(value)s.", value=", ".join(bad_functions))
-    try:
-        hours = Decimal(str(data.get("hours")))
-        if not hours.is_finite() or hours <= 0 or hours > MAX_HOURS:
-            raise ValueError
-    except (InvalidOperation, ValueError):
-        errors["hours"] = _l("The duration must be more than 0 and at most 8 hours.")
+    hours = parse_decimal(data.get("hours"), "0.1")  # Numeric(3, 1)
+    if hours is None or hours <= 0 or hours > MAX_HOURS:
+        errors["hours"] = _l("The duration must be from 0.1 to 8 hours.")
     held_on = data.get("held_on")
     if not isinstance(held_on, date):
         errors["held_on"] = _l("A date is required.")
@@ -118,7 +116,7 @@ def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], 
             )
     if errors:
         raise Invalid(_l("The supervision record was not saved."), errors)
-    return {"hours": hours.quantize(Decimal("0.1")), "topic": topic}
+    return {"hours": hours, "topic": topic}
 
 
 def ratio_warnings(supervisor: Person, year: int, adding: set[int]) -> list:

@@ -7,7 +7,7 @@ Services flush and never commit; they take ``actor`` explicitly and raise
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.services import record_audit
 from app.core.db import utcnow
 from app.core.domain import Conflict, Forbidden, Invalid, NotFound
+from app.core.numbers import parse_decimal
 from app.extensions import db
 from app.ledger.rollups import refresh_people
 from app.org.models import OrgUnit
@@ -47,15 +48,14 @@ def _require_staff(actor, unit: OrgUnit, roles=STAFF) -> None:
 
 
 def _hours(value, field: str, errors: dict, maximum: Decimal = Decimal("200")) -> Decimal | None:
-    try:
-        hours = Decimal(str(value))
-    except (InvalidOperation, ValueError):
+    hours = parse_decimal(value, "0.1")  # the columns keep one decimal place
+    if hours is None:
         errors[field] = _l("Hours must be a number.")
         return None
-    if not hours.is_finite() or hours <= 0 or hours > maximum:
-        errors[field] = _l("Hours must be more than 0 and at most %(max)s.", max=maximum)
+    if hours <= 0 or hours > maximum:
+        errors[field] = _l("Hours must be from 0.1 to %(max)s, with one decimal place.", max=maximum)
         return None
-    return hours.quantize(Decimal("0.1"))
+    return hours
 
 
 def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
@@ -116,12 +116,9 @@ def create_course(*, program: Program, data: dict, actor) -> Course:
     policy = data.get("policy") or "open"
     if policy not in POLICIES:
         errors["policy"] = _l("Policy must be one of %(values)s.", values=", ".join(POLICIES))
-    try:
-        min_attendance = Decimal(str(data.get("min_attendance", "0.8")))
-        if not Decimal("0") < min_attendance <= Decimal("1"):
-            raise ValueError
-    except (InvalidOperation, ValueError):
-        errors["min_attendance"] = _l("The minimum attended share must be more than 0 and at most 1.")
+    min_attendance = parse_decimal(data.get("min_attendance", "0.8"), "0.01")  # Numeric(3, 2)
+    if min_attendance is None or not Decimal("0") < min_attendance <= Decimal("1"):
+        errors["min_attendance"] = _l("The minimum attended share must be from 0.01 to 1.")
         min_attendance = Decimal("0.8")
     pass_mark = data.get("pass_mark")
     if pass_mark is not None and (not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100):
@@ -454,6 +451,76 @@ def record_attendance(
             after={"status": status, "reason": reason, "method": method},
         )
     return row
+
+
+def record_attendance_batch(*, session: CourseSession, items: list[dict], actor, method: str = "api") -> list:
+    """Set the attendance of many people at a session: every row is written or none (flushes).
+
+    ``items`` are ``{"person_id", "status", "reason"}``. Every item is checked before anything is written,
+    so one refusal names every error by item (``items.3.reason``). Rows that already say the same are left
+    as they are (repeating a batch changes nothing); one statement writes the rest, the ledger is refreshed
+    once and one audit entry lists what changed. Returns the rows in the order of ``items``.
+    """
+    _require_staff(actor, session.course.program.unit, ATTENDANCE_STAFF)
+    if method not in METHODS:
+        raise Invalid(_l("Invalid input."), {"method": _l("Unknown method.")})
+    enrolled = enrolled_ids(session.course_id)
+    errors: dict = {}
+    seen: set[int] = set()
+    for i, item in enumerate(items):
+        pid, status = item["person_id"], item["status"]
+        if pid in seen:
+            errors[f"items.{i}.person_id"] = _l("Listed twice.")
+        elif pid not in enrolled:
+            errors[f"items.{i}.person_id"] = _l("Not enrolled.")
+        if status not in ATTENDANCE_STATUSES:
+            errors[f"items.{i}.status"] = _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))
+        elif status == "excused" and not (item.get("reason") or "").strip():
+            errors[f"items.{i}.reason"] = _l("An excused absence needs a reason.")
+        seen.add(pid)
+    if errors:
+        raise Invalid(_l("Invalid input."), errors)
+
+    def current() -> dict[int, Attendance]:
+        rows = select(Attendance).where(Attendance.session_id == session.id, Attendance.person_id.in_(seen))
+        return {a.person_id: a for a in db.session.scalars(rows)}
+
+    before = {pid: (a.status, a.reason) for pid, a in current().items()}
+    now = utcnow()
+    values = []
+    for item in items:
+        reason = (item.get("reason") or "").strip()[:255] or None
+        if before.get(item["person_id"]) != (item["status"], reason):
+            values.append(
+                {
+                    "session_id": session.id,
+                    "person_id": item["person_id"],
+                    "status": item["status"],
+                    "reason": reason,
+                    "method": method,
+                    "marked_by_id": getattr(actor, "id", None),
+                    "marked_at": now,
+                }
+            )
+    _upsert_attendance(values, overwrite=True)
+    if values:
+        changes = {
+            str(v["person_id"]): {
+                "before": list(before.get(v["person_id"]) or []) or None,
+                "after": [v["status"], v["reason"]],
+            }
+            for v in values
+        }
+        record_audit(
+            actor=actor,
+            action="attendance.batch",
+            entity_type="course_session",
+            entity_id=session.id,
+            after={"method": method, "changes": changes},
+        )
+    db.session.expire_all()
+    rows = current()
+    return [rows[item["person_id"]] for item in items]
 
 
 def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str | None]], actor) -> int:

@@ -156,6 +156,35 @@ def test_a_trainee_cannot_record(app, env):
     assert db_counts(app) == before
 
 
+@pytest.mark.parametrize("supervisees", ["outsider", "missing"])
+def test_a_trainee_learns_nothing_about_which_ids_exist(app, env, supervisees):
+    """The role is refused before any id is looked up: another district's person and an id that does not
+    exist get the same 403."""
+    ids = [env.ids.outsider, env.ids.person] if supervisees == "outsider" else [2_000_000_000, env.ids.person]
+    r = env("POST", "/api/v1/supervision", who="trainee", json=body(env.ids, supervisee_ids=ids))
+    assert r.status_code == 403, r.json
+    assert r.json["detail"] == "Only supervisors and coordinators record supervision."
+    assert "errors" not in r.json
+
+
+@pytest.mark.parametrize("hours", [0.01, 0.04, "1E-900", "0.00001"])
+def test_a_duration_that_rounds_to_zero_is_422_not_500(app, env, hours):
+    """The column keeps one decimal place: 0.01 h is more than 0 but would be stored as 0.0."""
+    before = db_counts(app)
+    r = env("POST", "/api/v1/supervision", json=body(env.ids, hours=hours))
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert r.json["errors"]["hours"] == ["The duration must be from 0.1 to 8 hours."]
+    assert db_counts(app) == before
+
+
+def test_a_duration_is_rounded_to_the_tenth_it_is_kept_in(app, env):
+    r = env("POST", "/api/v1/supervision", json=body(env.ids, hours=1.25))
+    assert r.status_code == 201, r.json
+    assert env("GET", f"/api/v1/supervision/{r.json['id']}").json["hours"] == 1.3
+    zh = env("POST", "/api/v1/supervision", json=body(env.ids, hours=0.01), headers={"Accept-Language": "zh-CN"})
+    assert zh.json["errors"]["hours"] == ["时长须在 0.1 至 8 小时之间。"]
+
+
 def test_anonymous_is_401(env):
     assert env("POST", "/api/v1/supervision", who=None, json=body(env.ids)).status_code == 401
     assert env("GET", "/api/v1/supervision", who=None).status_code == 401
