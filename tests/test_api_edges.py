@@ -148,22 +148,33 @@ def test_the_cohort_form_says_the_name_is_taken(app, api):
 # --- the rate limit and the caller's language ------------------------------------------------------------
 
 
-def limited_app(db_url, **limits) -> tuple[Flask, str]:
-    """An app with these limits, its test world, and a token of the district coordinator."""
+@pytest.fixture
+def limited_app(db_url):
+    """Build an app with given limits on the test database; returns it and a district coordinator's token."""
     from tests.factories import World
 
-    app = make_app(db_url, **limits)
-    with app.app_context():
-        token = create_api_token(user=World().coord)
-        db.session.commit()
-    return app, token
+    apps = []
+
+    def build(**limits) -> tuple[Flask, str]:
+        app = make_app(db_url, **limits)
+        apps.append(app)
+        with app.app_context():
+            token = create_api_token(user=World().coord)
+            db.session.commit()
+        return app, token
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize(
     "variant", ["bearer {t}", "BEARER {t}", "Bearer  {t}", "Bearer {t} ", "Bearer {t}\t", " Bearer {t}"]
 )
-def test_the_rate_limit_is_per_token_however_the_header_is_spelled(db_url, variant):
-    app, token = limited_app(db_url, LMS_API_RATE_LIMIT="3 per minute")
+def test_the_rate_limit_is_per_token_however_the_header_is_spelled(limited_app, variant):
+    app, token = limited_app(LMS_API_RATE_LIMIT="3 per minute")
     client = app.test_client()
     spent = [client.get("/api/v1/units", headers={"Authorization": f"Bearer {token}"}).status_code for _ in range(3)]
     assert spent == [200, 200, 200]
@@ -171,8 +182,8 @@ def test_the_rate_limit_is_per_token_however_the_header_is_spelled(db_url, varia
     assert r.status_code == 429 and r.mimetype == "application/problem+json"
 
 
-def test_refused_tokens_count_against_the_address(db_url):
-    app, token = limited_app(db_url, LMS_API_AUTH_FAILURE_LIMIT="5 per minute")
+def test_refused_tokens_count_against_the_address(limited_app):
+    app, token = limited_app(LMS_API_AUTH_FAILURE_LIMIT="5 per minute")
     client = app.test_client()
     guesses = [client.get("/api/v1/units", headers={"Authorization": f"Bearer lms_guess{i}"}) for i in range(7)]
     assert [g.status_code for g in guesses] == [401] * 5 + [429] * 2
@@ -251,8 +262,7 @@ def test_batch_attendance_costs_the_same_statements_for_two_people_or_forty(app,
 # --- a race the checks could not see answers 409 ----------------------------------------------------------
 
 
-def test_a_unique_violation_is_409_and_a_check_violation_stays_a_500(db_url):
-    app = make_app(db_url)
+def test_a_unique_violation_is_409_and_a_check_violation_stays_a_500(app):
 
     def insert(kind: str, code: str):
         db.session.add(OrgUnit(code=code, name="重复", kind=kind, path="/"))
@@ -284,4 +294,3 @@ def test_a_unique_violation_is_409_and_a_check_violation_stays_a_500(db_url):
     assert bug.status_code == 500 and bug.mimetype == "application/problem+json"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OrgUnit)) == 0  # nothing of them was kept
-        db.engine.dispose()

@@ -5,10 +5,19 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app
+
+
+def drop_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def test_the_migrations_build_the_models_schema(app):
@@ -45,6 +54,8 @@ def test_0006_renames_duplicate_cohorts_instead_of_losing_them(tmp_path):
         with db.engine.connect() as conn:
             names = conn.execute(text("SELECT id, name FROM cohorts ORDER BY id")).all()
         db.engine.dispose()
+    if is_postgres():
+        drop_database(url)
     assert names == [
         (1, "2022年项目社工转岗人员"),
         (2, "2022年项目社工转岗人员 (#2)"),
