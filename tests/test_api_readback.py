@@ -145,11 +145,18 @@ def test_course_shows_seats_and_waitlist(api):
     assert [c["id"] for c in listed["items"]] == [api.ids["course"]]
     assert api("GET", "/api/v1/courses", who="coord_out").json["total"] == 1
     assert api("GET", f"/api/v1/courses/{api.ids['course']}", who="coord_out").status_code == 404
+    # Filtering by another district's program (or one that does not exist) is 404, as for a unit filter.
+    for who, program_id in (("coord_out", api.ids["program"]), ("coord", api.ids["other_program"]), ("coord", 777)):
+        r = api("GET", f"/api/v1/courses?program_id={program_id}", who=who)
+        assert r.status_code == 404 and r.json["detail"] == "Unknown program.", (who, program_id)
 
 
 def test_sessions_are_in_local_time_and_filter_by_day(api):
     r = api("GET", f"/api/v1/sessions?course_id={api.ids['course']}")
     assert r.status_code == 200
+    for who, course_id in (("coord_out", api.ids["course"]), ("coord", 777)):
+        refused = api("GET", f"/api/v1/sessions?course_id={course_id}", who=who)
+        assert refused.status_code == 404 and refused.json["detail"] == "Unknown course.", (who, course_id)
     first, second = r.json["items"]
     assert first["starts_at"] == "2022-05-10T09:00:00+08:00"  # stored 01:00 UTC
     assert first["ends_at"] == "2022-05-10T12:00:00+08:00"

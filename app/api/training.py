@@ -260,6 +260,8 @@ def list_courses(args):
         .order_by(Course.id)
     )
     if args.get("program_id") is not None:
+        if queries.visible_program(api_user(), args["program_id"]) is None:
+            abort(404, description=_("Unknown program."))  # like a unit filter: not an empty page
         stmt = stmt.where(Course.program_id == args["program_id"])
     result = page_of(stmt, args)
     result["items"] = courses_json(result["items"])
@@ -289,6 +291,8 @@ def list_sessions(args):
         .order_by(CourseSession.starts_at, CourseSession.id)
     )
     if args.get("course_id") is not None:
+        if queries.visible_course(api_user(), args["course_id"]) is None:
+            abort(404, description=_("Unknown course."))
         stmt = stmt.where(CourseSession.course_id == args["course_id"])
     if args.get("starts_from"):
         stmt = stmt.where(CourseSession.starts_at >= datetime.combine(args["starts_from"], time.min, _zone()))
