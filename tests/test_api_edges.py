@@ -294,3 +294,21 @@ def test_a_unique_violation_is_409_and_a_check_violation_stays_a_500(app):
     assert bug.status_code == 500 and bug.mimetype == "application/problem+json"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OrgUnit)) == 0  # nothing of them was kept
+
+
+@pytest.mark.parametrize("year", [2022.9, "2022", True])
+@pytest.mark.parametrize("url", ["/api/v1/programs", "/api/v1/cohorts"])
+def test_a_year_in_a_body_is_a_whole_json_number(app, api, url, year):
+    """2022.9 used to be stored as 2022; a string or a boolean is not a year either."""
+    from app.training.models import Program
+
+    if url.endswith("programs"):
+        model, body = Program, {"title": "新任社工班", "kind": "class"}
+    else:
+        model, body = Cohort, {"name": "名单", "category": "community_worker"}
+    before = rows(app, model)
+    r = api("POST", url, json={**body, "unit_code": "330105", "year": year})
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert r.json["errors"] == {"year": ["Not a valid integer."]}
+    assert rows(app, model) == before
+    assert api("POST", url, json={**body, "unit_code": "330105", "year": 2022}).status_code == 201

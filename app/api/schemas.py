@@ -119,7 +119,7 @@ class ProgramCreate(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
     kind = fields.String(required=True, validate=validate.OneOf(["camp", "class", "workshop", "salon", "forum"]))
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
     tier = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
     starts_on = Day(load_default=None, allow_none=True)
     ends_on = Day(load_default=None, allow_none=True)
@@ -304,7 +304,7 @@ class Report(ChildReport):
 class CohortCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
     member_ids = fields.List(Id(strict=True), load_default=list, validate=validate.Length(max=100000))
     category = fields.String(
         load_default=None,
