@@ -26,4 +26,5 @@ def parse_decimal(value, places: str) -> Decimal | None:
         return None
     if number.copy_abs() >= _HUGE:
         return number
-    return number.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    rounded = number.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded  # -0.04 rounds to 0.0, not "-0.0"
