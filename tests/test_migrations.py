@@ -11,6 +11,8 @@ from sqlalchemy.engine import make_url
 from app.extensions import db
 from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app
 
+LONG = "社" * 120  # a cohort name as long as the column allows
+
 
 def drop_database(url: str) -> None:
     target = make_url(url)
@@ -48,6 +50,11 @@ def test_0006_renames_duplicate_cohorts_instead_of_losing_them(tmp_path):
                 (2, "2022年项目社工转岗人员", 2022),
                 (3, "2022年项目社工转岗人员", 2022),
                 (4, "2022年项目社工转岗人员", 2023),  # another year: not a duplicate
+                (5, "A (#7)", 2022),  # already called what the duplicate 7 would become
+                (6, "A", 2022),
+                (7, "A", 2022),
+                (1_000_000, LONG, 2022),
+                (1_000_001, LONG, 2022),  # renamed within the column's 120 characters
             ):
                 conn.execute(insert, {"id": cohort_id, "name": name, "year": year})
         upgrade(directory=MIGRATIONS)
@@ -61,4 +68,10 @@ def test_0006_renames_duplicate_cohorts_instead_of_losing_them(tmp_path):
         (2, "2022年项目社工转岗人员 (#2)"),
         (3, "2022年项目社工转岗人员 (#3)"),
         (4, "2022年项目社工转岗人员"),
+        (5, "A (#7)"),
+        (6, "A"),
+        (7, "A (#7-2)"),
+        (1_000_000, LONG),
+        (1_000_001, LONG[:109] + " (#1000001)"),
     ]
+    assert len(names[-1][1]) == 120

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_babel import gettext as _
+from limits import parse
 
 from app.auth.services import resolve_api_token
-from app.extensions import db
+from app.extensions import db, limiter
 
 
 def bearer_secret() -> str | None:
@@ -14,6 +15,20 @@ def bearer_secret() -> str | None:
     scheme, _space, secret = request.headers.get("Authorization", "").strip().partition(" ")
     secret = secret.strip()
     return secret if scheme.lower() == "bearer" and secret else None
+
+
+def _count_refused_token() -> None:
+    """Count a refused token against the caller's address; past ``LMS_API_AUTH_FAILURE_LIMIT``, answer 429.
+
+    Only refused tokens count, and a valid token is never held back: integrations behind one proxy
+    address keep working while another client hammers with an expired token. (Tokens carry 256 random
+    bits, so the limit is about load and noise, not about guessing.)
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    limit = parse(current_app.config["LMS_API_AUTH_FAILURE_LIMIT"])
+    if not limiter.limiter.hit(limit, "api-auth-failures", request.remote_addr or ""):
+        abort(429, description=str(limit))
 
 
 def authenticate_request() -> None:
@@ -26,6 +41,7 @@ def authenticate_request() -> None:
     user = resolve_api_token(secret, request.method, request.path)
     if user is None:
         db.session.rollback()
+        _count_refused_token()
         abort(401, description=_("Invalid, expired or revoked token."))
     db.session.commit()  # records last use
     g.api_user = user

@@ -157,19 +157,7 @@ def _token_key() -> str:
     return "api:" + token_hash(secret) if secret else "api-address:" + (request.remote_addr or "")
 
 
-def _failure_key() -> str:
-    return "api-auth-failures:" + (request.remote_addr or "")
-
-
-def _unauthorised(response) -> bool:
-    return response.status_code == 401
-
-
 limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_key)(bp)
-# Guessing tokens: every refused token counts against the address; past the limit the address waits.
-limiter.limit(
-    lambda: current_app.config["LMS_API_AUTH_FAILURE_LIMIT"], key_func=_failure_key, deduct_when=_unauthorised
-)(bp)
 
 
 def register_api(app: Flask, prefix: str) -> None:

@@ -305,7 +305,12 @@ class CohortCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
-    member_ids = fields.List(Id(strict=True), load_default=list, validate=validate.Length(max=100000))
+    member_ids = fields.List(
+        Id(strict=True),
+        load_default=list,
+        validate=validate.Length(max=10000),
+        metadata={"description": "people listed by id (at most 10,000; a larger group is a category rule)"},
+    )
     category = fields.String(
         load_default=None,
         allow_none=True,

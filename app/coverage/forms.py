@@ -1,7 +1,11 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.core.numbers import FiniteDecimalField
 
 
 class CohortForm(FlaskForm):
@@ -11,20 +15,27 @@ class CohortForm(FlaskForm):
     )
     category = SelectField(_l("Category"), choices=[])
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
-    min_training_hours = DecimalField(
-        _l("Trained: at least these training hours"), places=1, validators=[Optional(), NumberRange(0, 10000)]
+    min_training_hours = FiniteDecimalField(
+        _l("Trained: at least these training hours"),
+        places=1,
+        validators=[Optional(), NumberRange(Decimal("0"), Decimal("10000"))],
     )
-    min_supervision_hours = DecimalField(
-        _l("Supervised: at least these supervision hours"), places=1, validators=[Optional(), NumberRange(0, 10000)]
+    min_supervision_hours = FiniteDecimalField(
+        _l("Supervised: at least these supervision hours"),
+        places=1,
+        validators=[Optional(), NumberRange(Decimal("0"), Decimal("10000"))],
     )
-    training_target = DecimalField(
+    training_target = FiniteDecimalField(
         _l("Training target"),
         places=2,
         default=1,
-        validators=[DataRequired(), NumberRange(0.01, 1)],
+        validators=[DataRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
         description=_l("1 = 100%"),
     )
-    supervision_target = DecimalField(
-        _l("Supervision target"), places=2, default=1, validators=[DataRequired(), NumberRange(0.01, 1)]
+    supervision_target = FiniteDecimalField(
+        _l("Supervision target"),
+        places=2,
+        default=1,
+        validators=[DataRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
     )
     freeze = BooleanField(_l("Freeze the member list now"))

@@ -18,7 +18,7 @@ from app.org.queries import in_scope, subtree_ids, unit_in_scope
 from app.people.models import CATEGORIES, Person
 from app.training.models import Program
 
-ID_CHUNK = 10_000
+MAX_LISTED = 10_000  # listed and excluded ids of one cohort
 
 # What counts as trained / supervised and the targets: field → (low, high, places kept, low allowed, default).
 THRESHOLDS = {
@@ -70,17 +70,19 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
             errors[key] = _l("Must be a whole number from 0 to 1000.")
     member_ids = sorted({int(i) for i in data.get("member_ids") or []})
     excluded_ids = sorted({int(i) for i in data.get("excluded_ids") or []})
-    if member_ids:
-        visible: set[int] = set()
-        for start in range(0, len(member_ids), ID_CHUNK):  # PostgreSQL takes at most 65,535 parameters
-            visible.update(
-                db.session.scalars(
-                    select(Person.id).where(
-                        Person.id.in_(member_ids[start : start + ID_CHUNK]),
-                        in_scope(actor, Person.unit_id) if actor is not None else True,
-                    )
+    if len(member_ids) + len(excluded_ids) > MAX_LISTED:
+        # The list is read back in IN clauses (twice in a report): PostgreSQL takes 65,535 parameters.
+        errors["member_ids"] = _l(
+            "At most %(n)s people can be listed; a larger group is a category of the unit.", n=f"{MAX_LISTED:,}"
+        )
+    elif member_ids:
+        visible = set(
+            db.session.scalars(
+                select(Person.id).where(
+                    Person.id.in_(member_ids), in_scope(actor, Person.unit_id) if actor is not None else True
                 )
             )
+        )
         unknown = [i for i in member_ids if i not in visible]
         if unknown:
             errors["member_ids"] = _l("Unknown people: %(ids)s", ids=", ".join(map(str, unknown[:20])))

@@ -1,8 +1,12 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.core.numbers import FiniteDecimalField
 
 FORMAT_LABELS = {"individual": _l("One-to-one"), "group": _l("Group")}
 MODE_LABELS = {"onsite": _l("On site"), "online": _l("Online")}
@@ -26,7 +30,9 @@ class SupervisionForm(FlaskForm):
     mode = SelectField(_l("Mode"), choices=choices(MODE_LABELS))
     kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS))
     held_on = DateField(_l("Date"), validators=[DataRequired()])
-    hours = DecimalField(_l("Duration (hours)"), places=1, validators=[DataRequired(), NumberRange(0.1, 8)])
+    hours = FiniteDecimalField(
+        _l("Duration (hours)"), places=1, validators=[DataRequired(), NumberRange(Decimal("0.1"), Decimal("8"))]
+    )
     topic = StringField(_l("Topic"), validators=[DataRequired(), Length(max=200)])
     functions = SelectMultipleField(
         _l("Functions"),

@@ -1,8 +1,12 @@
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, DateTimeLocalField, DecimalField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app.core.numbers import FiniteDecimalField
 
 KIND_LABELS = {
     "camp": _l("Training camp"),
@@ -46,16 +50,18 @@ class ProgramForm(FlaskForm):
 class CourseForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
-    hours = DecimalField(_l("Credit hours"), places=1, validators=[InputRequired(), NumberRange(0.1, 200)])
+    hours = FiniteDecimalField(
+        _l("Credit hours"), places=1, validators=[InputRequired(), NumberRange(Decimal("0.1"), Decimal("200"))]
+    )
     capacity = IntegerField(
         _l("Capacity"), validators=[Optional(), NumberRange(1, 100000)], description=_l("Empty: no limit.")
     )
     policy = SelectField(_l("Enrolment"), choices=choices(POLICY_LABELS))
-    min_attendance = DecimalField(
+    min_attendance = FiniteDecimalField(
         _l("Minimum attended share"),
         places=2,
         default=0.8,
-        validators=[InputRequired(), NumberRange(0.01, 1)],
+        validators=[InputRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
         description=_l("Of all scheduled sessions of the course, e.g. 0.8 for 80%."),
     )
     pass_mark = IntegerField(_l("Pass mark"), validators=[Optional(), NumberRange(0, 100)])
@@ -65,7 +71,9 @@ class CourseForm(FlaskForm):
 class SessionForm(FlaskForm):
     starts_at = DateTimeLocalField(_l("Starts"), validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), validators=[DataRequired()])
-    hours = DecimalField(_l("Credited hours"), places=1, validators=[InputRequired(), NumberRange(0.1, 24)])
+    hours = FiniteDecimalField(
+        _l("Credited hours"), places=1, validators=[InputRequired(), NumberRange(Decimal("0.1"), Decimal("24"))]
+    )
     mode = SelectField(_l("Mode"), choices=choices(MODE_LABELS))
     place = StringField(_l("Place"), validators=[Optional(), Length(max=120)])
 

@@ -23,16 +23,24 @@ def upgrade():
     bind = op.get_bind()
     cohorts = sa.table('cohorts', sa.column('id', sa.Integer), sa.column('unit_id', sa.Integer),
                        sa.column('year', sa.Integer), sa.column('name', sa.String))
-    seen = set()
     rows = bind.execute(sa.select(cohorts.c.id, cohorts.c.unit_id, cohorts.c.year, cohorts.c.name)
                         .order_by(cohorts.c.id)).all()
+    taken = {(unit_id, year, name) for _id, unit_id, year, name in rows}  # every name, renamed or not
+    kept = set()
     for cohort_id, unit_id, year, name in rows:
-        key = (unit_id, year, name)
-        if key in seen:
-            new_name = f"{name[:110]} (#{cohort_id})"
-            bind.execute(cohorts.update().where(cohorts.c.id == cohort_id).values(name=new_name))
-            key = (unit_id, year, new_name)
-        seen.add(key)
+        if (unit_id, year, name) not in kept:
+            kept.add((unit_id, year, name))
+            continue
+        n = 1
+        while True:  # "名称 (#17)", or "名称 (#17-2)" if a cohort is already called that; within 120 characters
+            suffix = f" (#{cohort_id})" if n == 1 else f" (#{cohort_id}-{n})"
+            new_name = name[:120 - len(suffix)] + suffix
+            if (unit_id, year, new_name) not in taken:
+                break
+            n += 1
+        bind.execute(cohorts.update().where(cohorts.c.id == cohort_id).values(name=new_name))
+        taken.add((unit_id, year, new_name))
+        kept.add((unit_id, year, new_name))
     with op.batch_alter_table('cohorts', schema=None) as batch_op:
         batch_op.create_unique_constraint(batch_op.f('uq_cohorts_unit_id_year_name'), ['unit_id', 'year', 'name'])
 

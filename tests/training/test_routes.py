@@ -202,6 +202,16 @@ def test_create_course_through_the_form(site, program_id):
     assert "SW101" in page(c.get(f"/programs/{program_id}"))
 
 
+@pytest.mark.parametrize("changes", [{"hours": "0.1"}, {"min_attendance": "0.01"}, {"hours": "200"}])
+def test_a_course_form_accepts_the_bounds_it_states(site, program_id, changes):
+    """The bounds are Decimals: against the float 0.1, Decimal("0.1") counts as smaller and was refused."""
+    r = site.client("coord").post(f"/programs/{program_id}/courses/new", data={**COURSE, **changes})
+    assert r.status_code == 302, field_errors(r)
+    with site.world():
+        crs = db.session.scalars(select(Course)).one()
+        assert {k: getattr(crs, k) for k in changes} == {k: Decimal(v) for k, v in changes.items()}
+
+
 @pytest.mark.parametrize(
     ("changes", "messages"),
     [
@@ -211,6 +221,13 @@ def test_create_course_through_the_form(site, program_id):
         ({"min_attendance": "1.5"}, ["Number must be between 0.01 and 1."]),
         ({"capacity": "0"}, ["Number must be between 1 and 100000."]),
         ({"code": "TAKEN"}, ["Already used."]),  # refused by the service: the program has it already
+        ({"hours": "sNaN"}, ["Not a valid decimal value."]),  # was a 500 (math.isnan raises on sNaN)
+        ({"hours": "NaN"}, ["Not a valid decimal value."]),
+        ({"hours": "-Infinity"}, ["Not a valid decimal value."]),
+        ({"min_attendance": "sNaN"}, ["Not a valid decimal value."]),
+        ({"hours": "0.04"}, ["Number must be between 0.1 and 200."]),
+        ({"hours": "1E+999999"}, ["Number must be between 0.1 and 200."]),
+        ({"hours": "abc"}, ["Not a valid decimal value."]),  # once, without a range message on top
     ],
 )
 def test_invalid_course_re_renders_with_messages_and_writes_nothing(site, program_id, changes, messages):
