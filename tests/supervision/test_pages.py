@@ -112,6 +112,14 @@ def test_supervisor_records_through_the_form(site):
     assert "表单小组督导" in page.text and NOTES in page.text  # the author reads their notes
 
 
+def test_the_form_takes_the_smallest_duration_it_states(site):
+    """0.1 h is the stated minimum; bounded by the float 0.1, Decimal("0.1") counted as smaller."""
+    r = site.client("sup1").post("/supervision/new", data=form_data(site.ids, hours="0.1"))
+    assert r.status_code == 302
+    with site.app.app_context():
+        assert {str(c.hours) for c in db.session.scalars(select(SupervisionCredit))} == {"0.1"}
+
+
 def test_coordinator_records_for_a_supervisor_through_the_form(site):
     r = site.client("coord").post(
         "/supervision/new",
@@ -145,6 +153,8 @@ FORM_RULES = [
     ("hours-negative", "sup1", {"hours": "-1"}, "hours", None),
     ("hours-over-8", "sup1", {"hours": "8.5"}, "hours", None),
     ("hours-text", "sup1", {"hours": "abc"}, "hours", None),
+    ("hours-snan", "sup1", {"hours": "sNaN"}, "hours", "Not a valid decimal value."),  # was a 500
+    ("hours-rounds-to-0", "sup1", {"hours": "0.04"}, "hours", None),
     ("future", "sup1", {"held_on": "tomorrow"}, "held_on", "The date is in the future."),
     ("bad-date", "sup1", {"held_on": "2023-02-30"}, "held_on", None),
     ("out-of-scope", "coord", {"supervisee_ids": ["person", "outsider"]}, "supervisee_ids", None),
