@@ -149,7 +149,7 @@ def cohorts_of(unit: OrgUnit, year: int) -> list[Cohort]:
 
 def cohorts_above(unit: OrgUnit, year: int) -> list[Cohort]:
     """Return the cohorts defined on the unit's ancestors for the year (outermost first)."""
-    ancestor_ids = [int(x) for x in unit.path.strip("/").split("/")][:-1]
+    ancestor_ids = unit.path_ids[:-1]
     if not ancestor_ids:
         return []
     return list(

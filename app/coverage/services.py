@@ -91,7 +91,7 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
         # The listed programs are ones the cohort's people could attend: held by its unit, a unit below it
         # or one above it. Anything else -- another district's program, an id that does not exist -- is
         # unknown, with one message for both.
-        line = [int(i) for i in unit.path.strip("/").split("/")]  # the unit and those above it
+        line = unit.path_ids  # the unit and those above it
         held = set(
             db.session.scalars(
                 select(Program.id).where(

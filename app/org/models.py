@@ -35,6 +35,11 @@ class OrgUnit(db.Model):
     def __repr__(self) -> str:
         return f"<OrgUnit {self.code or self.id} {self.name}>"
 
+    @property
+    def path_ids(self) -> list[int]:
+        """The ids from the root down to this unit, read from the materialised path."""
+        return [int(x) for x in self.path.strip("/").split("/")]
+
     def is_within(self, other: OrgUnit) -> bool:
         """Return whether this unit lies in ``other``'s subtree (itself included)."""
         return self.path.startswith(other.path)

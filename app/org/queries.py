@@ -72,6 +72,6 @@ def children_of(unit: OrgUnit) -> list[OrgUnit]:
 
 def ancestors_of(unit: OrgUnit) -> list[OrgUnit]:
     """Return the chain root → ``unit`` (one query, from the materialised path)."""
-    ids = [int(x) for x in unit.path.strip("/").split("/")]
+    ids = unit.path_ids
     rows = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
     return [rows[i] for i in ids if i in rows]

@@ -156,7 +156,7 @@ def upcoming_sessions(person: Person, now: datetime, limit: int = 10) -> list[Co
 
 def open_courses_for(person: Person, year: int) -> list[Course]:
     """Return open-enrolment courses of programs held at or above the person's unit."""
-    ancestor_ids = [int(x) for x in person.unit.path.strip("/").split("/")]
+    ancestor_ids = person.unit.path_ids
     taken = select(Enrolment.course_id).where(Enrolment.person_id == person.id, Enrolment.status != "withdrawn")
     return list(
         db.session.scalars(

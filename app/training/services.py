@@ -365,6 +365,19 @@ def _promote_first(course: Course, actor) -> Enrolment | None:
     return None
 
 
+def _mark(session: CourseSession, person_id: int, status: str, reason, method: str, actor, at: datetime) -> dict:
+    """One attendance row's values for ``_upsert_attendance`` (the reason trimmed to the column, or None)."""
+    return {
+        "session_id": session.id,
+        "person_id": person_id,
+        "status": status,
+        "reason": (reason or "").strip()[:255] or None,
+        "method": method,
+        "marked_by_id": getattr(actor, "id", None),
+        "marked_at": at,
+    }
+
+
 def _upsert_attendance(values: list[dict], *, overwrite: bool) -> int:
     """Insert attendance rows; existing (session, person) rows are updated or left alone."""
     if not values:
@@ -424,17 +437,7 @@ def record_attendance(
     old = (before.status, before.reason) if before else None
     reason = (reason or "").strip()[:255] or None
     _upsert_attendance(
-        [
-            {
-                "session_id": session.id,
-                "person_id": person.id,
-                "status": status,
-                "reason": reason,
-                "method": method,
-                "marked_by_id": getattr(actor, "id", None),
-                "marked_at": utcnow(),
-            }
-        ],
+        [_mark(session, person.id, status, reason, method, actor, utcnow())],
         overwrite=True,
     )
     db.session.expire_all()
@@ -491,17 +494,7 @@ def record_attendance_batch(*, session: CourseSession, items: list[dict], actor,
     for item in items:
         reason = (item.get("reason") or "").strip()[:255] or None
         if before.get(item["person_id"]) != (item["status"], reason):
-            values.append(
-                {
-                    "session_id": session.id,
-                    "person_id": item["person_id"],
-                    "status": item["status"],
-                    "reason": reason,
-                    "method": method,
-                    "marked_by_id": getattr(actor, "id", None),
-                    "marked_at": now,
-                }
-            )
+            values.append(_mark(session, item["person_id"], item["status"], reason, method, actor, now))
     _upsert_attendance(values, overwrite=True)
     if values:
         changes = {
@@ -544,17 +537,7 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
     rows = []
     for pid in sorted(roster):
         status, reason = exceptions.get(pid, ("present", None))
-        rows.append(
-            {
-                "session_id": session.id,
-                "person_id": pid,
-                "status": status,
-                "reason": (reason or "").strip()[:255] or None,
-                "method": "roster",
-                "marked_by_id": getattr(actor, "id", None),
-                "marked_at": now,
-            }
-        )
+        rows.append(_mark(session, pid, status, reason, "roster", actor, now))
     _upsert_attendance(rows, overwrite=True)
     changes = {
         str(r["person_id"]): [before.get(r["person_id"]), r["status"]]
@@ -589,17 +572,7 @@ def check_in(*, session: CourseSession, person: Person, token: str, now: datetim
         raise Forbidden(_l("You are not enrolled in this course."))
     late = now > session.starts_at + timedelta(minutes=current_app.config["LMS_LATE_AFTER_MINUTES"])
     created = _upsert_attendance(
-        [
-            {
-                "session_id": session.id,
-                "person_id": person.id,
-                "status": "late" if late else "present",
-                "reason": None,
-                "method": "qr",
-                "marked_by_id": None,
-                "marked_at": now,
-            }
-        ],
+        [_mark(session, person.id, "late" if late else "present", None, "qr", None, now)],
         overwrite=False,
     )
     return bool(created)

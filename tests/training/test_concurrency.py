@@ -356,3 +356,28 @@ def test_twenty_check_ins_of_twenty_people(capp, world):
         for pid in people:
             assert person_hours(pid, Period.year(2022)).training_hours == Decimal("3.0")
         assert db.session.scalar(select(func.sum(PersonMonth.training_sessions))) == N
+
+
+def test_twenty_identical_cohorts_at_once_make_one(capp, world):
+    """A retried POST racing itself: every request passes the name check before any commits, so on
+    PostgreSQL the unique constraint decides. One 201, the rest 409 problem details, never a 500."""
+    from app.coverage.models import Cohort
+
+    headers = {"Authorization": f"Bearer {world['coord']}", "Accept-Language": "zh-CN"}
+    body = {"name": "2026年全员轮训", "unit_code": "330105", "year": 2026, "category": "community_worker"}
+
+    def post(i: int):
+        r = capp.test_client().post("/api/v1/cohorts", json=body, headers=headers)
+        return r.status_code, r.json
+
+    results = together(capp, post)
+    assert unexpected(results) == []
+    assert sorted(code for code, _ in results) == [201] + [409] * (N - 1)
+    assert all(b["title"] == "冲突" and b["status"] == 409 for code, b in results if code == 409)
+    # The service's check answers the late ones; on PostgreSQL those that passed it together meet the constraint.
+    assert {b["detail"] for code, b in results if code == 409} <= {
+        "拱墅区 在 2026 年已有名为“2026年全员轮训”的对象组。",
+        "有人同时修改了此内容，请刷新后重试。",
+    }
+    with capp.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Cohort)) == 1
