@@ -21,12 +21,14 @@ class Academy:
 
     def init_app(self, app: Flask, url_prefix: str | None = None) -> None:
         from app import extensions as ext
+        from app.core import db as core_db
         from app.core import errors, i18n, routing, security, templating
 
         prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
         app.config.setdefault("LMS_URL_PREFIX", prefix)
         routing.init_app(app)
         ext.db.init_app(app)
+        core_db.init_app(app)  # SQLite settings on the app's own engines only
         ext.migrate.init_app(app, ext.db, directory=str(_root() / "migrations"))
         ext.csrf.init_app(app)
         ext.limiter.init_app(app)

@@ -92,10 +92,19 @@ def create_user_cmd(username, password, role, unit_code, person_id):
         user = create_user(username=username, password=password, role=role, unit=unit, person=person)
     except AuthError as exc:
         db.session.rollback()
-        message = "the password needs at least 10 characters" if str(exc) == "password_too_short" else str(exc)
-        raise click.ClickException(message) from None
+        raise click.ClickException(_auth_refusal(exc)) from None
     db.session.commit()
     click.echo(f"created user {user.username} ({role} of {unit.name})")
+
+
+def _auth_refusal(exc) -> str:
+    """The command line's English text for a refused user or password."""
+    from flask_babel import force_locale
+
+    from app.auth.passwords import MESSAGES
+
+    with force_locale("en"):
+        return str(MESSAGES[str(exc)]) if str(exc) in MESSAGES else str(exc)
 
 
 def _token_owner(username: str):
@@ -198,6 +207,25 @@ def revoke_token_cmd(username, token_id, name):
     revoke_api_token(token=token, actor=None)
     db.session.commit()
     click.echo(f"revoked token {token.id} ({token.name}) of {username}")
+
+
+@lms.command("set-password")
+@click.option("--username", required=True)
+@click.password_option(help="the new password (asked for twice, hidden, when not given)")
+@click.option("--keep-tokens", is_flag=True, help="leave the user's API tokens working (default: revoke them)")
+@with_appcontext
+def set_password_cmd(username, password, keep_tokens):
+    """Set a user's password: signs them out everywhere and revokes their API tokens (audited)."""
+    from app.auth.services import AuthError, set_password
+
+    user = _token_owner(username)
+    try:
+        revoked = set_password(user=user, new=password, actor=None, revoke_tokens=not keep_tokens)
+    except AuthError as exc:
+        db.session.rollback()
+        raise click.ClickException(_auth_refusal(exc)) from None
+    db.session.commit()
+    click.echo(f"password of {username} set; every session ended, {revoked} API token(s) revoked")
 
 
 @lms.command("demo")
@@ -350,19 +378,35 @@ def _credential_and_unit(name: str, unit_code: str | None):
 @with_appcontext
 def certificates_issue_cmd(name, unit_code):
     """Issue the credential to everyone eligible in the subtree (as an administrator's approval)."""
-    from app.credentials.services import eligibility, issue_certificate
+    from flask_babel import force_locale
+
+    from app.credentials.queries import eligible_ids
+    from app.credentials.services import CHUNK, issue_to_people
     from app.org.queries import subtree_ids
     from app.people.models import Person
 
     credential, unit = _credential_and_unit(name, unit_code)
-    ids = select(Person.id).where(Person.unit_id.in_(subtree_ids(unit))) if unit is not None else None
-    eligible = [item.person for item in eligibility(credential, None, people_ids=ids, limit=1_000_000) if item.eligible]
-    with click.progressbar(eligible, label=f"issuing {credential.name}") as people:
-        for person in people:
-            issue_certificate(credential=credential, person=person, actor=None)
+    scope = select(Person.id).where(Person.unit_id.in_(subtree_ids(unit))) if unit is not None else None
+    ids = eligible_ids(credential, None, people_ids=scope)
     db.session.commit()
-    issued = len(eligible)
-    click.echo(f"certificates issued: {issued}")
+    issued = held = 0
+    stopped = None
+    # A commit per chunk: work done is kept, and another run (or an approval in the web page) waits a chunk at most.
+    with click.progressbar(length=len(ids), label=f"issuing {credential.name}") as bar:
+        for start in range(0, len(ids), CHUNK):
+            summary = issue_to_people(credential=credential, person_ids=ids[start : start + CHUNK], actor=None)
+            db.session.commit()
+            issued, held = issued + summary.issued, held + summary.held
+            with force_locale("en"):  # the command line speaks English, like its other messages
+                for message in summary.refused:
+                    click.echo(f"refused: {message}", err=True)
+                stopped = str(summary.stopped) if summary.stopped else None
+            bar.update(len(ids[start : start + CHUNK]))
+            if stopped:
+                break
+    click.echo(f"certificates issued: {issued}" + (f" (already held: {held})" if held else ""))
+    if stopped:
+        raise click.ClickException(f"issuing stopped: {stopped}")
 
 
 @certificates_group.command("print")
@@ -378,6 +422,9 @@ def certificates_print_cmd(name, unit_code, out):
     from app.org.queries import subtree_ids
     from app.people.models import Person
 
+    folder = Path(out).absolute().parent
+    if not folder.is_dir():
+        raise click.ClickException(f"cannot write {out}: the folder {folder} does not exist")
     credential, unit = _credential_and_unit(name, unit_code)
     stmt = (
         select(Certificate)
@@ -396,7 +443,10 @@ def certificates_print_cmd(name, unit_code, out):
             bar.update(i - state["done"])
             state["done"] = i
 
-        count = print_certificates(ids, Path(out), progress=progress)
+        try:
+            count = print_certificates(ids, Path(out), progress=progress)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"written {out}: {count} certificates")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULTS: dict[str, object] = {
     "LMS_MODE": "embedded",  # embedded | production
@@ -17,11 +18,18 @@ DEFAULTS: dict[str, object] = {
     "LMS_DEFAULT_LANGUAGE": "zh_CN",
     "LMS_MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
     "LMS_IMPORT_MAX_ROWS": 20000,
+    "LMS_IMPORT_READ_SECONDS": 4,  # processor time one spreadsheet read may take before it is refused
+    # ID numbers refused because someone outside the user's units holds them; past it, adding people pauses.
+    "LMS_ID_REFUSAL_LIMIT": "10 per day",
+    # Wrong passwords: per account from one address, per address, and per account from everywhere
+    # (browsers that signed in to the account before are exempt from the last one).
     "LMS_LOGIN_LIMIT_ACCOUNT": "10 per 15 minutes",
     "LMS_LOGIN_LIMIT_ADDRESS": "30 per 15 minutes",
+    "LMS_LOGIN_LIMIT_ACCOUNT_TOTAL": "100 per hour",
     "LMS_API_RATE_LIMIT": "600 per minute",
     "LMS_API_AUTH_FAILURE_LIMIT": "30 per minute",
-    "LMS_RATELIMIT_STORAGE_URI": "memory://",
+    "LMS_REDIS_URL": None,  # e.g. redis://127.0.0.1:6379/0; required in production
+    "LMS_RATELIMIT_STORAGE_URI": None,  # default: LMS_REDIS_URL, else memory:// (embedded only)
     "LMS_PASSWORD_TIME_COST": 2,  # argon2id, OWASP: m=19 MiB, t=2, p=1
     "LMS_PASSWORD_MEMORY_KIB": 19456,
     "LMS_PER_PAGE": 50,
@@ -38,7 +46,8 @@ DEFAULTS: dict[str, object] = {
     "LMS_CE_COUNTS": ("training", "supervision"),  # which ledger hours count
     "LMS_CE_PERIOD_YEARS": 3,
     "LMS_CE_RISK_MONTHS": 6,  # at risk: the period ends within this many months, hours short
-    "LMS_SESSION_HOURS": 12,
+    "LMS_SESSION_HOURS": 12,  # signed out after this long without a request
+    "LMS_SESSION_MAX_HOURS": 24,  # and this long after signing in, however active
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
     "SESSION_COOKIE_HTTPONLY": True,
@@ -54,10 +63,12 @@ DEFAULTS: dict[str, object] = {
 _ENV_INT = {
     "LMS_MAX_UPLOAD_BYTES",
     "LMS_IMPORT_MAX_ROWS",
+    "LMS_IMPORT_READ_SECONDS",
     "LMS_PASSWORD_TIME_COST",
     "LMS_PASSWORD_MEMORY_KIB",
     "LMS_PER_PAGE",
     "LMS_SESSION_HOURS",
+    "LMS_SESSION_MAX_HOURS",
     "LMS_CHECKIN_MARGIN_MINUTES",
     "LMS_LATE_AFTER_MINUTES",
     "LMS_SUPERVISION_RATIO",
@@ -70,9 +81,12 @@ _ENV_STR = {
     "LMS_DEFAULT_LANGUAGE",
     "LMS_LOGIN_LIMIT_ACCOUNT",
     "LMS_LOGIN_LIMIT_ADDRESS",
+    "LMS_LOGIN_LIMIT_ACCOUNT_TOTAL",
     "LMS_API_RATE_LIMIT",
     "LMS_API_AUTH_FAILURE_LIMIT",
+    "LMS_ID_REFUSAL_LIMIT",
     "LMS_RATELIMIT_STORAGE_URI",
+    "LMS_REDIS_URL",
     "LMS_DATA_KEY",
     "LMS_VERIFY_RATE_LIMIT",
     "LMS_CERTIFICATE_STORAGE",
@@ -114,6 +128,95 @@ def _check_ce(cfg: dict) -> None:
         raise ConfigError("LMS_CE_PERIOD_YEARS must be from 1 to 10")
     if not 0 <= cfg["LMS_CE_RISK_MONTHS"] <= 60:
         raise ConfigError("LMS_CE_RISK_MONTHS must be from 0 to 60")
+
+
+def _ratelimit_storage(cfg: dict) -> str:
+    """Return the rate limiter's storage: LMS_RATELIMIT_STORAGE_URI, else LMS_REDIS_URL, else memory."""
+    from limits.storage import SCHEMES
+
+    explicit = cfg.get("LMS_RATELIMIT_STORAGE_URI")
+    redis_url = cfg.get("LMS_REDIS_URL")
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"LMS_REDIS_URL must be a redis://, rediss:// or unix:// address, got {_scheme(redis_url)}")
+    if explicit:
+        scheme = explicit.split("://", 1)[0] if "://" in explicit else ""
+        if scheme not in SCHEMES or scheme.startswith("async+"):
+            raise ConfigError(f"LMS_RATELIMIT_STORAGE_URI has an unknown storage scheme {_scheme(explicit)!r}")
+        return explicit
+    if redis_url:
+        # redis-py spells a socket unix://, the limits library redis+unix://.
+        return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
+    return "memory://"
+
+
+def _scheme(url: str) -> str:
+    """Return the scheme of ``url`` only, so a message never echoes a password."""
+    return url.split("://", 1)[0] + "://" if "://" in url else "(no scheme)"
+
+
+def _check_public_url(value: str) -> None:
+    """Refuse an LMS_PUBLIC_URL that is not an absolute http(s) address."""
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in value)
+    ):
+        raise ConfigError(
+            f"LMS_PUBLIC_URL must be an absolute http(s) address such as https://academy.example.gov.cn, got {value!r}"
+        )
+
+
+def _check_production(cfg: dict) -> None:
+    """Refuse a production configuration that would start and then misbehave; one line names the variable."""
+    secret = cfg.get("SECRET_KEY")
+    if not secret or len(str(secret)) < 32:
+        raise ConfigError(
+            "LMS_SECRET_KEY is required in production: a random string of at least 32 characters, "
+            "e.g. from: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    url = cfg.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        raise ConfigError(
+            "DATABASE_URL is required in production: a PostgreSQL database, "
+            "e.g. postgresql+psycopg://user:password@host:5432/academy"
+        )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(str(url)).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL is not a database address (scheme {_scheme(str(url))})") from None
+    if backend != "postgresql":
+        why = (
+            "SQLite takes one writer at a time and cannot be shared by several servers"
+            if backend == "sqlite"
+            else "it is the only server database the academy is built and tested on"
+        )
+        raise ConfigError(f"DATABASE_URL must name a PostgreSQL database in production, not {backend}: {why}")
+    if cfg["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        why = (
+            "rate limits kept in memory:// are counted by each worker process apart, "
+            "so N workers would allow N times every limit (40 wrong passwords instead of 10)"
+        )
+        if cfg.get("LMS_RATELIMIT_STORAGE_URI"):
+            raise ConfigError(f"LMS_RATELIMIT_STORAGE_URI must not be memory:// in production: {why}")
+        raise ConfigError(f"LMS_REDIS_URL is required in production (redis://host:6379/0): {why}")
+    if not cfg.get("LMS_PUBLIC_URL"):
+        raise ConfigError(
+            "LMS_PUBLIC_URL is required in production: the address people reach, e.g. "
+            "https://academy.example.gov.cn; certificates and QR codes carry it, and without it they "
+            "would carry whatever Host header a request sent"
+        )
 
 
 def _secret_key_file(instance_path: Path) -> str:
@@ -160,16 +263,18 @@ def load_config(config: dict | None, instance_path: str, environ: os._Environ | 
         cfg["SESSION_COOKIE_SECURE"] = env["LMS_SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     cfg.update(config or {})
     _check_ce(cfg)
+    for key in ("LMS_SESSION_HOURS", "LMS_SESSION_MAX_HOURS"):
+        if not isinstance(cfg[key], int) or cfg[key] < 1:
+            raise ConfigError(f"{key} must be a whole number of hours, 1 or more")
+    if cfg.get("LMS_PUBLIC_URL"):
+        _check_public_url(str(cfg["LMS_PUBLIC_URL"]))
+    cfg["RATELIMIT_STORAGE_URI"] = _ratelimit_storage(cfg)
 
     mode = cfg["LMS_MODE"]
     if mode not in ("embedded", "production"):
         raise ConfigError(f"LMS_MODE must be 'embedded' or 'production', got {mode!r}")
     if mode == "production":
-        secret = cfg.get("SECRET_KEY")
-        if not secret or len(str(secret)) < 32:
-            raise ConfigError("production mode needs LMS_SECRET_KEY (at least 32 characters); refusing to start")
-        if not cfg.get("SQLALCHEMY_DATABASE_URI"):
-            raise ConfigError("production mode needs DATABASE_URL")
+        _check_production(cfg)
         cfg.setdefault("SESSION_COOKIE_SECURE", True)
     else:
         if not cfg.get("SECRET_KEY") and not cfg.get("TESTING"):
@@ -179,7 +284,6 @@ def load_config(config: dict | None, instance_path: str, environ: os._Environ | 
     if not cfg.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY is not set")
     cfg["MAX_CONTENT_LENGTH"] = cfg["LMS_MAX_UPLOAD_BYTES"]
-    cfg["RATELIMIT_STORAGE_URI"] = cfg["LMS_RATELIMIT_STORAGE_URI"]
     cfg.setdefault("RATELIMIT_ENABLED", True)
     cfg["REMEMBER_COOKIE_HTTPONLY"] = True
     cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from app.core.db import check_foreign_keys, foreign_keys_off
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -85,7 +87,7 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info("No changes in schema detected.")
 
-    conf_args = current_app.extensions["migrate"].configure_args
+    conf_args = dict(current_app.extensions["migrate"].configure_args)  # a copy: the extension is shared
     # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
     conf_args.setdefault("render_as_batch", True)
     conf_args.setdefault("compare_type", True)
@@ -93,13 +95,27 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    # SQLite: batch mode rebuilds a table by dropping it, and with foreign keys on
+    # the drop deletes the rows of every table that references it ON DELETE CASCADE.
+    # Foreign keys go off before any transaction (SQLite ignores the PRAGMA inside
+    # one) and every revision is checked with PRAGMA foreign_key_check before it
+    # commits; the connection gets them back before it returns to the app's pool.
+    callbacks = conf_args.pop("on_version_apply", None) or ()
+    callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    conf_args["on_version_apply"] = [_check_foreign_keys, *callbacks]
+
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, foreign_keys_off(connection):
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+
+
+def _check_foreign_keys(ctx, step, heads, run_args):
+    """Refuse to commit a revision that leaves a row referencing a missing row."""
+    check_foreign_keys(ctx.connection)
 
 
 if context.is_offline_mode():

@@ -36,6 +36,7 @@ UI = [
     ("GET", "/account/password", None, (LOGIN, 200, 200, 200, 200)),
     ("POST", "/account/password", {"current": "x"}, (LOGIN, 200, 200, 200, 200)),
     ("GET", "/people/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/people/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/people/{person}", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/people/{person}/edit", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/people/{person}/edit", {"name": ""}, (LOGIN, 403, 200, 404, 200)),

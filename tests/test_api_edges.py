@@ -337,3 +337,25 @@ def test_a_year_in_a_body_is_a_whole_json_number(app, api, url, year):
     assert r.json["errors"] == {"year": ["Not a valid integer."]}
     assert rows(app, model) == before
     assert api("POST", url, json={**body, "unit_code": "330105", "year": 2022}).status_code == 201
+
+
+# --- the batch answers like a list ------------------------------------------------------------------------
+
+
+def test_batch_attendance_answers_items_and_total_like_the_list(app, api):
+    url = f"/api/v1/sessions/{api.ids['sessions'][0]}/attendance"
+    seated = api.ids["people"][:2]
+    items = [{"person_id": seated[0], "status": "present"}, {"person_id": seated[1], "status": "late"}]
+    r = api("PUT", url, json={"items": items})
+    assert r.status_code == 200, r.json
+    assert r.json["total"] == 2 == len(r.json["items"])
+    assert r.json == api("GET", url).json  # the same shape and content as reading the list back
+    one = api("PUT", url, json={"items": items[:1]})
+    assert one.json["total"] == 1 and [a["person_id"] for a in one.json["items"]] == [seated[0]]
+    # The OpenAPI document says so: the PUT answers the list's schema, "total" required.
+    spec = api("GET", "/api/v1/openapi.json").json
+    path = spec["paths"]["/api/v1/sessions/{session_id}/attendance"]
+    put = path["put"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert put == path["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = spec["components"]["schemas"][put["$ref"].rsplit("/", 1)[1]]
+    assert {"items", "total"} <= set(schema["required"]) and schema["properties"]["total"]["type"] == "integer"

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import LoginSession, User
+from app.config import load_config
 from app.extensions import db
 from tests.conftest import make_app
 from tests.factories import PASSWORD, World, login
@@ -91,18 +92,43 @@ def test_disabled_user_cannot_sign_in(app, client, world):
     assert login(client, "coord").status_code == 200
 
 
-def test_25_wrong_passwords_are_throttled_per_account(app, client, world):
-    codes = [login(client, "coord", f"wrong-{i}-password").status_code for i in range(25)]
-    assert codes[0] == 200
-    assert 429 in codes
-    first = codes.index(429)
-    assert all(c == 429 for c in codes[first:])
-    # Even the right password is refused while the account is throttled...
-    assert login(client, "coord").status_code == 429
-    # ...but another account from another address is not affected.
-    other = app.test_client()
-    r = other.post("/login", data={"username": "admin", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.8.7"})
-    assert r.status_code == 302
+def _attempt(client, username, password, address):
+    return client.post(
+        "/login", data={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    ).status_code
+
+
+def test_wrong_passwords_are_throttled_per_account_and_address(app, world):
+    attacker = app.test_client()
+    codes = [_attempt(attacker, "coord", f"wrong-{i}-password", "203.0.113.9") for i in range(25)]
+    assert codes[:10] == [200] * 10
+    assert all(c == 429 for c in codes[10:])
+    # From the stranger's address even the right password is refused...
+    assert _attempt(app.test_client(), "coord", PASSWORD, "203.0.113.9") == 429
+    # ...but the coordinator at her own address is not locked out by them.
+    assert _attempt(app.test_client(), "coord", PASSWORD, "10.20.30.40") == 302
+
+
+def test_guessing_from_many_addresses_meets_a_ceiling_per_account_but_not_its_browser(db_url):
+    app = make_app(db_url, LMS_LOGIN_LIMIT_ACCOUNT_TOTAL="12 per hour")
+    with app.app_context():
+        World()
+    owner = app.test_client()
+    assert _attempt(owner, "coord", PASSWORD, "10.20.30.40") == 302  # her browser, signed in before
+    owner.post("/logout")
+    for n in range(4):  # 4 addresses x 3 guesses: no address reaches the per-address limits
+        for i in range(3):
+            assert _attempt(app.test_client(), "coord", f"guess-{n}-{i}-pw", f"198.51.100.{n}") == 200
+    # The account's ceiling is reached: a new browser anywhere waits, even with the right password...
+    assert _attempt(app.test_client(), "coord", PASSWORD, "10.20.30.41") == 429
+    # ...but the browser she signed in with before still gets in.
+    assert _attempt(owner, "coord", PASSWORD, "10.20.30.40") == 302
+    # A forged or foreign "known browser" cookie is not honoured.
+    forged = app.test_client()
+    forged.set_cookie("lms_known_browser", owner.get_cookie("lms_known_browser").value + "x")
+    assert _attempt(forged, "coord", PASSWORD, "10.20.30.42") == 429
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
 
 
 def test_wrong_passwords_are_throttled_per_address(app, world):
@@ -153,15 +179,29 @@ def test_cookie_flags_in_development(client, world):
     assert "Secure" not in cookie
 
 
-def test_cookie_is_secure_in_production(db_url):
-    app = make_app(db_url, LMS_MODE="production")
+def test_cookies_are_secure_when_production_says_so(db_url, tmp_path):
+    # Production itself needs PostgreSQL and Redis (tests/test_production_config.py); what it sets for cookies:
+    production = load_config(
+        {},
+        str(tmp_path),
+        environ={
+            "LMS_MODE": "production",
+            "LMS_SECRET_KEY": "s" * 40,
+            "DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "LMS_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "LMS_PUBLIC_URL": "https://academy.example.gov.cn",
+        },
+    )
+    assert production["SESSION_COOKIE_SECURE"] is True
+    app = make_app(db_url, SESSION_COOKIE_SECURE=production["SESSION_COOKIE_SECURE"])
     with app.app_context():
         World()
     r = app.test_client().post("/login", data={"username": "coord", "password": PASSWORD})
-    cookie = SimpleCookie()
-    header = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("lms_session=")][0]
-    cookie.load(header)
-    assert cookie["lms_session"]["secure"] and cookie["lms_session"]["httponly"]
+    for name in ("lms_session", "lms_known_browser"):
+        cookie = SimpleCookie()
+        header = [h for h in r.headers.getlist("Set-Cookie") if h.startswith(f"{name}=")][0]
+        cookie.load(header)
+        assert cookie[name]["secure"] and cookie[name]["httponly"], name
     assert r.headers["Strict-Transport-Security"].startswith("max-age=")
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()
@@ -209,3 +249,58 @@ def test_session_fixation_gets_a_new_session(app, client, world):
     login(client, "coord")
     after = client.get_cookie("lms_session")
     assert after is not None and (before is None or before.value != after.value)
+
+
+def _age_sessions(app, *, signed_in_hours_ago: float, seen_minutes_ago: float = 1) -> None:
+    from datetime import timedelta
+
+    from app.core.db import utcnow
+
+    with app.app_context():
+        for row in db.session.scalars(select(LoginSession)):
+            row.created_at = utcnow() - timedelta(hours=signed_in_hours_ago)
+            row.last_seen_at = utcnow() - timedelta(minutes=seen_minutes_ago)
+        db.session.commit()
+
+
+def test_a_session_ends_at_its_absolute_lifetime_however_active(app, client, world):
+    assert app.config["LMS_SESSION_MAX_HOURS"] == 24 and app.config["LMS_SESSION_HOURS"] == 12
+    login(client, "coord")
+    _age_sessions(app, signed_in_hours_ago=23.5)  # active a minute ago, signed in 23.5 h ago: still fine
+    assert client.get("/people/").status_code == 200
+    _age_sessions(app, signed_in_hours_ago=24.5)
+    r = client.get("/people/")
+    assert r.status_code == 302 and "/login" in r.location
+
+
+def test_session_lifetime_comes_from_the_environment(db_url, monkeypatch):
+    monkeypatch.setenv("LMS_SESSION_MAX_HOURS", "2")
+    app = make_app(db_url)
+    assert app.config["LMS_SESSION_MAX_HOURS"] == 2
+    with app.app_context():
+        World()
+    client = app.test_client()
+    login(client, "coord")
+    _age_sessions(app, signed_in_hours_ago=1.5)
+    assert client.get("/people/").status_code == 200
+    _age_sessions(app, signed_in_hours_ago=2.5)
+    assert client.get("/people/").status_code == 302
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_the_idle_limit_still_applies(app, client, world):
+    login(client, "coord")
+    _age_sessions(app, signed_in_hours_ago=13, seen_minutes_ago=12.5 * 60)
+    assert client.get("/people/").status_code == 302
+
+
+def test_attempts_refused_at_one_address_do_not_use_up_the_accounts_ceiling(db_url):
+    app = make_app(db_url, LMS_LOGIN_LIMIT_ACCOUNT_TOTAL="15 per hour")
+    with app.app_context():
+        World()
+    codes = [_attempt(app.test_client(), "coord", f"wrong-{i}-pw", "203.0.113.9") for i in range(40)]
+    assert codes.count(200) == 10 and codes.count(429) == 30  # only the 10 checked passwords count
+    assert _attempt(app.test_client(), "coord", PASSWORD, "10.20.30.40") == 302
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()

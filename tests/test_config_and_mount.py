@@ -39,7 +39,12 @@ def test_embedded_mode_generates_a_secret_once(tmp_path):
 
 
 def test_production_refuses_to_start_without_a_secret(tmp_path):
-    env = {"LMS_MODE": "production", "DATABASE_URL": "postgresql+psycopg://x@y/z"}
+    env = {
+        "LMS_MODE": "production",
+        "DATABASE_URL": "postgresql+psycopg://x@y/z",
+        "LMS_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "LMS_PUBLIC_URL": "https://academy.example.gov.cn",
+    }
     with pytest.raises(ConfigError, match="LMS_SECRET_KEY"):
         load_config({}, str(tmp_path), environ=env)
     with pytest.raises(ConfigError):
@@ -52,6 +57,7 @@ def test_production_refuses_to_start_without_a_secret(tmp_path):
 def test_production_needs_a_database_url(tmp_path):
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load_config({}, str(tmp_path), environ={"LMS_MODE": "production", "LMS_SECRET_KEY": "s" * 40})
+    # (the other refusals of production: tests/test_production_config.py)
 
 
 def test_environment_variables_are_read(tmp_path):
@@ -247,7 +253,10 @@ def test_mounted_qr_check_in_link_carries_the_prefix(host, monkeypatch):
     assert r.status_code == 302 and r.location.startswith(f"{parts.path}?t=")
     page = phone.get(r.location)
     assert page.status_code == 200 and f'action="/training/checkin/{session_id}"' in page.text
-    r = phone.post(parts.path, data={"t": parse_qs(parts.query)["t"][0]})
+    # The scan's proof, bound to this phone by a cookie of the mounted check-in path.
+    proof = parse_qs(urlsplit(r.location).query)["t"][0]
+    assert proof.startswith("p") and phone.get_cookie("lms_checkin_browser", path=parts.path) is not None
+    r = phone.post(parts.path, data={"t": proof})
     assert r.status_code == 302 and r.location == "/training/my/"
     with host.app_context():
         assert db.session.scalar(select(func.count(Attendance.id))) == 1
@@ -336,7 +345,43 @@ def test_mounted_certificate_verification_links_carry_the_prefix(host, monkeypat
 
 def test_healthz(client):
     r = client.get("/healthz")
-    assert r.json["status"] == "ok"
+    assert r.status_code == 200 and r.json == {"status": "ok"}  # the mode is nobody's business
+    assert r.mimetype == "application/json"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////nonexistent-folder-for-lms-tests/academy.db",
+        "postgresql+psycopg://postgres@127.0.0.1:9/academy",  # a port where nothing listens
+    ],
+)
+def test_healthz_answers_503_json_when_the_database_is_down(url, caplog):
+    from tests.conftest import make_app
+
+    app = make_app(url)
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 503 and r.mimetype == "application/json"
+    assert r.json == {"status": "unavailable"}  # no driver message, host or traceback
+    assert "health check: the database does not answer (OperationalError)" in caplog.text
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "\\\\evil.example", ""],
+)
+def test_language_switch_refuses_to_leave_the_site(client, target):
+    r = client.post("/language", data={"lang": "en", "next": target})
+    assert r.status_code == 302 and r.location == "/"
+    assert "evil" not in r.location
+
+
+def test_language_switch_returns_to_the_page(client):
+    r = client.post("/language", data={"lang": "en", "next": "/people/?q=李"})
+    assert r.status_code == 302 and r.location.startswith("/people/?q=")
+    assert "Sign in" in client.get("/login").text  # and the language took
 
 
 def test_create_app_reads_the_environment(monkeypatch, tmp_path, db_url):

@@ -130,12 +130,9 @@ def create_people(data):
         person = create_person(data=data, unit=unit, actor=user)
     except PersonError as exc:
         db.session.rollback()
-        status = 409 if exc.conflict else 422
-        return problem(
-            status,
-            _("Duplicate.") if exc.conflict else _("Invalid input."),
-            {k: [str(v)] for k, v in exc.errors.items()},
-        )
+        # 422 also for an ID number held outside the caller's units: the same body wherever it is held.
+        detail = {409: _("Duplicate."), 429: str(exc.errors.get("id_number", ""))}.get(exc.status, _("Invalid input."))
+        return problem(exc.status, detail, {k: [str(v)] for k, v in exc.errors.items()})
     db.session.commit()
     return {"id": person.id}
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.core.routing import MAX_ID
+from app.core.routing import FIRST_YEAR, LAST_YEAR, MAX_ID, MAX_PAGE
 from app.org.models import UNIT_KINDS
-
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def _within_years(value) -> None:
@@ -38,7 +36,7 @@ class Decimal(fields.Decimal):
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
 
 
@@ -441,6 +439,8 @@ class EnrolmentPage(Schema):
 
 
 class AttendancePage(Schema):
+    """Attendance rows and how many there are: a page of a session's list, or every row a batch wrote."""
+
     items = fields.List(fields.Nested(AttendanceSchema), required=True)
     total = fields.Integer(required=True)
 
@@ -451,10 +451,6 @@ class AttendanceItem(AttendanceUpdate):
 
 class AttendanceBatch(Schema):
     items = fields.List(fields.Nested(AttendanceItem), required=True, validate=validate.Length(min=1, max=1000))
-
-
-class AttendanceList(Schema):
-    items = fields.List(fields.Nested(AttendanceSchema), required=True)
 
 
 class CohortArgs(PageArgs):

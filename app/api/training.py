@@ -346,13 +346,14 @@ def list_attendance(args, session_id: int):
 
 @bp.put("/sessions/<id:session_id>/attendance")
 @bp.arguments(schemas.AttendanceBatch)
-@bp.response(200, schemas.AttendanceList)
+@bp.response(200, schemas.AttendancePage)
 def mark_attendance_batch(data, session_id: int):
     """Set the attendance of many people at once: all are written, or none (each error names its item)."""
     session = _visible(
         CourseSession, session_id, lambda s: s.course.program.unit, ("admin", "coordinator", "instructor")
     )
     rows = services.record_attendance_batch(session=session, items=data["items"], actor=api_user(), method="api")
-    answer = schemas.AttendanceList().dump({"items": rows})  # before the commit expires every row
+    # Shaped like the session's attendance list; dumped before the commit expires every row.
+    answer = schemas.AttendancePage().dump({"items": rows, "total": len(rows)})
     db.session.commit()
     return answer

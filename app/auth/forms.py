@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 
@@ -11,10 +11,16 @@ class LoginForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
-    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=256)])
+    # Length and the common-password list are checked by the service (app/auth/passwords.py).
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired()],
+        description=_l("At least 10 characters; common passwords are refused. A few unrelated words work well."),
+    )
     confirm = PasswordField(
         _l("Repeat the new password"), validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))]
     )
+    revoke_tokens = BooleanField(default=True)  # labelled with the count on the page
 
 
 class TokenForm(FlaskForm):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from app.auth.models import ApiToken, User
+from app.core.db import utcnow
 from app.extensions import db
 
 
@@ -23,3 +24,14 @@ def api_token_of(user: User, token_id: int) -> ApiToken | None:
 def user_by_username(username: str) -> User | None:
     """Return the user with that username, or None."""
     return db.session.scalar(select(User).where(User.username == username))
+
+
+def live_api_token_count(user: User) -> int:
+    """Return how many of the user's API tokens still work (neither revoked nor expired)."""
+    return db.session.scalar(
+        select(func.count(ApiToken.id)).where(
+            ApiToken.user_id == user.id,
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()),
+        )
+    )

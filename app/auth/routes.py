@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.auth import services
 from app.auth.forms import LoginForm, PasswordForm, TokenForm
+from app.auth.passwords import MESSAGES as PASSWORD_MESSAGES
+from app.auth.queries import live_api_token_count
+from app.core.urls import safe_next
 from app.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -24,8 +28,26 @@ def _load_user(user_id: str):
     return services.resolve_login_session(user_id=uid, secret=session.get("sid"))
 
 
+# Wrong passwords are counted three ways. Per account *and* address: a stranger elsewhere cannot
+# lock a coordinator out. Per address: one machine cannot try many accounts. Per account from
+# everywhere, higher: many machines cannot guess one password, and browsers that signed in to
+# the account before (a signed cookie) are exempt from it, so such guessing does not lock out
+# the owner either.
+KNOWN_BROWSER_COOKIE = "lms_known_browser"
+KNOWN_BROWSER_DAYS = 90
+KNOWN_BROWSER_MAX_ACCOUNTS = 5
+
+
+def _username() -> str:
+    return (request.form.get("username") or "").strip().casefold()
+
+
+def _account_address_key() -> str:
+    return f"login-account:{_username()}|{get_remote_address()}"
+
+
 def _account_key() -> str:
-    return "login-account:" + (request.form.get("username") or "").strip().lower()
+    return "login-account-total:" + _username()
 
 
 def _failed(response) -> bool:
@@ -33,31 +55,56 @@ def _failed(response) -> bool:
     return response.status_code != 302
 
 
-def _limit(kind: str) -> str:
-    return current_app.config["LMS_LOGIN_LIMIT_ACCOUNT" if kind == "account" else "LMS_LOGIN_LIMIT_ADDRESS"]
+def _limit(name: str) -> str:
+    return current_app.config[name]
 
 
-def _safe_next(target: str | None) -> str:
-    """Follow ``next`` only to a path on this site.
+def _known_browser_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="lms-known-browser")
 
-    Browsers read ``//host``, ``/\\host`` and ``\\host`` (tabs and newlines dropped) as other sites.
-    """
-    parts = urlsplit(target or "")
-    if (
-        target
-        and target.startswith("/")
-        and not parts.scheme
-        and not parts.netloc
-        and target[1:2] not in ("/", "\\")
-        and not any(c in target for c in "\r\n\t")
-    ):
-        return target
-    return url_for("core.index")
+
+def _known_accounts() -> list[str]:
+    """Usernames that signed in from this browser within KNOWN_BROWSER_DAYS (from the signed cookie)."""
+    value = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if not value:
+        return []
+    try:
+        names = _known_browser_serializer().loads(value, max_age=KNOWN_BROWSER_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _is_known_browser() -> bool:
+    return _username() in _known_accounts()
+
+
+def _remember_browser(response, username: str):
+    names = [username.strip().casefold()] + [n for n in _known_accounts() if n != username.strip().casefold()]
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE,
+        _known_browser_serializer().dumps(names[:KNOWN_BROWSER_MAX_ACCOUNTS]),
+        max_age=KNOWN_BROWSER_DAYS * 86400,
+        path=(current_app.config.get("LMS_URL_PREFIX") or "") + "/",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: _limit("account"), key_func=_account_key, methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: _limit("address"), methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: _limit("LMS_LOGIN_LIMIT_ACCOUNT"), key_func=_account_address_key, methods=["POST"], deduct_when=_failed
+)
+@limiter.limit(lambda: _limit("LMS_LOGIN_LIMIT_ADDRESS"), methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: _limit("LMS_LOGIN_LIMIT_ACCOUNT_TOTAL"),
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    exempt_when=_is_known_browser,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
@@ -75,7 +122,7 @@ def login():
             db.session.commit()
             session["sid"] = secret
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return _remember_browser(redirect(safe_next(request.args.get("next"))), user.username)
         flash(_("Wrong username or password."), "error")
         return render_template("auth/login.html", form=form), 200
     return render_template("auth/login.html", form=form)
@@ -94,18 +141,32 @@ def logout():
 @login_required
 def password():
     form = PasswordForm()
+    live_tokens = live_api_token_count(current_user)
     if form.validate_on_submit():
         try:
-            services.change_password(user=current_user, current=form.current.data, new=form.new.data)
-        except services.AuthError:
-            form.current.errors.append(_("The current password is wrong."))
+            revoked = services.change_password(
+                user=current_user,
+                current=form.current.data,
+                new=form.new.data,
+                # Without live tokens the box is not shown; there is nothing to keep.
+                revoke_tokens=form.revoke_tokens.data or not live_tokens,
+            )
+        except services.AuthError as exc:
+            if str(exc) in PASSWORD_MESSAGES:
+                form.new.errors.append(str(PASSWORD_MESSAGES[str(exc)]))
+            else:
+                form.current.errors.append(_("The current password is wrong."))
         else:
             db.session.commit()
             logout_user()
             session.clear()
             flash(_("Password changed. Please sign in again."), "success")
+            if revoked:
+                flash(
+                    ngettext("%(num)d API token was revoked.", "%(num)d API tokens were revoked.", revoked), "success"
+                )
             return redirect(url_for("auth.login"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, live_tokens=live_tokens)
 
 
 def init_login(app) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 
 from app.audit.services import record_audit
 from app.auth.models import ROLES, ApiToken, LoginSession, RoleAssignment, User
+from app.auth.passwords import password_problem
 from app.core.crypto import token_hash
 from app.core.db import utcnow
 from app.extensions import db
@@ -39,10 +40,11 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse passwords too short to resist guessing."""
-    if len(password) < 10:
-        raise AuthError("password_too_short")
+def check_password_strength(password: str, username: str | None = None) -> None:
+    """Refuse a password that is short, common or the username; the error names the rule (see passwords.MESSAGES)."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise AuthError(problem)
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -82,7 +84,7 @@ def create_user(
         raise AuthError("username is empty")
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise AuthError(f"username {username!r} is taken")
-    check_password_strength(password)
+    check_password_strength(password, username)
     if role == "trainee" and person is None:
         raise AuthError("a trainee account needs --person-id")
     if person is not None and db.session.scalar(select(User.id).where(User.person_id == person.id)):
@@ -126,17 +128,33 @@ def grant_role(*, user: User, role: str, unit: OrgUnit, actor=None) -> RoleAssig
     return assignment
 
 
-def change_password(*, user: User, current: str, new: str) -> None:
-    """Set a new password and end every session of the user (flushes)."""
+def change_password(*, user: User, current: str, new: str, revoke_tokens: bool = True) -> int:
+    """Check the current password, then set the new one as :func:`set_password` does (flushes)."""
     try:
         _hasher().verify(user.password_hash, current)
     except (VerificationError, InvalidHashError):
         raise AuthError("wrong_password") from None
-    check_password_strength(new)
+    return set_password(user=user, new=new, actor=user, revoke_tokens=revoke_tokens)
+
+
+def set_password(*, user: User, new: str, actor, revoke_tokens: bool = True) -> int:
+    """Set a new password, end every login session and, if asked, revoke every API token; return how many."""
+    # A password is changed when it may have leaked, and a token made with it would outlive it:
+    # revoking is the default, keeping them (an integration that must not stop) a choice.
+    check_password_strength(new, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-    record_audit(actor=user, action="user.password", entity_type="user", entity_id=user.id)
+    revoked = 0
+    if revoke_tokens:
+        live = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+        for token in live:
+            revoke_api_token(token=token, actor=actor)
+            revoked += 1
+    record_audit(
+        actor=actor, action="user.password", entity_type="user", entity_id=user.id, after={"tokens_revoked": revoked}
+    )
+    return revoked
 
 
 def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -> str:
@@ -155,9 +173,11 @@ def resolve_login_session(*, user_id: int, secret: str | None) -> User | None:
     row = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(secret)))
     if row is None or row.user_id != user_id:
         return None
-    max_age = timedelta(hours=current_app.config["LMS_SESSION_HOURS"])
+    idle = timedelta(hours=current_app.config["LMS_SESSION_HOURS"])
+    lifetime = timedelta(hours=current_app.config["LMS_SESSION_MAX_HOURS"])
     now = utcnow()
-    if now - row.last_seen_at > max_age:
+    # Idle too long, or signed in too long ago however active: a stolen cookie does not live forever.
+    if now - row.last_seen_at > idle or now - row.created_at > lifetime:
         db.session.delete(row)
         return None
     if now - row.last_seen_at > timedelta(minutes=5):

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
@@ -39,6 +39,15 @@ def encrypt_text(value: str) -> str:
 def decrypt_text(token: str) -> str:
     """Decrypt what :func:`encrypt_text` produced."""
     return _fernet().decrypt(token.encode()).decode()
+
+
+def decrypts(token: str) -> bool:
+    """Return whether ``token`` is something :func:`encrypt_text` produced under the current key."""
+    try:
+        decrypt_text(token)
+    except (InvalidToken, UnicodeDecodeError):
+        return False
+    return True
 
 
 def keyed_hash(value: str, purpose: str = "id-number") -> str:

@@ -1,14 +1,19 @@
-"""Declarative base with a naming convention, so migrations name constraints stably."""
+"""Declarative base with a naming convention, so migrations name constraints stably; SQLite engine settings."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -47,7 +52,29 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
-@event.listens_for(Engine, "connect")
+def init_app(app: Flask) -> None:
+    """Attach the SQLite settings to the engines Flask-SQLAlchemy made for ``app``, and to no other."""
+    from app.extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            configure_engine(engine)
+
+
+def configure_engine(engine: Engine) -> None:
+    """Give one SQLite engine foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE.
+
+    Only the app's own engines get them: a listener on the ``Engine`` class
+    would also reach every other engine in the process (a script's, a test's),
+    which did not ask for them.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    if not event.contains(engine, "connect", _sqlite_connect):
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+
+
 def _sqlite_connect(dbapi_connection, connection_record) -> None:
     """Make SQLite safe for concurrent writers in one process.
 
@@ -56,8 +83,6 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     another writer is active, instead of waiting its turn. WAL lets readers
     proceed during a write; the busy timeout makes writers queue.
     """
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -67,7 +92,57 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Connection) -> None:
+    """Take the write lock when a transaction starts, so that writers queue instead of failing."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _set_foreign_keys(connection: Connection, on: bool) -> bool:
+    """Set SQLite's foreign key enforcement on the DBAPI connection; return whether it took effect."""
+    # Through the driver, not Connection.execute: that would autobegin a
+    # transaction, and inside one SQLite ignores PRAGMA foreign_keys.
+    driver = connection.connection.driver_connection
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    return driver.execute("PRAGMA foreign_keys").fetchone()[0] == int(on)
+
+
+@contextmanager
+def foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Turn SQLite foreign keys off on ``connection`` for a schema change, and back on afterwards.
+
+    Alembic's batch mode rebuilds a SQLite table by copying it, dropping the
+    original and renaming the copy. With foreign keys on, the drop deletes
+    every row first, and ``ON DELETE CASCADE`` empties the child tables (the
+    SQLite documentation's procedure for schema changes starts with foreign
+    keys off for this reason). Call :func:`check_foreign_keys` before each
+    commit instead. A no-op on other databases.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if connection.in_transaction():
+        raise RuntimeError("PRAGMA foreign_keys has no effect inside a transaction: call foreign_keys_off first")
+    if not _set_foreign_keys(connection, on=False):
+        raise RuntimeError("SQLite refused to turn foreign keys off")
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        if not _set_foreign_keys(connection, on=True):
+            # never hand a connection without foreign keys back to the pool
+            connection.invalidate()
+
+
+class ForeignKeyViolation(RuntimeError):
+    """Rows reference rows that do not exist."""
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """Raise if a row references a row that does not exist (SQLite; PostgreSQL checks as it goes)."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        shown = ", ".join(f"{table} rowid {rowid} -> {parent}" for table, rowid, parent, _fk in broken[:10])
+        raise ForeignKeyViolation(f"{len(broken)} rows reference rows that do not exist: {shown}")

@@ -28,3 +28,9 @@ class Forbidden(DomainError):
 
 class NotFound(DomainError):
     status = 404
+
+
+class Unavailable(DomainError):
+    """A resource the change needs (a disk, a service) is not usable now; nothing was written."""
+
+    status = 503

@@ -24,6 +24,7 @@ TITLES = {
     422: _l("Unprocessable Content"),
     429: _l("Too Many Requests"),
     500: _l("Internal Server Error"),
+    503: _l("Service Unavailable"),
 }
 
 

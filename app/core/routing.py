@@ -20,3 +20,36 @@ def init_app(app: Flask) -> None:
     if existing is not None and existing is not IdConverter:
         raise RuntimeError("the host application already has a URL converter named 'id'")
     app.url_map.converters["id"] = IdConverter
+
+
+# Whole numbers read from query strings and forms. Used as ``request.args.get(name, type=id_arg)``:
+# werkzeug turns the ValueError into the default, so a value that cannot be one (too large for its
+# column, "NaN", "²", "-1") counts as absent instead of reaching the database, where a number beyond
+# the column's range is an error (a 500), not a miss.
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years the academy records
+MAX_PAGE = 100_000  # far past the last page of any list
+
+
+def _whole_number(text: str, low: int, high: int) -> int:
+    digits = (text or "").strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+        raise ValueError(f"not a whole number from {low} to {high}")
+    value = int(digits)
+    if not low <= value <= high:
+        raise ValueError(f"not a whole number from {low} to {high}")
+    return value
+
+
+def id_arg(text: str) -> int:
+    """Read a database id (1 … 2³¹−1); raise ValueError for anything else."""
+    return _whole_number(text, 1, MAX_ID)
+
+
+def year_arg(text: str) -> int:
+    """Read a year the academy records (2000 … 2100); raise ValueError for anything else."""
+    return _whole_number(text, FIRST_YEAR, LAST_YEAR)
+
+
+def page_arg(text: str) -> int:
+    """Read a page number (1 … 100,000); raise ValueError for anything else."""
+    return _whole_number(text, 1, MAX_PAGE)

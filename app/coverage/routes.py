@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -15,8 +13,10 @@ from wtforms import SelectChoice
 from app.core.access import found, roles_required
 from app.core.db import utcnow
 from app.core.domain import DomainError
+from app.core.exports import FORMATS, download
+from app.core.routing import id_arg, year_arg
 from app.coverage import queries
-from app.coverage.exports import report_csv, report_xlsx
+from app.coverage.exports import missing_table, report_table
 from app.coverage.forms import CohortForm
 from app.coverage.models import Cohort
 from app.coverage.services import create_cohort, freeze_cohort
@@ -35,7 +35,7 @@ def _this_year() -> int:
 
 
 def _unit() -> OrgUnit:
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=id_arg)
     if unit_id:
         unit = found(db.session.get(OrgUnit, unit_id))
         if not unit_in_scope(current_user, unit):
@@ -49,13 +49,13 @@ def _unit() -> OrgUnit:
 
 def _context():
     unit = _unit()
-    year = request.args.get("year", type=int)
+    year = request.args.get("year", type=year_arg)
     if not year or not 2000 <= year <= 2100:
         year = queries.busiest_year(unit, _this_year())
     inherited = queries.cohorts_above(unit, year)
     report = queries.unit_report(unit, year, inherited=inherited)
     cohort = None
-    cohort_id = request.args.get("cohort", type=int)
+    cohort_id = request.args.get("cohort", type=id_arg)
     ids = [c["id"] for c in report["cohorts"]]
     if cohort_id in ids:
         cohort = db.session.get(Cohort, cohort_id)
@@ -92,7 +92,7 @@ def dashboard():
 @roles_required(*STAFF)
 def ce_risk():
     within = None
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=id_arg)
     if unit_id:
         within = found(db.session.get(OrgUnit, unit_id))
         if not unit_in_scope(current_user, within):
@@ -115,19 +115,16 @@ def ce_risk():
 @bp.get("/export.<fmt>")
 @roles_required(*STAFF)
 def export(fmt: str):
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in FORMATS:
         abort(404)
     unit, year, report, _cohort = _context()
-    clean = queries.strip_ids(report)
-    data = report_csv(clean) if fmt == "csv" else report_xlsx(clean)
-    mimetype = (
-        "text/csv; charset=utf-8"
-        if fmt == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    code = unit.code or unit.id
+    return download(
+        report_table(queries.strip_ids(report)),
+        fmt,
+        name=("coverage", code, unit.name, year),
+        fallback=("coverage", code, year),
     )
-    response = current_app.response_class(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename=coverage-{unit.code or unit.id}-{year}.{fmt}"
-    return response
 
 
 @bp.get("/missing.csv")
@@ -136,42 +133,14 @@ def missing_csv():
     unit, year, _report, cohort = _context()
     if cohort is None:
         abort(404)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "姓名",
-            "单位",
-            "培训学时",
-            "督导学时",
-            "缺培训学时",
-            "缺督导学时",
-            "缺完成课程",
-            "缺督导次数",
-            "未参加培训",
-            "未接受督导",
-        ]
+    missing = queries.missing_people(cohort, within=unit, limit=100000)
+    code = unit.code or unit.id
+    return download(
+        missing_table(missing, title=cohort.name),
+        "csv",
+        name=("missing", code, unit.name, year, cohort.name),
+        fallback=("missing", code, year, f"cohort{cohort.id}"),
     )
-    for m in queries.missing_people(cohort, within=unit, limit=100000):
-        writer.writerow(
-            [
-                m.person.name,
-                m.unit_name,
-                m.training_hours,
-                m.supervision_hours,
-                m.lacks_training or "",
-                m.lacks_supervision or "",
-                m.lacks_courses or "",
-                m.lacks_sessions or "",
-                "是" if m.no_training else "",
-                "是" if m.no_supervision else "",
-            ]
-        )
-    response = current_app.response_class(
-        ("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv; charset=utf-8"
-    )
-    response.headers["Content-Disposition"] = f"attachment; filename=missing-{cohort.id}-{year}.csv"
-    return response
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])

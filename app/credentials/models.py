@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import UTCDateTime, utcnow
@@ -41,6 +41,10 @@ class CredentialType(db.Model):
     issuer_unit: Mapped[OrgUnit] = relationship()
 
 
+# The rows the one-valid-certificate index covers: what a person holds now (expired or not).
+HELD = "status = 'valid' AND replaced_at IS NULL"
+
+
 class Certificate(db.Model):
     """An issued certificate. Never deleted: revoked, superseded by a reissue, or expired."""
 
@@ -48,6 +52,17 @@ class Certificate(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('valid','revoked')", name="status"),
         Index("ix_certificates_person", "person_id", "credential_id"),
+        # At most one valid certificate per person and credential, whatever races the service loses.
+        # A reissue or renewal marks the old row replaced *before* inserting the new one, so the
+        # index holds at every statement (PostgreSQL cannot defer a partial unique index).
+        Index(
+            "uq_certificates_one_valid",
+            "person_id",
+            "credential_id",
+            unique=True,
+            sqlite_where=text(HELD),
+            postgresql_where=text(HELD),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +77,8 @@ class Certificate(db.Model):
     revoke_reason: Mapped[str | None] = mapped_column(String(255))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    # When a newer certificate of the same person and credential took over (reissue or renewal).
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # What the paper claims, frozen at issue: name, masked ID, hours, courses, dates, transition.
     claims: Mapped[dict] = mapped_column(JSON)
     design: Mapped[str] = mapped_column(String(64))

@@ -8,14 +8,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.credentials.models import Certificate
-from app.credentials.services import certificate_context
+from app.credentials.services import certificate_context, write_file
 from app.extensions import db
 
 
 def print_certificates(
     certificate_ids: list[int], out: Path, progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Render the certificates (grouped by design, in the order given) into one PDF at ``out``."""
+    """Render the certificates (grouped by design, in given order) into one PDF at ``out``; OSError if unwritable."""
     from app.credentials.render import load_design, render_many
 
     certificates = {c.id: c for c in db.session.scalars(select(Certificate).where(Certificate.id.in_(certificate_ids)))}
@@ -28,7 +28,5 @@ def print_certificates(
     design = load_design(designs.pop())
     contexts = [certificate_context(c) for c in ordered]
     pdf = render_many(design, contexts, progress=progress)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(pdf)
-    tmp.replace(out)
+    write_file(out, pdf)  # through a temporary file: a failed write leaves nothing behind
     return len(ordered)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from collections.abc import Iterable
 
+from sqlalchemy import ColumnElement, Numeric, Select, and_, case, distinct, exists, func, literal, or_, select, true
+
+from app.core.db import utcnow
 from app.credentials.models import Certificate, CredentialType
 from app.extensions import db
+from app.ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
 from app.org.queries import in_scope
 from app.people.models import Person
+from app.training.models import ATTENDED, Attendance, Course, CourseSession
+
+HOURS = Numeric(10, 1)
 
 
 def credentials_for(viewer) -> list[CredentialType]:
@@ -48,6 +55,13 @@ def certificates_for(viewer, credential: CredentialType | None = None, q: str | 
     return stmt.order_by(Certificate.id.desc())
 
 
+def certificate_count(viewer, credential: CredentialType) -> int:
+    """How many certificates of the credential the viewer may see."""
+    return db.session.scalar(
+        select(func.count()).select_from(certificates_for(viewer, credential).order_by(None).subquery())
+    )
+
+
 def certificate_for(viewer, certificate_id: int) -> Certificate | None:
     return db.session.scalar(certificates_for(viewer).where(Certificate.id == certificate_id))
 
@@ -61,4 +75,129 @@ def issued_counts(credential_ids: list[int]) -> dict[int, int]:
             .where(Certificate.credential_id.in_(credential_ids), Certificate.status == "valid")
             .group_by(Certificate.credential_id)
         ).all()
+    )
+
+
+def credential_period(credential: CredentialType) -> Period | None:
+    """The calendar year the credential's rule counts, or None for all time."""
+    return Period.year(credential.period_year) if credential.period_year else None
+
+
+def _candidate_filters(credential: CredentialType, viewer, people_ids, any_category: bool) -> list:
+    filters = [Person.active.is_(True)]
+    if viewer is not None:
+        filters.append(in_scope(viewer, Person.unit_id))
+    if credential.transition_from and not any_category:
+        filters.append(Person.category == credential.transition_from)
+    if isinstance(people_ids, Select):
+        filters.append(Person.id.in_(people_ids.correlate(None)))
+    elif people_ids is not None:
+        filters.append(Person.id.in_(list(people_ids)))
+    return filters
+
+
+def holds_certificate(credential: CredentialType) -> ColumnElement[bool]:
+    """Whether the person of the enclosing query holds a current (valid, not replaced, not expired) certificate."""
+    return exists().where(
+        Certificate.credential_id == credential.id,
+        Certificate.person_id == Person.id,
+        Certificate.status == "valid",
+        Certificate.replaced_at.is_(None),
+        or_(Certificate.expires_at.is_(None), Certificate.expires_at > utcnow()),
+    )
+
+
+def eligibility_rows(
+    credential: CredentialType, viewer, *, people_ids: Select | Iterable[int] | None = None, any_category: bool = False
+) -> Select:
+    """Select (Person, training_hours, supervision_hours, programs_done, eligible) for every candidate.
+
+    The whole rule is evaluated in SQL (aggregates over the ledger, the candidates
+    given to them as a subquery), so a list of any length costs one statement.
+    A transition credential concerns only people of its "from" category, unless ``any_category``.
+    """
+    filters = _candidate_filters(credential, viewer, people_ids, any_category)
+    ids = select(Person.id).where(*filters).correlate(None)
+    period = credential_period(credential)
+    training = training_hours_by_person(period, ids).subquery()
+    supervision = supervision_by_person(period, ids).subquery()
+    # Rounded to the tenth the columns hold: SQLite sums REALs (29 x 0.1 is not 2.9 there).
+    training_hours = func.round(func.coalesce(training.c.training_hours, 0), 1, type_=HOURS)
+    supervision_hours = func.round(func.coalesce(supervision.c.supervision_hours, 0), 1, type_=HOURS)
+    conditions = []
+    if credential.min_training_hours is not None:
+        conditions.append(training_hours >= credential.min_training_hours)
+    if credential.min_supervision_hours is not None:
+        conditions.append(supervision_hours >= credential.min_supervision_hours)
+    stmt = (
+        select(Person)
+        .outerjoin(training, training.c.person_id == Person.id)
+        .outerjoin(supervision, supervision.c.person_id == Person.id)
+    )
+    required = sorted(set(credential.required_program_ids or []))
+    if required:
+        # Only someone who attended a session of a required program can have completed one of its courses:
+        # asking the (costly) completion rule about them alone gives the same answer.
+        attendees = (
+            select(Attendance.person_id)
+            .join(CourseSession, CourseSession.id == Attendance.session_id)
+            .join(Course, Course.id == CourseSession.course_id)
+            .where(Course.program_id.in_(required), Attendance.status.in_(ATTENDED))
+        )
+        finished = completions(period, ids.where(Person.id.in_(attendees))).subquery()
+        done = (
+            select(finished.c.person_id, func.count(distinct(Course.program_id)).label("programs"))
+            .join(Course, Course.id == finished.c.course_id)
+            .where(Course.program_id.in_(required))
+            .group_by(finished.c.person_id)
+            .subquery()
+        )
+        stmt = stmt.outerjoin(done, done.c.person_id == Person.id)
+        programs_done = func.coalesce(done.c.programs, 0)
+        conditions.append(programs_done >= len(required))
+    else:
+        programs_done = literal(0)
+    eligible = and_(*conditions) if conditions else true()
+    return stmt.add_columns(
+        training_hours.label("training_hours"),
+        supervision_hours.label("supervision_hours"),
+        programs_done.label("programs_done"),
+        case((eligible, 1), else_=0).label("eligible"),
+    ).where(*filters)
+
+
+def _listed(credential: CredentialType, viewer, people_ids=None) -> Select:
+    """The candidates who do not hold the credential now, with their eligibility."""
+    return eligibility_rows(credential, viewer, people_ids=people_ids).where(~holds_certificate(credential))
+
+
+def eligibility_counts(credential: CredentialType, viewer) -> dict[str, int]:
+    """How many candidates who do not hold the credential now qualify, and how many do not yet (one statement)."""
+    rows = _listed(credential, viewer).subquery()
+    eligible, waiting = db.session.execute(
+        select(
+            func.coalesce(func.sum(rows.c.eligible), 0), func.coalesce(func.sum(1 - rows.c.eligible), 0)
+        ).select_from(rows)
+    ).one()
+    return {"eligible": int(eligible), "waiting": int(waiting)}
+
+
+def eligibility_list(credential: CredentialType, viewer, *, eligible: bool) -> Select:
+    """Select the people who qualify now (or do not yet) and do not hold the credential, by unit and name."""
+    rows = _listed(credential, viewer).subquery()
+    return (
+        select(Person)
+        .join(rows, rows.c.id == Person.id)
+        .where(rows.c.eligible == (1 if eligible else 0))
+        .order_by(Person.unit_id, Person.name, Person.id)
+    )
+
+
+def eligible_ids(credential: CredentialType, viewer, people_ids: Select | Iterable[int] | None = None) -> list[int]:
+    """The ids of every person who qualifies now and does not hold the credential (no limit), by unit and name."""
+    rows = _listed(credential, viewer, people_ids).subquery()
+    return list(
+        db.session.scalars(
+            select(rows.c.id).where(rows.c.eligible == 1).order_by(rows.c.unit_id, rows.c.name, rows.c.id)
+        )
     )

@@ -9,15 +9,16 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.core.access import found, roles_required
 from app.core.domain import DomainError
+from app.core.routing import id_arg, page_arg
 from app.credentials import queries, services
 from app.credentials.badges import open_badge
 from app.credentials.jobs import get_job, start_print_job
 from app.credentials.models import Certificate
 from app.extensions import db, limiter
-from app.people.models import Person
 from app.training.forms import ActionForm
 
 bp = Blueprint("credentials", __name__)
@@ -40,28 +41,30 @@ def index():
 def credential(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     show = request.args.get("show", "eligible")
-    items = services.eligibility(cred, current_user)
-    held = {
-        c.person_id
-        for c in db.session.scalars(
-            select(Certificate).where(
-                Certificate.credential_id == cred.id,
-                Certificate.status == "valid",
-                Certificate.superseded_by_id.is_(None),
-            )
-        )
-    }
-    eligible = [i for i in items if i.eligible and i.person.id not in held]
-    waiting = [i for i in items if not i.eligible]
+    if show not in ("eligible", "waiting", "issued"):
+        show = "eligible"
     q = (request.args.get("q") or "").strip()[:64]
-    issued = db.session.scalars(queries.certificates_for(current_user, cred, q or None).limit(500)).all()
+    per_page = current_app.config["LMS_PER_PAGE"]
+    page_number = request.args.get("page", 1, type=page_arg)
+    counts = queries.eligibility_counts(cred, current_user)
+    counts["issued"] = queries.certificate_count(current_user, cred)
+    items = []
+    if show == "issued":
+        stmt = queries.certificates_for(current_user, cred, q or None).options(selectinload(Certificate.person))
+        page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False)
+        items = page.items
+    else:
+        stmt = queries.eligibility_list(cred, current_user, eligible=show == "eligible")
+        page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False, count=False)
+        page.total = counts[show]  # counted above for the tabs: the rule is not evaluated a third time
+        if page.items:  # hours and what is missing, for this page's people only
+            items = services.eligibility(cred, None, people_ids=[p.id for p in page.items], any_category=True)
     return render_template(
         "credentials/credential.html",
         credential=cred,
-        eligible=eligible,
-        waiting=waiting[:500],
-        waiting_total=len(waiting),
-        issued=issued,
+        items=items,
+        page=page,
+        counts=counts,
         show=show,
         q=q,
         form=ActionForm(),
@@ -75,23 +78,20 @@ def approve(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    ids = [int(x) for x in request.form.getlist("person_id") if x.isdigit()]
     if request.form.get("all") == "1":
-        ids = [i.person.id for i in services.eligibility(cred, current_user) if i.eligible]
-    people = db.session.scalars(select(Person).where(Person.id.in_(ids))).all()
-    issued, errors = 0, []
-    for person in people:
-        try:
-            with db.session.begin_nested():
-                services.issue_certificate(credential=cred, person=person, actor=current_user)
-            issued += 1
-        except DomainError as exc:
-            errors.append(str(exc.message))
+        ids = queries.eligible_ids(cred, current_user)  # everyone, not only the page shown
+    else:
+        ids = request.form.getlist("person_id", type=id_arg)
+    summary = services.issue_to_people(credential=cred, person_ids=ids, actor=current_user)
     db.session.commit()
-    if issued:
-        flash(_("Issued %(n)d certificate(s).", n=issued), "success")
-    for message in errors[:10]:
-        flash(message, "error")
+    if summary.issued:
+        flash(_("Issued %(n)d certificate(s).", n=summary.issued), "success")
+    if summary.held:
+        flash(_("%(n)d already held a valid certificate: none was issued to them again.", n=summary.held), "info")
+    if summary.stopped:
+        flash(_("Issuing stopped: %(reason)s", reason=str(summary.stopped)), "error")
+    for message in summary.refused[:10]:
+        flash(str(message), "error")
     return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
 
 

@@ -1,38 +1,53 @@
 """Credentials: who is eligible, issuing (serial, code, claims, transition, PDF), revoking, reissuing.
 
-Issuing happens in the caller's transaction: the serial comes from a counter
-row updated with a conditional UPDATE … RETURNING (a row lock on PostgreSQL,
-BEGIN IMMEDIATE on SQLite), so concurrent issuing gives distinct, gap-free
-serials per issuer and year; a rolled-back issue leaves no trace.
+Issuing happens in the caller's transaction. It first locks the issuer's
+serial counter row (SELECT … FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE already
+serialises SQLite), then re-reads what the person holds: two approvals at
+once queue there, and the second finds the first one's certificate instead of
+taking a serial. The counter is then advanced with UPDATE … RETURNING, so
+serials are distinct and gap-free per issuer and year; a rolled-back issue
+leaves no trace. A partial unique index (one valid, not replaced certificate
+per person and credential) backs this up: a race it catches is answered with
+the winner's certificate.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app.audit.services import record_audit
 from app.core.db import utcnow
-from app.core.domain import Conflict, Invalid, NotFound
+from app.core.domain import Conflict, DomainError, Invalid, NotFound, Unavailable
+from app.core.errors import is_race
 from app.core.urls import public_url
 from app.credentials.models import Certificate, CredentialType, SerialCounter
+from app.credentials.queries import credential_period, eligibility_rows
 from app.extensions import db
-from app.ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
-from app.org.queries import in_scope, unit_in_scope
+from app.ledger.queries import completions
+from app.org.queries import unit_in_scope
 from app.people.labels import CATEGORY_LABELS
 from app.people.models import Person
 from app.training.models import Course, Program
+
+# People loaded and issued per round of a bulk approval (and ids per IN list: PostgreSQL takes 65,535 parameters).
+CHUNK = 500
 
 
 @dataclass
@@ -48,46 +63,41 @@ class Eligibility:
         return not self.missing
 
 
-def _period(credential: CredentialType) -> Period | None:
-    return Period.year(credential.period_year) if credential.period_year else None
-
-
 def eligibility(
-    credential: CredentialType, viewer, people_ids=None, limit: int = 5000, any_category: bool = False
+    credential: CredentialType,
+    viewer,
+    people_ids: Select | Iterable[int] | None = None,
+    any_category: bool = False,
 ) -> list[Eligibility]:
-    """Evaluate the credential's rule for the people in scope (three aggregate queries, not one per person).
+    """Evaluate the credential's rule for every person in scope, with what each one still lacks, by unit and name.
 
-    A transition credential concerns only people of its "from" category, unless ``any_category``.
+    The rule itself is evaluated in SQL (see ``queries.eligibility_rows``); the
+    statement count does not grow with the number of people. A transition
+    credential concerns only people of its "from" category, unless ``any_category``.
     """
-    stmt = select(Person).where(
-        Person.active.is_(True), in_scope(viewer, Person.unit_id) if viewer is not None else True
-    )
-    if credential.transition_from and not any_category:
-        stmt = stmt.where(Person.category == credential.transition_from)
-    if people_ids is not None:
-        stmt = stmt.where(Person.id.in_(people_ids))
-    people = list(db.session.scalars(stmt.order_by(Person.unit_id, Person.name).limit(limit)))
-    ids = [p.id for p in people]
-    if not ids:
-        return []
-    period = _period(credential)
-    hours = {r.person_id: Decimal(r.training_hours) for r in db.session.execute(training_hours_by_person(period, ids))}
-    sup = {r.person_id: Decimal(r.supervision_hours) for r in db.session.execute(supervision_by_person(period, ids))}
+    stmt = eligibility_rows(credential, viewer, people_ids=people_ids, any_category=any_category)
+    rows = db.session.execute(
+        stmt.options(selectinload(Person.unit)).order_by(Person.unit_id, Person.name, Person.id)
+    ).all()
+    required = list(dict.fromkeys(credential.required_program_ids or []))
+    short = [row.Person.id for row in rows if row.programs_done < len(required)]
     done: dict[int, set[int]] = {}
-    if credential.required_program_ids:
-        finished = completions(period, ids).subquery()
+    period = credential_period(credential)
+    for start in range(0, len(short), CHUNK):
+        finished = completions(period, short[start : start + CHUNK]).subquery()
         for pid, program_id in db.session.execute(
             select(finished.c.person_id, Course.program_id).join(Course, Course.id == finished.c.course_id)
         ):
             done.setdefault(pid, set()).add(program_id)
-    programs = {
-        p.id: p.title
-        for p in db.session.scalars(select(Program).where(Program.id.in_(credential.required_program_ids or [-1])))
-    }
+    programs = {}
+    if short:
+        programs = {p.id: p.title for p in db.session.scalars(select(Program).where(Program.id.in_(required)))}
     out = []
-    for person in people:
+    for row in rows:
+        person = row.Person
+        finished_programs = done.get(person.id, set()) if row.programs_done < len(required) else set(required)
         item = Eligibility(
-            person, hours.get(person.id, Decimal(0)), sup.get(person.id, Decimal(0)), sorted(done.get(person.id, set()))
+            person, Decimal(row.training_hours), Decimal(row.supervision_hours), sorted(finished_programs)
         )
         if credential.min_training_hours is not None and item.training_hours < credential.min_training_hours:
             item.missing.append(_l("%(h)s training hours short", h=credential.min_training_hours - item.training_hours))
@@ -95,8 +105,8 @@ def eligibility(
             item.missing.append(
                 _l("%(h)s supervision hours short", h=credential.min_supervision_hours - item.supervision_hours)
             )
-        for program_id in credential.required_program_ids or []:
-            if program_id not in done.get(person.id, set()):
+        for program_id in required:
+            if program_id not in finished_programs:
                 item.missing.append(_l("not completed: %(title)s", title=programs.get(program_id, program_id)))
         out.append(item)
     return out
@@ -114,8 +124,7 @@ def normalise_code(code: str) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def next_serial(credential: CredentialType, year: int) -> str:
-    """Take the next serial number of the credential's issuer and year (never reused)."""
+def _counter_row(credential: CredentialType, year: int) -> None:
     dialect = db.session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SerialCounter)
     db.session.execute(
@@ -123,6 +132,21 @@ def next_serial(credential: CredentialType, year: int) -> str:
             index_elements=["issuer_code", "year"]
         )
     )
+
+
+def lock_issuer(credential: CredentialType, year: int) -> None:
+    """Lock the issuer's serial counter of the year until the transaction ends: issuing for this issuer queues here."""
+    _counter_row(credential, year)
+    db.session.execute(
+        select(SerialCounter.id)
+        .where(SerialCounter.issuer_code == credential.issuer_code, SerialCounter.year == year)
+        .with_for_update()
+    )
+
+
+def next_serial(credential: CredentialType, year: int) -> str:
+    """Take the next serial number of the credential's issuer and year (never reused)."""
+    _counter_row(credential, year)
     seq = db.session.execute(
         update(SerialCounter)
         .where(SerialCounter.issuer_code == credential.issuer_code, SerialCounter.year == year)
@@ -178,7 +202,7 @@ def _records(credential: CredentialType, person: Person) -> list[dict]:
     from app.training.models import CourseSession
 
     tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
-    period = _period(credential)
+    period = credential_period(credential)
     attended = attended_sessions(period).subquery()
     rows = [
         {"date": starts.astimezone(tz).date().isoformat(), "title": title, "kind": "培训", "hours": float(hours)}
@@ -201,23 +225,33 @@ def _records(credential: CredentialType, person: Person) -> list[dict]:
     return sorted(rows, key=lambda r: r["date"])[:1000]
 
 
-def current_certificate(credential: CredentialType, person: Person) -> Certificate | None:
-    """The person's valid, not superseded, not expired certificate of this credential, if any.
-
-    An expired one does not count: issuing again renews the credential.
-    """
+def held_certificate(credential: CredentialType, person: Person) -> Certificate | None:
+    """The person's valid, not replaced certificate of this credential (expired or not): the one the index allows."""
     return db.session.scalar(
         select(Certificate)
         .where(
             Certificate.credential_id == credential.id,
             Certificate.person_id == person.id,
             Certificate.status == "valid",
-            Certificate.superseded_by_id.is_(None),
-            (Certificate.expires_at.is_(None)) | (Certificate.expires_at > utcnow()),
+            Certificate.replaced_at.is_(None),
         )
         .order_by(Certificate.id.desc())
         .limit(1)
+        .execution_options(populate_existing=True)
     )
+
+
+def _expired(certificate: Certificate, now: datetime) -> bool:
+    return certificate.expires_at is not None and certificate.expires_at <= now
+
+
+def current_certificate(credential: CredentialType, person: Person) -> Certificate | None:
+    """The person's valid, not superseded, not expired certificate of this credential, if any.
+
+    An expired one does not count: issuing again renews the credential.
+    """
+    held = held_certificate(credential, person)
+    return None if held is None or _expired(held, utcnow()) else held
 
 
 def issue_certificate(
@@ -227,11 +261,48 @@ def issue_certificate(
 
     Issuing twice does not duplicate: the current certificate is returned.
     """
+    return _issue(credential=credential, person=person, actor=actor, render=render, replaces=replaces)[0]
+
+
+def _already_reissued(certificate: Certificate) -> Conflict:
+    successor = db.session.get(Certificate, certificate.superseded_by_id) if certificate.superseded_by_id else None
+    if successor is not None:
+        return Conflict(_l("This certificate was already reissued as %(serial)s.", serial=successor.serial))
+    return Conflict(_l("This certificate was already reissued."))
+
+
+def _holds_another(person: Person, held: Certificate) -> Conflict:
+    return Conflict(
+        _l("%(name)s holds the valid certificate %(serial)s: reissue that one.", name=person.name, serial=held.serial)
+    )
+
+
+def _issue(
+    *, credential: CredentialType, person: Person, actor, render: bool, replaces: Certificate | None
+) -> tuple[Certificate, bool]:
+    """Issue (or find) the certificate; return it and whether this call issued it."""
     if actor is not None and not unit_in_scope(actor, person.unit):
         raise NotFound(_l("Not found."))
-    existing = current_certificate(credential, person)
-    if existing is not None and replaces is None:
-        return existing
+    now = utcnow()
+    year = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
+    # Queue behind any other issuing for this issuer, then read again what the person holds: what was
+    # read before the lock may be stale (another request issued, reissued or moved the person meanwhile).
+    lock_issuer(credential, year)
+    db.session.execute(
+        select(Person).where(Person.id == person.id).with_for_update().execution_options(populate_existing=True)
+    )
+    held = held_certificate(credential, person)
+    if replaces is None:
+        if held is not None and not _expired(held, now):
+            return held, False
+        previous = held  # expired: issuing again renews it
+    else:
+        db.session.refresh(replaces)
+        if replaces.superseded_by_id is not None or replaces.replaced_at is not None:
+            raise _already_reissued(replaces)
+        if held is not None and held.id != replaces.id:
+            raise _holds_another(person, held)
+        previous = replaces
     # A reissue corrects a certificate whose holder already made the transition.
     if replaces is None and credential.transition_from and person.category != credential.transition_from:
         raise Invalid(_l("%(name)s is not in the category this credential converts from.", name=person.name))
@@ -239,11 +310,40 @@ def issue_certificate(
     if not items or not items[0].eligible:
         reasons = "; ".join(str(m) for m in items[0].missing) if items else str(_l("inactive"))
         raise Invalid(_l("%(name)s does not qualify: %(reasons)s", name=person.name, reasons=reasons))
-    now = utcnow()
-    year = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
-    expires_at = now + timedelta(days=round(30.44 * credential.validity_months)) if credential.validity_months else None
+    try:
+        with db.session.begin_nested():
+            certificate = _write(credential, items[0], actor, now, year, previous, replaces, render)
+    except IntegrityError as exc:
+        # The one-valid index caught a race the lock did not (e.g. two years' counters at midnight):
+        # the savepoint took back the serial; answer with the winner's certificate.
+        winner = held_certificate(credential, person) if is_race(exc) else None
+        if winner is None:
+            raise
+        if replaces is None:
+            return winner, False
+        db.session.refresh(replaces)
+        raise (_already_reissued(replaces) if replaces.superseded_by_id else _holds_another(person, winner)) from None
+    return certificate, True
+
+
+def _write(
+    credential: CredentialType,
+    item: Eligibility,
+    actor,
+    now: datetime,
+    year: int,
+    previous: Certificate | None,
+    replaces: Certificate | None,
+    render: bool,
+) -> Certificate:
     from app.credentials.render import load_design
 
+    person = item.person
+    if previous is not None:
+        # Marked before the new row exists, so that the one-valid index holds at every statement.
+        previous.replaced_at = now
+        db.session.flush()
+    expires_at = now + timedelta(days=round(30.44 * credential.validity_months)) if credential.validity_months else None
     design = load_design(credential.design)
     certificate = Certificate(
         credential=credential,
@@ -252,7 +352,7 @@ def issue_certificate(
         verification_code=verification_code(),
         issued_at=now,
         expires_at=expires_at,
-        claims=_claims(credential, items[0], now, expires_at),
+        claims=_claims(credential, item, now, expires_at),
         design=credential.design,
         design_version=str(design.version),
         issued_by_id=getattr(actor, "id", None),
@@ -270,7 +370,11 @@ def issue_certificate(
         action="certificate.reissue" if replaces else "certificate.issue",
         entity_type="certificate",
         entity_id=certificate.id,
-        before={"category": before, "replaces": replaces.serial if replaces else None},
+        before={
+            "category": before,
+            "replaces": replaces.serial if replaces else None,
+            "renews": previous.serial if previous is not None and replaces is None else None,
+        },
         after={
             "serial": certificate.serial,
             "person_id": person.id,
@@ -282,6 +386,54 @@ def issue_certificate(
         store_pdf(certificate)
     db.session.flush()
     return certificate
+
+
+@dataclass
+class IssueSummary:
+    """What a bulk approval did: certificates issued, people who already held one, refusals."""
+
+    issued: int = 0
+    held: int = 0
+    refused: list = field(default_factory=list)  # messages (lazy: the boundary picks the language)
+    stopped: object | None = None  # why issuing stopped early (the certificate folder cannot be written)
+
+
+def issue_to_people(
+    *, credential: CredentialType, person_ids: Iterable[int], actor, render: bool = True
+) -> IssueSummary:
+    """Issue the credential to each person, each in a savepoint so one refusal does not stop the rest (flushes).
+
+    Takes ids (a job can call it); people are loaded a chunk at a time. Stops at
+    the first storage failure: every later certificate would fail the same way.
+    """
+    summary = IssueSummary()
+    ids = list(dict.fromkeys(person_ids))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        people = {
+            p.id: p
+            for p in db.session.scalars(select(Person).where(Person.id.in_(chunk)).options(selectinload(Person.unit)))
+        }
+        for person_id in chunk:
+            person = people.get(person_id)
+            try:
+                if person is None:
+                    raise NotFound(_l("Not found."))
+                with db.session.begin_nested():
+                    _certificate, created = _issue(
+                        credential=credential, person=person, actor=actor, render=render, replaces=None
+                    )
+            except Unavailable as exc:
+                summary.stopped = exc.message
+                return summary
+            except DomainError as exc:
+                summary.refused.append(exc.message)
+                continue
+            if created:
+                summary.issued += 1
+            else:
+                summary.held += 1
+    return summary
 
 
 def certificate_context(certificate: Certificate) -> dict:
@@ -312,23 +464,58 @@ def verify_url(code: str) -> str:
     return f"{(base or 'http://127.0.0.1:5000').rstrip('/')}{prefix}/verify/{code}"
 
 
+def _storage_failed(exc: OSError) -> Unavailable:
+    current_app.logger.error("certificate storage failed: %s", exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        message = _l(
+            "The certificate PDF could not be saved: the certificate folder is full. Please tell the administrator."
+        )
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        message = _l(
+            "The certificate PDF could not be saved: the certificate folder is read-only. "
+            "Please tell the administrator."
+        )
+    else:
+        message = _l(
+            "The certificate PDF could not be saved: the certificate folder cannot be written. "
+            "Please tell the administrator."
+        )
+    return Unavailable(message)
+
+
 def storage_dir() -> Path:
     """Where issued PDFs are kept (instance folder by default)."""
     folder = Path(current_app.config.get("LMS_CERTIFICATE_STORAGE") or Path(current_app.instance_path) / "certificates")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_failed(exc) from exc
     return folder
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it; on failure nothing is left behind."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def store_pdf(certificate: Certificate) -> Path:
-    """Render the certificate once and store it with its SHA-256."""
+    """Render the certificate once and store it with its SHA-256; a folder that cannot be written is Unavailable."""
     from app.credentials.render import load_design, render_html, render_pdf
 
     design = load_design(certificate.design)
     pdf = render_pdf(design, render_html(design, certificate_context(certificate)))
     path = storage_dir() / f"{certificate.serial}.pdf"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pdf)
-    tmp.replace(path)
+    try:
+        write_file(path, pdf)
+    except OSError as exc:
+        raise _storage_failed(exc) from exc
     certificate.pdf_path = path.name
     certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     return path
@@ -358,7 +545,7 @@ def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certi
 def reissue_certificate(*, certificate: Certificate, actor) -> Certificate:
     """Issue a new serial for a corrected certificate; the old one then verifies as superseded (flushes)."""
     if certificate.superseded_by_id is not None:
-        raise Conflict(_l("This certificate was already reissued."))
+        raise _already_reissued(certificate)
     return issue_certificate(
         credential=certificate.credential, person=certificate.person, actor=actor, replaces=certificate
     )
@@ -395,7 +582,11 @@ def public_view(certificate: Certificate) -> dict:
             "programs": claims["programs"],
             "transition": claims["transition"],
         },
-        "revoked_on": certificate.revoked_at.date().isoformat() if certificate.revoked_at else None,
+        "revoked_on": (
+            certificate.revoked_at.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date().isoformat()
+            if certificate.revoked_at
+            else None
+        ),
         "revoke_reason": certificate.revoke_reason,
         "superseded_by": certificate.superseded_by.serial if certificate.superseded_by_id else None,
     }

@@ -7,12 +7,20 @@ from sqlalchemy import insert, select
 
 from app.audit.services import record_audit
 from app.core.db import utcnow
-from app.core.tabular import ImportRejected, RowError, read_table
+from app.core.tabular import ImportRejected, RowError, TableError, read_table
 from app.extensions import db
 from app.org.models import OrgUnit
 from app.org.queries import in_scope
 from app.people.models import Person
-from app.people.services import id_number_columns, id_number_digest, validate_person_fields
+from app.people.services import (
+    ID_REFUSALS_EXHAUSTED,
+    count_id_refusal,
+    id_number_columns,
+    id_number_digest,
+    id_number_holders,
+    may_check_id_numbers,
+    validate_person_fields,
+)
 
 PEOPLE_COLUMNS = {
     "unit_code": ("unit_code", "单位编码", "单位代码", "所属单位编码"),
@@ -23,14 +31,21 @@ PEOPLE_COLUMNS = {
     "level": ("level", "等级", "职业水平等级", "持证等级"),
     "certified_on": ("certified_on", "登记日期", "登记时间", "证书登记日期"),
 }
+# Read as typed text only: a spreadsheet number has lost digits (an 18-digit ID number) or leading zeros.
+PEOPLE_TEXT_ONLY = ("id_number", "phone")
 
 
 def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
     """Validate every row, then insert them all; raise :class:`ImportRejected` on any error.
 
     ``actor`` None means the command line (whole tree). Returns the number of people added.
+    An ID number held by someone outside the actor's units refuses the whole file
+    without naming a row, so a file tells no more than one number would (and
+    counts as one refusal against ``LMS_ID_REFUSAL_LIMIT``).
     """
-    rows = read_table(filename, data, PEOPLE_COLUMNS, ("unit_code", "name", "id_number"), max_rows)
+    if not may_check_id_numbers(actor):
+        raise TableError(ID_REFUSALS_EXHAUSTED)
+    rows = read_table(filename, data, PEOPLE_COLUMNS, ("unit_code", "name", "id_number"), max_rows, PEOPLE_TEXT_ONLY)
     codes = {r["unit_code"] for _, r in rows if r.get("unit_code")}
     unit_q = select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))
     if actor is not None:
@@ -57,17 +72,20 @@ def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
         clean["unit_id"] = unit_id
         clean_rows.append((n, clean))
 
-    if seen:
-        existing: set[str] = set()
-        digests = list(seen)
-        for i in range(0, len(digests), 500):
-            existing.update(
-                db.session.scalars(select(Person.id_number_hash).where(Person.id_number_hash.in_(digests[i : i + 500])))
-            )
-        for digest in existing:
+    holders = id_number_holders(actor, seen)
+    for digest, visible in holders.items():
+        if visible:
             errors.append(RowError(seen[digest], "id_number", _l("A person with this ID number already exists.")))
     if errors:
         raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
+    if holders:  # held only by people the actor may not see
+        count_id_refusal(actor)
+        raise TableError(
+            _l(
+                "Some ID numbers in this file cannot be registered in your units, so nothing was imported. "
+                "Ask an administrator to import the file."
+            )
+        )
 
     now = utcnow()
     values = [

@@ -10,12 +10,16 @@ from wtforms import SelectChoice
 
 from app.auth.models import User
 from app.core.access import found, roles_required
+from app.core.exports import FORMATS as EXPORT_FORMATS
+from app.core.exports import download
+from app.core.routing import id_arg, page_arg
 from app.core.uploads import run_upload_import
 from app.extensions import db
 from app.ledger.ce import ce_account
 from app.org.models import OrgUnit
-from app.org.queries import ancestors_of, unit_in_scope, visible_units
+from app.org.queries import ancestors_of, scope_roots, unit_in_scope, visible_units
 from app.people import queries, services
+from app.people.exports import EXPORT_LIMIT, file_names, people_table
 from app.people.forms import ImportForm, PersonForm, SupervisorForm
 from app.people.imports import import_people
 from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS
@@ -34,22 +38,39 @@ def _filter_units() -> list[OrgUnit]:
     return list(db.session.scalars(stmt))
 
 
+def _list_filters() -> tuple[dict, str]:
+    """The people list's filters (people_query's arguments) and status from the query string."""
+    args = request.args
+    unit = None
+    if args.get("unit", type=id_arg):
+        unit = found(db.session.get(OrgUnit, args.get("unit", type=id_arg)))
+        if not unit_in_scope(current_user, unit):
+            abort(404)
+    status = args.get("status", "active")
+    filters = {
+        "unit": unit,
+        "category": args.get("category") if args.get("category") in CATEGORY_LABELS else None,
+        "level": args.get("level") if args.get("level") in LEVEL_LABELS else None,
+        "q": (args.get("q") or "").strip()[:64] or None,
+        "active": {"active": True, "inactive": False}.get(status),
+    }
+    return filters, status
+
+
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
     args = request.args
-    unit = None
-    if args.get("unit", type=int):
-        unit = found(db.session.get(OrgUnit, args.get("unit", type=int)))
-        if not unit_in_scope(current_user, unit):
-            abort(404)
-    category = args.get("category") if args.get("category") in CATEGORY_LABELS else None
-    level = args.get("level") if args.get("level") in LEVEL_LABELS else None
-    q = (args.get("q") or "").strip()[:64] or None
-    status = args.get("status", "active")
-    active = {"active": True, "inactive": False}.get(status)
-    stmt = queries.people_query(current_user, unit=unit, category=category, level=level, q=q, active=active)
-    page = db.paginate(stmt, per_page=current_app.config["LMS_PER_PAGE"], max_per_page=100, error_out=False)
+    filters, status = _list_filters()
+    unit, category, level, q = filters["unit"], filters["category"], filters["level"], filters["q"]
+    stmt = queries.people_query(current_user, **filters)
+    page = db.paginate(
+        stmt,
+        page=args.get("page", 1, type=page_arg),
+        per_page=current_app.config["LMS_PER_PAGE"],
+        max_per_page=100,
+        error_out=False,
+    )
     return render_template(
         "people/index.html",
         page=page,
@@ -60,6 +81,22 @@ def index():
         q=q or "",
         status=status,
     )
+
+
+@bp.get("/export.<fmt>")
+@roles_required(*STAFF)
+def export(fmt: str):
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    filters, _status = _list_filters()
+    people = db.session.scalars(queries.people_query(current_user, **filters).limit(EXPORT_LIMIT + 1)).all()
+    if len(people) > EXPORT_LIMIT:
+        flash(_("An export holds at most %(limit)s people: narrow the filters.", limit=f"{EXPORT_LIMIT:,}"), "error")
+        kept = {k: request.args[k] for k in ("unit", "category", "level", "q", "status") if request.args.get(k)}
+        return redirect(url_for("people.index", **kept))
+    roots = scope_roots(current_user)  # named after the unit asked for, else the viewer's one unit
+    unit = filters["unit"] or (roots[0] if roots and len(roots) == 1 else None)
+    return download(people_table(people), fmt, **file_names(unit, today()))
 
 
 @bp.get("/<id:person_id>")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from limits import parse
+from sqlalchemy import select, true
 
 from app.audit.services import changed_fields, record_audit
 from app.core.crypto import decrypt_text, encrypt_text, keyed_hash
 from app.core.db import utcnow
-from app.extensions import db
+from app.extensions import db, limiter
 from app.org.models import OrgUnit
-from app.org.queries import unit_in_scope
+from app.org.queries import in_scope, scope_roots, unit_in_scope
 from app.people.idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
 from app.people.labels import CATEGORY_ZH, LEVEL_ZH
 from app.people.models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES, Person
@@ -29,13 +31,25 @@ ID_REASONS = {
 }
 
 
-class PersonError(ValueError):
-    """Input for a person was refused; ``errors`` maps field → message."""
+# An ID number held by someone the actor may not see gets this answer, the same
+# wherever that person is; it never says where, and it is rate-limited.
+ID_HELD_ELSEWHERE = _l(
+    "This ID number cannot be registered in your units. If the person works here, ask an administrator."
+)
+ID_REFUSALS_EXHAUSTED = _l(
+    "Too many ID numbers from your account were refused, so adding people is paused for a while. "
+    "Try again later, or ask an administrator."
+)
 
-    def __init__(self, errors: dict[str, object], conflict: bool = False):
+
+class PersonError(ValueError):
+    """Input for a person was refused; ``errors`` maps field → message, ``status`` is the HTTP answer."""
+
+    def __init__(self, errors: dict[str, object], conflict: bool = False, status: int | None = None):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
-        self.conflict = conflict  # the only problem is a duplicate (HTTP 409)
+        self.conflict = conflict  # the only problem is a duplicate the actor may see (HTTP 409)
+        self.status = status or (409 if conflict else 422)
 
 
 def parse_category(value: str) -> str | None:
@@ -68,6 +82,60 @@ def id_number_columns(normalised: str) -> dict[str, str]:
         "id_number_enc": encrypt_text(normalised),
         "id_number_masked": mask_id_number(normalised),
     }
+
+
+def _sees_every_person(actor) -> bool:
+    return actor is None or scope_roots(actor) is None  # the command line, an administrator
+
+
+def _id_refusal_limit():
+    return parse(current_app.config["LMS_ID_REFUSAL_LIMIT"])
+
+
+def may_check_id_numbers(actor) -> bool:
+    """Return whether ``actor`` may still have ID numbers checked against people outside their units.
+
+    Checked before the lookup, whatever the number: once the budget is spent every
+    new number is refused alike, so the refusal itself tells nothing.
+    """
+    if _sees_every_person(actor) or not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    return limiter.limiter.test(_id_refusal_limit(), "id-held-elsewhere", str(actor.id))
+
+
+def count_id_refusal(actor) -> None:
+    """Spend one of ``actor``'s refusals of an ID number held outside their units (``LMS_ID_REFUSAL_LIMIT``)."""
+    if _sees_every_person(actor) or not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    limiter.limiter.hit(_id_refusal_limit(), "id-held-elsewhere", str(actor.id))
+    current_app.logger.warning("user %s: ID number refused, held outside their units", actor.id)
+
+
+def id_number_holders(actor, digests: Iterable[str]) -> dict[str, bool]:
+    """Map each of ``digests`` already registered to whether ``actor`` may see the person holding it.
+
+    One query per 500 numbers, the same whoever holds them.
+    """
+    visible = true() if actor is None else in_scope(actor, Person.unit_id)
+    digests = list(digests)
+    found: dict[str, bool] = {}
+    for i in range(0, len(digests), 500):
+        stmt = select(Person.id_number_hash, visible).where(Person.id_number_hash.in_(digests[i : i + 500]))
+        found.update((digest, bool(seen)) for digest, seen in db.session.execute(stmt))
+    return found
+
+
+def _check_id_number_free(actor, digest: str) -> None:
+    """Refuse an ID number someone already holds: plainly if ``actor`` may see them, else neutrally."""
+    if not may_check_id_numbers(actor):
+        raise PersonError({"id_number": ID_REFUSALS_EXHAUSTED}, status=429)
+    holders = id_number_holders(actor, [digest])
+    if digest not in holders:
+        return
+    if holders[digest]:
+        raise PersonError({"id_number": _l("A person with this ID number already exists.")}, conflict=True)
+    count_id_refusal(actor)
+    raise PersonError({"id_number": ID_HELD_ELSEWHERE})
 
 
 def set_id_number(person: Person, normalised: str) -> None:
@@ -175,8 +243,7 @@ def create_person(*, data: dict, unit: OrgUnit, actor, ip: str | None = None) ->
     clean, errors = validate_person_fields(data, require_id=True)
     if errors:
         raise PersonError(errors)
-    if db.session.scalar(select(Person.id).where(Person.id_number_hash == id_number_digest(clean["id_number"]))):
-        raise PersonError({"id_number": _l("A person with this ID number already exists.")}, conflict=True)
+    _check_id_number_free(actor, id_number_digest(clean["id_number"]))
     person = Person(
         unit=unit,
         name=clean["name"],
@@ -202,13 +269,10 @@ def update_person(*, person: Person, data: dict, unit: OrgUnit, actor, ip: str |
         raise PersonError({"unit": _l("Unknown unit.")})
     clean, errors = validate_person_fields(data, require_id=False)
     new_id = clean.get("id_number")
-    if new_id and not errors:
-        digest = id_number_digest(new_id)
-        other = db.session.scalar(select(Person.id).where(Person.id_number_hash == digest, Person.id != person.id))
-        if other:
-            errors["id_number"] = _l("A person with this ID number already exists.")
     if errors:
         raise PersonError(errors)
+    if new_id and id_number_digest(new_id) != person.id_number_hash:
+        _check_id_number_free(actor, id_number_digest(new_id))
     before = snapshot(person)
     person.name = clean["name"]
     person.unit = unit

@@ -45,8 +45,9 @@ class SupervisionRecord(db.Model):
     functions: Mapped[list[str]] = mapped_column(JSON, default=list)
     advice: Mapped[str | None] = mapped_column(Text)
     follow_up: Mapped[str | None] = mapped_column(Text)
-    # Confidential: shown only to the supervisor who wrote them.
-    notes: Mapped[str | None] = mapped_column(Text)
+    # Confidential, read only by the supervisor who wrote them (queries.notes_for): encrypted like ID
+    # numbers (app.core.crypto). The column keeps its name; revision 0008 encrypted what it held.
+    notes_enc: Mapped[str | None] = mapped_column("notes", Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     supervisor: Mapped[Person] = relationship()

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import Select, exists, select
 
+from app.core.crypto import decrypt_text
 from app.extensions import db
 from app.org.queries import in_scope
 from app.people.models import Person
@@ -21,6 +22,13 @@ def can_read_notes(viewer, record: SupervisionRecord) -> bool:
         and getattr(viewer, "person_id", None) == record.supervisor_id
         and viewer.has_role("supervisor")
     )
+
+
+def notes_for(viewer, record: SupervisionRecord) -> str | None:
+    """Return the record's confidential notes, decrypted, to their author; None to anyone else."""
+    if record.notes_enc is None or not can_read_notes(viewer, record):
+        return None
+    return decrypt_text(record.notes_enc)
 
 
 def _credit_exists(condition):

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from openpyxl import Workbook
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
 from app.core.access import found, roles_required
 from app.core.domain import DomainError
+from app.core.exports import FORMATS as EXPORT_FORMATS
+from app.core.exports import download
+from app.core.routing import id_arg, year_arg
 from app.extensions import db
 from app.org.models import OrgUnit
-from app.org.queries import unit_in_scope
+from app.org.queries import scope_roots, unit_in_scope
 from app.people.models import Person
 from app.supervision import queries, services
+from app.supervision.exports import file_names, records_table
 from app.supervision.forms import (
     CREDIT_LABELS,
     FORMAT_LABELS,
@@ -28,7 +29,7 @@ from app.supervision.forms import (
     DisputeForm,
     SupervisionForm,
 )
-from app.supervision.models import SupervisionCredit
+from app.supervision.models import SupervisionCredit, SupervisionRecord
 from app.training.forms import ActionForm
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
@@ -49,15 +50,15 @@ def _labels():
 def _filters():
     args = request.args
     unit = None
-    if args.get("unit", type=int):
-        unit = found(db.session.get(OrgUnit, args.get("unit", type=int)))
+    if args.get("unit", type=id_arg):
+        unit = found(db.session.get(OrgUnit, args.get("unit", type=id_arg)))
         if not unit_in_scope(current_user, unit, VIEWERS):
             abort(404)
     return {
-        "year": args.get("year", type=int),
+        "year": args.get("year", type=year_arg),
         "format": args.get("format") if args.get("format") in FORMAT_LABELS else None,
         "mode": args.get("mode") if args.get("mode") in MODE_LABELS else None,
-        "supervisor_id": args.get("supervisor", type=int),
+        "supervisor_id": args.get("supervisor", type=id_arg),
         "status": args.get("status") if args.get("status") in CREDIT_LABELS else None,
         "unit": unit,
     }
@@ -76,54 +77,21 @@ def index():
     )
 
 
-def _export_rows(records):
-    header = ["日期", "督导", "形式", "方式", "类别", "时长(小时)", "主题", "被督导人", "确认状态"]
-    rows = []
-    for r in records:
-        rows.append(
-            [
-                r.held_on.isoformat(),
-                r.supervisor.name,
-                str(FORMAT_LABELS[r.format]),
-                str(MODE_LABELS[r.mode]),
-                str(KIND_LABELS[r.kind]),
-                float(r.hours),
-                r.topic,
-                "、".join(c.person.name for c in r.credits),
-                "、".join(f"{c.person.name}:{CREDIT_LABELS[c.status]}" for c in r.credits),
-            ]
-        )
-    return header, rows
-
-
 @bp.get("/export.<fmt>")
 @roles_required(*VIEWERS)
 def export(fmt: str):
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in EXPORT_FORMATS:
         abort(404)
-    records = db.session.scalars(queries.records_for(current_user, **_filters())).all()
-    header, rows = _export_rows(records)  # never the confidential notes
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(rows)
-        data = ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese CSV correctly
-        mimetype = "text/csv; charset=utf-8"
-    else:
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "督导记录"
-        ws.append(header)
-        for row in rows:
-            ws.append(row)
-        buffer = io.BytesIO()
-        wb.save(buffer)
-        data = buffer.getvalue()
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response = current_app.response_class(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f"attachment; filename=supervision.{fmt}"
-    return response
+    filters = _filters()
+    records = db.session.scalars(
+        queries.records_for(current_user, **filters).options(
+            joinedload(SupervisionRecord.supervisor),
+            selectinload(SupervisionRecord.credits).joinedload(SupervisionCredit.person),
+        )
+    ).all()
+    roots = scope_roots(current_user, VIEWERS)  # named after the unit asked for, else the viewer's one unit
+    unit = filters["unit"] or (roots[0] if roots and len(roots) == 1 else None)
+    return download(records_table(records), fmt, **file_names(unit, filters["year"]))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -209,7 +177,10 @@ def _supervisors_in_scope() -> list[Person]:
 def detail(record_id: int):
     record = found(queries.record_for(current_user, record_id))
     return render_template(
-        "supervision/detail.html", record=record, show_notes=queries.can_read_notes(current_user, record)
+        "supervision/detail.html",
+        record=record,
+        show_notes=queries.can_read_notes(current_user, record),
+        notes=queries.notes_for(current_user, record),
     )
 
 

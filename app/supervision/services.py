@@ -16,6 +16,7 @@ from sqlalchemy import extract, func, select
 
 from app.audit.services import record_audit
 from app.auth.models import RoleAssignment, User
+from app.core.crypto import encrypt_text
 from app.core.db import utcnow
 from app.core.domain import Forbidden, Invalid, NotFound
 from app.core.numbers import parse_decimal
@@ -155,6 +156,7 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
         raise Forbidden(_l("A supervisor records only their own supervision."))
     clean = _validate(data, supervisor, supervisees, actor)
     warnings = ratio_warnings(supervisor, data["held_on"].year, {p.id for p in supervisees})
+    notes = (data.get("notes") or "").strip()
     record = SupervisionRecord(
         supervisor=supervisor,
         unit_id=supervisor.unit_id,
@@ -168,7 +170,7 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
         functions=list(data.get("functions") or []),
         advice=(data.get("advice") or "").strip() or None,
         follow_up=(data.get("follow_up") or "").strip() or None,
-        notes=(data.get("notes") or "").strip() or None,
+        notes_enc=encrypt_text(notes) if notes else None,  # encrypted at rest, like ID numbers
     )
     record.credits = [SupervisionCredit(person_id=p.id, hours=clean["hours"]) for p in supervisees]
     db.session.add(record)

@@ -33,7 +33,7 @@ def make_token(session_id: int, now: datetime) -> str:
 def token_is_fresh(session_id: int, token: str, now: datetime) -> bool:
     """Return whether ``token`` was made for this session in this or the previous window."""
     window_text, _, mac = (token or "").partition(".")
-    if not window_text.isdigit() or len(window_text) > 12:
+    if not (window_text.isascii() and window_text.isdigit()) or len(window_text) > 12:  # "²" is a digit too
         return False
     window = int(window_text)
     if window not in (_window(now), _window(now) - 1):
@@ -47,31 +47,36 @@ def seconds_left(now: datetime) -> int:
 
 
 # A scan of a fresh code is turned into a "scan proof" that lasts long enough to
-# sign in on a phone; the proof is bound to the session and the time of the scan.
+# sign in on a phone. The proof is bound to the session, the time of the scan and
+# the browser that scanned (a random id the check-in page keeps in a cookie), so a
+# link forwarded to a colleague's phone is refused there.
 PROOF_SECONDS = 600
 
 
-def make_proof(session_id: int, now: datetime) -> str:
-    """Return a proof that the session's code was scanned fresh at ``now``."""
-    stamp = int(now.timestamp())
-    mac = base64.urlsafe_b64encode(keyed_mac("qr-proof", f"{session_id}.{stamp}")[:16]).decode().rstrip("=")
-    return f"p{stamp}.{mac}"
+def _proof_mac(session_id: int, stamp: str, browser: str) -> str:
+    digest = keyed_mac("qr-proof", f"{session_id}.{stamp}.{browser}")[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def proof_is_valid(session_id: int, proof: str, now: datetime) -> bool:
-    """Return whether ``proof`` was made for this session less than PROOF_SECONDS ago."""
-    if not (proof or "").startswith("p"):
+def make_proof(session_id: int, now: datetime, browser: str) -> str:
+    """Return a proof that ``browser`` scanned the session's code fresh at ``now``."""
+    stamp = str(int(now.timestamp()))
+    return f"p{stamp}.{_proof_mac(session_id, stamp, browser)}"
+
+
+def proof_is_valid(session_id: int, proof: str, now: datetime, browser: str | None) -> bool:
+    """Return whether ``proof`` was made for this session and browser less than PROOF_SECONDS ago."""
+    if not browser or not (proof or "").startswith("p"):
         return False
     stamp_text, _, mac = proof[1:].partition(".")
-    if not stamp_text.isdigit() or len(stamp_text) > 12:
+    if not (stamp_text.isascii() and stamp_text.isdigit()) or len(stamp_text) > 12:
         return False
     age = int(now.timestamp()) - int(stamp_text)
     if not 0 <= age <= PROOF_SECONDS:
         return False
-    expected = base64.urlsafe_b64encode(keyed_mac("qr-proof", f"{session_id}.{stamp_text}")[:16]).decode().rstrip("=")
-    return hmac.compare_digest(mac, expected)
+    return hmac.compare_digest(mac, _proof_mac(session_id, stamp_text, browser))
 
 
-def code_is_good(session_id: int, code: str, now: datetime) -> bool:
-    """A fresh rotating token, or a proof of a fresh scan made within the last minutes."""
-    return token_is_fresh(session_id, code, now) or proof_is_valid(session_id, code, now)
+def code_is_good(session_id: int, code: str, now: datetime, browser: str | None = None) -> bool:
+    """A fresh rotating token, or this browser's proof of a fresh scan made within the last minutes."""
+    return token_is_fresh(session_id, code, now) or proof_is_valid(session_id, code, now, browser)

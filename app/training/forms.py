@@ -7,6 +7,7 @@ from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, S
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.core.numbers import FiniteDecimalField
+from app.core.routing import MAX_ID
 
 KIND_LABELS = {
     "camp": _l("Training camp"),
@@ -84,7 +85,7 @@ class EnrolManyForm(FlaskForm):
 
 
 class EnrolOneForm(FlaskForm):
-    person_id = IntegerField(_l("Person number"), validators=[DataRequired()])
+    person_id = IntegerField(_l("Person number"), validators=[DataRequired(), NumberRange(1, MAX_ID)])
 
 
 class ActionForm(FlaskForm):

@@ -21,6 +21,7 @@ ATTENDANCE_COLUMNS = {
     "status": ("status", "出勤", "出勤情况", "状态"),
     "reason": ("reason", "原因", "请假原因", "备注"),
 }
+ATTENDANCE_TEXT_ONLY = ("id_number",)  # a spreadsheet number has lost the ID number's last digits
 STATUS_ZH = {
     "出席": "present",
     "到场": "present",
@@ -35,7 +36,7 @@ STATUS_ZH = {
 def import_attendance(*, session: CourseSession, filename: str, data: bytes, actor, max_rows: int) -> int:
     """Set attendance for the listed enrolled people; any bad row rejects the file. Returns rows written."""
     _require_staff(actor, session.course.program.unit, ("admin", "coordinator", "instructor"))
-    rows = read_table(filename, data, ATTENDANCE_COLUMNS, ("id_number", "status"), max_rows)
+    rows = read_table(filename, data, ATTENDANCE_COLUMNS, ("id_number", "status"), max_rows, ATTENDANCE_TEXT_ONLY)
     digests: dict[int, str] = {}
     errors: list[RowError] = []
     for n, raw in rows:

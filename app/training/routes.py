@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import segno
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from wtforms import SelectChoice
 from app.core.access import found, roles_required
 from app.core.db import utcnow
 from app.core.domain import DomainError
+from app.core.routing import id_arg, year_arg
 from app.core.uploads import run_upload_import
 from app.core.urls import public_url
 from app.extensions import db
@@ -26,7 +28,7 @@ from app.org.queries import unit_in_scope
 from app.people.labels import CATEGORY_LABELS
 from app.people.queries import people_query, person_for
 from app.training import queries, services
-from app.training.checkin import make_proof, make_token, seconds_left, token_is_fresh
+from app.training.checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
 from app.training.forms import (
     ENROLMENT_LABELS,
     KIND_LABELS,
@@ -85,7 +87,7 @@ def _flash_error(exc: DomainError, form=None) -> None:
 @bp.get("/programs/")
 @roles_required(*ATTENDANCE_STAFF)
 def programs():
-    year = request.args.get("year", type=int)
+    year = request.args.get("year", type=year_arg)
     rows = db.session.scalars(queries.programs_for(current_user, year)).all()
     return render_template("training/programs.html", programs=rows, year=year)
 
@@ -242,7 +244,7 @@ def enrol(course_id: int):
         else:
             if not many.validate_on_submit():
                 abort(400)
-            cohort_id = request.form.get("many-cohort_id", type=int)
+            cohort_id = request.form.get("many-cohort_id", type=id_arg)
             if cohort_id:
                 from app.coverage.models import Cohort
                 from app.coverage.queries import members_of
@@ -297,6 +299,19 @@ def withdraw(course_id: int, person_id: int):
 # ---------------------------------------------------------------- sessions
 
 
+def _roster_statuses() -> dict[int, tuple[str, str | None]]:
+    """The roster form's person id → (status, reason); fields named for no possible person are ignored."""
+    posted = {}
+    for key, status in request.form.items():
+        if key.startswith("status-"):
+            try:
+                pid = id_arg(key[7:])
+            except ValueError:
+                continue
+            posted[pid] = (status, request.form.get(f"reason-{key[7:]}"))
+    return posted
+
+
 @bp.route("/sessions/<id:session_id>", methods=["GET", "POST"])
 @roles_required(*ATTENDANCE_STAFF)
 def session_roster(session_id: int):
@@ -304,20 +319,13 @@ def session_roster(session_id: int):
     form = ActionForm()
     entered = None
     if form.validate_on_submit():
-        exceptions = {}
-        for key, status in request.form.items():
-            if key.startswith("status-") and key[7:].isdigit() and status != "present":
-                pid = int(key[7:])
-                exceptions[pid] = (status, request.form.get(f"reason-{pid}"))
+        posted = _roster_statuses()
+        exceptions = {pid: (status, reason) for pid, (status, reason) in posted.items() if status != "present"}
         try:
             count = services.save_roster(session=sess, exceptions=exceptions, actor=current_user)
         except DomainError as exc:
             _flash_error(exc)
-            entered = {
-                int(key[7:]): {"status": status, "reason": request.form.get(f"reason-{key[7:]}", "")}
-                for key, status in request.form.items()
-                if key.startswith("status-") and key[7:].isdigit()
-            }
+            entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
         else:
             db.session.commit()
             flash(_("Attendance saved for %(count)d people.", count=count), "success")
@@ -387,9 +395,7 @@ def my():
     now = utcnow()
     today = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date()
     this_year = today.year
-    year = request.args.get("year", this_year, type=int)
-    if not 2000 <= year <= 2100:
-        year = this_year
+    year = request.args.get("year", this_year, type=year_arg)
     enrolments = queries.my_enrolments(person)
     progress = {}
     for _enrolment, crs, _prog in enrolments:
@@ -479,6 +485,30 @@ def self_withdraw(course_id: int):
     return redirect(url_for("training.my"))
 
 
+# The browser that scanned a code keeps a random id in a cookie of the check-in page, and
+# the scan's proof is bound to it: a link forwarded to a colleague's phone is refused there.
+# Not the Flask session: signing in starts a fresh one (no fixation), and the scan comes first.
+BROWSER_COOKIE = "lms_checkin_browser"
+
+
+def _browser_id() -> str | None:
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    return browser if 16 <= len(browser) <= 64 else None
+
+
+def _keep_browser_id(response, sess: CourseSession, browser: str):
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=PROOF_SECONDS,
+        path=url_for("training.checkin", session_id=sess.id),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
 @bp.route("/checkin/<id:session_id>", methods=["GET", "POST"])
 def checkin(session_id: int):
     sess = found(db.session.get(CourseSession, session_id))
@@ -487,14 +517,27 @@ def checkin(session_id: int):
     # Scanning a fresh code (the GET) yields a proof of the scan that lasts long
     # enough to sign in on a phone; a photo of the code still expires in a minute.
     if request.method == "GET" and token_is_fresh(sess.id, token, now):
-        token = make_proof(sess.id, now)
+        browser = _browser_id() or secrets.token_urlsafe(24)
+        token = make_proof(sess.id, now, browser)
+        return _keep_browser_id(make_response(_checkin_page(sess, token)), sess, browser)
+    return _checkin_page(sess, token)
+
+
+def _checkin_page(sess: CourseSession, token: str):
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=url_for("training.checkin", session_id=sess.id, t=token)))
     person = _me()
     form = ActionForm()
     if form.validate_on_submit():
         try:
-            created = services.check_in(session=sess, person=person, token=token)
+            created = services.check_in(
+                session=sess,
+                person=person,
+                token=token,
+                browser=_browser_id(),
+                actor=current_user,
+                ip=request.remote_addr,
+            )
         except DomainError as exc:
             db.session.rollback()
             return render_template(

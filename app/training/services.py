@@ -555,15 +555,25 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
     return len(rows)
 
 
-def check_in(*, session: CourseSession, person: Person, token: str, now: datetime | None = None) -> bool:
+def check_in(
+    *,
+    session: CourseSession,
+    person: Person,
+    token: str,
+    browser: str | None = None,
+    actor=None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Record a QR self check-in; return True if this call created the record.
 
     Only an enrolled person, only during the session (with the configured
-    margin), only with a fresh token. Idempotent: the unique key plus
-    insert-or-ignore make twenty simultaneous scans one record.
+    margin), only with a fresh token or the proof of a fresh scan made in the
+    same ``browser``. Idempotent: the unique key plus insert-or-ignore make
+    twenty simultaneous scans one record, and one audit entry.
     """
     now = now or utcnow()
-    if not code_is_good(session.id, token, now):
+    if not code_is_good(session.id, token, now, browser):
         raise Forbidden(_l("This check-in code has expired. Scan the code on the screen again."))
     margin = timedelta(minutes=current_app.config["LMS_CHECKIN_MARGIN_MINUTES"])
     if not session.starts_at - margin <= now <= session.ends_at + margin:
@@ -571,10 +581,17 @@ def check_in(*, session: CourseSession, person: Person, token: str, now: datetim
     if person.id not in enrolled_ids(session.course_id):
         raise Forbidden(_l("You are not enrolled in this course."))
     late = now > session.starts_at + timedelta(minutes=current_app.config["LMS_LATE_AFTER_MINUTES"])
-    created = _upsert_attendance(
-        [_mark(session, person.id, "late" if late else "present", None, "qr", None, now)],
-        overwrite=False,
-    )
+    status = "late" if late else "present"
+    created = _upsert_attendance([_mark(session, person.id, status, None, "qr", None, now)], overwrite=False)
+    if created:
+        record_audit(
+            actor=actor,
+            action="attendance.qr",
+            entity_type="course_session",
+            entity_id=session.id,
+            after={"person_id": person.id, "status": status, "method": "qr"},
+            ip=ip,
+        )
     return bool(created)
 
 

@@ -147,7 +147,7 @@ def test_missing_list_and_its_csv(app, world):
     assert csv.status_code == 200
     lines = csv.get_data().decode("utf-8-sig").splitlines()
     assert csv.get_data().startswith(b"\xef\xbb\xbf") and lines[0].startswith("姓名,单位,培训学时,督导学时,缺培训学时")
-    assert len(lines) == 4 and any(line.startswith("项目社工2,湖墅街道,3.0,0,3.0") for line in lines)
+    assert len(lines) == 4 and any(line.startswith("项目社工2,湖墅街道,3.0,0.0,3.0") for line in lines)
 
 
 def test_new_cohort_by_category_rule_then_freeze(app, world):

@@ -97,6 +97,9 @@ def test_demo_report_csv_and_xlsx(demo_app, tmp_path):
     lines = data.decode("utf-8-sig").splitlines()
     assert "培训人次" in lines[0] and "2022年项目社工转岗人员 培训率" in lines[0]
     assert lines[1].startswith("拱墅区,330105,2100,3,") and len(lines) == 1 + 1 + 18
+    header, total = lines[0].split(","), lines[1].split(",")
+    assert total[header.index("2022年项目社工转岗人员 培训率")] == "100.0%"  # a percentage, as in the XLSX
+    assert total[header.index("2022年项目社工转岗人员 人数")] == "69"
 
     xlsx = tmp_path / "gongshu.xlsx"
     result = run(demo_app, "--unit", "330105", "--year", "2022", "--format", "xlsx", "--out", str(xlsx))
@@ -108,6 +111,8 @@ def test_demo_report_csv_and_xlsx(demo_app, tmp_path):
     header = list(rows[0])
     assert rows[1][header.index("培训人次")] == 350
     assert rows[1][header.index("2022年项目社工转岗人员 培训率")] == 1.0
+    rate = sheet.cell(row=2, column=header.index("2022年项目社工转岗人员 培训率") + 1)
+    assert rate.number_format == "0.0%"
 
 
 @pytest.mark.parametrize(

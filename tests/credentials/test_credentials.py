@@ -58,6 +58,16 @@ def _trained(w, people, hours=3):
         record_attendance(session=s1, person=p, status="present", actor=w.coord)
 
 
+def issue_unrendered(credential_id: int, person_id: int) -> Certificate:
+    """Issue by ids, without rendering the PDF (for tests about something else)."""
+    return issue_certificate(
+        credential=db.session.get(CredentialType, credential_id),
+        person=db.session.get(Person, person_id),
+        actor=None,
+        render=False,
+    )
+
+
 @pytest.fixture
 def w(ctx, tmp_path):
     ctx.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")

@@ -201,3 +201,42 @@ def test_a_stale_qr_link_is_refused(phone, checkin_app, running, screenshots):
     assert attendance(checkin_app) == []
     with checkin_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_a_forwarded_check_in_link_is_refused_on_another_phone(browser, checkin_server, checkin_app, running):
+    """The trainee scans, then sends the sign-in link (carrying the scan's proof) to a colleague: on another
+    phone the link is refused, even signed in to the same account; on the phone that scanned it still works."""
+    phones = [
+        browser.new_context(base_url=checkin_server, locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
+        for _ in range(2)
+    ]
+    try:
+        scanner, colleague = (context.new_page() for context in phones)
+        for page in (scanner, colleague):
+            page.set_default_timeout(TIMEOUT_MS)
+        scanner.goto(f"/checkin/{running.id}?t={token(checkin_app, running.id)}")
+        scanner.wait_for_url(re.compile(r"/login\?"))
+        forwarded = scanner.url  # the sign-in page, the proof in its next=
+
+        colleague.goto(forwarded)
+        colleague.fill("#username", TRAINEE)
+        colleague.fill("#password", PASSWORD)
+        colleague.locator("section.login form button[type=submit]").click()
+        colleague.wait_for_url(re.compile(rf"/checkin/{running.id}\?t="))
+        with colleague.expect_navigation() as navigation:
+            colleague.locator("section.card form button[type=submit]").click()
+        assert navigation.value.status == 403
+        message = zh(checkin_app, "This check-in code has expired. Scan the code on the screen again.")
+        assert colleague.locator(".flash-error").inner_text().strip() == message
+        assert attendance(checkin_app) == []
+
+        scanner.fill("#username", TRAINEE)
+        scanner.fill("#password", PASSWORD)
+        scanner.locator("section.login form button[type=submit]").click()
+        scanner.wait_for_url(re.compile(rf"/checkin/{running.id}\?t="))
+        scanner.locator("section.card form button[type=submit]").click()
+        scanner.wait_for_url(re.compile(r"/my/$"))
+        assert attendance(checkin_app) == [("qr", "late")]
+    finally:
+        for context in phones:
+            context.close()

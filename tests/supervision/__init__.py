@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.auth.services import create_api_token
+from app.core.crypto import decrypt_text
 from app.extensions import db
 from app.supervision.models import SupervisionCredit, SupervisionRecord
 from app.supervision.services import record_supervision
@@ -106,6 +107,14 @@ def api_caller(app, w: World, names=("coord", "coord_out", "admin", "trainee", "
         return client.open(url, method=method, headers=headers, **kw)
 
     return call
+
+
+def stored_notes(rec: SupervisionRecord) -> str | None:
+    """The record's notes as stored, decrypted with the app's key (stored in plain text fails)."""
+    if rec.notes_enc is None:
+        return None
+    assert NOTES not in rec.notes_enc and "保密" not in rec.notes_enc
+    return decrypt_text(rec.notes_enc)
 
 
 def text_of(response) -> str:

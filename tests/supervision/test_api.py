@@ -10,7 +10,17 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.supervision.models import SupervisionCredit, SupervisionRecord
-from tests.supervision import NOTES, api_caller, counts, ids_of, record, shanghai_tomorrow, sup_world, text_of
+from tests.supervision import (
+    NOTES,
+    api_caller,
+    counts,
+    ids_of,
+    record,
+    shanghai_tomorrow,
+    stored_notes,
+    sup_world,
+    text_of,
+)
 
 
 @pytest.fixture
@@ -50,7 +60,7 @@ def test_post_creates_the_record_and_credits(app, env):
     assert "notes" not in r.json and NOTES not in text_of(r)
     with app.app_context():
         rec = db.session.get(SupervisionRecord, r.json["id"])
-        assert (rec.format, rec.mode, rec.held_on, rec.topic, rec.notes) == (
+        assert (rec.format, rec.mode, rec.held_on, rec.topic, stored_notes(rec)) == (
             "group",
             "online",
             date(2023, 6, 1),

@@ -18,7 +18,7 @@ from app.ledger.queries import person_hours
 from app.supervision.models import SupervisionCredit, SupervisionRecord
 from app.supervision.services import record_supervision, respond_to_credit
 from tests.conftest import make_app
-from tests.supervision import NOTES, counts, payload, record, shanghai_tomorrow, sup_world
+from tests.supervision import NOTES, counts, payload, record, shanghai_tomorrow, stored_notes, sup_world
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_record_belongs_to_the_supervisors_unit_and_recorder(w):
     result = record(w, actor=w.coord)
     rec = db.session.get(SupervisionRecord, result.record.id)
     assert rec.unit_id == w.street.id and rec.recorded_by_id == w.coord.id
-    assert rec.notes == NOTES and rec.functions == ["educational", "supportive"]
+    assert stored_notes(rec) == NOTES and rec.functions == ["educational", "supportive"]
 
 
 RULES = [

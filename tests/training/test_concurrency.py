@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.auth.services import create_api_token
 from app.core.domain import Conflict, NotFound
 from app.extensions import db
@@ -332,6 +333,8 @@ def test_twenty_check_ins_of_one_person_make_one_record(capp, world):
     with capp.app_context():
         rows = db.session.scalars(select(Attendance)).all()
         assert [(a.person_id, a.status, a.method) for a in rows] == [(pid, "present", "qr")]
+        audited = db.session.scalars(select(AuditEntry.after).where(AuditEntry.action == "attendance.qr")).all()
+        assert audited == [{"person_id": pid, "status": "present", "method": "qr"}]  # one entry, like the row
         hours = person_hours(pid, Period.year(2022))
         assert (hours.training_hours, hours.sessions_attended) == (Decimal("3.0"), 1)
         rollup = db.session.scalars(select(PersonMonth).where(PersonMonth.person_id == pid)).all()

@@ -22,6 +22,7 @@ import segno
 from sqlalchemy import func, select
 
 import app.training.services as training_services
+from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.core.db import utcnow
 from app.extensions import db
@@ -610,6 +611,67 @@ def test_anonymous_scan_signs_in_and_comes_back_to_the_check_in_page(site, runni
     assert urlparse(r.request.url).path == "/my/"
     assert flashes(r) == [("success", "Checked in. Welcome!")]
     assert site.count(Attendance) == 1
+
+
+def scan(client, session_id: int, token: str) -> str:
+    """Open the check-in link of a QR code in ``client``'s browser; return the scan proof it hands on."""
+    r = client.get(f"/checkin/{session_id}?t={token}")
+    if r.status_code == 302:  # not signed in: the proof travels in the sign-in page's next=
+        return parse_qs(urlparse(parse_qs(urlparse(r.location).query)["next"][0]).query)["t"][0]
+    return re.search(r'name="t" value="(p[^"]+)"', r.text)[1]
+
+
+def test_a_scan_proof_only_works_in_the_browser_that_scanned(site, running):
+    """A trainee scans, then forwards the link (with its ten-minute proof) to an absent colleague: the colleague's
+    phone is refused, even signed in as the trainee; the phone that scanned signs in and checks in."""
+    with site.world() as w:
+        user("lisi", "trainee", w.community, person=w.person)
+        enrol(course=db.session.get(Course, running.course), person=w.person, actor=w.coord)
+    phone = site.client()
+    proof = scan(phone, running.id, site.token(running.id))
+    expired = "This check-in code has expired. Scan the code on the screen again."
+    for colleague in (site.client("lisi"), site.client("trainee")):  # someone else's phone, or a second browser
+        assert colleague.get(f"/checkin/{running.id}?t={proof}").status_code == 200
+        with nothing_written(site, Attendance):
+            refused(colleague.post(f"/checkin/{running.id}", data={"t": proof}), expired)
+    # A colleague who copies the cookie's name but not its value gets no further.
+    forger = site.client("lisi")
+    forger.set_cookie("lms_checkin_browser", "x" * 32, path=f"/checkin/{running.id}")
+    with nothing_written(site, Attendance):
+        refused(forger.post(f"/checkin/{running.id}", data={"t": proof}), expired)
+
+    # The phone that scanned keeps its id for as long as the proof lasts, out of reach of scripts.
+    cookie = phone.get_cookie("lms_checkin_browser", path=f"/checkin/{running.id}")
+    assert cookie.http_only and cookie.same_site == "Lax" and cookie.max_age == 600
+    assert login(phone, "trainee").status_code == 302
+    assert phone.post(f"/checkin/{running.id}", data={"t": proof}).status_code == 302
+    with site.app.app_context():
+        rows = db.session.execute(select(Attendance.person_id, Attendance.method)).all()
+    assert rows == [(running.person, "qr")]
+
+
+def test_every_qr_check_in_is_audited_once(site, running):
+    phone = site.client("trainee")
+    proof = scan(phone, running.id, site.token(running.id))
+    assert phone.post(f"/checkin/{running.id}", data={"t": proof}).status_code == 302
+    assert phone.post(f"/checkin/{running.id}", data={"t": proof}).status_code == 302  # already checked in
+    with site.app.app_context():
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action.like("attendance.%"))).all()
+        assert [(e.action, e.entity_type, e.entity_id, e.actor_id, e.after) for e in entries] == [
+            (
+                "attendance.qr",
+                "course_session",
+                running.id,
+                site.ids["trainee"],
+                {"person_id": running.person, "status": "late", "method": "qr"},
+            )
+        ]
+        assert entries[0].actor_name == "trainee" and entries[0].ip == "127.0.0.1"
+    # A refused check-in writes no entry either.
+    with site.world() as w:
+        user("lisi", "trainee", w.community, person=w.person)  # not enrolled
+    with nothing_written(site, AuditEntry, Attendance):
+        assert site.client("lisi").post(f"/checkin/{running.id}", data={"t": site.token(running.id)}).status_code == 403
 
 
 # --- attendance import ----------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.core.domain import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.ledger.queries import Period, course_progress, person_hours
-from app.training.checkin import make_token
+from app.training.checkin import PROOF_SECONDS, make_proof, make_token
 from app.training.models import Attendance, Course, Enrolment
 from app.training.services import check_in, enrol, record_attendance, save_roster, withdraw
 from tests.factories import World, person
@@ -205,3 +206,31 @@ def test_qr_check_in(w, app):
     late = T0 + timedelta(hours=5)
     with pytest.raises(Forbidden):  # outside the session's window
         check_in(session=s1, person=w.person, token=make_token(s1.id, late), now=late)
+
+
+def test_a_scan_proof_checks_in_only_from_the_browser_that_scanned(w, app):
+    crs = course(program(w.district))
+    s1 = session(crs)
+    enrol(course=crs, person=w.trainee_person, actor=w.coord)
+    scanned = T0 + timedelta(minutes=5)
+    proof = make_proof(s1.id, scanned, "phone-of-the-trainee")
+    for browser in (None, "", "phone-of-a-colleague"):
+        with pytest.raises(Forbidden):
+            check_in(session=s1, person=w.trainee_person, token=proof, browser=browser, now=scanned)
+    with pytest.raises(Forbidden):  # ten minutes and a second after the scan
+        check_in(
+            session=s1,
+            person=w.trainee_person,
+            token=proof,
+            browser="phone-of-the-trainee",
+            now=scanned + timedelta(seconds=PROOF_SECONDS + 1),
+        )
+    assert db.session.scalar(select(func.count(Attendance.id))) == 0
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "attendance.qr")) == 0
+    signed_in = scanned + timedelta(minutes=4)
+    assert check_in(
+        session=s1, person=w.trainee_person, token=proof, browser="phone-of-the-trainee", actor=w.trainee, now=signed_in
+    )
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "attendance.qr"))
+    assert (entry.actor_id, entry.entity_type, entry.entity_id) == (w.trainee.id, "course_session", s1.id)
+    assert entry.after == {"person_id": w.trainee_person.id, "status": "present", "method": "qr"}
