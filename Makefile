@@ -9,7 +9,7 @@ TEST_PACKAGES := chromium poppler-utils
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint bench sysdeps testdeps translations messages clean
+.PHONY: install run test lint bench dist sysdeps testdeps translations messages clean
 
 ## install: system packages when missing, .venv, the project, compiled translations
 install: sysdeps $(VENV)/.installed translations
@@ -62,10 +62,15 @@ bench: install
 	@found=0; for b in bench/bench_*.py; do [ -e "$$b" ] || continue; found=1; $(BIN)/python $$b || exit 1; done; \
 	[ $$found = 1 ] || echo "no benchmarks yet (they come with the coverage and certificate features)"
 
+## dist: the wheel and sdist in dist/ (templates, designs, content, migrations, translations inside)
+dist: install
+	rm -rf dist build
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 ## messages: refresh the catalogues after changing strings in code or templates
 messages: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k N_ --ignore-dirs='.* __pycache__ .venv' -o app/translations/messages.pot .
 	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist build

@@ -1,7 +1,7 @@
 import sys
 
-from app import create_app
-from app.config import ConfigError
+from shegong_academy import create_app
+from shegong_academy.config import ConfigError
 
 try:
     app = create_app()

@@ -1,92 +1,209 @@
 """Shegong Academy (社工学堂): training and credentials for community and social workers.
 
 ``create_app`` builds the standalone application; :class:`Academy` mounts the
-same blueprints into any Flask app under a URL prefix (the ``init_app`` pattern).
+same blueprints into any Flask application under a URL prefix (the
+``init_app`` pattern)::
+
+    from flask import Flask
+    from shegong_academy import Academy
+
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "…"
+    Academy(app, url_prefix="/training")
+
+Mounted, the academy reads its own ``LMS_*`` settings from the host's
+configuration and the environment, and keeps its error pages, headers,
+sessions, sign-in, language and CSRF checks to its own routes.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import import_module
 
-from app.config import load_config
+from flask import Flask, has_request_context, request
+
+from .config import academy_settings, load_config
+
+FEATURES_WITH_MODELS = (
+    "audit",
+    "auth",
+    "coverage",
+    "credentials",
+    "ledger",
+    "org",
+    "people",
+    "supervision",
+    "training",
+)
 
 
 class Academy:
-    """The academy as a Flask extension: ``Academy().init_app(host, url_prefix="/training")``."""
+    """The academy as a Flask extension: ``Academy(app, url_prefix="/training")`` or ``init_app(app)``.
 
-    def __init__(self, app: Flask | None = None, url_prefix: str = ""):
+    ``user_loader``, when given, is called on the academy's requests to return
+    the academy user (``shegong_academy.auth.models.User``) the host has
+    signed in, or None; the academy's own sign-in is then not used.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, url_prefix: str = "", *, user_loader: Callable[[], object] | None = None
+    ):
         self.url_prefix = url_prefix
+        self.user_loader = user_loader
         if app is not None:
             self.init_app(app, url_prefix)
 
-    def init_app(self, app: Flask, url_prefix: str | None = None) -> None:
-        from app import extensions as ext
-        from app.core import db as core_db
-        from app.core import errors, i18n, routing, security, templating
+    def init_app(self, app: Flask, url_prefix: str | None = None, *, standalone: bool = False) -> None:
+        from . import extensions as ext
+        from .cli import lms
+        from .core import db as core_db
+        from .core import i18n, paths, routing, sessions, templating, web
 
-        prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
-        app.config.setdefault("LMS_URL_PREFIX", prefix)
-        routing.init_app(app)
-        ext.db.init_app(app)
-        core_db.init_app(app)  # SQLite settings on the app's own engines only
-        ext.migrate.init_app(app, ext.db, directory=str(_root() / "migrations"))
-        ext.csrf.init_app(app)
-        ext.limiter.init_app(app)
-        i18n.init_app(app)
-        from app.auth.routes import init_login
-
-        init_login(app)
-        security.init_app(app)
-        templating.init_app(app)
-        errors.init_app(app)
-        _import_models()
-        _register_blueprints(app, prefix)
-        from app.cli import lms
-
-        app.cli.add_command(lms)
+        self.prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
+        if not standalone:
+            app.config.update(academy_settings(app.config, app.instance_path, os.environ, standalone=False))
+        app.config["LMS_URL_PREFIX"] = self.prefix
         app.extensions["academy"] = self
+        routing.init_app(app)
+        _init_database(app, standalone)
+        core_db.init_app(app)  # SQLite settings on the academy's own engines only
+        if standalone or "migrate" not in app.extensions:
+            ext.migrate.init_app(app, ext.db, directory=str(paths.migrations()))
+        web.init_app(app, self.is_academy_request)
+        _init_limiter(app, standalone)
+        i18n.init_app(app, self.is_academy_request)
+        templating.init_app(app, standalone=standalone, page_context_providers=(_page_globals, _csrf_context))
+        _import_models()
+        _register_blueprints(app, self.prefix)
+        sessions.init_app(app, self.prefix, standalone=standalone)
+        app.cli.add_command(lms)
+
+    def is_academy_request(self) -> bool:
+        """Whether the current request is for one of the academy's routes (under its prefix)."""
+        if not has_request_context():
+            return False
+        path = request.path
+        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
 
 
-def _root():
-    from pathlib import Path
+@contextmanager
+def _borrowed_config(app: Flask, values: dict) -> Iterator[None]:
+    """Give an extension's ``init_app`` the academy's values for keys a host may use for its own."""
+    missing = object()
+    saved = {key: app.config.get(key, missing) for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is missing:
+                app.config.pop(key, None)
+            else:
+                app.config[key] = value
 
-    return Path(__file__).resolve().parent.parent
+
+def _init_database(app: Flask, standalone: bool) -> None:
+    """Attach the academy's SQLAlchemy to its own database, beside a host's own Flask-SQLAlchemy if any."""
+    from .extensions import db
+
+    if standalone:
+        db.init_app(app)
+        return
+    host_db = app.extensions.pop("sqlalchemy", None)
+    try:
+        with _borrowed_config(
+            app,
+            {
+                "SQLALCHEMY_DATABASE_URI": app.config["LMS_DATABASE_URL"],
+                "SQLALCHEMY_BINDS": {},
+                "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            },
+        ):
+            db.init_app(app)
+    finally:
+        app.extensions["lms_sqlalchemy"] = app.extensions.pop("sqlalchemy")
+        if host_db is not None:
+            app.extensions["sqlalchemy"] = host_db
+
+
+def _init_limiter(app: Flask, standalone: bool) -> None:
+    """Attach the academy's rate limiter to its storage, ignoring a host's default limits."""
+    from .extensions import limiter
+
+    if standalone:
+        limiter.init_app(app)
+        return
+    with _borrowed_config(
+        app,
+        {
+            "RATELIMIT_STORAGE_URI": app.config["LMS_RATELIMIT_STORAGE"],
+            "RATELIMIT_DEFAULT": None,
+            "RATELIMIT_APPLICATION": None,
+            "RATELIMIT_ENABLED": app.config.get("RATELIMIT_ENABLED", True),
+        },
+    ):
+        limiter.init_app(app)
 
 
 def _import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
-    import app.audit.models
-    import app.auth.models
-    import app.coverage.models
-    import app.credentials.models
-    import app.ledger.models
-    import app.org.models
-    import app.people.models
-    import app.supervision.models
-    import app.training.models  # noqa: F401
+    for feature in FEATURES_WITH_MODELS:
+        import_module(f"{__name__}.{feature}.models")
+
+
+def _page_globals() -> dict:
+    from .auth.current import current_user
+    from .org.queries import unit_in_scope
+    from .people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
+
+    return {
+        "current_user": current_user,
+        "in_scope": lambda unit: unit_in_scope(current_user, unit),
+        "CATEGORY_LABELS": CATEGORY_LABELS,
+        "LEVEL_LABELS": LEVEL_LABELS,
+        "TITLE_LABELS": TITLE_LABELS,
+        "SERVICE_AREA_LABELS": SERVICE_AREA_LABELS,
+    }
+
+
+def _csrf_context() -> dict:
+    from flask_wtf.csrf import generate_csrf
+
+    return {"csrf_token": generate_csrf}
 
 
 def _register_blueprints(app: Flask, prefix: str) -> None:
-    from app.api.routes import register_api
-    from app.auth.routes import bp as auth_bp
-    from app.core.routes import bp as core_bp
-    from app.coverage.routes import bp as coverage_bp
-    from app.credentials.routes import bp as credentials_bp
-    from app.org.routes import bp as org_bp
-    from app.people.routes import bp as people_bp
-    from app.supervision.routes import bp as supervision_bp
-    from app.training.routes import bp as training_bp
+    from .api.docs import bp as docs_bp
+    from .api.routes import bp as api_bp
+    from .api.routes import register_api
+    from .auth.routes import bp as auth_bp
+    from .core.web import setup_blueprint
+    from .coverage.routes import bp as coverage_bp
+    from .credentials.routes import bp as credentials_bp
+    from .org.routes import bp as org_bp
+    from .people.routes import bp as people_bp
+    from .site.routes import bp as site_bp
+    from .supervision.routes import bp as supervision_bp
+    from .training.routes import bp as training_bp
 
-    for bp in (core_bp, auth_bp, org_bp, people_bp, training_bp, supervision_bp, coverage_bp, credentials_bp):
+    pages = (site_bp, auth_bp, org_bp, people_bp, training_bp, supervision_bp, coverage_bp, credentials_bp, docs_bp)
+    for bp in (*pages, api_bp):
+        if not getattr(bp, "lms_ready", False):  # a blueprint is set up once, before its first registration
+            setup_blueprint(bp, forms=bp is not api_bp)
+            bp.lms_ready = True
+    for bp in pages:
         app.register_blueprint(bp, url_prefix=prefix + (bp.url_prefix or "") or None)
     register_api(app, prefix)
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the standalone application from defaults, the environment and ``config``."""
-    # Templates and static files come with the core blueprint, so that a
-    # host application mounting the academy finds them too.
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    # LMS_INSTANCE_PATH: where the embedded mode keeps its files (default: Flask's instance folder).
+    where = {"instance_path": os.environ["LMS_INSTANCE_PATH"]} if os.environ.get("LMS_INSTANCE_PATH") else {}
+    app = Flask(__name__, instance_relative_config=True, static_folder=None, **where)
     app.config.from_mapping(load_config(config, app.instance_path))
-    Academy(app)
+    Academy().init_app(app, standalone=True)
     return app

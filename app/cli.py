@@ -9,12 +9,56 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.extensions import db
+from .core import paths
+from .core.uow import commit, transactional
+from .extensions import db
 
 
 @click.group()
 def lms():
     """Shegong Academy administration."""
+
+
+@lms.group("db")
+def db_group():
+    """The academy's own tables: migrate them (a host application's tables and `flask db` are left alone)."""
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config(str(paths.migrations() / "alembic.ini"))
+    config.set_main_option("script_location", str(paths.migrations()))
+    return config
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade_cmd(revision):
+    """Upgrade the academy's tables to REVISION (default: the latest)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(), revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade_cmd(revision):
+    """Downgrade the academy's tables to REVISION."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(), revision)
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current_cmd():
+    """Show the revision the academy's tables are at."""
+    from alembic import command
+
+    command.current(_alembic_config())
 
 
 def _read_upload(path: str) -> tuple[str, bytes]:
@@ -26,29 +70,27 @@ def _read_upload(path: str) -> tuple[str, bytes]:
 
 
 def _run_import(func, path: str) -> object:
-    from app.core.tabular import ImportRejected, TableError
+    from .core.tabular import ImportRejected, TableError
 
     name, data = _read_upload(path)
     try:
         result = func(filename=name, data=data, actor=None, max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"])
     except TableError as exc:
-        db.session.rollback()
         raise click.ClickException(f"{path}: {exc.message}") from None
     except ImportRejected as exc:
-        db.session.rollback()
         for err in exc.errors:
             click.echo(f"{path}: row {err.row}, column {err.column}: {err.message}", err=True)
         raise click.ClickException(f"{path}: {len(exc.errors)} error(s); nothing was imported") from None
-    db.session.commit()
     return result
 
 
 @lms.command("import-units")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
+@transactional
 def import_units_cmd(file):
     """Import units from CSV/XLSX: code,name,kind,parent_code."""
-    from app.org.imports import import_units
+    from .org.imports import import_units
 
     created, updated = _run_import(import_units, file)
     click.echo(f"units created: {created}, renamed: {updated}")
@@ -57,9 +99,10 @@ def import_units_cmd(file):
 @lms.command("import-people")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
+@transactional
 def import_people_cmd(file):
     """Import people from CSV/XLSX: unit_code,name,id_number,phone,category,level."""
-    from app.people.imports import import_people
+    from .people.imports import import_people
 
     count = _run_import(import_people, file)
     click.echo(f"people imported: {count}")
@@ -74,11 +117,12 @@ def import_people_cmd(file):
 @click.option("--unit", "unit_code", required=True, help="code of the unit whose subtree the role covers")
 @click.option("--person-id", type=int, default=None)
 @with_appcontext
+@transactional
 def create_user_cmd(username, password, role, unit_code, person_id):
     """Create a user with a role scoped to a unit."""
-    from app.auth.services import AuthError, create_user
-    from app.org.queries import unit_by_code
-    from app.people.models import Person
+    from .auth.services import AuthError, create_user
+    from .org.queries import unit_by_code
+    from .people.models import Person
 
     unit = unit_by_code(unit_code)
     if unit is None:
@@ -91,9 +135,7 @@ def create_user_cmd(username, password, role, unit_code, person_id):
     try:
         user = create_user(username=username, password=password, role=role, unit=unit, person=person)
     except AuthError as exc:
-        db.session.rollback()
         raise click.ClickException(_auth_refusal(exc)) from None
-    db.session.commit()
     click.echo(f"created user {user.username} ({role} of {unit.name})")
 
 
@@ -101,14 +143,14 @@ def _auth_refusal(exc) -> str:
     """The command line's English text for a refused user or password."""
     from flask_babel import force_locale
 
-    from app.auth.passwords import MESSAGES
+    from .auth.passwords import MESSAGES
 
     with force_locale("en"):
         return str(MESSAGES[str(exc)]) if str(exc) in MESSAGES else str(exc)
 
 
 def _token_owner(username: str):
-    from app.auth.queries import user_by_username
+    from .auth.queries import user_by_username
 
     user = user_by_username(username)
     if user is None:
@@ -126,17 +168,17 @@ def _token_owner(username: str):
     help="the token stops working after that many days (default: until revoked)",
 )
 @with_appcontext
+@transactional
 def create_token_cmd(username, name, expires_in_days):
     """Print a new API token for a user (the last line of output)."""
     from datetime import timedelta
 
-    from app.auth.services import create_api_token
-    from app.core.db import utcnow
+    from .auth.services import create_api_token
+    from .core.db import utcnow
 
     user = _token_owner(username)
     expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     secret = create_api_token(user=user, name=name, expires_at=expires)
-    db.session.commit()
     click.echo(f"token for {username}:")
     click.echo(secret)
 
@@ -144,10 +186,11 @@ def create_token_cmd(username, name, expires_in_days):
 @lms.command("list-tokens")
 @click.option("--username", required=True)
 @with_appcontext
+@transactional
 def list_tokens_cmd(username):
     """List a user's API tokens (never their secret): id, name, created, expires, last used, revoked."""
-    from app.auth.queries import api_tokens_of
-    from app.core.templating import local_time
+    from .auth.queries import api_tokens_of
+    from .core.templating import local_time
 
     user = _token_owner(username)
     tokens = api_tokens_of(user)
@@ -181,10 +224,11 @@ def list_tokens_cmd(username):
 @click.option("--id", "token_id", type=int, default=None, help="the token's id (see lms list-tokens)")
 @click.option("--name", default=None, help="the token's name, when a single live token has it")
 @with_appcontext
+@transactional
 def revoke_token_cmd(username, token_id, name):
     """Revoke one of a user's API tokens; it stops working at once (audited)."""
-    from app.auth.queries import api_token_of, api_tokens_of
-    from app.auth.services import revoke_api_token
+    from .auth.queries import api_token_of, api_tokens_of
+    from .auth.services import revoke_api_token
 
     if (token_id is None) == (name is None):
         raise click.UsageError("give exactly one of --id and --name")
@@ -205,7 +249,6 @@ def revoke_token_cmd(username, token_id, name):
         click.echo(f"token {token.id} ({token.name}) of {username} was already revoked")
         return
     revoke_api_token(token=token, actor=None)
-    db.session.commit()
     click.echo(f"revoked token {token.id} ({token.name}) of {username}")
 
 
@@ -214,17 +257,16 @@ def revoke_token_cmd(username, token_id, name):
 @click.password_option(help="the new password (asked for twice, hidden, when not given)")
 @click.option("--keep-tokens", is_flag=True, help="leave the user's API tokens working (default: revoke them)")
 @with_appcontext
+@transactional
 def set_password_cmd(username, password, keep_tokens):
     """Set a user's password: signs them out everywhere and revokes their API tokens (audited)."""
-    from app.auth.services import AuthError, set_password
+    from .auth.services import AuthError, set_password
 
     user = _token_owner(username)
     try:
         revoked = set_password(user=user, new=password, actor=None, revoke_tokens=not keep_tokens)
     except AuthError as exc:
-        db.session.rollback()
         raise click.ClickException(_auth_refusal(exc)) from None
-    db.session.commit()
     click.echo(f"password of {username} set; every session ended, {revoked} API token(s) revoked")
 
 
@@ -232,9 +274,10 @@ def set_password_cmd(username, password, keep_tokens):
 @click.option("--force", is_flag=True, help="load even if the database already has units")
 @click.option("--if-empty", is_flag=True, help="do nothing (but print the demo logins) if the database has units")
 @with_appcontext
+@transactional
 def demo_cmd(force, if_empty):
     """Load the demo world into an empty database."""
-    from app.demo.world import DEMO_PASSWORD, DEMO_USERS, DemoError, database_is_empty, load_demo
+    from .demo.world import DEMO_PASSWORD, DEMO_USERS, DemoError, database_is_empty, load_demo
 
     if if_empty and not database_is_empty():
         click.echo("the database is not empty: the demo is not loaded again. Demo logins (if it was loaded):")
@@ -244,9 +287,7 @@ def demo_cmd(force, if_empty):
     try:
         summary = load_demo(force=force)
     except DemoError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
     for line in summary:
         click.echo(line)
 
@@ -259,21 +300,20 @@ def content_group():
 @content_group.command("sync")
 @click.option("--path", "root", default=None, help="folder of course folders (default: course_content/ of the project)")
 @with_appcontext
+@transactional
 def content_sync_cmd(root):
     """Load course_content/ into the database (idempotent; all courses or none)."""
-    from app.training.content import ContentRejected, sync_content
+    from .training.content import ContentRejected, sync_content
 
-    folder = Path(root) if root else Path(current_app.root_path).parent / "course_content"
+    folder = Path(root) if root else paths.course_content()
     if not folder.is_dir():
         raise click.ClickException(f"{folder}: no such folder")
     try:
         counts = sync_content(folder)
     except ContentRejected as exc:
-        db.session.rollback()
         for err in exc.errors:
             click.echo(str(err), err=True)
         raise click.ClickException(f"{len(exc.errors)} error(s); nothing was synced") from None
-    db.session.commit()
     click.echo("courses created: {created}, updated: {updated}, unchanged: {unchanged}".format(**counts))
 
 
@@ -285,13 +325,14 @@ def content_sync_cmd(root):
     "--out", type=click.Path(dir_okay=False, writable=True), default=None, help="file to write (xlsx needs one)"
 )
 @with_appcontext
+@transactional
 def report_cmd(unit_code, year, fmt, out):
     """The bureau's figures and coverage for a unit's subtree and a year."""
     import json
 
-    from app.coverage.exports import report_csv, report_xlsx
-    from app.coverage.queries import strip_ids, unit_report
-    from app.org.queries import unit_by_code
+    from .coverage.exports import report_csv, report_xlsx
+    from .coverage.queries import strip_ids, unit_report
+    from .org.queries import unit_by_code
 
     unit = unit_by_code(unit_code)
     if unit is None:
@@ -323,12 +364,12 @@ def ledger_group():
 
 @ledger_group.command("rebuild")
 @with_appcontext
+@transactional
 def ledger_rebuild_cmd():
     """Recompute every person's monthly rollups from attendance and supervision."""
-    from app.ledger.rollups import refresh_all
+    from .ledger.rollups import refresh_all
 
     refresh_all()
-    db.session.commit()
     click.echo("ledger rollups rebuilt")
 
 
@@ -336,19 +377,18 @@ def ledger_rebuild_cmd():
 @click.option("--people", type=click.IntRange(100, 200000), required=True, help="about how many people")
 @click.option("--seed", type=int, default=1, show_default=True)
 @with_appcontext
+@transactional
 def generate_cmd(people, seed):
     """Add a deterministic synthetic city for benchmarks (units 99…)."""
     import time
 
-    from app.demo.generate import GenerateError, generate_city
+    from .demo.generate import GenerateError, generate_city
 
     started = time.perf_counter()
     try:
         counts = generate_city(people, seed, progress=lambda message: click.echo(f"  {message}", err=True))
     except GenerateError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" ({time.perf_counter() - started:.0f} s)")
 
 
@@ -358,8 +398,8 @@ def certificates_group():
 
 
 def _credential_and_unit(name: str, unit_code: str | None):
-    from app.credentials.queries import credential_by_name
-    from app.org.queries import unit_by_code
+    from .credentials.queries import credential_by_name
+    from .org.queries import unit_by_code
 
     credential = credential_by_name(name)
     if credential is None:
@@ -376,26 +416,27 @@ def _credential_and_unit(name: str, unit_code: str | None):
 @click.option("--credential", "name", required=True)
 @click.option("--unit", "unit_code", default=None, help="only people of this unit's subtree")
 @with_appcontext
+@transactional
 def certificates_issue_cmd(name, unit_code):
     """Issue the credential to everyone eligible in the subtree (as an administrator's approval)."""
     from flask_babel import force_locale
 
-    from app.credentials.queries import eligible_ids
-    from app.credentials.services import CHUNK, issue_to_people
-    from app.org.queries import subtree_ids
-    from app.people.models import Person
+    from .credentials.queries import eligible_ids
+    from .credentials.services import CHUNK, issue_to_people
+    from .org.queries import subtree_ids
+    from .people.models import Person
 
     credential, unit = _credential_and_unit(name, unit_code)
     scope = select(Person.id).where(Person.unit_id.in_(subtree_ids(unit))) if unit is not None else None
     ids = eligible_ids(credential, None, people_ids=scope)
-    db.session.commit()
+    commit()  # the list is read; other writers need not wait for it
     issued = held = 0
     stopped = None
     # A commit per chunk: work done is kept, and another run (or an approval in the web page) waits a chunk at most.
     with click.progressbar(length=len(ids), label=f"issuing {credential.name}") as bar:
         for start in range(0, len(ids), CHUNK):
             summary = issue_to_people(credential=credential, person_ids=ids[start : start + CHUNK], actor=None)
-            db.session.commit()
+            commit()
             issued, held = issued + summary.issued, held + summary.held
             with force_locale("en"):  # the command line speaks English, like its other messages
                 for message in summary.refused:
@@ -414,13 +455,14 @@ def certificates_issue_cmd(name, unit_code):
 @click.option("--unit", "unit_code", default=None)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
+@transactional
 def certificates_print_cmd(name, unit_code, out):
     """One PDF of all valid certificates of the credential in the subtree, with a progress bar."""
-    from app.credentials.models import Certificate
-    from app.credentials.printing import print_certificates
-    from app.credentials.services import verification_status
-    from app.org.queries import subtree_ids
-    from app.people.models import Person
+    from .credentials.models import Certificate
+    from .credentials.printing import print_certificates
+    from .credentials.services import verification_status
+    from .org.queries import subtree_ids
+    from .people.models import Person
 
     folder = Path(out).absolute().parent
     if not folder.is_dir():
@@ -454,11 +496,12 @@ def certificates_print_cmd(name, unit_code, out):
 @click.argument("serial")
 @click.option("--reason", required=True)
 @with_appcontext
+@transactional
 def certificates_revoke_cmd(serial, reason):
     """Revoke one certificate by its serial number."""
-    from app.core.domain import DomainError
-    from app.credentials.models import Certificate
-    from app.credentials.services import revoke_certificate
+    from .core.domain import DomainError
+    from .credentials.models import Certificate
+    from .credentials.services import revoke_certificate
 
     certificate = db.session.scalar(select(Certificate).where(Certificate.serial == serial))
     if certificate is None:
@@ -466,7 +509,5 @@ def certificates_revoke_cmd(serial, reason):
     try:
         revoke_certificate(certificate=certificate, reason=reason, actor=None)
     except DomainError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc.message)) from None
-    db.session.commit()
     click.echo(f"revoked {serial}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,15 +49,17 @@ DEFAULTS: dict[str, object] = {
     "LMS_CE_RISK_MONTHS": 6,  # at risk: the period ends within this many months, hours short
     "LMS_SESSION_HOURS": 12,  # signed out after this long without a request
     "LMS_SESSION_MAX_HOURS": 24,  # and this long after signing in, however active
+    "LMS_SESSION_COOKIE_NAME": "lms_session",  # the academy's own signed cookie, on its own paths only
+    "LMS_SESSION_COOKIE_SECURE": None,  # default: true in production
+    "LMS_SECRET_KEY": None,  # default: the host's SECRET_KEY; embedded: generated into instance/
+    "LMS_DATABASE_URL": None,  # default: the host's SQLALCHEMY_DATABASE_URI; embedded: SQLite in instance/
+    "LMS_MIGRATION_VERSION_TABLE": None,  # default: alembic_version standalone, lms_alembic_version mounted
+}
+
+# Flask settings of the standalone application (a host application keeps its own).
+FLASK_DEFAULTS: dict[str, object] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_NAME": "lms_session",
-    "JSON_SORT_KEYS": False,
-    "API_TITLE": "Shegong Academy API",
-    "API_VERSION": "v1",
-    "OPENAPI_VERSION": "3.1.0",
 }
 
 # Environment variables read, with their types; documented in README.md.
@@ -91,6 +94,10 @@ _ENV_STR = {
     "LMS_VERIFY_RATE_LIMIT",
     "LMS_CERTIFICATE_STORAGE",
     "LMS_PUBLIC_URL",
+    "LMS_SECRET_KEY",
+    "LMS_DATABASE_URL",
+    "LMS_SESSION_COOKIE_NAME",
+    "LMS_MIGRATION_VERSION_TABLE",
 }
 
 
@@ -175,18 +182,18 @@ def _check_public_url(value: str) -> None:
         )
 
 
-def _check_production(cfg: dict) -> None:
+def _check_production(cfg: dict, database_variable: str) -> None:
     """Refuse a production configuration that would start and then misbehave; one line names the variable."""
-    secret = cfg.get("SECRET_KEY")
+    secret = cfg.get("LMS_SECRET_KEY")
     if not secret or len(str(secret)) < 32:
         raise ConfigError(
             "LMS_SECRET_KEY is required in production: a random string of at least 32 characters, "
             "e.g. from: python -c 'import secrets; print(secrets.token_hex(32))'"
         )
-    url = cfg.get("SQLALCHEMY_DATABASE_URI")
+    url = cfg.get("LMS_DATABASE_URL")
     if not url:
         raise ConfigError(
-            "DATABASE_URL is required in production: a PostgreSQL database, "
+            f"{database_variable} is required in production: a PostgreSQL database, "
             "e.g. postgresql+psycopg://user:password@host:5432/academy"
         )
     from sqlalchemy.engine import make_url
@@ -195,15 +202,15 @@ def _check_production(cfg: dict) -> None:
     try:
         backend = make_url(str(url)).get_backend_name()
     except ArgumentError:
-        raise ConfigError(f"DATABASE_URL is not a database address (scheme {_scheme(str(url))})") from None
+        raise ConfigError(f"{database_variable} is not a database address (scheme {_scheme(str(url))})") from None
     if backend != "postgresql":
         why = (
             "SQLite takes one writer at a time and cannot be shared by several servers"
             if backend == "sqlite"
             else "it is the only server database the academy is built and tested on"
         )
-        raise ConfigError(f"DATABASE_URL must name a PostgreSQL database in production, not {backend}: {why}")
-    if cfg["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        raise ConfigError(f"{database_variable} must name a PostgreSQL database in production, not {backend}: {why}")
+    if cfg["LMS_RATELIMIT_STORAGE"].startswith("memory://"):
         why = (
             "rate limits kept in memory:// are counted by each worker process apart, "
             "so N workers would allow N times every limit (40 wrong passwords instead of 10)"
@@ -230,10 +237,13 @@ def _secret_key_file(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
-def load_config(config: dict | None, instance_path: str, environ: os._Environ | dict | None = None) -> dict:
-    """Merge defaults, environment and explicit overrides into one mapping."""
-    env = os.environ if environ is None else environ
-    cfg: dict[str, object] = dict(DEFAULTS)
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _from_environment(env, standalone: bool) -> dict:
+    """The LMS_* settings the environment gives (and DATABASE_URL for the standalone application)."""
+    cfg: dict[str, object] = {}
     for key in _ENV_STR:
         if env.get(key):
             cfg[key] = env[key]
@@ -245,48 +255,81 @@ def load_config(config: dict | None, instance_path: str, environ: os._Environ | 
                 raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
     if env.get("LMS_LANGUAGES"):
         cfg["LMS_LANGUAGES"] = [x.strip() for x in env["LMS_LANGUAGES"].split(",") if x.strip()]
-    if env.get("LMS_SECRET_KEY"):
-        cfg["SECRET_KEY"] = env["LMS_SECRET_KEY"]
-    if env.get("DATABASE_URL"):
-        cfg["SQLALCHEMY_DATABASE_URI"] = env["DATABASE_URL"]
+    if standalone and env.get("DATABASE_URL") and not env.get("LMS_DATABASE_URL"):
+        cfg["LMS_DATABASE_URL"] = env["DATABASE_URL"]
     if env.get("LMS_COUNT_UNCONFIRMED_SUPERVISION"):
-        cfg["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = env["LMS_COUNT_UNCONFIRMED_SUPERVISION"].lower() in (
-            "1",
-            "true",
-            "yes",
-        )
+        cfg["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = _truthy(env["LMS_COUNT_UNCONFIRMED_SUPERVISION"])
     if env.get("LMS_CE_MINIMUM_HOURS"):
         cfg["LMS_CE_MINIMUM_HOURS"] = _ce_minimum_from_env(env["LMS_CE_MINIMUM_HOURS"])
     if env.get("LMS_CE_COUNTS"):
         cfg["LMS_CE_COUNTS"] = tuple(x.strip() for x in env["LMS_CE_COUNTS"].split(",") if x.strip())
     if env.get("LMS_SESSION_COOKIE_SECURE"):
-        cfg["SESSION_COOKIE_SECURE"] = env["LMS_SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
-    cfg.update(config or {})
+        cfg["LMS_SESSION_COOKIE_SECURE"] = _truthy(env["LMS_SESSION_COOKIE_SECURE"])
+    return cfg
+
+
+def academy_settings(
+    given: Mapping, instance_path: str, environ: Mapping | None = None, *, standalone: bool = False
+) -> dict:
+    """Return the academy's own settings (``LMS_*``): defaults, the environment, then ``given``; validated.
+
+    ``given`` is the host application's configuration (or the standalone
+    factory's): its ``LMS_*`` keys win over the environment, and the academy
+    falls back on its ``SECRET_KEY`` and ``SQLALCHEMY_DATABASE_URI``.
+    Production refuses to start without what it needs, in one line naming the
+    variable.
+    """
+    env = os.environ if environ is None else environ
+    cfg: dict[str, object] = dict(DEFAULTS)
+    cfg.update(_from_environment(env, standalone))
+    cfg.update({k: v for k, v in given.items() if k.startswith("LMS_") and v is not None})
+    if not cfg.get("LMS_SECRET_KEY") and given.get("SECRET_KEY"):
+        cfg["LMS_SECRET_KEY"] = given["SECRET_KEY"]
+    if not cfg.get("LMS_DATABASE_URL") and given.get("SQLALCHEMY_DATABASE_URI"):
+        cfg["LMS_DATABASE_URL"] = given["SQLALCHEMY_DATABASE_URI"]
     _check_ce(cfg)
     for key in ("LMS_SESSION_HOURS", "LMS_SESSION_MAX_HOURS"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be a whole number of hours, 1 or more")
     if cfg.get("LMS_PUBLIC_URL"):
         _check_public_url(str(cfg["LMS_PUBLIC_URL"]))
-    cfg["RATELIMIT_STORAGE_URI"] = _ratelimit_storage(cfg)
+    cfg["LMS_RATELIMIT_STORAGE"] = _ratelimit_storage(cfg)
 
     mode = cfg["LMS_MODE"]
     if mode not in ("embedded", "production"):
         raise ConfigError(f"LMS_MODE must be 'embedded' or 'production', got {mode!r}")
     if mode == "production":
-        _check_production(cfg)
-        cfg.setdefault("SESSION_COOKIE_SECURE", True)
+        _check_production(cfg, "DATABASE_URL" if standalone else "LMS_DATABASE_URL")
     else:
-        if not cfg.get("SECRET_KEY") and not cfg.get("TESTING"):
-            cfg["SECRET_KEY"] = _secret_key_file(Path(instance_path))
-        cfg.setdefault("SESSION_COOKIE_SECURE", False)
-        cfg.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{Path(instance_path) / 'academy.db'}")
-    if not cfg.get("SECRET_KEY"):
-        raise ConfigError("SECRET_KEY is not set")
-    cfg["MAX_CONTENT_LENGTH"] = cfg["LMS_MAX_UPLOAD_BYTES"]
-    cfg.setdefault("RATELIMIT_ENABLED", True)
+        if not cfg.get("LMS_SECRET_KEY") and not given.get("TESTING"):
+            cfg["LMS_SECRET_KEY"] = _secret_key_file(Path(instance_path))
+        if not cfg.get("LMS_DATABASE_URL"):
+            cfg["LMS_DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'academy.db'}"
+    if not cfg.get("LMS_SECRET_KEY"):
+        raise ConfigError("LMS_SECRET_KEY is not set (nor the host application's SECRET_KEY)")
+    if cfg["LMS_SESSION_COOKIE_SECURE"] is None:
+        cfg["LMS_SESSION_COOKIE_SECURE"] = mode == "production"
+    if not cfg.get("LMS_MIGRATION_VERSION_TABLE"):
+        cfg["LMS_MIGRATION_VERSION_TABLE"] = "alembic_version" if standalone else "lms_alembic_version"
+    return cfg
+
+
+def load_config(config: dict | None, instance_path: str, environ: Mapping | None = None) -> dict:
+    """Return the whole configuration of the standalone application: its Flask settings and the academy's."""
+    given = dict(config or {})
+    settings = academy_settings(given, instance_path, environ, standalone=True)
+    cfg: dict[str, object] = {**FLASK_DEFAULTS, **given, **settings}
+    cfg["SECRET_KEY"] = settings["LMS_SECRET_KEY"]
+    cfg["SQLALCHEMY_DATABASE_URI"] = settings["LMS_DATABASE_URL"]
+    cfg["SESSION_COOKIE_SECURE"] = settings["LMS_SESSION_COOKIE_SECURE"]
+    cfg["SESSION_COOKIE_NAME"] = settings["LMS_SESSION_COOKIE_NAME"]
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
     cfg["REMEMBER_COOKIE_HTTPONLY"] = True
-    cfg["REMEMBER_COOKIE_SECURE"] = cfg["SESSION_COOKIE_SECURE"]
-    cfg["BABEL_DEFAULT_LOCALE"] = cfg["LMS_DEFAULT_LANGUAGE"]
-    cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["LMS_TIMEZONE"]
+    cfg["REMEMBER_COOKIE_SECURE"] = settings["LMS_SESSION_COOKIE_SECURE"]
+    cfg["MAX_CONTENT_LENGTH"] = settings["LMS_MAX_UPLOAD_BYTES"]
+    cfg["RATELIMIT_STORAGE_URI"] = settings["LMS_RATELIMIT_STORAGE"]
+    cfg.setdefault("RATELIMIT_ENABLED", True)
+    cfg["BABEL_DEFAULT_LOCALE"] = settings["LMS_DEFAULT_LANGUAGE"]
+    cfg["BABEL_DEFAULT_TIMEZONE"] = settings["LMS_TIMEZONE"]
     return cfg

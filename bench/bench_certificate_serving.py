@@ -17,11 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_migrate import upgrade  # noqa: E402
 
-from app import create_app  # noqa: E402
-from app.credentials.models import CredentialType  # noqa: E402
-from app.credentials.services import issue_certificate  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.training.services import enrol, record_attendance  # noqa: E402
+from shegong_academy import create_app  # noqa: E402
+from shegong_academy.credentials.models import CredentialType  # noqa: E402
+from shegong_academy.credentials.services import issue_certificate  # noqa: E402
+from shegong_academy.extensions import db  # noqa: E402
+from shegong_academy.training.services import enrol, record_attendance  # noqa: E402
 from tests.factories import PASSWORD, World, login, person  # noqa: E402
 from tests.training.helpers import course, program, session  # noqa: E402
 
@@ -72,7 +72,7 @@ def main() -> int:
         for pid in ids:
             started = time.perf_counter()
             with app.app_context():
-                from app.people.models import Person
+                from shegong_academy.people.models import Person
 
                 cert = issue_certificate(
                     credential=db.session.get(CredentialType, 1), person=db.session.get(Person, pid), actor=None

@@ -18,7 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.credentials.render import check_environment, load_design, qr_svg, render_html, render_many, render_pdf  # noqa: E402
+from shegong_academy.credentials.render import (  # noqa: E402
+    check_environment,
+    load_design,
+    qr_svg,
+    render_html,
+    render_many,
+    render_pdf,
+)
 
 BULK = int(os.environ.get("BENCH_CERTIFICATES", "60"))
 SURNAMES = ["欧阳", *"付李王张刘陈杨赵黄周吴徐孙胡朱高林何郭"]

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
-from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
+from shegong_academy import create_app  # noqa: E402
+from shegong_academy.extensions import db  # noqa: E402
 
 SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "2000,20000").split(",")]
 RUNS = 7
@@ -46,7 +46,7 @@ def prepare(url: str, people: int) -> None:
     app = app_for(url)
     with app.app_context():
         upgrade(directory=MIGRATIONS)
-        from app.demo.generate import generate_city
+        from shegong_academy.demo.generate import generate_city
 
         started = time.perf_counter()
         counts = generate_city(people, seed=1)
@@ -62,8 +62,8 @@ def prepare(url: str, people: int) -> None:
 def measure(url: str) -> dict:
     app = app_for(url)
     with app.app_context():
-        from app.coverage.queries import unit_report
-        from app.org.queries import unit_by_code
+        from shegong_academy.coverage.queries import unit_report
+        from shegong_academy.org.queries import unit_by_code
 
         unit = unit_by_code("990101")
         unit_id = unit.id

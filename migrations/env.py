@@ -4,7 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from app.core.db import check_foreign_keys, foreign_keys_off
+from shegong_academy.core.db import check_foreign_keys, foreign_keys_off
+from shegong_academy.extensions import db as academy_db
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -12,12 +13,14 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+if config.config_file_name:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 
 def get_engine():
-    return current_app.extensions["migrate"].db.engine
+    # Always the academy's own database: mounted in a host application, `flask db` may be the host's.
+    return academy_db.engine
 
 
 def get_engine_url():
@@ -29,7 +32,7 @@ def get_engine_url():
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
 config.set_main_option("sqlalchemy.url", get_engine_url())
-target_db = current_app.extensions["migrate"].db
+target_db = academy_db
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
@@ -63,7 +66,12 @@ def run_migrations_offline():
 
     """
     url = config.get_main_option("sqlalchemy.url")
-    context.configure(url=url, target_metadata=get_metadata(), literal_binds=True)
+    context.configure(
+        url=url,
+        target_metadata=get_metadata(),
+        literal_binds=True,
+        version_table=current_app.config["LMS_MIGRATION_VERSION_TABLE"],
+    )
 
     with context.begin_transaction():
         context.run_migrations()
@@ -87,7 +95,11 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info("No changes in schema detected.")
 
-    conf_args = dict(current_app.extensions["migrate"].configure_args)  # a copy: the extension is shared
+    migrate = current_app.extensions.get("migrate")
+    shared = migrate.configure_args if migrate is not None and migrate.db is academy_db else {}
+    conf_args = dict(shared)  # a copy: the extension is shared
+    # Mounted beside a host's own Alembic history, the academy keeps its revision in a table of its own.
+    conf_args.setdefault("version_table", current_app.config["LMS_MIGRATION_VERSION_TABLE"])
     # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
     conf_args.setdefault("render_as_batch", True)
     conf_args.setdefault("compare_type", True)

@@ -18,8 +18,8 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app import create_app
-from app.extensions import db
+from shegong_academy import create_app
+from shegong_academy.extensions import db
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -138,7 +138,7 @@ def demo_url(tmp_path_factory, template_db) -> str:
         url = f"sqlite:///{path}"
     app = make_app(url)
     with app.app_context():
-        from app.demo.world import load_demo
+        from shegong_academy.demo.world import load_demo
 
         load_demo()
         db.session.commit()

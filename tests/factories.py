@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-from app.auth.services import create_user
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.services import create_unit
-from app.people.idnumber import make_id_number
-from app.people.services import create_person
+from shegong_academy.auth.services import create_user
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.org.services import create_unit
+from shegong_academy.people.idnumber import make_id_number
+from shegong_academy.people.services import create_person
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import ApiToken
-from app.auth.services import create_api_token, revoke_api_token
-from app.core.db import utcnow
-from app.extensions import db
-from app.people.models import Person
+from shegong_academy.auth.models import ApiToken
+from shegong_academy.auth.services import create_api_token, revoke_api_token
+from shegong_academy.core.db import utcnow
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
 from tests.factories import World, id_number, person
 
 
@@ -56,7 +56,7 @@ def test_bad_credentials_are_401_problem_json(api, header):
 def test_revoked_and_expired_tokens_stop_working(app, api):
     assert api("GET", "/api/v1/units").status_code == 200
     with app.app_context():
-        from app.auth.services import resolve_api_token
+        from shegong_academy.auth.services import resolve_api_token
 
         token = db.session.scalars(select(ApiToken).order_by(ApiToken.id)).first()
         revoke_api_token(token=token, actor=None)

@@ -19,11 +19,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from app.auth.services import create_api_token
-from app.coverage.services import create_cohort
-from app.extensions import db
-from app.supervision.services import record_supervision
-from app.training.services import enrol
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.coverage.services import create_cohort
+from shegong_academy.extensions import db
+from shegong_academy.supervision.services import record_supervision
+from shegong_academy.training.services import enrol
 from tests.conftest import make_app
 from tests.factories import World, person, user
 from tests.training.helpers import course, program, session

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.api.messages import translate
-from app.audit.models import AuditEntry
-from app.auth.services import create_api_token
-from app.coverage.services import create_cohort
-from app.credentials.models import CredentialType
-from app.credentials.services import issue_certificate
-from app.extensions import db
-from app.training.models import Attendance
-from app.training.services import enrol
+from shegong_academy.api.messages import translate
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.coverage.services import create_cohort
+from shegong_academy.credentials.models import CredentialType
+from shegong_academy.credentials.services import issue_certificate
+from shegong_academy.extensions import db
+from shegong_academy.training.models import Attendance
+from shegong_academy.training.services import enrol
 from tests.factories import World, person
 from tests.training.helpers import course, program, session
 
@@ -368,7 +368,7 @@ def test_translate_leaves_unknown_messages_alone(app):
 
 
 def test_nul_characters_are_refused_before_anything_is_written(app, api):
-    from app.training.models import Program
+    from shegong_academy.training.models import Program
 
     def programs():
         with app.app_context():
@@ -429,10 +429,10 @@ def add_one_of_each(app, n: int, start: int) -> None:
     """n more programs (each with a course and a session), cohorts, supervision records and certificates."""
     from datetime import date
 
-    from app.auth.models import User
-    from app.org.models import OrgUnit
-    from app.people.models import Person
-    from app.supervision.services import record_supervision
+    from shegong_academy.auth.models import User
+    from shegong_academy.org.models import OrgUnit
+    from shegong_academy.people.models import Person
+    from shegong_academy.supervision.services import record_supervision
     from tests.factories import unit as make_unit
 
     with app.app_context():
@@ -457,7 +457,7 @@ def add_one_of_each(app, n: int, start: int) -> None:
 
 @pytest.mark.parametrize("url", LISTS)
 def test_a_page_costs_the_same_statements_for_one_item_or_thirty(app, api, url):
-    from app.people.models import Person
+    from shegong_academy.people.models import Person
     from tests.factories import user
 
     with app.app_context():

@@ -7,9 +7,9 @@ from http.cookies import SimpleCookie
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import LoginSession, User
-from app.config import load_config
-from app.extensions import db
+from shegong_academy.auth.models import LoginSession, User
+from shegong_academy.config import load_config
+from shegong_academy.extensions import db
 from tests.conftest import make_app
 from tests.factories import PASSWORD, World, login
 
@@ -27,7 +27,7 @@ def session_cookie(client) -> str:
 def test_password_is_argon2id_with_owasp_cost(db_url):
     app = make_app(db_url, LMS_PASSWORD_TIME_COST=2, LMS_PASSWORD_MEMORY_KIB=19456)
     with app.app_context():
-        from app.auth.services import hash_password
+        from shegong_academy.auth.services import hash_password
 
         h = hash_password("a long passphrase")
         assert h.startswith("$argon2id$") and "m=19456,t=2,p=1" in h
@@ -192,8 +192,8 @@ def test_cookies_are_secure_when_production_says_so(db_url, tmp_path):
             "LMS_PUBLIC_URL": "https://academy.example.gov.cn",
         },
     )
-    assert production["SESSION_COOKIE_SECURE"] is True
-    app = make_app(db_url, SESSION_COOKIE_SECURE=production["SESSION_COOKIE_SECURE"])
+    assert production["SESSION_COOKIE_SECURE"] is True and production["LMS_SESSION_COOKIE_SECURE"] is True
+    app = make_app(db_url, LMS_SESSION_COOKIE_SECURE=production["LMS_SESSION_COOKIE_SECURE"])
     with app.app_context():
         World()
     r = app.test_client().post("/login", data={"username": "coord", "password": PASSWORD})
@@ -254,7 +254,7 @@ def test_session_fixation_gets_a_new_session(app, client, world):
 def _age_sessions(app, *, signed_in_hours_ago: float, seen_minutes_ago: float = 1) -> None:
     from datetime import timedelta
 
-    from app.core.db import utcnow
+    from shegong_academy.core.db import utcnow
 
     with app.app_context():
         for row in db.session.scalars(select(LoginSession)):

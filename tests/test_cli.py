@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import func, select
 
-from app.auth.models import ApiToken, User
-from app.extensions import db
+from shegong_academy.auth.models import ApiToken, User
+from shegong_academy.extensions import db
 from tests.factories import World
 
 
@@ -126,7 +126,7 @@ def test_list_tokens_shows_names_and_dates_but_never_the_secret(app, runner):
 
 
 def test_revoke_token_stops_it_working_and_is_audited(app, runner):
-    from app.audit.models import AuditEntry
+    from shegong_academy.audit.models import AuditEntry
 
     with app.app_context():
         World()
@@ -163,7 +163,7 @@ def test_revoke_token_by_name(app, runner):
 
 
 def test_revoke_token_refusals_change_nothing(app, runner):
-    from app.audit.models import AuditEntry
+    from shegong_academy.audit.models import AuditEntry
 
     with app.app_context():
         World()
@@ -195,7 +195,7 @@ def test_revoke_token_refusals_change_nothing(app, runner):
 def test_create_token_with_an_expiry(app, runner):
     from datetime import timedelta
 
-    from app.core.db import utcnow
+    from shegong_academy.core.db import utcnow
 
     with app.app_context():
         World()

@@ -14,16 +14,16 @@ import segno
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import Academy, create_app
-from app.auth.models import User
-from app.auth.services import create_api_token
-from app.config import ConfigError, load_config
-from app.core.db import utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.people.models import Person
-from app.training.models import Attendance
-from app.training.services import enrol, record_attendance
+from shegong_academy import Academy, create_app
+from shegong_academy.auth.models import User
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.config import ConfigError, load_config
+from shegong_academy.core.db import utcnow
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.people.models import Person
+from shegong_academy.training.models import Attendance
+from shegong_academy.training.services import enrol, record_attendance
 from tests.conftest import TEST_CONFIG
 from tests.factories import PASSWORD, World
 from tests.training.helpers import course, program, session
@@ -264,7 +264,7 @@ def test_mounted_qr_check_in_link_carries_the_prefix(host, monkeypatch):
 
 def test_qr_and_verification_links_use_the_public_url_behind_a_proxy(host, monkeypatch):
     """Behind a proxy the request's host is internal: LMS_PUBLIC_URL is what phones must reach."""
-    from app.credentials.services import verify_url
+    from shegong_academy.credentials.services import verify_url
 
     host.config["LMS_PUBLIC_URL"] = "https://academy.example.gov.cn/"
     with host.app_context():
@@ -286,9 +286,9 @@ def test_qr_and_verification_links_use_the_public_url_behind_a_proxy(host, monke
 
 
 def test_mounted_certificate_verification_links_carry_the_prefix(host, monkeypatch):
-    from app.credentials import render
-    from app.credentials.models import CredentialType
-    from app.credentials.services import certificate_context, issue_certificate, verify_url
+    from shegong_academy.credentials import render
+    from shegong_academy.credentials.models import CredentialType
+    from shegong_academy.credentials.services import certificate_context, issue_certificate, verify_url
 
     with host.app_context():
         coord = db.session.scalar(select(User).where(User.username == "coord"))

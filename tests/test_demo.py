@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.auth.models import User
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import subtree_ids, unit_by_code
-from app.people.models import Person
+from shegong_academy.auth.models import User
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.org.queries import subtree_ids, unit_by_code
+from shegong_academy.people.models import Person
 from tests.factories import login
 
 
@@ -62,7 +62,7 @@ def test_dongsheng(demo_app):
 
 
 def test_demo_users_sign_in_with_their_scope(demo_app):
-    from app.demo.world import DEMO_PASSWORD, DEMO_USERS
+    from shegong_academy.demo.world import DEMO_PASSWORD, DEMO_USERS
 
     with demo_app.app_context():
         users = {u.username: u for u in db.session.scalars(select(User))}
@@ -78,7 +78,7 @@ def test_demo_users_sign_in_with_their_scope(demo_app):
 
 
 def test_demo_is_deterministic(demo_app, db_url):
-    from app.demo.world import load_demo
+    from shegong_academy.demo.world import load_demo
     from tests.conftest import make_app
 
     with demo_app.app_context():
@@ -93,8 +93,8 @@ def test_demo_is_deterministic(demo_app, db_url):
 
 
 def test_demo_training_figures(demo_app):
-    from app.ledger.queries import Period, training_hours_by_person
-    from app.training.models import ATTENDED, Attendance, CourseSession, Program
+    from shegong_academy.ledger.queries import Period, training_hours_by_person
+    from shegong_academy.training.models import ATTENDED, Attendance, CourseSession, Program
 
     with demo_app.app_context():
         gongshu = unit_by_code("330105")

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from openpyxl import load_workbook
 
-from app.core.exports import (
+from shegong_academy.core.exports import (
     Column,
     Kind,
     Table,
@@ -26,9 +26,9 @@ from app.core.exports import (
     render,
     xlsx_bytes,
 )
-from app.extensions import db
-from app.supervision.services import today
-from app.training.services import enrol, save_roster
+from shegong_academy.extensions import db
+from shegong_academy.supervision.services import today
+from shegong_academy.training.services import enrol, save_roster
 from tests.coverage import cohort, course, program, session, supervise, supervisor_at
 from tests.factories import World, login, person, unit
 
@@ -185,7 +185,7 @@ def test_file_names_and_their_ascii_fallback():
 
 
 def test_report_columns_take_their_type_from_the_declaration_not_the_header():
-    from app.coverage.exports import report_csv, report_xlsx
+    from shegong_academy.coverage.exports import report_csv, report_xlsx
 
     figures = dict.fromkeys(("people", "programs", "course_sessions", "supervision_sessions"), 1)
     figures |= dict.fromkeys(("training_person_times", "supervision_person_times"), 2)
@@ -243,7 +243,7 @@ def hostile(app):
         ids = SimpleNamespace(district=w.district.id)
         from sqlalchemy import select
 
-        from app.coverage.models import Cohort
+        from shegong_academy.coverage.models import Cohort
 
         ids.cohorts = dict(db.session.execute(select(Cohort.name, Cohort.id)).all())
         day = today().isoformat()
@@ -383,7 +383,7 @@ def test_people_export_xlsx(hostile):
 def test_people_export_keeps_the_filters_and_refuses_too_many_rows(hostile, monkeypatch):
     rows = csv_rows(hostile.client.get("/people/export.csv?q=SUM").data)
     assert [row[0] for row in rows[1:]] == ["'@SUM(1)", "'＠SUM(1)"]
-    monkeypatch.setattr("app.people.routes.EXPORT_LIMIT", 3)
+    monkeypatch.setattr("shegong_academy.people.routes.EXPORT_LIMIT", 3)
     r = hostile.client.get(
         "/people/export.xlsx?category=project_social_worker&q=+&_external=1", headers={"Accept-Language": "en"}
     )

@@ -11,11 +11,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEntry
-from app.core.security import MAX_JSON_DEPTH
-from app.extensions import db
-from app.people.models import Person
-from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.security import MAX_JSON_DEPTH
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
+from shegong_academy.training.models import Attendance, Course, CourseSession, Enrolment, Program
 from tests import test_access_matrix
 from tests.factories import login
 

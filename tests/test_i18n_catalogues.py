@@ -20,7 +20,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.util import pathmatch
 
-from app.extensions import db
+from shegong_academy.extensions import db
 from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,13 +18,13 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import event, func, select
 
-from app.auth.services import create_api_token
-from app.core.crypto import decrypt_text
-from app.core.tabular import ImportRejected, TableError
-from app.extensions import db
-from app.people.imports import import_people
-from app.people.models import Person
-from app.people.services import ID_HELD_ELSEWHERE, PersonError, create_person
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.core.crypto import decrypt_text
+from shegong_academy.core.tabular import ImportRejected, TableError
+from shegong_academy.extensions import db
+from shegong_academy.people.imports import import_people
+from shegong_academy.people.models import Person
+from shegong_academy.people.services import ID_HELD_ELSEWHERE, PersonError, create_person
 from tests.factories import World, id_number, login, person, unit
 
 HEADER = "unit_code,name,id_number\r\n"
@@ -227,7 +227,7 @@ def test_a_file_of_many_held_numbers_costs_one_refusal_and_tells_one_bit(site, c
 
 def test_the_import_service_refuses_alike_and_the_administrator_sees_rows(app, site):
     with app.app_context(), force_locale("en"):
-        from app.auth.models import User
+        from shegong_academy.auth.models import User
 
         coord = db.session.scalar(select(User).where(User.username == "coord"))
         admin = db.session.scalar(select(User).where(User.username == "admin"))
@@ -248,8 +248,8 @@ def test_the_import_service_refuses_alike_and_the_administrator_sees_rows(app, s
 
 def test_create_person_service_refuses_neutrally(app, site):
     with app.app_context(), force_locale("en"):
-        from app.auth.models import User
-        from app.org.models import OrgUnit
+        from shegong_academy.auth.models import User
+        from shegong_academy.org.models import OrgUnit
 
         coord = db.session.scalar(select(User).where(User.username == "coord"))
         community = db.session.get(OrgUnit, site.community_id)

@@ -31,12 +31,12 @@ from flask_babel import force_locale
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from app.core import tabular
-from app.core.tabular import TableError, read_table
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.people.imports import PEOPLE_COLUMNS
-from app.people.models import Person
+from shegong_academy.core import tabular
+from shegong_academy.core.tabular import TableError, read_table
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.people.imports import PEOPLE_COLUMNS
+from shegong_academy.people.models import Person
 from tests.factories import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +179,7 @@ import io, json, resource, sys, time
 args = json.loads(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))  # the machine survives the old code
 
-from app import create_app
+from shegong_academy import create_app
 from tests.factories import login
 
 app = create_app({
@@ -439,7 +439,7 @@ def test_a_full_size_workbook_is_read_within_the_budget_and_a_slow_one_stops(app
 
 
 def test_the_attendance_page_refuses_a_bomb_and_writes_nothing(app, client):
-    from app.training.models import Attendance
+    from shegong_academy.training.models import Attendance
     from tests.factories import login
     from tests.training.helpers import course, program, session
 

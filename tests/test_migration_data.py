@@ -32,8 +32,8 @@ from flask_migrate import upgrade
 from sqlalchemy import Connection, column, create_engine, inspect, table, text
 from sqlalchemy.engine import make_url
 
-from app.core.crypto import decrypt_text
-from app.extensions import db
+from shegong_academy.core.crypto import decrypt_text
+from shegong_academy.extensions import db
 from tests.conftest import MIGRATIONS, PG_URL, is_postgres, make_app
 
 Row = dict[str, Any]

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from app.core.db import ForeignKeyViolation, check_foreign_keys, foreign_keys_off
-from app.extensions import db
+from shegong_academy.core.db import ForeignKeyViolation, check_foreign_keys, foreign_keys_off
+from shegong_academy.extensions import db
 from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app
 
 LONG = "社" * 120  # a cohort name as long as the column allows

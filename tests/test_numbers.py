@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.core.numbers import parse_decimal
+from shegong_academy.core.numbers import parse_decimal
 
 
 @pytest.mark.parametrize(

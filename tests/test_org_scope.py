@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import ancestors_of, in_scope, subtree_ids, unit_in_scope
-from app.org.services import UnitError, create_unit
-from app.people.models import Person
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.org.queries import ancestors_of, in_scope, subtree_ids, unit_in_scope
+from shegong_academy.org.services import UnitError, create_unit
+from shegong_academy.people.models import Person
 from tests.factories import World, unit
 
 
@@ -75,7 +75,7 @@ def test_scope_of_each_role(ctx):
 
 
 def test_coordinator_with_two_grants_sees_both_subtrees(ctx):
-    from app.auth.services import grant_role
+    from shegong_academy.auth.services import grant_role
 
     w = World()
     grant_role(user=w.coord_out, role="coordinator", unit=w.street2)

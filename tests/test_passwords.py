@@ -7,11 +7,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEntry
-from app.auth.models import ApiToken, User
-from app.auth.passwords import common_passwords, password_problem
-from app.auth.services import AuthError, create_api_token, create_user, set_password
-from app.extensions import db
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.models import ApiToken, User
+from shegong_academy.auth.passwords import common_passwords, password_problem
+from shegong_academy.auth.services import AuthError, create_api_token, create_user, set_password
+from shegong_academy.extensions import db
 from tests.factories import PASSWORD, World, login
 
 

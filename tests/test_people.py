@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from app.audit.models import AuditEntry, AuditIsAppendOnly
-from app.extensions import db
-from app.people.idnumber import InvalidIdNumber, check_digit, mask_id_number, normalise_id_number
-from app.people.models import Person
-from app.people.services import PersonError, reveal_id_number, update_person
+from shegong_academy.audit.models import AuditEntry, AuditIsAppendOnly
+from shegong_academy.extensions import db
+from shegong_academy.people.idnumber import InvalidIdNumber, check_digit, mask_id_number, normalise_id_number
+from shegong_academy.people.models import Person
+from shegong_academy.people.services import PersonError, reveal_id_number, update_person
 from tests.factories import World, id_number, login, person
 
 
@@ -137,7 +137,7 @@ def test_people_list_hides_full_id_numbers(app, client, world):
 
 
 def _admin():
-    from app.auth.models import User
+    from shegong_academy.auth.models import User
 
     return db.session.scalar(select(User).where(User.username == "admin"))
 
@@ -207,8 +207,8 @@ def test_chinese_names_round_trip(ctx):
 
 
 def test_supervisor_assignment_from_the_person_page(app, client, world):
-    from app.auth.models import RoleAssignment
-    from app.supervision.services import holds_supervisor_assignment
+    from shegong_academy.auth.models import RoleAssignment
+    from shegong_academy.supervision.services import holds_supervisor_assignment
 
     login(client, "coord")
     page = client.get(f"/people/{world['person']}", headers={"Accept-Language": "en"}).text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_config
+from shegong_academy.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

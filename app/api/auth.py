@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import abort, current_app, g, request
-from flask_babel import gettext as _
 from limits import parse
 
-from app.auth.services import resolve_api_token
-from app.extensions import db, limiter
+from ..auth.services import resolve_api_token
+from ..core.i18n import _
+from ..core.uow import commit, rollback
+from ..extensions import limiter
 
 
 def bearer_secret() -> str | None:
@@ -40,10 +41,11 @@ def authenticate_request() -> None:
         abort(401, description=_("Missing bearer token."))
     user = resolve_api_token(secret, request.method, request.path)
     if user is None:
-        db.session.rollback()
+        rollback()
         _count_refused_token()
         abort(401, description=_("Invalid, expired or revoked token."))
-    db.session.commit()  # records last use
+    # The use of the token is recorded (audit, last use) whatever becomes of the request.
+    commit()
     g.api_user = user
 
 

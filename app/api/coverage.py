@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from flask import abort
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app.api import schemas
-from app.api.auth import api_user
-from app.api.routes import bp, page_of
-from app.core.errors import problem
-from app.coverage.models import Cohort, CohortMember
-from app.coverage.queries import strip_ids, unit_report
-from app.coverage.services import create_cohort
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import in_scope, unit_by_code, unit_in_scope
+from ..core.errors import problem
+from ..core.i18n import _
+from ..coverage.models import Cohort, CohortMember
+from ..coverage.queries import strip_ids, unit_report
+from ..coverage.services import create_cohort
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, unit_by_code, unit_in_scope
+from . import schemas
+from .auth import api_user
+from .routes import bp, page_of
 
 
 @bp.get("/reports")
@@ -42,7 +42,6 @@ def create(data):
     if unit is None or not unit_in_scope(user, unit):
         return problem(422, _("Invalid input."), {"unit_code": [_("Unknown unit.")]})
     cohort = create_cohort(data=data, unit=unit, actor=user)
-    db.session.commit()
     members = db.session.scalar(select(func.count()).where(CohortMember.cohort_id == cohort.id))
     return {"id": cohort.id, "members": members}
 

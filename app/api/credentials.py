@@ -6,16 +6,16 @@ import time
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
-from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from app.api import schemas
-from app.api.auth import api_user
-from app.api.routes import bp, page_of
-from app.credentials import queries, services
-from app.credentials.models import Certificate
-from app.extensions import limiter
-from app.people import queries as people_queries
+from ..core.i18n import _
+from ..credentials import queries, services
+from ..credentials.models import Certificate
+from ..extensions import limiter
+from ..people import queries as people_queries
+from . import schemas
+from .auth import api_user
+from .routes import bp, page_of
 
 PUBLIC_ENDPOINTS = {"api.verify_certificate"}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import http
 
 from flask import Blueprint, current_app, render_template
-from flask_login import login_required
+
+from ..auth.current import login_required
 
 bp = Blueprint("apidocs", __name__)
 
@@ -62,4 +63,4 @@ def docs():
             )
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     operations.sort(key=lambda op: (op["path"], methods.index(op["method"]) if op["method"] in methods else 9))
-    return render_template("api/docs.html", operations=operations, spec=spec)
+    return render_template("lms/api/docs.html", operations=operations, spec=spec)

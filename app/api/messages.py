@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from flask_babel import gettext
+from ..core.i18n import gettext
 
 
 def N_(message: str) -> str:  # noqa: N802  (marks a message for extraction: ``pybabel extract -k N_``)

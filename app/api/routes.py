@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import http
 
+from flask import Blueprint as FlaskBlueprint
 from flask import Flask, abort, current_app, request
-from flask_babel import gettext as _
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
 
-from app.api import schemas
-from app.api.auth import api_user, authenticate_request, bearer_secret
-from app.core.crypto import token_hash
-from app.core.errors import problem
-from app.extensions import csrf, db, limiter
-from app.org.models import OrgUnit
-from app.org.queries import in_scope, unit_by_code, unit_in_scope
-from app.people import queries as people_queries
-from app.people.models import Person
-from app.people.services import PersonError, create_person
+from ..core.crypto import token_hash
+from ..core.errors import problem
+from ..core.i18n import _
+from ..core.uow import rollback
+from ..extensions import db, limiter
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, unit_by_code, unit_in_scope
+from ..people import queries as people_queries
+from ..people.models import Person
+from ..people.services import PersonError, create_person
+from . import schemas
+from .auth import api_user, authenticate_request, bearer_secret
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -43,7 +45,22 @@ class AcademyApi(Api):
     ERROR_SCHEMA = schemas.Problem
 
     def _register_error_handlers(self):
-        pass
+        pass  # the academy's blueprints answer their own errors; the host's stay the host's
+
+    def _register_doc_blueprint(self):
+        """Serve the OpenAPI document from an academy blueprint (its headers, its errors)."""
+        from ..core.web import setup_blueprint
+
+        blueprint = setup_blueprint(
+            FlaskBlueprint(self._make_doc_blueprint_name(), __name__, url_prefix=self.config["OPENAPI_URL_PREFIX"]),
+            forms=False,
+        )
+        blueprint.add_url_rule(
+            "/" + self.config.get("OPENAPI_JSON_PATH", "openapi.json"),
+            endpoint="openapi_json",
+            view_func=self._openapi_json,
+        )
+        self._app.register_blueprint(blueprint)
 
     def _register_responses(self):
         for status in http.HTTPStatus:
@@ -129,11 +146,10 @@ def create_people(data):
     try:
         person = create_person(data=data, unit=unit, actor=user)
     except PersonError as exc:
-        db.session.rollback()
+        rollback()
         # 422 also for an ID number held outside the caller's units: the same body wherever it is held.
         detail = {409: _("Duplicate."), 429: str(exc.errors.get("id_number", ""))}.get(exc.status, _("Invalid input."))
         return problem(exc.status, detail, {k: [str(v)] for k, v in exc.errors.items()})
-    db.session.commit()
     return {"id": person.id}
 
 
@@ -159,15 +175,17 @@ limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_
 
 def register_api(app: Flask, prefix: str) -> None:
     """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1."""
-    from app.api import coverage, credentials, supervision, training  # noqa: F401  (they register their routes on bp)
+    from . import coverage, credentials, supervision, training  # noqa: F401  (they register their routes on bp)
+    from .messages import field_errors
 
-    app.config["OPENAPI_URL_PREFIX"] = prefix + "/api/v1"
-    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api = AcademyApi(app, spec_kwargs={"security": [{"bearer": []}]})
+    # flask-smorest reads its settings with the academy's prefix (LMS_API_TITLE…), never the host's API_TITLE.
+    app.config["LMS_API_TITLE"] = "Shegong Academy API"
+    app.config["LMS_API_VERSION"] = "v1"
+    app.config["LMS_OPENAPI_VERSION"] = "3.1.0"
+    app.config["LMS_OPENAPI_URL_PREFIX"] = prefix + "/api/v1"
+    app.config.setdefault("LMS_OPENAPI_JSON_PATH", "openapi.json")
+    api = AcademyApi(app, spec_kwargs={"security": [{"bearer": []}]}, config_prefix="LMS")
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    csrf.exempt(bp)
     api.register_blueprint(bp, url_prefix=prefix + "/api/v1")
     app.extensions["academy_api"] = api
-    from app.api.docs import bp as docs_bp
-
-    app.register_blueprint(docs_bp, url_prefix=prefix or None)
+    app.extensions["lms_field_errors"] = field_errors

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.core.routing import FIRST_YEAR, LAST_YEAR, MAX_ID, MAX_PAGE
-from app.org.models import UNIT_KINDS
+from ..core.i18n import gettext
+from ..core.routing import FIRST_YEAR, LAST_YEAR, MAX_ID, MAX_PAGE
+from ..org.models import UNIT_KINDS
 
 
 def _within_years(value) -> None:

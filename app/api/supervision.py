@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from flask import abort
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.api import schemas
-from app.api.auth import api_user
-from app.api.routes import bp, page_of
-from app.core.domain import Invalid
-from app.core.errors import problem
-from app.extensions import db
-from app.org.queries import unit_by_code, unit_in_scope
-from app.people.models import Person
-from app.supervision import queries, services
-from app.supervision.models import SupervisionRecord
+from ..core.domain import Invalid
+from ..core.errors import problem
+from ..core.i18n import _
+from ..extensions import db
+from ..org.queries import unit_by_code, unit_in_scope
+from ..people.models import Person
+from ..supervision import queries, services
+from ..supervision.models import SupervisionRecord
+from . import schemas
+from .auth import api_user
+from .routes import bp, page_of
 
 
 def record_json(record: SupervisionRecord) -> dict:
@@ -64,7 +64,6 @@ def create_supervision(data):
         if "held_on" in exc.errors:  # the API calls the field "date"
             exc.errors["date"] = exc.errors.pop("held_on")
         raise
-    db.session.commit()
     return {"id": result.record.id, "warnings": [str(w) for w in result.warnings]}
 
 

@@ -6,22 +6,22 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.api import schemas
-from app.api.auth import api_user
-from app.api.routes import bp, page_of
-from app.core.errors import problem
-from app.extensions import db
-from app.ledger.queries import Period, person_hours
-from app.org.models import OrgUnit
-from app.org.queries import unit_by_code, unit_in_scope
-from app.people import queries as people_queries
-from app.people.models import Person
-from app.training import queries, services
-from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
+from ..core.errors import problem
+from ..core.i18n import _
+from ..extensions import db
+from ..ledger.queries import Period, person_hours
+from ..org.models import OrgUnit
+from ..org.queries import unit_by_code, unit_in_scope
+from ..people import queries as people_queries
+from ..people.models import Person
+from ..training import queries, services
+from ..training.models import Attendance, Course, CourseSession, Enrolment, Program
+from . import schemas
+from .auth import api_user
+from .routes import bp, page_of
 
 STAFF = ("admin", "coordinator")
 
@@ -56,7 +56,6 @@ def create_program(data):
     if unit is None or not unit_in_scope(api_user(), unit):
         return problem(422, _("Invalid input."), {"unit_code": [_("Unknown unit.")]})
     program = services.create_program(data=data, unit=unit, actor=api_user())
-    db.session.commit()
     return {"id": program.id}
 
 
@@ -72,7 +71,6 @@ def create_course(data):
     if data.get("min_attendance") is None:
         data.pop("min_attendance", None)
     course = services.create_course(program=program, data=data, actor=api_user())
-    db.session.commit()
     return {"id": course.id}
 
 
@@ -87,7 +85,6 @@ def create_session(data):
         return problem(422, _("Invalid input."), {"course_id": [_("Unknown course.")]})
     data["starts_at"], data["ends_at"] = _local(data["starts_at"]), _local(data["ends_at"])
     session = services.create_session(course=course, data=data, actor=api_user())
-    db.session.commit()
     return {"id": session.id}
 
 
@@ -105,7 +102,6 @@ def enrol(data, course_id: int):
     if person is None:
         return problem(422, _("Invalid input."), {"person_id": [_("Unknown person.")]})
     enrolment = services.enrol(course=course, person=person, actor=api_user())
-    db.session.commit()
     return enrolment
 
 
@@ -118,7 +114,6 @@ def withdraw(course_id: int, person_id: int):
     if person is None:
         abort(404)
     services.withdraw(course=course, person=person, actor=api_user())
-    db.session.commit()
     return ""
 
 
@@ -136,7 +131,6 @@ def mark_attendance(data, session_id: int, person_id: int):
     row = services.record_attendance(
         session=session, person=person, status=data["status"], reason=data["reason"], actor=api_user(), method="api"
     )
-    db.session.commit()
     return row
 
 
@@ -355,5 +349,4 @@ def mark_attendance_batch(data, session_id: int):
     rows = services.record_attendance_batch(session=session, items=data["items"], actor=api_user(), method="api")
     # Shaped like the session's attendance list; dumped before the commit expires every row.
     answer = schemas.AttendancePage().dump({"items": rows, "total": len(rows)})
-    db.session.commit()
     return answer

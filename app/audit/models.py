@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import UTCDateTime, utcnow
-from app.extensions import db
+from ..core.db import UTCDateTime, utcnow
+from ..extensions import db
 
 
 class AuditEntry(db.Model):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.audit.models import AuditEntry
-from app.extensions import db
+from ..extensions import db
+from .models import AuditEntry
 
 
 def record_audit(

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import UTCDateTime, utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.people.models import Person
-
-ROLES = ("admin", "coordinator", "supervisor", "instructor", "trainee")
+from ..core.db import UTCDateTime, utcnow
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..people.models import Person
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,8 +30,11 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    is_authenticated = True  # an anonymous visitor is ``current.AnonymousUser``
+    is_anonymous = False
+
     @property
-    def is_active(self) -> bool:  # Flask-Login
+    def is_active(self) -> bool:
         return self.is_enabled
 
     def has_role(self, *roles: str) -> bool:

@@ -14,7 +14,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from flask_babel import lazy_gettext as _l
+from ..core.i18n import _l
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, or_, select
 
-from app.auth.models import ApiToken, User
-from app.core.db import utcnow
-from app.extensions import db
+from ..core.db import utcnow
+from ..extensions import db
+from .models import ApiToken, User
 
 
 def api_tokens_of(user: User) -> Sequence[ApiToken]:

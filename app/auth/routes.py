@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app.auth import services
-from app.auth.forms import LoginForm, PasswordForm, TokenForm
-from app.auth.passwords import MESSAGES as PASSWORD_MESSAGES
-from app.auth.queries import live_api_token_count
-from app.core.urls import safe_next
-from app.extensions import db, limiter, login_manager
+from ..core.i18n import _, ngettext
+from ..core.urls import safe_next
+from ..extensions import limiter
+from . import services
+from .current import current_user, login_required, session_secret, sign_in, sign_out
+from .forms import LoginForm, PasswordForm, TokenForm
+from .passwords import MESSAGES as PASSWORD_MESSAGES
+from .queries import live_api_token_count
 
 bp = Blueprint("auth", __name__)
-
-
-@login_manager.user_loader
-def _load_user(user_id: str):
-    try:
-        uid = int(user_id)
-    except ValueError:
-        return None
-    return services.resolve_login_session(user_id=uid, secret=session.get("sid"))
 
 
 # Wrong passwords are counted three ways. Per account *and* address: a stranger elsewhere cannot
@@ -86,7 +76,7 @@ def _remember_browser(response, username: str):
         _known_browser_serializer().dumps(names[:KNOWN_BROWSER_MAX_ACCOUNTS]),
         max_age=KNOWN_BROWSER_DAYS * 86400,
         path=(current_app.config.get("LMS_URL_PREFIX") or "") + "/",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        secure=current_app.config["LMS_SESSION_COOKIE_SECURE"],
         httponly=True,
         samesite="Lax",
     )
@@ -107,33 +97,27 @@ def _remember_browser(response, username: str):
 )
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.index"))
+        return redirect(url_for("site.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.username.data, form.password.data)
         if user is not None:
-            lang = session.get("lang")
-            session.clear()  # a fresh session: no fixation
             secret = services.start_login_session(
                 user=user, ip=request.remote_addr, user_agent=request.headers.get("User-Agent")
             )
-            if lang and not user.locale:
-                user.locale = lang
-            db.session.commit()
-            session["sid"] = secret
-            login_user(user)
+            if session.get("lang") and not user.locale:
+                user.locale = session["lang"]
+            sign_in(user, secret)  # a fresh session: no fixation
             return _remember_browser(redirect(safe_next(request.args.get("next"))), user.username)
         flash(_("Wrong username or password."), "error")
-        return render_template("auth/login.html", form=form), 200
-    return render_template("auth/login.html", form=form)
+        return render_template("lms/auth/login.html", form=form), 200
+    return render_template("lms/auth/login.html", form=form)
 
 
 @bp.post("/logout")
 def logout():
-    services.end_login_session(session.get("sid"))
-    db.session.commit()
-    logout_user()
-    session.clear()
+    services.end_login_session(session_secret())
+    sign_out()
     return redirect(url_for("auth.login"))
 
 
@@ -157,23 +141,14 @@ def password():
             else:
                 form.current.errors.append(_("The current password is wrong."))
         else:
-            db.session.commit()
-            logout_user()
-            session.clear()
+            sign_out()
             flash(_("Password changed. Please sign in again."), "success")
             if revoked:
                 flash(
                     ngettext("%(num)d API token was revoked.", "%(num)d API tokens were revoked.", revoked), "success"
                 )
             return redirect(url_for("auth.login"))
-    return render_template("auth/password.html", form=form, live_tokens=live_tokens)
-
-
-def init_login(app) -> None:
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = None
-    login_manager.session_protection = "basic"
+    return render_template("lms/auth/password.html", form=form, live_tokens=live_tokens)
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
@@ -181,18 +156,19 @@ def init_login(app) -> None:
 def tokens():
     from datetime import timedelta
 
-    from app.auth.queries import api_tokens_of
-    from app.core.db import utcnow
+    from ..core.db import utcnow
+    from .queries import api_tokens_of
 
     form = TokenForm()
     secret = None
     if form.validate_on_submit():
         expires = utcnow() + timedelta(days=form.days.data) if form.days.data else None
         secret = services.create_api_token(user=current_user, name=form.name.data.strip(), expires_at=expires)
-        db.session.commit()
         form = TokenForm(formdata=None)
     response = current_app.make_response(
-        render_template("auth/tokens.html", form=form, tokens=api_tokens_of(current_user), secret=secret, now=utcnow())
+        render_template(
+            "lms/auth/tokens.html", form=form, tokens=api_tokens_of(current_user), secret=secret, now=utcnow()
+        )
     )
     response.headers["Cache-Control"] = "no-store"  # the new token is shown once
     return response
@@ -203,8 +179,8 @@ def tokens():
 def revoke_token(token_id: int):
     from flask import abort
 
-    from app.auth.queries import api_token_of
-    from app.training.forms import ActionForm
+    from ..core.forms import ActionForm
+    from .queries import api_token_of
 
     token = api_token_of(current_user, token_id)
     if token is None:
@@ -212,6 +188,5 @@ def revoke_token(token_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     services.revoke_api_token(token=token, actor=current_user)
-    db.session.commit()
     flash(_("Token “%(name)s” revoked.", name=token.name), "success")
     return redirect(url_for("auth.tokens"))

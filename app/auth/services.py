@@ -11,14 +11,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 from sqlalchemy import delete, select
 
-from app.audit.services import record_audit
-from app.auth.models import ROLES, ApiToken, LoginSession, RoleAssignment, User
-from app.auth.passwords import password_problem
-from app.core.crypto import token_hash
-from app.core.db import utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.people.models import Person
+from ..audit.services import record_audit
+from ..core.crypto import token_hash
+from ..core.db import utcnow
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..people.models import Person
+from .models import ApiToken, LoginSession, RoleAssignment, User
+from .passwords import password_problem
+from .permissions import ROLES
 
 # A hash checked when the username is unknown, so both paths cost the same.
 _DUMMY_HASH: dict[str, str] = {}
@@ -166,12 +167,12 @@ def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -
     return secret
 
 
-def resolve_login_session(*, user_id: int, secret: str | None) -> User | None:
-    """Return the user if ``secret`` names a live session of theirs, else None."""
+def resolve_login_session(*, secret: str | None) -> User | None:
+    """Return the user whose live login session ``secret`` names, else None."""
     if not secret:
         return None
     row = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(secret)))
-    if row is None or row.user_id != user_id:
+    if row is None:
         return None
     idle = timedelta(hours=current_app.config["LMS_SESSION_HOURS"])
     lifetime = timedelta(hours=current_app.config["LMS_SESSION_MAX_HOURS"])
@@ -182,7 +183,7 @@ def resolve_login_session(*, user_id: int, secret: str | None) -> User | None:
         return None
     if now - row.last_seen_at > timedelta(minutes=5):
         row.last_seen_at = now  # coarse, so most requests write nothing
-    return db.session.get(User, user_id)
+    return db.session.get(User, row.user_id)
 
 
 def end_login_session(secret: str | None) -> None:

@@ -1,27 +1,8 @@
-"""Route guards shared by the blueprints."""
+"""Lookups that answer 404 for what the viewer may not see."""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import abort
-from flask_login import current_user, login_required
-
-
-def roles_required(*roles: str):
-    """Let through signed-in users holding one of ``roles``; others get 403."""
-
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapper(*args, **kwargs):
-            if not current_user.has_role(*roles):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def found(obj):

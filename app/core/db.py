@@ -54,7 +54,7 @@ class UTCDateTime(TypeDecorator):
 
 def init_app(app: Flask) -> None:
     """Attach the SQLite settings to the engines Flask-SQLAlchemy made for ``app``, and to no other."""
-    from app.extensions import db
+    from ..extensions import db
 
     with app.app_context():
         for engine in db.engines.values():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.core.domain import DomainError
+from .domain import DomainError
+from .i18n import _, _l
+from .templating import render_page
+from .uow import rollback
 
 # RFC 9457: the title does not change from one occurrence to the next, "except for
 # localization purposes" -- so it follows Accept-Language like the detail.
@@ -95,59 +96,74 @@ def _api_detail(exc: HTTPException) -> str:
     return str(messages.get(code, TITLES.get(code, _("Something went wrong."))))
 
 
-def init_app(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
-        code = exc.code or 500
-        if is_api_request():
-            detail = _api_detail(exc)
-            errors = None
-            data = getattr(exc, "data", None)  # webargs puts field messages here
-            if isinstance(data, dict) and "messages" in data:
-                from app.api.messages import field_errors
+def _field_errors(messages) -> dict:
+    """Field messages of a webargs error, flat whatever their location (json, query…), by the API's formatter."""
+    formatter = current_app.extensions.get("lms_field_errors")
+    errors: dict = {}
+    for location, fields in messages.items() if isinstance(messages, dict) else []:
+        if formatter is None:
+            errors.update(fields if isinstance(fields, dict) else {location: fields})
+        else:
+            errors.update(formatter(fields) if isinstance(fields, dict) else formatter(fields, location))
+    return errors
 
-                messages = data["messages"]
-                # webargs groups messages by location (json, query…): callers want the fields.
-                errors = {}
-                for location, fields in messages.items() if isinstance(messages, dict) else []:
-                    errors.update(field_errors(fields) if isinstance(fields, dict) else field_errors(fields, location))
-                detail = _("Invalid input.")
-            response = problem(code, detail, errors)
-            if code == 401:
-                response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-            return response
-        return render_template("errors/error.html", code=code, message=_user_message(code)), code
 
-    @app.errorhandler(DomainError)
-    def _domain_error(exc: DomainError):
-        from app.extensions import db
+def http_error(exc: HTTPException):
+    """Answer an HTTP error: problem details to an API client, the error page to a person."""
+    code = exc.code or 500
+    if is_api_request():
+        detail = _api_detail(exc)
+        errors = None
+        data = getattr(exc, "data", None)  # webargs puts field messages here
+        if isinstance(data, dict) and "messages" in data:
+            errors = _field_errors(data["messages"])
+            detail = _("Invalid input.")
+        response = problem(code, detail, errors)
+        if code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    response = current_app.make_response(
+        (render_page("lms/errors/error.html", code=code, message=_user_message(code)), code)
+    )
+    if code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
-        db.session.rollback()
-        if is_api_request():
-            errors = {k: [str(v)] for k, v in exc.errors.items()} or None
-            return problem(exc.status, str(exc.message), errors)
-        return render_template("errors/error.html", code=exc.status, message=str(exc.message)), exc.status
 
-    @app.errorhandler(IntegrityError)
-    def _integrity_error(exc: IntegrityError):
-        # The services check every rule before writing; a unique or foreign key that still fires is a
-        # concurrent request that wrote the same thing first (or removed what this one points at).
-        # Nothing of this request was kept. A CHECK or NOT NULL violation is a bug: a 500, logged.
-        from app.extensions import db
+def domain_error(exc: DomainError):
+    """Answer a refusal a service raised (nothing of the request is kept)."""
+    rollback()
+    if is_api_request():
+        errors = {k: [str(v)] for k, v in exc.errors.items()} or None
+        return problem(exc.status, str(exc.message), errors)
+    return render_page("lms/errors/error.html", code=exc.status, message=str(exc.message)), exc.status
 
-        if not is_race(exc):
-            return _unhandled(exc)
-        db.session.rollback()
-        app.logger.warning("integrity error answered 409: %s", exc.orig)
-        message = _("Someone else changed this at the same moment. Reload and try again.")
-        if is_api_request():
-            return problem(409, message)
-        return render_template("errors/error.html", code=409, message=message), 409
 
-    @app.errorhandler(Exception)
-    def _unhandled(exc: Exception):
-        app.logger.exception("unhandled error")
-        from app.extensions import db
+def integrity_error(exc: IntegrityError):
+    """Answer a unique or foreign-key violation as 409: a concurrent request wrote the same thing first.
 
-        db.session.rollback()
-        return _http_error(InternalServerError())
+    The services check every rule before writing; a CHECK or NOT NULL violation is a bug: a 500, logged.
+    """
+    if not is_race(exc):
+        return unhandled(exc)
+    rollback()
+    current_app.logger.warning("integrity error answered 409: %s", exc.orig)
+    message = _("Someone else changed this at the same moment. Reload and try again.")
+    if is_api_request():
+        return problem(409, message)
+    return render_page("lms/errors/error.html", code=409, message=message), 409
+
+
+def unhandled(exc: Exception):
+    """Log an unexpected error and answer 500, keeping nothing of the request."""
+    current_app.logger.exception("unhandled error")
+    rollback()
+    return http_error(InternalServerError())
+
+
+def register_handlers(bp) -> None:
+    """Answer errors of ``bp``'s requests with the academy's pages and problem details (never the host's)."""
+    bp.register_error_handler(HTTPException, http_error)
+    bp.register_error_handler(DomainError, domain_error)
+    bp.register_error_handler(IntegrityError, integrity_error)
+    bp.register_error_handler(Exception, unhandled)

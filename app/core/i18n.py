@@ -1,13 +1,33 @@
-"""Languages: Simplified Chinese and English, from the user, the session or Accept-Language."""
+"""Languages: Simplified Chinese and English, from the user, the session or Accept-Language.
+
+The academy translates with its own Babel domain (its catalogues, whatever
+the host application's are): code calls :func:`_`, :func:`_l` and
+:func:`ngettext` from here, and templates rendered for the academy's own
+requests use the domain too (:func:`use_academy_domain`). The locale is the
+academy's choice on its own routes and the host's everywhere else.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, has_request_context, request, session
-from flask_login import current_user
+from collections.abc import Callable
 
-from app.extensions import babel
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import Babel, Domain
+
+from . import paths
 
 SUPPORTED = ("zh_CN", "en")
+SESSION_LANGUAGE = "lang"
+
+domain = Domain(translation_directories=[str(paths.translations())], domain="messages")
+_ = gettext = domain.gettext
+_l = lazy_gettext = domain.lazy_gettext
+ngettext = domain.ngettext
+
+
+def use_academy_domain() -> None:
+    """Make templates rendered for this request translate with the academy's catalogues."""
+    domain.as_default()
 
 
 def select_locale() -> str:
@@ -17,10 +37,11 @@ def select_locale() -> str:
     if _is_api_request():
         # API clients ask with Accept-Language; without it they get English, the API's stable default.
         return _from_accept_language() or "en"
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in SUPPORTED:
-        return current_user.locale
-    if session.get("lang") in SUPPORTED:
-        return session["lang"]
+    user_locale = getattr(g.get("lms_user"), "locale", None)
+    if user_locale in SUPPORTED:
+        return user_locale
+    if session.get(SESSION_LANGUAGE) in SUPPORTED:
+        return session[SESSION_LANGUAGE]
     return _from_accept_language() or current_app.config["LMS_DEFAULT_LANGUAGE"]
 
 
@@ -37,14 +58,27 @@ def _from_accept_language() -> str | None:
 
 
 def _is_api_request() -> bool:
-    from app.core.errors import is_api_request
+    from .errors import is_api_request
 
     return is_api_request()
 
 
-def init_app(app: Flask) -> None:
-    from pathlib import Path
+def init_app(app: Flask, is_academy_request: Callable[[], bool]) -> None:
+    """Choose the locale on the academy's requests; keep the host's choice (or its default) elsewhere."""
+    babel = app.extensions.get("babel")  # Flask-Babel's configuration of the host, if it has one
+    if babel is None:
+        # Standalone, or a host without Flask-Babel: the academy brings it, for its own routes and commands.
+        Babel(app, locale_selector=lambda: select_locale() if _ours(is_academy_request) else None)
+        return
+    host_selector = babel.locale_selector
 
-    translations = Path(__file__).resolve().parent.parent / "translations"
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(translations))
-    babel.init_app(app, locale_selector=select_locale)
+    def selector():
+        if has_request_context() and is_academy_request():
+            return select_locale()
+        return host_selector() if host_selector else None
+
+    babel.locale_selector = selector
+
+
+def _ours(is_academy_request: Callable[[], bool]) -> bool:
+    return not has_request_context() or is_academy_request()

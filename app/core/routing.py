@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**31 - 1  # the largest value of an INTEGER key on PostgreSQL (and what SQLite keeps exactly)
+from .ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
 
 
 class IdConverter(IntegerConverter):
@@ -26,7 +26,6 @@ def init_app(app: Flask) -> None:
 # werkzeug turns the ValueError into the default, so a value that cannot be one (too large for its
 # column, "NaN", "²", "-1") counts as absent instead of reaching the database, where a number beyond
 # the column's range is an error (a 500), not a miss.
-FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years the academy records
 MAX_PAGE = 100_000  # far past the last page of any list
 
 

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from xml.parsers import expat
 
 from flask import current_app, has_app_context
-from flask_babel import lazy_gettext as _l
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+
+from .i18n import _l
 
 # What openpyxl raises on a damaged workbook, while opening it or reading a sheet
 # (a broken sheet XML raises a ParseError, a SyntaxError, only while iterating).

@@ -1,36 +1,39 @@
-"""The request side of every spreadsheet import: run it, commit, or report what was wrong."""
+"""The request side of every spreadsheet import: run it, or report what was wrong."""
 
 from __future__ import annotations
 
 from flask import current_app
-from flask_login import current_user
 
-from app.core.tabular import ImportRejected, TableError
-from app.extensions import db
+from ..extensions import db
+from .tabular import ImportRejected, TableError
 
 
-def run_upload_import(form, importer, **kwargs):
-    """Run ``importer`` on the form's uploaded file as the current user and commit.
+def run_upload_import(form, importer, *, actor, **kwargs):
+    """Run ``importer`` on the form's uploaded file for ``actor``; the request's unit of work commits it.
 
-    Returns ``(result, row_errors)``: the importer's result after a commit, or
-    None with the row report (a whole-file problem goes onto the form's field).
-    Nothing is written unless every row is good.
+    Returns ``(result, row_errors)``: the importer's result, or None with the
+    row report (a whole-file problem goes onto the form's field). Nothing is
+    kept unless every row is good: a refused file is rolled back to a savepoint.
     """
     upload = form.file.data
+    savepoint = db.session.begin_nested()
     try:
         result = importer(
             filename=upload.filename or "",
             data=upload.read(),
-            actor=current_user,
+            actor=actor,
             max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
             **kwargs,
         )
     except TableError as exc:
-        db.session.rollback()
+        savepoint.rollback()
         form.file.errors.append(str(exc.message))
         return None, None
     except ImportRejected as exc:
-        db.session.rollback()
+        savepoint.rollback()
         return None, exc.errors
-    db.session.commit()
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
     return result, None

@@ -36,4 +36,4 @@ def safe_next(target: str | None) -> str:
         and not any(ord(c) < 32 or ord(c) == 127 for c in target)
     ):
         return target
-    return url_for("core.index")
+    return url_for("site.index")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.core.exports import Column, Kind, Table, csv_bytes, xlsx_bytes
-from app.coverage.queries import Missing
+from ..core.exports import Column, Kind, Table, csv_bytes, xlsx_bytes
+from .queries import Missing
 
 # (key in the report, column); the unit's name and code come first
 FIGURES = [

@@ -1,11 +1,11 @@
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.core.numbers import FiniteDecimalField
+from ..core.i18n import _l
+from ..core.numbers import FiniteDecimalField
 
 
 class CohortForm(FlaskForm):

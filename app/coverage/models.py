@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import UTCDateTime, utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
+from ..core.db import UTCDateTime, utcnow
+from ..extensions import db
+from ..org.models import OrgUnit
 
 
 class Cohort(db.Model):

@@ -27,15 +27,15 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import and_, case, func, literal, or_, select, true
 
-from app.coverage.models import Cohort, CohortMember
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import Period, completions
-from app.org.models import OrgUnit
-from app.org.queries import children_of, subtree_ids
-from app.people.models import Person
-from app.supervision.models import SupervisionRecord
-from app.training.models import Course, CourseSession, Program
+from ..extensions import db
+from ..ledger.models import PersonMonth
+from ..ledger.queries import Period, completions
+from ..org.models import OrgUnit
+from ..org.queries import children_of, subtree_ids
+from ..people.models import Person
+from ..supervision.models import SupervisionRecord
+from ..training.models import Course, CourseSession, Program
+from .models import Cohort, CohortMember
 
 DIRECT = 0  # bucket of people placed directly on the unit, not in a child
 
@@ -508,6 +508,6 @@ def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict
 
 def today_local() -> date:
     """Today's date in the deployment's time zone."""
-    from app.supervision.services import today
+    from ..supervision.services import today
 
     return today()

@@ -5,26 +5,28 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from app.core.access import found, roles_required
-from app.core.db import utcnow
-from app.core.domain import DomainError
-from app.core.exports import FORMATS, download
-from app.core.routing import id_arg, year_arg
-from app.coverage import queries
-from app.coverage.exports import missing_table, report_table
-from app.coverage.forms import CohortForm
-from app.coverage.models import Cohort
-from app.coverage.services import create_cohort, freeze_cohort
-from app.extensions import db
-from app.ledger.ce import SOURCE_LABELS, ce_at_risk, risk_horizon
-from app.org.models import OrgUnit
-from app.org.queries import ancestors_of, scope_roots, unit_in_scope
-from app.people.labels import CATEGORY_LABELS
+from ..auth.current import current_user, permission_required
+from ..auth.permissions import MANAGE
+from ..core.access import found
+from ..core.db import utcnow
+from ..core.domain import DomainError
+from ..core.exports import FORMATS, download
+from ..core.i18n import _
+from ..core.routing import id_arg, year_arg
+from ..core.uow import rollback
+from ..extensions import db
+from ..ledger.ce import SOURCE_LABELS, ce_at_risk, risk_horizon
+from ..org.models import OrgUnit
+from ..org.queries import ancestors_of, scope_roots, unit_in_scope
+from ..people.labels import CATEGORY_LABELS
+from . import queries
+from .exports import missing_table, report_table
+from .forms import CohortForm
+from .models import Cohort
+from .services import create_cohort, freeze_cohort
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
 STAFF = ("admin", "coordinator")
@@ -65,7 +67,7 @@ def _context():
 
 
 @bp.get("/")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def dashboard():
     unit, year, report, cohort = _context()
     missing = queries.missing_people(cohort, within=unit, limit=300) if cohort else []
@@ -76,7 +78,7 @@ def dashboard():
     )
     figures = next((c for c in report["cohorts"] if cohort and c["id"] == cohort.id), None)
     return render_template(
-        "coverage/dashboard.html",
+        "lms/coverage/dashboard.html",
         unit=unit,
         year=year,
         report=report,
@@ -89,7 +91,7 @@ def dashboard():
 
 
 @bp.get("/ce")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def ce_risk():
     within = None
     unit_id = request.args.get("unit", type=id_arg)
@@ -101,7 +103,7 @@ def ce_risk():
     limit = 500
     people = ce_at_risk(current_user, day, limit=limit, within=within)
     return render_template(
-        "coverage/ce_risk.html",
+        "lms/coverage/ce_risk.html",
         people=people,
         within=within,
         today=day,
@@ -113,7 +115,7 @@ def ce_risk():
 
 
 @bp.get("/export.<fmt>")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def export(fmt: str):
     if fmt not in FORMATS:
         abort(404)
@@ -128,7 +130,7 @@ def export(fmt: str):
 
 
 @bp.get("/missing.csv")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def missing_csv():
     unit, year, _report, cohort = _context()
     if cohort is None:
@@ -144,10 +146,10 @@ def missing_csv():
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def new_cohort():
     form = CohortForm()
-    from app.training.queries import unit_options
+    from ..training.queries import unit_options
 
     form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in unit_options(current_user)]
     form.category.choices = [SelectChoice("", _("Everyone"))] + [SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()]
@@ -169,7 +171,7 @@ def new_cohort():
         try:
             cohort = create_cohort(data=data, unit=unit, actor=current_user)
         except DomainError as exc:
-            db.session.rollback()
+            rollback()
             for field, message in exc.errors.items():
                 if hasattr(form, field):
                     getattr(form, field).errors.append(str(message))
@@ -177,20 +179,18 @@ def new_cohort():
         else:
             if form.freeze.data:
                 freeze_cohort(cohort=cohort, actor=current_user)
-            db.session.commit()
             return redirect(url_for("coverage.dashboard", unit=unit.id, year=cohort.year, cohort=cohort.id))
-    return render_template("coverage/cohort_form.html", form=form)
+    return render_template("lms/coverage/cohort_form.html", form=form)
 
 
 @bp.post("/cohorts/<id:cohort_id>/freeze")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def freeze(cohort_id: int):
-    from app.training.forms import ActionForm
+    from ..core.forms import ActionForm
 
     cohort = found(db.session.get(Cohort, cohort_id))
     if not unit_in_scope(current_user, cohort.unit) or not ActionForm().validate_on_submit():
         abort(404)
     freeze_cohort(cohort=cohort, actor=current_user)
-    db.session.commit()
     flash(_("The member list is frozen: people moving units stay in the cohort."), "success")
     return redirect(url_for("coverage.dashboard", unit=cohort.unit_id, year=cohort.year, cohort=cohort.id))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, insert, or_, select
 
-from app.audit.services import record_audit
-from app.core.db import utcnow
-from app.core.domain import Conflict, Invalid, NotFound
-from app.core.numbers import parse_decimal
-from app.coverage.models import Cohort, CohortMember
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import in_scope, subtree_ids, unit_in_scope
-from app.people.models import CATEGORIES, Person
-from app.training.models import Program
+from ..audit.services import record_audit
+from ..core.db import utcnow
+from ..core.domain import Conflict, Invalid, NotFound
+from ..core.i18n import _l
+from ..core.numbers import parse_decimal
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, subtree_ids, unit_in_scope
+from ..people.models import CATEGORIES, Person
+from ..training.models import Program
+from .models import Cohort, CohortMember
 
 MAX_LISTED = 10_000  # listed and excluded ids of one cohort
 

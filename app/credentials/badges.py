@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.credentials.models import Certificate
-from app.credentials.services import verification_status, verify_url
+from .models import Certificate
+from .services import verification_status, verify_url
 
 
 def open_badge(certificate: Certificate) -> dict:

@@ -46,8 +46,8 @@ def get_job(job_id: str) -> Job | None:
 
 
 def _run(app: Flask, job: Job, certificate_ids: list[int]) -> None:
-    from app.credentials.printing import print_certificates
-    from app.extensions import db
+    from ..extensions import db
+    from .printing import print_certificates
 
     with app.app_context():
         job.state = "running"

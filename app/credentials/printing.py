@@ -7,16 +7,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.credentials.models import Certificate
-from app.credentials.services import certificate_context, write_file
-from app.extensions import db
+from ..extensions import db
+from .models import Certificate
+from .services import certificate_context, write_file
 
 
 def print_certificates(
     certificate_ids: list[int], out: Path, progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Render the certificates (grouped by design, in given order) into one PDF at ``out``; OSError if unwritable."""
-    from app.credentials.render import load_design, render_many
+    from .render import load_design, render_many
 
     certificates = {c.id: c for c in db.session.scalars(select(Certificate).where(Certificate.id.in_(certificate_ids)))}
     ordered = [certificates[i] for i in certificate_ids if i in certificates]

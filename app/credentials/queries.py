@@ -6,13 +6,13 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Numeric, Select, and_, case, distinct, exists, func, literal, or_, select, true
 
-from app.core.db import utcnow
-from app.credentials.models import Certificate, CredentialType
-from app.extensions import db
-from app.ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
-from app.org.queries import in_scope
-from app.people.models import Person
-from app.training.models import ATTENDED, Attendance, Course, CourseSession
+from ..core.db import utcnow
+from ..extensions import db
+from ..ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
+from ..org.queries import in_scope
+from ..people.models import Person
+from ..training.models import ATTENDED, Attendance, Course, CourseSession
+from .models import Certificate, CredentialType
 
 HOURS = Numeric(10, 1)
 

@@ -48,7 +48,9 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
-DESIGNS = Path(__file__).resolve().parents[2] / "certificates"
+from ..core import paths
+
+DESIGNS = paths.certificate_designs()
 CJK_FAMILY = "Noto Serif CJK SC"
 CJK_FONT_FILES = (
     Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),

@@ -6,20 +6,22 @@ import time
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.core.access import found, roles_required
-from app.core.domain import DomainError
-from app.core.routing import id_arg, page_arg
-from app.credentials import queries, services
-from app.credentials.badges import open_badge
-from app.credentials.jobs import get_job, start_print_job
-from app.credentials.models import Certificate
-from app.extensions import db, limiter
-from app.training.forms import ActionForm
+from ..auth.current import current_user, login_required, permission_required
+from ..auth.permissions import MANAGE
+from ..core.access import found
+from ..core.domain import DomainError
+from ..core.forms import ActionForm
+from ..core.i18n import _
+from ..core.routing import id_arg, page_arg
+from ..core.uow import rollback
+from ..extensions import db, limiter
+from . import queries, services
+from .badges import open_badge
+from .jobs import get_job, start_print_job
+from .models import Certificate
 
 bp = Blueprint("credentials", __name__)
 STAFF = ("admin", "coordinator")
@@ -28,16 +30,16 @@ VERIFY_FLOOR_SECONDS = 0.05
 
 
 @bp.get("/credentials/")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def index():
     credentials = queries.credentials_for(current_user)
     return render_template(
-        "credentials/index.html", credentials=credentials, counts=queries.issued_counts([c.id for c in credentials])
+        "lms/credentials/index.html", credentials=credentials, counts=queries.issued_counts([c.id for c in credentials])
     )
 
 
 @bp.get("/credentials/<id:credential_id>")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def credential(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     show = request.args.get("show", "eligible")
@@ -60,7 +62,7 @@ def credential(credential_id: int):
         if page.items:  # hours and what is missing, for this page's people only
             items = services.eligibility(cred, None, people_ids=[p.id for p in page.items], any_category=True)
     return render_template(
-        "credentials/credential.html",
+        "lms/credentials/credential.html",
         credential=cred,
         items=items,
         page=page,
@@ -73,7 +75,7 @@ def credential(credential_id: int):
 
 
 @bp.post("/credentials/<id:credential_id>/approve")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def approve(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     if not ActionForm().validate_on_submit():
@@ -83,7 +85,6 @@ def approve(credential_id: int):
     else:
         ids = request.form.getlist("person_id", type=id_arg)
     summary = services.issue_to_people(credential=cred, person_ids=ids, actor=current_user)
-    db.session.commit()
     if summary.issued:
         flash(_("Issued %(n)d certificate(s).", n=summary.issued), "success")
     if summary.held:
@@ -96,7 +97,7 @@ def approve(credential_id: int):
 
 
 @bp.post("/credentials/<id:credential_id>/print")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def print_all(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     if not ActionForm().validate_on_submit():
@@ -114,18 +115,18 @@ def print_all(credential_id: int):
 
 
 @bp.get("/credentials/jobs/<job_id>")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def print_job(job_id: str):
     job = get_job(job_id)
     if job is None or job.user_id != current_user.id:
         abort(404)
     if request.args.get("format") == "json":
         return jsonify({"state": job.state, "done": job.done, "total": job.total, "error": job.error})
-    return render_template("credentials/job.html", job=job)
+    return render_template("lms/credentials/job.html", job=job)
 
 
 @bp.get("/credentials/jobs/<job_id>/download")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def print_download(job_id: str):
     job = get_job(job_id)
     if job is None or job.user_id != current_user.id or job.state != "finished":
@@ -138,7 +139,7 @@ def print_download(job_id: str):
 def certificate(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
     return render_template(
-        "credentials/certificate.html",
+        "lms/credentials/certificate.html",
         certificate=cert,
         status=services.verification_status(cert),
         form=ActionForm(),
@@ -152,11 +153,9 @@ def certificate_pdf(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
     if not cert.pdf_path:
         services.store_pdf(cert)  # rendered once, then served from storage
-        db.session.commit()
     path = services.storage_dir() / Path(cert.pdf_path).name
     if not path.exists():
         services.store_pdf(cert)
-        db.session.commit()
     return send_file(path, mimetype="application/pdf", download_name=f"{cert.serial}.pdf")
 
 
@@ -170,7 +169,7 @@ def certificate_badge(certificate_id: int):
 
 
 @bp.post("/certificates/<id:certificate_id>/revoke")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def revoke(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
     if not ActionForm().validate_on_submit():
@@ -178,16 +177,15 @@ def revoke(certificate_id: int):
     try:
         services.revoke_certificate(certificate=cert, reason=request.form.get("reason", ""), actor=current_user)
     except DomainError as exc:
-        db.session.rollback()
+        rollback()
         flash(str(exc.message), "error")
     else:
-        db.session.commit()
         flash(_("Certificate %(serial)s revoked.", serial=cert.serial), "success")
     return redirect(url_for("credentials.certificate", certificate_id=cert.id))
 
 
 @bp.post("/certificates/<id:certificate_id>/reissue")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def reissue(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
     if not ActionForm().validate_on_submit():
@@ -195,10 +193,9 @@ def reissue(certificate_id: int):
     try:
         new = services.reissue_certificate(certificate=cert, actor=current_user)
     except DomainError as exc:
-        db.session.rollback()
+        rollback()
         flash(str(exc.message), "error")
         return redirect(url_for("credentials.certificate", certificate_id=cert.id))
-    db.session.commit()
     flash(_("Reissued as %(serial)s; the old certificate now verifies as superseded.", serial=new.serial), "success")
     return redirect(url_for("credentials.certificate", certificate_id=new.id))
 
@@ -211,7 +208,9 @@ def mine():
     certificates = db.session.scalars(
         select(Certificate).where(Certificate.person_id == current_user.person_id).order_by(Certificate.id.desc())
     ).all()
-    return render_template("credentials/mine.html", certificates=certificates, status_of=services.verification_status)
+    return render_template(
+        "lms/credentials/mine.html", certificates=certificates, status_of=services.verification_status
+    )
 
 
 def _verify_limit() -> str:
@@ -224,7 +223,7 @@ def verify_form():
     code = request.args.get("code", "")
     if code:
         return redirect(url_for("credentials.verify", code=services.normalise_code(code)))
-    return render_template("credentials/verify.html", view=None, code="")
+    return render_template("lms/credentials/verify.html", view=None, code="")
 
 
 @bp.get("/verify/<code>")
@@ -233,7 +232,7 @@ def verify(code: str):
     started = time.perf_counter()
     cert = services.find_by_code(code)
     view = services.public_view(cert) if cert else None
-    body = render_template("credentials/verify.html", view=view, code=services.normalise_code(code))
+    body = render_template("lms/credentials/verify.html", view=view, code=services.normalise_code(code))
     time.sleep(max(0.0, VERIFY_FLOOR_SECONDS - (time.perf_counter() - started)))
     response = current_app.make_response((body, 200 if view else 404))
     response.headers["Cache-Control"] = "no-store"

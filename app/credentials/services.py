@@ -26,25 +26,25 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.audit.services import record_audit
-from app.core.db import utcnow
-from app.core.domain import Conflict, DomainError, Invalid, NotFound, Unavailable
-from app.core.errors import is_race
-from app.core.urls import public_url
-from app.credentials.models import Certificate, CredentialType, SerialCounter
-from app.credentials.queries import credential_period, eligibility_rows
-from app.extensions import db
-from app.ledger.queries import completions
-from app.org.queries import unit_in_scope
-from app.people.labels import CATEGORY_LABELS
-from app.people.models import Person
-from app.training.models import Course, Program
+from ..audit.services import record_audit
+from ..core.db import utcnow
+from ..core.domain import Conflict, DomainError, Invalid, NotFound, Unavailable
+from ..core.errors import is_race
+from ..core.i18n import _l
+from ..core.urls import public_url
+from ..extensions import db
+from ..ledger.queries import completions
+from ..org.queries import unit_in_scope
+from ..people.labels import CATEGORY_LABELS
+from ..people.models import Person
+from ..training.models import Course, Program
+from .models import Certificate, CredentialType, SerialCounter
+from .queries import credential_period, eligibility_rows
 
 # People loaded and issued per round of a bulk approval (and ids per IN list: PostgreSQL takes 65,535 parameters).
 CHUNK = 500
@@ -197,9 +197,9 @@ def _claims(credential: CredentialType, item: Eligibility, issued_at, expires_at
 
 def _records(credential: CredentialType, person: Person) -> list[dict]:
     """The attended sessions and counted supervision behind the hours (for the hours statement)."""
-    from app.ledger.queries import attended_sessions, supervision_credits
-    from app.supervision.models import SupervisionRecord
-    from app.training.models import CourseSession
+    from ..ledger.queries import attended_sessions, supervision_credits
+    from ..supervision.models import SupervisionRecord
+    from ..training.models import CourseSession
 
     tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
     period = credential_period(credential)
@@ -336,7 +336,7 @@ def _write(
     replaces: Certificate | None,
     render: bool,
 ) -> Certificate:
-    from app.credentials.render import load_design
+    from .render import load_design
 
     person = item.person
     if previous is not None:
@@ -438,7 +438,7 @@ def issue_to_people(
 
 def certificate_context(certificate: Certificate) -> dict:
     """What the design template receives: the frozen claims plus serial, code and the QR code."""
-    from app.credentials.render import qr_svg
+    from .render import qr_svg
 
     url = verify_url(certificate.verification_code)
     return {
@@ -507,7 +507,7 @@ def write_file(path: Path, data: bytes) -> None:
 
 def store_pdf(certificate: Certificate) -> Path:
     """Render the certificate once and store it with its SHA-256; a folder that cannot be written is Unavailable."""
-    from app.credentials.render import load_design, render_html, render_pdf
+    from .render import load_design, render_html, render_pdf
 
     design = load_design(certificate.design)
     pdf = render_pdf(design, render_html(design, certificate_context(certificate)))

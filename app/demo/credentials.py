@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.credentials.models import CredentialType
-from app.extensions import db
-from app.org.queries import unit_by_code
-from app.training.models import Program
+from ..credentials.models import CredentialType
+from ..extensions import db
+from ..org.queries import unit_by_code
+from ..training.models import Program
 
 
 def load_credentials() -> None:

@@ -14,18 +14,17 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select, text
 
-from app.auth.services import create_user
-from app.core.db import utcnow
-from app.coverage.services import create_cohort
-from app.extensions import db
-from app.ledger.rollups import refresh_all
-from app.org.models import OrgUnit
-from app.org.services import create_unit
-from app.people.models import Person
-from app.people.services import id_number_columns
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
-
+from ..auth.services import create_user
+from ..core.db import utcnow
+from ..coverage.services import create_cohort
+from ..extensions import db
+from ..ledger.rollups import refresh_all
+from ..org.models import OrgUnit
+from ..org.services import create_unit
+from ..people.models import Person
+from ..people.services import id_number_columns
+from ..supervision.models import SupervisionCredit, SupervisionRecord
+from ..training.models import Attendance, Course, CourseSession, Enrolment, Program
 from .names import IdNumbers, person_name, phone
 
 PER_COMMUNITY = 50

@@ -12,13 +12,13 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.auth.models import User
-from app.auth.services import create_user, grant_role
-from app.extensions import db
-from app.org.queries import subtree_ids, unit_by_code
-from app.people.models import Person
-from app.supervision.models import SupervisionCredit
-from app.supervision.services import record_supervision
+from ..auth.models import User
+from ..auth.services import create_user, grant_role
+from ..extensions import db
+from ..org.queries import subtree_ids, unit_by_code
+from ..people.models import Person
+from ..supervision.models import SupervisionCredit
+from ..supervision.services import record_supervision
 
 TOPICS = [
     "项目社工角色转换与职业定位",

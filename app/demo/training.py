@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
-from app.core.db import utcnow
-from app.extensions import db
-from app.org.queries import unit_by_code
-from app.people.models import Person
-from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
+from ..core.db import utcnow
+from ..extensions import db
+from ..org.queries import unit_by_code
+from ..people.models import Person
+from ..training.models import Attendance, Course, CourseSession, Enrolment, Program
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -17,29 +17,29 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from app.auth.services import create_user
-from app.core.db import utcnow
-from app.coverage.services import create_cohort, freeze_cohort
-from app.demo.credentials import load_credentials
-from app.demo.generate import analyze
-from app.demo.supervision import load_supervision
-from app.demo.training import load_training
-from app.extensions import db
-from app.ledger.rollups import refresh_all
-from app.org.imports import import_units
-from app.org.models import OrgUnit
-from app.org.queries import children_of, unit_by_code
-from app.org.services import create_unit
-from app.people.models import Person
-from app.people.services import id_number_columns
-from app.training.content import sync_content
-
+from ..auth.services import create_user
+from ..core import paths
+from ..core.db import utcnow
+from ..coverage.services import create_cohort, freeze_cohort
+from ..extensions import db
+from ..ledger.rollups import refresh_all
+from ..org.imports import import_units
+from ..org.models import OrgUnit
+from ..org.queries import children_of, unit_by_code
+from ..org.services import create_unit
+from ..people.models import Person
+from ..people.services import id_number_columns
+from ..training.content import sync_content
+from .credentials import load_credentials
+from .generate import analyze
 from .names import COMMUNITY_STEMS, IdNumbers, person_name, phone
+from .supervision import load_supervision
+from .training import load_training
 
 SEED = 2022
 DEMO_PASSWORD = "shegong-demo-2026"  # noqa: S105 — printed by `make run`, demo only
 DIVISIONS = Path(__file__).resolve().parent / "data" / "divisions.csv"
-CONTENT = Path(__file__).resolve().parents[2] / "course_content"
+CONTENT = paths.course_content()
 
 GONGSHU, TAICANG, DONGSHENG = "330105", "320585", "150602"
 GONGSHU_WORKERS = 2100

@@ -36,15 +36,15 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, and_, case, cast, extract, func, select, true
 
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import Period, supervision_by_person, training_hours_by_person
-from app.org.models import OrgUnit
-from app.org.queries import in_scope, subtree_ids
-from app.people.models import Person
+from ..core.i18n import _l
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, subtree_ids
+from ..people.models import Person
+from .models import PersonMonth
+from .queries import Period, supervision_by_person, training_hours_by_person
 
 SOURCE_LABELS = {"training": _l("training hours"), "supervision": _l("supervision hours")}
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Numeric
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from ..extensions import db
 
 
 class PersonMonth(db.Model):

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import Select, and_, func, select
 
-from app.extensions import db
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment
+from ..extensions import db
+from ..supervision.models import SupervisionCredit, SupervisionRecord
+from ..training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import completions
-from app.people.models import Person
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.training.models import ATTENDED, Attendance, CourseSession
+from ..extensions import db
+from ..people.models import Person
+from ..supervision.models import SupervisionCredit, SupervisionRecord
+from ..training.models import ATTENDED, Attendance, CourseSession
+from .models import PersonMonth
+from .queries import completions
 
 FIELDS = (
     "training_hours",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.audit.services import record_audit
-from app.core.tabular import ImportRejected, RowError, read_table
-from app.extensions import db
-from app.org.models import UNIT_KINDS, OrgUnit
-from app.org.services import create_unit
+from ..audit.services import record_audit
+from ..core.i18n import _l
+from ..core.tabular import ImportRejected, RowError, read_table
+from ..extensions import db
+from .models import UNIT_KINDS, OrgUnit
+from .services import create_unit
 
 UNIT_COLUMNS = {
     "code": ("code", "编码", "单位编码", "区划代码"),

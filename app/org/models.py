@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from ..extensions import db
 
 UNIT_KINDS = ("province", "city", "district", "street", "community", "centre", "station", "room")
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 
-from app.extensions import db
-from app.org.models import OrgUnit
+from ..extensions import db
+from .models import OrgUnit
 
 # Roles that see the people and records of their subtree.
 STAFF_ROLES = ("admin", "coordinator")

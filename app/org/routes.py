@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import func, select
 
-from app.core.access import found, roles_required
-from app.core.uploads import run_upload_import
-from app.extensions import db
-from app.org.imports import import_units
-from app.org.models import OrgUnit
-from app.org.queries import ancestors_of, children_of, in_scope, scope_roots, subtree_ids
-from app.people.forms import ImportForm
-from app.people.models import Person
+from ..auth.current import current_user, permission_required
+from ..auth.permissions import ADMINISTER, MANAGE
+from ..core.access import found
+from ..core.forms import UploadForm as ImportForm
+from ..core.i18n import _
+from ..core.uploads import run_upload_import
+from ..extensions import db
+from ..people.models import Person
+from .imports import import_units
+from .models import OrgUnit
+from .queries import ancestors_of, children_of, in_scope, scope_roots, subtree_ids
 
 bp = Blueprint("org", __name__, url_prefix="/units")
 
@@ -37,16 +38,16 @@ def _head_counts(units: list[OrgUnit]) -> dict[int, int]:
 
 
 @bp.get("/")
-@roles_required("admin", "coordinator")
+@permission_required(MANAGE)
 def index():
     roots = scope_roots(current_user)
     if roots is None:
         roots = list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.code)))
-    return render_template("org/index.html", units=roots, counts=_head_counts(roots))
+    return render_template("lms/org/index.html", units=roots, counts=_head_counts(roots))
 
 
 @bp.get("/<id:unit_id>")
-@roles_required("admin", "coordinator")
+@permission_required(MANAGE)
 def detail(unit_id: int):
     unit = found(db.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id, in_scope(current_user, OrgUnit.id))))
     children = children_of(unit)
@@ -55,7 +56,7 @@ def detail(unit_id: int):
         select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), Person.active.is_(True))
     )
     return render_template(
-        "org/detail.html",
+        "lms/org/detail.html",
         unit=unit,
         path=ancestors_of(unit),
         children=children,
@@ -65,14 +66,14 @@ def detail(unit_id: int):
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@roles_required("admin")
+@permission_required(ADMINISTER)
 def import_file():
     form = ImportForm()
     errors = None
     if form.validate_on_submit():
-        result, errors = run_upload_import(form, import_units)
+        result, errors = run_upload_import(form, import_units, actor=current_user)
         if result is not None:
             created, updated = result
             flash(_("Units created: %(created)d, renamed: %(updated)d.", created=created, updated=updated), "success")
             return redirect(url_for("org.index"))
-    return render_template("org/import.html", form=form, errors=errors)
+    return render_template("lms/org/import.html", form=form, errors=errors)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.extensions import db
-from app.org.models import UNIT_KINDS, OrgUnit
+from ..extensions import db
+from .models import UNIT_KINDS, OrgUnit
 
 
 class UnitError(ValueError):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from flask_babel import gettext as _
-
-from app.core.exports import Column, Kind, Table
-from app.org.models import OrgUnit
-from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS
-from app.people.models import Person
+from ..core.exports import Column, Kind, Table
+from ..core.i18n import _
+from ..org.models import OrgUnit
+from .labels import CATEGORY_LABELS, LEVEL_LABELS
+from .models import Person
 
 # A request writes at most this many rows (an XLSX of 10,000 takes one to two seconds)
 EXPORT_LIMIT = 10_000

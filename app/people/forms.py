@@ -1,11 +1,10 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
+from ..core.i18n import _l
+from .labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 
 
 def choices(labels: dict) -> list[SelectChoice]:
@@ -37,10 +36,6 @@ class PersonForm(FlaskForm):
     titles = MultiCheckboxField(_l("Titles"), choices=choices(TITLE_LABELS))
     service_areas = MultiCheckboxField(_l("Service areas"), choices=choices(SERVICE_AREA_LABELS))
     active = BooleanField(_l("Active"))
-
-
-class ImportForm(FlaskForm):
-    file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[FileRequired()])
 
 
 class SupervisorForm(FlaskForm):

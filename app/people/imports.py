@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 
-from app.audit.services import record_audit
-from app.core.db import utcnow
-from app.core.tabular import ImportRejected, RowError, TableError, read_table
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import in_scope
-from app.people.models import Person
-from app.people.services import (
+from ..audit.services import record_audit
+from ..core.db import utcnow
+from ..core.i18n import _l
+from ..core.tabular import ImportRejected, RowError, TableError, read_table
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import in_scope
+from .models import Person
+from .services import (
     ID_REFUSALS_EXHAUSTED,
     count_id_refusal,
     id_number_columns,

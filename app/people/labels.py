@@ -1,6 +1,6 @@
 """Display labels of the people enumerations, and the Chinese labels imports accept."""
 
-from flask_babel import lazy_gettext as _l
+from ..core.i18n import _l
 
 CATEGORY_LABELS = {
     "community_worker": _l("Community worker"),

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import UTCDateTime, utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
+from ..core.db import UTCDateTime, utcnow
+from ..extensions import db
+from ..org.models import OrgUnit
 
 CATEGORIES = ("community_worker", "project_social_worker", "station_worker", "other")
 LEVELS = ("none", "assistant", "intermediate", "senior")

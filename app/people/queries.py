@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import contains_eager
 
-from app.audit.models import AuditEntry
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import in_scope, subtree_ids
-from app.people.models import Person
+from ..audit.models import AuditEntry
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, subtree_ids
+from .models import Person
 
 
 def people_query(

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from app.auth.models import User
-from app.core.access import found, roles_required
-from app.core.exports import FORMATS as EXPORT_FORMATS
-from app.core.exports import download
-from app.core.routing import id_arg, page_arg
-from app.core.uploads import run_upload_import
-from app.extensions import db
-from app.ledger.ce import ce_account
-from app.org.models import OrgUnit
-from app.org.queries import ancestors_of, scope_roots, unit_in_scope, visible_units
-from app.people import queries, services
-from app.people.exports import EXPORT_LIMIT, file_names, people_table
-from app.people.forms import ImportForm, PersonForm, SupervisorForm
-from app.people.imports import import_people
-from app.people.labels import CATEGORY_LABELS, LEVEL_LABELS
-from app.supervision.services import today
+from ..auth.current import current_user, permission_required
+from ..auth.models import User
+from ..auth.permissions import ADMINISTER, MANAGE
+from ..core.access import found
+from ..core.exports import FORMATS as EXPORT_FORMATS
+from ..core.exports import download
+from ..core.forms import UploadForm as ImportForm
+from ..core.i18n import _
+from ..core.routing import id_arg, page_arg
+from ..core.uow import rollback
+from ..core.uploads import run_upload_import
+from ..extensions import db
+from ..ledger.ce import ce_account
+from ..org.models import OrgUnit
+from ..org.queries import ancestors_of, scope_roots, unit_in_scope, visible_units
+from ..supervision.services import today
+from . import queries, services
+from .exports import EXPORT_LIMIT, file_names, people_table
+from .forms import PersonForm, SupervisorForm
+from .imports import import_people
+from .labels import CATEGORY_LABELS, LEVEL_LABELS
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -58,7 +61,7 @@ def _list_filters() -> tuple[dict, str]:
 
 
 @bp.get("/")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def index():
     args = request.args
     filters, status = _list_filters()
@@ -72,7 +75,7 @@ def index():
         error_out=False,
     )
     return render_template(
-        "people/index.html",
+        "lms/people/index.html",
         page=page,
         units=_filter_units(),
         unit=unit,
@@ -84,7 +87,7 @@ def index():
 
 
 @bp.get("/export.<fmt>")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def export(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
@@ -100,10 +103,10 @@ def export(fmt: str):
 
 
 @bp.get("/<id:person_id>")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def detail(person_id: int):
     person = found(queries.person_for(current_user, person_id))
-    return render_template("people/detail.html", **_detail_context(person))
+    return render_template("lms/people/detail.html", **_detail_context(person))
 
 
 def _detail_context(person) -> dict:
@@ -118,7 +121,7 @@ def _detail_context(person) -> dict:
 
 
 @bp.route("/<id:person_id>/edit", methods=["GET", "POST"])
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def edit(person_id: int):
     person = found(queries.person_for(current_user, person_id))
     form = PersonForm(obj=person)
@@ -144,47 +147,45 @@ def edit(person_id: int):
         try:
             services.update_person(person=person, data=data, unit=unit, actor=current_user, ip=request.remote_addr)
         except services.PersonError as exc:
-            db.session.rollback()
+            rollback()
             for field, message in exc.errors.items():
                 getattr(form, "unit_id" if field == "unit" else field).errors.append(str(message))
         else:
-            db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for("people.detail", person_id=person.id))
     if request.method == "GET":
         form.id_number.data = ""
-    return render_template("people/edit.html", form=form, person=person)
+    return render_template("lms/people/edit.html", form=form, person=person)
 
 
 @bp.post("/<id:person_id>/id-number")
-@roles_required("admin")
+@permission_required(ADMINISTER)
 def reveal(person_id: int):
     person = found(queries.person_for(current_user, person_id))
     id_number = services.reveal_id_number(person=person, actor=current_user, ip=request.remote_addr)
-    db.session.commit()
     response = current_app.make_response(
-        render_template("people/detail.html", **_detail_context(person), revealed_id=id_number)
+        render_template("lms/people/detail.html", **_detail_context(person), revealed_id=id_number)
     )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def import_file():
     form = ImportForm()
     errors = None
     if form.validate_on_submit():
-        count, errors = run_upload_import(form, import_people)
+        count, errors = run_upload_import(form, import_people, actor=current_user)
         if count is not None:
             flash(_("Imported %(count)d people.", count=count), "success")
             return redirect(url_for("people.index"))
-    return render_template("people/import.html", form=form, errors=errors)
+    return render_template("lms/people/import.html", form=form, errors=errors)
 
 
 def _assignment_unit(person) -> OrgUnit:
     """The unit a supervisor assignment covers: the viewer's own unit above the person, or the person's district."""
-    from app.org.queries import scope_roots
+    from ..org.queries import scope_roots
 
     roots = scope_roots(current_user) or []
     for root in roots:
@@ -197,10 +198,10 @@ def _assignment_unit(person) -> OrgUnit:
 
 
 @bp.post("/<id:person_id>/supervisor")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def make_supervisor(person_id: int):
     """Give the person the supervisor assignment (creating their account if they have none)."""
-    from app.auth.services import AuthError, create_user, grant_role
+    from ..auth.services import AuthError, create_user, grant_role
 
     person = found(queries.person_for(current_user, person_id))
     form = SupervisorForm()
@@ -224,14 +225,13 @@ def make_supervisor(person_id: int):
         else:
             grant_role(user=account, role="supervisor", unit=unit, actor=current_user)
     except AuthError as exc:
-        db.session.rollback()
+        rollback()
         message = {
             "password_too_short": _("The password needs at least 10 characters."),
             "missing": _("Please give a username and a password of at least 10 characters."),
         }
         flash(message.get(str(exc), str(exc)), "error")
     else:
-        db.session.commit()
         flash(
             _("%(name)s now holds the supervisor assignment for %(unit)s.", name=person.name, unit=unit.name), "success"
         )

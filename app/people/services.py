@@ -8,19 +8,19 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from limits import parse
 from sqlalchemy import select, true
 
-from app.audit.services import changed_fields, record_audit
-from app.core.crypto import decrypt_text, encrypt_text, keyed_hash
-from app.core.db import utcnow
-from app.extensions import db, limiter
-from app.org.models import OrgUnit
-from app.org.queries import in_scope, scope_roots, unit_in_scope
-from app.people.idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
-from app.people.labels import CATEGORY_ZH, LEVEL_ZH
-from app.people.models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES, Person
+from ..audit.services import changed_fields, record_audit
+from ..core.crypto import decrypt_text, encrypt_text, keyed_hash
+from ..core.db import utcnow
+from ..core.i18n import _l
+from ..extensions import db, limiter
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, scope_roots, unit_in_scope
+from .idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
+from .labels import CATEGORY_ZH, LEVEL_ZH
+from .models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES, Person
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 

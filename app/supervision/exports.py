@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.core.exports import Column, Kind, Table
-from app.org.models import OrgUnit
-from app.supervision.forms import CREDIT_LABELS, FORMAT_LABELS, KIND_LABELS, MODE_LABELS
-from app.supervision.models import SupervisionRecord
+from ..core.exports import Column, Kind, Table
+from ..org.models import OrgUnit
+from .forms import CREDIT_LABELS, FORMAT_LABELS, KIND_LABELS, MODE_LABELS
+from .models import SupervisionRecord
 
 COLUMNS = [
     Column("日期", Kind.DATE, width=12),

@@ -1,12 +1,12 @@
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.core.numbers import FiniteDecimalField
+from ..core.i18n import _l
+from ..core.numbers import FiniteDecimalField
 
 FORMAT_LABELS = {"individual": _l("One-to-one"), "group": _l("Group")}
 MODE_LABELS = {"onsite": _l("On site"), "online": _l("Online")}

@@ -8,10 +8,10 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import UTCDateTime, utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.people.models import Person
+from ..core.db import UTCDateTime, utcnow
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..people.models import Person
 
 FORMATS = ("individual", "group")
 MODES = ("onsite", "online")

@@ -6,11 +6,11 @@ from datetime import date
 
 from sqlalchemy import Select, exists, select
 
-from app.core.crypto import decrypt_text
-from app.extensions import db
-from app.org.queries import in_scope
-from app.people.models import Person
-from app.supervision.models import SupervisionCredit, SupervisionRecord
+from ..core.crypto import decrypt_text
+from ..extensions import db
+from ..org.queries import in_scope
+from ..people.models import Person
+from .models import SupervisionCredit, SupervisionRecord
 
 VIEWERS = ("admin", "coordinator", "supervisor")
 
@@ -79,7 +79,7 @@ def records_for(
     if supervisee_id:
         stmt = stmt.where(_credit_exists(Person.id == supervisee_id))
     if unit is not None:
-        from app.org.queries import subtree_ids
+        from ..org.queries import subtree_ids
 
         stmt = stmt.where(_credit_exists(Person.unit_id.in_(subtree_ids(unit))))
     return stmt.order_by(SupervisionRecord.held_on.desc(), SupervisionRecord.id.desc())
@@ -104,7 +104,7 @@ def my_credits(person: Person) -> list[SupervisionCredit]:
 
 def supervisee_options(viewer, limit: int = 3000) -> list[Person]:
     """People the viewer may record supervision for (active, in scope), by unit then name."""
-    from app.org.models import OrgUnit
+    from ..org.models import OrgUnit
 
     return list(
         db.session.scalars(

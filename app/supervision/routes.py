@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
-from app.core.access import found, roles_required
-from app.core.domain import DomainError
-from app.core.exports import FORMATS as EXPORT_FORMATS
-from app.core.exports import download
-from app.core.routing import id_arg, year_arg
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import scope_roots, unit_in_scope
-from app.people.models import Person
-from app.supervision import queries, services
-from app.supervision.exports import file_names, records_table
-from app.supervision.forms import (
+from ..auth.current import current_user, login_required, permission_required
+from ..auth.permissions import SUPERVISE
+from ..core.access import found
+from ..core.domain import DomainError
+from ..core.exports import FORMATS as EXPORT_FORMATS
+from ..core.exports import download
+from ..core.forms import ActionForm
+from ..core.i18n import _
+from ..core.routing import id_arg, year_arg
+from ..core.uow import rollback
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import scope_roots, unit_in_scope
+from ..people.models import Person
+from . import queries, services
+from .exports import file_names, records_table
+from .forms import (
     CREDIT_LABELS,
     FORMAT_LABELS,
     FUNCTION_LABELS,
@@ -29,8 +32,7 @@ from app.supervision.forms import (
     DisputeForm,
     SupervisionForm,
 )
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.training.forms import ActionForm
+from .models import SupervisionCredit, SupervisionRecord
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 VIEWERS = ("admin", "coordinator", "supervisor")
@@ -65,7 +67,7 @@ def _filters():
 
 
 @bp.get("/")
-@roles_required(*VIEWERS)
+@permission_required(SUPERVISE)
 def index():
     filters = _filters()
     records = db.session.scalars(queries.records_for(current_user, **filters).limit(500)).all()
@@ -73,12 +75,12 @@ def index():
         select(Person).where(Person.id.in_({r.supervisor_id for r in records})).order_by(Person.name)
     ).all()
     return render_template(
-        "supervision/index.html", records=records, filters=filters, supervisors=supervisors, args=request.args
+        "lms/supervision/index.html", records=records, filters=filters, supervisors=supervisors, args=request.args
     )
 
 
 @bp.get("/export.<fmt>")
-@roles_required(*VIEWERS)
+@permission_required(SUPERVISE)
 def export(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
@@ -95,7 +97,7 @@ def export(fmt: str):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*VIEWERS)
+@permission_required(SUPERVISE)
 def new():
     form = SupervisionForm()
     options = queries.supervisee_options(current_user)
@@ -135,13 +137,12 @@ def new():
                 data=data, supervisor=supervisor, supervisees=list(supervisees), actor=current_user
             )
         except DomainError as exc:
-            db.session.rollback()
+            rollback()
             for field, message in exc.errors.items():
                 if hasattr(form, field):
                     getattr(form, field).errors.append(str(message))
             flash(str(exc.message), "error")
         else:
-            db.session.commit()
             for w in result.warnings:
                 flash(str(w), "warning")
             flash(
@@ -153,12 +154,12 @@ def new():
                 "success",
             )
             return redirect(url_for("supervision.detail", record_id=result.record.id))
-    return render_template("supervision/new.html", form=form, warnings=warnings)
+    return render_template("lms/supervision/new.html", form=form, warnings=warnings)
 
 
 def _supervisors_in_scope() -> list[Person]:
-    from app.auth.models import RoleAssignment, User
-    from app.org.queries import in_scope
+    from ..auth.models import RoleAssignment, User
+    from ..org.queries import in_scope
 
     return list(
         db.session.scalars(
@@ -173,11 +174,11 @@ def _supervisors_in_scope() -> list[Person]:
 
 
 @bp.get("/<id:record_id>")
-@roles_required(*VIEWERS)
+@permission_required(SUPERVISE)
 def detail(record_id: int):
     record = found(queries.record_for(current_user, record_id))
     return render_template(
-        "supervision/detail.html",
+        "lms/supervision/detail.html",
         record=record,
         show_notes=queries.can_read_notes(current_user, record),
         notes=queries.notes_for(current_user, record),
@@ -190,7 +191,7 @@ def mine():
     if current_user.person is None:
         abort(404)
     return render_template(
-        "supervision/mine.html",
+        "lms/supervision/mine.html",
         credits=queries.my_credits(current_user.person),
         action_form=ActionForm(),
         dispute_form=DisputeForm(),
@@ -211,9 +212,8 @@ def respond(credit_id: int, verb: str):
             credit=credit, actor=current_user, confirm=verb == "confirm", reason=request.form.get("reason")
         )
     except DomainError as exc:
-        db.session.rollback()
+        rollback()
         flash(str(exc.message), "error")
     else:
-        db.session.commit()
         flash(_("Thank you: your answer is recorded."), "success")
     return redirect(url_for("supervision.mine"))

@@ -11,21 +11,21 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import extract, func, select
 
-from app.audit.services import record_audit
-from app.auth.models import RoleAssignment, User
-from app.core.crypto import encrypt_text
-from app.core.db import utcnow
-from app.core.domain import Forbidden, Invalid, NotFound
-from app.core.numbers import parse_decimal
-from app.extensions import db
-from app.ledger.rollups import refresh_people
-from app.org.models import OrgUnit
-from app.org.queries import unit_in_scope
-from app.people.models import Person
-from app.supervision.models import FORMATS, FUNCTIONS, KINDS, MODES, SupervisionCredit, SupervisionRecord
+from ..audit.services import record_audit
+from ..auth.models import RoleAssignment, User
+from ..core.crypto import encrypt_text
+from ..core.db import utcnow
+from ..core.domain import Forbidden, Invalid, NotFound
+from ..core.i18n import _l
+from ..core.numbers import parse_decimal
+from ..extensions import db
+from ..ledger.rollups import refresh_people
+from ..org.models import OrgUnit
+from ..org.queries import unit_in_scope
+from ..people.models import Person
+from .models import FORMATS, FUNCTIONS, KINDS, MODES, SupervisionCredit, SupervisionRecord
 
 RECORDERS = ("admin", "coordinator", "supervisor")
 MAX_HOURS = Decimal("8")

@@ -10,7 +10,7 @@ import base64
 import hmac
 from datetime import datetime
 
-from app.core.crypto import keyed_mac
+from ..core.crypto import keyed_mac
 
 WINDOW_SECONDS = 30
 

@@ -18,8 +18,8 @@ import nh3
 import yaml
 from sqlalchemy import select
 
-from app.extensions import db
-from app.training.models import CourseContent, Lesson
+from ..extensions import db
+from .models import CourseContent, Lesson
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 TIERS = ("新任", "骨干", "领军")

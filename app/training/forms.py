@@ -1,13 +1,12 @@
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.core.numbers import FiniteDecimalField
-from app.core.routing import MAX_ID
+from ..core.i18n import _l
+from ..core.numbers import FiniteDecimalField
+from ..core.routing import MAX_ID
 
 KIND_LABELS = {
     "camp": _l("Training camp"),
@@ -86,11 +85,3 @@ class EnrolManyForm(FlaskForm):
 
 class EnrolOneForm(FlaskForm):
     person_id = IntegerField(_l("Person number"), validators=[DataRequired(), NumberRange(1, MAX_ID)])
-
-
-class ActionForm(FlaskForm):
-    """A form with only the CSRF token: buttons that POST."""
-
-
-class AttendanceImportForm(FlaskForm):
-    file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[FileRequired()])

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.audit.services import record_audit
-from app.core.db import utcnow
-from app.core.tabular import ImportRejected, RowError, read_table
-from app.extensions import db
-from app.people.idnumber import InvalidIdNumber, normalise_id_number
-from app.people.models import Person
-from app.people.services import id_number_digest
-from app.training.models import ATTENDANCE_STATUSES, CourseSession
-from app.training.services import _require_staff, _upsert_attendance, enrolled_ids
+from ..audit.services import record_audit
+from ..core.db import utcnow
+from ..core.i18n import _l
+from ..core.tabular import ImportRejected, RowError, read_table
+from ..extensions import db
+from ..people.idnumber import InvalidIdNumber, normalise_id_number
+from ..people.models import Person
+from ..people.services import id_number_digest
+from .models import ATTENDANCE_STATUSES, CourseSession
+from .services import _require_staff, _upsert_attendance, enrolled_ids
 
 ATTENDANCE_COLUMNS = {
     "id_number": ("id_number", "身份证号", "身份证号码"),

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import in_scope
-from app.people.models import Person
-from app.training.models import Attendance, Course, CourseContent, CourseSession, Enrolment, Program
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import in_scope
+from ..people.models import Person
+from .models import Attendance, Course, CourseContent, CourseSession, Enrolment, Program
 
 TRAINING_STAFF = ("admin", "coordinator", "instructor")
 

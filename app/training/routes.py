@@ -9,41 +9,42 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from app.core.access import found, roles_required
-from app.core.db import utcnow
-from app.core.domain import DomainError
-from app.core.routing import id_arg, year_arg
-from app.core.uploads import run_upload_import
-from app.core.urls import public_url
-from app.extensions import db
-from app.ledger.ce import ce_account
-from app.ledger.queries import Period, course_progress, person_hours
-from app.org.models import OrgUnit
-from app.org.queries import unit_in_scope
-from app.people.labels import CATEGORY_LABELS
-from app.people.queries import people_query, person_for
-from app.training import queries, services
-from app.training.checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
-from app.training.forms import (
+from ..auth.current import current_user, login_required, permission_required
+from ..auth.permissions import MANAGE, TEACH
+from ..core.access import found
+from ..core.db import utcnow
+from ..core.domain import DomainError
+from ..core.forms import ActionForm, UploadForm
+from ..core.i18n import _
+from ..core.routing import id_arg, year_arg
+from ..core.uow import rollback
+from ..core.uploads import run_upload_import
+from ..core.urls import public_url
+from ..extensions import db
+from ..ledger.ce import ce_account
+from ..ledger.queries import Period, course_progress, person_hours
+from ..org.models import OrgUnit
+from ..org.queries import unit_in_scope
+from ..people.labels import CATEGORY_LABELS
+from ..people.queries import people_query, person_for
+from . import queries, services
+from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
+from .forms import (
     ENROLMENT_LABELS,
     KIND_LABELS,
     MODE_LABELS,
     STATUS_LABELS,
-    ActionForm,
-    AttendanceImportForm,
     CourseForm,
     EnrolManyForm,
     EnrolOneForm,
     ProgramForm,
     SessionForm,
 )
-from app.training.imports import import_attendance
-from app.training.models import Course, CourseContent, CourseSession, Lesson
+from .imports import import_attendance
+from .models import Course, CourseContent, CourseSession, Lesson
 
 bp = Blueprint("training", __name__)
 
@@ -66,7 +67,7 @@ def _local(value: datetime) -> datetime:
 
 
 def _flash_error(exc: DomainError, form=None) -> None:
-    db.session.rollback()
+    rollback()
     unmarked = []  # messages about fields the page cannot mark: they go into the flash
     for field, message in exc.errors.items():
         if form is not None and hasattr(form, field):
@@ -85,15 +86,15 @@ def _flash_error(exc: DomainError, form=None) -> None:
 
 
 @bp.get("/programs/")
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def programs():
     year = request.args.get("year", type=year_arg)
     rows = db.session.scalars(queries.programs_for(current_user, year)).all()
-    return render_template("training/programs.html", programs=rows, year=year)
+    return render_template("lms/training/programs.html", programs=rows, year=year)
 
 
 @bp.route("/programs/new", methods=["GET", "POST"])
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def new_program():
     form = ProgramForm()
     form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
@@ -107,18 +108,17 @@ def new_program():
         except DomainError as exc:
             _flash_error(exc, form)
         else:
-            db.session.commit()
             return redirect(url_for("training.program", program_id=program.id))
-    return render_template("training/program_form.html", form=form)
+    return render_template("lms/training/program_form.html", form=form)
 
 
 @bp.get("/programs/<id:program_id>")
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def program(program_id: int):
     prog = found(queries.visible_program(current_user, program_id))
     ids = [c.id for c in prog.courses]
     return render_template(
-        "training/program.html",
+        "lms/training/program.html",
         program=prog,
         counts=queries.enrolment_counts(ids),
         sessions=queries.session_counts(ids),
@@ -127,7 +127,7 @@ def program(program_id: int):
 
 
 @bp.route("/programs/<id:program_id>/courses/new", methods=["GET", "POST"])
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def new_course(program_id: int):
     prog = found(queries.visible_program(current_user, program_id))
     if not unit_in_scope(current_user, prog.unit):
@@ -147,9 +147,8 @@ def new_course(program_id: int):
         except DomainError as exc:
             _flash_error(exc, form)
         else:
-            db.session.commit()
             return redirect(url_for("training.course", course_id=course.id))
-    return render_template("training/course_form.html", form=form, program=prog)
+    return render_template("lms/training/course_form.html", form=form, program=prog)
 
 
 # ---------------------------------------------------------------- courses
@@ -166,8 +165,8 @@ def _enrol_many_form() -> EnrolManyForm:
 
 def _cohort_options():
     """Cohorts of the viewer's units, offered for enrolling a whole cohort."""
-    from app.coverage.models import Cohort
-    from app.org.queries import in_scope
+    from ..coverage.models import Cohort
+    from ..org.queries import in_scope
 
     return db.session.scalars(
         select(Cohort).where(in_scope(current_user, Cohort.unit_id)).order_by(Cohort.year.desc(), Cohort.name)
@@ -175,11 +174,11 @@ def _cohort_options():
 
 
 @bp.get("/courses/<id:course_id>")
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     return render_template(
-        "training/course.html",
+        "lms/training/course.html",
         course=crs,
         roster=queries.roster(crs),
         grid=queries.attendance_grid(crs),
@@ -195,7 +194,7 @@ def course(course_id: int):
 
 
 @bp.post("/courses/<id:course_id>/sessions")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def add_session(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     form = SessionForm(prefix="session")
@@ -212,7 +211,6 @@ def add_session(course_id: int):
         except DomainError as exc:
             _flash_error(exc)
         else:
-            db.session.commit()
             flash(_("Session added."), "success")
     else:
         flash(
@@ -226,7 +224,7 @@ def add_session(course_id: int):
 
 
 @bp.post("/courses/<id:course_id>/enrol")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def enrol(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     one = EnrolOneForm(prefix="one")
@@ -246,9 +244,9 @@ def enrol(course_id: int):
                 abort(400)
             cohort_id = request.form.get("many-cohort_id", type=id_arg)
             if cohort_id:
-                from app.coverage.models import Cohort
-                from app.coverage.queries import members_of
-                from app.people.models import Person
+                from ..coverage.models import Cohort
+                from ..coverage.queries import members_of
+                from ..people.models import Person
 
                 cohort = found(db.session.get(Cohort, cohort_id))
                 if not unit_in_scope(current_user, cohort.unit):
@@ -270,13 +268,11 @@ def enrol(course_id: int):
             )
     except DomainError as exc:
         _flash_error(exc)
-    else:
-        db.session.commit()
     return redirect(url_for("training.course", course_id=crs.id))
 
 
 @bp.post("/courses/<id:course_id>/withdraw/<id:person_id>")
-@roles_required(*STAFF)
+@permission_required(MANAGE)
 def withdraw(course_id: int, person_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     person = found(person_for(current_user, person_id))
@@ -287,7 +283,6 @@ def withdraw(course_id: int, person_id: int):
     except DomainError as exc:
         _flash_error(exc)
     else:
-        db.session.commit()
         flash(
             _("%(name)s withdrawn.", name=person.name)
             + (" " + _("The first on the waitlist now has the seat.") if promoted else ""),
@@ -313,7 +308,7 @@ def _roster_statuses() -> dict[int, tuple[str, str | None]]:
 
 
 @bp.route("/sessions/<id:session_id>", methods=["GET", "POST"])
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def session_roster(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     form = ActionForm()
@@ -327,20 +322,19 @@ def session_roster(session_id: int):
             _flash_error(exc)
             entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
         else:
-            db.session.commit()
             flash(_("Attendance saved for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
     return render_template(
-        "training/session.html", session=sess, rows=queries.session_roster(sess), form=form, entered=entered
+        "lms/training/session.html", session=sess, rows=queries.session_roster(sess), form=form, entered=entered
     )
 
 
 @bp.get("/sessions/<id:session_id>/qr")
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def session_qr(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     return render_template(
-        "training/qr.html",
+        "lms/training/qr.html",
         session=sess,
         checked_in=queries.checked_in_count(sess),
         seats=len(services.enrolled_ids(sess.course_id)),
@@ -348,7 +342,7 @@ def session_qr(session_id: int):
 
 
 @bp.get("/sessions/<id:session_id>/qr.svg")
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def session_qr_svg(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     now = utcnow()
@@ -362,21 +356,21 @@ def session_qr_svg(session_id: int):
 
 
 @bp.route("/sessions/<id:session_id>/import", methods=["GET", "POST"])
-@roles_required(*ATTENDANCE_STAFF)
+@permission_required(TEACH)
 def session_import(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
-    form = AttendanceImportForm()
+    form = UploadForm()
     errors = None
     if form.validate_on_submit():
         count = None
         try:
-            count, errors = run_upload_import(form, import_attendance, session=sess)
+            count, errors = run_upload_import(form, import_attendance, actor=current_user, session=sess)
         except DomainError as exc:
             _flash_error(exc)
         if count is not None:
             flash(_("Attendance imported for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
-    return render_template("training/session_import.html", session=sess, form=form, errors=errors)
+    return render_template("lms/training/session_import.html", session=sess, form=form, errors=errors)
 
 
 # ---------------------------------------------------------------- trainees
@@ -401,7 +395,7 @@ def my():
     for _enrolment, crs, _prog in enrolments:
         progress[crs.id] = course_progress(crs).get(person.id, {})
     return render_template(
-        "training/my.html",
+        "lms/training/my.html",
         person=person,
         enrolments=enrolments,
         progress=progress,
@@ -428,7 +422,7 @@ def _my_course(course_id: int):
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
     return render_template(
-        "training/my_course.html",
+        "lms/training/my_course.html",
         course=crs,
         content=queries.content_for(crs),
         progress=course_progress(crs).get(person.id, {}),
@@ -441,7 +435,7 @@ def lesson(course_id: int, position: int):
     _person, crs = _my_course(course_id)
     content = found(queries.content_for(crs))
     item = found(db.session.scalar(select(Lesson).where(Lesson.content_id == content.id, Lesson.position == position)))
-    return render_template("training/lesson.html", course=crs, content=content, lesson=item)
+    return render_template("lms/training/lesson.html", course=crs, content=content, lesson=item)
 
 
 @bp.post("/my/courses/<id:course_id>/enrol")
@@ -458,7 +452,6 @@ def self_enrol(course_id: int):
     except DomainError as exc:
         _flash_error(exc)
     else:
-        db.session.commit()
         flash(
             _("You are enrolled in %(title)s.", title=crs.title)
             if result.status == "enrolled"
@@ -480,7 +473,6 @@ def self_withdraw(course_id: int):
     except DomainError as exc:
         _flash_error(exc)
     else:
-        db.session.commit()
         flash(_("You have withdrawn from %(title)s.", title=crs.title), "success")
     return redirect(url_for("training.my"))
 
@@ -539,12 +531,11 @@ def _checkin_page(sess: CourseSession, token: str):
                 ip=request.remote_addr,
             )
         except DomainError as exc:
-            db.session.rollback()
+            rollback()
             return render_template(
-                "training/checkin.html", session=sess, token=token, form=form, error=str(exc.message)
+                "lms/training/checkin.html", session=sess, token=token, form=form, error=str(exc.message)
             ), exc.status
-        db.session.commit()
         flash(_("Checked in. Welcome!") if created else _("You had already checked in."), "success")
         return redirect(url_for("training.my"))
     # GET only shows the confirmation; nothing is written.
-    return render_template("training/checkin.html", session=sess, token=token, form=form, error=None)
+    return render_template("lms/training/checkin.html", session=sess, token=token, form=form, error=None)

@@ -10,22 +10,22 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.services import record_audit
-from app.core.db import utcnow
-from app.core.domain import Conflict, Forbidden, Invalid, NotFound
-from app.core.numbers import parse_decimal
-from app.extensions import db
-from app.ledger.rollups import refresh_people
-from app.org.models import OrgUnit
-from app.org.queries import unit_in_scope
-from app.people.models import Person
-from app.training.checkin import code_is_good
-from app.training.models import (
+from ..audit.services import record_audit
+from ..core.db import utcnow
+from ..core.domain import Conflict, Forbidden, Invalid, NotFound
+from ..core.i18n import _l
+from ..core.numbers import parse_decimal
+from ..extensions import db
+from ..ledger.rollups import refresh_people
+from ..org.models import OrgUnit
+from ..org.queries import unit_in_scope
+from ..people.models import Person
+from .checkin import code_is_good
+from .models import (
     ATTENDANCE_STATUSES,
     METHODS,
     MODES,
@@ -324,7 +324,7 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
 
 
 def _has_completed(course: Course, person: Person) -> bool:
-    from app.ledger.queries import completions
+    from ..ledger.queries import completions
 
     done = completions(None, [person.id]).where(Enrolment.course_id == course.id)
     return db.session.execute(done.limit(1)).first() is not None

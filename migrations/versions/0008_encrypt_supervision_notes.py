@@ -38,7 +38,7 @@ def _crypto():
             "run `flask db upgrade` against the database, not offline SQL."
         )
     # The application's own functions and key (Flask-Migrate runs revisions in its app context).
-    from app.core import crypto
+    from shegong_academy.core import crypto
 
     return crypto
 

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.coverage.queries import person_year
-from app.coverage.services import create_cohort
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import Period, person_hours
-from app.ledger.rollups import FIELDS, _compute
-from app.supervision.services import record_supervision
-from app.training.services import create_course, create_program, create_session
+from shegong_academy.coverage.queries import person_year
+from shegong_academy.coverage.services import create_cohort
+from shegong_academy.extensions import db
+from shegong_academy.ledger.models import PersonMonth
+from shegong_academy.ledger.queries import Period, person_hours
+from shegong_academy.ledger.rollups import FIELDS, _compute
+from shegong_academy.supervision.services import record_supervision
+from shegong_academy.training.services import create_course, create_program, create_session
 from tests.factories import person, user
 
 T0 = datetime(2022, 5, 10, 1, 0, tzinfo=UTC)  # 09:00 in Hangzhou

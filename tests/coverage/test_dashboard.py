@@ -9,10 +9,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.coverage.models import Cohort, CohortMember
-from app.extensions import db
-from app.org.queries import children_of, unit_by_code
-from app.training.services import enrol, save_roster
+from shegong_academy.coverage.models import Cohort, CohortMember
+from shegong_academy.extensions import db
+from shegong_academy.org.queries import children_of, unit_by_code
+from shegong_academy.training.services import enrol, save_roster
 from tests.coverage import cohort, course, program, session
 from tests.factories import World, login, person
 

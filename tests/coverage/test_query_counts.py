@@ -7,10 +7,10 @@ import shutil
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from app.coverage.queries import unit_report
-from app.demo.generate import YEAR, generate_city
-from app.extensions import db
-from app.org.queries import unit_by_code
+from shegong_academy.coverage.queries import unit_report
+from shegong_academy.demo.generate import YEAR, generate_city
+from shegong_academy.extensions import db
+from shegong_academy.org.queries import unit_by_code
 from tests import conftest
 from tests.conftest import is_postgres, make_app, migrate
 from tests.factories import login

@@ -10,11 +10,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app.auth.services import create_api_token
-from app.coverage.models import Cohort, CohortMember
-from app.coverage.queries import strip_ids, unit_report
-from app.extensions import db
-from app.training.services import enrol, save_roster
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.coverage.models import Cohort, CohortMember
+from shegong_academy.coverage.queries import strip_ids, unit_report
+from shegong_academy.extensions import db
+from shegong_academy.training.services import enrol, save_roster
 from tests.coverage import cohort, course, program, session, supervise, supervisor_at
 from tests.factories import World, person
 
@@ -174,7 +174,7 @@ def small(app):
 
 def test_shape_and_people_directly_on_the_unit(app, small):
     with app.app_context():
-        from app.org.queries import unit_by_code
+        from shegong_academy.org.queries import unit_by_code
 
         report = strip_ids(unit_report(unit_by_code("330105"), 2022))
     assert_shape(report)

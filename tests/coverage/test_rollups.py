@@ -11,15 +11,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.auth.services import create_user
-from app.coverage.queries import unit_report
-from app.extensions import db
-from app.ledger.queries import Period, person_hours
-from app.supervision.models import SupervisionCredit
-from app.supervision.services import respond_to_credit
-from app.training.checkin import make_token
-from app.training.imports import import_attendance
-from app.training.services import check_in, enrol, record_attendance, save_roster, withdraw
+from shegong_academy.auth.services import create_user
+from shegong_academy.coverage.queries import unit_report
+from shegong_academy.extensions import db
+from shegong_academy.ledger.queries import Period, person_hours
+from shegong_academy.supervision.models import SupervisionCredit
+from shegong_academy.supervision.services import respond_to_credit
+from shegong_academy.training.checkin import make_token
+from shegong_academy.training.imports import import_attendance
+from shegong_academy.training.services import check_in, enrol, record_attendance, save_roster, withdraw
 from tests.coverage import T0, assert_ledger_agrees, assert_rollups_current, course, program, session, supervise
 from tests.coverage import supervisor_at as make_supervisor
 from tests.factories import World, id_number, person

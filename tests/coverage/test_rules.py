@@ -11,17 +11,17 @@ from decimal import Decimal
 
 import pytest
 
-from app.auth.services import create_user
-from app.coverage.models import Cohort
-from app.coverage.queries import members_of, missing_people, unit_report
-from app.coverage.services import freeze_cohort, refresh_members
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import Period, person_hours
-from app.org.models import OrgUnit
-from app.supervision.models import SupervisionCredit
-from app.supervision.services import respond_to_credit
-from app.training.services import enrol, record_attendance, save_roster, withdraw
+from shegong_academy.auth.services import create_user
+from shegong_academy.coverage.models import Cohort
+from shegong_academy.coverage.queries import members_of, missing_people, unit_report
+from shegong_academy.coverage.services import freeze_cohort, refresh_members
+from shegong_academy.extensions import db
+from shegong_academy.ledger.models import PersonMonth
+from shegong_academy.ledger.queries import Period, person_hours
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.supervision.models import SupervisionCredit
+from shegong_academy.supervision.services import respond_to_credit
+from shegong_academy.training.services import enrol, record_attendance, save_roster, withdraw
 from tests.conftest import make_app
 from tests.coverage import (
     assert_ledger_agrees,

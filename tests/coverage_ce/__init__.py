@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
-from app.training.services import create_course, create_program, create_session, enrol, record_attendance
+from shegong_academy.training.services import create_course, create_program, create_session, enrol, record_attendance
 from tests.factories import person
 
 _codes = itertools.count(1)

@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import User
-from app.config import DEFAULTS, ConfigError, load_config
-from app.coverage.queries import today_local
-from app.extensions import db
-from app.ledger.ce import add_months, ce_account, ce_at_risk, current_period, risk_horizon
-from app.org.queries import unit_by_code
-from app.supervision.models import SupervisionCredit
-from app.supervision.services import respond_to_credit
+from shegong_academy.auth.models import User
+from shegong_academy.config import DEFAULTS, ConfigError, load_config
+from shegong_academy.coverage.queries import today_local
+from shegong_academy.extensions import db
+from shegong_academy.ledger.ce import add_months, ce_account, ce_at_risk, current_period, risk_horizon
+from shegong_academy.org.queries import unit_by_code
+from shegong_academy.supervision.models import SupervisionCredit
+from shegong_academy.supervision.services import respond_to_credit
 from tests.coverage import supervise, supervisor_at
 from tests.coverage.test_query_counts import Statements
 from tests.coverage_ce import attend, certified, local
@@ -34,8 +34,8 @@ def w(ctx):
 @pytest.fixture
 def frozen_today(monkeypatch):
     """Pages see TODAY as the local date."""
-    monkeypatch.setattr("app.coverage.queries.today_local", lambda: TODAY)
-    monkeypatch.setattr("app.people.routes.today", lambda: TODAY)
+    monkeypatch.setattr("shegong_academy.coverage.queries.today_local", lambda: TODAY)
+    monkeypatch.setattr("shegong_academy.people.routes.today", lambda: TODAY)
 
 
 # ---------------------------------------------------------------- periods

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEntry
-from app.core.db import utcnow
-from app.credentials.models import Certificate, CredentialType, SerialCounter
-from app.credentials.services import issue_certificate
-from app.extensions import db
-from app.people.models import Person
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.db import utcnow
+from shegong_academy.credentials.models import Certificate, CredentialType, SerialCounter
+from shegong_academy.credentials.services import issue_certificate
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
 from tests.conftest import TEST_CONFIG, make_app
 from tests.credentials.test_credentials import _credential, _trained, issue_unrendered
 from tests.factories import World, login, person

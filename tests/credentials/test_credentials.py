@@ -12,18 +12,18 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.core.db import utcnow
-from app.core.domain import Invalid
-from app.credentials.models import Certificate, CredentialType
-from app.credentials.services import (
+from shegong_academy.core.db import utcnow
+from shegong_academy.core.domain import Invalid
+from shegong_academy.credentials.models import Certificate, CredentialType
+from shegong_academy.credentials.services import (
     eligibility,
     issue_certificate,
     reissue_certificate,
     revoke_certificate,
     verification_status,
 )
-from app.extensions import db
-from app.people.models import Person
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
 from tests.factories import World, login, person
 from tests.training.helpers import course, program, session
 
@@ -49,7 +49,7 @@ def _credential(w, **kw) -> CredentialType:
 
 
 def _trained(w, people, hours=3):
-    from app.training.services import enrol, record_attendance
+    from shegong_academy.training.services import enrol, record_attendance
 
     crs = course(program(w.district), code=f"C{len(people)}", hours=hours)
     s1 = session(crs, hours=hours)
@@ -98,7 +98,7 @@ def test_ineligible_or_out_of_scope_is_refused(w):
     cred = _credential(w)
     with pytest.raises(Invalid):
         issue_certificate(credential=cred, person=w.trainee_person, actor=w.coord)
-    from app.core.domain import NotFound
+    from shegong_academy.core.domain import NotFound
 
     with pytest.raises(NotFound):
         issue_certificate(credential=cred, person=w.outsider, actor=w.coord)
@@ -127,7 +127,7 @@ def test_verification_page_and_api(w, app):
     cert = issue_certificate(credential=cred, person=w.person, actor=w.coord)
     db.session.commit()
     full_id = None
-    from app.people.services import reveal_id_number
+    from shegong_academy.people.services import reveal_id_number
 
     full_id = reveal_id_number(person=w.person, actor=w.admin)
     db.session.commit()
@@ -241,7 +241,7 @@ def test_demo_transition_certificates_print_as_one_pdf(db_url, tmp_path):
     app = make_app(db_url, LMS_CERTIFICATE_STORAGE=str(tmp_path / "pdfs"))
     runner = app.test_cli_runner()
     with app.app_context():
-        from app.demo.world import load_demo
+        from shegong_academy.demo.world import load_demo
 
         load_demo()
         db.session.commit()

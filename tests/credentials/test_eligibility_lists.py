@@ -9,11 +9,11 @@ import pytest
 from flask_babel import gettext
 from sqlalchemy import func, insert, select
 
-from app.credentials.models import Certificate
-from app.credentials.queries import eligibility_counts, eligible_ids
-from app.credentials.services import eligibility, issue_certificate
-from app.extensions import db
-from app.people.models import Person
+from shegong_academy.credentials.models import Certificate
+from shegong_academy.credentials.queries import eligibility_counts, eligible_ids
+from shegong_academy.credentials.services import eligibility, issue_certificate
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
 from tests.coverage.test_query_counts import Statements
 from tests.credentials.test_credentials import _credential, _trained
 from tests.factories import World, login, person
@@ -26,7 +26,7 @@ CHECKBOX = re.compile(r'name="person_id" value="(\d+)"')
 def fast_pdfs(app, tmp_path, monkeypatch):
     """PDFs are not what these tests are about: a stub instead of WeasyPrint, stored as usual."""
     app.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
-    monkeypatch.setattr("app.credentials.render.render_pdf", lambda design, html: b"%PDF-1.7 stub")
+    monkeypatch.setattr("shegong_academy.credentials.render.render_pdf", lambda design, html: b"%PDF-1.7 stub")
 
 
 def _filler(unit, n: int) -> None:
@@ -84,9 +84,9 @@ def _add_people(cred_id: int, n: int, start: int) -> None:
     """``n`` people of 和睦社区: a third qualify, a third hold the certificate already, a third do not qualify yet."""
     from types import SimpleNamespace
 
-    from app.auth.models import User
-    from app.credentials.models import CredentialType
-    from app.org.queries import unit_by_code
+    from shegong_academy.auth.models import User
+    from shegong_academy.credentials.models import CredentialType
+    from shegong_academy.org.queries import unit_by_code
 
     cred = db.session.get(CredentialType, cred_id)
     coord = db.session.scalar(select(User).where(User.username == "coord"))
@@ -136,7 +136,7 @@ def test_eligibility_evaluates_the_rule_in_sql_with_its_reasons(app, fast_pdfs):
 
 
 def test_required_programs_are_checked_in_sql_with_the_missing_ones_named(app, fast_pdfs):
-    from app.training.models import Program
+    from shegong_academy.training.models import Program
     from tests.training.helpers import program
 
     with app.app_context():

@@ -10,13 +10,18 @@ from flask_migrate import upgrade
 from sqlalchemy import DateTime, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.models import AuditEntry
-from app.core.db import utcnow
-from app.core.domain import Conflict
-from app.credentials import services
-from app.credentials.models import Certificate, SerialCounter
-from app.credentials.services import issue_certificate, reissue_certificate, revoke_certificate, verification_status
-from app.extensions import db
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.db import utcnow
+from shegong_academy.core.domain import Conflict
+from shegong_academy.credentials import services
+from shegong_academy.credentials.models import Certificate, SerialCounter
+from shegong_academy.credentials.services import (
+    issue_certificate,
+    reissue_certificate,
+    revoke_certificate,
+    verification_status,
+)
+from shegong_academy.extensions import db
 from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app
 from tests.credentials.test_credentials import _credential, _trained
 from tests.factories import World

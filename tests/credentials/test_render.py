@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError, TemplateNotFound, UndefinedError
 
-from app.credentials import render
-from app.credentials.render import (
+from shegong_academy.credentials import render
+from shegong_academy.credentials.render import (
     DesignError,
     RenderUnavailable,
     ResourceRefused,

@@ -18,10 +18,10 @@ import pytest
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from app.credentials.models import Certificate, CredentialType, SerialCounter
-from app.credentials.services import issue_certificate, revoke_certificate
-from app.extensions import db
-from app.people.models import Person
+from shegong_academy.credentials.models import Certificate, CredentialType, SerialCounter
+from shegong_academy.credentials.services import issue_certificate, revoke_certificate
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
 from tests.credentials.test_credentials import _credential, _trained, issue_unrendered
 from tests.factories import World, login
 
@@ -114,7 +114,7 @@ def test_a_folder_that_cannot_be_made_is_a_clear_503(app, tmp_path):
 
 
 def test_the_issue_service_raises_unavailable_and_leaves_no_temporary_file(app, tmp_path, monkeypatch):
-    from app.core.domain import Unavailable
+    from shegong_academy.core.domain import Unavailable
 
     storage = tmp_path / "pdfs"
     ids = _setup(app, storage)
@@ -136,7 +136,9 @@ def test_revoked_on_is_the_local_date_like_issued_on(app, tmp_path, monkeypatch)
     with app.app_context():
         cert = issue_unrendered(ids["credential"], ids["person"])
         # 23:30 UTC on 1 January is 07:30 on 2 January in Asia/Shanghai
-        monkeypatch.setattr("app.credentials.services.utcnow", lambda: datetime(2026, 1, 1, 23, 30, tzinfo=UTC))
+        monkeypatch.setattr(
+            "shegong_academy.credentials.services.utcnow", lambda: datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+        )
         revoke_certificate(certificate=cert, reason="信息有误", actor=None)
         db.session.commit()
         code = cert.verification_code

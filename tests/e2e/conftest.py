@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from app.extensions import db
+from shegong_academy.extensions import db
 from tests.conftest import make_app
 
 CHROMIUM = Path("/usr/bin/chromium")

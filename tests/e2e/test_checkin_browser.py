@@ -24,11 +24,11 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from app.core.db import utcnow
-from app.extensions import db
-from app.training.checkin import make_token
-from app.training.models import Attendance
-from app.training.services import create_session, enrol
+from shegong_academy.core.db import utcnow
+from shegong_academy.extensions import db
+from shegong_academy.training.checkin import make_token
+from shegong_academy.training.models import Attendance
+from shegong_academy.training.services import create_session, enrol
 from tests.conftest import make_app
 from tests.e2e.conftest import TIMEOUT_MS, _QuietHandler
 from tests.factories import PASSWORD, World

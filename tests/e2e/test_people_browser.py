@@ -15,13 +15,13 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import func, select
 
-from app.auth.models import User
-from app.core.crypto import decrypt_text
-from app.demo.world import DEMO_PASSWORD, GONGSHU
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.org.queries import children_of, subtree_ids, unit_by_code
-from app.people.models import Person
+from shegong_academy.auth.models import User
+from shegong_academy.core.crypto import decrypt_text
+from shegong_academy.demo.world import DEMO_PASSWORD, GONGSHU
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.org.queries import children_of, subtree_ids, unit_by_code
+from shegong_academy.people.models import Person
 
 pytestmark = pytest.mark.e2e
 

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEntry
-from app.auth.services import create_api_token
-from app.core.crypto import decrypt_text
-from app.extensions import db
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.supervision.services import record_supervision
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.core.crypto import decrypt_text
+from shegong_academy.extensions import db
+from shegong_academy.supervision.models import SupervisionCredit, SupervisionRecord
+from shegong_academy.supervision.services import record_supervision
 from tests.factories import World, person, user
 
 # A unique string: if it shows up in any response body, the confidential notes leaked.

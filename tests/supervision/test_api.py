@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
-from app.supervision.models import SupervisionCredit, SupervisionRecord
+from shegong_academy.extensions import db
+from shegong_academy.supervision.models import SupervisionCredit, SupervisionRecord
 from tests.supervision import (
     NOTES,
     api_caller,

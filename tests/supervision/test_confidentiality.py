@@ -14,12 +14,12 @@ from cryptography.fernet import InvalidToken
 from openpyxl import load_workbook
 from sqlalchemy import inspect, select, text
 
-from app.audit.models import AuditEntry
-from app.auth.models import User
-from app.core.crypto import decrypt_text
-from app.extensions import db
-from app.supervision.models import SupervisionRecord
-from app.supervision.queries import notes_for
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.models import User
+from shegong_academy.core.crypto import decrypt_text
+from shegong_academy.extensions import db
+from shegong_academy.supervision.models import SupervisionRecord
+from shegong_academy.supervision.queries import notes_for
 from tests.conftest import make_app
 from tests.factories import login
 from tests.supervision import NOTES, api_caller, ids_of, stored_notes, sup_world, text_of

@@ -8,12 +8,12 @@ from datetime import date
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.ledger.queries import Period, supervision_by_person
-from app.org.queries import subtree_ids, unit_by_code
-from app.people.models import Person
-from app.supervision.models import SupervisionRecord
-from app.supervision.services import holds_supervisor_assignment
+from shegong_academy.extensions import db
+from shegong_academy.ledger.queries import Period, supervision_by_person
+from shegong_academy.org.queries import subtree_ids, unit_by_code
+from shegong_academy.people.models import Person
+from shegong_academy.supervision.models import SupervisionRecord
+from shegong_academy.supervision.services import holds_supervisor_assignment
 from tests.factories import login
 
 LEADING = {"provincial_leader", "city_leader", "supervisor_assistant"}
@@ -76,7 +76,7 @@ def test_dongsheng_has_both_formats_and_modes(demo_app):
 
 
 def test_gongshu_coordinator_sees_the_15_without_the_notes(demo_app):
-    from app.demo.world import DEMO_PASSWORD
+    from shegong_academy.demo.world import DEMO_PASSWORD
 
     c = demo_app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"

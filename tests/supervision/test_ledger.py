@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import Period, counted_credit_statuses, person_hours, supervision_by_person
-from app.supervision.models import SupervisionCredit
-from app.supervision.services import respond_to_credit
+from shegong_academy.extensions import db
+from shegong_academy.ledger.models import PersonMonth
+from shegong_academy.ledger.queries import Period, counted_credit_statuses, person_hours, supervision_by_person
+from shegong_academy.supervision.models import SupervisionCredit
+from shegong_academy.supervision.services import respond_to_credit
 from tests.conftest import make_app
 from tests.supervision import api_caller, record, sup_world
 

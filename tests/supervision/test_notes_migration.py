@@ -7,8 +7,8 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from app.core.crypto import decrypt_text, encrypt_text
-from app.extensions import db
+from shegong_academy.core.crypto import decrypt_text, encrypt_text
+from shegong_academy.extensions import db
 from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app
 from tests.test_migrations import drop_database
 

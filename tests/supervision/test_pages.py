@@ -15,11 +15,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.auth.models import User
-from app.extensions import db
-from app.people.models import Person
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.supervision.services import respond_to_credit
+from shegong_academy.auth.models import User
+from shegong_academy.extensions import db
+from shegong_academy.people.models import Person
+from shegong_academy.supervision.models import SupervisionCredit, SupervisionRecord
+from shegong_academy.supervision.services import respond_to_credit
 from tests.factories import login
 from tests.supervision import NOTES, counts, ids_of, record, shanghai_tomorrow, stored_notes, sup_world
 

@@ -10,13 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-import app.supervision.services as sup_services
-from app.audit.models import AuditEntry
-from app.core.domain import Forbidden, Invalid, NotFound
-from app.extensions import db
-from app.ledger.queries import person_hours
-from app.supervision.models import SupervisionCredit, SupervisionRecord
-from app.supervision.services import record_supervision, respond_to_credit
+import shegong_academy.supervision.services as sup_services
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.domain import Forbidden, Invalid, NotFound
+from shegong_academy.extensions import db
+from shegong_academy.ledger.queries import person_hours
+from shegong_academy.supervision.models import SupervisionCredit, SupervisionRecord
+from shegong_academy.supervision.services import record_supervision, respond_to_credit
 from tests.conftest import make_app
 from tests.supervision import NOTES, counts, payload, record, shanghai_tomorrow, stored_notes, sup_world
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.training.services import create_course, create_program, create_session
+from shegong_academy.training.services import create_course, create_program, create_session
 
 T0 = datetime(2022, 5, 10, 1, 0, tzinfo=UTC)  # 09:00 in Hangzhou
 

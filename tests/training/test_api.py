@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.services import create_api_token
-from app.extensions import db
-from app.training.models import Attendance, Course, CourseSession, Enrolment, Program
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.extensions import db
+from shegong_academy.training.models import Attendance, Course, CourseSession, Enrolment, Program
 from tests.factories import World, person
 
 PROBLEM = "application/problem+json"

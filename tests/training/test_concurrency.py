@@ -15,16 +15,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEntry
-from app.auth.services import create_api_token
-from app.core.domain import Conflict, NotFound
-from app.extensions import db
-from app.ledger.models import PersonMonth
-from app.ledger.queries import Period, person_hours
-from app.people.models import Person
-from app.training.checkin import make_token
-from app.training.models import Attendance, Course, CourseSession, Enrolment
-from app.training.services import check_in, enrol, withdraw
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.core.domain import Conflict, NotFound
+from shegong_academy.extensions import db
+from shegong_academy.ledger.models import PersonMonth
+from shegong_academy.ledger.queries import Period, person_hours
+from shegong_academy.people.models import Person
+from shegong_academy.training.checkin import make_token
+from shegong_academy.training.models import Attendance, Course, CourseSession, Enrolment
+from shegong_academy.training.services import check_in, enrol, withdraw
 from tests.conftest import make_app
 from tests.factories import World, person, user
 from tests.training.helpers import T0, course, program, session
@@ -102,7 +102,7 @@ def world(capp):
 
 
 def self_enrol(course_id: int, person_id: int):
-    from app.auth.models import User
+    from shegong_academy.auth.models import User
 
     crs = db.session.get(Course, course_id)
     who = db.session.get(Person, person_id)
@@ -364,7 +364,7 @@ def test_twenty_check_ins_of_twenty_people(capp, world):
 def test_twenty_identical_cohorts_at_once_make_one(capp, world):
     """A retried POST racing itself: every request passes the name check before any commits, so on
     PostgreSQL the unique constraint decides. One 201, the rest 409 problem details, never a 500."""
-    from app.coverage.models import Cohort
+    from shegong_academy.coverage.models import Cohort
 
     headers = {"Authorization": f"Bearer {world['coord']}", "Accept-Language": "zh-CN"}
     body = {"name": "2026年全员轮训", "unit_code": "330105", "year": 2026, "category": "community_worker"}

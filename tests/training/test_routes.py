@@ -21,16 +21,16 @@ import pytest
 import segno
 from sqlalchemy import func, select
 
-import app.training.services as training_services
-from app.audit.models import AuditEntry
-from app.auth.models import User
-from app.core.db import utcnow
-from app.extensions import db
-from app.org.models import OrgUnit
-from app.people.models import Person
-from app.training.checkin import make_token, token_is_fresh
-from app.training.models import Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
-from app.training.services import enrol, record_attendance
+import shegong_academy.training.services as training_services
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.models import User
+from shegong_academy.core.db import utcnow
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.people.models import Person
+from shegong_academy.training.checkin import make_token, token_is_fresh
+from shegong_academy.training.models import Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
+from shegong_academy.training.services import enrol, record_attendance
 from tests.factories import World, id_number, login, person, user
 from tests.training.helpers import course, program, session
 
@@ -1002,8 +1002,8 @@ def test_trainee_gets_403_on_staff_pages(site, running):
 
 
 def test_enrol_a_whole_cohort_in_one_action(site, program_id):
-    from app.coverage.services import create_cohort
-    from app.training.models import Enrolment
+    from shegong_academy.coverage.services import create_cohort
+    from shegong_academy.training.models import Enrolment
 
     with site.world() as w:
         crs = course(db.session.get(Program, program_id), code="COH", capacity=None)

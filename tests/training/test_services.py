@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEntry
-from app.core.domain import Conflict, Forbidden, Invalid, NotFound
-from app.extensions import db
-from app.ledger.queries import Period, course_progress, person_hours
-from app.training.checkin import PROOF_SECONDS, make_proof, make_token
-from app.training.models import Attendance, Course, Enrolment
-from app.training.services import check_in, enrol, record_attendance, save_roster, withdraw
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.domain import Conflict, Forbidden, Invalid, NotFound
+from shegong_academy.extensions import db
+from shegong_academy.ledger.queries import Period, course_progress, person_hours
+from shegong_academy.training.checkin import PROOF_SECONDS, make_proof, make_token
+from shegong_academy.training.models import Attendance, Course, Enrolment
+from shegong_academy.training.services import check_in, enrol, record_attendance, save_roster, withdraw
 from tests.factories import World, person
 from tests.training.helpers import T0, course, program, session
 
@@ -90,7 +90,7 @@ def test_course_validation_writes_nothing(w, field, value):
 
 def test_session_validation(w):
     crs = course(program(w.district))
-    from app.training.services import create_session
+    from shegong_academy.training.services import create_session
 
     with pytest.raises(Invalid) as exc:
         create_session(course=crs, data={"starts_at": T0, "ends_at": T0 - timedelta(hours=1), "hours": 2}, actor=None)
