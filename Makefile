@@ -9,7 +9,7 @@ TEST_PACKAGES := chromium poppler-utils
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint bench dist sysdeps testdeps translations messages clean
+.PHONY: install run serve worker test lint bench dist sysdeps testdeps translations messages clean
 
 ## install: system packages when missing, .venv, the project, compiled translations
 install: sysdeps $(VENV)/.installed translations
@@ -42,11 +42,23 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel -q compile -d app/translations
 
-## run: migrate, load the demo world into an empty database, serve on http://127.0.0.1:5000
+## run: migrate, load the demo world into an empty database, serve on http://127.0.0.1:5000 with a job worker beside
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) lms demo --if-empty
+	@mkdir -p instance
+	@$(FLASK) lms worker --concurrency 1 > instance/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "job worker started (log: instance/worker.log)"; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## serve: gunicorn in production mode (LMS_MODE=production; see docs/deploy.md for the variables it needs)
+serve: install
+	HOST=$(HOST) PORT=$(PORT) LMS_MODE=production $(BIN)/gunicorn -c gunicorn.conf.py
+
+## worker: one job worker (same environment as serve)
+worker: install
+	$(FLASK) lms worker
 
 lint: install
 	$(BIN)/ruff check .

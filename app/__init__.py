@@ -32,6 +32,7 @@ FEATURES_WITH_MODELS = (
     "auth",
     "coverage",
     "credentials",
+    "jobs",
     "ledger",
     "org",
     "people",
@@ -40,19 +41,30 @@ FEATURES_WITH_MODELS = (
 )
 
 
+FEATURES_WITH_JOBS = ("credentials", "ledger", "org", "people", "training")
+
+
 class Academy:
     """The academy as a Flask extension: ``Academy(app, url_prefix="/training")`` or ``init_app(app)``.
 
     ``user_loader``, when given, is called on the academy's requests to return
     the academy user (``shegong_academy.auth.models.User``) the host has
-    signed in, or None; the academy's own sign-in is then not used.
+    signed in, or None; it reads the host's own session (and so its
+    Flask-Login), and the academy's own sign-in is then not used: anonymous
+    visitors go to the host's ``login_view`` (an endpoint) instead.
     """
 
     def __init__(
-        self, app: Flask | None = None, url_prefix: str = "", *, user_loader: Callable[[], object] | None = None
+        self,
+        app: Flask | None = None,
+        url_prefix: str = "",
+        *,
+        user_loader: Callable[[], object] | None = None,
+        login_view: str | None = None,
     ):
         self.url_prefix = url_prefix
         self.user_loader = user_loader
+        self.login_view = login_view
         if app is not None:
             self.init_app(app, url_prefix)
 
@@ -60,7 +72,7 @@ class Academy:
         from . import extensions as ext
         from .cli import lms
         from .core import db as core_db
-        from .core import i18n, paths, routing, sessions, templating, web
+        from .core import i18n, observability, paths, queue, routing, sessions, templating, web
 
         self.prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
         if not standalone:
@@ -74,11 +86,17 @@ class Academy:
             ext.migrate.init_app(app, ext.db, directory=str(paths.migrations()))
         web.init_app(app, self.is_academy_request)
         _init_limiter(app, standalone)
+        queue.init_app(app)
         i18n.init_app(app, self.is_academy_request)
         templating.init_app(app, standalone=standalone, page_context_providers=(_page_globals, _csrf_context))
         _import_models()
         _register_blueprints(app, self.prefix)
         sessions.init_app(app, self.prefix, standalone=standalone)
+        observability.init_app(app, standalone=standalone, is_academy_request=self.is_academy_request)
+        if app.config["LMS_METRICS"]:
+            from .jobs.metrics import init_app as init_job_metrics
+
+            init_job_metrics(app)
         app.cli.add_command(lms)
 
     def is_academy_request(self) -> bool:
@@ -149,18 +167,24 @@ def _init_limiter(app: Flask, standalone: bool) -> None:
 
 
 def _import_models() -> None:
-    """Import every feature's models so the metadata (and Alembic) sees all tables."""
+    """Import every feature's models (so the metadata and Alembic see all tables) and job handlers."""
     for feature in FEATURES_WITH_MODELS:
         import_module(f"{__name__}.{feature}.models")
+    for feature in FEATURES_WITH_JOBS:
+        import_module(f"{__name__}.{feature}.jobs")
 
 
 def _page_globals() -> dict:
+    from .auth import permissions
     from .auth.current import current_user
     from .org.queries import unit_in_scope
     from .people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 
     return {
         "current_user": current_user,
+        # {% if can(MANAGE) %}: templates ask for a permission, like routes, never for a list of roles
+        "can": lambda permission: permissions.can(current_user, permission),
+        **{name: getattr(permissions, name) for name in ("MANAGE", "TEACH", "SUPERVISE", "ADMINISTER", "STAFF")},
         "in_scope": lambda unit: unit_in_scope(current_user, unit),
         "CATEGORY_LABELS": CATEGORY_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS,
@@ -183,13 +207,25 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
     from .core.web import setup_blueprint
     from .coverage.routes import bp as coverage_bp
     from .credentials.routes import bp as credentials_bp
+    from .jobs.routes import bp as jobs_bp
     from .org.routes import bp as org_bp
     from .people.routes import bp as people_bp
     from .site.routes import bp as site_bp
     from .supervision.routes import bp as supervision_bp
     from .training.routes import bp as training_bp
 
-    pages = (site_bp, auth_bp, org_bp, people_bp, training_bp, supervision_bp, coverage_bp, credentials_bp, docs_bp)
+    pages = (
+        site_bp,
+        auth_bp,
+        org_bp,
+        people_bp,
+        training_bp,
+        supervision_bp,
+        coverage_bp,
+        credentials_bp,
+        jobs_bp,
+        docs_bp,
+    )
     for bp in (*pages, api_bp):
         if not getattr(bp, "lms_ready", False):  # a blueprint is set up once, before its first registration
             setup_blueprint(bp, forms=bp is not api_bp)
@@ -206,4 +242,10 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, static_folder=None, **where)
     app.config.from_mapping(load_config(config, app.instance_path))
     Academy().init_app(app, standalone=True)
+    if app.config["LMS_PROXY_COUNT"]:
+        # Behind that many reverse proxies: trust their X-Forwarded-For/-Proto/-Host/-Prefix, and no more.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["LMS_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
     return app

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -9,8 +12,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from .auth.permissions import ROLES
 from .core import paths
-from .core.uow import commit, transactional
+from .core.ranges import FIRST_YEAR, LAST_YEAR
+from .core.uow import commit, transaction, transactional
 from .extensions import db
 
 
@@ -61,6 +66,125 @@ def db_current_cmd():
     command.current(_alembic_config())
 
 
+@lms.command("worker")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="jobs at once (LMS_WORKER_CONCURRENCY)")
+@with_appcontext
+def worker_cmd(concurrency):
+    """Run a job worker: it takes jobs from the queue until stopped (make worker)."""
+    from celery.signals import worker_process_init
+
+    from .jobs.services import revive_stale_jobs
+
+    app = current_app._get_current_object()
+
+    @worker_process_init.connect(weak=False)
+    def _own_connections(**_kwargs):
+        # A forked worker process opens its own database connections, never its parent's.
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    with transaction():
+        revived = revive_stale_jobs()  # what a worker killed mid-job left running
+    if revived:
+        click.echo(f"jobs queued again: {', '.join(map(str, revived))}")
+    # Keep looking: a worker on another machine may die while this one runs.
+    threading.Thread(target=_revive_forever, args=(app,), name="lms-revive", daemon=True).start()
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)  # a line per page is not news
+    sqlite = db.engine.dialect.name == "sqlite"
+    argv = [
+        "worker",
+        "--loglevel=INFO",
+        # SQLite takes one writer at a time: one job at a time, in the worker's own process.
+        f"--pool={'solo' if sqlite else 'prefork'}",
+        f"--concurrency={1 if sqlite else concurrency or app.config['LMS_WORKER_CONCURRENCY']}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    app.extensions["lms_celery"].worker_main(argv)
+
+
+def _revive_forever(app) -> None:
+    """Every LMS_JOB_STALE_SECONDS, queue again the jobs whose worker stopped reporting (any machine's)."""
+    from .jobs.services import revive_stale_jobs
+
+    while True:
+        time.sleep(app.config["LMS_JOB_STALE_SECONDS"])
+        try:
+            with app.app_context(), transaction():
+                revived = revive_stale_jobs()
+        except Exception:  # noqa: BLE001 - the database may be away for a moment; try again next time
+            app.logger.exception("could not look for stopped jobs")
+            continue
+        if revived:
+            app.logger.warning("jobs whose worker stopped, queued again: %s", revived)
+
+
+def _embedded_store():
+    from .core.backup import BackupError
+    from .core.storage import FileStorage, storage
+
+    store = storage()
+    if not isinstance(store, FileStorage):
+        raise BackupError("the files are in an object store: back it up with its own tools (docs/deploy.md)")
+    return store
+
+
+def _revision() -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(
+            connection, opts={"version_table": current_app.config["LMS_MIGRATION_VERSION_TABLE"]}
+        ).get_current_revision()
+
+
+@lms.command("backup")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the archive to write (.tar.gz)")
+@with_appcontext
+def backup_cmd(out):
+    """Embedded mode: the database and every stored file in one archive (safe while the app runs)."""
+    from .core.backup import BackupError, backup
+
+    try:
+        manifest = backup(
+            database_url=current_app.config["SQLALCHEMY_DATABASE_URI"],
+            store=_embedded_store(),
+            instance_path=Path(current_app.instance_path),
+            out=Path(out),
+            revision=_revision(),
+        )
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up the database (revision {manifest['revision']}) and {manifest['files']} file(s) to {out}")
+
+
+@lms.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="do not ask (the current database and files are replaced)")
+@with_appcontext
+def restore_cmd(archive, yes):
+    """Embedded mode: put a backup back. Stop the server and the worker first: the database is replaced."""
+    from .core.backup import BackupError, restore
+
+    if not yes:
+        click.confirm("This replaces the current database and stored files with the backup's. Go on?", abort=True)
+    db.session.remove()
+    db.engine.dispose()  # no connection may hold the file being replaced
+    try:
+        manifest = restore(
+            archive_path=Path(archive),
+            database_url=current_app.config["SQLALCHEMY_DATABASE_URI"],
+            store=_embedded_store(),
+            instance_path=Path(current_app.instance_path),
+        )
+    except (BackupError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored the backup of {manifest['created_at']} (revision {manifest['revision']}, "
+        f"{manifest['files']} file(s)); run `lms db upgrade` if this version is newer"
+    )
+
+
 def _read_upload(path: str) -> tuple[str, bytes]:
     file = Path(path)
     limit = current_app.config["LMS_MAX_UPLOAD_BYTES"]
@@ -82,6 +206,46 @@ def _run_import(func, path: str) -> object:
             click.echo(f"{path}: row {err.row}, column {err.column}: {err.message}", err=True)
         raise click.ClickException(f"{path}: {len(exc.errors)} error(s); nothing was imported") from None
     return result
+
+
+@lms.command("rotate-data-key")
+@click.option(
+    "--previous-key-env",
+    default="LMS_DATA_KEY_PREVIOUS",
+    show_default=True,
+    help="the environment variable that holds the data key the data is encrypted with now",
+)
+@with_appcontext
+@transactional
+def rotate_data_key_cmd(previous_key_env):
+    """Re-encrypt ID numbers and supervision notes under LMS_DATA_KEY (all or nothing; audited)."""
+    import os
+
+    from cryptography.fernet import InvalidToken
+
+    from .audit.services import record_audit
+    from .people.services import rekey_people
+    from .supervision.services import rekey_notes
+
+    previous = os.environ.get(previous_key_env)
+    if not previous:
+        raise click.ClickException(f"{previous_key_env} is not set: it must hold the data key in use until now")
+    if previous == (current_app.config.get("LMS_DATA_KEY") or current_app.config["SECRET_KEY"]):
+        raise click.ClickException(f"{previous_key_env} is the current key: set LMS_DATA_KEY to the new one")
+    try:
+        people, notes = rekey_people(previous), rekey_notes(previous)
+    except InvalidToken:
+        raise click.ClickException(
+            f"{previous_key_env} does not decrypt the stored data: nothing was changed"
+        ) from None
+    record_audit(
+        actor=None,
+        action="data_key.rotate",
+        entity_type="system",
+        entity_id=None,
+        after={"people": people, "notes": notes},
+    )
+    click.echo(f"re-encrypted {people} ID number(s) and {notes} supervision note(s) under the new LMS_DATA_KEY")
 
 
 @lms.command("import-units")
@@ -111,9 +275,7 @@ def import_people_cmd(file):
 @lms.command("create-user")
 @click.option("--username", required=True)
 @click.option("--password", required=True)
-@click.option(
-    "--role", required=True, type=click.Choice(["admin", "coordinator", "supervisor", "instructor", "trainee"])
-)
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--unit", "unit_code", required=True, help="code of the unit whose subtree the role covers")
 @click.option("--person-id", type=int, default=None)
 @with_appcontext
@@ -302,24 +464,31 @@ def content_group():
 @with_appcontext
 @transactional
 def content_sync_cmd(root):
-    """Load course_content/ into the database (idempotent; all courses or none)."""
-    from .training.content import ContentRejected, sync_content
+    """Load course_content/ into the database (idempotent; all courses or none) — the job, run here."""
+    from .jobs.models import Job
+    from .jobs.services import submit_job
+    from .jobs.tasks import run_job
 
     folder = Path(root) if root else paths.course_content()
     if not folder.is_dir():
         raise click.ClickException(f"{folder}: no such folder")
-    try:
-        counts = sync_content(folder)
-    except ContentRejected as exc:
-        for err in exc.errors:
-            click.echo(str(err), err=True)
-        raise click.ClickException(f"{len(exc.errors)} error(s); nothing was synced") from None
-    click.echo("courses created: {created}, updated: {updated}, unchanged: {unchanged}".format(**counts))
+    job_id = submit_job(
+        kind="training.content_sync", params={"root": str(folder.absolute())}, actor=None, queue=False
+    ).id
+    commit()  # (read the id before: reading it after the commit would start a transaction the job must wait for)
+    run_job(job_id)
+    job = db.session.get(Job, job_id, populate_existing=True)
+    if job.state != "done":
+        errors = (job.result or {}).get("errors", [])
+        for err in errors:
+            click.echo(err, err=True)
+        raise click.ClickException(f"{len(errors)} error(s); nothing was synced" if errors else job.error)
+    click.echo("courses created: {created}, updated: {updated}, unchanged: {unchanged}".format(**job.result))
 
 
 @lms.command("report")
 @click.option("--unit", "unit_code", required=True, help="code of the unit whose subtree is reported")
-@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--year", type=click.IntRange(FIRST_YEAR, LAST_YEAR), required=True)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json")
 @click.option(
     "--out", type=click.Path(dir_okay=False, writable=True), default=None, help="file to write (xlsx needs one)"
@@ -366,11 +535,14 @@ def ledger_group():
 @with_appcontext
 @transactional
 def ledger_rebuild_cmd():
-    """Recompute every person's monthly rollups from attendance and supervision."""
-    from .ledger.rollups import refresh_all
+    """Recompute every person's monthly rollups from attendance and supervision (the job, run here)."""
+    from .jobs.services import submit_job
+    from .jobs.tasks import run_job
 
-    refresh_all()
-    click.echo("ledger rollups rebuilt")
+    job_id = submit_job(kind="ledger.rebuild", params={}, actor=None, queue=False).id
+    commit()  # (the id is read before: reading it after the commit would start a transaction the job waits for)
+    run_job(job_id)
+    click.echo(f"ledger rollups rebuilt (job {job_id})")
 
 
 @lms.command("generate")

@@ -19,6 +19,7 @@ DEFAULTS: dict[str, object] = {
     "LMS_DEFAULT_LANGUAGE": "zh_CN",
     "LMS_MAX_UPLOAD_BYTES": 5 * 1024 * 1024,
     "LMS_IMPORT_MAX_ROWS": 20000,
+    "LMS_IMPORT_INLINE_BYTES": 256 * 1024,  # larger spreadsheets are imported by a job
     "LMS_IMPORT_READ_SECONDS": 4,  # processor time one spreadsheet read may take before it is refused
     # ID numbers refused because someone outside the user's units holds them; past it, adding people pauses.
     "LMS_ID_REFUSAL_LIMIT": "10 per day",
@@ -40,7 +41,6 @@ DEFAULTS: dict[str, object] = {
     "LMS_SUPERVISION_RATIO": 8,  # supervisees per supervisor per year; above it warns
     "LMS_COUNT_UNCONFIRMED_SUPERVISION": True,  # disputed credits never count
     "LMS_VERIFY_RATE_LIMIT": "30 per minute",
-    "LMS_CERTIFICATE_STORAGE": None,  # folder for issued PDFs; default instance/certificates
     "LMS_PUBLIC_URL": None,  # e.g. https://academy.example.gov.cn — printed in QR codes
     # Continuing education of certified social workers: hours per registration period by level.
     "LMS_CE_MINIMUM_HOURS": {"assistant": 72, "intermediate": 90, "senior": 90},
@@ -52,8 +52,22 @@ DEFAULTS: dict[str, object] = {
     "LMS_SESSION_COOKIE_NAME": "lms_session",  # the academy's own signed cookie, on its own paths only
     "LMS_SESSION_COOKIE_SECURE": None,  # default: true in production
     "LMS_SECRET_KEY": None,  # default: the host's SECRET_KEY; embedded: generated into instance/
+    "LMS_SECRET_KEY_FALLBACKS": [],  # earlier secret keys still accepted (rotation); signing uses LMS_SECRET_KEY
     "LMS_DATABASE_URL": None,  # default: the host's SQLALCHEMY_DATABASE_URI; embedded: SQLite in instance/
     "LMS_MIGRATION_VERSION_TABLE": None,  # default: alembic_version standalone, lms_alembic_version mounted
+    # Files (issued PDFs, print results, uploads): file:///path or s3://bucket/prefix; embedded: the instance folder.
+    "LMS_STORAGE_URL": None,
+    "LMS_S3_ENDPOINT_URL": None,  # an S3-compatible server (MinIO…); boto3 reads the AWS_* credentials
+    # Jobs: the broker (default LMS_REDIS_URL; embedded: a SQLite queue beside the database).
+    "LMS_BROKER_URL": None,
+    "LMS_JOBS_EAGER": False,  # run jobs at once in the caller (tests)
+    "LMS_JOB_STALE_SECONDS": 30,  # a running job whose worker has not reported for this long is run again
+    "LMS_JOB_MAX_ATTEMPTS": 3,
+    "LMS_WORKER_CONCURRENCY": 2,
+    "LMS_PRINT_RESULT_DAYS": 7,  # print results are deleted after this many days
+    "LMS_PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
+    "LMS_LOG_FORMAT": None,  # text | json (default: json in production)
+    "LMS_METRICS": False,  # Prometheus metrics at /metrics
 }
 
 # Flask settings of the standalone application (a host application keeps its own).
@@ -66,6 +80,7 @@ FLASK_DEFAULTS: dict[str, object] = {
 _ENV_INT = {
     "LMS_MAX_UPLOAD_BYTES",
     "LMS_IMPORT_MAX_ROWS",
+    "LMS_IMPORT_INLINE_BYTES",
     "LMS_IMPORT_READ_SECONDS",
     "LMS_PASSWORD_TIME_COST",
     "LMS_PASSWORD_MEMORY_KIB",
@@ -77,6 +92,11 @@ _ENV_INT = {
     "LMS_SUPERVISION_RATIO",
     "LMS_CE_PERIOD_YEARS",
     "LMS_CE_RISK_MONTHS",
+    "LMS_JOB_STALE_SECONDS",
+    "LMS_JOB_MAX_ATTEMPTS",
+    "LMS_WORKER_CONCURRENCY",
+    "LMS_PRINT_RESULT_DAYS",
+    "LMS_PROXY_COUNT",
 }
 _ENV_STR = {
     "LMS_MODE",
@@ -92,12 +112,15 @@ _ENV_STR = {
     "LMS_REDIS_URL",
     "LMS_DATA_KEY",
     "LMS_VERIFY_RATE_LIMIT",
-    "LMS_CERTIFICATE_STORAGE",
     "LMS_PUBLIC_URL",
     "LMS_SECRET_KEY",
     "LMS_DATABASE_URL",
     "LMS_SESSION_COOKIE_NAME",
     "LMS_MIGRATION_VERSION_TABLE",
+    "LMS_STORAGE_URL",
+    "LMS_S3_ENDPOINT_URL",
+    "LMS_BROKER_URL",
+    "LMS_LOG_FORMAT",
 }
 
 
@@ -182,6 +205,13 @@ def _check_public_url(value: str) -> None:
         )
 
 
+def _check_storage_url(value: str) -> None:
+    """Refuse an LMS_STORAGE_URL that names neither a folder nor a bucket."""
+    parts = urlsplit(value)
+    if not ((parts.scheme == "file" and parts.path) or (parts.scheme == "s3" and parts.netloc)):
+        raise ConfigError(f"LMS_STORAGE_URL must be file:///path or s3://bucket/prefix, got {_scheme(value)}")
+
+
 def _check_production(cfg: dict, database_variable: str) -> None:
     """Refuse a production configuration that would start and then misbehave; one line names the variable."""
     secret = cfg.get("LMS_SECRET_KEY")
@@ -218,6 +248,11 @@ def _check_production(cfg: dict, database_variable: str) -> None:
         if cfg.get("LMS_RATELIMIT_STORAGE_URI"):
             raise ConfigError(f"LMS_RATELIMIT_STORAGE_URI must not be memory:// in production: {why}")
         raise ConfigError(f"LMS_REDIS_URL is required in production (redis://host:6379/0): {why}")
+    if not cfg.get("LMS_STORAGE_URL"):
+        raise ConfigError(
+            "LMS_STORAGE_URL is required in production: s3://bucket/prefix (with LMS_S3_ENDPOINT_URL for "
+            "MinIO) or file:///path on storage every server shares; PDFs and print results live there"
+        )
     if not cfg.get("LMS_PUBLIC_URL"):
         raise ConfigError(
             "LMS_PUBLIC_URL is required in production: the address people reach, e.g. "
@@ -255,6 +290,8 @@ def _from_environment(env, standalone: bool) -> dict:
                 raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
     if env.get("LMS_LANGUAGES"):
         cfg["LMS_LANGUAGES"] = [x.strip() for x in env["LMS_LANGUAGES"].split(",") if x.strip()]
+    if env.get("LMS_SECRET_KEY_FALLBACKS"):
+        cfg["LMS_SECRET_KEY_FALLBACKS"] = [x.strip() for x in env["LMS_SECRET_KEY_FALLBACKS"].split(",") if x.strip()]
     if standalone and env.get("DATABASE_URL") and not env.get("LMS_DATABASE_URL"):
         cfg["LMS_DATABASE_URL"] = env["DATABASE_URL"]
     if env.get("LMS_COUNT_UNCONFIRMED_SUPERVISION"):
@@ -263,8 +300,9 @@ def _from_environment(env, standalone: bool) -> dict:
         cfg["LMS_CE_MINIMUM_HOURS"] = _ce_minimum_from_env(env["LMS_CE_MINIMUM_HOURS"])
     if env.get("LMS_CE_COUNTS"):
         cfg["LMS_CE_COUNTS"] = tuple(x.strip() for x in env["LMS_CE_COUNTS"].split(",") if x.strip())
-    if env.get("LMS_SESSION_COOKIE_SECURE"):
-        cfg["LMS_SESSION_COOKIE_SECURE"] = _truthy(env["LMS_SESSION_COOKIE_SECURE"])
+    for flag in ("LMS_SESSION_COOKIE_SECURE", "LMS_METRICS", "LMS_JOBS_EAGER"):
+        if env.get(flag):
+            cfg[flag] = _truthy(env[flag])
     return cfg
 
 
@@ -293,6 +331,8 @@ def academy_settings(
             raise ConfigError(f"{key} must be a whole number of hours, 1 or more")
     if cfg.get("LMS_PUBLIC_URL"):
         _check_public_url(str(cfg["LMS_PUBLIC_URL"]))
+    if cfg.get("LMS_STORAGE_URL"):
+        _check_storage_url(str(cfg["LMS_STORAGE_URL"]))
     cfg["LMS_RATELIMIT_STORAGE"] = _ratelimit_storage(cfg)
 
     mode = cfg["LMS_MODE"]
@@ -309,6 +349,10 @@ def academy_settings(
         raise ConfigError("LMS_SECRET_KEY is not set (nor the host application's SECRET_KEY)")
     if cfg["LMS_SESSION_COOKIE_SECURE"] is None:
         cfg["LMS_SESSION_COOKIE_SECURE"] = mode == "production"
+    if not cfg.get("LMS_STORAGE_URL") and mode != "production":
+        cfg["LMS_STORAGE_URL"] = Path(instance_path).absolute().as_uri()
+    if not cfg.get("LMS_LOG_FORMAT"):
+        cfg["LMS_LOG_FORMAT"] = "json" if mode == "production" else "text"
     if not cfg.get("LMS_MIGRATION_VERSION_TABLE"):
         cfg["LMS_MIGRATION_VERSION_TABLE"] = "alembic_version" if standalone else "lms_alembic_version"
     return cfg
@@ -320,6 +364,7 @@ def load_config(config: dict | None, instance_path: str, environ: Mapping | None
     settings = academy_settings(given, instance_path, environ, standalone=True)
     cfg: dict[str, object] = {**FLASK_DEFAULTS, **given, **settings}
     cfg["SECRET_KEY"] = settings["LMS_SECRET_KEY"]
+    cfg["SECRET_KEY_FALLBACKS"] = list(settings["LMS_SECRET_KEY_FALLBACKS"])
     cfg["SQLALCHEMY_DATABASE_URI"] = settings["LMS_DATABASE_URL"]
     cfg["SESSION_COOKIE_SECURE"] = settings["LMS_SESSION_COOKIE_SECURE"]
     cfg["SESSION_COOKIE_NAME"] = settings["LMS_SESSION_COOKIE_NAME"]

@@ -36,7 +36,7 @@ def main() -> int:
                 "SECRET_KEY": "bench-" + "k" * 40,
                 "WTF_CSRF_ENABLED": False,
                 "RATELIMIT_ENABLED": False,
-                "LMS_CERTIFICATE_STORAGE": f"{tmp}/pdfs",
+                "LMS_STORAGE_URL": f"file://{tmp}/pdfs",
                 "LMS_PASSWORD_TIME_COST": 1,
                 "LMS_PASSWORD_MEMORY_KIB": 1024,
             }

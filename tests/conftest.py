@@ -32,8 +32,10 @@ TEST_CONFIG = {
     "LMS_PASSWORD_TIME_COST": 1,
     "LMS_PASSWORD_MEMORY_KIB": 1024,
     "RATELIMIT_ENABLED": True,
-    # Issued PDFs go to a scratch folder, never into the project's instance/.
-    "LMS_CERTIFICATE_STORAGE": tempfile.mkdtemp(prefix="lms-test-certificates-"),
+    # Issued PDFs, print results and uploads go to a scratch folder, never into the project's instance/.
+    "LMS_STORAGE_URL": Path(tempfile.mkdtemp(prefix="lms-test-storage-")).as_uri(),
+    # Jobs run at once in the caller (the same task code a worker runs); tests/e2e start real workers.
+    "LMS_JOBS_EAGER": True,
 }
 
 
@@ -153,3 +155,86 @@ def demo_app(demo_url):
     with app.app_context():
         db.session.rollback()
         db.engine.dispose()
+
+
+def use_storage(app, folder: Path) -> None:
+    """Keep the app's stored files (issued PDFs, print results) in ``folder``."""
+    app.config["LMS_STORAGE_URL"] = Path(folder).as_uri()
+    app.extensions.pop("lms_storage", None)
+
+
+def count_statements(app, call) -> int:
+    """Count the statements ``call()`` (one request, answered 200) sends to the app's database."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return len(seen)
+
+
+@pytest.fixture
+def host(db_url, tmp_path):
+    """A host application of its own that mounts the academy under /training, with the test world in it."""
+    from flask import Flask
+
+    from shegong_academy import Academy
+    from shegong_academy.config import load_config
+    from tests.factories import World
+
+    host = Flask("host")
+    host.config.from_mapping(
+        load_config(
+            {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url, "LMS_STORAGE_URL": (tmp_path / "pdfs").as_uri()},
+            host.instance_path,
+            environ={},
+        )
+    )
+
+    @host.get("/")
+    def host_home():
+        return "host home"
+
+    Academy(host, url_prefix="/training")
+    with host.app_context():
+        World()
+    yield host
+    with host.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+# Tests marked ``postgres_only`` test PostgreSQL's own behaviour. On any other database they are
+# deselected, counted and named in the summary: never skipped silently. CI runs them in its PostgreSQL run.
+ON_POSTGRES = bool(PG_URL) and make_url(PG_URL).get_backend_name() == "postgresql"
+POSTGRES_ONLY_DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgres_only")]
+    config.stash[POSTGRES_ONLY_DESELECTED] = len(deselected)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres_only")]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    count = config.stash.get(POSTGRES_ONLY_DESELECTED, 0)
+    if count:
+        database = make_url(PG_URL).get_backend_name() if PG_URL else "SQLite"
+        terminalreporter.write_line(
+            f"postgres_only: {count} test(s) run on PostgreSQL only (TEST_DATABASE_URL is {database}); "
+            "CI runs them in its PostgreSQL run"
+        )

@@ -15,6 +15,7 @@ from shegong_academy.auth.services import create_api_token
 from shegong_academy.coverage.services import create_cohort
 from shegong_academy.credentials.models import Certificate, CredentialType
 from shegong_academy.extensions import db
+from shegong_academy.jobs.models import Job
 from shegong_academy.supervision.services import record_supervision
 from shegong_academy.training.services import enrol
 from tests.factories import World, id_number, login, person, user
@@ -105,8 +106,6 @@ UI = [
     ("GET", "/credentials/{credential}", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/credentials/{credential}/approve", {}, (LOGIN, 403, 302, 404, 302)),
     ("POST", "/credentials/{credential}/print", {}, (LOGIN, 403, 302, 404, 302)),
-    ("GET", "/credentials/jobs/{job}", None, (LOGIN, 403, 404, 404, 404)),
-    ("GET", "/credentials/jobs/{job}/download", None, (LOGIN, 403, 404, 404, 404)),
     ("GET", "/certificates/{certificate}", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}.pdf", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}/badge.json", None, (LOGIN, 404, 200, 404, 200)),
@@ -115,6 +114,11 @@ UI = [
     ("GET", "/my/certificates", None, (LOGIN, 200, 404, 404, 404)),
     ("GET", "/verify/", None, (200, 200, 200, 200, 200)),
     ("GET", "/verify/{code}", None, (404, 404, 404, 404, 404)),
+    # jobs: {job} is a print job the coordinator of 拱墅区 submitted for its unit (done, its file expired)
+    ("GET", "/readyz", None, (200, 200, 200, 200, 200)),
+    ("GET", "/jobs/{job}", None, (LOGIN, 404, 200, 404, 200)),
+    ("GET", "/jobs/{job}.json", None, (LOGIN, 404, 200, 404, 200)),
+    ("GET", "/jobs/{job}/result", None, (LOGIN, 404, 404, 404, 404)),
 ]
 API = [
     ("GET", "/api/v1/units", None, (401, 200, 200, 200, 200)),
@@ -196,6 +200,16 @@ API = [
     ),
     # credentials: public, no token needed; an unknown code is 404 for everyone
     ("GET", "/api/v1/verify/{code}", None, (404, 404, 404, 404, 404)),
+    # issuing and printing start jobs; {person} is not eligible (the job records the refusal)
+    (
+        "POST",
+        "/api/v1/credential-types/{credential_name}/issue",
+        {"person_ids": ["{person}"]},
+        (401, 403, 202, 404, 202),
+    ),
+    ("POST", "/api/v1/credential-types/{credential_name}/print", {}, (401, 403, 422, 404, 422)),
+    ("GET", "/api/v1/jobs/{job}", None, (401, 404, 200, 404, 200)),
+    ("GET", "/api/v1/jobs/{job}/result", None, (401, 404, 404, 404, 404)),
 ]
 ENDPOINTS = UI + API
 
@@ -284,17 +298,28 @@ def world(app):
             revoke_reason="测试",
         )
         db.session.add(certificate)
+        job = Job(
+            kind="credentials.print",
+            key="matrix",
+            state="done",
+            user_id=w.coord.id,
+            unit_id=w.district.id,
+            params={"credential_id": credential.id, "certificate_ids": []},
+            result={"count": 0},
+        )
+        db.session.add(job)
         db.session.commit()
         return {
             "credit": own.credits[0].id,
             "cohort": cohort.id,
             "credential": credential.id,
+            "credential_name": credential.name,
             "certificate": certificate.id,
             "district": w.district.id,
             "coord_token": 2,
             "fmt": "csv",
             "verb": "confirm",
-            "job": "no-such-job",
+            "job": job.id,
             "position": 1,
             "person": w.person.id,
             "person2": w.person2.id,

@@ -202,20 +202,31 @@ def test_rate_limit_per_token(db_url):
 
 
 def test_docs_page_lists_every_operation_from_the_document(app, api):
-    """The rendered page comes from the generated document: every operation, an index linking to it, success
-    responses before errors, and nothing fetched from elsewhere."""
+    """The rendered page comes from the generated document: every operation under its feature, an index
+    linking to it by operationId, full paths, success responses before errors, and nothing fetched from elsewhere."""
+    from markupsafe import escape
+
     from tests.factories import login
 
     spec = api("GET", "/api/v1/openapi.json").json
     client = app.test_client()
     login(client, "coord")
     page = client.get("/api/v1/docs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    operations = [(m, p) for p, item in spec["paths"].items() for m in item if m != "parameters"]
+    operations = [(m, p, op) for p, item in spec["paths"].items() for m, op in item.items() if m != "parameters"]
     assert len(operations) >= 29
-    for method, path in operations:
-        anchor = f"{method}-{path.strip('/')}".replace("/", "-").replace("{", "").replace("}", "")
+    for method, path, op in operations:
+        anchor = op["operationId"]
         assert f'id="{anchor}"' in page and f'href="#{anchor}"' in page, (method, path)
+        section = page.split(f'id="{anchor}"')[1].split("</section>")[0]
+        assert f"<code>/api/v1{path}</code>" in section, (method, path)
+        # under its feature's heading: the last feature heading before the operation is its tag
+        heading = page.split(f'id="{anchor}"')[0].rsplit('<h2 class="api-tag" id="tag-', 1)[1]
+        assert heading.startswith(f'{op["tags"][0]}"'), (method, path)
+    for tag in spec["tags"]:
+        assert f'href="#tag-{tag["name"]}"' in page and escape(tag["description"]) in page
     assert 'src="http' not in page and 'src="//' not in page and "cdn" not in page.lower()
     assert "位置" in page and "请求体" in page
-    post_programs = page.split('id="post-api-v1-programs"')[1].split("</section>")[0]
+    post_programs = page.split('id="training_create_program"')[1].split("</section>")[0]
     assert post_programs.index("<code>201</code>") < post_programs.index("<code>422</code>")
+    cohort = page.split('id="coverage_create_cohort"')[1].split("</section>")[0]
+    assert "<code>category</code></td><td>string | null (community_worker, project_social_worker" in cohort

@@ -15,9 +15,8 @@ from shegong_academy.extensions import db
 from shegong_academy.org.models import OrgUnit
 from shegong_academy.training.models import Attendance, Course, CourseSession
 from tests import test_api_readback
-from tests.conftest import make_app
+from tests.conftest import count_statements, make_app
 from tests.factories import login, person
-from tests.test_api_readback import count_statements
 from tests.training.helpers import course, program
 
 api = test_api_readback.api  # the fixture: a district with programs, courses, sessions and tokens
@@ -361,7 +360,8 @@ def test_batch_attendance_answers_items_and_total_like_the_list(app, api):
     assert one.json["total"] == 1 and [a["person_id"] for a in one.json["items"]] == [seated[0]]
     # The OpenAPI document says so: the PUT answers the list's schema, "total" required.
     spec = api("GET", "/api/v1/openapi.json").json
-    path = spec["paths"]["/api/v1/sessions/{session_id}/attendance"]
+    assert spec["servers"] == [{"url": "/api/v1"}]
+    path = spec["paths"]["/sessions/{session_id}/attendance"]
     put = path["put"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert put == path["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     schema = spec["components"]["schemas"][put["$ref"].rsplit("/", 1)[1]]

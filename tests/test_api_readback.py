@@ -16,6 +16,7 @@ from shegong_academy.credentials.services import issue_certificate
 from shegong_academy.extensions import db
 from shegong_academy.training.models import Attendance
 from shegong_academy.training.services import enrol
+from tests.conftest import count_statements
 from tests.factories import World, person
 from tests.training.helpers import course, program, session
 
@@ -393,25 +394,6 @@ def test_nul_characters_in_a_form_get_the_error_page(app, client):
     assert login(client, "coord").status_code == 302
     r = client.post("/programs/new", data={"title": "培训\x00班", "kind": "class", "year": "2022"})
     assert r.status_code == 400 and "text/html" in r.content_type
-
-
-def count_statements(app, call) -> int:
-    from sqlalchemy import event
-
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def listener(*args):
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        response = call()
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return len(statements)
 
 
 LISTS = [

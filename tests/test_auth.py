@@ -190,6 +190,7 @@ def test_cookies_are_secure_when_production_says_so(db_url, tmp_path):
             "DATABASE_URL": "postgresql+psycopg://u@h/db",
             "LMS_REDIS_URL": "redis://127.0.0.1:6379/0",
             "LMS_PUBLIC_URL": "https://academy.example.gov.cn",
+            "LMS_STORAGE_URL": "s3://academy-files/prod",
         },
     )
     assert production["SESSION_COOKIE_SECURE"] is True and production["LMS_SESSION_COOKIE_SECURE"] is True

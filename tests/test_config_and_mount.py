@@ -14,7 +14,7 @@ import segno
 from flask import Flask
 from sqlalchemy import func, select
 
-from shegong_academy import Academy, create_app
+from shegong_academy import create_app
 from shegong_academy.auth.models import User
 from shegong_academy.auth.services import create_api_token
 from shegong_academy.config import ConfigError, load_config
@@ -24,8 +24,7 @@ from shegong_academy.org.models import OrgUnit
 from shegong_academy.people.models import Person
 from shegong_academy.training.models import Attendance
 from shegong_academy.training.services import enrol, record_attendance
-from tests.conftest import TEST_CONFIG
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD
 from tests.training.helpers import course, program, session
 
 
@@ -44,6 +43,7 @@ def test_production_refuses_to_start_without_a_secret(tmp_path):
         "DATABASE_URL": "postgresql+psycopg://x@y/z",
         "LMS_REDIS_URL": "redis://127.0.0.1:6379/0",
         "LMS_PUBLIC_URL": "https://academy.example.gov.cn",
+        "LMS_STORAGE_URL": "s3://academy-files/prod",
     }
     with pytest.raises(ConfigError, match="LMS_SECRET_KEY"):
         load_config({}, str(tmp_path), environ=env)
@@ -81,31 +81,6 @@ def test_environment_variables_are_read(tmp_path):
 def test_bad_configuration_is_a_clear_error(tmp_path, env):
     with pytest.raises(ConfigError):
         load_config({}, str(tmp_path), environ=env)
-
-
-@pytest.fixture
-def host(db_url, tmp_path):
-    """A host application of its own that mounts the academy under /training, with the test world in it."""
-    host = Flask("host")
-    host.config.from_mapping(
-        load_config(
-            {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": db_url, "LMS_CERTIFICATE_STORAGE": str(tmp_path / "pdfs")},
-            host.instance_path,
-            environ={},
-        )
-    )
-
-    @host.get("/")
-    def host_home():
-        return "host home"
-
-    Academy(host, url_prefix="/training")
-    with host.app_context():
-        World()
-    yield host
-    with host.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def signed_in(host: Flask, username: str):

@@ -184,7 +184,7 @@ def test_file_names_and_their_ascii_fallback():
     assert content_disposition("a.csv", "a.csv") == "attachment; filename=a.csv"
 
 
-def test_report_columns_take_their_type_from_the_declaration_not_the_header():
+def test_report_columns_take_their_type_from_the_declaration_not_the_header(ctx):  # headers in the default language
     from shegong_academy.coverage.exports import report_csv, report_xlsx
 
     figures = dict.fromkeys(("people", "programs", "course_sessions", "supervision_sessions"), 1)

@@ -43,7 +43,7 @@ def _api_query_arguments(client, path: str) -> list[str]:
     spec = client.get("/api/v1/openapi.json").json
     pattern = re.sub(r"\\\{\w+\\\}", r"\\{\\w+\\}", re.escape(path.split("?")[0]))
     for documented, operations in spec["paths"].items():
-        if re.fullmatch(pattern, documented) and "get" in operations:
+        if re.fullmatch(pattern, spec["servers"][0]["url"] + documented) and "get" in operations:
             return [p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"]
     raise AssertionError(f"{path} is not in the OpenAPI document")
 

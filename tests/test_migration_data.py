@@ -21,6 +21,7 @@ What a new revision asks of this file:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -648,6 +649,28 @@ ROWS: dict[str, list[Row]] = {
             "replaced_at": None,
         },
     ],
+    "jobs": [  # a finished print job and an issuing job that failed
+        {
+            "id": 1,
+            "kind": "credentials.print",
+            "key": "5f" * 32,
+            "state": "done",
+            "user_id": 1,
+            "unit_id": 2,
+            "params": {"credential_id": 1, "unit_id": 2},
+            "progress": 69,
+            "total": 69,
+            "result": {"file": "jobs/1/certificates.pdf", "pages": 69},
+            "error": "打印失败：证书存储目录已满",
+            "attempts": 2,
+            "request_id": "0b6c8f0e4a1d4c2e9f3a7b5d1e2c4a6f",
+            "locale": "zh_CN",
+            "created_at": datetime(2024, 7, 1, 2, 0),
+            "started_at": datetime(2024, 7, 1, 2, 0, 1),
+            "heartbeat_at": datetime(2024, 7, 1, 2, 0, 40),
+            "finished_at": datetime(2024, 7, 1, 2, 0, 41),
+        },
+    ],
 }
 
 
@@ -884,7 +907,10 @@ def test_declared_changes_apply_to_the_revisions_an_upgrade_runs(monkeypatch):
 
     first, *rest = revisions()
     last = rest[-1] if rest else first
-    monkeypatch.setitem(EXPECTED_CHANGES, last.revision, {("supervision_records", "notes"): decrypt})
+    # only this declaration, whatever the real revisions declare
+    monkeypatch.setattr(
+        sys.modules[__name__], "EXPECTED_CHANGES", {last.revision: {("supervision_records", "notes"): decrypt}}
+    )
     assert declared_changes(applied_by_upgrade(first)) == {("supervision_records", "notes"): [decrypt]}
     assert applied_by_upgrade(first)[0] == first.revision
     assert applied_by_upgrade(last) == [last.revision]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select, text
 
@@ -128,12 +130,22 @@ def test_people_list_filters(client, world):
     assert "李四" not in page
 
 
-def test_people_list_hides_full_id_numbers(app, client, world):
-    login(client, "admin")
+def test_people_pages_hide_full_id_numbers(app, client, world):
+    """The list and the detail page show the ID number masked; the edit form leaves its field empty."""
+    assert login(client, "admin").status_code == 302
     with app.app_context():
-        full = reveal_id_number(person=db.session.get(Person, world["person"]), actor=_admin())
-    for url in ("/people/", f"/people/{world['person']}", f"/people/{world['person']}/edit"):
-        assert full not in client.get(url).text
+        someone = db.session.get(Person, world["person"])
+        masked = someone.id_number_masked
+        full = reveal_id_number(person=someone, actor=_admin())
+    assert masked != full and "*" in masked
+    for url in ("/people/", f"/people/{world['person']}"):
+        r = client.get(url)
+        assert r.status_code == 200
+        assert masked in r.text and full not in r.text
+    r = client.get(f"/people/{world['person']}/edit")
+    assert r.status_code == 200
+    assert full not in r.text and masked not in r.text
+    assert re.search(r'<input[^>]*name="id_number"[^>]*value=""', r.text)
 
 
 def _admin():

@@ -19,6 +19,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql+psycopg://academy:s3cret-pw@db.internal:5432/academy",
     "LMS_REDIS_URL": "redis://redis.internal:6379/0",
     "LMS_PUBLIC_URL": "https://academy.example.gov.cn",
+    "LMS_STORAGE_URL": "s3://academy-files/prod",
 }
 
 
@@ -42,6 +43,7 @@ def test_a_complete_production_configuration_starts(tmp_path):
         ("DATABASE_URL", "DATABASE_URL"),
         ("LMS_REDIS_URL", "LMS_REDIS_URL"),
         ("LMS_PUBLIC_URL", "LMS_PUBLIC_URL"),
+        ("LMS_STORAGE_URL", "LMS_STORAGE_URL"),
     ],
 )
 def test_production_refuses_to_start_without(tmp_path, missing, named):
@@ -58,6 +60,8 @@ def test_production_refuses_to_start_without(tmp_path, missing, named):
         ({"LMS_SECRET_KEY": "short-secret"}, "LMS_SECRET_KEY is required"),
         ({"DATABASE_URL": "sqlite:////srv/academy.db"}, "DATABASE_URL must name a PostgreSQL database"),
         ({"DATABASE_URL": "mysql+pymysql://u:pw@h/db"}, "DATABASE_URL must name a PostgreSQL database"),
+        ({"LMS_STORAGE_URL": "ftp://files.internal/academy"}, "LMS_STORAGE_URL must be file:///path or s3://"),
+        ({"LMS_STORAGE_URL": "s3://"}, "LMS_STORAGE_URL must be file:///path or s3://"),
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL is not a database address"),
         ({"LMS_RATELIMIT_STORAGE_URI": "memory://"}, "LMS_RATELIMIT_STORAGE_URI must not be memory://"),
         ({"LMS_REDIS_URL": "http://redis.internal:6379"}, "LMS_REDIS_URL must be a redis://"),

@@ -6,7 +6,6 @@ import time
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
-from sqlalchemy.orm import selectinload
 
 from ..core.i18n import _
 from ..credentials import queries, services
@@ -60,11 +59,6 @@ def person_certificates(args, person_id: int):
     user = api_user()
     if people_queries.person_for(user, person_id) is None and user.person_id != person_id:
         abort(404)
-    stmt = (
-        queries.certificates_for(user)
-        .where(Certificate.person_id == person_id)
-        .options(selectinload(Certificate.credential))
-    )
-    result = page_of(stmt, args)
+    result = page_of(queries.person_certificates(user, person_id), args)
     result["items"] = [certificate_json(c) for c in result["items"]]
     return result

@@ -8,19 +8,22 @@ from flask import Blueprint as FlaskBlueprint
 from flask import Flask, abort, current_app, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy import func, select
+from werkzeug.exceptions import BadRequest
 
+from ..auth.permissions import MANAGE, can
 from ..core.crypto import token_hash
 from ..core.errors import problem
 from ..core.i18n import _
-from ..core.uow import rollback
+from ..core.uow import attempt
 from ..extensions import db, limiter
-from ..org.models import OrgUnit
-from ..org.queries import in_scope, unit_by_code, unit_in_scope
+from ..org import queries as org_queries
+from ..org.queries import unit_for_code
 from ..people import queries as people_queries
 from ..people.models import Person
-from ..people.services import PersonError, create_person
+from ..people.services import create_person
 from . import schemas
 from .auth import api_user, authenticate_request, bearer_secret
+from .openapi import FEATURES, OperationsPlugin, nullable_enum
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -29,20 +32,54 @@ bp.before_request(authenticate_request)
 
 
 @bp.before_request
-def _json_bodies_only() -> None:
+def _json_bodies_only():
     """A body the API would otherwise ignore (a form, plain text) is refused, not read as "no fields"."""
-    if request.method in ("POST", "PUT", "PATCH") and (request.content_length or 0) > 0 and not request.is_json:
-        abort(415, description=_("Send the request body as JSON (Content-Type: application/json)."))
+    if request.method in ("POST", "PUT", "PATCH") and (request.content_length or 0) > 0:
+        if not request.is_json:
+            abort(415, description=_("Send the request body as JSON (Content-Type: application/json)."))
+        try:
+            request.get_json()  # read it now: a body nested too deep or not Unicode is a 400 on every operation
+        except BadRequest as exc:
+            if exc.description != BadRequest.description:
+                raise  # the JSON reader's own reason (too deep, not Unicode)
+            return problem(400, _("Invalid input."), {"json": [_("Invalid JSON body.")]})
+    return None
 
 
 class AcademyApi(Api):
     """flask-smorest's Api, leaving error pages to the academy (HTML for people, JSON here).
 
     Every error is documented as what ``app.core.errors.problem`` sends: RFC 9457
-    problem details as ``application/problem+json``.
+    problem details as ``application/problem+json``. Operations are tagged by feature
+    (see ``api/openapi.py``), not by the one blueprint that serves them.
     """
 
     ERROR_SCHEMA = schemas.Problem
+
+    def __init__(self, app: Flask, base_path: str):
+        self.base_path = base_path
+        spec = {"security": [{"bearer": []}], "extra_plugins": [OperationsPlugin(app, base_path)]}
+        super().__init__(app, spec_kwargs=spec, config_prefix="LMS")
+        self.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+        self.ma_plugin.converter.add_attribute_function(nullable_enum)
+        for name, description in FEATURES.items():
+            self.spec.tag({"name": name, "description": description})
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """Register ``blp`` and document its views, without a tag of its own."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+
+    def document(self) -> dict:
+        """Return the OpenAPI document, its server as this request reaches it (a WSGI mount point too)."""
+        document = self.spec.to_dict()
+        return {**document, "servers": [{"url": request.script_root + self.base_path}]}
+
+    def _openapi_json(self):
+        body = current_app.json.dumps(self.document(), indent=2, sort_keys=False)
+        return current_app.response_class(body, mimetype="application/json")
 
     def _register_error_handlers(self):
         pass  # the academy's blueprints answer their own errors; the host's stay the host's
@@ -104,15 +141,7 @@ def person_json(p: Person) -> dict:
 @bp.response(200, schemas.UnitPage)
 def units(args):
     """List the units the caller may see."""
-    user = api_user()
-    stmt = (
-        select(OrgUnit)
-        .where(in_scope(user, OrgUnit.id, roles=("admin", "coordinator", "supervisor", "instructor")))
-        .order_by(OrgUnit.path)
-    )
-    if args.get("code"):
-        stmt = stmt.where(OrgUnit.code == args["code"])
-    return page_of(stmt, args)
+    return page_of(org_queries.units_seen(api_user(), code=args.get("code")), args)
 
 
 @bp.get("/people")
@@ -123,8 +152,8 @@ def people(args):
     user = api_user()
     unit = None
     if args.get("unit"):
-        unit = unit_by_code(args["unit"])
-        if unit is None or not unit_in_scope(user, unit):
+        unit = unit_for_code(user, args["unit"])
+        if unit is None:
             abort(404, description=_("Unknown unit."))
     stmt = people_queries.people_query(user, unit=unit, category=args.get("category"))
     result = page_of(stmt, args)
@@ -138,15 +167,15 @@ def people(args):
 def create_people(data):
     """Create a person in a unit within the caller's scope."""
     user = api_user()
-    if not user.has_role("admin", "coordinator"):
+    if not can(user, MANAGE):
         abort(403, description=_("Only coordinators and administrators create people."))
-    unit = unit_by_code(data["unit_code"])
-    if unit is None or not unit_in_scope(user, unit):
+    unit = unit_for_code(user, data["unit_code"])
+    if unit is None:
         return problem(422, _("Invalid input."), {"unit_code": [_("Unknown unit.")]})
-    try:
+    with attempt() as outcome:
         person = create_person(data=data, unit=unit, actor=user)
-    except PersonError as exc:
-        rollback()
+    if not outcome.ok:
+        exc = outcome.error
         # 422 also for an ID number held outside the caller's units: the same body wherever it is held.
         detail = {409: _("Duplicate."), 429: str(exc.errors.get("id_number", ""))}.get(exc.status, _("Invalid input."))
         return problem(exc.status, detail, {k: [str(v)] for k, v in exc.errors.items()})
@@ -174,18 +203,18 @@ limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_
 
 
 def register_api(app: Flask, prefix: str) -> None:
-    """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1."""
-    from . import coverage, credentials, supervision, training  # noqa: F401  (they register their routes on bp)
+    """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1 (the document's server)."""
+    from . import coverage, credentials, jobs, supervision, training  # noqa: F401  (they register their routes on bp)
     from .messages import field_errors
 
+    base_path = prefix + "/api/v1"
     # flask-smorest reads its settings with the academy's prefix (LMS_API_TITLE…), never the host's API_TITLE.
     app.config["LMS_API_TITLE"] = "Shegong Academy API"
     app.config["LMS_API_VERSION"] = "v1"
     app.config["LMS_OPENAPI_VERSION"] = "3.1.0"
-    app.config["LMS_OPENAPI_URL_PREFIX"] = prefix + "/api/v1"
+    app.config["LMS_OPENAPI_URL_PREFIX"] = base_path
     app.config.setdefault("LMS_OPENAPI_JSON_PATH", "openapi.json")
-    api = AcademyApi(app, spec_kwargs={"security": [{"bearer": []}]}, config_prefix="LMS")
-    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    api.register_blueprint(bp, url_prefix=prefix + "/api/v1")
+    api = AcademyApi(app, base_path)
+    api.register_blueprint(bp, url_prefix=base_path)
     app.extensions["academy_api"] = api
     app.extensions["lms_field_errors"] = field_errors

@@ -5,8 +5,18 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..core.i18n import gettext
-from ..core.routing import FIRST_YEAR, LAST_YEAR, MAX_ID, MAX_PAGE
+from ..core.ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
+from ..core.routing import MAX_PAGE
+from ..credentials.models import SHOWN_STATUSES
+from ..jobs.models import JOB_STATES
 from ..org.models import UNIT_KINDS
+from ..people.models import CATEGORIES
+from ..supervision.models import CREDIT_STATUSES, FORMATS, FUNCTIONS, KINDS
+from ..supervision.models import MODES as SUPERVISION_MODES
+from ..training.models import ATTENDANCE_STATUSES, ENROLMENT_STATUSES, POLICIES, PROGRAM_KINDS
+from ..training.models import MODES as SESSION_MODES
+
+MAX_JOB_ITEMS = 100_000  # people in one issuing job
 
 
 def _within_years(value) -> None:
@@ -25,6 +35,16 @@ def Day(**kwargs) -> fields.Date:  # noqa: N802
 
 def Moment(**kwargs) -> fields.DateTime:  # noqa: N802
     return fields.DateTime(validate=_within_years, **kwargs)
+
+
+def Year(**kwargs) -> fields.Integer:  # noqa: N802
+    """A year the academy records: FIRST_YEAR … LAST_YEAR."""
+    return fields.Integer(validate=validate.Range(min=FIRST_YEAR, max=LAST_YEAR), **kwargs)
+
+
+def Choice(choices: tuple[str, ...], **kwargs) -> fields.String:  # noqa: N802
+    """One of a model's enumerated values (the model's constant, never a copy of it)."""
+    return fields.String(validate=validate.OneOf(choices), **kwargs)
 
 
 class Decimal(fields.Decimal):
@@ -48,7 +68,7 @@ class UnitSchema(Schema):
     id = fields.Integer(required=True)
     code = fields.String(allow_none=True)
     name = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
+    kind = Choice(UNIT_KINDS, required=True)
     parent_id = fields.Integer(allow_none=True)
 
 
@@ -59,9 +79,7 @@ class UnitPage(Schema):
 
 class PeopleArgs(PageArgs):
     unit = fields.String(validate=validate.Length(max=32), metadata={"description": "unit code; its whole subtree"})
-    category = fields.String(
-        validate=validate.OneOf(["community_worker", "project_social_worker", "station_worker", "other"])
-    )
+    category = Choice(CATEGORIES)
 
 
 class PersonSchema(Schema):
@@ -115,9 +133,9 @@ class Problem(Schema):
 
 class ProgramCreate(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    kind = fields.String(required=True, validate=validate.OneOf(["camp", "class", "workshop", "salon", "forum"]))
+    kind = Choice(PROGRAM_KINDS, required=True)
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
+    year = Year(required=True, strict=True)
     tier = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16))
     starts_on = Day(load_default=None, allow_none=True)
     ends_on = Day(load_default=None, allow_none=True)
@@ -134,7 +152,7 @@ class CourseCreate(Schema):
     capacity = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=100000)
     )
-    policy = fields.String(load_default="open", validate=validate.OneOf(["open", "coordinator", "cohort"]))
+    policy = Choice(POLICIES, load_default="open")
     min_attendance = Decimal(
         load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False, max=1)
     )
@@ -149,7 +167,7 @@ class SessionCreate(Schema):
     )
     ends_at = Moment(required=True)
     hours = Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=24))
-    mode = fields.String(load_default="onsite", validate=validate.OneOf(["onsite", "online"]))
+    mode = Choice(SESSION_MODES, load_default="onsite")
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
 
 
@@ -166,7 +184,7 @@ class EnrolmentSchema(Schema):
 
 
 class AttendanceUpdate(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["present", "late", "excused", "absent"]))
+    status = Choice(ATTENDANCE_STATUSES, required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
 
 
@@ -179,7 +197,7 @@ class AttendanceSchema(Schema):
 
 
 class HoursArgs(Schema):
-    year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=2000, max=2100))
+    year = Year(load_default=None, allow_none=True)
 
 
 class HoursSchema(Schema):
@@ -195,15 +213,13 @@ class HoursSchema(Schema):
 class SupervisionCreate(Schema):
     supervisor_id = Id(required=True, strict=True)
     supervisee_ids = fields.List(Id(strict=True), required=True, validate=validate.Length(min=1, max=200))
-    format = fields.String(required=True, validate=validate.OneOf(["individual", "group"]))
-    mode = fields.String(required=True, validate=validate.OneOf(["onsite", "online"]))
-    kind = fields.String(load_default="special", validate=validate.OneOf(["special", "overall", "peer"]))
+    format = Choice(FORMATS, required=True)
+    mode = Choice(SUPERVISION_MODES, required=True)
+    kind = Choice(KINDS, load_default="special")
     date = Day(required=True)
     hours = Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=8))
     topic = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    functions = fields.List(
-        fields.String(validate=validate.OneOf(["administrative", "educational", "supportive"])), load_default=list
-    )
+    functions = fields.List(Choice(FUNCTIONS), load_default=list)
     advice = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     follow_up = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     notes = fields.String(
@@ -245,13 +261,13 @@ class SupervisionPage(Schema):
 
 
 class SupervisionArgs(PageArgs):
-    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
-    format = fields.String(validate=validate.OneOf(["individual", "group"]))
-    mode = fields.String(validate=validate.OneOf(["onsite", "online"]))
+    year = Year()
+    format = Choice(FORMATS)
+    mode = Choice(SUPERVISION_MODES)
     supervisor_id = Id()
     supervisee_id = Id(metadata={"description": "records crediting this person"})
-    status = fields.String(
-        validate=validate.OneOf(["unconfirmed", "confirmed", "disputed"]),
+    status = Choice(
+        CREDIT_STATUSES,
         metadata={"description": "records with at least one credit in this state"},
     )
     unit = fields.String(
@@ -261,7 +277,7 @@ class SupervisionArgs(PageArgs):
 
 class ReportArgs(Schema):
     unit = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    year = Year(required=True)
 
 
 class ReportUnit(Schema):
@@ -302,18 +318,14 @@ class Report(ChildReport):
 class CohortCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100))
+    year = Year(required=True, strict=True)
     member_ids = fields.List(
         Id(strict=True),
         load_default=list,
         validate=validate.Length(max=10000),
         metadata={"description": "people listed by id (at most 10,000; a larger group is a category rule)"},
     )
-    category = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.OneOf(["community_worker", "project_social_worker", "station_worker", "other"]),
-    )
+    category = Choice(CATEGORIES, load_default=None, allow_none=True)
     min_training_hours = Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000))
     min_supervision_hours = Decimal(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10000))
     min_courses = fields.Integer(
@@ -340,7 +352,7 @@ class VerifyClaims(Schema):
 
 
 class VerifySchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["valid", "revoked", "superseded", "expired"]))
+    status = Choice(SHOWN_STATUSES, required=True)
     serial = fields.String(required=True)
     credential = fields.String(required=True)
     holder = fields.String(required=True, metadata={"description": "masked name"})
@@ -357,7 +369,7 @@ class VerifySchema(Schema):
 
 
 class ProgramArgs(PageArgs):
-    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    year = Year()
     unit = fields.String(validate=validate.Length(max=32), metadata={"description": "unit code; its whole subtree"})
 
 
@@ -428,9 +440,7 @@ class SessionPage(Schema):
 
 
 class EnrolmentArgs(PageArgs):
-    status = fields.String(
-        validate=validate.OneOf(["enrolled", "waitlisted", "withdrawn", "completed", "not_completed"])
-    )
+    status = Choice(ENROLMENT_STATUSES)
 
 
 class EnrolmentPage(Schema):
@@ -455,7 +465,7 @@ class AttendanceBatch(Schema):
 
 class CohortArgs(PageArgs):
     unit = fields.String(validate=validate.Length(max=32), metadata={"description": "unit code; its whole subtree"})
-    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    year = Year()
 
 
 class CohortSchema(Schema):
@@ -489,7 +499,7 @@ class CertificateSchema(Schema):
     serial = fields.String(required=True)
     credential = fields.String(required=True, metadata={"description": "the credential type's name"})
     title = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["valid", "revoked", "superseded", "expired"]))
+    status = Choice(SHOWN_STATUSES, required=True)
     issued_on = fields.Date(required=True)
     expires_on = fields.Date(allow_none=True)
     revoked_on = fields.Date(allow_none=True)
@@ -501,3 +511,28 @@ class CertificateSchema(Schema):
 class CertificatePage(Schema):
     items = fields.List(fields.Nested(CertificateSchema), required=True)
     total = fields.Integer(required=True)
+
+
+# --- jobs: heavy work the API starts and reports on ---------------------------------------------------------------
+
+
+class IssueRequest(Schema):
+    person_ids = fields.List(
+        Id(),
+        validate=validate.Length(min=1, max=MAX_JOB_ITEMS),
+        metadata={"description": "the people to issue to; omit with all=true"},
+    )
+    all = fields.Boolean(load_default=False, metadata={"description": "everyone eligible in the caller's scope"})
+
+
+class JobSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    state = Choice(JOB_STATES, required=True)
+    progress = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    result = fields.Dict(allow_none=True, required=True)
+    result_url = fields.String(allow_none=True, required=True)
+    error = fields.String(allow_none=True, required=True)
+    created_at = fields.String(required=True)
+    finished_at = fields.String(allow_none=True, required=True)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from ..auth.permissions import SUPERVISE, can, roles_for
 from ..core.domain import Invalid
 from ..core.errors import problem
 from ..core.i18n import _
-from ..extensions import db
-from ..org.queries import unit_by_code, unit_in_scope
-from ..people.models import Person
+from ..org.queries import unit_for_code
 from ..supervision import queries, services
 from ..supervision.models import SupervisionRecord
 from . import schemas
@@ -40,20 +37,13 @@ def record_json(record: SupervisionRecord) -> dict:
 def create_supervision(data):
     """Record a supervision session; each supervisee is credited its duration."""
     user = api_user()
-    if not user.has_role(*services.RECORDERS):
+    if not can(user, SUPERVISE):
         # Refused before any id is looked up: the answer must not tell which people exist.
         abort(403, description=_("Only supervisors and coordinators record supervision."))
     ids = data.pop("supervisee_ids")
-    supervisor = db.session.get(Person, data.pop("supervisor_id"))
-    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(ids)))}
     # Another district's people answer as unknown ids: the caller learns nothing about them, not even a name.
-    people = {i: p for i, p in people.items() if unit_in_scope(user, p.unit, services.RECORDERS)}
-    if supervisor is not None and not unit_in_scope(user, supervisor.unit, services.RECORDERS):
-        # A supervisor from elsewhere (a city's supervisor, say) is known only through an assignment over
-        # these supervisees; anyone else answers as an unknown id, without a name.
-        units = services.supervisor_units(supervisor)
-        if not units or not all(any(p.unit.is_within(u) for u in units) for p in people.values()):
-            supervisor = None
+    people = queries.supervisees_by_id(user, ids)
+    supervisor = queries.supervisor_for(user, data.pop("supervisor_id"), people.values())
     if set(ids) - set(people):
         return problem(422, _("Invalid input."), {"supervisee_ids": [_("Unknown person.")]})
     supervisees = [people[i] for i in ids]  # duplicates kept: the service refuses a supervisee listed twice
@@ -75,10 +65,10 @@ def list_supervision(args):
     user = api_user()
     unit = None
     if args.get("unit"):
-        unit = unit_by_code(args["unit"])
-        if unit is None or not unit_in_scope(user, unit, services.RECORDERS):
+        unit = unit_for_code(user, args["unit"], roles_for(SUPERVISE))
+        if unit is None:
             abort(404, description=_("Unknown unit."))
-    stmt = queries.records_for(
+    stmt = queries.records_with_credits(
         user,
         year=args.get("year"),
         format=args.get("format"),
@@ -88,7 +78,7 @@ def list_supervision(args):
         status=args.get("status"),
         unit=unit,
     )
-    result = page_of(stmt.options(selectinload(SupervisionRecord.credits)), args)
+    result = page_of(stmt, args)
     result["items"] = [record_json(r) for r in result["items"]]
     return result
 

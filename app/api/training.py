@@ -6,37 +6,26 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from ..auth.permissions import MANAGE, TEACH, can, roles_for
+from ..core.access import found
 from ..core.errors import problem
 from ..core.i18n import _
-from ..extensions import db
 from ..ledger.queries import Period, person_hours
 from ..org.models import OrgUnit
-from ..org.queries import unit_by_code, unit_in_scope
+from ..org.queries import unit_for_code
 from ..people import queries as people_queries
 from ..people.models import Person
 from ..training import queries, services
-from ..training.models import Attendance, Course, CourseSession, Enrolment, Program
+from ..training.models import SEATED, Course, CourseSession, Program
 from . import schemas
 from .auth import api_user
 from .routes import bp, page_of
 
-STAFF = ("admin", "coordinator")
 
-
-def _staff_only() -> None:
-    if not api_user().has_role(*STAFF):
+def _managers_only() -> None:
+    if not can(api_user(), MANAGE):
         abort(403, description=_("Only coordinators and administrators do this."))
-
-
-def _visible(model, object_id: int, unit_of, roles=STAFF):
-    """Load an object whose unit the caller may see, else 404."""
-    obj = db.session.get(model, object_id)
-    if obj is None or not unit_in_scope(api_user(), unit_of(obj), roles):
-        abort(404)
-    return obj
 
 
 def _local(value: datetime) -> datetime:
@@ -51,9 +40,9 @@ def _local(value: datetime) -> datetime:
 @bp.response(201, schemas.Created)
 def create_program(data):
     """Create a program held by a unit in the caller's scope."""
-    _staff_only()
-    unit = unit_by_code(data.pop("unit_code"))
-    if unit is None or not unit_in_scope(api_user(), unit):
+    _managers_only()
+    unit = unit_for_code(api_user(), data.pop("unit_code"))
+    if unit is None:
         return problem(422, _("Invalid input."), {"unit_code": [_("Unknown unit.")]})
     program = services.create_program(data=data, unit=unit, actor=api_user())
     return {"id": program.id}
@@ -64,9 +53,9 @@ def create_program(data):
 @bp.response(201, schemas.Created)
 def create_course(data):
     """Add a course to a program."""
-    _staff_only()
-    program = db.session.get(Program, data.pop("program_id"))
-    if program is None or not unit_in_scope(api_user(), program.unit):
+    _managers_only()
+    program = queries.visible_program(api_user(), data.pop("program_id"), MANAGE)
+    if program is None:
         return problem(422, _("Invalid input."), {"program_id": [_("Unknown program.")]})
     if data.get("min_attendance") is None:
         data.pop("min_attendance", None)
@@ -79,9 +68,9 @@ def create_course(data):
 @bp.response(201, schemas.Created)
 def create_session(data):
     """Schedule a session of a course."""
-    _staff_only()
-    course = db.session.get(Course, data.pop("course_id"))
-    if course is None or not unit_in_scope(api_user(), course.program.unit):
+    _managers_only()
+    course = queries.visible_course(api_user(), data.pop("course_id"), MANAGE)
+    if course is None:
         return problem(422, _("Invalid input."), {"course_id": [_("Unknown course.")]})
     data["starts_at"], data["ends_at"] = _local(data["starts_at"]), _local(data["ends_at"])
     session = services.create_session(course=course, data=data, actor=api_user())
@@ -97,7 +86,7 @@ def _person_in_scope(person_id: int) -> Person | None:
 @bp.response(201, schemas.EnrolmentSchema)
 def enrol(data, course_id: int):
     """Enrol a person: 201 with status enrolled or waitlisted; 409 if already enrolled."""
-    course = _visible(Course, course_id, lambda c: c.program.unit)
+    course = found(queries.visible_course(api_user(), course_id, MANAGE))
     person = _person_in_scope(data["person_id"])
     if person is None:
         return problem(422, _("Invalid input."), {"person_id": [_("Unknown person.")]})
@@ -109,7 +98,7 @@ def enrol(data, course_id: int):
 @bp.response(204)
 def withdraw(course_id: int, person_id: int):
     """Withdraw a person; the first on the waitlist is promoted."""
-    course = _visible(Course, course_id, lambda c: c.program.unit)
+    course = found(queries.visible_course(api_user(), course_id, MANAGE))
     person = _person_in_scope(person_id)
     if person is None:
         abort(404)
@@ -122,23 +111,15 @@ def withdraw(course_id: int, person_id: int):
 @bp.response(200, schemas.AttendanceSchema)
 def mark_attendance(data, session_id: int, person_id: int):
     """Set one person's attendance at a session (idempotent)."""
-    session = _visible(
-        CourseSession, session_id, lambda s: s.course.program.unit, ("admin", "coordinator", "instructor")
-    )
-    person = people_queries.person_for(api_user(), person_id) or _enrolled_person(session, person_id)
+    session = found(queries.visible_session(api_user(), session_id, TEACH))
+    # An instructor marks the people of their course even outside their unit.
+    person = people_queries.person_for(api_user(), person_id) or queries.seated_person(session, person_id)
     if person is None:
         abort(404)
     row = services.record_attendance(
         session=session, person=person, status=data["status"], reason=data["reason"], actor=api_user(), method="api"
     )
     return row
-
-
-def _enrolled_person(session: CourseSession, person_id: int) -> Person | None:
-    # An instructor marks the people of their course even outside their unit.
-    if person_id in services.enrolled_ids(session.course_id):
-        return db.session.get(Person, person_id)
-    return None
 
 
 @bp.get("/people/<id:person_id>/hours")
@@ -190,7 +171,7 @@ def courses_json(courses: list[Course]) -> list[dict]:
             "min_attendance": float(c.min_attendance),
             "pass_mark": c.pass_mark,
             "content_slug": c.content_slug,
-            "enrolled": sum(counts[c.id].get(s, 0) for s in ("enrolled", "completed", "not_completed")),
+            "enrolled": sum(counts[c.id].get(s, 0) for s in SEATED),
             "waitlisted": counts[c.id].get("waitlisted", 0),
         }
         for c in courses
@@ -212,8 +193,8 @@ def session_json(s: CourseSession) -> dict:
 def _unit_arg(code: str | None) -> OrgUnit | None:
     if not code:
         return None
-    unit = unit_by_code(code)
-    if unit is None or not unit_in_scope(api_user(), unit, queries.TRAINING_STAFF):
+    unit = unit_for_code(api_user(), code, roles_for(TEACH))
+    if unit is None:
         abort(404, description=_("Unknown unit."))
     return unit
 
@@ -223,10 +204,7 @@ def _unit_arg(code: str | None) -> OrgUnit | None:
 @bp.response(200, schemas.ProgramPage)
 def list_programs(args):
     """Programs held by units in the caller's scope, newest first (filter by year and unit subtree)."""
-    stmt = queries.programs_for(api_user(), args.get("year")).options(selectinload(Program.unit))
-    unit = _unit_arg(args.get("unit"))
-    if unit is not None:
-        stmt = stmt.join(OrgUnit, OrgUnit.id == Program.unit_id).where(OrgUnit.path.startswith(unit.path))
+    stmt = queries.programs_for(api_user(), args.get("year"), within=_unit_arg(args.get("unit")))
     result = page_of(stmt, args)
     result["items"] = [program_json(p) for p in result["items"]]
     return result
@@ -236,9 +214,7 @@ def list_programs(args):
 @bp.response(200, schemas.ProgramDetail)
 def get_program(program_id: int):
     """One program with its courses."""
-    program = queries.visible_program(api_user(), program_id)
-    if program is None:
-        abort(404)
+    program = found(queries.visible_program(api_user(), program_id))
     return {**program_json(program), "courses": courses_json(program.courses)}
 
 
@@ -247,17 +223,9 @@ def get_program(program_id: int):
 @bp.response(200, schemas.CoursePage)
 def list_courses(args):
     """Courses of programs in the caller's scope (filter by program)."""
-    stmt = (
-        select(Course)
-        .join(Program, Program.id == Course.program_id)
-        .where(Program.id.in_(queries.programs_for(api_user()).with_only_columns(Program.id).order_by(None)))
-        .order_by(Course.id)
-    )
-    if args.get("program_id") is not None:
-        if queries.visible_program(api_user(), args["program_id"]) is None:
-            abort(404, description=_("Unknown program."))  # like a unit filter: not an empty page
-        stmt = stmt.where(Course.program_id == args["program_id"])
-    result = page_of(stmt, args)
+    if args.get("program_id") is not None and queries.visible_program(api_user(), args["program_id"]) is None:
+        abort(404, description=_("Unknown program."))  # like a unit filter: not an empty page
+    result = page_of(queries.courses_for(api_user(), args.get("program_id")), args)
     result["items"] = courses_json(result["items"])
     return result
 
@@ -266,9 +234,7 @@ def list_courses(args):
 @bp.response(200, schemas.CourseSchema)
 def get_course(course_id: int):
     """One course, with its seat counts."""
-    course = queries.visible_course(api_user(), course_id)
-    if course is None:
-        abort(404)
+    course = found(queries.visible_course(api_user(), course_id))
     return courses_json([course])[0]
 
 
@@ -277,21 +243,15 @@ def get_course(course_id: int):
 @bp.response(200, schemas.SessionPage)
 def list_sessions(args):
     """Sessions of courses in the caller's scope, in time order (filter by course and by day)."""
-    visible = queries.programs_for(api_user()).with_only_columns(Program.id).order_by(None)
-    stmt = (
-        select(CourseSession)
-        .join(Course, Course.id == CourseSession.course_id)
-        .where(Course.program_id.in_(visible))
-        .order_by(CourseSession.starts_at, CourseSession.id)
+    if args.get("course_id") is not None and queries.visible_course(api_user(), args["course_id"]) is None:
+        abort(404, description=_("Unknown course."))
+    first, last = args.get("starts_from"), args.get("starts_to")
+    stmt = queries.sessions_for(
+        api_user(),
+        args.get("course_id"),
+        starts_from=datetime.combine(first, time.min, _zone()) if first else None,
+        starts_to=datetime.combine(last, time.max, _zone()) if last else None,
     )
-    if args.get("course_id") is not None:
-        if queries.visible_course(api_user(), args["course_id"]) is None:
-            abort(404, description=_("Unknown course."))
-        stmt = stmt.where(CourseSession.course_id == args["course_id"])
-    if args.get("starts_from"):
-        stmt = stmt.where(CourseSession.starts_at >= datetime.combine(args["starts_from"], time.min, _zone()))
-    if args.get("starts_to"):
-        stmt = stmt.where(CourseSession.starts_at <= datetime.combine(args["starts_to"], time.max, _zone()))
     result = page_of(stmt, args)
     result["items"] = [session_json(s) for s in result["items"]]
     return result
@@ -301,10 +261,7 @@ def list_sessions(args):
 @bp.response(200, schemas.SessionSchema)
 def get_session(session_id: int):
     """One session."""
-    session = queries.visible_session(api_user(), session_id)
-    if session is None:
-        abort(404)
-    return session_json(session)
+    return session_json(found(queries.visible_session(api_user(), session_id)))
 
 
 @bp.get("/courses/<id:course_id>/enrolments")
@@ -312,18 +269,8 @@ def get_session(session_id: int):
 @bp.response(200, schemas.EnrolmentPage)
 def list_enrolments(args, course_id: int):
     """The course's enrolments: seats first, then the waitlist in order (filter by status)."""
-    course = queries.visible_course(api_user(), course_id)
-    if course is None:
-        abort(404)
-    stmt = (
-        select(Enrolment)
-        .where(Enrolment.course_id == course.id)
-        .order_by(Enrolment.status == "withdrawn", Enrolment.status == "waitlisted", Enrolment.waitlist_position)
-        .order_by(Enrolment.id)
-    )
-    if args.get("status"):
-        stmt = stmt.where(Enrolment.status == args["status"])
-    return page_of(stmt, args)
+    course = found(queries.visible_course(api_user(), course_id))
+    return page_of(queries.enrolments_of(course, args.get("status")), args)
 
 
 @bp.get("/sessions/<id:session_id>/attendance")
@@ -331,11 +278,8 @@ def list_enrolments(args, course_id: int):
 @bp.response(200, schemas.AttendancePage)
 def list_attendance(args, session_id: int):
     """The attendance marked at a session."""
-    session = queries.visible_session(api_user(), session_id)
-    if session is None:
-        abort(404)
-    stmt = select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.person_id)
-    return page_of(stmt, args)
+    session = found(queries.visible_session(api_user(), session_id))
+    return page_of(queries.attendance_of(session), args)
 
 
 @bp.put("/sessions/<id:session_id>/attendance")
@@ -343,9 +287,7 @@ def list_attendance(args, session_id: int):
 @bp.response(200, schemas.AttendancePage)
 def mark_attendance_batch(data, session_id: int):
     """Set the attendance of many people at once: all are written, or none (each error names its item)."""
-    session = _visible(
-        CourseSession, session_id, lambda s: s.course.program.unit, ("admin", "coordinator", "instructor")
-    )
+    session = found(queries.visible_session(api_user(), session_id, TEACH))
     rows = services.record_attendance_batch(session=session, items=data["items"], actor=api_user(), method="api")
     # Shaped like the session's attendance list; dumped before the commit expires every row.
     answer = schemas.AttendancePage().dump({"items": rows, "total": len(rows)})

@@ -15,6 +15,7 @@ from functools import wraps
 from flask import abort, current_app, g, redirect, request, session, url_for
 from werkzeug.local import LocalProxy
 
+from ..core.sessions import host_session
 from .permissions import can
 
 SESSION_SECRET = "lms_sid"  # noqa: S105 — the session key holding the secret, not a secret
@@ -45,7 +46,11 @@ def load_user():
     """Return the signed-in user of this request (resolved once), or :data:`ANONYMOUS`."""
     if "lms_user" not in g:
         loader = current_app.extensions["academy"].user_loader
-        user = loader() if loader is not None else _from_session()
+        if loader is None:
+            user = _from_session()
+        else:
+            with host_session():  # the host's sign-in lives in its own session, not the academy's
+                user = loader()
         g.lms_user = user if user is not None and getattr(user, "is_active", False) else ANONYMOUS
     return g.lms_user
 
@@ -82,8 +87,9 @@ def sign_out() -> None:
 
 
 def login_url() -> str:
-    """The sign-in page, coming back here afterwards."""
-    return url_for("auth.login", next=request.script_root + request.full_path.rstrip("?"))
+    """The sign-in page (the host's, when it signs people in), coming back here afterwards."""
+    view = current_app.extensions["academy"].login_view or "auth.login"
+    return url_for(view, next=request.script_root + request.full_path.rstrip("?"))
 
 
 def login_required(view):

@@ -14,12 +14,14 @@ MANAGE = "manage"  # people, units, programs, courses, enrolment, cohorts, cover
 TEACH = "teach"  # rosters and attendance of sessions
 SUPERVISE = "supervise"  # see and record supervision
 ADMINISTER = "administer"  # the whole tree: users, transfers, ID numbers in full
+STAFF = "staff"  # work for the academy: see one's units, hold API tokens
 
 GRANTS: dict[str, tuple[str, ...]] = {
     MANAGE: ("admin", "coordinator"),
     TEACH: ("admin", "coordinator", "instructor"),
     SUPERVISE: ("admin", "coordinator", "supervisor"),
     ADMINISTER: ("admin",),
+    STAFF: ("admin", "coordinator", "supervisor", "instructor"),
 }
 
 

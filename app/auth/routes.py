@@ -7,6 +7,7 @@ from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..core.i18n import _, ngettext
+from ..core.sessions import signing_keys
 from ..core.urls import safe_next
 from ..extensions import limiter
 from . import services
@@ -50,7 +51,7 @@ def _limit(name: str) -> str:
 
 
 def _known_browser_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="lms-known-browser")
+    return URLSafeTimedSerializer(signing_keys(current_app), salt="lms-known-browser")
 
 
 def _known_accounts() -> list[str]:

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 
-def _derive(purpose: bytes) -> bytes:
+def _derive(purpose: bytes, master_key: str | None = None) -> bytes:
     cfg = current_app.config
-    master = (cfg.get("LMS_DATA_KEY") or cfg["SECRET_KEY"]).encode()
+    master = (master_key or cfg.get("LMS_DATA_KEY") or cfg["SECRET_KEY"]).encode()
     cache = current_app.extensions.setdefault("lms_keys", {})
     key = cache.get((master, purpose))
     if key is None:
@@ -27,8 +27,8 @@ def _derive(purpose: bytes) -> bytes:
     return key
 
 
-def _fernet() -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_derive(b"pii-encryption")))
+def _fernet(master_key: str | None = None) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derive(b"pii-encryption", master_key)))
 
 
 def encrypt_text(value: str) -> str:
@@ -63,3 +63,11 @@ def keyed_mac(purpose: str, message: str) -> bytes:
 def token_hash(token: str) -> str:
     """Hash a high-entropy random token (sessions, API tokens) for storage."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def reencrypt(token: str, previous_key: str) -> str:
+    """Decrypt ``token`` under the previous data key and encrypt it under the current one (key rotation).
+
+    InvalidToken when the previous key is not the one ``token`` was encrypted with.
+    """
+    return encrypt_text(_fernet(previous_key).decrypt(token.encode()).decode())

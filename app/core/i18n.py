@@ -65,20 +65,31 @@ def _is_api_request() -> bool:
 
 def init_app(app: Flask, is_academy_request: Callable[[], bool]) -> None:
     """Choose the locale on the academy's requests; keep the host's choice (or its default) elsewhere."""
-    babel = app.extensions.get("babel")  # Flask-Babel's configuration of the host, if it has one
-    if babel is None:
+    if "babel" not in app.extensions:
         # Standalone, or a host without Flask-Babel: the academy brings it, for its own routes and commands.
-        Babel(app, locale_selector=lambda: select_locale() if _ours(is_academy_request) else None)
-        return
+        Babel(app)
+        _put_academy_first(app, is_academy_request, commands_too=True)
+    else:
+        _put_academy_first(app, is_academy_request, commands_too=False)
+
+    def keep_academy_first():
+        # A host that sets up Flask-Babel after mounting the academy replaces its configuration, selector and all.
+        _put_academy_first(app, is_academy_request, commands_too=False)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, keep_academy_first)  # before any page is rendered
+
+
+def _put_academy_first(app: Flask, is_academy_request: Callable[[], bool], *, commands_too: bool) -> None:
+    """Make Flask-Babel ask the academy first on its routes, then whatever selector was there before."""
+    babel = app.extensions["babel"]
     host_selector = babel.locale_selector
+    if getattr(host_selector, "lms_academy", False):
+        return
 
     def selector():
-        if has_request_context() and is_academy_request():
+        if has_request_context() and is_academy_request() or commands_too and not has_request_context():
             return select_locale()
         return host_selector() if host_selector else None
 
+    selector.lms_academy = True
     babel.locale_selector = selector
-
-
-def _ours(is_academy_request: Callable[[], bool]) -> bool:
-    return not has_request_context() or is_academy_request()

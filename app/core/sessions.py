@@ -8,8 +8,17 @@ route is the academy's.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, request
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSessionInterface, SessionInterface
+
+
+def signing_keys(app: Flask) -> list[str]:
+    """The keys cookies are checked against, oldest first: itsdangerous signs with the last, LMS_SECRET_KEY."""
+    return [*app.config.get("LMS_SECRET_KEY_FALLBACKS", ()), app.config["LMS_SECRET_KEY"]]
 
 
 class AcademySessionInterface(SecureCookieSessionInterface):
@@ -27,9 +36,9 @@ class AcademySessionInterface(SecureCookieSessionInterface):
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
 
     def get_signing_serializer(self, app: Flask):
-        return self._serializer(app.config["LMS_SECRET_KEY"])
+        return self._serializer(signing_keys(app))
 
-    def _serializer(self, secret: str):
+    def _serializer(self, secret):
         from itsdangerous import URLSafeTimedSerializer
 
         return URLSafeTimedSerializer(
@@ -79,6 +88,27 @@ class AcademySessionInterface(SecureCookieSessionInterface):
         if self.ours() or self.host is None:
             return super().make_null_session(app)
         return self.host.make_null_session(app)
+
+
+@contextmanager
+def host_session() -> Iterator[None]:
+    """On an academy request, let the host's code (its user loader, its Flask-Login) read the host's own session.
+
+    Changes made to it there are not saved: the response carries the academy's session.
+    """
+    interface = current_app.session_interface
+    if not isinstance(interface, AcademySessionInterface) or interface.host is None or not interface.ours():
+        yield
+        return
+    # Flask keeps the request's session in RequestContext._session (no public setter; Flask 2.x-3.1).
+    ctx = request_ctx._get_current_object()
+    own = ctx._session
+    host = interface.host
+    ctx._session = host.open_session(current_app, request) or host.make_null_session(current_app)
+    try:
+        yield
+    finally:
+        ctx._session = own
 
 
 def init_app(app: Flask, prefix: str, *, standalone: bool) -> None:

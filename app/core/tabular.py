@@ -179,6 +179,39 @@ class _XmlBudget:
         self.shared_strings = 0
 
 
+def _check_dimension(attrs: dict, budget: _XmlBudget) -> None:
+    """Refuse a sheet whose declared range reaches beyond the columns or rows an import reads."""
+    corner = _cell_position(attrs.get("ref", "").rpartition(":")[2])
+    if corner is not None and (corner[0] > MAX_COLUMNS or corner[1] > budget.row_limit):
+        raise TableError(
+            _l(
+                "The sheet declares the range %(range)s, but an import reads at most %(rows)d rows of "
+                "data and %(columns)d columns. Delete the empty rows and columns around your data (or "
+                "copy the data into a new workbook) and upload again.",
+                range=attrs.get("ref", "")[:40],
+                rows=budget.max_rows,
+                columns=MAX_COLUMNS,
+            )
+        )
+
+
+def _no_dtd(*args) -> None:
+    """Refuse a document type declaration: OOXML never has one, it is only there to define entities."""
+    raise TableError(UNREADABLE)
+
+
+def _feed(parser, archive: zipfile.ZipFile, info: zipfile.ZipInfo, deadline: _Deadline) -> None:
+    """Stream one member through ``parser`` in chunks, on the deadline; stop quietly where it is not XML."""
+    with archive.open(info) as member:
+        try:
+            while chunk := member.read(64 * 1024):
+                deadline.check()
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+        except expat.ExpatError:
+            return
+
+
 def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _XmlBudget, deadline: _Deadline) -> None:
     """Stream one member through expat, keeping only counters; refuse what would swell openpyxl's memory.
 
@@ -220,18 +253,7 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _XmlBudg
         if budget.loose > XML_MAX_LOOSE_ELEMENTS:
             refuse(f"> {XML_MAX_LOOSE_ELEMENTS} XML elements")
         if ns == _MAIN_NS and local == "dimension":
-            corner = _cell_position(attrs.get("ref", "").rpartition(":")[2])
-            if corner is not None and (corner[0] > MAX_COLUMNS or corner[1] > budget.row_limit):
-                raise TableError(
-                    _l(
-                        "The sheet declares the range %(range)s, but an import reads at most %(rows)d rows of "
-                        "data and %(columns)d columns. Delete the empty rows and columns around your data (or "
-                        "copy the data into a new workbook) and upload again.",
-                        range=attrs.get("ref", "")[:40],
-                        rows=budget.max_rows,
-                        columns=MAX_COLUMNS,
-                    )
-                )
+            _check_dimension(attrs, budget)
 
     def end(name: str) -> None:
         nonlocal depth, record_depth
@@ -239,21 +261,10 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _XmlBudg
             record_depth = 0
         depth -= 1
 
-    def no_dtd(*args) -> None:
-        # OOXML never declares a DTD; one is only there to define entities.
-        raise TableError(UNREADABLE)
-
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = no_dtd
-    with archive.open(info) as member:
-        try:
-            while chunk := member.read(64 * 1024):
-                deadline.check()
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
-        except expat.ExpatError:
-            return
+    parser.StartDoctypeDeclHandler = _no_dtd
+    _feed(parser, archive, info, deadline)
 
 
 def _check_workbook(data: bytes, max_rows: int, row_limit: int, deadline: _Deadline) -> None:
@@ -333,6 +344,33 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         raise TableError(_l("The CSV file is malformed.")) from None
 
 
+def _too_slow(deadline: _Deadline) -> TableError:
+    return TableError(
+        _l(
+            "The file took too long to read (more than %(seconds)d seconds), so nothing was imported. "
+            "Split it into smaller files and upload them one by one.",
+            seconds=deadline.seconds,
+        )
+    )
+
+
+def check_file(filename: str, data: bytes, max_rows: int) -> None:
+    """The whole-file checks that read no rows: the type, and a workbook's parts and XML (milliseconds).
+
+    A request runs them before it hands a large file to a job, so a refused file is said on the form.
+    """
+    name = filename.lower()
+    if name.endswith((".csv", ".txt")):
+        return
+    if not name.endswith((".xlsx", ".xlsm")):
+        raise TableError(_l("Unsupported file type: upload a .csv or .xlsx file."))
+    deadline = _Deadline(_read_seconds())
+    try:
+        _check_workbook(data, max_rows, max_rows + 1 + SPARE_ROWS, deadline)
+    except _TooSlow:
+        raise _too_slow(deadline) from None
+
+
 def _raw_rows(filename: str, data: bytes, max_rows: int, row_limit: int, deadline: _Deadline) -> Iterator:
     name = filename.lower()
     if name.endswith((".xlsx", ".xlsm")):
@@ -396,16 +434,69 @@ def read_table(
         with contextlib.closing(_raw_rows(filename, data, max_rows, row_limit, deadline)) as rows:
             return _records(rows, columns, required, max_rows, row_limit, text_only, deadline)
     except _TooSlow:
+        raise _too_slow(deadline) from None
+
+
+def _check_width(raw, n: int) -> None:
+    """Refuse a row with data beyond column MAX_COLUMNS."""
+    if len(raw) > MAX_COLUMNS and not all(_blank(v) for v in raw[MAX_COLUMNS:]):
         raise TableError(
             _l(
-                "The file took too long to read (more than %(seconds)d seconds), so nothing was imported. "
-                "Split it into smaller files and upload them one by one.",
-                seconds=deadline.seconds,
+                "Row %(row)d has data beyond column %(max)d: an import reads at most %(max)d columns. "
+                "Delete the extra columns and upload again.",
+                row=n,
+                max=MAX_COLUMNS,
             )
-        ) from None
+        )
+
+
+def _header_index(raw, n: int, columns, required, cells: _Cells) -> tuple[dict[str, int], dict[str, str]]:
+    """Find each column in the header row: its position and its header as written; refuse missing required ones."""
+    header = [cells.text(v, n).lower() for v in raw]
+    index: dict[str, int] = {}
+    headers: dict[str, str] = {}
+    for canonical, spellings in columns.items():
+        accepted = {s.lower() for s in spellings}
+        for i, h in enumerate(header):
+            if h in accepted:
+                index[canonical] = i
+                headers[canonical] = cells.text(raw[i], n)
+                break
+    missing = [c for c in required if c not in index]
+    if missing:
+        raise TableError(_l("Missing columns: %(columns)s", columns=", ".join(missing)))
+    return index, headers
+
+
+def _stored_as_number(n: int, canonical: str, header: str) -> RowError:
+    """The row error for a number in a text-only column (the spreadsheet may already have changed it)."""
+    return RowError(
+        n,
+        canonical,
+        _l(
+            "%(column)s is stored as a number in the spreadsheet, which keeps only 15 digits and "
+            "drops leading zeros, so the value may already be changed. Format the column as Text, "
+            "enter the values again from the original records, and upload again.",
+            column=header,
+        ),
+    )
+
+
+def _record(raw, n: int, index, headers, text_only, cells: _Cells, numbers: list[RowError]) -> dict[str, str]:
+    """One data row's values by column; a number in a text-only column is left blank and added to ``numbers``."""
+    record: dict[str, str] = {}
+    for canonical, i in index.items():
+        value = raw[i] if i < len(raw) else None
+        if canonical in text_only and _is_number(value):
+            numbers.append(_stored_as_number(n, canonical, headers[canonical]))
+            record[canonical] = ""
+        else:
+            record[canonical] = cells.text(value, n)
+    return record
 
 
 def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) -> list[tuple[int, dict[str, str]]]:
+    """Read the header, then each non-blank data row as ``(row_number, record)``; refuse the file as read_table says."""
     cells = _Cells()
     index: dict[str, int] | None = None
     headers: dict[str, str] = {}
@@ -416,51 +507,13 @@ def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) 
             raise _past_row(row_limit, max_rows)
         if n % 256 == 0:
             deadline.check()
-        if len(raw) > MAX_COLUMNS and not all(_blank(v) for v in raw[MAX_COLUMNS:]):
-            raise TableError(
-                _l(
-                    "Row %(row)d has data beyond column %(max)d: an import reads at most %(max)d columns. "
-                    "Delete the extra columns and upload again.",
-                    row=n,
-                    max=MAX_COLUMNS,
-                )
-            )
+        _check_width(raw, n)
         if all(_blank(v) for v in raw):
             continue  # blank rows (above the header too) still count in the row numbers
         if index is None:
-            header = [cells.text(v, n).lower() for v in raw]
-            index = {}
-            for canonical, spellings in columns.items():
-                accepted = {s.lower() for s in spellings}
-                for i, h in enumerate(header):
-                    if h in accepted:
-                        index[canonical] = i
-                        headers[canonical] = cells.text(raw[i], n)
-                        break
-            missing = [c for c in required if c not in index]
-            if missing:
-                raise TableError(_l("Missing columns: %(columns)s", columns=", ".join(missing)))
+            index, headers = _header_index(raw, n, columns, required, cells)
             continue
-        record: dict[str, str] = {}
-        for canonical, i in index.items():
-            value = raw[i] if i < len(raw) else None
-            if canonical in text_only and _is_number(value):
-                numbers.append(
-                    RowError(
-                        n,
-                        canonical,
-                        _l(
-                            "%(column)s is stored as a number in the spreadsheet, which keeps only 15 digits and "
-                            "drops leading zeros, so the value may already be changed. Format the column as Text, "
-                            "enter the values again from the original records, and upload again.",
-                            column=headers[canonical],
-                        ),
-                    )
-                )
-                record[canonical] = ""
-            else:
-                record[canonical] = cells.text(value, n)
-        out.append((n, record))
+        out.append((n, _record(raw, n, index, headers, text_only, cells, numbers)))
         if len(out) > max_rows:
             raise TableError(_l("Too many rows: at most %(max)d per file.", max=max_rows))
     if index is None:

@@ -49,16 +49,11 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 def finish_request(response):
     """Commit a request that succeeded (2xx, 3xx); roll back any other."""
-    if response.status_code < 400 and not g.get("lms_rollback_only"):
+    if response.status_code < 400:
         commit()
     else:
         rollback()
     return response
-
-
-def rollback_only() -> None:
-    """Make the current request roll back at its end whatever it answers (a read that must not write)."""
-    g.lms_rollback_only = True
 
 
 def init_blueprint(bp: Blueprint) -> None:

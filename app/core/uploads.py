@@ -8,7 +8,7 @@ from ..extensions import db
 from .tabular import ImportRejected, TableError
 
 
-def run_upload_import(form, importer, *, actor, **kwargs):
+def run_upload_import(form, importer, *, actor, data: bytes | None = None, **kwargs):
     """Run ``importer`` on the form's uploaded file for ``actor``; the request's unit of work commits it.
 
     Returns ``(result, row_errors)``: the importer's result, or None with the
@@ -20,7 +20,7 @@ def run_upload_import(form, importer, *, actor, **kwargs):
     try:
         result = importer(
             filename=upload.filename or "",
-            data=upload.read(),
+            data=upload.read() if data is None else data,
             actor=actor,
             max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"],
             **kwargs,

@@ -1,11 +1,12 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..core.i18n import _l
+from ..core.i18n import _, _l
 from ..core.numbers import FiniteDecimalField
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
 
 
 class CohortForm(FlaskForm):
@@ -14,7 +15,7 @@ class CohortForm(FlaskForm):
         _l("Unit"), coerce=int, description=_l("Everyone of the chosen category in this unit and below.")
     )
     category = SelectField(_l("Category"), choices=[])
-    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(FIRST_YEAR, LAST_YEAR)])
     min_training_hours = FiniteDecimalField(
         _l("Trained: at least these training hours"),
         places=1,
@@ -39,3 +40,22 @@ class CohortForm(FlaskForm):
         validators=[DataRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
     )
     freeze = BooleanField(_l("Freeze the member list now"))
+
+    def offer(self, units, categories: dict) -> None:
+        """Offer these units (indented by depth) and categories, or everyone."""
+        self.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in units]
+        self.category.choices = [SelectChoice("", _("Everyone"))] + [SelectChoice(k, v) for k, v in categories.items()]
+
+    def cohort_data(self) -> dict:
+        """The cohort the form describes: everyone of the category in the unit's subtree, no listed people."""
+        return {
+            "name": self.name.data,
+            "year": self.year.data,
+            "include_rule": True,
+            "category": self.category.data or None,
+            "member_ids": [],
+            "min_training_hours": self.min_training_hours.data,
+            "min_supervision_hours": self.min_supervision_hours.data,
+            "training_target": self.training_target.data,
+            "supervision_target": self.supervision_target.data,
+        }

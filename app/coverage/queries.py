@@ -25,13 +25,14 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, or_, select, true
+from sqlalchemy import Select, and_, case, func, literal, or_, select, true
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..ledger.models import PersonMonth
 from ..ledger.queries import Period, completions
 from ..org.models import OrgUnit
-from ..org.queries import children_of, subtree_ids
+from ..org.queries import children_of, in_scope, subtree_ids, tree_roots
 from ..people.models import Person
 from ..supervision.models import SupervisionRecord
 from ..training.models import Course, CourseSession, Program
@@ -82,22 +83,6 @@ def _bucket(unit: OrgUnit, children: list[OrgUnit], unit_path_column):
     if not children:
         return literal(DIRECT)
     return case(*((unit_path_column.like(c.path + "%"), c.id) for c in children), else_=DIRECT)
-
-
-@dataclass
-class Rule:
-    """What counts as trained and supervised for a cohort."""
-
-    min_training_hours: Decimal | None
-    min_courses: int | None
-    min_supervision_hours: Decimal | None
-    min_supervision_sessions: int | None
-
-    @classmethod
-    def of(cls, cohort: Cohort) -> Rule:
-        return cls(
-            cohort.min_training_hours, cohort.min_courses, cohort.min_supervision_hours, cohort.min_supervision_sessions
-        )
 
 
 def trained_clause(cohort: Cohort, py, listed):
@@ -173,8 +158,107 @@ def busiest_year(unit: OrgUnit, fallback: int) -> int:
     return max(years) if years else fallback
 
 
+def home_unit(viewer) -> OrgUnit | None:
+    """Return the unit the viewer's dashboard opens on: their first unit, or the first root for the whole tree."""
+    roots = tree_roots(viewer)
+    return roots[0] if roots else None
+
+
+def this_year() -> int:
+    """Return the current year in the deployment's time zone."""
+    return today_local().year
+
+
+@dataclass
+class CoverageView:
+    """What the dashboard and its exports show: a unit's report for a year and the cohort looked at."""
+
+    unit: OrgUnit
+    year: int
+    report: dict
+    cohort: Cohort | None
+
+    @property
+    def figures(self) -> dict | None:
+        """The report's figures of the cohort looked at."""
+        return next((c for c in self.report["cohorts"] if self.cohort and c["id"] == self.cohort.id), None)
+
+
+def coverage_view(unit: OrgUnit, year: int | None = None, cohort_id: int | None = None) -> CoverageView:
+    """Return the unit's report (default: its busiest year), with cohorts from above, and the cohort asked for.
+
+    A cohort the report does not list is not shown: the report's first one is, if any.
+    """
+    year = year or busiest_year(unit, this_year())
+    inherited = cohorts_above(unit, year)  # kept while the cohort is looked up: the session holds them weakly
+    report = unit_report(unit, year, inherited=inherited)
+    ids = [c["id"] for c in report["cohorts"]]
+    chosen = cohort_id if cohort_id in ids else (ids[0] if ids else None)
+    return CoverageView(unit, year, report, db.session.get(Cohort, chosen) if chosen else None)
+
+
+def cohort_progress(cohort: Cohort, seen_from: OrgUnit) -> list[dict]:
+    """Return the cohort's monthly progress as seen from a unit: a cohort of a unit above counts its members there."""
+    return monthly_progress(cohort, within=seen_from if cohort.unit_id != seen_from.id else None)
+
+
+def cohort_for(viewer, cohort_id: int) -> Cohort | None:
+    """Return the cohort if its unit lies within the viewer's scope, else None (the caller answers 404)."""
+    return db.session.scalar(select(Cohort).where(Cohort.id == cohort_id, in_scope(viewer, Cohort.unit_id)))
+
+
+def cohorts_for(viewer, within: OrgUnit | None = None, year: int | None = None) -> Select:
+    """Select the cohorts of units in the viewer's scope (in ``within``'s subtree, of ``year``), newest year first."""
+    stmt = (
+        select(Cohort)
+        .join(OrgUnit, OrgUnit.id == Cohort.unit_id)
+        .where(in_scope(viewer, Cohort.unit_id))
+        .order_by(Cohort.year.desc(), OrgUnit.path, Cohort.id)
+        .options(selectinload(Cohort.unit))
+    )
+    if within is not None:
+        stmt = stmt.where(OrgUnit.path.startswith(within.path))
+    if year:
+        stmt = stmt.where(Cohort.year == year)
+    return stmt
+
+
+def member_counts(cohort_ids: list[int]) -> dict[int, int]:
+    """Return the number of stored members of each cohort (one statement)."""
+    if not cohort_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(CohortMember.cohort_id, func.count())
+            .where(CohortMember.cohort_id.in_(cohort_ids))
+            .group_by(CohortMember.cohort_id)
+        ).all()
+    )
+
+
+def member_ids(cohort: Cohort) -> list[int]:
+    """Return the ids of the cohort's stored members, in order."""
+    return list(
+        db.session.scalars(
+            select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id).order_by(CohortMember.person_id)
+        )
+    )
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+# The figures of a report row; the people figures come from one statement over people and their months.
+PEOPLE_FIGURES = (
+    "people",
+    "training_person_times",
+    "supervision_person_times",
+    "people_trained",
+    "people_supervised",
+)
+ACTIVITY_FIGURES = ("programs", "course_sessions", "supervision_sessions")
+FIGURES = PEOPLE_FIGURES[:1] + ACTIVITY_FIGURES + PEOPLE_FIGURES[1:]  # in the order of PRODUCT.md §3
 
 
 def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None) -> dict:
@@ -184,11 +268,28 @@ def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None)
     counted over their members within this unit's subtree only.
     """
     children = children_of(unit)
-    period = Period.year(year)
     units = OrgUnit.__table__.alias("u")
     bucket = _bucket(unit, children, units.c.path)
     in_subtree = units.c.path.like(unit.path + "%")
+    people_rows = _people_rows(year, bucket, units, in_subtree)
+    activity = _activity_rows(year, bucket, units, in_subtree)
+    cohorts = cohorts_of(unit, year)
+    cohort_rows = _cohort_figures(cohorts, bucket, units) if cohorts else {}
+    if inherited:
+        cohort_rows |= _cohort_figures(inherited, bucket, units, within=in_subtree)
+        cohorts = list(inherited) + cohorts
 
+    def row(of: OrgUnit, keys: set[int], **extra) -> dict:
+        figures = _figures(keys, people_rows, activity, cohorts, cohort_rows)
+        return {"unit": {"code": of.code, "name": of.name, "kind": of.kind}, "year": year, **extra, **figures}
+
+    report = row(unit, {DIRECT} | {c.id for c in children})
+    report["children"] = [row(c, {c.id}, id=c.id) for c in children]
+    return report
+
+
+def _people_rows(year: int, bucket, units, in_subtree) -> list:
+    """Per bucket: active people, person-times and people trained or supervised in the year (one statement)."""
     first, last = _months(year)
     months = PersonMonth.__table__.alias("pm")
     sup_sessions_col = (
@@ -196,7 +297,7 @@ def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None)
         if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
         else months.c.supervision_sessions_confirmed
     )
-    people_rows = db.session.execute(
+    return db.session.execute(
         select(
             bucket.label("bucket"),
             func.count(func.distinct(case((Person.active.is_(True), Person.id)))).label("people"),
@@ -212,92 +313,67 @@ def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None)
         .group_by(bucket)
     ).all()
 
-    program_rows = db.session.execute(
+
+def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
+    """Per bucket: programs, course sessions and supervision sessions held in the year (three statements)."""
+    period = Period.year(year)
+    first_day, end_day = period.dates
+    programs = (
         select(bucket.label("bucket"), func.count(Program.id))
         .select_from(Program)
         .join(units, units.c.id == Program.unit_id)
         .where(in_subtree, Program.year == year)
-        .group_by(bucket)
-    ).all()
-    session_rows = db.session.execute(
+    )
+    sessions = (
         select(bucket.label("bucket"), func.count(CourseSession.id))
         .select_from(CourseSession)
         .join(Course, Course.id == CourseSession.course_id)
         .join(Program, Program.id == Course.program_id)
         .join(units, units.c.id == Program.unit_id)
         .where(in_subtree, CourseSession.starts_at >= period.start, CourseSession.starts_at < period.end)
-        .group_by(bucket)
-    ).all()
-    first_day, end_day = period.dates
-    supervision_rows = db.session.execute(
+    )
+    supervision = (
         select(bucket.label("bucket"), func.count(SupervisionRecord.id))
         .select_from(SupervisionRecord)
         .join(units, units.c.id == SupervisionRecord.unit_id)
         .where(in_subtree, SupervisionRecord.held_on >= first_day, SupervisionRecord.held_on < end_day)
-        .group_by(bucket)
-    ).all()
+    )
+    return {
+        name: db.session.execute(stmt.group_by(bucket)).all()
+        for name, stmt in zip(ACTIVITY_FIGURES, (programs, sessions, supervision), strict=True)
+    }
 
-    cohorts = cohorts_of(unit, year)
-    cohort_rows = _cohort_figures(cohorts, bucket, units) if cohorts else {}
-    if inherited:
-        cohort_rows |= _cohort_figures(inherited, bucket, units, within=in_subtree)
-        cohorts = list(inherited) + cohorts
 
-    def figures(keys: set[int]) -> dict:
-        out = {
-            "people": 0,
-            "programs": 0,
-            "course_sessions": 0,
-            "supervision_sessions": 0,
-            "training_person_times": 0,
-            "supervision_person_times": 0,
-            "people_trained": 0,
-            "people_supervised": 0,
-        }
-        for row in people_rows:
-            if row.bucket in keys:
-                for name in (
-                    "people",
-                    "training_person_times",
-                    "supervision_person_times",
-                    "people_trained",
-                    "people_supervised",
-                ):
-                    out[name] += int(getattr(row, name))
-        for rows, name in (
-            (program_rows, "programs"),
-            (session_rows, "course_sessions"),
-            (supervision_rows, "supervision_sessions"),
-        ):
-            out[name] = sum(int(n) for b, n in rows if b in keys)
-        out["cohorts"] = []
-        for cohort in cohorts:
-            members = trained = supervised = 0
-            for b, (m, t, s) in cohort_rows.get(cohort.id, {}).items():
-                if b in keys:
-                    members, trained, supervised = members + m, trained + t, supervised + s
-            out["cohorts"].append(
-                {
-                    "id": cohort.id,
-                    "name": cohort.name,
-                    "members": members,
-                    "trained": trained,
-                    "supervised": supervised,
-                    "training_rate": _rate(trained, members),
-                    "supervision_rate": _rate(supervised, members),
-                    "training_target": float(cohort.training_target),
-                    "supervision_target": float(cohort.supervision_target),
-                }
-            )
-        return out
+def _figures(keys: set[int], people_rows: list, activity: dict[str, list], cohorts: list[Cohort], cohort_rows) -> dict:
+    """Add up the rows of the buckets in ``keys``: one report row, with its cohorts."""
+    out = dict.fromkeys(FIGURES, 0)
+    for row in people_rows:
+        if row.bucket in keys:
+            for name in PEOPLE_FIGURES:
+                out[name] += int(getattr(row, name))
+    for name, rows in activity.items():
+        out[name] = sum(int(n) for b, n in rows if b in keys)
+    out["cohorts"] = [_cohort_row(cohort, cohort_rows.get(cohort.id, {}), keys) for cohort in cohorts]
+    return out
 
-    every = {DIRECT} | {c.id for c in children}
-    report = {"unit": {"code": unit.code, "name": unit.name, "kind": unit.kind}, "year": year, **figures(every)}
-    report["children"] = [
-        {"unit": {"code": c.code, "name": c.name, "kind": c.kind}, "year": year, "id": c.id, **figures({c.id})}
-        for c in children
-    ]
-    return report
+
+def _cohort_row(cohort: Cohort, by_bucket: dict[int, tuple[int, int, int]], keys: set[int]) -> dict:
+    """A cohort's members, trained and supervised within the buckets in ``keys``, with rates and targets."""
+    members = trained = supervised = 0
+    for b, (m, t, s) in by_bucket.items():
+        if b in keys:
+            members, trained, supervised = members + m, trained + t, supervised + s
+    return {
+        "id": cohort.id,
+        "name": cohort.name,
+        "members": members,
+        "trained": trained,
+        "supervised": supervised,
+        "training_rate": _rate(trained, members),
+        "supervision_rate": _rate(supervised, members),
+        "training_target": float(cohort.training_target),
+        "supervision_target": float(cohort.supervision_target),
+    }
 
 
 def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[int, dict[int, tuple[int, int, int]]]:
@@ -430,80 +506,83 @@ def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 5
 
 def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict]:
     """Return, for each month of the year, the cumulative share of members trained and supervised (hours rules)."""
+    members = _members_within(cohort, within)
+    reached = _months_reached(cohort, members)
+    total = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
+    trained_by_month = _count_by(reached.c.trained_month)
+    supervised_by_month = _count_by(reached.c.supervised_month)
+    out, trained, supervised = [], 0, 0
+    for m in range(1, 13):
+        key = cohort.year * 100 + m
+        trained += trained_by_month.get(key, 0)
+        supervised += supervised_by_month.get(key, 0)
+        out.append(
+            {
+                "month": m,
+                "trained": trained,
+                "supervised": supervised,
+                "training_rate": _rate(trained, total),
+                "supervision_rate": _rate(supervised, total),
+            }
+        )
+    return out
+
+
+def _members_within(cohort: Cohort, within: OrgUnit | None):
+    """Select the ids of the cohort's members, only those now in ``within``'s subtree if given."""
+    members = members_of(cohort)
+    if within is None:
+        return members
+    return (
+        select(Person.id)
+        .join(OrgUnit, OrgUnit.id == Person.unit_id)
+        .where(Person.id.in_(members), OrgUnit.path.like(within.path + "%"))
+    )
+
+
+def _months_reached(cohort: Cohort, members):
+    """Subquery: per member, the first month (yyyymm) the year's running totals met each rule, or NULL."""
     first, last = _months(cohort.year)
     sup_hours, _ = _sup_columns()
-    members = members_of(cohort)
-    if within is not None:
-        members = (
-            select(Person.id)
-            .join(OrgUnit, OrgUnit.id == Person.unit_id)
-            .where(Person.id.in_(members), OrgUnit.path.like(within.path + "%"))
-        )
+
+    def running(column):
+        return func.sum(column).over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
+
     cumulative = (
         select(
             PersonMonth.person_id,
             PersonMonth.month,
-            func.sum(PersonMonth.training_hours)
-            .over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
-            .label("th"),
-            func.sum(sup_hours).over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month).label("sh"),
-            func.sum(PersonMonth.training_sessions)
-            .over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
-            .label("ts"),
-            func.sum(PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed)
-            .over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
-            .label("ss"),
+            running(PersonMonth.training_hours).label("th"),
+            running(sup_hours).label("sh"),
+            running(PersonMonth.training_sessions).label("ts"),
+            running(PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed).label(
+                "ss"
+            ),
         )
         .where(PersonMonth.person_id.in_(members), PersonMonth.month.between(first, last))
         .subquery()
     )
-    t_cond = (
-        cumulative.c.th >= cohort.min_training_hours if cohort.min_training_hours is not None else cumulative.c.ts > 0
-    )
-    s_cond = (
-        cumulative.c.sh >= cohort.min_supervision_hours
-        if cohort.min_supervision_hours is not None
-        else cumulative.c.ss > 0
-    )
-    reached = (
+    c = cumulative.c
+    trained = c.th >= cohort.min_training_hours if cohort.min_training_hours is not None else c.ts > 0
+    supervised = c.sh >= cohort.min_supervision_hours if cohort.min_supervision_hours is not None else c.ss > 0
+    return (
         select(
-            cumulative.c.person_id,
-            func.min(case((t_cond, cumulative.c.month))).label("trained_month"),
-            func.min(case((s_cond, cumulative.c.month))).label("supervised_month"),
+            c.person_id,
+            func.min(case((trained, c.month))).label("trained_month"),
+            func.min(case((supervised, c.month))).label("supervised_month"),
         )
-        .group_by(cumulative.c.person_id)
+        .group_by(c.person_id)
         .subquery()
     )
-    total = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
-    t_by_month = dict(
+
+
+def _count_by(month_column) -> dict[int, int]:
+    """Count the rows of a subquery by a month column, leaving out NULL (one statement)."""
+    return dict(
         db.session.execute(
-            select(reached.c.trained_month, func.count())
-            .where(reached.c.trained_month.is_not(None))
-            .group_by(reached.c.trained_month)
+            select(month_column, func.count()).where(month_column.is_not(None)).group_by(month_column)
         ).all()
     )
-    s_by_month = dict(
-        db.session.execute(
-            select(reached.c.supervised_month, func.count())
-            .where(reached.c.supervised_month.is_not(None))
-            .group_by(reached.c.supervised_month)
-        ).all()
-    )
-    out, t_sum, s_sum = [], 0, 0
-    for m in range(1, 13):
-        key = cohort.year * 100 + m
-        t_sum += t_by_month.get(key, 0)
-        s_sum += s_by_month.get(key, 0)
-        out.append(
-            {
-                "month": m,
-                "trained": t_sum,
-                "supervised": s_sum,
-                "training_rate": _rate(t_sum, total),
-                "supervision_rate": _rate(s_sum, total),
-            }
-        )
-    return out
 
 
 def today_local() -> date:

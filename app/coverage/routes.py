@@ -2,90 +2,56 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
-from wtforms import SelectChoice
 
 from ..auth.current import current_user, permission_required
 from ..auth.permissions import MANAGE
 from ..core.access import found
-from ..core.db import utcnow
-from ..core.domain import DomainError
 from ..core.exports import FORMATS, download
+from ..core.forms import ActionForm
 from ..core.i18n import _
 from ..core.routing import id_arg, year_arg
-from ..core.uow import rollback
-from ..extensions import db
+from ..core.uow import attempt
 from ..ledger.ce import SOURCE_LABELS, ce_at_risk, risk_horizon
 from ..org.models import OrgUnit
-from ..org.queries import ancestors_of, scope_roots, unit_in_scope
+from ..org.queries import ancestors_of, unit_for
 from ..people.labels import CATEGORY_LABELS
+from ..training.queries import unit_options
 from . import queries
 from .exports import missing_table, report_table
 from .forms import CohortForm
-from .models import Cohort
 from .services import create_cohort, freeze_cohort
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
-STAFF = ("admin", "coordinator")
-
-
-def _this_year() -> int:
-    return utcnow().astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).year
+CE_LISTED = 500  # people on the continuing-education page
 
 
 def _unit() -> OrgUnit:
+    """The unit asked for (404 outside the viewer's scope), or the one the viewer's dashboard opens on."""
     unit_id = request.args.get("unit", type=id_arg)
-    if unit_id:
-        unit = found(db.session.get(OrgUnit, unit_id))
-        if not unit_in_scope(current_user, unit):
-            abort(404)
-        return unit
-    roots = scope_roots(current_user)
-    if roots is None:  # an administrator: the first root
-        return found(db.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.code)))
-    return roots[0]
+    return found(unit_for(current_user, unit_id) if unit_id else queries.home_unit(current_user))
 
 
-def _context():
-    unit = _unit()
-    year = request.args.get("year", type=year_arg)
-    if not year or not 2000 <= year <= 2100:
-        year = queries.busiest_year(unit, _this_year())
-    inherited = queries.cohorts_above(unit, year)
-    report = queries.unit_report(unit, year, inherited=inherited)
-    cohort = None
-    cohort_id = request.args.get("cohort", type=id_arg)
-    ids = [c["id"] for c in report["cohorts"]]
-    if cohort_id in ids:
-        cohort = db.session.get(Cohort, cohort_id)
-    elif ids:
-        cohort = db.session.get(Cohort, ids[0])
-    return unit, year, report, cohort
+def _view() -> queries.CoverageView:
+    return queries.coverage_view(
+        _unit(), request.args.get("year", type=year_arg), request.args.get("cohort", type=id_arg)
+    )
 
 
 @bp.get("/")
 @permission_required(MANAGE)
 def dashboard():
-    unit, year, report, cohort = _context()
-    missing = queries.missing_people(cohort, within=unit, limit=300) if cohort else []
-    progress = (
-        queries.monthly_progress(cohort, within=unit if cohort and cohort.unit_id != unit.id else None)
-        if cohort
-        else []
-    )
-    figures = next((c for c in report["cohorts"] if cohort and c["id"] == cohort.id), None)
+    view = _view()
+    cohort, unit = view.cohort, view.unit
     return render_template(
         "lms/coverage/dashboard.html",
         unit=unit,
-        year=year,
-        report=report,
+        year=view.year,
+        report=view.report,
         cohort=cohort,
-        figures=figures,
-        missing=missing,
-        progress=progress,
+        figures=view.figures,
+        missing=queries.missing_people(cohort, within=unit, limit=300) if cohort else [],
+        progress=queries.cohort_progress(cohort, unit) if cohort else [],
         path=ancestors_of(unit),
     )
 
@@ -93,22 +59,16 @@ def dashboard():
 @bp.get("/ce")
 @permission_required(MANAGE)
 def ce_risk():
-    within = None
     unit_id = request.args.get("unit", type=id_arg)
-    if unit_id:
-        within = found(db.session.get(OrgUnit, unit_id))
-        if not unit_in_scope(current_user, within):
-            abort(404)
+    within = found(unit_for(current_user, unit_id)) if unit_id else None
     day = queries.today_local()
-    limit = 500
-    people = ce_at_risk(current_user, day, limit=limit, within=within)
     return render_template(
         "lms/coverage/ce_risk.html",
-        people=people,
+        people=ce_at_risk(current_user, day, limit=CE_LISTED, within=within),
         within=within,
         today=day,
         horizon=risk_horizon(day),
-        limit=limit,
+        limit=CE_LISTED,
         counted=[SOURCE_LABELS[c] for c in current_app.config["LMS_CE_COUNTS"]],
         path=ancestors_of(within) if within else [],
     )
@@ -119,29 +79,28 @@ def ce_risk():
 def export(fmt: str):
     if fmt not in FORMATS:
         abort(404)
-    unit, year, report, _cohort = _context()
-    code = unit.code or unit.id
+    view = _view()
+    code = view.unit.code or view.unit.id
     return download(
-        report_table(queries.strip_ids(report)),
+        report_table(queries.strip_ids(view.report)),
         fmt,
-        name=("coverage", code, unit.name, year),
-        fallback=("coverage", code, year),
+        name=("coverage", code, view.unit.name, view.year),
+        fallback=("coverage", code, view.year),
     )
 
 
 @bp.get("/missing.csv")
 @permission_required(MANAGE)
 def missing_csv():
-    unit, year, _report, cohort = _context()
-    if cohort is None:
-        abort(404)
-    missing = queries.missing_people(cohort, within=unit, limit=100000)
-    code = unit.code or unit.id
+    view = _view()
+    cohort = found(view.cohort)
+    missing = queries.missing_people(cohort, within=view.unit, limit=100000)
+    code = view.unit.code or view.unit.id
     return download(
         missing_table(missing, title=cohort.name),
         "csv",
-        name=("missing", code, unit.name, year, cohort.name),
-        fallback=("missing", code, year, f"cohort{cohort.id}"),
+        name=("missing", code, view.unit.name, view.year, cohort.name),
+        fallback=("missing", code, view.year, f"cohort{cohort.id}"),
     )
 
 
@@ -149,47 +108,27 @@ def missing_csv():
 @permission_required(MANAGE)
 def new_cohort():
     form = CohortForm()
-    from ..training.queries import unit_options
-
-    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in unit_options(current_user)]
-    form.category.choices = [SelectChoice("", _("Everyone"))] + [SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()]
+    form.offer(unit_options(current_user), CATEGORY_LABELS)
     if request.method == "GET":
-        form.year.data = _this_year()
+        form.year.data = queries.this_year()
     if form.validate_on_submit():
-        unit = found(db.session.get(OrgUnit, form.unit_id.data))
-        data = {
-            "name": form.name.data,
-            "year": form.year.data,
-            "include_rule": True,
-            "category": form.category.data or None,
-            "member_ids": [],
-            "min_training_hours": form.min_training_hours.data,
-            "min_supervision_hours": form.min_supervision_hours.data,
-            "training_target": form.training_target.data,
-            "supervision_target": form.supervision_target.data,
-        }
-        try:
-            cohort = create_cohort(data=data, unit=unit, actor=current_user)
-        except DomainError as exc:
-            rollback()
-            for field, message in exc.errors.items():
-                if hasattr(form, field):
-                    getattr(form, field).errors.append(str(message))
-            flash(str(exc.message), "error")
-        else:
-            if form.freeze.data:
-                freeze_cohort(cohort=cohort, actor=current_user)
+        unit = found(unit_for(current_user, form.unit_id.data))
+        with attempt() as outcome:
+            cohort = create_cohort(data=form.cohort_data(), unit=unit, actor=current_user, freeze=form.freeze.data)
+        if outcome.ok:
             return redirect(url_for("coverage.dashboard", unit=unit.id, year=cohort.year, cohort=cohort.id))
+        for field, message in outcome.error.errors.items():
+            if hasattr(form, field):
+                getattr(form, field).errors.append(str(message))
+        flash(str(outcome.error.message), "error")
     return render_template("lms/coverage/cohort_form.html", form=form)
 
 
 @bp.post("/cohorts/<id:cohort_id>/freeze")
 @permission_required(MANAGE)
 def freeze(cohort_id: int):
-    from ..core.forms import ActionForm
-
-    cohort = found(db.session.get(Cohort, cohort_id))
-    if not unit_in_scope(current_user, cohort.unit) or not ActionForm().validate_on_submit():
+    cohort = found(queries.cohort_for(current_user, cohort_id))
+    if not ActionForm().validate_on_submit():
         abort(404)
     freeze_cohort(cohort=cohort, actor=current_user)
     flash(_("The member list is frozen: people moving units stay in the cohort."), "success")

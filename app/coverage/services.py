@@ -11,6 +11,7 @@ from ..core.db import utcnow
 from ..core.domain import Conflict, Invalid, NotFound
 from ..core.i18n import _l
 from ..core.numbers import parse_decimal
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..extensions import db
 from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids, unit_in_scope
@@ -44,30 +45,89 @@ def _decimal(
     return number
 
 
-def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
-    """Create a cohort on a unit for a year and compute its members (flushes)."""
+def create_cohort(*, data: dict, unit: OrgUnit, actor, freeze: bool = False) -> Cohort:
+    """Create a cohort on a unit for a year, compute its members and freeze them if asked (flushes)."""
     if actor is not None and not unit_in_scope(actor, unit):
         raise NotFound(_l("Not found."))
+    fields = _validated(data, unit, actor)
+    name, year = fields["name"], fields["year"]
+    taken = select(Cohort.id).where(Cohort.unit_id == unit.id, Cohort.year == year, Cohort.name == name)
+    if db.session.scalar(taken) is not None:
+        raise Conflict(
+            _l("%(unit)s already has a cohort named %(name)s for %(year)s.", unit=unit.name, name=name, year=year),
+            {"name": _l("This name is taken for this unit and year.")},
+        )
+    cohort = Cohort(unit=unit, **fields)
+    db.session.add(cohort)
+    db.session.flush()
+    refresh_members(cohort)
+    record_audit(
+        actor=actor,
+        action="cohort.create",
+        entity_type="cohort",
+        entity_id=cohort.id,
+        after={"name": name, "unit_id": unit.id, "year": year},
+    )
+    if freeze:
+        freeze_cohort(cohort=cohort, actor=actor)
+    return cohort
+
+
+def _validated(data: dict, unit: OrgUnit, actor) -> dict:
+    """Check a cohort's fields; return the columns to create it with, or raise Invalid with every error."""
     errors: dict = {}
     name = (data.get("name") or "").strip()
     if not name or len(name) > 120:
         errors["name"] = _l("A name of 1 to 120 characters is required.")
     year = data.get("year")
-    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
-        errors["year"] = _l("Year must be between 2000 and 2100.")
+    if not _whole(year) or not FIRST_YEAR <= year <= LAST_YEAR:
+        errors["year"] = _l("Year must be between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
     category = data.get("category") or None
     if category is not None and category not in CATEGORIES:
         errors["category"] = _l("Unknown category %(value)s.", value=category)
+    thresholds = _thresholds(data, errors)
+    for key in ("min_courses", "min_supervision_sessions"):
+        value = data.get(key)
+        if value is not None and (not _whole(value) or not 0 <= value <= 1000):
+            errors[key] = _l("Must be a whole number from 0 to 1000.")
+    member_ids, excluded_ids = _listed_people(data, actor, errors)
+    program_ids = _listed_programs(data, unit, errors)
+    include_rule = bool(data.get("include_rule") or category)
+    if not include_rule and not member_ids:
+        errors["member_ids"] = _l("A cohort needs members: a category for the unit, or a list of people.")
+    if errors:
+        raise Invalid(_l("The cohort was not saved."), errors)
+    return {
+        "name": name,
+        "year": year,
+        "category": category,
+        "include_rule": include_rule,
+        "added_ids": member_ids,
+        "excluded_ids": excluded_ids,
+        "min_courses": data.get("min_courses"),
+        "min_supervision_sessions": data.get("min_supervision_sessions"),
+        "program_ids": program_ids,
+        **thresholds,
+    }
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _thresholds(data: dict, errors: dict) -> dict[str, Decimal | None]:
+    """The hours that count as trained and supervised, and the targets (defaults filled in)."""
     thresholds = {}
     for field, (low, high, places, low_inclusive, default) in THRESHOLDS.items():
         value = _decimal(
             data.get(field, default), field, errors, low=low, high=high, places=places, low_inclusive=low_inclusive
         )
         thresholds[field] = Decimal(default) if value is None and default is not None else value
-    for key in ("min_courses", "min_supervision_sessions"):
-        value = data.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000):
-            errors[key] = _l("Must be a whole number from 0 to 1000.")
+    return thresholds
+
+
+def _listed_people(data: dict, actor, errors: dict) -> tuple[list[int], list[int]]:
+    """The people listed as members and as excluded: at most MAX_LISTED, members among those the actor sees."""
     member_ids = sorted({int(i) for i in data.get("member_ids") or []})
     excluded_ids = sorted({int(i) for i in data.get("excluded_ids") or []})
     if len(member_ids) + len(excluded_ids) > MAX_LISTED:
@@ -86,11 +146,15 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
         unknown = [i for i in member_ids if i not in visible]
         if unknown:
             errors["member_ids"] = _l("Unknown people: %(ids)s", ids=", ".join(map(str, unknown[:20])))
+    return member_ids, excluded_ids
+
+
+def _listed_programs(data: dict, unit: OrgUnit, errors: dict) -> list[int]:
+    """The programs whose completed courses count: ones the cohort's people could attend."""
     program_ids = sorted({int(i) for i in data.get("program_ids") or []})
     if program_ids:
-        # The listed programs are ones the cohort's people could attend: held by its unit, a unit below it
-        # or one above it. Anything else -- another district's program, an id that does not exist -- is
-        # unknown, with one message for both.
+        # Held by its unit, a unit below it or one above it. Anything else -- another district's program,
+        # an id that does not exist -- is unknown, with one message for both.
         line = unit.path_ids  # the unit and those above it
         held = set(
             db.session.scalars(
@@ -103,41 +167,7 @@ def create_cohort(*, data: dict, unit: OrgUnit, actor) -> Cohort:
         unknown = [i for i in program_ids if i not in held]
         if unknown:
             errors["program_ids"] = _l("Unknown programs: %(ids)s", ids=", ".join(map(str, unknown[:20])))
-    include_rule = bool(data.get("include_rule") or category)
-    if not include_rule and not member_ids:
-        errors["member_ids"] = _l("A cohort needs members: a category for the unit, or a list of people.")
-    if errors:
-        raise Invalid(_l("The cohort was not saved."), errors)
-    taken = select(Cohort.id).where(Cohort.unit_id == unit.id, Cohort.year == year, Cohort.name == name)
-    if db.session.scalar(taken) is not None:
-        raise Conflict(
-            _l("%(unit)s already has a cohort named %(name)s for %(year)s.", unit=unit.name, name=name, year=year),
-            {"name": _l("This name is taken for this unit and year.")},
-        )
-    cohort = Cohort(
-        name=name,
-        unit=unit,
-        year=year,
-        category=category,
-        include_rule=include_rule,
-        added_ids=member_ids,
-        excluded_ids=excluded_ids,
-        min_courses=data.get("min_courses"),
-        min_supervision_sessions=data.get("min_supervision_sessions"),
-        program_ids=program_ids,
-        **thresholds,
-    )
-    db.session.add(cohort)
-    db.session.flush()
-    refresh_members(cohort)
-    record_audit(
-        actor=actor,
-        action="cohort.create",
-        entity_type="cohort",
-        entity_id=cohort.id,
-        after={"name": name, "unit_id": unit.id, "year": year},
-    )
-    return cohort
+    return program_ids
 
 
 def refresh_members(cohort: Cohort) -> int:

@@ -1,68 +1,121 @@
-"""Bulk printing as a background job: in-process threads in the embedded mode.
+"""Issuing in bulk and printing: jobs a worker runs, whose state every web process reads.
 
-Jobs receive ids, not objects (they run in their own application context).
-A scale-out deployment would hand ``print_job`` to an RQ worker; the function
-is the same.
+Issuing is per person and idempotent (a person who already holds a valid
+certificate is counted as holding it, not issued another), and each chunk of
+people is committed before progress is reported: a worker killed mid-job
+leaves whole certificates only, and the retried job finishes the rest.
+Printing renders one PDF into the store under ``jobs/<id>/``; such results are
+deleted after ``LMS_PRINT_RESULT_DAYS`` (see ``jobs/results.py``).
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from flask import current_app, url_for
 
-from flask import Flask, current_app
+from ..auth.models import User
+from ..core.i18n import _, _l, ngettext
+from ..core.storage import storage
+from ..core.uow import commit
+from ..extensions import db
+from ..jobs.models import Job
+from ..jobs.results import RESULTS, expire_files
+from ..jobs.services import JobRefused, job_handler, submit_job
+from . import services
+from .models import CredentialType
+from .printing import render_certificates
 
-
-@dataclass
-class Job:
-    id: str
-    user_id: int
-    total: int = 0
-    done: int = 0
-    state: str = "queued"  # queued, running, finished, failed
-    path: str | None = None
-    error: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+ISSUE_CHUNK = 20  # people per transaction: each chunk is kept before progress is reported
 
 
-def _jobs(app: Flask) -> dict[str, Job]:
-    return app.extensions.setdefault("lms_print_jobs", {})
+def start_issuing(credential: CredentialType, person_ids: list[int], actor) -> Job:
+    """Submit the issuing of ``credential`` to these people (visible to the issuer's managers)."""
+    return submit_job(
+        kind="credentials.issue",
+        params={"credential_id": credential.id, "person_ids": person_ids},
+        actor=actor,
+        unit=credential.issuer_unit,
+        total=len(person_ids),
+    )
 
 
-def start_print_job(*, certificate_ids: list[int], user_id: int) -> Job:
-    """Start rendering one PDF of these certificates in a background thread."""
-    app = current_app._get_current_object()
-    job = Job(id=uuid.uuid4().hex, user_id=user_id, total=len(certificate_ids))
-    _jobs(app)[job.id] = job
-    thread = threading.Thread(target=_run, args=(app, job, certificate_ids), daemon=True)
-    thread.start()
-    return job
+def start_printing(credential: CredentialType, certificate_ids: list[int], actor) -> Job:
+    """Submit the printing of these certificates of ``credential`` into one PDF."""
+    return submit_job(
+        kind="credentials.print",
+        params={"credential_id": credential.id, "certificate_ids": certificate_ids},
+        actor=actor,
+        unit=credential.issuer_unit,
+        total=len(certificate_ids),
+    )
 
 
-def get_job(job_id: str) -> Job | None:
-    return _jobs(current_app).get(job_id)
+def _issue_summary(job) -> list[str]:
+    result = job.result or {}
+    lines = [ngettext("Issued %(num)d certificate.", "Issued %(num)d certificates.", result.get("issued", 0))]
+    if result.get("held"):
+        lines.append(_("%(n)d already held a valid certificate: none was issued to them again.", n=result["held"]))
+    if result.get("refused_count"):
+        lines.append(_("%(n)d could not be issued:", n=result["refused_count"]))
+        lines.extend(result.get("refused", []))
+    return lines
 
 
-def _run(app: Flask, job: Job, certificate_ids: list[int]) -> None:
-    from ..extensions import db
-    from .printing import print_certificates
+def _back_to_credential(job) -> str | None:
+    return url_for("credentials.credential", credential_id=job.params["credential_id"], show="issued")
 
-    with app.app_context():
-        job.state = "running"
-        try:
-            out = Path(app.instance_path) / "exports" / f"certificates-{job.id}.pdf"
-            out.parent.mkdir(parents=True, exist_ok=True)
 
-            def progress(i: int, n: int) -> None:
-                job.done, job.total = i, n
+def _load(job) -> tuple[CredentialType, User]:
+    credential = db.session.get(CredentialType, job.params["credential_id"])
+    actor = db.session.get(User, job.user_id) if job.user_id else None
+    if credential is None or actor is None or not actor.is_active:
+        raise JobRefused(_l("The credential or the person who asked for this no longer exists."))
+    return credential, actor
 
-            print_certificates(certificate_ids, out, progress=progress)
-            job.path = str(out)
-            job.state = "finished"
-        except Exception as exc:  # noqa: BLE001 - the job reports any failure to the page
-            app.logger.exception("print job failed")
-            job.state, job.error = "failed", str(exc)
-        finally:
-            db.session.remove()
+
+@job_handler(
+    "credentials.issue", title=_l("Issuing certificates"), summary=_issue_summary, back_url=_back_to_credential
+)
+def issue_job(job, progress) -> dict:
+    """Issue the credential to the listed people, a committed chunk at a time."""
+    job_id, person_ids = job.id, list(job.params["person_ids"])
+    credential, actor = _load(job)
+    total, issued, held, refused = len(person_ids), 0, 0, []
+    progress(0, total)
+    for start in range(0, total, ISSUE_CHUNK):
+        summary = services.issue_to_people(
+            credential=credential, person_ids=person_ids[start : start + ISSUE_CHUNK], actor=actor
+        )
+        if summary.stopped:
+            raise JobRefused(summary.stopped)
+        commit()  # the chunk's certificates are kept before anyone is told
+        issued, held = issued + summary.issued, held + summary.held
+        refused += [str(message) for message in summary.refused]
+        progress(min(start + ISSUE_CHUNK, total), total)
+        credential, actor = _load(job) if start + ISSUE_CHUNK < total else (credential, actor)
+    current_app.logger.info("job %s issued %s, %s already held, %s refused", job_id, issued, held, len(refused))
+    return {"issued": issued, "held": held, "refused": refused[:20], "refused_count": len(refused)}
+
+
+def _print_summary(job) -> list[str]:
+    count = (job.result or {}).get("count", 0)
+    return [ngettext("%(num)d certificate in one PDF.", "%(num)d certificates in one PDF.", count)]
+
+
+@job_handler(
+    "credentials.print", title=_l("Printing certificates"), summary=_print_summary, back_url=_back_to_credential
+)
+def print_job(job, progress) -> dict:
+    """Render the certificates into one PDF in the store; the job's page offers it for download."""
+    job_id = job.id
+    expire_files()
+    try:
+        pdf, count = render_certificates(list(job.params["certificate_ids"]), progress=progress)
+    except ValueError as exc:
+        raise JobRefused(_l("Nothing to print.")) from exc
+    key = f"{RESULTS}{job_id}/certificates.pdf"
+    try:
+        storage().put(key, pdf, "application/pdf")
+    except OSError as exc:
+        current_app.logger.error("print result could not be stored: %s", exc)
+        raise JobRefused(_l("The PDF could not be saved. Please tell the administrator.")) from exc
+    return {"file": key, "filename": "certificates.pdf", "content_type": "application/pdf", "count": count}

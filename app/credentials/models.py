@@ -41,6 +41,9 @@ class CredentialType(db.Model):
     issuer_unit: Mapped[OrgUnit] = relationship()
 
 
+# What a certificate shows and verifies as; only valid and revoked are stored, the others are derived.
+SHOWN_STATUSES = ("valid", "revoked", "superseded", "expired")
+
 # The rows the one-valid-certificate index covers: what a person holds now (expired or not).
 HELD = "status = 'valid' AND replaced_at IS NULL"
 

@@ -9,13 +9,16 @@ from sqlalchemy import select
 
 from ..extensions import db
 from .models import Certificate
-from .services import certificate_context, write_file
+from .services import certificate_context
+
+Progress = Callable[[int, int], None]
 
 
-def print_certificates(
-    certificate_ids: list[int], out: Path, progress: Callable[[int, int], None] | None = None
-) -> int:
-    """Render the certificates (grouped by design, in given order) into one PDF at ``out``; OSError if unwritable."""
+def render_certificates(certificate_ids: list[int], progress: Progress | None = None) -> tuple[bytes, int]:
+    """Render the certificates (in the given order, one design) into one PDF; return it and how many it holds.
+
+    ValueError when there is nothing to print or the designs differ.
+    """
     from .render import load_design, render_many
 
     certificates = {c.id: c for c in db.session.scalars(select(Certificate).where(Certificate.id.in_(certificate_ids)))}
@@ -27,6 +30,17 @@ def print_certificates(
         raise ValueError("certificates of different designs cannot share one PDF")
     design = load_design(designs.pop())
     contexts = [certificate_context(c) for c in ordered]
-    pdf = render_many(design, contexts, progress=progress)
-    write_file(out, pdf)  # through a temporary file: a failed write leaves nothing behind
-    return len(ordered)
+    return render_many(design, contexts, progress=progress), len(ordered)
+
+
+def print_certificates(certificate_ids: list[int], out: Path, progress: Progress | None = None) -> int:
+    """Render the certificates into one PDF at ``out`` (the command line's file); OSError if unwritable."""
+    pdf, count = render_certificates(certificate_ids, progress)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(pdf)
+        tmp.replace(out)  # a failed write leaves nothing behind
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count

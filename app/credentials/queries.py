@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Numeric, Select, and_, case, distinct, exists, func, literal, or_, select, true
+from sqlalchemy.orm import selectinload
 
 from ..core.db import utcnow
 from ..extensions import db
@@ -200,4 +201,34 @@ def eligible_ids(credential: CredentialType, viewer, people_ids: Select | Iterab
         db.session.scalars(
             select(rows.c.id).where(rows.c.eligible == 1).order_by(rows.c.unit_id, rows.c.name, rows.c.id)
         )
+    )
+
+
+def printable_ids(viewer, credential: CredentialType) -> list[int]:
+    """The valid certificates of the credential that the viewer may see, oldest first (the print order)."""
+    now = utcnow()
+    stmt = (
+        certificates_for(viewer, credential)
+        .where(
+            Certificate.status != "revoked",
+            Certificate.superseded_by_id.is_(None),
+            or_(Certificate.expires_at.is_(None), Certificate.expires_at > now),
+        )
+        .order_by(None)
+        .order_by(Certificate.id)
+        .with_only_columns(Certificate.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def own_certificates(user) -> list[Certificate]:
+    """The certificates the signed-in person holds, newest first."""
+    stmt = select(Certificate).where(Certificate.person_id == user.person_id).order_by(Certificate.id.desc())
+    return list(db.session.scalars(stmt))
+
+
+def person_certificates(viewer, person_id: int) -> Select:
+    """A person's certificates the viewer may see, newest first, with their credential loaded."""
+    return (
+        certificates_for(viewer).where(Certificate.person_id == person_id).options(selectinload(Certificate.credential))
     )

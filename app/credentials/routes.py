@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import time
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..auth.current import current_user, login_required, permission_required
-from ..auth.permissions import MANAGE
+from ..auth.permissions import MANAGE, can
 from ..core.access import found
-from ..core.domain import DomainError
 from ..core.forms import ActionForm
 from ..core.i18n import _
 from ..core.routing import id_arg, page_arg
-from ..core.uow import rollback
+from ..core.uow import attempt
 from ..extensions import db, limiter
 from . import queries, services
 from .badges import open_badge
-from .jobs import get_job, start_print_job
+from .jobs import start_issuing, start_printing
 from .models import Certificate
 
 bp = Blueprint("credentials", __name__)
-STAFF = ("admin", "coordinator")
 # Unknown and known codes take the same time to answer.
 VERIFY_FLOOR_SECONDS = 0.05
+# More people than this are issued by a job: the page answers at once and shows the job's progress.
+INLINE_APPROVALS = 5
 
 
 @bp.get("/credentials/")
@@ -83,7 +82,9 @@ def approve(credential_id: int):
     if request.form.get("all") == "1":
         ids = queries.eligible_ids(cred, current_user)  # everyone, not only the page shown
     else:
-        ids = request.form.getlist("person_id", type=id_arg)
+        ids = list(dict.fromkeys(request.form.getlist("person_id", type=id_arg)))
+    if len(ids) > INLINE_APPROVALS:
+        return redirect(url_for("jobs.job", job_id=start_issuing(cred, ids, current_user).id))
     summary = services.issue_to_people(credential=cred, person_ids=ids, actor=current_user)
     if summary.issued:
         flash(_("Issued %(n)d certificate(s).", n=summary.issued), "success")
@@ -102,36 +103,11 @@ def print_all(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    ids = [
-        c.id
-        for c in db.session.scalars(queries.certificates_for(current_user, cred))
-        if services.verification_status(c) == "valid"
-    ]
+    ids = queries.printable_ids(current_user, cred)
     if not ids:
         flash(_("No valid certificates to print."), "error")
         return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
-    job = start_print_job(certificate_ids=list(reversed(ids)), user_id=current_user.id)
-    return redirect(url_for("credentials.print_job", job_id=job.id))
-
-
-@bp.get("/credentials/jobs/<job_id>")
-@permission_required(MANAGE)
-def print_job(job_id: str):
-    job = get_job(job_id)
-    if job is None or job.user_id != current_user.id:
-        abort(404)
-    if request.args.get("format") == "json":
-        return jsonify({"state": job.state, "done": job.done, "total": job.total, "error": job.error})
-    return render_template("lms/credentials/job.html", job=job)
-
-
-@bp.get("/credentials/jobs/<job_id>/download")
-@permission_required(MANAGE)
-def print_download(job_id: str):
-    job = get_job(job_id)
-    if job is None or job.user_id != current_user.id or job.state != "finished":
-        abort(404)
-    return send_file(job.path, mimetype="application/pdf", as_attachment=True, download_name="certificates.pdf")
+    return redirect(url_for("jobs.job", job_id=start_printing(cred, ids, current_user).id))
 
 
 @bp.get("/certificates/<id:certificate_id>")
@@ -143,7 +119,7 @@ def certificate(certificate_id: int):
         certificate=cert,
         status=services.verification_status(cert),
         form=ActionForm(),
-        can_manage=current_user.has_role(*STAFF),
+        can_manage=can(current_user, MANAGE),
     )
 
 
@@ -151,12 +127,8 @@ def certificate(certificate_id: int):
 @login_required
 def certificate_pdf(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
-    if not cert.pdf_path:
-        services.store_pdf(cert)  # rendered once, then served from storage
-    path = services.storage_dir() / Path(cert.pdf_path).name
-    if not path.exists():
-        services.store_pdf(cert)
-    return send_file(path, mimetype="application/pdf", download_name=f"{cert.serial}.pdf")
+    pdf = services.certificate_pdf(cert)  # rendered once, then served from the store
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=f"{cert.serial}.pdf")
 
 
 @bp.get("/certificates/<id:certificate_id>/badge.json")
@@ -174,13 +146,12 @@ def revoke(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with attempt() as outcome:
         services.revoke_certificate(certificate=cert, reason=request.form.get("reason", ""), actor=current_user)
-    except DomainError as exc:
-        rollback()
-        flash(str(exc.message), "error")
-    else:
+    if outcome.ok:
         flash(_("Certificate %(serial)s revoked.", serial=cert.serial), "success")
+    else:
+        flash(str(outcome.error.message), "error")
     return redirect(url_for("credentials.certificate", certificate_id=cert.id))
 
 
@@ -190,11 +161,10 @@ def reissue(certificate_id: int):
     cert = found(queries.certificate_for(current_user, certificate_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with attempt() as outcome:
         new = services.reissue_certificate(certificate=cert, actor=current_user)
-    except DomainError as exc:
-        rollback()
-        flash(str(exc.message), "error")
+    if not outcome.ok:
+        flash(str(outcome.error.message), "error")
         return redirect(url_for("credentials.certificate", certificate_id=cert.id))
     flash(_("Reissued as %(serial)s; the old certificate now verifies as superseded.", serial=new.serial), "success")
     return redirect(url_for("credentials.certificate", certificate_id=new.id))
@@ -205,9 +175,7 @@ def reissue(certificate_id: int):
 def mine():
     if current_user.person is None:
         abort(404)
-    certificates = db.session.scalars(
-        select(Certificate).where(Certificate.person_id == current_user.person_id).order_by(Certificate.id.desc())
-    ).all()
+    certificates = queries.own_certificates(current_user)
     return render_template(
         "lms/credentials/mine.html", certificates=certificates, status_of=services.verification_status
     )

@@ -14,7 +14,6 @@ the winner's certificate.
 from __future__ import annotations
 
 import base64
-import contextlib
 import errno
 import hashlib
 import secrets
@@ -26,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -36,6 +35,7 @@ from ..core.db import utcnow
 from ..core.domain import Conflict, DomainError, Invalid, NotFound, Unavailable
 from ..core.errors import is_race
 from ..core.i18n import _l
+from ..core.storage import storage
 from ..core.urls import public_url
 from ..extensions import db
 from ..ledger.queries import completions
@@ -45,6 +45,8 @@ from ..people.models import Person
 from ..training.models import Course, Program
 from .models import Certificate, CredentialType, SerialCounter
 from .queries import credential_period, eligibility_rows
+
+PDF_FOLDER = "certificates/"  # issued PDFs in the store, by serial
 
 # People loaded and issued per round of a bulk approval (and ids per IN list: PostgreSQL takes 65,535 parameters).
 CHUNK = 500
@@ -243,15 +245,6 @@ def held_certificate(credential: CredentialType, person: Person) -> Certificate 
 
 def _expired(certificate: Certificate, now: datetime) -> bool:
     return certificate.expires_at is not None and certificate.expires_at <= now
-
-
-def current_certificate(credential: CredentialType, person: Person) -> Certificate | None:
-    """The person's valid, not superseded, not expired certificate of this credential, if any.
-
-    An expired one does not count: issuing again renews the credential.
-    """
-    held = held_certificate(credential, person)
-    return None if held is None or _expired(held, utcnow()) else held
 
 
 def issue_certificate(
@@ -483,42 +476,37 @@ def _storage_failed(exc: OSError) -> Unavailable:
     return Unavailable(message)
 
 
-def storage_dir() -> Path:
-    """Where issued PDFs are kept (instance folder by default)."""
-    folder = Path(current_app.config.get("LMS_CERTIFICATE_STORAGE") or Path(current_app.instance_path) / "certificates")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _storage_failed(exc) from exc
-    return folder
+def pdf_key(certificate: Certificate) -> str:
+    """Where the certificate's PDF is kept in the store."""
+    return f"{PDF_FOLDER}{Path(certificate.pdf_path or f'{certificate.serial}.pdf').name}"
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it; on failure nothing is left behind."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-
-
-def store_pdf(certificate: Certificate) -> Path:
-    """Render the certificate once and store it with its SHA-256; a folder that cannot be written is Unavailable."""
+def store_pdf(certificate: Certificate) -> bytes:
+    """Render the certificate once and keep it, with its SHA-256, in the store; a store that refuses is Unavailable."""
     from .render import load_design, render_html, render_pdf
 
     design = load_design(certificate.design)
     pdf = render_pdf(design, render_html(design, certificate_context(certificate)))
-    path = storage_dir() / f"{certificate.serial}.pdf"
+    certificate.pdf_path = f"{certificate.serial}.pdf"
     try:
-        write_file(path, pdf)
+        storage().put(pdf_key(certificate), pdf, "application/pdf")
     except OSError as exc:
+        certificate.pdf_path = None
         raise _storage_failed(exc) from exc
-    certificate.pdf_path = path.name
     certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-    return path
+    return pdf
+
+
+def certificate_pdf(certificate: Certificate) -> bytes:
+    """The certificate's PDF from the store; rendered (and kept) the first time, or when it went missing."""
+    if certificate.pdf_path:
+        try:
+            return storage().get(pdf_key(certificate))
+        except FileNotFoundError:
+            current_app.logger.warning("certificate %s: stored PDF missing, rendering it again", certificate.serial)
+        except OSError as exc:
+            raise _storage_failed(exc) from exc
+    return store_pdf(certificate)
 
 
 def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certificate:
@@ -595,7 +583,3 @@ def public_view(certificate: Certificate) -> dict:
 def find_by_code(code: str) -> Certificate | None:
     """Look a certificate up by its verification code."""
     return db.session.scalar(select(Certificate).where(Certificate.verification_code == normalise_code(code)))
-
-
-def count_certificates(credential: CredentialType) -> int:
-    return db.session.scalar(select(func.count(Certificate.id)).where(Certificate.credential_id == credential.id))

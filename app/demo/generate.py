@@ -59,16 +59,8 @@ def _max_id(model) -> int:
     return db.session.scalar(select(func.coalesce(func.max(model.id), 0)))
 
 
-def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
-    """Add the synthetic city of about ``people`` people (flushes; the caller commits)."""
-    if people < 100 or people > 200000:
-        raise GenerateError("--people must be between 100 and 200,000")
-    if db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == "990000")):
-        raise GenerateError("the synthetic city is already there (units 99…)")
-    rng = random.Random(seed)
-    step = progress or (lambda message: None)
-
-    # Units: province → city → districts → streets → communities.
+def _create_units(people: int):
+    """Create province → city → districts → streets → communities; return (province, districts, communities)."""
     communities_needed = max(1, round(people / PER_COMMUNITY))
     districts_n = max(1, round(communities_needed / 80))
     province = create_unit(name="基准省", kind="province", parent=None, code="990000")
@@ -89,12 +81,12 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
                         name=f"第{c + 1}社区", kind="community", parent=street, code=f"{street.code}{c + 1:03d}"
                     )
                 )
-    step(f"units: {len(districts)} districts, {len(communities)} communities")
+    return province, districts, communities
 
-    # People.
+
+def _person_rows(rng: random.Random, people: int, communities: list, now) -> list[dict]:
+    """Build the rows of ``people`` synthetic people, spread round-robin over the communities."""
     ids = IdNumbers(rng)
-    now = utcnow()
-    first_person = _max_id(Person)
     rows = []
     for i in range(people):
         unit = communities[i % len(communities)]
@@ -114,8 +106,11 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
                 "updated_at": now,
             }
         )
-    _bulk(Person, rows)
-    person_ids = _ids(Person, first_person)
+    return rows
+
+
+def _people_by_district(districts: list, person_ids: list[int], rows: list[dict]) -> dict[int, list[int]]:
+    """Group the new people's ids by the district holding their community."""
     by_district: dict[int, list[int]] = {d.id: [] for d in districts}
     unit_district = {}
     for d in districts:
@@ -123,109 +118,128 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
             unit_district[u] = d.id
     for pid, row in zip(person_ids, rows, strict=True):
         by_district[unit_district[row["unit_id"]]].append(pid)
-    step(f"people: {len(person_ids)}")
+    return by_district
 
-    # Training: per district, courses of 10 sessions; each person in ~6 courses.
-    first_course, first_session = _max_id(Course), _max_id(CourseSession)
-    attendance = enrolments = 0
-    for d in districts:
-        members = by_district[d.id]
-        n_courses = max(1, len(members) * COURSES_PER_PERSON // 250)
-        programs = []
-        for p in range(max(1, n_courses // 4)):
-            programs.append(
-                {
-                    "title": f"{d.name}{YEAR}年第{p + 1}期轮训",
-                    "kind": ("camp", "class", "workshop", "salon", "forum")[p % 5],
-                    "tier": "骨干",
-                    "unit_id": d.id,
-                    "year": YEAR,
-                    "created_at": now,
-                }
-            )
-        first_program = _max_id(Program)
-        _bulk(Program, programs)
-        program_ids = _ids(Program, first_program)
-        courses = [
+
+def _add_programs(district, n_courses: int, now) -> list[int]:
+    """Insert a district's programs (one per four courses); return their ids."""
+    programs = []
+    for p in range(max(1, n_courses // 4)):
+        programs.append(
             {
-                "program_id": program_ids[c % len(program_ids)],
-                "code": f"G{c + 1:04d}",
-                "title": f"专题课程{c + 1}",
-                "hours": Decimal("20"),
-                "capacity": None,
-                "seats_taken": 0,
-                "waitlist_seq": 0,
-                "policy": "coordinator",
-                "min_attendance": Decimal("0.8"),
+                "title": f"{district.name}{YEAR}年第{p + 1}期轮训",
+                "kind": ("camp", "class", "workshop", "salon", "forum")[p % 5],
+                "tier": "骨干",
+                "unit_id": district.id,
+                "year": YEAR,
                 "created_at": now,
             }
-            for c in range(n_courses)
-        ]
-        before = _max_id(Course)
-        _bulk(Course, courses)
-        course_ids = _ids(Course, before)
-        sessions = []
-        for c, course_id in enumerate(course_ids):
-            start = datetime(YEAR, 1 + c % 11, 1 + c % 20, 1, tzinfo=UTC)
-            for k in range(SESSIONS_PER_COURSE):
-                begins = start + timedelta(days=2 * k)
-                sessions.append(
-                    {
-                        "course_id": course_id,
-                        "starts_at": begins,
-                        "ends_at": begins + timedelta(hours=2),
-                        "hours": Decimal("2"),
-                        "mode": "onsite" if k % 3 else "online",
-                        "place": "培训中心",
-                    }
-                )
-        before = _max_id(CourseSession)
-        _bulk(CourseSession, sessions)
-        session_ids = _ids(CourseSession, before)
-        sessions_of = {
-            cid: session_ids[i * SESSIONS_PER_COURSE : (i + 1) * SESSIONS_PER_COURSE]
-            for i, cid in enumerate(course_ids)
-        }
-        enrol_rows, att_rows = [], []
-        for course_id in course_ids:
-            roster = rng.sample(members, min(len(members), 250))
-            for pid in roster:
-                enrol_rows.append(
-                    {
-                        "course_id": course_id,
-                        "person_id": pid,
-                        "status": "enrolled",
-                        "enrolled_at": now,
-                        "updated_at": now,
-                    }
-                )
-                diligence = rng.random()
-                for sid in sessions_of[course_id]:
-                    if rng.random() < 0.63 + 0.4 * diligence:
-                        att_rows.append(
-                            {
-                                "session_id": sid,
-                                "person_id": pid,
-                                "status": "present",
-                                "reason": None,
-                                "method": "import",
-                                "marked_by_id": None,
-                                "marked_at": now,
-                            }
-                        )
-            if len(att_rows) > 100000:
-                _bulk(Attendance, att_rows)
-                attendance += len(att_rows)
-                att_rows = []
-        _bulk(Enrolment, enrol_rows)
-        _bulk(Attendance, att_rows)
-        enrolments += len(enrol_rows)
-        attendance += len(att_rows)
-        step(f"{d.name}: {len(course_ids)} courses, attendance so far {attendance}")
+        )
+    first_program = _max_id(Program)
+    _bulk(Program, programs)
+    return _ids(Program, first_program)
 
-    # Supervision: groups of 8, ~5 credits per person.
+
+def _add_courses(program_ids: list[int], n_courses: int, now) -> list[int]:
+    """Insert ``n_courses`` courses spread over the programs; return their ids."""
+    courses = [
+        {
+            "program_id": program_ids[c % len(program_ids)],
+            "code": f"G{c + 1:04d}",
+            "title": f"专题课程{c + 1}",
+            "hours": Decimal("20"),
+            "capacity": None,
+            "seats_taken": 0,
+            "waitlist_seq": 0,
+            "policy": "coordinator",
+            "min_attendance": Decimal("0.8"),
+            "created_at": now,
+        }
+        for c in range(n_courses)
+    ]
+    before = _max_id(Course)
+    _bulk(Course, courses)
+    return _ids(Course, before)
+
+
+def _add_sessions(course_ids: list[int]) -> dict[int, list[int]]:
+    """Insert SESSIONS_PER_COURSE sessions for each course; return the session ids of each course."""
+    sessions = []
+    for c, course_id in enumerate(course_ids):
+        start = datetime(YEAR, 1 + c % 11, 1 + c % 20, 1, tzinfo=UTC)
+        for k in range(SESSIONS_PER_COURSE):
+            begins = start + timedelta(days=2 * k)
+            sessions.append(
+                {
+                    "course_id": course_id,
+                    "starts_at": begins,
+                    "ends_at": begins + timedelta(hours=2),
+                    "hours": Decimal("2"),
+                    "mode": "onsite" if k % 3 else "online",
+                    "place": "培训中心",
+                }
+            )
+    before = _max_id(CourseSession)
+    _bulk(CourseSession, sessions)
+    session_ids = _ids(CourseSession, before)
+    return {
+        cid: session_ids[i * SESSIONS_PER_COURSE : (i + 1) * SESSIONS_PER_COURSE] for i, cid in enumerate(course_ids)
+    }
+
+
+def _attendance_row(session_id: int, person_id: int, now) -> dict:
+    """One imported "present" attendance row."""
+    return {
+        "session_id": session_id,
+        "person_id": person_id,
+        "status": "present",
+        "reason": None,
+        "method": "import",
+        "marked_by_id": None,
+        "marked_at": now,
+    }
+
+
+def _enrol_and_attend(
+    rng: random.Random, members: list[int], sessions_of: dict[int, list[int]], now
+) -> tuple[int, int]:
+    """Enrol a random roster in each course and mark its attendance; return (enrolments, attendance)."""
+    attendance = 0
+    enrol_rows, att_rows = [], []
+    for course_id, course_sessions in sessions_of.items():
+        roster = rng.sample(members, min(len(members), 250))
+        for pid in roster:
+            enrol_rows.append(
+                {"course_id": course_id, "person_id": pid, "status": "enrolled", "enrolled_at": now, "updated_at": now}
+            )
+            diligence = rng.random()
+            for sid in course_sessions:
+                if rng.random() < 0.63 + 0.4 * diligence:
+                    att_rows.append(_attendance_row(sid, pid, now))
+        if len(att_rows) > 100000:
+            _bulk(Attendance, att_rows)
+            attendance += len(att_rows)
+            att_rows = []
+    _bulk(Enrolment, enrol_rows)
+    _bulk(Attendance, att_rows)
+    return len(enrol_rows), attendance + len(att_rows)
+
+
+def _train_district(rng: random.Random, district, members: list[int], now) -> tuple[int, int, int]:
+    """Add a district's programs, courses and sessions, enrol and attend; return (courses, enrolments, attendance)."""
+    n_courses = max(1, len(members) * COURSES_PER_PERSON // 250)
+    program_ids = _add_programs(district, n_courses, now)
+    course_ids = _add_courses(program_ids, n_courses, now)
+    sessions_of = _add_sessions(course_ids)
+    enrolments, attendance = _enrol_and_attend(rng, members, sessions_of, now)
+    return len(course_ids), enrolments, attendance
+
+
+def _supervision_records(
+    rng: random.Random, people: int, person_ids: list[int], rows: list[dict], now
+) -> tuple[list[dict], list[list[int]]]:
+    """Plan the group supervision records and, for each, the group it credits."""
     supervisors = [pid for pid in person_ids[:: max(1, people // 200)]][:200]
-    first_record = _max_id(SupervisionRecord)
     records, credits_plan = [], []
     n_records = people * CREDITS_PER_PERSON // GROUP_SIZE
     for r in range(n_records):
@@ -249,6 +263,13 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
             }
         )
         credits_plan.append(group)
+    return records, credits_plan
+
+
+def _add_supervision(rng: random.Random, people: int, person_ids: list[int], rows: list[dict], now) -> tuple[int, int]:
+    """Insert groups of 8, about 5 credits per person; return (records, credits)."""
+    first_record = _max_id(SupervisionRecord)
+    records, credits_plan = _supervision_records(rng, people, person_ids, rows, now)
     _bulk(SupervisionRecord, records)
     record_ids = _ids(SupervisionRecord, first_record)
     credit_rows = [
@@ -264,10 +285,11 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
         for pid in group
     ]
     _bulk(SupervisionCredit, credit_rows)
-    step(f"supervision: {len(record_ids)} records, {len(credit_rows)} credits")
+    return len(record_ids), len(credit_rows)
 
-    refresh_all()
-    step("ledger rollups computed")
+
+def _add_cohorts(districts: list) -> None:
+    """Create each district's all-worker training cohort for YEAR."""
     for d in districts:
         create_cohort(
             data={
@@ -283,9 +305,51 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
             unit=d,
             actor=None,
         )
-    analyze()
+
+
+def _add_bench_users(province, district) -> None:
+    """Create the benchmark's administrator and coordinator logins."""
     create_user(username="bench-admin", password="bench-password-2024", role="admin", unit=province)  # noqa: S106
-    create_user(username="bench-coordinator", password="bench-password-2024", role="coordinator", unit=districts[0])  # noqa: S106
+    create_user(username="bench-coordinator", password="bench-password-2024", role="coordinator", unit=district)  # noqa: S106
+
+
+def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
+    """Add the synthetic city of about ``people`` people (flushes; the caller commits)."""
+    if people < 100 or people > 200000:
+        raise GenerateError("--people must be between 100 and 200,000")
+    if db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == "990000")):
+        raise GenerateError("the synthetic city is already there (units 99…)")
+    rng = random.Random(seed)
+    step = progress or (lambda message: None)
+
+    province, districts, communities = _create_units(people)
+    step(f"units: {len(districts)} districts, {len(communities)} communities")
+
+    now = utcnow()
+    first_person = _max_id(Person)
+    rows = _person_rows(rng, people, communities, now)
+    _bulk(Person, rows)
+    person_ids = _ids(Person, first_person)
+    by_district = _people_by_district(districts, person_ids, rows)
+    step(f"people: {len(person_ids)}")
+
+    # Training: per district, courses of 10 sessions; each person in ~6 courses.
+    first_course, first_session = _max_id(Course), _max_id(CourseSession)
+    attendance = enrolments = 0
+    for d in districts:
+        n_courses, enrolled, attended = _train_district(rng, d, by_district[d.id], now)
+        enrolments += enrolled
+        attendance += attended
+        step(f"{d.name}: {n_courses} courses, attendance so far {attendance}")
+
+    n_records, n_credits = _add_supervision(rng, people, person_ids, rows, now)
+    step(f"supervision: {n_records} records, {n_credits} credits")
+
+    refresh_all()
+    step("ledger rollups computed")
+    _add_cohorts(districts)
+    analyze()
+    _add_bench_users(province, districts[0])
     db.session.flush()
     return {
         "districts": len(districts),
@@ -295,6 +359,6 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
         "sessions": _max_id(CourseSession) - first_session,
         "enrolments": enrolments,
         "attendance": attendance,
-        "supervision_records": len(record_ids),
-        "supervision_credits": len(credit_rows),
+        "supervision_records": n_records,
+        "supervision_credits": n_credits,
     }

@@ -48,15 +48,9 @@ def _supervisor_accounts(people: list[Person], unit, password: str, prefix: str)
             grant_role(user=user, role="supervisor", unit=unit)
 
 
-def load_supervision(rng: random.Random, selected: list[int], leaders: list[int], password: str) -> dict[str, int]:
-    """Record the demo's supervision through the service, as the administrator (flushes)."""
-    admin = db.session.scalar(select(User).where(User.username == "admin"))
-    gongshu = unit_by_code("330105")
-    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(selected)))}
+def _gongshu_plan(rng: random.Random, selected: list[int], leaders: list[int]) -> list[tuple[int, list[int], str]]:
+    """Plan 拱墅区's 15 sessions: 5 one-to-one, then the rest of the 69 shuffled into 10 groups."""
     prov, cities, assistants = leaders[0], leaders[1:4], leaders[4:12]
-    _supervisor_accounts([people[pid] for pid in leaders], gongshu, password, "gs-sup-")
-
-    day = date(2022, 5, 6)
     plan: list[tuple[int, list[int], str]] = [
         (prov, [cities[0]], "individual"),
         (prov, [cities[1]], "individual"),
@@ -75,24 +69,38 @@ def load_supervision(rng: random.Random, selected: list[int], leaders: list[int]
             groups[(groups.index(group) + 1) % 10].append(lead)
     for lead, group in zip(leads, groups, strict=True):
         plan.append((lead, group, "group"))
+    return plan
+
+
+def _gongshu_session(rng: random.Random, i: int, lead: int, fmt: str, peer_lead: int) -> dict:
+    """The form data of 拱墅区's ``i``-th session (a group's hours drawn at random)."""
+    return {
+        "format": fmt,
+        "mode": "online" if i % 3 == 2 else "onsite",
+        "kind": "peer"
+        if lead == peer_lead and fmt == "individual"
+        else ("special" if fmt == "individual" else "overall"),
+        "held_on": date(2022, 5, 6) + timedelta(days=12 * i),
+        "hours": Decimal("1.5") if fmt == "individual" else Decimal(rng.choice(("2", "2.5", "3"))),
+        "topic": TOPICS[i],
+        "functions": ["educational", "supportive"]
+        if fmt == "group"
+        else ["administrative", "educational", "supportive"],
+        "advice": "建议结合本次督导内容梳理服务记录，并在下次督导前完成一份反思日志。",
+        "follow_up": "一个月内跟进服务对象的转介落实情况。",
+        "notes": "督导者个人记录（保密）。",
+    }
+
+
+def _gongshu_supervision(rng: random.Random, admin, selected: list[int], leaders: list[int], password: str) -> int:
+    """Record 拱墅区's 2022 sessions, most credits confirmed; return how many (flushes)."""
+    gongshu = unit_by_code("330105")
+    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(selected)))}
+    _supervisor_accounts([people[pid] for pid in leaders], gongshu, password, "gs-sup-")
+    plan = _gongshu_plan(rng, selected, leaders)
     for i, (lead, group, fmt) in enumerate(plan):
         result = record_supervision(
-            data={
-                "format": fmt,
-                "mode": "online" if i % 3 == 2 else "onsite",
-                "kind": "peer"
-                if lead == cities[0] and fmt == "individual"
-                else ("special" if fmt == "individual" else "overall"),
-                "held_on": day + timedelta(days=12 * i),
-                "hours": Decimal("1.5") if fmt == "individual" else Decimal(rng.choice(("2", "2.5", "3"))),
-                "topic": TOPICS[i],
-                "functions": ["educational", "supportive"]
-                if fmt == "group"
-                else ["administrative", "educational", "supportive"],
-                "advice": "建议结合本次督导内容梳理服务记录，并在下次督导前完成一份反思日志。",
-                "follow_up": "一个月内跟进服务对象的转介落实情况。",
-                "notes": "督导者个人记录（保密）。",
-            },
+            data=_gongshu_session(rng, i, lead, fmt, peer_lead=leaders[1]),
             supervisor=people[lead],
             supervisees=[people[pid] for pid in group],
             actor=admin,
@@ -102,8 +110,11 @@ def load_supervision(rng: random.Random, selected: list[int], leaders: list[int]
             if rng.random() < 0.9:
                 credit.status = "confirmed"
     db.session.flush()
+    return len(plan)
 
-    # 东胜区: both formats and both modes.
+
+def _dongsheng_supervision(admin, password: str) -> int:
+    """Record 东胜区's sessions, both formats and both modes, all confirmed; return how many (flushes)."""
     dongsheng = unit_by_code("150602")
     ds_people = list(
         db.session.scalars(
@@ -137,5 +148,13 @@ def load_supervision(rng: random.Random, selected: list[int], leaders: list[int]
         for credit in result.record.credits:
             credit.status = "confirmed"
     db.session.flush()
+    return len(ds_plan)
+
+
+def load_supervision(rng: random.Random, selected: list[int], leaders: list[int], password: str) -> dict[str, int]:
+    """Record the demo's supervision through the service, as the administrator (flushes)."""
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    records = _gongshu_supervision(rng, admin, selected, leaders, password)
+    records += _dongsheng_supervision(admin, password)
     credits = db.session.scalar(select(db.func.count(SupervisionCredit.id)))
-    return {"supervision_records": len(plan) + len(ds_plan), "supervision_credits": credits}
+    return {"supervision_records": records, "supervision_credits": credits}

@@ -101,9 +101,8 @@ def _attend(session: CourseSession, statuses: dict[int, tuple[str, str | None]])
     )
 
 
-def load_training(rng: random.Random, selected: list[int], leaders: list[int]) -> dict[str, int]:
-    """Create the demo's programs, sessions, enrolments and attendance (flushes)."""
-    gongshu = unit_by_code("330105")
+def _gongshu_programs(gongshu) -> tuple[Program, Program, Program]:
+    """Create 拱墅区's three 2022 programs: the camp, the 五社联动 class and the supervision workshop."""
     camp = _program(
         gongshu,
         "项目社工特训营",
@@ -134,6 +133,22 @@ def load_training(rng: random.Random, selected: list[int], leaders: list[int]) -
         date(2022, 9, 16),
         "领军人才与督导助理",
     )
+    return camp, wushe, workshop
+
+
+def _second_day(rng: random.Random, selected: list[int]) -> dict[int, tuple[str, str | None]]:
+    """The 五社联动 class's second day: all present but 7 drawn at random (4 excused, 3 absent)."""
+    missing = rng.sample(selected, 7)
+    second = {pid: ("present", None) for pid in selected}
+    for i, pid in enumerate(missing):
+        second[pid] = ("excused", "社区防疫值班") if i < 4 else ("absent", None)
+    return second
+
+
+def _gongshu_training(rng: random.Random, selected: list[int], leaders: list[int]) -> None:
+    """拱墅区 2022: the 69 in the camp and the class, the 12 leaders in the workshop (350 person-times)."""
+    gongshu = unit_by_code("330105")
+    camp, wushe, workshop = _gongshu_programs(gongshu)
     c1 = _course(camp, "PSW-2022", "社会工作专业理念与方法", "12", 70, "cohort", "sw-values-methods")
     c2 = _course(wushe, "WS-2022", "“五社联动”实务", "8", 80, "coordinator", "five-social-linkage")
     c3 = _course(workshop, "SUP-2022", "督导与反思性实践", "8", 20, "coordinator", "supervision-reflective-practice")
@@ -148,14 +163,46 @@ def load_training(rng: random.Random, selected: list[int], leaders: list[int]) -
     for s in s1:
         _attend(s, {pid: ("present", None) for pid in selected})
     _attend(s2[0], {pid: ("late" if i % 17 == 0 else "present", None) for i, pid in enumerate(selected)})
-    missing = rng.sample(selected, 7)
-    second = {pid: ("present", None) for pid in selected}
-    for i, pid in enumerate(missing):
-        second[pid] = ("excused", "社区防疫值班") if i < 4 else ("absent", None)
-    _attend(s2[1], second)
+    _attend(s2[1], _second_day(rng, selected))
     _attend(s3[0], {pid: ("present", None) for pid in leaders})
 
-    # 东胜区: the training base, 66 sessions across the year.
+
+DONGSHENG_TITLES = [
+    "社区治理与服务",
+    "个案工作实务",
+    "小组工作实务",
+    "社区活动策划",
+    "养老服务实务",
+    "困境儿童关爱",
+    "社工站运营管理",
+    "社会工作伦理",
+    "心理健康与危机干预",
+    "政策法规解读",
+    "项目申报与评估",
+]
+
+
+def _dongsheng_course(rng: random.Random, program: Program, i: int, title: str, people: list[int]) -> tuple[int, int]:
+    """One course of the training base: 130 enrolled, 6 sessions; return (sessions, person-times)."""
+    course = _course(program, f"DS-{i + 1:02d}", title, "18", None, "coordinator")
+    db.session.flush()
+    roster = sorted(rng.sample(people, 130))
+    _enrol(course, roster)
+    first = date(2023, 3, 6) + timedelta(weeks=4 * i)
+    days = [first + timedelta(days=d) for d in range(6)]
+    mode = "online" if i % 4 == 3 else "onsite"
+    sessions_total = person_times = 0
+    for s in _sessions(course, days, "3", "东胜区社会工作培训基地" if mode == "onsite" else "线上（腾讯会议）", mode):
+        db.session.flush()
+        present = {pid: ("present", None) for pid in roster if rng.random() < 0.885}
+        _attend(s, present)
+        sessions_total += 1
+        person_times += len(present)
+    return sessions_total, person_times
+
+
+def _dongsheng_training(rng: random.Random) -> dict[str, int]:
+    """东胜区: the training base's 2023 programme, 66 sessions across the year."""
     dongsheng = unit_by_code("150602")
     base = db.session.scalar(select(type(dongsheng)).where(type(dongsheng).name == "东胜区社会工作培训基地"))
     people = db.session.scalars(
@@ -173,36 +220,18 @@ def load_training(rng: random.Random, selected: list[int], leaders: list[int]) -
         date(2023, 12, 20),
         "全区社区工作者与社工站工作人员",
     )
-    titles = [
-        "社区治理与服务",
-        "个案工作实务",
-        "小组工作实务",
-        "社区活动策划",
-        "养老服务实务",
-        "困境儿童关爱",
-        "社工站运营管理",
-        "社会工作伦理",
-        "心理健康与危机干预",
-        "政策法规解读",
-        "项目申报与评估",
-    ]
     sessions_total = 0
     person_times = 0
-    for i, title in enumerate(titles):
-        course = _course(program, f"DS-{i + 1:02d}", title, "18", None, "coordinator")
-        db.session.flush()
-        roster = sorted(rng.sample(people, 130))
-        _enrol(course, roster)
-        first = date(2023, 3, 6) + timedelta(weeks=4 * i)
-        days = [first + timedelta(days=d) for d in range(6)]
-        mode = "online" if i % 4 == 3 else "onsite"
-        for s in _sessions(
-            course, days, "3", "东胜区社会工作培训基地" if mode == "onsite" else "线上（腾讯会议）", mode
-        ):
-            db.session.flush()
-            present = {pid: ("present", None) for pid in roster if rng.random() < 0.885}
-            _attend(s, present)
-            sessions_total += 1
-            person_times += len(present)
-    db.session.flush()
+    for i, title in enumerate(DONGSHENG_TITLES):
+        sessions, present = _dongsheng_course(rng, program, i, title, people)
+        sessions_total += sessions
+        person_times += present
     return {"dongsheng_sessions": sessions_total, "dongsheng_person_times": person_times}
+
+
+def load_training(rng: random.Random, selected: list[int], leaders: list[int]) -> dict[str, int]:
+    """Create the demo's programs, sessions, enrolments and attendance (flushes)."""
+    _gongshu_training(rng, selected, leaders)
+    counts = _dongsheng_training(rng)
+    db.session.flush()
+    return counts

@@ -203,15 +203,8 @@ def _counted_hours():
     return sum(parts[1:], parts[0])
 
 
-def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = None) -> list[AtRisk]:
-    """Return the active certified people ``viewer`` may see whose period ends soon with hours short (one query).
-
-    The current period of each person is computed in SQL from the parts of
-    ``certified_on`` (the same arithmetic as :func:`current_period`), and the
-    hours are summed from the monthly rollups by whole months — see the module
-    docstring. Soonest period end first.
-    """
-    years = _years()
+def _at_risk_candidates(viewer, today: date, within: OrgUnit | None, years: int):
+    """SQL subquery: each active certified person in scope, with their minimum, first counted month and period end."""
     table = current_app.config["LMS_CE_MINIMUM_HOURS"]
     y = cast(extract("year", Person.certified_on), Integer)
     m = cast(extract("month", Person.certified_on), Integer)
@@ -221,8 +214,7 @@ def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = N
     start_year = y + (elapsed // years) * years
     # Months whose first day lies in [start, today]: from the start's month when it is the 1st, else the next.
     skip = case((d == 1, 0), else_=1)
-    horizon = risk_horizon(today)
-    candidates = (
+    return (
         select(
             Person.id.label("person_id"),
             case(*((Person.level == level, hours) for level, hours in table.items())).label("minimum"),
@@ -241,8 +233,13 @@ def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = N
         )
         .subquery("candidates")
     )
+
+
+def _short_of_hours(candidates, today: date):
+    """SQL subquery: the candidates whose period ends by the risk horizon with fewer counted hours than the minimum."""
+    horizon = risk_horizon(today)
     hours = func.coalesce(func.sum(_counted_hours()), 0)
-    short = (
+    return (
         select(candidates.c.person_id, candidates.c.minimum, candidates.c.end_key, hours.label("hours"))
         .outerjoin(
             PersonMonth,
@@ -257,6 +254,18 @@ def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = N
         .having(hours < candidates.c.minimum)
         .subquery("short")
     )
+
+
+def ce_at_risk(viewer, today: date, limit: int = 500, within: OrgUnit | None = None) -> list[AtRisk]:
+    """Return the active certified people ``viewer`` may see whose period ends soon with hours short (one query).
+
+    The current period of each person is computed in SQL from the parts of
+    ``certified_on`` (the same arithmetic as :func:`current_period`), and the
+    hours are summed from the monthly rollups by whole months — see the module
+    docstring. Soonest period end first.
+    """
+    years = _years()
+    short = _short_of_hours(_at_risk_candidates(viewer, today, within, years), today)
     rows = db.session.execute(
         select(Person, OrgUnit.name, short.c.hours, short.c.minimum)
         .join(short, short.c.person_id == Person.id)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from ..audit.services import record_audit
 from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, read_table
 from ..extensions import db
-from .models import UNIT_KINDS, OrgUnit
+from .models import CODE_LENGTH, NAME_LENGTH, UNIT_KINDS, OrgUnit
+from .queries import units_by_code
 from .services import create_unit
 
 UNIT_COLUMNS = {
@@ -41,49 +40,72 @@ def import_units(*, filename: str, data: bytes, actor, max_rows: int) -> tuple[i
     """Create or rename units from a file, parents before children; return (created, updated)."""
     rows = read_table(filename, data, UNIT_COLUMNS, ("code", "name", "kind"), max_rows)
     file_codes = {r["code"] for _, r in rows}
-    parent_codes = {r.get("parent_code") for _, r in rows if r.get("parent_code")}
-    existing = {
-        u.code: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.code.in_(file_codes | parent_codes)))
-    }
+    existing = units_by_code(file_codes | {r["parent_code"] for _, r in rows if r.get("parent_code")})
+    plan, errors = _plan(rows, existing, file_codes)
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
+    created, updated = _apply(plan, existing)
+    record_audit(
+        actor=actor,
+        action="unit.import",
+        entity_type="org_unit",
+        entity_id=None,
+        after={"file": filename, "created": created, "updated": updated},
+    )
+    db.session.flush()
+    return created, updated
 
+
+def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[list[tuple[int, dict]], list[RowError]]:
+    """Check each row and read it as a planned unit; return the plan and every row's errors."""
     errors: list[RowError] = []
-    seen: dict[str, int] = {}
+    first_rows: dict[str, int] = {}
     plan: list[tuple[int, dict]] = []
     for n, r in rows:
-        code, name = r["code"], r["name"]
+        code, name, parent = r["code"], r["name"], r.get("parent_code") or ""
         kind = r["kind"] if r["kind"] in UNIT_KINDS else KIND_ZH.get(r["kind"])
-        if not code:
-            errors.append(RowError(n, "code", _l("Code is required.")))
-        elif len(code) > 32:
-            errors.append(RowError(n, "code", _l("Code is longer than 32 characters.")))
-        elif code in seen:
-            errors.append(RowError(n, "code", _l("Same code as row %(row)d.", row=seen[code])))
-        else:
-            seen[code] = n
+        errors += _code_errors(n, code, first_rows)
         if not name:
             errors.append(RowError(n, "name", _l("Name is required.")))
-        elif len(name) > 120:
+        elif len(name) > NAME_LENGTH:
             errors.append(RowError(n, "name", _l("Name is longer than 120 characters.")))
         if kind is None:
             errors.append(RowError(n, "kind", _l("Unknown unit kind %(value)s.", value=r["kind"] or "—")))
-        parent = r.get("parent_code") or ""
-        if parent and parent not in existing and parent not in file_codes:
-            errors.append(RowError(n, "parent_code", _l("Unknown parent code %(code)s.", code=parent)))
-        if parent and parent == code:
-            errors.append(RowError(n, "parent_code", _l("A unit cannot be its own parent.")))
-        unit = existing.get(code)
-        if unit is not None:
-            current_parent = unit.parent.code if unit.parent else ""
-            if current_parent != parent:
-                errors.append(RowError(n, "parent_code", _l("Unit %(code)s exists under another parent.", code=code)))
+        errors += _parent_errors(n, code, parent, existing, file_codes)
         plan.append((n, {"code": code, "name": name, "kind": kind, "parent_code": parent}))
-    if errors:
-        raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
+    return plan, errors
 
-    # Parents first: repeat passes over the rows whose parent is not placed yet.
+
+def _code_errors(n: int, code: str, first_rows: dict[str, int]) -> list[RowError]:
+    """Refuse a missing, long or repeated code; remember the first row of each code."""
+    if not code:
+        return [RowError(n, "code", _l("Code is required."))]
+    if len(code) > CODE_LENGTH:
+        return [RowError(n, "code", _l("Code is longer than 32 characters."))]
+    if code in first_rows:
+        return [RowError(n, "code", _l("Same code as row %(row)d.", row=first_rows[code]))]
+    first_rows[code] = n
+    return []
+
+
+def _parent_errors(n: int, code: str, parent: str, existing: dict[str, OrgUnit], file_codes: set[str]) -> list:
+    """Refuse an unknown parent, a unit its own parent, and a move of an existing unit to another parent."""
+    errors = []
+    if parent and parent not in existing and parent not in file_codes:
+        errors.append(RowError(n, "parent_code", _l("Unknown parent code %(code)s.", code=parent)))
+    if parent and parent == code:
+        errors.append(RowError(n, "parent_code", _l("A unit cannot be its own parent.")))
+    unit = existing.get(code)
+    if unit is not None and (unit.parent.code if unit.parent else "") != parent:
+        errors.append(RowError(n, "parent_code", _l("Unit %(code)s exists under another parent.", code=code)))
+    return errors
+
+
+def _apply(plan: list[tuple[int, dict]], existing: dict[str, OrgUnit]) -> tuple[int, int]:
+    """Create or rename the planned units, parents first; return (created, updated)."""
     created = updated = 0
     pending = plan
-    while pending:
+    while pending:  # repeat passes over the rows whose parent is not placed yet
         rest = []
         for n, r in pending:
             parent = existing.get(r["parent_code"]) if r["parent_code"] else None
@@ -100,12 +122,4 @@ def import_units(*, filename: str, data: bytes, actor, max_rows: int) -> tuple[i
         if len(rest) == len(pending):
             raise ImportRejected([RowError(n, "parent_code", _l("The parent codes form a cycle.")) for n, _ in rest])
         pending = rest
-    record_audit(
-        actor=actor,
-        action="unit.import",
-        entity_type="org_unit",
-        entity_id=None,
-        after={"file": filename, "created": created, "updated": updated},
-    )
-    db.session.flush()
     return created, updated

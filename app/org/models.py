@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 
 UNIT_KINDS = ("province", "city", "district", "street", "community", "centre", "station", "room")
+CODE_LENGTH, NAME_LENGTH = 32, 120  # the longest administrative code and unit name
 
 
 class OrgUnit(db.Model):
@@ -21,8 +22,8 @@ class OrgUnit(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str | None] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
+    code: Mapped[str | None] = mapped_column(String(CODE_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     # Materialised path of ids, "/1/7/42/": a subtree is one indexed prefix match,

@@ -3,75 +3,52 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from sqlalchemy import func, select
 
 from ..auth.current import current_user, permission_required
-from ..auth.permissions import ADMINISTER, MANAGE
+from ..auth.permissions import ADMINISTER, MANAGE, roles_for
 from ..core.access import found
-from ..core.forms import UploadForm as ImportForm
+from ..core.forms import UploadForm
 from ..core.i18n import _
-from ..core.uploads import run_upload_import
-from ..extensions import db
-from ..people.models import Person
+from ..jobs.imports import import_upload
+from ..people.queries import head_count, head_counts
 from .imports import import_units
-from .models import OrgUnit
-from .queries import ancestors_of, children_of, in_scope, scope_roots, subtree_ids
+from .queries import ancestors_of, children_of, tree_roots, unit_for
 
 bp = Blueprint("org", __name__, url_prefix="/units")
-
-
-def _head_counts(units: list[OrgUnit]) -> dict[int, int]:
-    """Count active people in each unit's subtree, in one query."""
-    if not units:
-        return {}
-    sub = OrgUnit.__table__.alias("sub")
-    top = OrgUnit.__table__.alias("top")
-    stmt = (
-        select(top.c.id, func.count(Person.id))
-        .select_from(top)
-        .join(sub, sub.c.path.startswith(top.c.path))
-        .join(Person, (Person.unit_id == sub.c.id) & Person.active.is_(True))
-        .where(top.c.id.in_([u.id for u in units]))
-        .group_by(top.c.id)
-    )
-    return dict(db.session.execute(stmt).all())
+MANAGERS = roles_for(MANAGE)
 
 
 @bp.get("/")
 @permission_required(MANAGE)
 def index():
-    roots = scope_roots(current_user)
-    if roots is None:
-        roots = list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.code)))
-    return render_template("lms/org/index.html", units=roots, counts=_head_counts(roots))
+    roots = tree_roots(current_user, MANAGERS)
+    return render_template("lms/org/index.html", units=roots, counts=head_counts(roots))
 
 
 @bp.get("/<id:unit_id>")
 @permission_required(MANAGE)
 def detail(unit_id: int):
-    unit = found(db.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id, in_scope(current_user, OrgUnit.id))))
+    unit = found(unit_for(current_user, unit_id, MANAGERS))
     children = children_of(unit)
-    counts = _head_counts([unit, *children])
-    direct = db.session.scalar(
-        select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), Person.active.is_(True))
-    )
     return render_template(
         "lms/org/detail.html",
         unit=unit,
         path=ancestors_of(unit),
         children=children,
-        counts=counts,
-        total=direct,
+        counts=head_counts([unit, *children]),
+        total=head_count(unit),
     )
 
 
 @bp.route("/import", methods=["GET", "POST"])
 @permission_required(ADMINISTER)
 def import_file():
-    form = ImportForm()
+    form = UploadForm()
     errors = None
     if form.validate_on_submit():
-        result, errors = run_upload_import(form, import_units, actor=current_user)
+        result, errors, job = import_upload(form, import_units, kind="org.import", actor=current_user)
+        if job is not None:
+            return redirect(url_for("jobs.job", job_id=job.id))
         if result is not None:
             created, updated = result
             flash(_("Units created: %(created)d, renamed: %(updated)d.", created=created, updated=updated), "success")

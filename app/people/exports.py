@@ -1,4 +1,7 @@
-"""The people list's export columns: the ID number only ever masked."""
+"""The people list's export columns: the ID number only ever masked.
+
+Headers are translated when the file is written, in the language of the page's user.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from ..core.exports import Column, Kind, Table
-from ..core.i18n import _
+from ..core.i18n import _, _l
 from ..org.models import OrgUnit
 from .labels import CATEGORY_LABELS, LEVEL_LABELS
 from .models import Person
@@ -14,15 +17,15 @@ from .models import Person
 # A request writes at most this many rows (an XLSX of 10,000 takes one to two seconds)
 EXPORT_LIMIT = 10_000
 COLUMNS = [
-    Column("姓名", width=12),
-    Column("单位", width=18),
-    Column("单位编码", width=14),
-    Column("身份证号", width=20),
-    Column("手机号", width=14),
-    Column("类别", width=16),
-    Column("等级", width=16),
-    Column("持证日期", Kind.DATE, width=12),
-    Column("状态"),
+    Column(_l("Name"), width=12),
+    Column(_l("Unit name"), width=18),
+    Column(_l("Unit code"), width=14),
+    Column(_l("ID number"), width=20),
+    Column(_l("Mobile phone"), width=14),
+    Column(_l("Worker category"), width=16),
+    Column(_l("Level"), width=16),
+    Column(_l("Certified on"), Kind.DATE, width=12),
+    Column(_l("Status")),
 ]
 
 
@@ -42,7 +45,7 @@ def people_table(people: Iterable[Person]) -> Table:
         ]
         for p in people
     )
-    return Table("人员", COLUMNS, rows)
+    return Table(_l("People"), COLUMNS, rows)
 
 
 def file_names(unit: OrgUnit | None, day: date) -> dict:

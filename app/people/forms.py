@@ -1,15 +1,27 @@
+"""People forms: edit a person, give the supervisor assignment."""
+
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.forms import choices
 from ..core.i18n import _l
 from .labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
+from .models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES
 
-
-def choices(labels: dict) -> list[SelectChoice]:
-    """Turn a code → label mapping into WTForms choices."""
-    return [SelectChoice(code, label) for code, label in labels.items()]
+# The PersonForm fields handed to services.update_person (the unit goes on its own).
+PERSON_FIELDS = (
+    "name",
+    "phone",
+    "id_number",
+    "category",
+    "level",
+    "certified_on",
+    "titles",
+    "service_areas",
+    "active",
+)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -26,15 +38,15 @@ class PersonForm(FlaskForm):
         validators=[Optional(), Length(max=18)],
         description=_l("Leave empty to keep the current one."),
     )
-    category = SelectField(_l("Category"), choices=choices(CATEGORY_LABELS))
-    level = SelectField(_l("Qualification level"), choices=choices(LEVEL_LABELS))
+    category = SelectField(_l("Category"), choices=choices(CATEGORIES, CATEGORY_LABELS))
+    level = SelectField(_l("Qualification level"), choices=choices(LEVELS, LEVEL_LABELS))
     certified_on = DateField(
         _l("Registered on"),
         validators=[Optional()],
         description=_l("When the qualification was registered: continuing-education periods count from it."),
     )
-    titles = MultiCheckboxField(_l("Titles"), choices=choices(TITLE_LABELS))
-    service_areas = MultiCheckboxField(_l("Service areas"), choices=choices(SERVICE_AREA_LABELS))
+    titles = MultiCheckboxField(_l("Titles"), choices=choices(TITLES, TITLE_LABELS))
+    service_areas = MultiCheckboxField(_l("Service areas"), choices=choices(SERVICE_AREAS, SERVICE_AREA_LABELS))
     active = BooleanField(_l("Active"))
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from ..audit.services import record_audit
+from ..auth.permissions import MANAGE, roles_for
 from ..core.db import utcnow
 from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, TableError, read_table
 from ..extensions import db
-from ..org.models import OrgUnit
-from ..org.queries import in_scope
+from ..org.queries import unit_ids_by_code
 from .models import Person
 from .services import (
     ID_REFUSALS_EXHAUSTED,
@@ -31,6 +31,7 @@ PEOPLE_COLUMNS = {
     "level": ("level", "等级", "职业水平等级", "持证等级"),
     "certified_on": ("certified_on", "登记日期", "登记时间", "证书登记日期"),
 }
+MANAGERS = roles_for(MANAGE)
 # Read as typed text only: a spreadsheet number has lost digits (an 18-digit ID number) or leading zeros.
 PEOPLE_TEXT_ONLY = ("id_number", "phone")
 
@@ -46,36 +47,14 @@ def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
     if not may_check_id_numbers(actor):
         raise TableError(ID_REFUSALS_EXHAUSTED)
     rows = read_table(filename, data, PEOPLE_COLUMNS, ("unit_code", "name", "id_number"), max_rows, PEOPLE_TEXT_ONLY)
-    codes = {r["unit_code"] for _, r in rows if r.get("unit_code")}
-    unit_q = select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))
-    if actor is not None:
-        unit_q = unit_q.where(in_scope(actor, OrgUnit.id))
-    units = dict(db.session.execute(unit_q).all())
-
-    errors: list[RowError] = []
-    clean_rows: list[tuple[int, dict]] = []
-    seen: dict[str, int] = {}
-    for n, raw in rows:
-        clean, field_errors = validate_person_fields(raw, require_id=True)
-        for field, message in field_errors.items():
-            errors.append(RowError(n, field, message))
-        unit_id = units.get(raw.get("unit_code", ""))
-        if unit_id is None:
-            errors.append(RowError(n, "unit_code", _l("Unknown unit code %(code)s.", code=raw.get("unit_code") or "—")))
-        if "id_number" in clean:
-            digest = id_number_digest(clean["id_number"])
-            if digest in seen:
-                errors.append(RowError(n, "id_number", _l("Same ID number as row %(row)d.", row=seen[digest])))
-            else:
-                seen[digest] = n
-            clean["digest"] = digest
-        clean["unit_id"] = unit_id
-        clean_rows.append((n, clean))
-
-    holders = id_number_holders(actor, seen)
-    for digest, visible in holders.items():
-        if visible:
-            errors.append(RowError(seen[digest], "id_number", _l("A person with this ID number already exists.")))
+    units = unit_ids_by_code({r["unit_code"] for _, r in rows if r.get("unit_code")}, actor, MANAGERS)
+    clean_rows, first_rows, errors = _check_rows(rows, units)
+    holders = id_number_holders(actor, first_rows)
+    errors += [
+        RowError(first_rows[digest], "id_number", _l("A person with this ID number already exists."))
+        for digest, visible in holders.items()
+        if visible
+    ]
     if errors:
         raise ImportRejected(sorted(errors, key=lambda e: (e.row, e.column)))
     if holders:  # held only by people the actor may not see
@@ -86,7 +65,44 @@ def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
                 "Ask an administrator to import the file."
             )
         )
+    added = _insert_people(clean_rows)
+    record_audit(
+        actor=actor,
+        action="person.import",
+        entity_type="person",
+        entity_id=None,
+        after={"file": filename, "rows": added},
+    )
+    db.session.flush()
+    return added
 
+
+def _check_rows(rows: list[tuple[int, dict]], units: dict[str, int]) -> tuple[list[dict], dict[str, int], list]:
+    """Validate each row against the person rules and the units found.
+
+    Returns the clean rows, the first row of each ID number (by its keyed hash) and the errors.
+    """
+    errors: list[RowError] = []
+    clean_rows: list[dict] = []
+    first_rows: dict[str, int] = {}
+    for n, raw in rows:
+        clean, field_errors = validate_person_fields(raw, require_id=True)
+        errors += [RowError(n, field, message) for field, message in field_errors.items()]
+        clean["unit_id"] = units.get(raw.get("unit_code", ""))
+        if clean["unit_id"] is None:
+            errors.append(RowError(n, "unit_code", _l("Unknown unit code %(code)s.", code=raw.get("unit_code") or "—")))
+        if "id_number" in clean:
+            digest = id_number_digest(clean["id_number"])
+            if digest in first_rows:
+                errors.append(RowError(n, "id_number", _l("Same ID number as row %(row)d.", row=first_rows[digest])))
+            else:
+                first_rows[digest] = n
+        clean_rows.append(clean)
+    return clean_rows, first_rows, errors
+
+
+def _insert_people(clean_rows: list[dict]) -> int:
+    """Insert the validated rows in one statement; return how many."""
     now = utcnow()
     values = [
         {
@@ -103,15 +119,7 @@ def import_people(*, filename: str, data: bytes, actor, max_rows: int) -> int:
             "created_at": now,
             "updated_at": now,
         }
-        for _, c in clean_rows
+        for c in clean_rows
     ]
     db.session.execute(insert(Person), values)
-    record_audit(
-        actor=actor,
-        action="person.import",
-        entity_type="person",
-        entity_id=None,
-        after={"file": filename, "rows": len(values)},
-    )
-    db.session.flush()
     return len(values)

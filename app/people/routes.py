@@ -3,42 +3,29 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from ..auth.current import current_user, permission_required
-from ..auth.models import User
-from ..auth.permissions import ADMINISTER, MANAGE
+from ..auth.permissions import ADMINISTER, MANAGE, roles_for
 from ..core.access import found
 from ..core.exports import FORMATS as EXPORT_FORMATS
 from ..core.exports import download
-from ..core.forms import UploadForm as ImportForm
+from ..core.forms import UploadForm
 from ..core.i18n import _
 from ..core.routing import id_arg, page_arg
-from ..core.uow import rollback
-from ..core.uploads import run_upload_import
-from ..extensions import db
+from ..core.uow import attempt
+from ..jobs.imports import import_upload
 from ..ledger.ce import ce_account
-from ..org.models import OrgUnit
-from ..org.queries import ancestors_of, scope_roots, unit_in_scope, visible_units
-from ..supervision.services import today
+from ..org.queries import ancestors_of, scope_roots, unit_for, visible_units
+from ..supervision.services import assign_supervisor, today
 from . import queries, services
 from .exports import EXPORT_LIMIT, file_names, people_table
-from .forms import PersonForm, SupervisorForm
+from .forms import PERSON_FIELDS, PersonForm, SupervisorForm
 from .imports import import_people
-from .labels import CATEGORY_LABELS, LEVEL_LABELS
+from .models import CATEGORIES, LEVELS
 
 bp = Blueprint("people", __name__, url_prefix="/people")
-
-STAFF = ("admin", "coordinator")
-# Units offered in the filter: down to streets and service stations; deeper
-# units are reached from a person's page or by ?unit=.
-FILTER_KINDS = ("province", "city", "district", "street", "centre", "station")
-
-
-def _filter_units() -> list[OrgUnit]:
-    stmt = visible_units(current_user).where(OrgUnit.kind.in_(FILTER_KINDS))
-    return list(db.session.scalars(stmt))
+MANAGERS = roles_for(MANAGE)
 
 
 def _list_filters() -> tuple[dict, str]:
@@ -46,14 +33,12 @@ def _list_filters() -> tuple[dict, str]:
     args = request.args
     unit = None
     if args.get("unit", type=id_arg):
-        unit = found(db.session.get(OrgUnit, args.get("unit", type=id_arg)))
-        if not unit_in_scope(current_user, unit):
-            abort(404)
+        unit = found(unit_for(current_user, args.get("unit", type=id_arg), MANAGERS))
     status = args.get("status", "active")
     filters = {
         "unit": unit,
-        "category": args.get("category") if args.get("category") in CATEGORY_LABELS else None,
-        "level": args.get("level") if args.get("level") in LEVEL_LABELS else None,
+        "category": args.get("category") if args.get("category") in CATEGORIES else None,
+        "level": args.get("level") if args.get("level") in LEVELS else None,
         "q": (args.get("q") or "").strip()[:64] or None,
         "active": {"active": True, "inactive": False}.get(status),
     }
@@ -63,25 +48,21 @@ def _list_filters() -> tuple[dict, str]:
 @bp.get("/")
 @permission_required(MANAGE)
 def index():
-    args = request.args
     filters, status = _list_filters()
-    unit, category, level, q = filters["unit"], filters["category"], filters["level"], filters["q"]
-    stmt = queries.people_query(current_user, **filters)
-    page = db.paginate(
-        stmt,
-        page=args.get("page", 1, type=page_arg),
+    page = queries.people_page(
+        current_user,
+        page=request.args.get("page", 1, type=page_arg),
         per_page=current_app.config["LMS_PER_PAGE"],
-        max_per_page=100,
-        error_out=False,
+        **filters,
     )
     return render_template(
         "lms/people/index.html",
         page=page,
-        units=_filter_units(),
-        unit=unit,
-        category=category,
-        level=level,
-        q=q or "",
+        units=queries.filter_units(current_user),
+        unit=filters["unit"],
+        category=filters["category"],
+        level=filters["level"],
+        q=filters["q"] or "",
         status=status,
     )
 
@@ -92,12 +73,12 @@ def export(fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
     filters, _status = _list_filters()
-    people = db.session.scalars(queries.people_query(current_user, **filters).limit(EXPORT_LIMIT + 1)).all()
+    people = queries.people_list(current_user, limit=EXPORT_LIMIT + 1, **filters)
     if len(people) > EXPORT_LIMIT:
         flash(_("An export holds at most %(limit)s people: narrow the filters.", limit=f"{EXPORT_LIMIT:,}"), "error")
         kept = {k: request.args[k] for k in ("unit", "category", "level", "q", "status") if request.args.get(k)}
         return redirect(url_for("people.index", **kept))
-    roots = scope_roots(current_user)  # named after the unit asked for, else the viewer's one unit
+    roots = scope_roots(current_user, MANAGERS)  # named after the unit asked for, else the viewer's one unit
     unit = filters["unit"] or (roots[0] if roots and len(roots) == 1 else None)
     return download(people_table(people), fmt, **file_names(unit, today()))
 
@@ -113,7 +94,7 @@ def _detail_context(person) -> dict:
     return {
         "person": person,
         "unit_path": ancestors_of(person.unit),
-        "accounts": db.session.scalars(select(User).where(User.person_id == person.id)).all(),
+        "accounts": queries.accounts_of(person),
         "history": queries.person_history(person),
         "ce": ce_account(person, today()),
         "supervisor_form": SupervisorForm(),
@@ -125,34 +106,19 @@ def _detail_context(person) -> dict:
 def edit(person_id: int):
     person = found(queries.person_for(current_user, person_id))
     form = PersonForm(obj=person)
-    form.unit_id.choices = [
-        SelectChoice(u.id, "　" * u.depth + u.name) for u in db.session.scalars(visible_units(current_user))
-    ]
+    units = {u.id: u for u in visible_units(current_user, MANAGERS)}
+    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in units.values()]
     if form.validate_on_submit():
-        unit = db.session.get(OrgUnit, form.unit_id.data)
-        data = {
-            k: getattr(form, k).data
-            for k in (
-                "name",
-                "phone",
-                "id_number",
-                "category",
-                "level",
-                "certified_on",
-                "titles",
-                "service_areas",
-                "active",
+        data = {name: getattr(form, name).data for name in PERSON_FIELDS}
+        with attempt() as outcome:
+            services.update_person(
+                person=person, data=data, unit=units[form.unit_id.data], actor=current_user, ip=request.remote_addr
             )
-        }
-        try:
-            services.update_person(person=person, data=data, unit=unit, actor=current_user, ip=request.remote_addr)
-        except services.PersonError as exc:
-            rollback()
-            for field, message in exc.errors.items():
-                getattr(form, "unit_id" if field == "unit" else field).errors.append(str(message))
-        else:
+        if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("people.detail", person_id=person.id))
+        for field, message in outcome.error.errors.items():
+            getattr(form, "unit_id" if field == "unit" else field).errors.append(str(message))
     if request.method == "GET":
         form.id_number.data = ""
     return render_template("lms/people/edit.html", form=form, person=person)
@@ -173,66 +139,35 @@ def reveal(person_id: int):
 @bp.route("/import", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def import_file():
-    form = ImportForm()
+    form = UploadForm()
     errors = None
     if form.validate_on_submit():
-        count, errors = run_upload_import(form, import_people, actor=current_user)
+        count, errors, job = import_upload(form, import_people, kind="people.import", actor=current_user)
+        if job is not None:
+            return redirect(url_for("jobs.job", job_id=job.id))
         if count is not None:
             flash(_("Imported %(count)d people.", count=count), "success")
             return redirect(url_for("people.index"))
     return render_template("lms/people/import.html", form=form, errors=errors)
 
 
-def _assignment_unit(person) -> OrgUnit:
-    """The unit a supervisor assignment covers: the viewer's own unit above the person, or the person's district."""
-    from ..org.queries import scope_roots
-
-    roots = scope_roots(current_user) or []
-    for root in roots:
-        if person.unit.is_within(root):
-            return root
-    for unit in reversed(ancestors_of(person.unit)):
-        if unit.kind == "district":
-            return unit
-    return person.unit
-
-
 @bp.post("/<id:person_id>/supervisor")
 @permission_required(MANAGE)
 def make_supervisor(person_id: int):
     """Give the person the supervisor assignment (creating their account if they have none)."""
-    from ..auth.services import AuthError, create_user, grant_role
-
     person = found(queries.person_for(current_user, person_id))
     form = SupervisorForm()
     if not form.validate_on_submit():
         flash(_("Please give a username and a password of at least 10 characters."), "error")
         return redirect(url_for("people.detail", person_id=person.id))
-    unit = _assignment_unit(person)
-    account = db.session.scalar(select(User).where(User.person_id == person.id))
-    try:
-        if account is None:
-            if not form.username.data or not form.password.data:
-                raise AuthError("missing")
-            create_user(
-                username=form.username.data.strip(),
-                password=form.password.data,
-                role="supervisor",
-                unit=unit,
-                person=person,
-                actor=current_user,
-            )
-        else:
-            grant_role(user=account, role="supervisor", unit=unit, actor=current_user)
-    except AuthError as exc:
-        rollback()
-        message = {
-            "password_too_short": _("The password needs at least 10 characters."),
-            "missing": _("Please give a username and a password of at least 10 characters."),
-        }
-        flash(message.get(str(exc), str(exc)), "error")
-    else:
+    with attempt() as outcome:
+        unit = assign_supervisor(
+            person=person, actor=current_user, username=form.username.data, password=form.password.data
+        )
+    if outcome.ok:
         flash(
             _("%(name)s now holds the supervisor assignment for %(unit)s.", name=person.name, unit=unit.name), "success"
         )
+    else:
+        flash(str(outcome.error.message), "error")
     return redirect(url_for("people.detail", person_id=person.id))

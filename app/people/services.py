@@ -12,8 +12,10 @@ from limits import parse
 from sqlalchemy import select, true
 
 from ..audit.services import changed_fields, record_audit
+from ..auth.permissions import MANAGE, roles_for
 from ..core.crypto import decrypt_text, encrypt_text, keyed_hash
 from ..core.db import utcnow
+from ..core.domain import DomainError
 from ..core.i18n import _l
 from ..extensions import db, limiter
 from ..org.models import OrgUnit
@@ -22,6 +24,7 @@ from .idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
 from .labels import CATEGORY_ZH, LEVEL_ZH
 from .models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES, Person
 
+MANAGERS = roles_for(MANAGE)
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 ID_REASONS = {
@@ -42,12 +45,11 @@ ID_REFUSALS_EXHAUSTED = _l(
 )
 
 
-class PersonError(ValueError):
+class PersonError(DomainError):
     """Input for a person was refused; ``errors`` maps field → message, ``status`` is the HTTP answer."""
 
     def __init__(self, errors: dict[str, object], conflict: bool = False, status: int | None = None):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()), errors)
         self.conflict = conflict  # the only problem is a duplicate the actor may see (HTTP 409)
         self.status = status or (409 if conflict else 422)
 
@@ -85,7 +87,7 @@ def id_number_columns(normalised: str) -> dict[str, str]:
 
 
 def _sees_every_person(actor) -> bool:
-    return actor is None or scope_roots(actor) is None  # the command line, an administrator
+    return actor is None or scope_roots(actor, MANAGERS) is None  # the command line, an administrator
 
 
 def _id_refusal_limit():
@@ -116,7 +118,7 @@ def id_number_holders(actor, digests: Iterable[str]) -> dict[str, bool]:
 
     One query per 500 numbers, the same whoever holds them.
     """
-    visible = true() if actor is None else in_scope(actor, Person.unit_id)
+    visible = true() if actor is None else in_scope(actor, Person.unit_id, MANAGERS)
     digests = list(digests)
     found: dict[str, bool] = {}
     for i in range(0, len(digests), 500):
@@ -238,7 +240,7 @@ def validate_person_fields(data: dict, *, require_id: bool) -> tuple[dict, dict[
 
 def create_person(*, data: dict, unit: OrgUnit, actor, ip: str | None = None) -> Person:
     """Create a person in ``unit`` after validating every field (flushes)."""
-    if actor is not None and not unit_in_scope(actor, unit):
+    if actor is not None and not unit_in_scope(actor, unit, MANAGERS):
         raise PersonError({"unit_code": _l("Unknown unit.")})
     clean, errors = validate_person_fields(data, require_id=True)
     if errors:
@@ -265,7 +267,7 @@ def create_person(*, data: dict, unit: OrgUnit, actor, ip: str | None = None) ->
 
 def update_person(*, person: Person, data: dict, unit: OrgUnit, actor, ip: str | None = None) -> Person:
     """Edit a person's fields (ID number only when given) and audit the difference (flushes)."""
-    if not unit_in_scope(actor, unit):
+    if not unit_in_scope(actor, unit, MANAGERS):
         raise PersonError({"unit": _l("Unknown unit.")})
     clean, errors = validate_person_fields(data, require_id=False)
     new_id = clean.get("id_number")
@@ -294,3 +296,17 @@ def update_person(*, person: Person, data: dict, unit: OrgUnit, actor, ip: str |
             actor=actor, action="person.update", entity_type="person", entity_id=person.id, before=old, after=new, ip=ip
         )
     return person
+
+
+def rekey_people(previous_key: str, chunk: int = 1000) -> int:
+    """Re-encrypt every ID number and recompute its keyed hash under the current data key (flushes); how many."""
+    from ..core.crypto import reencrypt
+
+    done, last_id = 0, 0
+    while batch := db.session.scalars(select(Person).where(Person.id > last_id).order_by(Person.id).limit(chunk)).all():
+        for person in batch:
+            person.id_number_enc = reencrypt(person.id_number_enc, previous_key)
+            person.id_number_hash = id_number_digest(decrypt_text(person.id_number_enc))
+        db.session.flush()
+        done, last_id = done + len(batch), batch[-1].id
+    return done

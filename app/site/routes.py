@@ -18,6 +18,7 @@ from ..core.i18n import SESSION_LANGUAGE, SUPPORTED
 from ..core.uow import rollback
 from ..core.urls import safe_next
 from ..extensions import db
+from .health import readiness
 
 TEMPLATE_PREFIX = "lms"
 
@@ -66,3 +67,11 @@ def healthz():
         current_app.logger.warning("health check: the database does not answer (%s)", type(exc).__name__)
         return jsonify(status="unavailable"), 503
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Whether this instance can serve: database, Redis, file store and job queue each answer (503 if not)."""
+    checks, ready = readiness()
+    body = jsonify(status="ok" if ready else "unavailable", checks=checks)
+    return body, 200 if ready else 503, {"Cache-Control": "no-store"}

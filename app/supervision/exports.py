@@ -1,24 +1,28 @@
-"""The supervision export's columns: one row per record, never the confidential notes."""
+"""The supervision export's columns: one row per record, never the confidential notes.
+
+Headers are translated when the file is written, in the language of the page's user.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ..core.exports import Column, Kind, Table
+from ..core.i18n import _l
 from ..org.models import OrgUnit
-from .forms import CREDIT_LABELS, FORMAT_LABELS, KIND_LABELS, MODE_LABELS
+from .labels import CREDIT_LABELS, FORMAT_LABELS, KIND_LABELS, MODE_LABELS
 from .models import SupervisionRecord
 
 COLUMNS = [
-    Column("日期", Kind.DATE, width=12),
-    Column("督导", width=12),
-    Column("形式"),
-    Column("方式"),
-    Column("类别"),
-    Column("时长(小时)", Kind.DECIMAL),
-    Column("主题", width=30),
-    Column("被督导人", width=24),
-    Column("确认状态", width=30),
+    Column(_l("Date"), Kind.DATE, width=12),
+    Column(_l("Supervised by"), width=12),
+    Column(_l("Session format")),
+    Column(_l("Mode")),
+    Column(_l("Supervision kind")),
+    Column(_l("Length (hours)"), Kind.DECIMAL),
+    Column(_l("Topic"), width=30),
+    Column(_l("Supervisees"), width=24),
+    Column(_l("Confirmation status"), width=30),
 ]
 
 
@@ -38,7 +42,7 @@ def records_table(records: Iterable[SupervisionRecord]) -> Table:
         ]
         for r in records
     )
-    return Table("督导记录", COLUMNS, rows)
+    return Table(_l("Supervision records"), COLUMNS, rows)
 
 
 def file_names(unit: OrgUnit | None, year: int | None) -> dict:

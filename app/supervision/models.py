@@ -18,6 +18,9 @@ MODES = ("onsite", "online")
 KINDS = ("special", "overall", "peer")
 FUNCTIONS = ("administrative", "educational", "supportive")
 CREDIT_STATUSES = ("unconfirmed", "confirmed", "disputed")
+# A session's duration, in hours: stored as Numeric(3, 1), so one decimal place.
+MIN_HOURS = Decimal("0.1")
+MAX_HOURS = Decimal("8")
 
 
 class SupervisionRecord(db.Model):
@@ -26,7 +29,7 @@ class SupervisionRecord(db.Model):
         CheckConstraint("format IN ('individual','group')", name="format"),
         CheckConstraint("mode IN ('onsite','online')", name="mode"),
         CheckConstraint("kind IN ('special','overall','peer')", name="kind"),
-        CheckConstraint("hours > 0 AND hours <= 8", name="hours"),
+        CheckConstraint(f"hours > 0 AND hours <= {MAX_HOURS}", name="hours"),
         Index("ix_supervision_records_unit_date", "unit_id", "held_on"),
         Index("ix_supervision_records_supervisor", "supervisor_id", "held_on"),
     )

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
+from ..auth.models import RoleAssignment, User
+from ..auth.permissions import MANAGE, SUPERVISE, roles_for
 from ..core.crypto import decrypt_text
 from ..extensions import db
-from ..org.queries import in_scope
+from ..org.models import OrgUnit
+from ..org.queries import in_scope, subtree_ids, unit_in_scope
 from ..people.models import Person
 from .models import SupervisionCredit, SupervisionRecord
 
-VIEWERS = ("admin", "coordinator", "supervisor")
+MANAGERS = roles_for(MANAGE)  # see the records touching their units
+SUPERVISORS = roles_for(SUPERVISE)  # record supervision for the people of their units
 
 
 def can_read_notes(viewer, record: SupervisionRecord) -> bool:
@@ -53,15 +59,13 @@ def records_for(
     supervisee_id: int | None = None,
 ) -> Select:
     """Select the records the viewer may see: their own, or those touching their units."""
-    touching = _credit_exists(in_scope(viewer, Person.unit_id, ("admin", "coordinator")))
+    touching = _credit_exists(in_scope(viewer, Person.unit_id, MANAGERS))
     own = (
         SupervisionRecord.supervisor_id == getattr(viewer, "person_id", None)
         if getattr(viewer, "person_id", None)
         else False
     )
-    stmt = select(SupervisionRecord).where(
-        in_scope(viewer, SupervisionRecord.unit_id, ("admin", "coordinator")) | touching | own
-    )
+    stmt = select(SupervisionRecord).where(in_scope(viewer, SupervisionRecord.unit_id, MANAGERS) | touching | own)
     if year:
         stmt = stmt.where(
             SupervisionRecord.held_on >= date(year, 1, 1), SupervisionRecord.held_on <= date(year, 12, 31)
@@ -79,8 +83,6 @@ def records_for(
     if supervisee_id:
         stmt = stmt.where(_credit_exists(Person.id == supervisee_id))
     if unit is not None:
-        from ..org.queries import subtree_ids
-
         stmt = stmt.where(_credit_exists(Person.unit_id.in_(subtree_ids(unit))))
     return stmt.order_by(SupervisionRecord.held_on.desc(), SupervisionRecord.id.desc())
 
@@ -102,16 +104,114 @@ def my_credits(person: Person) -> list[SupervisionCredit]:
     )
 
 
-def supervisee_options(viewer, limit: int = 3000) -> list[Person]:
-    """People the viewer may record supervision for (active, in scope), by unit then name."""
-    from ..org.models import OrgUnit
+def records_with_credits(viewer, **filters) -> Select:
+    """Select the records the viewer may see (:func:`records_for`), their credits loaded with them."""
+    return records_for(viewer, **filters).options(selectinload(SupervisionRecord.credits))
 
+
+def record_list(viewer, *, limit: int | None = None, **filters) -> list[SupervisionRecord]:
+    """Return the records the viewer may see, with their supervisor and credited people loaded (no query per row)."""
+    stmt = records_for(viewer, **filters).options(
+        joinedload(SupervisionRecord.supervisor),
+        selectinload(SupervisionRecord.credits).joinedload(SupervisionCredit.person),
+    )
+    return list(db.session.scalars(stmt.limit(limit)))
+
+
+def supervisors_of(records: Iterable[SupervisionRecord]) -> list[Person]:
+    """Return the supervisors of ``records``, by name."""
+    ids = {r.supervisor_id for r in records}
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.name, Person.id)))
+
+
+def credit_of(person_id: int | None, credit_id: int) -> SupervisionCredit | None:
+    """Return the credit if it is ``person_id``'s own; anyone else's is None, like an unknown one."""
+    if person_id is None:
+        return None
+    return db.session.scalar(
+        select(SupervisionCredit).where(SupervisionCredit.id == credit_id, SupervisionCredit.person_id == person_id)
+    )
+
+
+def supervisee_options(viewer, limit: int = 3000) -> list[Person]:
+    """Return the people the viewer may record supervision for (active, in scope), by unit then name."""
     return list(
         db.session.scalars(
             select(Person)
             .join(OrgUnit, OrgUnit.id == Person.unit_id)
-            .where(in_scope(viewer, Person.unit_id, VIEWERS), Person.active.is_(True))
-            .order_by(OrgUnit.path, Person.name)
+            .options(contains_eager(Person.unit))  # the join already reads the unit: no query per unit
+            .where(in_scope(viewer, Person.unit_id, SUPERVISORS), Person.active.is_(True))
+            .order_by(OrgUnit.path, Person.name, Person.id)
             .limit(limit)
         )
     )
+
+
+def _holds_supervisor_role(person_id_column):
+    """The person's enabled account holds the supervisor role (an assignment, not a rank)."""
+    return (
+        select(RoleAssignment.id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(User.person_id == person_id_column, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
+        .exists()
+    )
+
+
+def supervisors_in_scope(viewer) -> list[Person]:
+    """Return the active people of the viewer's units who hold the supervisor assignment, by unit then name."""
+    return list(
+        db.session.scalars(
+            select(Person)
+            .join(OrgUnit, OrgUnit.id == Person.unit_id)
+            .options(contains_eager(Person.unit))
+            .where(
+                in_scope(viewer, Person.unit_id, SUPERVISORS),
+                Person.active.is_(True),
+                _holds_supervisor_role(Person.id),
+            )
+            .order_by(OrgUnit.path, Person.name, Person.id)
+        )
+    )
+
+
+def holds_supervisor_assignment(person: Person) -> bool:
+    """Return whether the person's account holds the supervisor role (an assignment, not a rank)."""
+    return bool(db.session.scalar(select(_holds_supervisor_role(person.id))))
+
+
+def supervisor_units(person: Person) -> list[OrgUnit]:
+    """Return the units over which the person's account holds the supervisor assignment."""
+    return list(
+        db.session.scalars(
+            select(OrgUnit)
+            .join(RoleAssignment, RoleAssignment.unit_id == OrgUnit.id)
+            .join(User, User.id == RoleAssignment.user_id)
+            .where(User.person_id == person.id, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
+        )
+    )
+
+
+def supervisees_by_id(viewer, ids: Iterable[int]) -> dict[int, Person]:
+    """Map each of ``ids`` to its person, among the people the viewer may record supervision for."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    stmt = select(Person).where(Person.id.in_(ids), in_scope(viewer, Person.unit_id, SUPERVISORS))
+    return {p.id: p for p in db.session.scalars(stmt)}
+
+
+def supervisor_for(viewer, person_id: int, supervisees: Iterable[Person]) -> Person | None:
+    """Return the person the viewer may name as the supervisor of ``supervisees``, else None.
+
+    Someone in the viewer's units, or from elsewhere (a city's supervisor, say) whose
+    assignment covers every supervisee; anyone else is None, like an unknown id.
+    """
+    person = db.session.get(Person, person_id)
+    if person is None or unit_in_scope(viewer, person.unit, SUPERVISORS):
+        return person
+    units = supervisor_units(person)
+    if units and all(any(p.unit.is_within(u) for u in units) for p in supervisees):
+        return person
+    return None

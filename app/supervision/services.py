@@ -6,59 +6,44 @@ Every rule refuses the whole record with a clear error and writes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import extract, func, select
+from sqlalchemy import extract, select
 
 from ..audit.services import record_audit
-from ..auth.models import RoleAssignment, User
+from ..auth.passwords import MESSAGES as PASSWORD_MESSAGES
+from ..auth.permissions import MANAGE, SUPERVISE, can, roles_for
+from ..auth.queries import user_by_username
+from ..auth.services import AuthError, create_user, grant_role
 from ..core.crypto import encrypt_text
 from ..core.db import utcnow
-from ..core.domain import Forbidden, Invalid, NotFound
+from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
 from ..core.numbers import parse_decimal
 from ..extensions import db
 from ..ledger.rollups import refresh_people
 from ..org.models import OrgUnit
-from ..org.queries import unit_in_scope
+from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
-from .models import FORMATS, FUNCTIONS, KINDS, MODES, SupervisionCredit, SupervisionRecord
+from ..people.queries import accounts_of
+from .models import FORMATS, FUNCTIONS, KINDS, MAX_HOURS, MIN_HOURS, MODES, SupervisionCredit, SupervisionRecord
+from .queries import holds_supervisor_assignment, supervisor_units, supervisors_in_scope
 
-RECORDERS = ("admin", "coordinator", "supervisor")
-MAX_HOURS = Decimal("8")
+MANAGERS = roles_for(MANAGE)
+SUPERVISORS = roles_for(SUPERVISE)
+# The auth service's refusals, as the person page says them.
+ASSIGNMENT_REFUSALS = {
+    **PASSWORD_MESSAGES,
+    "missing": _l("Please give a username and a password of at least 10 characters."),
+}
 
 
 @dataclass
 class Recorded:
     record: SupervisionRecord
     warnings: list = field(default_factory=list)
-
-
-def holds_supervisor_assignment(person: Person) -> bool:
-    """Return whether the person's account holds the supervisor role (an assignment, not a rank)."""
-    return bool(
-        db.session.scalar(
-            select(func.count())
-            .select_from(RoleAssignment)
-            .join(User, User.id == RoleAssignment.user_id)
-            .where(User.person_id == person.id, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
-        )
-    )
-
-
-def supervisor_units(person: Person) -> list[OrgUnit]:
-    """The units over which the person's account holds the supervisor assignment."""
-    return list(
-        db.session.scalars(
-            select(OrgUnit)
-            .join(RoleAssignment, RoleAssignment.unit_id == OrgUnit.id)
-            .join(User, User.id == RoleAssignment.user_id)
-            .where(User.person_id == person.id, RoleAssignment.role == "supervisor", User.is_enabled.is_(True))
-        )
-    )
 
 
 def today() -> date:
@@ -79,7 +64,7 @@ def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], 
     if bad_functions:
         errors["functions"] = _l("Unknown value %(value)s.", value=", ".join(bad_functions))
     hours = parse_decimal(data.get("hours"), "0.1")  # Numeric(3, 1)
-    if hours is None or hours <= 0 or hours > MAX_HOURS:
+    if hours is None or hours < MIN_HOURS or hours > MAX_HOURS:
         errors["hours"] = _l("The duration must be from 0.1 to 8 hours.")
     held_on = data.get("held_on")
     if not isinstance(held_on, date):
@@ -102,7 +87,7 @@ def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], 
         errors["supervisee_ids"] = _l("Group supervision has at least two supervisees.")
     elif supervisor is not None and supervisor.id in ids:
         errors["supervisee_ids"] = _l("A supervisor cannot supervise themself.")
-    outside = [p for p in supervisees if not unit_in_scope(actor, p.unit, RECORDERS)]
+    outside = [p for p in supervisees if not unit_in_scope(actor, p.unit, SUPERVISORS)]
     if outside and "supervisee_ids" not in errors:
         errors["supervisee_ids"] = _l("Not within your units: %(names)s.", names="、".join(p.name for p in outside))
     if supervisor is not None and "supervisor_id" not in errors and "supervisee_ids" not in errors:
@@ -146,13 +131,9 @@ def ratio_warnings(supervisor: Person, year: int, adding: set[int]) -> list:
 
 def record_supervision(*, data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> Recorded:
     """Record a supervision session and credit each supervisee its duration (flushes)."""
-    if actor is None or not actor.has_role(*RECORDERS):
+    if not can(actor, SUPERVISE):
         raise Forbidden(_l("Only supervisors and coordinators record supervision."))
-    if (
-        actor.has_role("supervisor")
-        and not actor.has_role("admin", "coordinator")
-        and (supervisor is None or actor.person_id != supervisor.id)
-    ):
+    if not can(actor, MANAGE) and (supervisor is None or actor.person_id != supervisor.id):
         raise Forbidden(_l("A supervisor records only their own supervision."))
     clean = _validate(data, supervisor, supervisees, actor)
     warnings = ratio_warnings(supervisor, data["held_on"].year, {p.id for p in supervisees})
@@ -219,11 +200,65 @@ def respond_to_credit(
     return credit
 
 
-def parse_date(value) -> date | None:
-    """Parse an ISO date (or datetime) into a date; None if it is not one."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
+def supervisor_candidates(actor) -> list[Person]:
+    """Return whom ``actor`` may name as supervisor: anyone of their units holding the assignment, or themself."""
+    if can(actor, MANAGE):
+        return supervisors_in_scope(actor)
+    person = getattr(actor, "person", None)
+    return [person] if person is not None and can(actor, SUPERVISE) else []
+
+
+def assignment_unit(person: Person, actor) -> OrgUnit:
+    """Choose the unit a supervisor assignment covers: ``actor``'s own unit above the person, else their district."""
+    for root in scope_roots(actor, MANAGERS) or []:  # an administrator has no unit of their own: None
+        if person.unit.is_within(root):
+            return root
+    for unit in reversed(ancestors_of(person.unit)):
+        if unit.kind == "district":
+            return unit
+    return person.unit
+
+
+def assign_supervisor(*, person: Person, actor, username: str | None = None, password: str | None = None) -> OrgUnit:
+    """Give ``person`` the supervisor assignment over :func:`assignment_unit`; return that unit (flushes).
+
+    A person without an account gets one, so ``username`` and ``password`` are then required.
+    """
+    if not can(actor, MANAGE) or not unit_in_scope(actor, person.unit, MANAGERS):
+        raise NotFound(_l("Not found."))
+    unit = assignment_unit(person, actor)
+    accounts = accounts_of(person)
+    if accounts and not accounts[0].is_active:
+        raise Conflict(_l("The account of %(name)s is disabled: enable it before assigning.", name=person.name))
     try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
+        if accounts:
+            grant_role(user=accounts[0], role="supervisor", unit=unit, actor=actor)
+        elif not username or not password:
+            raise AuthError("missing")
+        elif user_by_username(username.strip()) is not None:
+            raise Invalid(_l("The username %(username)s is taken: choose another.", username=username.strip()))
+        else:
+            create_user(
+                username=username.strip(), password=password, role="supervisor", unit=unit, person=person, actor=actor
+            )
+    except AuthError as exc:
+        raise Invalid(ASSIGNMENT_REFUSALS.get(str(exc), str(exc))) from exc
+    return unit
+
+
+def rekey_notes(previous_key: str, chunk: int = 1000) -> int:
+    """Re-encrypt every confidential note under the current data key (flushes); return how many."""
+    from ..core.crypto import reencrypt
+
+    done, last_id = 0, 0
+    while batch := db.session.scalars(
+        select(SupervisionRecord)
+        .where(SupervisionRecord.id > last_id, SupervisionRecord.notes_enc.is_not(None))
+        .order_by(SupervisionRecord.id)
+        .limit(chunk)
+    ).all():
+        for record in batch:
+            record.notes_enc = reencrypt(record.notes_enc, previous_key)
+        db.session.flush()
+        done, last_id = done + len(batch), batch[-1].id
+    return done

@@ -19,10 +19,9 @@ import yaml
 from sqlalchemy import select
 
 from ..extensions import db
-from .models import CourseContent, Lesson
+from .models import TIERS, CourseContent, Lesson
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-TIERS = ("新任", "骨干", "领军")
 ALLOWED_TAGS = {
     "h1",
     "h2",
@@ -81,24 +80,60 @@ def _number(value) -> Decimal | None:
 
 
 def _read_course(folder: Path, errors: list[ContentError]) -> dict | None:
-    meta_path = folder / "course.yaml"
+    """Read and check one course folder; return its data, or None after noting its errors."""
     name = f"{folder.name}/course.yaml"
+    meta, raw = _read_meta(folder, name, errors)
+    if meta is None:
+        return None
+    start = len(errors)
+    hours, objectives = _check_meta(meta, name, errors)
+    lessons = meta.get("lessons")
+    if not isinstance(lessons, list) or not lessons:
+        errors.append(ContentError(name, "lessons", "a non-empty list"))
+        return None
+    parsed, texts = _read_lessons(folder, name, lessons, errors)
+    total = sum((item["hours"] for item in parsed), Decimal(0))
+    if hours is not None and not errors[start:] and total != hours:
+        errors.append(ContentError(name, "lessons", f"lesson hours add up to {total}, the course has {hours}"))
+    if errors[start:]:
+        return None
+    return {
+        "slug": folder.name,
+        "code": meta["code"].strip(),
+        "title": meta["title"].strip(),
+        "hours": hours,
+        "tier": meta.get("tier"),
+        "summary": meta.get("summary"),
+        "audience": meta.get("audience"),
+        "objectives": objectives,
+        "checksum": hashlib.sha256(raw + b"".join(texts)).hexdigest(),
+        "lessons": parsed,
+    }
+
+
+def _read_meta(folder: Path, name: str, errors: list[ContentError]) -> tuple[dict | None, bytes]:
+    """Return the folder's ``course.yaml`` as a mapping and its bytes, or None after noting why not."""
     if not SLUG_RE.match(folder.name):
         errors.append(ContentError(folder.name, "slug", "folder names are lower-case letters, digits and hyphens"))
-        return None
+        return None, b""
+    meta_path = folder / "course.yaml"
     if not meta_path.is_file():
         errors.append(ContentError(name, "-", "missing"))
-        return None
+        return None, b""
     raw = meta_path.read_bytes()
     try:
         meta = yaml.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         errors.append(ContentError(name, "-", f"not valid UTF-8 YAML ({exc.__class__.__name__})"))
-        return None
+        return None, raw
     if not isinstance(meta, dict):
         errors.append(ContentError(name, "-", "must be a mapping of fields"))
-        return None
-    start = len(errors)
+        return None, raw
+    return meta, raw
+
+
+def _check_meta(meta: dict, name: str, errors: list[ContentError]) -> tuple[Decimal | None, list]:
+    """Check the course's own fields; return its hours (None if wrong) and objectives."""
     for key in ("code", "title"):
         if (
             not isinstance(meta.get(key), str)
@@ -114,63 +149,48 @@ def _read_course(folder: Path, errors: list[ContentError]) -> dict | None:
     objectives = meta.get("objectives") or []
     if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives):
         errors.append(ContentError(name, "objectives", "a list of text"))
-    lessons = meta.get("lessons")
-    if not isinstance(lessons, list) or not lessons:
-        errors.append(ContentError(name, "lessons", "a non-empty list"))
-        return None
-    parsed = []
-    total = Decimal(0)
+    return hours, objectives
+
+
+def _read_lessons(folder: Path, name: str, lessons: list, errors: list[ContentError]) -> tuple[list[dict], list[bytes]]:
+    """Read the listed lessons; return the readable ones (rendered) and their texts, noting what is wrong."""
+    parsed, texts = [], []
     for i, lesson in enumerate(lessons, start=1):
-        where = f"lessons[{i}]"
-        if not isinstance(lesson, dict):
-            errors.append(ContentError(name, where, "must have file, title and hours"))
-            continue
-        file = lesson.get("file")
-        if not isinstance(file, str) or "/" in file or "\\" in file or not file.endswith(".md"):
-            errors.append(ContentError(name, f"{where}.file", "a Markdown file name in this folder"))
-            continue
-        path = folder / file
-        if not path.is_file():
-            errors.append(ContentError(f"{folder.name}/{file}", "file", "listed in course.yaml but missing"))
-            continue
-        if not isinstance(lesson.get("title"), str) or not lesson["title"].strip():
-            errors.append(ContentError(name, f"{where}.title", "required text"))
-        lesson_hours = _number(lesson.get("hours"))
-        if lesson_hours is None:
-            errors.append(ContentError(name, f"{where}.hours", "a positive number is required"))
-            continue
-        total += lesson_hours
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            errors.append(ContentError(f"{folder.name}/{file}", "-", "not UTF-8 text"))
-            continue
-        raw += text.encode()
-        parsed.append(
-            {
-                "position": i,
-                "file": file,
-                "title": str(lesson.get("title", "")).strip(),
-                "hours": lesson_hours,
-                "html": render_lesson(text),
-            }
-        )
-    if hours is not None and not errors[start:] and total != hours:
-        errors.append(ContentError(name, "lessons", f"lesson hours add up to {total}, the course has {hours}"))
-    if errors[start:]:
+        item = _read_lesson(folder, name, i, lesson, errors)
+        if item is not None:
+            texts.append(item.pop("text").encode())
+            parsed.append(item)
+    return parsed, texts
+
+
+def _read_lesson(folder: Path, name: str, i: int, lesson, errors: list[ContentError]) -> dict | None:
+    """Read lesson ``i`` of ``course.yaml``; return it with its text, or None after noting why not."""
+    where = f"lessons[{i}]"
+    if not isinstance(lesson, dict):
+        errors.append(ContentError(name, where, "must have file, title and hours"))
         return None
-    return {
-        "slug": folder.name,
-        "code": meta["code"].strip(),
-        "title": meta["title"].strip(),
-        "hours": hours,
-        "tier": meta.get("tier"),
-        "summary": meta.get("summary"),
-        "audience": meta.get("audience"),
-        "objectives": objectives,
-        "checksum": hashlib.sha256(raw).hexdigest(),
-        "lessons": parsed,
-    }
+    file = lesson.get("file")
+    if not isinstance(file, str) or "/" in file or "\\" in file or not file.endswith(".md"):
+        errors.append(ContentError(name, f"{where}.file", "a Markdown file name in this folder"))
+        return None
+    path = folder / file
+    if not path.is_file():
+        errors.append(ContentError(f"{folder.name}/{file}", "file", "listed in course.yaml but missing"))
+        return None
+    if not isinstance(lesson.get("title"), str) or not lesson["title"].strip():
+        errors.append(ContentError(name, f"{where}.title", "required text"))
+    lesson_hours = _number(lesson.get("hours"))
+    if lesson_hours is None:
+        errors.append(ContentError(name, f"{where}.hours", "a positive number is required"))
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        errors.append(ContentError(f"{folder.name}/{file}", "-", "not UTF-8 text"))
+        return None
+    title = str(lesson.get("title", "")).strip()
+    html = render_lesson(text)
+    return {"position": i, "file": file, "title": title, "hours": lesson_hours, "html": html, "text": text}
 
 
 def sync_content(root: Path) -> dict[str, int]:

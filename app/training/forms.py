@@ -1,47 +1,36 @@
-from decimal import Decimal
+"""Training forms: programs, courses, sessions, enrolment; choices and bounds come from the models."""
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..core.forms import choices
 from ..core.i18n import _l
 from ..core.numbers import FiniteDecimalField
-from ..core.routing import MAX_ID
-
-KIND_LABELS = {
-    "camp": _l("Training camp"),
-    "class": _l("Training class"),
-    "workshop": _l("Workshop"),
-    "salon": _l("Salon"),
-    "forum": _l("Forum"),
-}
-POLICY_LABELS = {
-    "open": _l("Open: trainees enrol themselves"),
-    "coordinator": _l("By coordinator"),
-    "cohort": _l("Whole cohort"),
-}
-MODE_LABELS = {"onsite": _l("On site"), "online": _l("Online")}
-STATUS_LABELS = {"present": _l("Present"), "late": _l("Late"), "excused": _l("Excused"), "absent": _l("Absent")}
-ENROLMENT_LABELS = {
-    "enrolled": _l("Enrolled"),
-    "waitlisted": _l("Waitlisted"),
-    "withdrawn": _l("Withdrawn"),
-    "completed": _l("Completed"),
-    "not_completed": _l("Not completed"),
-}
-TIERS = ("新任", "骨干", "领军")
-
-
-def choices(labels: dict) -> list[SelectChoice]:
-    return [SelectChoice(code, label) for code, label in labels.items()]
+from ..core.ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
+from .labels import KIND_LABELS, MODE_LABELS, POLICY_LABELS
+from .models import (
+    DEFAULT_MIN_ATTENDANCE,
+    MAX_ATTENDANCE_SHARE,
+    MAX_CAPACITY,
+    MAX_COURSE_HOURS,
+    MAX_PASS_MARK,
+    MAX_SESSION_HOURS,
+    MIN_ATTENDANCE_SHARE,
+    MIN_HOURS,
+    MODES,
+    POLICIES,
+    PROGRAM_KINDS,
+    TIERS,
+)
 
 
 class ProgramForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
-    kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS))
+    kind = SelectField(_l("Kind"), choices=choices(PROGRAM_KINDS, KIND_LABELS))
     tier = SelectField(_l("Tier"), choices=[SelectChoice("", "—")] + [SelectChoice(t, t) for t in TIERS])
     unit_id = SelectField(_l("Organising unit"), coerce=int)
-    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
+    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(FIRST_YEAR, LAST_YEAR)])
     starts_on = DateField(_l("Starts on"), validators=[Optional()])
     ends_on = DateField(_l("Ends on"), validators=[Optional()])
     audience = StringField(_l("Audience"), validators=[Optional(), Length(max=255)])
@@ -51,20 +40,20 @@ class CourseForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
     hours = FiniteDecimalField(
-        _l("Credit hours"), places=1, validators=[InputRequired(), NumberRange(Decimal("0.1"), Decimal("200"))]
+        _l("Credit hours"), places=1, validators=[InputRequired(), NumberRange(MIN_HOURS, MAX_COURSE_HOURS)]
     )
     capacity = IntegerField(
-        _l("Capacity"), validators=[Optional(), NumberRange(1, 100000)], description=_l("Empty: no limit.")
+        _l("Capacity"), validators=[Optional(), NumberRange(1, MAX_CAPACITY)], description=_l("Empty: no limit.")
     )
-    policy = SelectField(_l("Enrolment"), choices=choices(POLICY_LABELS))
+    policy = SelectField(_l("Enrolment"), choices=choices(POLICIES, POLICY_LABELS))
     min_attendance = FiniteDecimalField(
         _l("Minimum attended share"),
         places=2,
-        default=0.8,
-        validators=[InputRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
+        default=DEFAULT_MIN_ATTENDANCE,
+        validators=[InputRequired(), NumberRange(MIN_ATTENDANCE_SHARE, MAX_ATTENDANCE_SHARE)],
         description=_l("Of all scheduled sessions of the course, e.g. 0.8 for 80%."),
     )
-    pass_mark = IntegerField(_l("Pass mark"), validators=[Optional(), NumberRange(0, 100)])
+    pass_mark = IntegerField(_l("Pass mark"), validators=[Optional(), NumberRange(0, MAX_PASS_MARK)])
     content_slug = SelectField(_l("Course content"), choices=[])
 
 
@@ -72,9 +61,9 @@ class SessionForm(FlaskForm):
     starts_at = DateTimeLocalField(_l("Starts"), validators=[DataRequired()])
     ends_at = DateTimeLocalField(_l("Ends"), validators=[DataRequired()])
     hours = FiniteDecimalField(
-        _l("Credited hours"), places=1, validators=[InputRequired(), NumberRange(Decimal("0.1"), Decimal("24"))]
+        _l("Credited hours"), places=1, validators=[InputRequired(), NumberRange(MIN_HOURS, MAX_SESSION_HOURS)]
     )
-    mode = SelectField(_l("Mode"), choices=choices(MODE_LABELS))
+    mode = SelectField(_l("Mode"), choices=choices(MODES, MODE_LABELS))
     place = StringField(_l("Place"), validators=[Optional(), Length(max=120)])
 
 

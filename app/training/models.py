@@ -20,6 +20,17 @@ ENROLMENT_STATUSES = ("enrolled", "waitlisted", "withdrawn", "completed", "not_c
 ATTENDANCE_STATUSES = ("present", "late", "excused", "absent")
 ATTENDED = ("present", "late")  # what counts as attended (人次); excused never does
 METHODS = ("roster", "qr", "import", "api")
+SEATED = ("enrolled", "completed", "not_completed")  # enrolment statuses that hold a seat
+TIERS = ("新任", "骨干", "领军")  # the levels a program or course content is aimed at
+# Hours keep one decimal place (Numeric(6, 1) for a course, Numeric(4, 1) for a session).
+MIN_HOURS = Decimal("0.1")
+MAX_COURSE_HOURS = Decimal("200")
+MAX_SESSION_HOURS = Decimal("24")
+MAX_CAPACITY = 100_000
+# The share of all scheduled sessions a trainee must attend, Numeric(3, 2).
+MIN_ATTENDANCE_SHARE, MAX_ATTENDANCE_SHARE = Decimal("0.01"), Decimal("1")
+DEFAULT_MIN_ATTENDANCE = Decimal("0.80")
+MAX_PASS_MARK = 100  # scores run from 0 to 100
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -74,7 +85,7 @@ class Course(db.Model):
     waitlist_seq: Mapped[int] = mapped_column(default=0)
     policy: Mapped[str] = mapped_column(String(16), default="open")
     # Completion: attended sessions / all scheduled sessions of the course.
-    min_attendance: Mapped[Decimal] = mapped_column(Numeric(3, 2), default=Decimal("0.80"))
+    min_attendance: Mapped[Decimal] = mapped_column(Numeric(3, 2), default=DEFAULT_MIN_ATTENDANCE)
     pass_mark: Mapped[int | None]
     content_slug: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,53 +1,146 @@
-"""Read-only training queries for the pages: programs in scope, rosters, grids, a trainee's courses."""
+"""Read-only training queries for the pages and the API: programs in scope, rosters, grids, a trainee's courses."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import contains_eager, selectinload
 
+from ..auth.permissions import MANAGE, TEACH, roles_for
+from ..coverage.models import Cohort
 from ..extensions import db
+from ..ledger.ce import ce_account
+from ..ledger.queries import Period, attended_sessions, completions, course_progress, person_hours
 from ..org.models import OrgUnit
-from ..org.queries import in_scope
+from ..org.queries import in_scope, subtree_ids, unit_in_scope, visible_units
 from ..people.models import Person
-from .models import Attendance, Course, CourseContent, CourseSession, Enrolment, Program
+from .models import SEATED, Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
 
-TRAINING_STAFF = ("admin", "coordinator", "instructor")
+# Units offered in selects: down to streets and stations (deeper units are rare organisers).
+OPTION_KINDS = ("province", "city", "district", "street", "centre", "station")
 
 
-def programs_for(viewer, year: int | None = None) -> Select:
-    """Select the programs held by units ``viewer`` may see, newest first."""
+def _scope(viewer, permission: str):
+    """WHERE clause: the programs held by units where ``viewer`` holds ``permission``."""
+    return in_scope(viewer, Program.unit_id, roles_for(permission))
+
+
+def programs_for(viewer, year: int | None = None, within: OrgUnit | None = None) -> Select:
+    """Select the programs held by units ``viewer`` may see (of ``year``, under ``within``), newest first."""
     stmt = (
         select(Program)
-        .where(in_scope(viewer, Program.unit_id, TRAINING_STAFF))
+        .options(selectinload(Program.unit))
+        .where(_scope(viewer, TEACH))
         .order_by(Program.year.desc(), Program.id.desc())
     )
     if year:
         stmt = stmt.where(Program.year == year)
+    if within is not None:
+        stmt = stmt.where(Program.unit_id.in_(subtree_ids(within)))
     return stmt
 
 
-def visible_program(viewer, program_id: int) -> Program | None:
-    """Return the program if ``viewer`` may see it."""
-    return db.session.scalar(
-        select(Program).where(Program.id == program_id, in_scope(viewer, Program.unit_id, TRAINING_STAFF))
-    )
+def program_list(viewer, year: int | None = None) -> list[Program]:
+    """Return the programs ``viewer`` may see (of ``year``), with their units and courses."""
+    return list(db.session.scalars(programs_for(viewer, year).options(selectinload(Program.courses))))
 
 
-def visible_course(viewer, course_id: int) -> Course | None:
-    """Return the course if ``viewer`` may see its program."""
-    return db.session.scalar(
-        select(Course).join(Program).where(Course.id == course_id, in_scope(viewer, Program.unit_id, TRAINING_STAFF))
-    )
+def visible_program(viewer, program_id: int, permission: str = TEACH) -> Program | None:
+    """Return the program if its unit is one where ``viewer`` holds ``permission``."""
+    return db.session.scalar(select(Program).where(Program.id == program_id, _scope(viewer, permission)))
 
 
-def visible_session(viewer, session_id: int) -> CourseSession | None:
-    """Return the session if ``viewer`` may see its course."""
+def visible_course(viewer, course_id: int, permission: str = TEACH) -> Course | None:
+    """Return the course if its program's unit is one where ``viewer`` holds ``permission``."""
+    return db.session.scalar(select(Course).join(Program).where(Course.id == course_id, _scope(viewer, permission)))
+
+
+def visible_session(viewer, session_id: int, permission: str = TEACH) -> CourseSession | None:
+    """Return the session if its course's unit is one where ``viewer`` holds ``permission``."""
     return db.session.scalar(
         select(CourseSession)
         .join(Course)
         .join(Program)
-        .where(CourseSession.id == session_id, in_scope(viewer, Program.unit_id, TRAINING_STAFF))
+        .where(CourseSession.id == session_id, _scope(viewer, permission))
+    )
+
+
+def courses_for(viewer, program_id: int | None = None) -> Select:
+    """Select the courses of the programs ``viewer`` may see (of one program, if given), by id."""
+    visible = select(Program.id).where(_scope(viewer, TEACH))
+    stmt = select(Course).where(Course.program_id.in_(visible)).order_by(Course.id)
+    if program_id is not None:
+        stmt = stmt.where(Course.program_id == program_id)
+    return stmt
+
+
+def sessions_for(
+    viewer, course_id: int | None = None, starts_from: datetime | None = None, starts_to: datetime | None = None
+) -> Select:
+    """Select the sessions of the courses ``viewer`` may see (of one course, starting in the times), by time."""
+    visible = select(Program.id).where(_scope(viewer, TEACH))
+    stmt = (
+        select(CourseSession)
+        .join(Course, Course.id == CourseSession.course_id)
+        .where(Course.program_id.in_(visible))
+        .order_by(CourseSession.starts_at, CourseSession.id)
+    )
+    if course_id is not None:
+        stmt = stmt.where(CourseSession.course_id == course_id)
+    if starts_from is not None:
+        stmt = stmt.where(CourseSession.starts_at >= starts_from)
+    if starts_to is not None:
+        stmt = stmt.where(CourseSession.starts_at <= starts_to)
+    return stmt
+
+
+def enrolments_of(course: Course, status: str | None = None) -> Select:
+    """Select a course's enrolments (of one status, if given): seats first, then the waitlist in order."""
+    stmt = (
+        select(Enrolment)
+        .where(Enrolment.course_id == course.id)
+        .order_by(Enrolment.status == "withdrawn", Enrolment.status == "waitlisted", Enrolment.waitlist_position)
+        .order_by(Enrolment.id)
+    )
+    if status:
+        stmt = stmt.where(Enrolment.status == status)
+    return stmt
+
+
+def attendance_of(session: CourseSession) -> Select:
+    """Select the attendance marked at a session, by person."""
+    return select(Attendance).where(Attendance.session_id == session.id).order_by(Attendance.person_id)
+
+
+def enrolled_ids(course_id: int) -> set[int]:
+    """Return the ids of the people holding a seat in a course."""
+    return set(
+        db.session.scalars(
+            select(Enrolment.person_id).where(Enrolment.course_id == course_id, Enrolment.status.in_(SEATED))
+        )
+    )
+
+
+def seated_person(session: CourseSession, person_id: int) -> Person | None:
+    """Return the person if they hold a seat in the session's course."""
+    return db.session.scalar(
+        select(Person)
+        .join(Enrolment, Enrolment.person_id == Person.id)
+        .where(Person.id == person_id, Enrolment.course_id == session.course_id, Enrolment.status.in_(SEATED))
+    )
+
+
+def seats_by_digest(course_id: int, digests: set[str]) -> dict[str, int]:
+    """Map the ID-number digests of people holding a seat in the course to their ids."""
+    if not digests:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Person.id_number_hash, Person.id)
+            .join(Enrolment, Enrolment.person_id == Person.id)
+            .where(Person.id_number_hash.in_(digests), Enrolment.course_id == course_id, Enrolment.status.in_(SEATED))
+        ).all()
     )
 
 
@@ -78,6 +171,17 @@ def session_counts(course_ids: list[int]) -> dict[int, int]:
     )
 
 
+def program_page(viewer, program: Program) -> dict[str, object]:
+    """Return what the program page shows: its courses' seats and sessions, and whether ``viewer`` may edit."""
+    ids = [c.id for c in program.courses]
+    return {
+        "program": program,
+        "counts": enrolment_counts(ids),
+        "sessions": session_counts(ids),
+        "can_edit": unit_in_scope(viewer, program.unit, roles_for(MANAGE)),
+    }
+
+
 def roster(course: Course) -> list[tuple[Enrolment, Person]]:
     """Return the course's enrolments (waitlist in order after the enrolled), with people."""
     return list(
@@ -105,6 +209,37 @@ def attendance_grid(course: Course) -> dict[tuple[int, int], Attendance]:
     return {(a.person_id, a.session_id): a for a in rows}
 
 
+def cohort_options(viewer) -> list[Cohort]:
+    """Return the cohorts of the units ``viewer`` manages, offered for enrolling a whole cohort."""
+    return list(
+        db.session.scalars(
+            select(Cohort)
+            .where(in_scope(viewer, Cohort.unit_id, roles_for(MANAGE)))
+            .order_by(Cohort.year.desc(), Cohort.name)
+        )
+    )
+
+
+def visible_cohort(viewer, cohort_id: int) -> Cohort | None:
+    """Return the cohort if it belongs to a unit ``viewer`` manages."""
+    return db.session.scalar(
+        select(Cohort).where(Cohort.id == cohort_id, in_scope(viewer, Cohort.unit_id, roles_for(MANAGE)))
+    )
+
+
+def course_page(viewer, course: Course) -> dict[str, object]:
+    """Return what the course page shows: roster, attendance grid, progress, content, cohorts, edit right."""
+    return {
+        "course": course,
+        "roster": roster(course),
+        "grid": attendance_grid(course),
+        "progress": course_progress(course),
+        "content": content_for(course),
+        "cohorts": cohort_options(viewer),
+        "can_edit": unit_in_scope(viewer, course.program.unit, roles_for(MANAGE)),
+    }
+
+
 def session_roster(session: CourseSession) -> list[tuple[Person, Attendance | None]]:
     """Return the people holding a seat in the session's course, with their attendance if marked."""
     return list(
@@ -112,10 +247,7 @@ def session_roster(session: CourseSession) -> list[tuple[Person, Attendance | No
             select(Person, Attendance)
             .join(Enrolment, Enrolment.person_id == Person.id)
             .outerjoin(Attendance, (Attendance.person_id == Person.id) & (Attendance.session_id == session.id))
-            .where(
-                Enrolment.course_id == session.course_id,
-                Enrolment.status.in_(("enrolled", "completed", "not_completed")),
-            )
+            .where(Enrolment.course_id == session.course_id, Enrolment.status.in_(SEATED))
             .order_by(Person.name, Person.id)
         ).all()
     )
@@ -125,6 +257,30 @@ def checked_in_count(session: CourseSession) -> int:
     """Count attendance rows of a session that count as attended."""
     return db.session.scalar(
         select(func.count()).where(Attendance.session_id == session.id, Attendance.status.in_(("present", "late")))
+    )
+
+
+def check_in_figures(session: CourseSession) -> dict[str, int]:
+    """Return how many have checked in to the session and how many hold a seat in its course."""
+    return {"checked_in": checked_in_count(session), "seats": len(enrolled_ids(session.course_id))}
+
+
+def session_by_id(session_id: int) -> CourseSession | None:
+    """Return a session by id (the check-in page: who may check in is the service's rule)."""
+    return db.session.get(CourseSession, session_id)
+
+
+def course_by_id(course_id: int) -> Course | None:
+    """Return a course by id (a trainee's pages: who may see it is decided by the caller)."""
+    return db.session.get(Course, course_id)
+
+
+def my_course(person: Person, course_id: int) -> Course | None:
+    """Return the course if ``person`` holds a seat in it."""
+    return db.session.scalar(
+        select(Course)
+        .join(Enrolment, Enrolment.course_id == Course.id)
+        .where(Course.id == course_id, Enrolment.person_id == person.id, Enrolment.status.in_(SEATED))
     )
 
 
@@ -141,12 +297,41 @@ def my_enrolments(person: Person) -> list[tuple[Enrolment, Course, Program]]:
     )
 
 
+def my_progress(person: Person, course_ids: list[int]) -> dict[int, dict]:
+    """Return {course_id: sessions attended, sessions scheduled, completed} of one person, in three queries."""
+    if not course_ids:
+        return {}
+    scheduled = session_counts(course_ids)
+    attended_rows = attended_sessions(None).where(
+        Attendance.person_id == person.id, CourseSession.course_id.in_(course_ids)
+    )
+    rows = attended_rows.subquery()
+    attended = dict(db.session.execute(select(rows.c.course_id, func.count()).group_by(rows.c.course_id)).all())
+    done = {
+        course_id
+        for _person_id, course_id in db.session.execute(
+            completions(None, [person.id]).where(Enrolment.course_id.in_(course_ids))
+        )
+    }
+    return {
+        cid: {"attended": attended.get(cid, 0), "scheduled": scheduled.get(cid, 0), "completed": cid in done}
+        for cid in course_ids
+    }
+
+
+def my_course_page(person: Person, course: Course) -> dict[str, object]:
+    """Return what a trainee's course page shows: the course, its content, and their progress."""
+    return {"course": course, "content": content_for(course), "progress": my_progress(person, [course.id])[course.id]}
+
+
 def upcoming_sessions(person: Person, now: datetime, limit: int = 10) -> list[CourseSession]:
-    """Return the next sessions of the courses where the person holds a seat."""
+    """Return the next sessions of the courses where the person holds a seat, with their courses."""
     return list(
         db.session.scalars(
             select(CourseSession)
             .join(Enrolment, Enrolment.course_id == CourseSession.course_id)
+            .join(Course, Course.id == CourseSession.course_id)
+            .options(contains_eager(CourseSession.course))
             .where(Enrolment.person_id == person.id, Enrolment.status == "enrolled", CourseSession.ends_at >= now)
             .order_by(CourseSession.starts_at)
             .limit(limit)
@@ -155,13 +340,15 @@ def upcoming_sessions(person: Person, now: datetime, limit: int = 10) -> list[Co
 
 
 def open_courses_for(person: Person, year: int) -> list[Course]:
-    """Return open-enrolment courses of programs held at or above the person's unit."""
+    """Return open-enrolment courses of programs held at or above the person's unit, with program and unit."""
     ancestor_ids = person.unit.path_ids
     taken = select(Enrolment.course_id).where(Enrolment.person_id == person.id, Enrolment.status != "withdrawn")
     return list(
         db.session.scalars(
             select(Course)
-            .join(Program)
+            .join(Program, Program.id == Course.program_id)
+            .join(OrgUnit, OrgUnit.id == Program.unit_id)
+            .options(contains_eager(Course.program).contains_eager(Program.unit))
             .where(
                 Program.unit_id.in_(ancestor_ids),
                 Course.policy == "open",
@@ -173,6 +360,25 @@ def open_courses_for(person: Person, year: int) -> list[Course]:
     )
 
 
+def trainee_page(person: Person, year: int, now: datetime, today: date) -> dict[str, object]:
+    """Return what a trainee's page shows: courses and progress, coming sessions, open courses, hours, CE account.
+
+    A fixed number of statements, however many courses the person has.
+    """
+    enrolments = my_enrolments(person)
+    return {
+        "person": person,
+        "enrolments": enrolments,
+        "progress": my_progress(person, [crs.id for _enrolment, crs, _program in enrolments]),
+        "upcoming": upcoming_sessions(person, now),
+        "open_courses": open_courses_for(person, today.year - 1),
+        "hours": person_hours(person.id, Period.year(year)),
+        "hours_all": person_hours(person.id, None),
+        "ce": ce_account(person, today),
+        "year": year,
+    }
+
+
 def content_for(course: Course) -> CourseContent | None:
     """Return the synced content of a course, if it names one."""
     if not course.content_slug:
@@ -180,15 +386,16 @@ def content_for(course: Course) -> CourseContent | None:
     return db.session.scalar(select(CourseContent).where(CourseContent.slug == course.content_slug))
 
 
+def content_options() -> list[CourseContent]:
+    """Return every synced course content, by code (offered when a course is created)."""
+    return list(db.session.scalars(select(CourseContent).order_by(CourseContent.code)))
+
+
+def lesson_at(content: CourseContent, position: int) -> Lesson | None:
+    """Return the lesson at ``position`` of a course content."""
+    return db.session.scalar(select(Lesson).where(Lesson.content_id == content.id, Lesson.position == position))
+
+
 def unit_options(viewer) -> list[OrgUnit]:
-    """Units offered in selects: the viewer's units down to streets and stations."""
-    return list(
-        db.session.scalars(
-            select(OrgUnit)
-            .where(
-                in_scope(viewer, OrgUnit.id),
-                OrgUnit.kind.in_(("province", "city", "district", "street", "centre", "station")),
-            )
-            .order_by(OrgUnit.path)
-        )
-    )
+    """Return the units offered in selects: the viewer's units down to streets and stations."""
+    return visible_units(viewer, kinds=OPTION_KINDS)

@@ -9,47 +9,35 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from ..auth.current import current_user, login_required, permission_required
-from ..auth.permissions import MANAGE, TEACH
+from ..auth.permissions import MANAGE, TEACH, can
 from ..core.access import found
 from ..core.db import utcnow
 from ..core.domain import DomainError
-from ..core.forms import ActionForm, UploadForm
+from ..core.forms import ActionForm, UploadForm, choices
 from ..core.i18n import _
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, year_arg
-from ..core.uow import rollback
-from ..core.uploads import run_upload_import
+from ..core.uow import attempt
 from ..core.urls import public_url
-from ..extensions import db
-from ..ledger.ce import ce_account
-from ..ledger.queries import Period, course_progress, person_hours
-from ..org.models import OrgUnit
-from ..org.queries import unit_in_scope
+from ..jobs.imports import import_upload
+from ..org.queries import unit_for
 from ..people.labels import CATEGORY_LABELS
-from ..people.queries import people_query, person_for
+from ..people.models import CATEGORIES
+from ..people.queries import person_for
 from . import queries, services
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
-from .forms import (
-    ENROLMENT_LABELS,
-    KIND_LABELS,
-    MODE_LABELS,
-    STATUS_LABELS,
-    CourseForm,
-    EnrolManyForm,
-    EnrolOneForm,
-    ProgramForm,
-    SessionForm,
-)
+from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, SessionForm
 from .imports import import_attendance
-from .models import Course, CourseContent, CourseSession, Lesson
+from .labels import ENROLMENT_LABELS, KIND_LABELS, MODE_LABELS, STATUS_LABELS
+from .models import Course, CourseSession
 
 bp = Blueprint("training", __name__)
 
-STAFF = ("admin", "coordinator")
-ATTENDANCE_STAFF = ("admin", "coordinator", "instructor")
+PROGRAM_FIELDS = ("title", "kind", "tier", "year", "starts_on", "ends_on", "audience")
+COURSE_FIELDS = ("code", "title", "hours", "capacity", "policy", "min_attendance", "pass_mark", "content_slug")
 
 
 @bp.app_context_processor
@@ -62,12 +50,16 @@ def _labels():
     }
 
 
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["LMS_TIMEZONE"])
+
+
 def _local(value: datetime) -> datetime:
-    return value.replace(tzinfo=ZoneInfo(current_app.config["LMS_TIMEZONE"]))
+    return value.replace(tzinfo=_zone())
 
 
 def _flash_error(exc: DomainError, form=None) -> None:
-    rollback()
+    """Show a service's refusal: on the form's fields it names, the rest in a flash message."""
     unmarked = []  # messages about fields the page cannot mark: they go into the flash
     for field, message in exc.errors.items():
         if form is not None and hasattr(form, field):
@@ -82,6 +74,10 @@ def _flash_error(exc: DomainError, form=None) -> None:
         flash(_("Please correct the marked fields."), "error")
 
 
+def _unit_choices() -> list[SelectChoice]:
+    return [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
+
+
 # ---------------------------------------------------------------- programs
 
 
@@ -89,26 +85,30 @@ def _flash_error(exc: DomainError, form=None) -> None:
 @permission_required(TEACH)
 def programs():
     year = request.args.get("year", type=year_arg)
-    rows = db.session.scalars(queries.programs_for(current_user, year)).all()
-    return render_template("lms/training/programs.html", programs=rows, year=year)
+    return render_template(
+        "lms/training/programs.html",
+        programs=queries.program_list(current_user, year),
+        year=year,
+        years=(FIRST_YEAR, LAST_YEAR),
+        can_manage=can(current_user, MANAGE),
+    )
 
 
 @bp.route("/programs/new", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def new_program():
     form = ProgramForm()
-    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
+    form.unit_id.choices = _unit_choices()
     if request.method == "GET":
         form.year.data = utcnow().year
     if form.validate_on_submit():
-        unit = db.session.get(OrgUnit, form.unit_id.data)
-        data = {k: getattr(form, k).data for k in ("title", "kind", "tier", "year", "starts_on", "ends_on", "audience")}
-        try:
+        unit = found(unit_for(current_user, form.unit_id.data))
+        with attempt() as outcome:
+            data = {k: getattr(form, k).data for k in PROGRAM_FIELDS}
             program = services.create_program(data=data, unit=unit, actor=current_user)
-        except DomainError as exc:
-            _flash_error(exc, form)
-        else:
+        if outcome.ok:
             return redirect(url_for("training.program", program_id=program.id))
+        _flash_error(outcome.error, form)
     return render_template("lms/training/program_form.html", form=form)
 
 
@@ -116,38 +116,24 @@ def new_program():
 @permission_required(TEACH)
 def program(program_id: int):
     prog = found(queries.visible_program(current_user, program_id))
-    ids = [c.id for c in prog.courses]
-    return render_template(
-        "lms/training/program.html",
-        program=prog,
-        counts=queries.enrolment_counts(ids),
-        sessions=queries.session_counts(ids),
-        can_edit=unit_in_scope(current_user, prog.unit),
-    )
+    return render_template("lms/training/program.html", **queries.program_page(current_user, prog))
 
 
 @bp.route("/programs/<id:program_id>/courses/new", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def new_course(program_id: int):
-    prog = found(queries.visible_program(current_user, program_id))
-    if not unit_in_scope(current_user, prog.unit):
-        abort(404)
+    prog = found(queries.visible_program(current_user, program_id, MANAGE))
     form = CourseForm()
-    contents = db.session.scalars(select(CourseContent).order_by(CourseContent.code)).all()
     form.content_slug.choices = [SelectChoice("", "—")] + [
-        SelectChoice(c.slug, f"{c.code} {c.title}") for c in contents
+        SelectChoice(c.slug, f"{c.code} {c.title}") for c in queries.content_options()
     ]
     if form.validate_on_submit():
-        data = {
-            k: getattr(form, k).data
-            for k in ("code", "title", "hours", "capacity", "policy", "min_attendance", "pass_mark", "content_slug")
-        }
-        try:
+        with attempt() as outcome:
+            data = {k: getattr(form, k).data for k in COURSE_FIELDS}
             course = services.create_course(program=prog, data=data, actor=current_user)
-        except DomainError as exc:
-            _flash_error(exc, form)
-        else:
+        if outcome.ok:
             return redirect(url_for("training.course", course_id=course.id))
+        _flash_error(outcome.error, form)
     return render_template("lms/training/course_form.html", form=form, program=prog)
 
 
@@ -156,21 +142,9 @@ def new_course(program_id: int):
 
 def _enrol_many_form() -> EnrolManyForm:
     form = EnrolManyForm(prefix="many")
-    form.unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
-    form.category.choices = [SelectChoice("", _("All categories"))] + [
-        SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()
-    ]
+    form.unit_id.choices = _unit_choices()
+    form.category.choices = [SelectChoice("", _("All categories"))] + choices(CATEGORIES, CATEGORY_LABELS)
     return form
-
-
-def _cohort_options():
-    """Cohorts of the viewer's units, offered for enrolling a whole cohort."""
-    from ..coverage.models import Cohort
-    from ..org.queries import in_scope
-
-    return db.session.scalars(
-        select(Cohort).where(in_scope(current_user, Cohort.unit_id)).order_by(Cohort.year.desc(), Cohort.name)
-    ).all()
 
 
 @bp.get("/courses/<id:course_id>")
@@ -179,17 +153,11 @@ def course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     return render_template(
         "lms/training/course.html",
-        course=crs,
-        roster=queries.roster(crs),
-        grid=queries.attendance_grid(crs),
-        progress=course_progress(crs),
-        content=queries.content_for(crs),
         session_form=SessionForm(prefix="session"),
         many_form=_enrol_many_form(),
-        cohorts=_cohort_options(),
         one_form=EnrolOneForm(prefix="one"),
         action_form=ActionForm(),
-        can_edit=unit_in_scope(current_user, crs.program.unit),
+        **queries.course_page(current_user, crs),
     )
 
 
@@ -198,28 +166,23 @@ def course(course_id: int):
 def add_session(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     form = SessionForm(prefix="session")
-    if form.validate_on_submit():
-        data = {
-            "starts_at": _local(form.starts_at.data),
-            "ends_at": _local(form.ends_at.data),
-            "hours": form.hours.data,
-            "mode": form.mode.data,
-            "place": form.place.data,
-        }
-        try:
-            services.create_session(course=crs, data=data, actor=current_user)
-        except DomainError as exc:
-            _flash_error(exc)
-        else:
-            flash(_("Session added."), "success")
+    if not form.validate_on_submit():
+        errors = "; ".join(f"{getattr(form, k).label.text}: {v[0]}" for k, v in form.errors.items())
+        flash(_("The session was not added: %(errors)s", errors=errors), "error")
+        return redirect(url_for("training.course", course_id=crs.id))
+    data = {
+        "starts_at": _local(form.starts_at.data),
+        "ends_at": _local(form.ends_at.data),
+        "hours": form.hours.data,
+        "mode": form.mode.data,
+        "place": form.place.data,
+    }
+    with attempt() as outcome:
+        services.create_session(course=crs, data=data, actor=current_user)
+    if outcome.ok:
+        flash(_("Session added."), "success")
     else:
-        flash(
-            _(
-                "The session was not added: %(errors)s",
-                errors="; ".join(f"{getattr(form, k).label.text}: {v[0]}" for k, v in form.errors.items()),
-            ),
-            "error",
-        )
+        _flash_error(outcome.error)
     return redirect(url_for("training.course", course_id=crs.id))
 
 
@@ -227,48 +190,47 @@ def add_session(course_id: int):
 @permission_required(MANAGE)
 def enrol(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
-    one = EnrolOneForm(prefix="one")
-    many = _enrol_many_form()
-    try:
-        if "one-person_id" in request.form:
-            if not one.validate_on_submit():
-                abort(400)
-            person = person_for(current_user, one.person_id.data)
-            if person is None:
-                flash(_("No person with number %(id)d among your units.", id=one.person_id.data), "error")
-                return redirect(url_for("training.course", course_id=crs.id))
-            result = services.enrol(course=crs, person=person, actor=current_user)
-            flash(_("%(name)s: %(status)s.", name=person.name, status=ENROLMENT_LABELS[result.status]), "success")
-        else:
-            if not many.validate_on_submit():
-                abort(400)
-            cohort_id = request.form.get("many-cohort_id", type=id_arg)
-            if cohort_id:
-                from ..coverage.models import Cohort
-                from ..coverage.queries import members_of
-                from ..people.models import Person
-
-                cohort = found(db.session.get(Cohort, cohort_id))
-                if not unit_in_scope(current_user, cohort.unit):
-                    abort(404)
-                people = db.session.scalars(
-                    people_query(current_user, active=True).where(Person.id.in_(members_of(cohort)))
-                ).all()
-            else:
-                unit = found(db.session.get(OrgUnit, many.unit_id.data))
-                if not unit_in_scope(current_user, unit):
-                    abort(404)
-                people = db.session.scalars(
-                    people_query(current_user, unit=unit, category=many.category.data or None, active=True)
-                ).all()
-            counts = services.enrol_many(course=crs, people=people, actor=current_user)
-            flash(
-                _("Enrolled %(enrolled)d, waitlisted %(waitlisted)d, already enrolled %(skipped)d.", **counts),
-                "success",
-            )
-    except DomainError as exc:
-        _flash_error(exc)
+    if "one-person_id" in request.form:
+        _enrol_one(crs)
+    else:
+        _enrol_group(crs)
     return redirect(url_for("training.course", course_id=crs.id))
+
+
+def _enrol_one(crs: Course) -> None:
+    """Enrol the person whose number the form names, and say how it went."""
+    form = EnrolOneForm(prefix="one")
+    if not form.validate_on_submit():
+        abort(400)
+    person = person_for(current_user, form.person_id.data)
+    if person is None:
+        flash(_("No person with number %(id)d among your units.", id=form.person_id.data), "error")
+        return
+    with attempt() as outcome:
+        result = services.enrol(course=crs, person=person, actor=current_user)
+    if outcome.ok:
+        flash(_("%(name)s: %(status)s.", name=person.name, status=ENROLMENT_LABELS[result.status]), "success")
+    else:
+        _flash_error(outcome.error)
+
+
+def _enrol_group(crs: Course) -> None:
+    """Enrol a whole cohort, or the people of a unit (of a category), and say how many."""
+    form = _enrol_many_form()
+    if not form.validate_on_submit():
+        abort(400)
+    cohort_id = request.form.get("many-cohort_id", type=id_arg)
+    cohort = found(queries.visible_cohort(current_user, cohort_id)) if cohort_id else None
+    unit = None if cohort else found(unit_for(current_user, form.unit_id.data))
+    with attempt() as outcome:
+        if cohort is not None:
+            counts = services.enrol_cohort(course=crs, cohort=cohort, actor=current_user)
+        else:
+            counts = services.enrol_unit(course=crs, unit=unit, category=form.category.data, actor=current_user)
+    if outcome.ok:
+        flash(_("Enrolled %(enrolled)d, waitlisted %(waitlisted)d, already enrolled %(skipped)d.", **counts), "success")
+    else:
+        _flash_error(outcome.error)
 
 
 @bp.post("/courses/<id:course_id>/withdraw/<id:person_id>")
@@ -278,16 +240,16 @@ def withdraw(course_id: int, person_id: int):
     person = found(person_for(current_user, person_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with attempt() as outcome:
         promoted = services.withdraw(course=crs, person=person, actor=current_user)
-    except DomainError as exc:
-        _flash_error(exc)
-    else:
+    if outcome.ok:
         flash(
             _("%(name)s withdrawn.", name=person.name)
             + (" " + _("The first on the waitlist now has the seat.") if promoted else ""),
             "success",
         )
+    else:
+        _flash_error(outcome.error)
     return redirect(url_for("training.course", course_id=crs.id))
 
 
@@ -316,14 +278,13 @@ def session_roster(session_id: int):
     if form.validate_on_submit():
         posted = _roster_statuses()
         exceptions = {pid: (status, reason) for pid, (status, reason) in posted.items() if status != "present"}
-        try:
+        with attempt() as outcome:
             count = services.save_roster(session=sess, exceptions=exceptions, actor=current_user)
-        except DomainError as exc:
-            _flash_error(exc)
-            entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
-        else:
+        if outcome.ok:
             flash(_("Attendance saved for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
+        _flash_error(outcome.error)
+        entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
     return render_template(
         "lms/training/session.html", session=sess, rows=queries.session_roster(sess), form=form, entered=entered
     )
@@ -333,12 +294,7 @@ def session_roster(session_id: int):
 @permission_required(TEACH)
 def session_qr(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
-    return render_template(
-        "lms/training/qr.html",
-        session=sess,
-        checked_in=queries.checked_in_count(sess),
-        seats=len(services.enrolled_ids(sess.course_id)),
-    )
+    return render_template("lms/training/qr.html", session=sess, **queries.check_in_figures(sess))
 
 
 @bp.get("/sessions/<id:session_id>/qr.svg")
@@ -360,14 +316,22 @@ def session_qr_svg(session_id: int):
 def session_import(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     form = UploadForm()
-    errors = None
+    count = errors = None
     if form.validate_on_submit():
-        count = None
-        try:
-            count, errors = run_upload_import(form, import_attendance, actor=current_user, session=sess)
-        except DomainError as exc:
-            _flash_error(exc)
-        if count is not None:
+        with attempt() as outcome:
+            count, errors, job = import_upload(
+                form,
+                import_attendance,
+                kind="training.import_attendance",
+                actor=current_user,
+                params={"session_id": sess.id},
+                session=sess,
+            )
+        if job is not None:
+            return redirect(url_for("jobs.job", job_id=job.id))
+        if not outcome.ok:
+            _flash_error(outcome.error)
+        elif count is not None:
             flash(_("Attendance imported for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
     return render_template("lms/training/session_import.html", session=sess, form=form, errors=errors)
@@ -387,46 +351,24 @@ def _me():
 def my():
     person = _me()
     now = utcnow()
-    today = now.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date()
-    this_year = today.year
-    year = request.args.get("year", this_year, type=year_arg)
-    enrolments = queries.my_enrolments(person)
-    progress = {}
-    for _enrolment, crs, _prog in enrolments:
-        progress[crs.id] = course_progress(crs).get(person.id, {})
+    today = now.astimezone(_zone()).date()
+    year = request.args.get("year", today.year, type=year_arg)
     return render_template(
-        "lms/training/my.html",
-        person=person,
-        enrolments=enrolments,
-        progress=progress,
-        upcoming=queries.upcoming_sessions(person, now),
-        open_courses=queries.open_courses_for(person, this_year - 1),
-        hours=person_hours(person.id, Period.year(year)),
-        hours_all=person_hours(person.id, None),
-        ce=ce_account(person, today),
-        year=year,
-        action_form=ActionForm(),
+        "lms/training/my.html", action_form=ActionForm(), **queries.trainee_page(person, year, now, today)
     )
 
 
 def _my_course(course_id: int):
+    """The signed-in trainee and the course, if they hold a seat in it (else 404)."""
     person = _me()
-    crs = found(db.session.get(Course, course_id))
-    if person.id not in services.enrolled_ids(crs.id):
-        abort(404)
-    return person, crs
+    return person, found(queries.my_course(person, course_id))
 
 
 @bp.get("/my/courses/<id:course_id>")
 @login_required
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
-    return render_template(
-        "lms/training/my_course.html",
-        course=crs,
-        content=queries.content_for(crs),
-        progress=course_progress(crs).get(person.id, {}),
-    )
+    return render_template("lms/training/my_course.html", **queries.my_course_page(person, crs))
 
 
 @bp.get("/my/courses/<id:course_id>/lessons/<id:position>")
@@ -434,7 +376,7 @@ def my_course(course_id: int):
 def lesson(course_id: int, position: int):
     _person, crs = _my_course(course_id)
     content = found(queries.content_for(crs))
-    item = found(db.session.scalar(select(Lesson).where(Lesson.content_id == content.id, Lesson.position == position)))
+    item = found(queries.lesson_at(content, position))
     return render_template("lms/training/lesson.html", course=crs, content=content, lesson=item)
 
 
@@ -442,22 +384,19 @@ def lesson(course_id: int, position: int):
 @login_required
 def self_enrol(course_id: int):
     person = _me()
-    crs = found(db.session.get(Course, course_id))
+    crs = found(queries.course_by_id(course_id))
     if not ActionForm().validate_on_submit():
         abort(400)
     if not services.can_self_enrol(crs, person):
         abort(404)
-    try:
+    with attempt() as outcome:
         result = services.enrol(course=crs, person=person, actor=current_user, self_service=True)
-    except DomainError as exc:
-        _flash_error(exc)
+    if not outcome.ok:
+        _flash_error(outcome.error)
+    elif result.status == "enrolled":
+        flash(_("You are enrolled in %(title)s.", title=crs.title), "success")
     else:
-        flash(
-            _("You are enrolled in %(title)s.", title=crs.title)
-            if result.status == "enrolled"
-            else _("The course is full: you are number %(n)d on the waitlist.", n=result.waitlist_position),
-            "success",
-        )
+        flash(_("The course is full: you are number %(n)d on the waitlist.", n=result.waitlist_position), "success")
     return redirect(url_for("training.my"))
 
 
@@ -465,15 +404,15 @@ def self_enrol(course_id: int):
 @login_required
 def self_withdraw(course_id: int):
     person = _me()
-    crs = found(db.session.get(Course, course_id))
+    crs = found(queries.course_by_id(course_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with attempt() as outcome:
         services.withdraw(course=crs, person=person, actor=current_user, self_service=True)
-    except DomainError as exc:
-        _flash_error(exc)
-    else:
+    if outcome.ok:
         flash(_("You have withdrawn from %(title)s.", title=crs.title), "success")
+    else:
+        _flash_error(outcome.error)
     return redirect(url_for("training.my"))
 
 
@@ -503,7 +442,7 @@ def _keep_browser_id(response, sess: CourseSession, browser: str):
 
 @bp.route("/checkin/<id:session_id>", methods=["GET", "POST"])
 def checkin(session_id: int):
-    sess = found(db.session.get(CourseSession, session_id))
+    sess = found(queries.session_by_id(session_id))
     token = request.values.get("t", "")
     now = utcnow()
     # Scanning a fresh code (the GET) yields a proof of the scan that lasts long
@@ -521,7 +460,7 @@ def _checkin_page(sess: CourseSession, token: str):
     person = _me()
     form = ActionForm()
     if form.validate_on_submit():
-        try:
+        with attempt() as outcome:
             created = services.check_in(
                 session=sess,
                 person=person,
@@ -530,11 +469,10 @@ def _checkin_page(sess: CourseSession, token: str):
                 actor=current_user,
                 ip=request.remote_addr,
             )
-        except DomainError as exc:
-            rollback()
+        if not outcome.ok:
             return render_template(
-                "lms/training/checkin.html", session=sess, token=token, form=form, error=str(exc.message)
-            ), exc.status
+                "lms/training/checkin.html", session=sess, token=token, form=form, error=str(outcome.error.message)
+            ), outcome.error.status
         flash(_("Checked in. Welcome!") if created else _("You had already checked in."), "success")
         return redirect(url_for("training.my"))
     # GET only shows the confirmation; nothing is written.

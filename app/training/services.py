@@ -15,19 +15,33 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record_audit
+from ..auth.permissions import MANAGE, TEACH, roles_for
 from ..core.db import utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
 from ..core.numbers import parse_decimal
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
+from ..coverage.models import Cohort
+from ..coverage.queries import members_of
 from ..extensions import db
+from ..ledger.queries import completions
 from ..ledger.rollups import refresh_people
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.models import Person
+from ..people.queries import people_query
 from .checkin import code_is_good
 from .models import (
     ATTENDANCE_STATUSES,
+    DEFAULT_MIN_ATTENDANCE,
+    MAX_ATTENDANCE_SHARE,
+    MAX_CAPACITY,
+    MAX_COURSE_HOURS,
+    MAX_PASS_MARK,
+    MAX_SESSION_HOURS,
     METHODS,
+    MIN_ATTENDANCE_SHARE,
+    MIN_HOURS,
     MODES,
     POLICIES,
     PROGRAM_KINDS,
@@ -37,22 +51,21 @@ from .models import (
     Enrolment,
     Program,
 )
-
-STAFF = ("admin", "coordinator")
-ATTENDANCE_STAFF = ("admin", "coordinator", "instructor")
+from .queries import enrolled_ids
 
 
-def _require_staff(actor, unit: OrgUnit, roles=STAFF) -> None:
-    if actor is not None and not unit_in_scope(actor, unit, roles):
+def check_scope(actor, unit: OrgUnit, permission: str = MANAGE) -> None:
+    """Raise :class:`NotFound` unless ``actor`` holds ``permission`` over ``unit`` (no actor: the system may)."""
+    if actor is not None and not unit_in_scope(actor, unit, roles_for(permission)):
         raise NotFound(_l("Not found."))
 
 
-def _hours(value, field: str, errors: dict, maximum: Decimal = Decimal("200")) -> Decimal | None:
+def _hours(value, field: str, errors: dict, maximum: Decimal = MAX_COURSE_HOURS) -> Decimal | None:
     hours = parse_decimal(value, "0.1")  # the columns keep one decimal place
     if hours is None:
         errors[field] = _l("Hours must be a number.")
         return None
-    if hours <= 0 or hours > maximum:
+    if hours < MIN_HOURS or hours > maximum:
         errors[field] = _l("Hours must be from 0.1 to %(max)s, with one decimal place.", max=maximum)
         return None
     return hours
@@ -60,7 +73,7 @@ def _hours(value, field: str, errors: dict, maximum: Decimal = Decimal("200")) -
 
 def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
     """Create a program held by ``unit`` (flushes)."""
-    _require_staff(actor, unit)
+    check_scope(actor, unit)
     errors: dict = {}
     title = (data.get("title") or "").strip()
     if not title or len(title) > 120:
@@ -68,8 +81,8 @@ def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
     if data.get("kind") not in PROGRAM_KINDS:
         errors["kind"] = _l("Kind must be one of %(values)s.", values=", ".join(PROGRAM_KINDS))
     year = data.get("year")
-    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
-        errors["year"] = _l("Year must be between 2000 and 2100.")
+    if not isinstance(year, int) or isinstance(year, bool) or not FIRST_YEAR <= year <= LAST_YEAR:
+        errors["year"] = _l("Year must be between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
     starts_on, ends_on = data.get("starts_on"), data.get("ends_on")
     if starts_on and ends_on and ends_on < starts_on:
         errors["ends_on"] = _l("The end date is before the start date.")
@@ -99,7 +112,7 @@ def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
 
 def create_course(*, program: Program, data: dict, actor) -> Course:
     """Add a course to a program (flushes)."""
-    _require_staff(actor, program.unit)
+    check_scope(actor, program.unit)
     errors: dict = {}
     code = (data.get("code") or "").strip()
     title = (data.get("title") or "").strip()
@@ -110,18 +123,18 @@ def create_course(*, program: Program, data: dict, actor) -> Course:
     hours = _hours(data.get("hours"), "hours", errors)
     capacity = data.get("capacity")
     if capacity is not None and (
-        not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 100000
+        not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= MAX_CAPACITY
     ):
         errors["capacity"] = _l("Capacity must be a whole number from 1, or empty for no limit.")
     policy = data.get("policy") or "open"
     if policy not in POLICIES:
         errors["policy"] = _l("Policy must be one of %(values)s.", values=", ".join(POLICIES))
-    min_attendance = parse_decimal(data.get("min_attendance", "0.8"), "0.01")  # Numeric(3, 2)
-    if min_attendance is None or not Decimal("0") < min_attendance <= Decimal("1"):
+    min_attendance = parse_decimal(data.get("min_attendance", DEFAULT_MIN_ATTENDANCE), "0.01")  # Numeric(3, 2)
+    if min_attendance is None or not MIN_ATTENDANCE_SHARE <= min_attendance <= MAX_ATTENDANCE_SHARE:
         errors["min_attendance"] = _l("The minimum attended share must be from 0.01 to 1.")
-        min_attendance = Decimal("0.8")
+        min_attendance = DEFAULT_MIN_ATTENDANCE
     pass_mark = data.get("pass_mark")
-    if pass_mark is not None and (not isinstance(pass_mark, int) or not 0 <= pass_mark <= 100):
+    if pass_mark is not None and (not isinstance(pass_mark, int) or not 0 <= pass_mark <= MAX_PASS_MARK):
         errors["pass_mark"] = _l("The pass mark must be from 0 to 100.")
     if not errors and db.session.scalar(select(Course.id).where(Course.program_id == program.id, Course.code == code)):
         raise Conflict(
@@ -154,7 +167,7 @@ def create_course(*, program: Program, data: dict, actor) -> Course:
 
 def create_session(*, course: Course, data: dict, actor) -> CourseSession:
     """Schedule a session of a course (flushes)."""
-    _require_staff(actor, course.program.unit)
+    check_scope(actor, course.program.unit)
     errors: dict = {}
     starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
     if not isinstance(starts_at, datetime):
@@ -166,7 +179,7 @@ def create_session(*, course: Course, data: dict, actor) -> CourseSession:
             errors["ends_at"] = _l("The end is not after the start.")
         elif ends_at - starts_at > timedelta(hours=24):
             errors["ends_at"] = _l("A session lasts at most 24 hours.")
-    hours = _hours(data.get("hours"), "hours", errors, Decimal("24"))
+    hours = _hours(data.get("hours"), "hours", errors, MAX_SESSION_HOURS)
     mode = data.get("mode") or "onsite"
     if mode not in MODES:
         errors["mode"] = _l("Mode must be one of %(values)s.", values=", ".join(MODES))
@@ -206,39 +219,12 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
     never exceed the capacity; the unique (course, person) key makes a second
     enrolment a :class:`Conflict`.
     """
-    if self_service:
-        if not can_self_enrol(course, person):
-            raise Forbidden(_l("This course does not take self-enrolment."))
-    else:
-        _require_staff(actor, course.program.unit)
-        if actor is not None and not unit_in_scope(actor, person.unit):
-            raise NotFound(_l("Not found."))
+    _check_enrol_allowed(course, person, actor, self_service)
     name = person.name
-    # FOR UPDATE (PostgreSQL; SQLite transactions are serial anyway): a concurrent
-    # re-enrolment or withdrawal of this person waits here and then sees the new status.
-    existing = db.session.scalar(
-        select(Enrolment)
-        .where(Enrolment.course_id == course.id, Enrolment.person_id == person.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    existing = _locked_enrolment(course, person)
     if existing is not None and existing.status != "withdrawn":
         raise Conflict(_l("%(name)s is already enrolled in this course.", name=name))
-    taken = db.session.execute(
-        update(Course)
-        .where(Course.id == course.id, (Course.capacity.is_(None)) | (Course.seats_taken < Course.capacity))
-        .values(seats_taken=Course.seats_taken + 1)
-    ).rowcount
-    if taken:
-        status, position = "enrolled", None
-    else:
-        status = "waitlisted"
-        position = db.session.execute(
-            update(Course)
-            .where(Course.id == course.id)
-            .values(waitlist_seq=Course.waitlist_seq + 1)
-            .returning(Course.waitlist_seq)
-        ).scalar_one()
+    status, position = _seat_or_place(course)
     try:
         # The savepoint must begin before the row is added: begin_nested() first flushes
         # what is pending, and a key violation outside it would abort the whole transaction.
@@ -266,6 +252,57 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
     return enrolment
 
 
+def _check_enrol_allowed(course: Course, person: Person, actor, self_service: bool) -> None:
+    """Refuse a self-enrolment the course does not take, or a staff enrolment outside the actor's units."""
+    if self_service:
+        if not can_self_enrol(course, person):
+            raise Forbidden(_l("This course does not take self-enrolment."))
+        return
+    check_scope(actor, course.program.unit)
+    if actor is not None and not unit_in_scope(actor, person.unit):
+        raise NotFound(_l("Not found."))
+
+
+def _locked_enrolment(course: Course, person: Person, statuses: tuple[str, ...] | None = None) -> Enrolment | None:
+    """Read the person's enrolment (in one of ``statuses``, if given), locked until the transaction ends.
+
+    FOR UPDATE (PostgreSQL; SQLite transactions are serial anyway): a concurrent
+    enrolment or withdrawal of this person waits here and then sees the new status.
+    """
+    stmt = select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.person_id == person.id)
+    if statuses is not None:
+        stmt = stmt.where(Enrolment.status.in_(statuses))
+    return db.session.scalar(stmt.with_for_update().execution_options(populate_existing=True))
+
+
+def _take_seat(course: Course) -> bool:
+    """Take a free seat of the course with one conditional UPDATE; return whether there was one."""
+    return bool(
+        db.session.execute(
+            update(Course)
+            .where(Course.id == course.id, (Course.capacity.is_(None)) | (Course.seats_taken < Course.capacity))
+            .values(seats_taken=Course.seats_taken + 1)
+        ).rowcount
+    )
+
+
+def _free_seat(course: Course) -> None:
+    db.session.execute(update(Course).where(Course.id == course.id).values(seats_taken=Course.seats_taken - 1))
+
+
+def _seat_or_place(course: Course) -> tuple[str, int | None]:
+    """Return ("enrolled", None) with a seat taken, or ("waitlisted", the next place in the queue)."""
+    if _take_seat(course):
+        return "enrolled", None
+    position = db.session.execute(
+        update(Course)
+        .where(Course.id == course.id)
+        .values(waitlist_seq=Course.waitlist_seq + 1)
+        .returning(Course.waitlist_seq)
+    ).scalar_one()
+    return "waitlisted", position
+
+
 def enrol_many(*, course: Course, people: list[Person], actor) -> dict[str, int]:
     """Enrol many people in one action; already enrolled people are skipped. Returns counts."""
     counts = {"enrolled": 0, "waitlisted": 0, "skipped": 0}
@@ -282,25 +319,32 @@ def enrol_many(*, course: Course, people: list[Person], actor) -> dict[str, int]
     return counts
 
 
+def enrol_unit(*, course: Course, unit: OrgUnit, actor, category: str | None = None) -> dict[str, int]:
+    """Enrol the active people of ``unit``'s subtree (of ``category``, if given) whom ``actor`` manages."""
+    check_scope(actor, course.program.unit)
+    check_scope(actor, unit)
+    people = db.session.scalars(people_query(actor, unit=unit, category=category or None, active=True)).all()
+    return enrol_many(course=course, people=list(people), actor=actor)
+
+
+def enrol_cohort(*, course: Course, cohort: Cohort, actor) -> dict[str, int]:
+    """Enrol the active members of ``cohort`` whom ``actor`` manages, as the cohort's rule lists them today."""
+    check_scope(actor, course.program.unit)
+    check_scope(actor, cohort.unit)
+    members = people_query(actor, active=True).where(Person.id.in_(members_of(cohort)))
+    return enrol_many(course=course, people=list(db.session.scalars(members)), actor=actor)
+
+
 def withdraw(*, course: Course, person: Person, actor, self_service: bool = False) -> Enrolment | None:
     """Withdraw a person; a freed seat goes at once to the first on the waitlist (flushes).
 
     Returns the promoted enrolment, if any.
     """
     if not self_service:
-        _require_staff(actor, course.program.unit)
-    # FOR UPDATE: of two concurrent withdrawals of one person (a double click) the
-    # second waits, no longer finds the row and frees no second seat.
-    enrolment = db.session.scalar(
-        select(Enrolment)
-        .where(
-            Enrolment.course_id == course.id,
-            Enrolment.person_id == person.id,
-            Enrolment.status.in_(("enrolled", "waitlisted")),
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+        check_scope(actor, course.program.unit)
+    # Of two concurrent withdrawals of one person (a double click) the second
+    # waits on the lock, no longer finds the row and frees no second seat.
+    enrolment = _locked_enrolment(course, person, ("enrolled", "waitlisted"))
     if enrolment is None:
         raise NotFound(_l("%(name)s is not enrolled in this course.", name=person.name))
     if self_service and _has_completed(course, person):
@@ -319,13 +363,11 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     )
     if not had_seat:
         return None
-    db.session.execute(update(Course).where(Course.id == course.id).values(seats_taken=Course.seats_taken - 1))
+    _free_seat(course)
     return _promote_first(course, actor)
 
 
 def _has_completed(course: Course, person: Person) -> bool:
-    from ..ledger.queries import completions
-
     done = completions(None, [person.id]).where(Enrolment.course_id == course.id)
     return db.session.execute(done.limit(1)).first() is not None
 
@@ -337,12 +379,7 @@ def _promote_first(course: Course, actor) -> Enrolment | None:
         .order_by(Enrolment.waitlist_position)
     ).all()
     for enrolment_id in waiting:
-        seat = db.session.execute(
-            update(Course)
-            .where(Course.id == course.id, (Course.capacity.is_(None)) | (Course.seats_taken < Course.capacity))
-            .values(seats_taken=Course.seats_taken + 1)
-        ).rowcount
-        if not seat:
+        if not _take_seat(course):
             return None
         # Only the request that flips this row promotes it.
         flipped = db.session.execute(
@@ -361,12 +398,14 @@ def _promote_first(course: Course, actor) -> Enrolment | None:
                 after={"course_id": course.id, "person_id": promoted.person_id},
             )
             return promoted
-        db.session.execute(update(Course).where(Course.id == course.id).values(seats_taken=Course.seats_taken - 1))
+        _free_seat(course)  # another request promoted this one first
     return None
 
 
-def _mark(session: CourseSession, person_id: int, status: str, reason, method: str, actor, at: datetime) -> dict:
-    """One attendance row's values for ``_upsert_attendance`` (the reason trimmed to the column, or None)."""
+def attendance_row(
+    session: CourseSession, person_id: int, status: str, reason: str | None, method: str, actor, at: datetime
+) -> dict:
+    """Return one attendance row's values for :func:`write_attendance` (the reason trimmed to the column)."""
     return {
         "session_id": session.id,
         "person_id": person_id,
@@ -378,8 +417,8 @@ def _mark(session: CourseSession, person_id: int, status: str, reason, method: s
     }
 
 
-def _upsert_attendance(values: list[dict], *, overwrite: bool) -> int:
-    """Insert attendance rows; existing (session, person) rows are updated or left alone."""
+def write_attendance(values: list[dict], *, overwrite: bool) -> int:
+    """Insert attendance rows, updating or keeping existing (session, person) rows; return how many were written."""
     if not values:
         return 0
     dialect = db.session.get_bind().dialect.name
@@ -398,17 +437,6 @@ def _upsert_attendance(values: list[dict], *, overwrite: bool) -> int:
     return written
 
 
-def enrolled_ids(course_id: int) -> set[int]:
-    """Return the ids of the people holding a seat in a course."""
-    return set(
-        db.session.scalars(
-            select(Enrolment.person_id).where(
-                Enrolment.course_id == course_id, Enrolment.status.in_(("enrolled", "completed", "not_completed"))
-            )
-        )
-    )
-
-
 def _check_status(status: str, reason: str | None) -> None:
     if status not in ATTENDANCE_STATUSES:
         raise Invalid(
@@ -423,7 +451,7 @@ def record_attendance(
     *, session: CourseSession, person: Person, status: str, actor, reason: str | None = None, method: str = "api"
 ) -> Attendance:
     """Set one person's attendance at a session; repeating it changes nothing (flushes)."""
-    _require_staff(actor, session.course.program.unit, ATTENDANCE_STAFF)
+    check_scope(actor, session.course.program.unit, TEACH)
     _check_status(status, reason)
     if method not in METHODS:
         raise Invalid(_l("Invalid input."), {"method": _l("Unknown method.")})
@@ -436,8 +464,8 @@ def record_attendance(
     )
     old = (before.status, before.reason) if before else None
     reason = (reason or "").strip()[:255] or None
-    _upsert_attendance(
-        [_mark(session, person.id, status, reason, method, actor, utcnow())],
+    write_attendance(
+        [attendance_row(session, person.id, status, reason, method, actor, utcnow())],
         overwrite=True,
     )
     db.session.expire_all()
@@ -464,7 +492,7 @@ def record_attendance_batch(*, session: CourseSession, items: list[dict], actor,
     as they are (repeating a batch changes nothing); one statement writes the rest, the ledger is refreshed
     once and one audit entry lists what changed. Returns the rows in the order of ``items``.
     """
-    _require_staff(actor, session.course.program.unit, ATTENDANCE_STAFF)
+    check_scope(actor, session.course.program.unit, TEACH)
     if method not in METHODS:
         raise Invalid(_l("Invalid input."), {"method": _l("Unknown method.")})
     enrolled = enrolled_ids(session.course_id)
@@ -494,8 +522,8 @@ def record_attendance_batch(*, session: CourseSession, items: list[dict], actor,
     for item in items:
         reason = (item.get("reason") or "").strip()[:255] or None
         if before.get(item["person_id"]) != (item["status"], reason):
-            values.append(_mark(session, item["person_id"], item["status"], reason, method, actor, now))
-    _upsert_attendance(values, overwrite=True)
+            values.append(attendance_row(session, item["person_id"], item["status"], reason, method, actor, now))
+    write_attendance(values, overwrite=True)
     if values:
         changes = {
             str(v["person_id"]): {
@@ -521,7 +549,7 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
 
     One POST, one audit entry listing what changed. Returns the number of rows written.
     """
-    _require_staff(actor, session.course.program.unit, ATTENDANCE_STAFF)
+    check_scope(actor, session.course.program.unit, TEACH)
     roster = enrolled_ids(session.course_id)
     unknown = set(exceptions) - roster
     if unknown:
@@ -537,8 +565,8 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
     rows = []
     for pid in sorted(roster):
         status, reason = exceptions.get(pid, ("present", None))
-        rows.append(_mark(session, pid, status, reason, "roster", actor, now))
-    _upsert_attendance(rows, overwrite=True)
+        rows.append(attendance_row(session, pid, status, reason, "roster", actor, now))
+    write_attendance(rows, overwrite=True)
     changes = {
         str(r["person_id"]): [before.get(r["person_id"]), r["status"]]
         for r in rows
@@ -582,7 +610,7 @@ def check_in(
         raise Forbidden(_l("You are not enrolled in this course."))
     late = now > session.starts_at + timedelta(minutes=current_app.config["LMS_LATE_AFTER_MINUTES"])
     status = "late" if late else "present"
-    created = _upsert_attendance([_mark(session, person.id, status, None, "qr", None, now)], overwrite=False)
+    created = write_attendance([attendance_row(session, person.id, status, None, "qr", None, now)], overwrite=False)
     if created:
         record_audit(
             actor=actor,
@@ -593,11 +621,3 @@ def check_in(
             ip=ip,
         )
     return bool(created)
-
-
-def get_or_404(model, object_id: int):
-    """Load a row by id or raise :class:`NotFound`."""
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        raise NotFound(_l("Not found."))
-    return obj

@@ -38,7 +38,7 @@ def capp(db_url, tmp_path):
     app = make_app(
         db_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": N + 5, "max_overflow": 0},
-        LMS_CERTIFICATE_STORAGE=str(tmp_path / "pdfs"),
+        LMS_STORAGE_URL=(tmp_path / "pdfs").as_uri(),
     )
     yield app
     with app.app_context():
@@ -100,7 +100,7 @@ def test_twenty_approvals_of_one_person_issue_one_certificate(capp, tmp_path):
         issued = select(func.count()).where(AuditEntry.action == "certificate.issue")
         assert db.session.scalar(issued) == 1
         assert db.session.get(Person, ids["person"]).category == "project_social_worker"
-    assert sorted(p.name for p in (tmp_path / "pdfs").iterdir()) == [f"{certificates[0].serial}.pdf"]
+    assert sorted(p.name for p in (tmp_path / "pdfs" / "certificates").iterdir()) == [f"{certificates[0].serial}.pdf"]
     # the losers were told: the page after the redirect says the person already held it
     page = clients[0].get(f"/credentials/{ids['credential']}?show=issued")
     assert certificates[0].serial in page.text
@@ -155,7 +155,7 @@ def _issue_command(db_url: str, storage: Path) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": db_url,
         "LMS_SECRET_KEY": TEST_CONFIG["SECRET_KEY"],
-        "LMS_CERTIFICATE_STORAGE": str(storage),
+        "LMS_STORAGE_URL": storage.as_uri(),
     }
     args = [sys.executable, "-m", "flask", "--app", "wsgi", "lms", "certificates", "issue", "--credential", "psw"]
     return subprocess.Popen(
@@ -184,4 +184,4 @@ def test_two_issue_commands_at_once_issue_each_person_once(app, db_url, tmp_path
         assert sorted(pid for pid, _ in rows) == sorted(ids)
         assert sorted(int(serial.rsplit("-", 1)[1]) for _, serial in rows) == list(range(1, len(ids) + 1))
         assert _last_seq() == len(ids)
-    assert not [p for p in (tmp_path / "pdfs").iterdir() if p.suffix != ".pdf"]
+    assert not [p for p in (tmp_path / "pdfs").rglob("*") if p.is_file() and p.suffix != ".pdf"]

@@ -24,6 +24,7 @@ from shegong_academy.credentials.services import (
 )
 from shegong_academy.extensions import db
 from shegong_academy.people.models import Person
+from tests.conftest import use_storage
 from tests.factories import World, login, person
 from tests.training.helpers import course, program, session
 
@@ -70,7 +71,7 @@ def issue_unrendered(credential_id: int, person_id: int) -> Certificate:
 
 @pytest.fixture
 def w(ctx, tmp_path):
-    ctx.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    use_storage(ctx, tmp_path / "pdfs")
     return World()
 
 
@@ -161,7 +162,7 @@ def test_verification_is_rate_limited(db_url):
 
 
 def test_concurrent_issuing_gives_distinct_gap_free_serials(app, tmp_path):
-    app.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    use_storage(app, tmp_path / "pdfs")
     with app.app_context():
         w = World()
         cred = _credential(w)
@@ -202,7 +203,7 @@ def test_concurrent_issuing_gives_distinct_gap_free_serials(app, tmp_path):
 
 def _setup_issued(app, tmp_path):
     """A certificate of the trainee, set up in its own app context (requests must not share it)."""
-    app.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    use_storage(app, tmp_path / "pdfs")
     with app.app_context():
         w = World()
         cred = _credential(w)
@@ -238,7 +239,7 @@ def test_certificate_pages_scope_and_pdf(app, tmp_path):
 def test_demo_transition_certificates_print_as_one_pdf(db_url, tmp_path):
     from tests.conftest import make_app
 
-    app = make_app(db_url, LMS_CERTIFICATE_STORAGE=str(tmp_path / "pdfs"))
+    app = make_app(db_url, LMS_STORAGE_URL=(tmp_path / "pdfs").as_uri())
     runner = app.test_cli_runner()
     with app.app_context():
         from shegong_academy.demo.world import load_demo

@@ -22,7 +22,7 @@ from shegong_academy.credentials.services import (
     verification_status,
 )
 from shegong_academy.extensions import db
-from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app
+from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app, use_storage
 from tests.credentials.test_credentials import _credential, _trained
 from tests.factories import World
 from tests.test_migrations import drop_database
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*"
 
 @pytest.fixture
 def w(ctx, tmp_path):
-    ctx.config["LMS_CERTIFICATE_STORAGE"] = str(tmp_path / "pdfs")
+    use_storage(ctx, tmp_path / "pdfs")
     return World()
 
 

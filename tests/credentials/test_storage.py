@@ -18,10 +18,12 @@ import pytest
 from flask_babel import gettext
 from sqlalchemy import func, select
 
+from shegong_academy.core.storage import FileStorage
 from shegong_academy.credentials.models import Certificate, CredentialType, SerialCounter
 from shegong_academy.credentials.services import issue_certificate, revoke_certificate
 from shegong_academy.extensions import db
 from shegong_academy.people.models import Person
+from tests.conftest import use_storage
 from tests.credentials.test_credentials import _credential, _trained, issue_unrendered
 from tests.factories import World, login
 
@@ -47,8 +49,21 @@ def _failing_write(monkeypatch, code: int) -> None:
     monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
+def _failing_store(monkeypatch, code: int) -> None:
+    """The store's writes fail with ``code`` (tests/test_storage.py shows a failed write leaves no file)."""
+
+    def put(self, key: str, data: bytes, content_type: str = "") -> None:
+        raise OSError(code, os.strerror(code), str(self.path(key)))
+
+    monkeypatch.setattr(FileStorage, "put", put)
+
+
+def _no_files(folder: Path) -> bool:
+    return not [p for p in folder.rglob("*") if p.is_file()]
+
+
 def _setup(app, storage: Path) -> dict:
-    app.config["LMS_CERTIFICATE_STORAGE"] = str(storage)
+    use_storage(app, storage)
     with app.app_context():
         w = World()
         cred = _credential(w)
@@ -74,7 +89,7 @@ def test_a_full_folder_is_said_clearly_and_rolls_the_approval_back(app, tmp_path
     ids = _setup(app, storage)
     client = app.test_client()
     login(client, "coord")
-    _failing_write(monkeypatch, errno.ENOSPC)
+    _failing_store(monkeypatch, errno.ENOSPC)
     page = client.post(
         f"/credentials/{ids['credential']}/approve", data={"person_id": [ids["person"]]}, follow_redirects=True
     )
@@ -82,18 +97,18 @@ def test_a_full_folder_is_said_clearly_and_rolls_the_approval_back(app, tmp_path
     stopped = _message(app, "Issuing stopped: %(reason)s", reason=_message(app, FULL))
     assert stopped.replace("“", "").replace("”", "") in page.text.replace("“", "").replace("”", "")
     _nothing_issued(app, ids["person"])
-    assert list(storage.iterdir()) == []  # the half-written temporary file is gone
+    assert _no_files(storage)
 
 
 def test_a_read_only_folder_stops_the_issue_command_cleanly(app, tmp_path, monkeypatch):
     storage = tmp_path / "pdfs"
     ids = _setup(app, storage)
-    _failing_write(monkeypatch, errno.EROFS)
+    _failing_store(monkeypatch, errno.EROFS)
     result = app.test_cli_runner().invoke(args=["lms", "certificates", "issue", "--credential", ids["name"]])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # a message, not a traceback
     assert f"issuing stopped: {READ_ONLY}" in result.output and "certificates issued: 0" in result.output
     _nothing_issued(app, ids["person"])
-    assert list(storage.iterdir()) == []
+    assert _no_files(storage)
 
 
 def test_a_folder_that_cannot_be_made_is_a_clear_503(app, tmp_path):
@@ -118,7 +133,7 @@ def test_the_issue_service_raises_unavailable_and_leaves_no_temporary_file(app, 
 
     storage = tmp_path / "pdfs"
     ids = _setup(app, storage)
-    _failing_write(monkeypatch, errno.EDQUOT)
+    _failing_store(monkeypatch, errno.EDQUOT)
     with app.app_context():
         with pytest.raises(Unavailable) as caught:
             issue_certificate(
@@ -128,7 +143,7 @@ def test_the_issue_service_raises_unavailable_and_leaves_no_temporary_file(app, 
             )
         assert caught.value.status == 503 and str(caught.value.message) == _message(app, FULL)
         db.session.rollback()
-    assert list(storage.iterdir()) == []
+    assert _no_files(storage)
 
 
 def test_revoked_on_is_the_local_date_like_issued_on(app, tmp_path, monkeypatch):

@@ -30,20 +30,20 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
-// The bulk-print job page: poll the job until it finishes, then reload once.
+// A job's page: poll its state for the progress bar until it finishes, then reload once.
 document.addEventListener("DOMContentLoaded", () => {
-  const box = document.getElementById("print-job");
-  if (!box || box.dataset.state === "finished" || box.dataset.state === "failed") return;
+  const box = document.getElementById("job");
+  if (!box || box.dataset.state === "done" || box.dataset.state === "failed") return;
   const tick = async () => {
     const response = await fetch(box.dataset.statusUrl, { credentials: "same-origin" });
     if (!response.ok) return;
     const job = await response.json();
-    document.getElementById("job-done").textContent = job.done;
+    document.getElementById("job-done").textContent = job.progress;
     document.getElementById("job-total").textContent = job.total;
     const bar = document.getElementById("job-progress");
     bar.max = job.total || 1;
-    bar.value = job.done;
-    if (job.state === "finished" || job.state === "failed") {
+    bar.value = job.progress;
+    if (job.state === "done" || job.state === "failed" || job.state !== box.dataset.state) {
       window.location.reload();
     } else {
       setTimeout(tick, 1000);

@@ -1,0 +1,28 @@
+"""Ledger work that runs as a job: rebuilding every person's monthly rollups."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..core.i18n import _, _l
+from ..core.uow import commit
+from ..extensions import db
+from ..jobs.services import job_handler
+from ..people.models import Person
+from .rollups import CHUNK, refresh_people
+
+
+def _summary(job) -> list[str]:
+    return [_("Monthly hours recomputed for %(n)s people.", n=f"{(job.result or {}).get('people', 0):,}")]
+
+
+@job_handler("ledger.rebuild", title=_l("Rebuilding the hours ledger"), summary=_summary)
+def rebuild_ledger(job, progress) -> dict:
+    """Recompute every person's monthly rollups, a chunk per transaction."""
+    ids = db.session.scalars(select(Person.id).order_by(Person.id)).all()
+    progress(0, len(ids))
+    for start in range(0, len(ids), CHUNK):
+        refresh_people(ids[start : start + CHUNK])
+        commit()  # a chunk is kept: a retried job redoes at most one chunk (and redoing is harmless)
+        progress(min(start + CHUNK, len(ids)), len(ids))
+    return {"people": len(ids)}

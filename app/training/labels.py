@@ -1,0 +1,25 @@
+"""Display labels of the training enumerations (models.PROGRAM_KINDS, POLICIES, MODES, statuses)."""
+
+from ..core.i18n import _l
+
+KIND_LABELS = {
+    "camp": _l("Training camp"),
+    "class": _l("Training class"),
+    "workshop": _l("Workshop"),
+    "salon": _l("Salon"),
+    "forum": _l("Forum"),
+}
+POLICY_LABELS = {
+    "open": _l("Open: trainees enrol themselves"),
+    "coordinator": _l("By coordinator"),
+    "cohort": _l("Whole cohort"),
+}
+MODE_LABELS = {"onsite": _l("On site"), "online": _l("Online")}
+STATUS_LABELS = {"present": _l("Present"), "late": _l("Late"), "excused": _l("Excused"), "absent": _l("Absent")}
+ENROLMENT_LABELS = {
+    "enrolled": _l("Enrolled"),
+    "waitlisted": _l("Waitlisted"),
+    "withdrawn": _l("Withdrawn"),
+    "completed": _l("Completed"),
+    "not_completed": _l("Not completed"),
+}

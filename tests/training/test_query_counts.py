@@ -1,0 +1,55 @@
+"""The trainee's page issues the same number of SQL statements for one course or six."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from shegong_academy.auth.models import User
+from shegong_academy.core.db import utcnow
+from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.training.services import enrol, record_attendance
+from tests.conftest import count_statements
+from tests.factories import World, login
+from tests.training.helpers import course, program, session
+
+
+def add_courses(app, n: int, start: int) -> None:
+    """Enrol the trainee in ``n`` more courses, each of a program of its own unit, with a past and a coming session.
+
+    Every course also brings an open course of another program the trainee may enrol in, so the
+    "open for enrolment" list grows too; the units differ so that a lazy load per unit would show.
+    """
+    with app.app_context():
+        trainee = db.session.scalar(select(User).where(User.username == "trainee")).person
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        units = list(db.session.get(OrgUnit, uid) for uid in trainee.unit.path_ids)
+        year = utcnow().year
+        for i in range(start, start + n):
+            unit = units[i % len(units)]
+            crs = course(program(unit, title=f"培训班{i}", year=year), code=f"K{i}", title=f"课程{i}")
+            past = session(crs, 0, start=datetime(year - 1, 5, 10, 1, 0, tzinfo=UTC) + timedelta(days=i))
+            session(crs, 0, start=utcnow() + timedelta(days=10 + i))
+            enrol(course=crs, person=trainee, actor=admin)
+            record_attendance(session=past, person=trainee, status="present", actor=admin)
+            course(program(unit, title=f"开放班{i}", year=year), code=f"O{i}", title=f"开放课程{i}")
+        db.session.commit()
+
+
+def test_my_page_costs_the_same_statements_for_one_course_or_six(app):
+    with app.app_context():
+        w = World()
+        # A qualified, registered trainee: the page shows the continuing-education account too.
+        w.trainee_person.level, w.trainee_person.certified_on = "assistant", date(2021, 3, 1)
+        db.session.commit()
+    client = app.test_client()
+    assert login(client, "trainee").status_code == 302
+    add_courses(app, 1, 0)
+    client.get("/my/")  # warm: the first use of a connection may run set-up statements
+    one = count_statements(app, lambda: client.get("/my/"))
+    add_courses(app, 5, 1)
+    body = client.get("/my/").get_data(as_text=True)
+    assert body.count("/my/courses/") >= 6 and "开放课程5" in body  # all six courses and open courses listed
+    assert count_statements(app, lambda: client.get("/my/")) == one
