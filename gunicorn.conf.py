@@ -19,8 +19,9 @@ worker_class = "gthread"
 timeout = 60  # nothing heavy runs in a request: bulk work is a job
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000  # recycle workers now and then
-max_requests_jitter = 200
+# Recycling workers is off by default: a recycled worker drops the keep-alive connections queued on it.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%({x-request-id}o)s"'

@@ -90,6 +90,8 @@ def worker_cmd(concurrency):
     # Keep looking: a worker on another machine may die while this one runs.
     threading.Thread(target=_revive_forever, args=(app,), name="lms-revive", daemon=True).start()
     logging.getLogger("weasyprint").setLevel(logging.WARNING)  # a line per page is not news
+    if app.logger.handlers:
+        app.logger.propagate = False  # our lines carry the request and job ids; Celery's root handler would repeat them
     sqlite = db.engine.dialect.name == "sqlite"
     argv = [
         "worker",

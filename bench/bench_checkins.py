@@ -9,7 +9,7 @@ browser) and the confirmation (POST) — in two arrival patterns:
 - **at once**: all 500 released together (a room told "scan now");
 - **spread**: 500 arrivals at seeded random moments over 60 s (a session starting).
 
-Meanwhile 20 coordinators reload the coverage dashboard in a loop. Printed:
+Meanwhile 20 coordinators reload the coverage dashboard, about once a second each. Printed:
 rows written, duplicates, errors, check-ins per second and p50/p95/p99 of a
 check-in (scan + confirmation) and of the dashboard. Then a profile of the
 confirmation in process (cProfile, top functions by own time), to say what a
@@ -47,7 +47,9 @@ import psycopg  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from requests.adapters import HTTPAdapter  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from urllib3.util.retry import Retry  # noqa: E402
 
 from shegong_academy import create_app  # noqa: E402
 from shegong_academy.core.db import utcnow  # noqa: E402
@@ -123,8 +125,16 @@ def build(url: str, folder: str) -> tuple:
         return app, [s.id for s in sessions]
 
 
-def sign_in(base: str, username: str) -> requests.Session:
+def browser() -> requests.Session:
+    """A client that, like a browser, sends a GET again when the server had closed an idle keep-alive connection."""
     client = requests.Session()
+    retry = Retry(total=2, connect=2, read=2, allowed_methods=frozenset({"GET"}), raise_on_status=False)
+    client.mount("http://", HTTPAdapter(max_retries=retry))
+    return client
+
+
+def sign_in(base: str, username: str) -> requests.Session:
+    client = browser()
     form = client.get(f"{base}/login", timeout=60)
     r = client.post(
         f"{base}/login",
@@ -142,17 +152,20 @@ def check_in(app, base: str, client: requests.Session, session_id: int) -> tuple
     with app.app_context():
         token = make_token(session_id, utcnow())
     started = time.perf_counter()
-    scan = client.get(f"{base}/checkin/{session_id}", params={"t": token}, timeout=120)
-    match = CSRF.search(scan.text)
-    proof = re.search(r'name="t" value="([^"]+)"', scan.text)
-    if scan.status_code != 200 or not match or not proof:
-        return time.perf_counter() - started, scan.status_code or 599
-    confirm = client.post(
-        f"{base}/checkin/{session_id}",
-        data={"t": proof.group(1), "csrf_token": match.group(1)},
-        allow_redirects=False,
-        timeout=120,
-    )
+    try:
+        scan = client.get(f"{base}/checkin/{session_id}", params={"t": token}, timeout=120)
+        match = CSRF.search(scan.text)
+        proof = re.search(r'name="t" value="([^"]+)"', scan.text)
+        if scan.status_code != 200 or not match or not proof:
+            return time.perf_counter() - started, scan.status_code
+        confirm = client.post(
+            f"{base}/checkin/{session_id}",
+            data={"t": proof.group(1), "csrf_token": match.group(1)},
+            allow_redirects=False,
+            timeout=120,
+        )
+    except requests.RequestException:
+        return time.perf_counter() - started, 0  # the connection failed: an error, counted
     return time.perf_counter() - started, confirm.status_code
 
 
@@ -169,14 +182,19 @@ def run_pattern(app, base, clients, readers, session_id, arrivals: list[float]) 
     dashboard: list[float] = []
     stop = threading.Event()
 
-    def read(client):
+    def read(client, seed):
+        pause = random.Random(seed)
         while not stop.is_set():
             t = time.perf_counter()
-            r = client.get(f"{base}/coverage/", timeout=120)
+            try:
+                r = client.get(f"{base}/coverage/", timeout=120)
+            except requests.RequestException:
+                continue
             if r.status_code == 200:
                 dashboard.append(time.perf_counter() - t)
+            stop.wait(pause.uniform(0.5, 1.5))  # a coordinator reads the page before reloading it
 
-    reader_threads = [threading.Thread(target=read, args=(c,), daemon=True) for c in readers]
+    reader_threads = [threading.Thread(target=read, args=(c, i), daemon=True) for i, c in enumerate(readers)]
     for t in reader_threads:
         t.start()
     start_gate = threading.Barrier(len(clients) + 1)

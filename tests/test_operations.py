@@ -322,7 +322,7 @@ def test_rotating_the_data_key_reencrypts_id_numbers_and_notes_or_changes_nothin
             assert someone.id_number_hash == id_number_digest(ids[someone.id])  # duplicates are still found
         record = db.session.scalar(select(SupervisionRecord))
         assert decrypt_text(record.notes_enc) == "案主情绪低落，需跟进"
-        db.session.rollback()
+        db.session.remove()
         db.engine.dispose()
     with first.app_context():
         db.engine.dispose()

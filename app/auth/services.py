@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from ..audit.services import record_audit
 from ..core.crypto import token_hash
@@ -171,9 +172,17 @@ def resolve_login_session(*, secret: str | None) -> User | None:
     """Return the user whose live login session ``secret`` names, else None."""
     if not secret:
         return None
-    row = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(secret)))
-    if row is None:
+    # One statement for the session, its user and the user's person (the roles follow in one more): every
+    # signed-in request starts here.
+    found = db.session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == token_hash(secret))
+        .options(joinedload(User.person))
+    ).one_or_none()
+    if found is None:
         return None
+    row, user = found
     idle = timedelta(hours=current_app.config["LMS_SESSION_HOURS"])
     lifetime = timedelta(hours=current_app.config["LMS_SESSION_MAX_HOURS"])
     now = utcnow()
@@ -183,7 +192,7 @@ def resolve_login_session(*, secret: str | None) -> User | None:
         return None
     if now - row.last_seen_at > timedelta(minutes=5):
         row.last_seen_at = now  # coarse, so most requests write nothing
-    return db.session.get(User, row.user_id)
+    return user
 
 
 def end_login_session(secret: str | None) -> None:

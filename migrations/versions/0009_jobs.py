@@ -38,7 +38,7 @@ def upgrade():
         sa.Column('error', sa.Text(), nullable=True),
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('request_id', sa.String(length=64), nullable=True),
-        sa.Column('locale', sa.String(length=8), nullable=True),
+        sa.Column('locale', sa.String(length=16), nullable=True),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.Column('started_at', sa.DateTime(), nullable=True),
         sa.Column('heartbeat_at', sa.DateTime(), nullable=True),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -34,7 +35,9 @@ pytestmark = pytest.mark.once
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("LMS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_DB = 11  # a database of its own on the machine's Redis, emptied before and after
+# A database of its own on the machine's Redis (emptied before and after), drawn so that two runs at once
+# (a CI run beside a developer's) do not empty each other's.
+REDIS_DB = random.SystemRandom().randrange(8, 16)
 CREDENTIAL = "project-social-worker"
 DEMO_ELIGIBLE = 69
 
@@ -123,6 +126,7 @@ def deployment(tmp_path_factory, s3_server):  # noqa: F811 - the fixture
         "LMS_PASSWORD_MEMORY_KIB": "1024",
         "LMS_JOB_STALE_SECONDS": "4",
         "LMS_LOG_FORMAT": "json",
+        "LMS_SESSION_COOKIE_SECURE": "false",  # plain http on loopback: the browser test below keeps its cookies
         "WEB_CONCURRENCY": "1",
         "GUNICORN_THREADS": "4",
         **aws,
@@ -303,3 +307,27 @@ def test_the_documented_database_backup_restores_every_row(deployment, tmp_path)
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+
+
+def test_wrong_passwords_are_counted_across_instances(deployment):
+    """Login throttling lives in Redis: ten wrong passwords spread over A and B, and the eleventh is refused."""
+    import re
+
+    import requests
+
+    browsers = {label: requests.Session() for label in ("a", "b")}
+    statuses = []
+    for attempt in range(11):
+        label = "ab"[attempt % 2]
+        base, browser = deployment["urls"][label], browsers[label]
+        form = browser.get(f"{base}/login", timeout=30)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.text).group(1)
+        r = browser.post(
+            f"{base}/login",
+            data={"username": "gongshu", "password": "not-the-password", "csrf_token": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+        statuses.append(r.status_code)
+    assert statuses[:10] == [200] * 10  # the form again, with its message
+    assert statuses[10] == 429

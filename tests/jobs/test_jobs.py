@@ -165,6 +165,7 @@ def test_twenty_identical_submissions_at_once_make_one_job(app):
     assert errors == [] and len(set(ids)) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Job)) == 1
+        db.session.remove()  # give the connection back before the pool goes (else it is dropped unclosed)
         db.engine.dispose()
 
 
