@@ -70,19 +70,18 @@ def training_hours_by_person(period: Period | None, person_ids: Select | list[in
 
 def completions(period: Period | None = None, person_ids: Select | list[int] | None = None) -> Select:
     """Select (person_id, course_id) of every course completed, by the rule in the module docstring."""
-    totals = (
-        select(
-            CourseSession.course_id,
-            func.count().label("scheduled"),
-            func.max(CourseSession.starts_at).label("last_start"),
-        )
-        .group_by(CourseSession.course_id)
-        .subquery()
-    )
     attended_stmt = attended_sessions(None)
     if person_ids is not None:  # keep the aggregate to the people asked about
         attended_stmt = attended_stmt.where(Attendance.person_id.in_(person_ids))
     attended = attended_stmt.subquery()
+    totals_stmt = select(
+        CourseSession.course_id,
+        func.count().label("scheduled"),
+        func.max(CourseSession.starts_at).label("last_start"),
+    ).group_by(CourseSession.course_id)
+    if person_ids is not None:  # only the courses these people attended: one person's check-in scans no more
+        totals_stmt = totals_stmt.where(CourseSession.course_id.in_(select(attended.c.course_id)))
+    totals = totals_stmt.subquery()
     counts = (
         select(attended.c.course_id, attended.c.person_id, func.count().label("attended"))
         .group_by(attended.c.course_id, attended.c.person_id)

@@ -52,12 +52,13 @@ def _compute(person_ids: list[int]) -> dict[tuple[int, int], dict]:
         row = rows[(pid, _month(starts_at.astimezone(tz)))]
         row["training_hours"] += Decimal(hours)
         row["training_sessions"] += 1
+    done = completions(None, person_ids).subquery()
     last_start = (
         select(CourseSession.course_id, db.func.max(CourseSession.starts_at).label("last"))
+        .where(CourseSession.course_id.in_(select(done.c.course_id)))  # only the courses completed here
         .group_by(CourseSession.course_id)
         .subquery()
     )
-    done = completions(None, person_ids).subquery()
     for pid, last in db.session.execute(
         select(done.c.person_id, last_start.c.last).join(last_start, last_start.c.course_id == done.c.course_id)
     ):
