@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shegong_academy import create_app
 from shegong_academy.extensions import db
@@ -238,3 +242,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             f"postgres_only: {count} test(s) run on PostgreSQL only (TEST_DATABASE_URL is {database}); "
             "CI runs them in its PostgreSQL run"
         )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Keep the access log out of the test output; errors are still logged."""
+
+    def log_request(self, code="-", size="-") -> None:
+        pass
+
+
+@contextmanager
+def serving(app, name: str = "test-server") -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 and a port the OS chooses, in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()

@@ -16,14 +16,11 @@ import json
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shegong_academy.api.openapi import FEATURES, OPERATION_IDS
 from shegong_academy.credentials import models as credentials_models
@@ -33,7 +30,7 @@ from shegong_academy.org import models as org_models
 from shegong_academy.people import models as people_models
 from shegong_academy.supervision import models as supervision_models
 from shegong_academy.training import models as training_models
-from tests.conftest import make_app
+from tests.conftest import make_app, serving
 from tests.factories import World
 
 PACKAGE = "academy_client"
@@ -174,25 +171,6 @@ def test_a_nullable_enum_is_one_enum_class(generated):
     _, package = generated
     classes = sorted(p.name for p in (package / "models").glob("cohort_create_category*.py"))
     assert classes == ["cohort_create_category_type_0.py"]  # it was three identical ones
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code="-", size="-") -> None:
-        pass
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 and a free port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="api-client-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def _token(app) -> str:

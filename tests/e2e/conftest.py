@@ -7,15 +7,13 @@ that database; signing in writes login-session rows, which is acceptable.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from shegong_academy.extensions import db
-from tests.conftest import make_app
+from tests.conftest import make_app, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,13 +34,6 @@ MISSING_BROWSER = (
 )
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Keep the access log out of the test output; errors are still logged."""
-
-    def log_request(self, code="-", size="-") -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def live_app(demo_url):
     """The application serving the demo world, with CSRF protection on."""
@@ -55,15 +46,8 @@ def live_app(demo_url):
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[str]:
     """Serve ``live_app`` on 127.0.0.1 and a port the OS chooses; yield the base URL."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(live_app, "e2e-live-server") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ open in a phone-sized context. Screenshots go to tests/screenshots/checkin-*.png
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,15 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from shegong_academy.core.db import utcnow
 from shegong_academy.extensions import db
 from shegong_academy.training.checkin import make_token
 from shegong_academy.training.models import Attendance
 from shegong_academy.training.services import create_session, enrol
-from tests.conftest import make_app
-from tests.e2e.conftest import TIMEOUT_MS, _QuietHandler
+from tests.conftest import make_app, serving
+from tests.e2e.conftest import TIMEOUT_MS
 from tests.factories import PASSWORD, World
 from tests.training.helpers import course, program
 
@@ -53,15 +51,8 @@ def checkin_app(db_url):
 
 @pytest.fixture
 def checkin_server(checkin_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, checkin_app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-checkin-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(checkin_app, "e2e-checkin-server") as base:
+        yield base
 
 
 @pytest.fixture
