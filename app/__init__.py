@@ -34,6 +34,7 @@ FEATURES_WITH_MODELS = (
     "credentials",
     "jobs",
     "ledger",
+    "notices",
     "org",
     "people",
     "supervision",
@@ -203,7 +204,9 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
     from .api.docs import bp as docs_bp
     from .api.routes import bp as api_bp
     from .api.routes import register_api
+    from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp
+    from .auth.users import bp as users_bp
     from .core.web import setup_blueprint
     from .coverage.routes import bp as coverage_bp
     from .credentials.routes import bp as credentials_bp
@@ -217,6 +220,8 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
     pages = (
         site_bp,
         auth_bp,
+        users_bp,
+        audit_bp,
         org_bp,
         people_bp,
         training_bp,

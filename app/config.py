@@ -49,6 +49,7 @@ DEFAULTS: dict[str, object] = {
     "LMS_CE_RISK_MONTHS": 6,  # at risk: the period ends within this many months, hours short
     "LMS_SESSION_HOURS": 12,  # signed out after this long without a request
     "LMS_SESSION_MAX_HOURS": 24,  # and this long after signing in, however active
+    "LMS_PASSWORD_LINK_HOURS": 72,  # a one-time link to set a password (new account, reset) works this long
     "LMS_SESSION_COOKIE_NAME": "lms_session",  # the academy's own signed cookie, on its own paths only
     "LMS_SESSION_COOKIE_SECURE": None,  # default: true in production
     "LMS_SECRET_KEY": None,  # default: the host's SECRET_KEY; embedded: generated into instance/
@@ -87,6 +88,7 @@ _ENV_INT = {
     "LMS_PER_PAGE",
     "LMS_SESSION_HOURS",
     "LMS_SESSION_MAX_HOURS",
+    "LMS_PASSWORD_LINK_HOURS",
     "LMS_CHECKIN_MARGIN_MINUTES",
     "LMS_LATE_AFTER_MINUTES",
     "LMS_SUPERVISION_RATIO",

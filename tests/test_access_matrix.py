@@ -11,12 +11,14 @@ from datetime import date
 
 import pytest
 
+from shegong_academy.auth.accounts import password_link_token
 from shegong_academy.auth.services import create_api_token
 from shegong_academy.coverage.services import create_cohort
 from shegong_academy.credentials.models import Certificate, CredentialType
 from shegong_academy.extensions import db
 from shegong_academy.jobs.models import Job
 from shegong_academy.supervision.services import record_supervision
+from shegong_academy.training.calendar import calendar_token
 from shegong_academy.training.services import enrol
 from tests.factories import World, id_number, login, person, user
 from tests.training.helpers import course, program, session
@@ -48,6 +50,27 @@ UI = [
     ("GET", "/units/", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/units/{unit}", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/units/import", None, (LOGIN, 403, 403, 403, 200)),
+    ("GET", "/units/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/units/new", {}, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/units/{unit}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/units/{unit}/edit", {}, (LOGIN, 403, 302, 404, 302)),  # empty: the values stay
+    ("GET", "/units/{unit}/move", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/units/{unit}/move", {}, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/units/{unit}/{closeverb}", {}, (LOGIN, 403, 302, 404, 302)),
+    # accounts: {managed} is the street coordinator of 米市巷街道 (coord_in manages it), {assignment} its only role
+    ("GET", "/users/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/users/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/users/new", {}, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/users/{managed}", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/users/{managed}/roles", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/users/{managed}/roles/{assignment}/revoke", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/users/{managed}/{enableverb}", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/users/{managed}/signout", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/users/{managed}/person", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/users/{managed}/password-link", {}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/users/password/{pwtoken}", None, (200, 200, 200, 200, 200)),
+    ("POST", "/users/password/{pwtoken}", {}, (200, 200, 200, 200, 200)),
+    ("GET", "/people/search?q=李", None, (LOGIN, 403, 200, 200, 200)),
     ("POST", "/units/import", {}, (LOGIN, 403, 403, 403, 200)),
     ("GET", "/static/css/app.css", None, (200, 200, 200, 200, 200)),
     # any other address: the academy's own "not found", whoever asks (POST without CSRF fails first: 400)
@@ -77,6 +100,33 @@ UI = [
     ("GET", "/sessions/{session}/qr.svg", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/sessions/{session}/import", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/sessions/{session}/import", {}, (LOGIN, 403, 200, 404, 200)),
+    # day-two corrections: {closeverb} is "reopen" (of an open program or course: nothing changes)
+    ("GET", "/programs/{program}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/programs/{program}/edit", {}, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/programs/{program}/{closeverb}", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/programs/{program}/delete", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/programs/{program}/delete", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/courses/{course}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/courses/{course}/edit", {}, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/courses/{course}/{closeverb}", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/courses/{course}/delete", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/courses/{course}/delete", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/sessions/{session}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/sessions/{session}/edit", {}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/sessions/{session}/cancel", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/sessions/{session}/cancel", {"reason": "暴雨停课"}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/sessions/{session}/restore", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/my/notices/read", {}, (LOGIN, 302, 404, 404, 404)),
+    ("GET", "/my/catalogue", None, (LOGIN, 200, 404, 404, 404)),
+    ("GET", "/my/record", None, (LOGIN, 200, 404, 404, 404)),
+    ("GET", "/my/hours?from=2022-01-01&to=2022-12-31", None, (LOGIN, 200, 404, 404, 404)),
+    ("GET", "/my/calendar", None, (LOGIN, 200, 404, 404, 404)),
+    ("POST", "/my/calendar", {}, (LOGIN, 302, 404, 404, 404)),
+    # the feed's address is its key: no sign-in (a phone's calendar cannot sign in)
+    ("GET", "/calendar/{caltoken}.ics", None, (200, 200, 200, 200, 200)),
+    ("GET", "/sessions/{session}/live.json", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/audit/", None, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/audit/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/my/", None, (LOGIN, 200, 404, 404, 404)),
     ("GET", "/my/courses/{course}", None, (LOGIN, 404, 404, 404, 404)),
     ("GET", "/my/courses/{course}/lessons/{position}", None, (LOGIN, 404, 404, 404, 404)),
@@ -91,6 +141,11 @@ UI = [
     ("POST", "/supervision/new", {}, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/supervision/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/supervision/mine", None, (LOGIN, 200, 404, 404, 404)),
+    # corrections: coord_in recorded {record} (its author); voiding: the author or a coordinator of its unit
+    ("GET", "/supervision/{record}/edit", None, (LOGIN, 403, 200, 404, 403)),
+    ("POST", "/supervision/{record}/edit", {}, (LOGIN, 403, 302, 404, 403)),  # empty: the values stay
+    ("GET", "/supervision/{record}/void", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/supervision/{record}/void", {"reason": "重复录入"}, (LOGIN, 403, 302, 404, 302)),
     ("POST", "/supervision/credits/{credit}/{verb}", {}, (LOGIN, 302, 404, 404, 404)),
     # coverage: {cohort} is 拱墅区's 2022 cohort
     ("GET", "/coverage/", None, (LOGIN, 403, 200, 200, 200)),
@@ -101,11 +156,21 @@ UI = [
     ("GET", "/coverage/ce", None, (LOGIN, 403, 200, 200, 200)),
     ("POST", "/coverage/cohorts/new", {}, (LOGIN, 403, 200, 200, 200)),
     ("POST", "/coverage/cohorts/{cohort}/freeze", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/coverage/cohorts/{cohort}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/coverage/cohorts/{cohort}/edit", {}, (LOGIN, 403, 302, 404, 302)),  # empty: the values stay
     # credentials: {credential} issued by 拱墅区; {certificate} is {person}'s (revoked, so printing starts no job)
     ("GET", "/credentials/", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/credentials/{credential}", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/credentials/{credential}/approve", {}, (LOGIN, 403, 302, 404, 302)),
     ("POST", "/credentials/{credential}/print", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/credentials/types/new", None, (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/credentials/types/new", {}, (LOGIN, 403, 200, 200, 200)),
+    ("GET", "/credentials/{credential}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/credentials/{credential}/edit", {}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/credentials/{credential}/seal", None, (LOGIN, 403, 404, 404, 404)),
+    # {job} prints: only an issuing job's batch can be revoked
+    ("GET", "/jobs/{job}/revoke", None, (LOGIN, 403, 404, 404, 404)),
+    ("POST", "/jobs/{job}/revoke", {"reason": "x"}, (LOGIN, 403, 404, 404, 404)),
     ("GET", "/certificates/{certificate}", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}.pdf", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}/badge.json", None, (LOGIN, 404, 200, 404, 200)),
@@ -124,6 +189,24 @@ API = [
     ("GET", "/api/v1/units", None, (401, 200, 200, 200, 200)),
     ("GET", "/api/v1/people", None, (401, 200, 200, 200, 200)),
     ("GET", "/api/v1/people/{person}", None, (401, 404, 200, 404, 200)),
+    ("GET", "/api/v1/users", None, (401, 403, 200, 200, 200)),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "inst9", "role": "instructor", "unit_code": "330105001"},
+        (401, 403, 201, 422, 201),
+    ),
+    ("GET", "/api/v1/users/{managed}", None, (401, 403, 200, 404, 200)),
+    ("PATCH", "/api/v1/users/{managed}", {"enabled": True}, (401, 403, 200, 404, 200)),
+    (
+        "POST",
+        "/api/v1/users/{managed}/roles",
+        {"role": "supervisor", "unit_code": "330105001"},
+        (401, 403, 201, 404, 201),
+    ),
+    ("DELETE", "/api/v1/users/{managed}/roles/{assignment}", None, (401, 403, 409, 404, 409)),
+    ("POST", "/api/v1/users/{managed}/password-link", None, (401, 403, 200, 404, 200)),
+    ("POST", "/api/v1/users/{managed}/sign-out", None, (401, 403, 200, 404, 200)),
     (
         "POST",
         "/api/v1/people",
@@ -153,6 +236,13 @@ API = [
     ("DELETE", "/api/v1/courses/{course}/enrolments/{person}", None, (401, 404, 204, 404, 204)),
     ("PUT", "/api/v1/sessions/{session}/attendance/{person}", {"status": "present"}, (401, 404, 200, 404, 200)),
     ("GET", "/api/v1/people/{person}/hours?year=2022", None, (401, 404, 200, 404, 200)),
+    ("PATCH", "/api/v1/programs/{program}", {"title": "督导能力提升班（修订）"}, (401, 404, 200, 404, 200)),
+    ("DELETE", "/api/v1/programs/{program}", None, (401, 404, 204, 404, 204)),
+    ("PATCH", "/api/v1/courses/{course}", {"title": "个案工作（修订）", "closed": True}, (401, 404, 200, 404, 200)),
+    ("DELETE", "/api/v1/courses/{course}", None, (401, 404, 204, 404, 204)),
+    ("PATCH", "/api/v1/sessions/{session}", {"place": "湖墅街道社工站"}, (401, 404, 200, 404, 200)),
+    ("POST", "/api/v1/sessions/{session}/cancel", {"reason": "暴雨停课"}, (401, 404, 200, 404, 200)),
+    ("POST", "/api/v1/sessions/{session}/restore", None, (401, 404, 409, 404, 409)),
     ("GET", "/api/v1/people/{me}/hours?year=2022", None, (401, 200, 200, 404, 200)),
     # read-back: lists answer 200 with only what the caller may see; another district's object is 404
     ("GET", "/api/v1/programs", None, (401, 200, 200, 200, 200)),
@@ -176,6 +266,8 @@ API = [
     # supervision: {record} credits {person}; {supervisor} holds the supervisor assignment in 拱墅区
     ("GET", "/api/v1/supervision", None, (401, 200, 200, 200, 200)),
     ("GET", "/api/v1/supervision/{record}", None, (401, 404, 200, 404, 200)),
+    ("PATCH", "/api/v1/supervision/{record}", {"topic": "个案督导（修订）"}, (401, 404, 200, 404, 403)),
+    ("POST", "/api/v1/supervision/{record}/void", {"reason": "重复录入"}, (401, 404, 200, 404, 200)),
     (
         "POST",
         "/api/v1/supervision",
@@ -308,6 +400,7 @@ def world(app):
             result={"count": 0},
         )
         db.session.add(job)
+        caltoken = calendar_token(w.trainee)  # made (and kept) before the commit
         db.session.commit()
         return {
             "credit": own.credits[0].id,
@@ -319,6 +412,12 @@ def world(app):
             "coord_token": 2,
             "fmt": "csv",
             "verb": "confirm",
+            "closeverb": "reopen",
+            "enableverb": "enable",
+            "managed": w.street_coord.id,
+            "assignment": w.street_coord.roles[0].id,
+            "pwtoken": password_link_token(w.street_coord),
+            "caltoken": caltoken,
             "job": job.id,
             "position": 1,
             "person": w.person.id,

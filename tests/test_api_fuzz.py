@@ -92,8 +92,14 @@ def test_operation_answers_as_documented(fuzz_app, method, path, mode):
     run()
 
 
-# POSTs that take no body: the path says everything (printing a credential's valid certificates).
-BODILESS = {"/api/v1/credential-types/{name}/print"}
+# POSTs that take no body: the path says everything (printing a credential's valid certificates,
+# restoring a cancelled session, a password link, signing an account out).
+BODILESS = {
+    "/api/v1/credential-types/{name}/print",
+    "/api/v1/sessions/{session_id}/restore",
+    "/api/v1/users/{user_id}/password-link",
+    "/api/v1/users/{user_id}/sign-out",
+}
 
 
 def test_openapi_document_validates_and_lists_every_endpoint(app, client):

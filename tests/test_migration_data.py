@@ -95,6 +95,8 @@ ROWS: dict[str, list[Row]] = {
             "parent_id": 3,
             "path": "/1/2/3/4/",
             "depth": 3,
+            "code_generated": True,
+            "closed_at": datetime(2024, 6, 30, 16, 0),
         },
     ],
     "people": [
@@ -160,6 +162,7 @@ ROWS: dict[str, list[Row]] = {
             "is_enabled": True,
             "created_at": T,
             "password_changed_at": T,
+            "calendar_nonce": "3f9a1c0e5b7d2468ace0135792468bdf",
         },
         {
             "id": 2,
@@ -329,6 +332,7 @@ ROWS: dict[str, list[Row]] = {
             "ends_on": None,
             "audience": None,
             "created_at": T,
+            "closed_at": datetime(2024, 12, 31, 8, 0),
         },
     ],
     "courses": [
@@ -361,6 +365,7 @@ ROWS: dict[str, list[Row]] = {
             "pass_mark": None,
             "content_slug": None,
             "created_at": T,
+            "closed_at": datetime(2024, 12, 31, 8, 0),
         },
     ],
     "course_sessions": [
@@ -381,6 +386,8 @@ ROWS: dict[str, list[Row]] = {
             "place": None,
             "mode": "online",
             "hours": Decimal("1.5"),
+            "cancelled_at": datetime(2024, 4, 1, 9, 0),
+            "cancel_reason": "暴雨红色预警，停课",
         },
     ],
     "enrolments": [
@@ -461,6 +468,8 @@ ROWS: dict[str, list[Row]] = {
             "follow_up": None,
             "notes": None,
             "created_at": T,
+            "voided_at": datetime(2024, 5, 9, 2, 0),
+            "void_reason": "重复录入",
         },
     ],
     "supervision_credits": [
@@ -584,6 +593,9 @@ ROWS: dict[str, list[Row]] = {
             "transition_to": "community_worker",
             "validity_months": 36,
             "created_at": T,
+            "title_en": "Project social worker transition certificate",
+            "required_tiers": ["骨干"],
+            "seal_key": "seals/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png",
         },
         {
             "id": 2,
@@ -647,6 +659,25 @@ ROWS: dict[str, list[Row]] = {
             "pdf_sha256": None,
             "issued_by_id": None,
             "replaced_at": None,
+            "job_id": 1,
+        },
+    ],
+    "person_notices": [  # one unread, one read
+        {
+            "id": 1,
+            "person_id": 1,
+            "kind": "session.cancelled",
+            "params": {"course": "个案转介经验分享", "starts_at": "2024-04-02T06:00:00+00:00", "reason": "暴雨"},
+            "created_at": datetime(2024, 4, 1, 9, 0),
+            "read_at": None,
+        },
+        {
+            "id": 2,
+            "person_id": 2,
+            "kind": "supervision.voided",
+            "params": {"held_on": "2024-05-08", "topic": "情绪耗竭的自我照顾", "reason": "重复录入"},
+            "created_at": datetime(2024, 5, 9, 2, 0),
+            "read_at": datetime(2024, 5, 9, 3, 0),
         },
     ],
     "jobs": [  # a finished print job and an issuing job that failed

@@ -404,6 +404,11 @@ def test_walk_sign_in_dashboard_and_a_certificate_pdf(portal, tmp_path):
         f"/training/credentials/{credential_id}/approve",
         {"csrf_token": eligible.csrf_token(), "person_id": person_id},
     )
+    assert approved.status == 200 and 'name="confirmed"' in approved.text  # asked first, nothing issued yet
+    approved = browser.open(
+        f"/training/credentials/{credential_id}/approve",
+        {"csrf_token": eligible.csrf_token(), "person_id": person_id, "confirmed": "1"},
+    )
     assert approved.status == 302
     issued = browser.open(approved.headers["Location"])
     [certificate_id] = set(re.findall(r'href="/training/certificates/(\d+)"', issued.text))

@@ -20,6 +20,7 @@ FEATURES = {
     "coverage": "Cohorts and the coverage report of a unit and its subtree.",
     "credentials": "Certificates a person holds, the public verification of one, issuing and printing (as jobs).",
     "jobs": "Heavy work started through the API: its state, progress and result, from any instance.",
+    "users": "Accounts the caller manages: create (with a one-time password link), roles, disable, sign out.",
 }
 
 # Views whose module and name would read badly as <feature>_<name>, by endpoint (the function's name).

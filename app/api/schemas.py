@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from ..auth.permissions import ROLES
 from ..core.i18n import gettext
 from ..core.ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
 from ..core.routing import MAX_PAGE
@@ -171,6 +172,49 @@ class SessionCreate(Schema):
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
 
 
+class ProgramUpdate(Schema):
+    """The fields to change; those left out stay as they are."""
+
+    title = fields.String(validate=validate.Length(min=1, max=120))
+    kind = Choice(PROGRAM_KINDS)
+    year = Year(strict=True)
+    tier = fields.String(allow_none=True, validate=validate.Length(max=16))
+    starts_on = Day(allow_none=True)
+    ends_on = Day(allow_none=True)
+    audience = fields.String(allow_none=True, validate=validate.Length(max=255))
+    closed = fields.Boolean(metadata={"description": "closed: no more enrolment or sessions, history kept"})
+
+
+class CourseUpdate(Schema):
+    """The fields to change; those left out stay as they are."""
+
+    code = fields.String(validate=validate.Length(min=1, max=32))
+    title = fields.String(validate=validate.Length(min=1, max=120))
+    hours = Decimal(places=1, as_string=False, validate=validate.Range(min=0, min_inclusive=False, max=200))
+    capacity = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=100000))
+    policy = Choice(POLICIES)
+    min_attendance = Decimal(validate=validate.Range(min=0, min_inclusive=False, max=1))
+    pass_mark = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=100))
+    content_slug = fields.String(allow_none=True, validate=validate.Length(max=64))
+    closed = fields.Boolean(metadata={"description": "closed: no more enrolment or sessions, history kept"})
+
+
+class SessionUpdate(Schema):
+    """The fields to change (a new time or place is told to the enrolled trainees)."""
+
+    starts_at = Moment(metadata={"description": "ISO 8601; without an offset, local time of the deployment"})
+    ends_at = Moment()
+    hours = Decimal(validate=validate.Range(min=0, min_inclusive=False, max=24))
+    mode = Choice(SESSION_MODES)
+    place = fields.String(allow_none=True, validate=validate.Length(max=120))
+
+
+class Cancellation(Schema):
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=255), metadata={"description": "told to the trainees"}
+    )
+
+
 class EnrolmentCreate(Schema):
     person_id = Id(required=True, strict=True)
 
@@ -253,6 +297,27 @@ class SupervisionSchema(Schema):
     hours = fields.Float(required=True)
     topic = fields.String(required=True)
     credits = fields.List(fields.Nested(CreditSchema), required=True)
+    void = fields.Boolean(required=True, metadata={"description": "a void record credits nobody"})
+    void_reason = fields.String(allow_none=True)
+
+
+class SupervisionUpdate(Schema):
+    """What the author corrects; those left out stay. A new date or duration asks each supervisee again."""
+
+    mode = Choice(SUPERVISION_MODES)
+    kind = Choice(KINDS)
+    date = Day()
+    hours = Decimal(validate=validate.Range(min=0, min_inclusive=False, max=8))
+    topic = fields.String(validate=validate.Length(min=1, max=200))
+    functions = fields.List(Choice(FUNCTIONS))
+    advice = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    follow_up = fields.String(allow_none=True, validate=validate.Length(max=5000))
+
+
+class Voiding(Schema):
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=255), metadata={"description": "told to the supervisees"}
+    )
 
 
 class SupervisionPage(Schema):
@@ -383,6 +448,7 @@ class ProgramSchema(Schema):
     starts_on = fields.Date(allow_none=True)
     ends_on = fields.Date(allow_none=True)
     audience = fields.String(allow_none=True)
+    closed = fields.Boolean(required=True)
 
 
 class ProgramPage(Schema):
@@ -407,6 +473,7 @@ class CourseSchema(Schema):
     content_slug = fields.String(allow_none=True)
     enrolled = fields.Integer(required=True, metadata={"description": "people holding a seat"})
     waitlisted = fields.Integer(required=True)
+    closed = fields.Boolean(required=True)
 
 
 class CoursePage(Schema):
@@ -432,6 +499,8 @@ class SessionSchema(Schema):
     hours = fields.Float(required=True)
     mode = fields.String(required=True)
     place = fields.String(allow_none=True)
+    cancelled = fields.Boolean(required=True, metadata={"description": "attendance kept, never counted"})
+    cancel_reason = fields.String(allow_none=True)
 
 
 class SessionPage(Schema):
@@ -536,3 +605,60 @@ class JobSchema(Schema):
     error = fields.String(allow_none=True, required=True)
     created_at = fields.String(required=True)
     finished_at = fields.String(allow_none=True, required=True)
+
+
+class RoleSchema(Schema):
+    id = fields.Integer(required=True)
+    role = fields.String(required=True)
+    unit_code = fields.String(allow_none=True)
+    unit_id = fields.Integer(required=True)
+
+
+class UserSchema(Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    person_id = fields.Integer(allow_none=True)
+    roles = fields.List(fields.Nested(RoleSchema), required=True)
+
+
+class UserPage(Schema):
+    items = fields.List(fields.Nested(UserSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+class UserArgs(PageArgs):
+    q = fields.String(validate=validate.Length(max=64), metadata={"description": "username or the person's name"})
+
+
+class UserCreate(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    role = Choice(ROLES, required=True)
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    person_id = Id(load_default=None, allow_none=True, strict=True)
+
+
+class UserUpdate(Schema):
+    enabled = fields.Boolean(metadata={"description": "false: signed out everywhere, API tokens revoked"})
+    person_id = Id(allow_none=True, strict=True)
+
+
+class RoleGrant(Schema):
+    role = Choice(ROLES, required=True)
+    unit_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class PasswordLink(Schema):
+    password_link = fields.String(
+        required=True, metadata={"description": "for the account's owner: sets the password once, then expires"}
+    )
+    expires_in_hours = fields.Integer(required=True)
+
+
+class UserCreated(UserSchema):
+    password_link = fields.String(required=True)
+    expires_in_hours = fields.Integer(required=True)
+
+
+class SignedOut(Schema):
+    sessions_ended = fields.Integer(required=True)

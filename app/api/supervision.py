@@ -28,6 +28,8 @@ def record_json(record: SupervisionRecord) -> dict:
         "hours": float(record.hours),
         "topic": record.topic,
         "credits": [{"person_id": c.person_id, "hours": float(c.hours), "status": c.status} for c in record.credits],
+        "void": record.voided_at is not None,
+        "void_reason": record.void_reason,
     }
 
 
@@ -90,4 +92,35 @@ def get_supervision(record_id: int):
     record = queries.record_for(api_user(), record_id)
     if record is None:
         abort(404)
+    return record_json(record)
+
+
+@bp.patch("/supervision/<id:record_id>")
+@bp.arguments(schemas.SupervisionUpdate)
+@bp.response(200, schemas.SupervisionSchema)
+def correct_supervision(data, record_id: int):
+    """The author corrects a record (audited); 403 for anyone else who may see it."""
+    record = queries.record_for(api_user(), record_id)
+    if record is None:
+        abort(404)
+    if "date" in data:
+        data["held_on"] = data.pop("date")
+    try:
+        services.correct_record(record=record, data=data, actor=api_user())
+    except Invalid as exc:
+        if "held_on" in exc.errors:
+            exc.errors["date"] = exc.errors.pop("held_on")
+        raise
+    return record_json(record)
+
+
+@bp.post("/supervision/<id:record_id>/void")
+@bp.arguments(schemas.Voiding)
+@bp.response(200, schemas.SupervisionSchema)
+def void_supervision(data, record_id: int):
+    """Void a record with a reason (the author, or a coordinator of its unit): its credits stop counting."""
+    record = queries.record_for(api_user(), record_id)
+    if record is None:
+        abort(404)
+    services.void_record(record=record, reason=data["reason"], actor=api_user())
     return record_json(record)

@@ -16,7 +16,7 @@ from ..org.models import OrgUnit
 from ..org.queries import unit_for_code
 from ..people import queries as people_queries
 from ..people.models import Person
-from ..training import queries, services
+from ..training import changes, queries, services
 from ..training.models import SEATED, Course, CourseSession, Program
 from . import schemas
 from .auth import api_user
@@ -75,6 +75,84 @@ def create_session(data):
     data["starts_at"], data["ends_at"] = _local(data["starts_at"]), _local(data["ends_at"])
     session = services.create_session(course=course, data=data, actor=api_user())
     return {"id": session.id}
+
+
+@bp.patch("/programs/<id:program_id>")
+@bp.arguments(schemas.ProgramUpdate)
+@bp.response(200, schemas.ProgramSchema)
+def update_program(data, program_id: int):
+    """Correct a program, or close or reopen it (audited)."""
+    program = found(queries.visible_program(api_user(), program_id, MANAGE))
+    closed = data.pop("closed", None)
+    if data:
+        changes.update_program(program=program, data=data, actor=api_user())
+    if closed is not None:
+        changes.set_program_closed(program=program, closed=closed, actor=api_user())
+    return program_json(program)
+
+
+@bp.delete("/programs/<id:program_id>")
+@bp.response(204)
+def delete_program(program_id: int):
+    """Delete a program nobody attended; 409 if someone did (close it instead)."""
+    program = found(queries.visible_program(api_user(), program_id, MANAGE))
+    changes.delete_program(program=program, actor=api_user())
+    return ""
+
+
+@bp.patch("/courses/<id:course_id>")
+@bp.arguments(schemas.CourseUpdate)
+@bp.response(200, schemas.CourseSchema)
+def update_course(data, course_id: int):
+    """Correct a course, or close or reopen it (audited; a new completion rule refreshes the hours)."""
+    course = found(queries.visible_course(api_user(), course_id, MANAGE))
+    closed = data.pop("closed", None)
+    if data:
+        changes.update_course(course=course, data=data, actor=api_user())
+    if closed is not None:
+        changes.set_course_closed(course=course, closed=closed, actor=api_user())
+    return courses_json([course])[0]
+
+
+@bp.delete("/courses/<id:course_id>")
+@bp.response(204)
+def delete_course(course_id: int):
+    """Delete a course nobody attended, with its sessions and enrolments; 409 if someone did."""
+    course = found(queries.visible_course(api_user(), course_id, MANAGE))
+    changes.delete_course(course=course, actor=api_user())
+    return ""
+
+
+@bp.patch("/sessions/<id:session_id>")
+@bp.arguments(schemas.SessionUpdate)
+@bp.response(200, schemas.SessionSchema)
+def update_session(data, session_id: int):
+    """Reschedule or correct a session; the enrolled trainees are told of a new time or place."""
+    session = found(queries.visible_session(api_user(), session_id, MANAGE))
+    for key in ("starts_at", "ends_at"):
+        if key in data:
+            data[key] = _local(data[key])
+    changes.update_session(session=session, data=data, actor=api_user())
+    return session_json(session)
+
+
+@bp.post("/sessions/<id:session_id>/cancel")
+@bp.arguments(schemas.Cancellation)
+@bp.response(200, schemas.SessionSchema)
+def cancel_session(data, session_id: int):
+    """Cancel a session: its attendance is kept but no longer counts; the trainees are told the reason."""
+    session = found(queries.visible_session(api_user(), session_id, MANAGE))
+    changes.cancel_session(session=session, reason=data["reason"], actor=api_user())
+    return session_json(session)
+
+
+@bp.post("/sessions/<id:session_id>/restore")
+@bp.response(200, schemas.SessionSchema)
+def restore_session(session_id: int):
+    """Undo a cancellation: the session and its attendance count again."""
+    session = found(queries.visible_session(api_user(), session_id, MANAGE))
+    changes.restore_session(session=session, actor=api_user())
+    return session_json(session)
 
 
 def _person_in_scope(person_id: int) -> Person | None:
@@ -154,6 +232,7 @@ def program_json(p: Program) -> dict:
         "starts_on": p.starts_on,
         "ends_on": p.ends_on,
         "audience": p.audience,
+        "closed": p.closed_at is not None,
     }
 
 
@@ -173,6 +252,7 @@ def courses_json(courses: list[Course]) -> list[dict]:
             "content_slug": c.content_slug,
             "enrolled": sum(counts[c.id].get(s, 0) for s in SEATED),
             "waitlisted": counts[c.id].get("waitlisted", 0),
+            "closed": c.closed_at is not None,
         }
         for c in courses
     ]
@@ -187,6 +267,8 @@ def session_json(s: CourseSession) -> dict:
         "hours": float(s.hours),
         "mode": s.mode,
         "place": s.place,
+        "cancelled": s.cancelled_at is not None,
+        "cancel_reason": s.cancel_reason,
     }
 
 

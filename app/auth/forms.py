@@ -1,8 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from ..core.i18n import _l
+from ..core.ranges import MAX_ID
 
 
 class LoginForm(FlaskForm):
@@ -32,4 +33,37 @@ class TokenForm(FlaskForm):
     )
     days = IntegerField(
         _l("Valid for (days)"), validators=[Optional(), NumberRange(1, 3650)], description=_l("Empty: until revoked.")
+    )
+
+
+class InviteForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    role = SelectField(_l("Role"), choices=[])
+    unit_id = SelectField(
+        _l("Over the unit"), coerce=int, description=_l("The role covers this unit and all below it.")
+    )
+    person_id = IntegerField(
+        _l("Person"),
+        validators=[Optional(), NumberRange(1, MAX_ID)],
+        description=_l("Who the account belongs to: required for a trainee."),
+    )
+
+
+class GrantForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[])
+    unit_id = SelectField(_l("Over the unit"), coerce=int)
+
+
+class LinkPersonForm(FlaskForm):
+    person_id = IntegerField(_l("Person"), validators=[Optional(), NumberRange(1, MAX_ID)])
+
+
+class SetPasswordForm(FlaskForm):
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired()],
+        description=_l("At least 10 characters; common passwords are refused. A few unrelated words work well."),
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))]
     )

@@ -24,6 +24,8 @@ class User(db.Model):
     is_enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Keys the private address of the user's calendar feed (app.training.calendar); a new one resets it.
+    calendar_nonce: Mapped[str | None] = mapped_column(String(32))
 
     person: Mapped[Person | None] = relationship()
     roles: Mapped[list[RoleAssignment]] = relationship(

@@ -10,7 +10,9 @@ from ..core.ranges import FIRST_YEAR, LAST_YEAR
 
 
 class CohortForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(
+        _l("Cohort name"), validators=[DataRequired(), Length(max=120)], description=_l("e.g. 2026年项目社工转岗人员")
+    )
     unit_id = SelectField(
         _l("Unit"), coerce=int, description=_l("Everyone of the chosen category in this unit and below.")
     )
@@ -26,18 +28,19 @@ class CohortForm(FlaskForm):
         places=1,
         validators=[Optional(), NumberRange(Decimal("0"), Decimal("10000"))],
     )
+    # Targets are entered as percentages (100 = everyone) and stored as shares.
     training_target = FiniteDecimalField(
-        _l("Training target"),
-        places=2,
-        default=1,
-        validators=[DataRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
-        description=_l("1 = 100%"),
+        _l("Training target (%)"),
+        places=1,
+        default=100,
+        validators=[DataRequired(), NumberRange(Decimal("1"), Decimal("100"))],
+        description=_l("The share of the cohort to be trained, e.g. 100."),
     )
     supervision_target = FiniteDecimalField(
-        _l("Supervision target"),
-        places=2,
-        default=1,
-        validators=[DataRequired(), NumberRange(Decimal("0.01"), Decimal("1"))],
+        _l("Supervision target (%)"),
+        places=1,
+        default=100,
+        validators=[DataRequired(), NumberRange(Decimal("1"), Decimal("100"))],
     )
     freeze = BooleanField(_l("Freeze the member list now"))
 
@@ -50,12 +53,12 @@ class CohortForm(FlaskForm):
         """The cohort the form describes: everyone of the category in the unit's subtree, no listed people."""
         return {
             "name": self.name.data,
-            "year": self.year.data,
+            "year": self.year.data if self.year else None,
             "include_rule": True,
             "category": self.category.data or None,
             "member_ids": [],
             "min_training_hours": self.min_training_hours.data,
             "min_supervision_hours": self.min_supervision_hours.data,
-            "training_target": self.training_target.data,
-            "supervision_target": self.supervision_target.data,
+            "training_target": (self.training_target.data / 100).quantize(Decimal("0.001")),
+            "supervision_target": (self.supervision_target.data / 100).quantize(Decimal("0.001")),
         }

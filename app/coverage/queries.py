@@ -330,13 +330,23 @@ def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
         .join(Course, Course.id == CourseSession.course_id)
         .join(Program, Program.id == Course.program_id)
         .join(units, units.c.id == Program.unit_id)
-        .where(in_subtree, CourseSession.starts_at >= period.start, CourseSession.starts_at < period.end)
+        .where(
+            in_subtree,
+            CourseSession.starts_at >= period.start,
+            CourseSession.starts_at < period.end,
+            CourseSession.cancelled_at.is_(None),
+        )
     )
     supervision = (
         select(bucket.label("bucket"), func.count(SupervisionRecord.id))
         .select_from(SupervisionRecord)
         .join(units, units.c.id == SupervisionRecord.unit_id)
-        .where(in_subtree, SupervisionRecord.held_on >= first_day, SupervisionRecord.held_on < end_day)
+        .where(
+            in_subtree,
+            SupervisionRecord.held_on >= first_day,
+            SupervisionRecord.held_on < end_day,
+            SupervisionRecord.voided_at.is_(None),
+        )
     )
     return {
         name: db.session.execute(stmt.group_by(bucket)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..auth.current import current_user, permission_required
@@ -20,7 +22,7 @@ from ..training.queries import unit_options
 from . import queries
 from .exports import missing_table, report_table
 from .forms import CohortForm
-from .services import create_cohort, freeze_cohort
+from .services import create_cohort, freeze_cohort, update_cohort
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
 CE_LISTED = 500  # people on the continuing-education page
@@ -122,6 +124,40 @@ def new_cohort():
                 getattr(form, field).errors.append(str(message))
         flash(str(outcome.error.message), "error")
     return render_template("lms/coverage/cohort_form.html", form=form)
+
+
+@bp.route("/cohorts/<id:cohort_id>/edit", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def edit_cohort(cohort_id: int):
+    cohort = found(queries.cohort_for(current_user, cohort_id))
+    # The targets are shown (and, with nothing posted, kept) as percentages.
+    shown = SimpleNamespace(
+        name=cohort.name,
+        category=cohort.category or "",
+        min_training_hours=cohort.min_training_hours,
+        min_supervision_hours=cohort.min_supervision_hours,
+        training_target=cohort.training_target * 100,
+        supervision_target=cohort.supervision_target * 100,
+    )
+    form = CohortForm(obj=shown)
+    form.offer([cohort.unit], CATEGORY_LABELS)
+    del form.unit_id, form.year, form.freeze  # a cohort stays on its unit and year; freezing has its own button
+    if form.validate_on_submit():
+        # Only what the page shows: a cohort of listed people stays one, whatever the category field says.
+        keys = ["name", "min_training_hours", "min_supervision_hours", "training_target", "supervision_target"]
+        if cohort.include_rule and cohort.frozen_at is None:
+            keys.append("category")
+        data = {k: v for k, v in form.cohort_data().items() if k in keys}
+        with attempt() as outcome:
+            update_cohort(cohort=cohort, data=data, actor=current_user)
+        if outcome.ok:
+            flash(_("Saved."), "success")
+            return redirect(url_for("coverage.dashboard", unit=cohort.unit_id, year=cohort.year, cohort=cohort.id))
+        for field, message in outcome.error.errors.items():
+            if hasattr(form, field):
+                getattr(form, field).errors.append(str(message))
+        flash(str(outcome.error.message), "error")
+    return render_template("lms/coverage/cohort_form.html", form=form, cohort=cohort)
 
 
 @bp.post("/cohorts/<id:cohort_id>/freeze")

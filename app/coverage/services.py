@@ -194,3 +194,67 @@ def freeze_cohort(*, cohort: Cohort, actor) -> None:
         cohort.frozen_at = utcnow()
         db.session.flush()
         record_audit(actor=actor, action="cohort.freeze", entity_type="cohort", entity_id=cohort.id)
+
+
+def update_cohort(*, cohort: Cohort, data: dict, actor) -> Cohort:
+    """Correct a cohort's name, category, thresholds and targets (its unit and year stay); audited, flushes.
+
+    An unfrozen cohort's members follow the new category at once; a frozen one keeps its list.
+    """
+    if actor is not None and not unit_in_scope(actor, cohort.unit):
+        raise NotFound(_l("Not found."))
+    current = {
+        "name": cohort.name,
+        "year": cohort.year,
+        "category": cohort.category,
+        "include_rule": cohort.include_rule,
+        "member_ids": list(cohort.added_ids or []),
+        "excluded_ids": list(cohort.excluded_ids or []),
+        "min_courses": cohort.min_courses,
+        "min_supervision_sessions": cohort.min_supervision_sessions,
+        "program_ids": list(cohort.program_ids or []),
+        **{field: getattr(cohort, field) for field in THRESHOLDS},
+    }
+    merged = {**current, **{k: v for k, v in data.items() if k not in ("year", "unit_id")}}
+    if cohort.frozen_at is not None:
+        merged["category"] = cohort.category  # the frozen list does not follow a new rule
+    fields = _validated(merged, cohort.unit, actor)
+    taken = select(Cohort.id).where(
+        Cohort.unit_id == cohort.unit_id,
+        Cohort.year == cohort.year,
+        Cohort.name == fields["name"],
+        Cohort.id != cohort.id,
+    )
+    if db.session.scalar(taken) is not None:
+        raise Conflict(
+            _l(
+                "%(unit)s already has a cohort named %(name)s for %(year)s.",
+                unit=cohort.unit.name,
+                name=fields["name"],
+                year=cohort.year,
+            ),
+            {"name": _l("This name is taken for this unit and year.")},
+        )
+    keys = ("name", "category", "include_rule", *THRESHOLDS)
+    before = {k: _plain(getattr(cohort, k)) for k in keys}
+    for key in keys:
+        setattr(cohort, key, fields[key])
+    db.session.flush()
+    if before["category"] != cohort.category or before["include_rule"] != cohort.include_rule:
+        refresh_members(cohort)
+    after = {k: _plain(getattr(cohort, k)) for k in keys}
+    changed = {k for k in keys if before[k] != after[k]}
+    if changed:
+        record_audit(
+            actor=actor,
+            action="cohort.update",
+            entity_type="cohort",
+            entity_id=cohort.id,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+        )
+    return cohort
+
+
+def _plain(value):
+    return str(value) if isinstance(value, Decimal) else value

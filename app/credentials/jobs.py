@@ -83,7 +83,7 @@ def issue_job(job, progress) -> dict:
     progress(0, total)
     for start in range(0, total, ISSUE_CHUNK):
         summary = services.issue_to_people(
-            credential=credential, person_ids=person_ids[start : start + ISSUE_CHUNK], actor=actor
+            credential=credential, person_ids=person_ids[start : start + ISSUE_CHUNK], actor=actor, job_id=job_id
         )
         if summary.stopped:
             raise JobRefused(summary.stopped)

@@ -22,6 +22,7 @@ class CredentialType(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. project-social-worker
     title: Mapped[str] = mapped_column(String(120))
+    title_en: Mapped[str | None] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(8), default="zh_CN")
     design: Mapped[str] = mapped_column(String(64))  # certificates/<design>/
     issuer_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
@@ -30,12 +31,16 @@ class CredentialType(db.Model):
     serial_format: Mapped[str] = mapped_column(String(64), default="{issuer_code}-{year}-{seq:05d}")
     # The rule: required programs, minimum hours, within a calendar year (None: all time).
     required_program_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # And a completed course of a program of each of these tiers (新任, 骨干, 领军).
+    required_tiers: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     min_training_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
     min_supervision_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
     period_year: Mapped[int | None]
     transition_from: Mapped[str | None] = mapped_column(String(32))
     transition_to: Mapped[str | None] = mapped_column(String(32))
     validity_months: Mapped[int | None]
+    # The issuer's seal (PNG or SVG, checked by app.credentials.types), a key of the file store.
+    seal_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     issuer_unit: Mapped[OrgUnit] = relationship()
@@ -89,6 +94,8 @@ class Certificate(db.Model):
     pdf_path: Mapped[str | None] = mapped_column(String(255))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The bulk approval (a job) that issued it: the batch that can be revoked at once.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
 
     credential: Mapped[CredentialType] = relationship()
     person: Mapped[Person] = relationship()

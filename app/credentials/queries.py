@@ -12,7 +12,7 @@ from ..extensions import db
 from ..ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
 from ..org.queries import in_scope
 from ..people.models import Person
-from ..training.models import ATTENDED, Attendance, Course, CourseSession
+from ..training.models import ATTENDED, Attendance, Course, CourseSession, Program
 from .models import Certificate, CredentialType
 
 HOURS = Numeric(10, 1)
@@ -143,7 +143,11 @@ def eligibility_rows(
             select(Attendance.person_id)
             .join(CourseSession, CourseSession.id == Attendance.session_id)
             .join(Course, Course.id == CourseSession.course_id)
-            .where(Course.program_id.in_(required), Attendance.status.in_(ATTENDED))
+            .where(
+                Course.program_id.in_(required),
+                Attendance.status.in_(ATTENDED),
+                CourseSession.cancelled_at.is_(None),
+            )
         )
         finished = completions(period, ids.where(Person.id.in_(attendees))).subquery()
         done = (
@@ -158,11 +162,36 @@ def eligibility_rows(
         conditions.append(programs_done >= len(required))
     else:
         programs_done = literal(0)
+    tiers = sorted(set(credential.required_tiers or []))
+    if tiers:
+        # A completed course of a program of each required tier (the same shortcut: attendees only).
+        tier_attendees = (
+            select(Attendance.person_id)
+            .join(CourseSession, CourseSession.id == Attendance.session_id)
+            .join(Course, Course.id == CourseSession.course_id)
+            .join(Program, Program.id == Course.program_id)
+            .where(Program.tier.in_(tiers), Attendance.status.in_(ATTENDED), CourseSession.cancelled_at.is_(None))
+        )
+        finished_tiers = completions(period, ids.where(Person.id.in_(tier_attendees))).subquery()
+        tier_done = (
+            select(finished_tiers.c.person_id, func.count(distinct(Program.tier)).label("tiers"))
+            .join(Course, Course.id == finished_tiers.c.course_id)
+            .join(Program, Program.id == Course.program_id)
+            .where(Program.tier.in_(tiers))
+            .group_by(finished_tiers.c.person_id)
+            .subquery()
+        )
+        stmt = stmt.outerjoin(tier_done, tier_done.c.person_id == Person.id)
+        tiers_done = func.coalesce(tier_done.c.tiers, 0)
+        conditions.append(tiers_done >= len(tiers))
+    else:
+        tiers_done = literal(0)
     eligible = and_(*conditions) if conditions else true()
     return stmt.add_columns(
         training_hours.label("training_hours"),
         supervision_hours.label("supervision_hours"),
         programs_done.label("programs_done"),
+        tiers_done.label("tiers_done"),
         case((eligible, 1), else_=0).label("eligible"),
     ).where(*filters)
 

@@ -189,6 +189,12 @@ def load_design(name: str, root: Path | None = None) -> Design:
     )
 
 
+def available_designs(root: Path | None = None) -> list[str]:
+    """The names of the designs under ``certificates/`` (folders with a metadata.yaml)."""
+    root = (root or DESIGNS).resolve()
+    return sorted(p.parent.name for p in root.glob("*/metadata.yaml")) if root.is_dir() else []
+
+
 def _available(root: Path) -> str:
     names = sorted(p.parent.name for p in root.glob("*/metadata.yaml")) if root.is_dir() else []
     return "available designs: " + (", ".join(names) or "none")
@@ -311,8 +317,12 @@ def _document(design: Design, html: str, font_config=None, cache=None):
 
 
 def _write_pdf(document, documents) -> bytes:
-    """Write the PDF, then fail if drawing met a refused resource (WeasyPrint only logs those)."""
-    pdf = document.write_pdf()
+    """Write the PDF, then fail if drawing met a refused resource (WeasyPrint only logs those).
+
+    The PDF is tagged (a structure tree for screen readers), with the design's language and its
+    <title> as the document's title.
+    """
+    pdf = document.write_pdf(pdf_tags=True)
     refused = [url for d in documents for url in d.url_fetcher.refused]
     if refused:
         raise ResourceRefused(f"certificate designs may only load files of their own folder, not {refused[0][:200]!r}")

@@ -5,27 +5,64 @@ from __future__ import annotations
 import io
 import time
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from sqlalchemy.orm import selectinload
+from wtforms import SelectChoice
 
 from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import MANAGE, can
 from ..core.access import found
 from ..core.forms import ActionForm
-from ..core.i18n import _
+from ..core.i18n import _, ngettext
 from ..core.routing import id_arg, page_arg
+from ..core.storage import storage
 from ..core.uow import attempt
 from ..extensions import db, limiter
-from . import queries, services
+from ..jobs import queries as job_queries
+from ..org.queries import unit_for, visible_units
+from ..people.labels import CATEGORY_LABELS
+from ..people.models import CATEGORIES
+from ..training.models import TIERS
+from ..training.queries import programs_for
+from . import queries, services, types
 from .badges import open_badge
+from .forms import CredentialTypeForm, RevokeBatchForm
 from .jobs import start_issuing, start_printing
 from .models import Certificate
+from .render import available_designs, load_design
 
 bp = Blueprint("credentials", __name__)
 # Unknown and known codes take the same time to answer.
 VERIFY_FLOOR_SECONDS = 0.05
 # More people than this are issued by a job: the page answers at once and shows the job's progress.
 INLINE_APPROVALS = 5
+TYPE_FORM_FIELDS = (
+    "name",
+    "title",
+    "title_en",
+    "design",
+    "issuer_name",
+    "issuer_code",
+    "required_program_ids",
+    "required_tiers",
+    "min_training_hours",
+    "min_supervision_hours",
+    "period_year",
+    "transition_from",
+    "transition_to",
+)
 
 
 @bp.get("/credentials/")
@@ -79,10 +116,16 @@ def approve(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     if not ActionForm().validate_on_submit():
         abort(400)
-    if request.form.get("all") == "1":
+    everyone = request.form.get("all") == "1"
+    if everyone:
         ids = queries.eligible_ids(cred, current_user)  # everyone, not only the page shown
     else:
         ids = list(dict.fromkeys(request.form.getlist("person_id", type=id_arg)))
+    if not ids:
+        flash(_("Nobody was chosen."), "error")
+        return redirect(url_for("credentials.credential", credential_id=cred.id))
+    if request.form.get("confirmed") != "1":
+        return _confirm_approval(cred, ids, everyone)
     if len(ids) > INLINE_APPROVALS:
         return redirect(url_for("jobs.job", job_id=start_issuing(cred, ids, current_user).id))
     summary = services.issue_to_people(credential=cred, person_ids=ids, actor=current_user)
@@ -95,6 +138,91 @@ def approve(credential_id: int):
     for message in summary.refused[:10]:
         flash(str(message), "error")
     return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
+
+
+def _confirm_approval(cred, ids: list[int], everyone: bool):
+    """Say what approving will do, and ask; the answer posts the same choice again, confirmed."""
+    title = cred.title
+    if cred.transition_to:
+        what = ngettext(
+            "%(num)d person will receive %(title)s and become %(category)s.",
+            "%(num)d people will receive %(title)s and become %(category)s.",
+            len(ids),
+            title=title,
+            category=CATEGORY_LABELS[cred.transition_to],
+        )
+    else:
+        what = ngettext(
+            "%(num)d person will receive %(title)s.", "%(num)d people will receive %(title)s.", len(ids), title=title
+        )
+    hidden = [("confirmed", "1")] + ([("all", "1")] if everyone else [("person_id", i) for i in ids])
+    return render_template(
+        "lms/core/confirm.html",
+        form=ActionForm(),
+        hidden=hidden,
+        title=_("Issue %(title)s?", title=title),
+        consequences=[
+            what,
+            _("Each gets a serial number and a PDF certificate that anyone can verify."),
+            _("A bulk approval can be undone afterwards from its progress page (the whole batch is revoked)."),
+        ],
+        button=_("Approve and issue"),
+        back=url_for("credentials.credential", credential_id=cred.id),
+    )
+
+
+@bp.route("/jobs/<id:job_id>/revoke", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def revoke_batch(job_id: int):
+    """Undo a bulk approval: revoke the whole batch it issued (asks first, with a reason)."""
+    job = found(job_queries.job_for(current_user, job_id))
+    if job.kind != "credentials.issue":
+        abort(404)
+    cred = found(queries.credential_for(current_user, job.params["credential_id"]))
+    back = url_for("jobs.job", job_id=job.id)
+    form = RevokeBatchForm()
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            count = services.revoke_batch(job_id=job.id, credential=cred, reason=form.reason.data, actor=current_user)
+        if outcome.ok:
+            flash(_("%(n)d certificates of this batch are revoked.", n=count), "success")
+            return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
+        if not outcome.error.errors:
+            return render_template(
+                "lms/core/confirm.html",
+                form=None,
+                title=_("This cannot be done"),
+                consequences=[str(outcome.error.message)],
+                back=back,
+            ), 409
+        form.reason.errors = [*form.reason.errors, str(next(iter(outcome.error.errors.values())))]
+    batch = services.batch_certificates(job.id)
+    consequences = [
+        ngettext(
+            "%(num)d certificate of %(title)s will be revoked; verifying it will say so.",
+            "%(num)d certificates of %(title)s will be revoked; verifying them will say so.",
+            len(batch),
+            title=cred.title,
+        )
+    ]
+    if cred.transition_to:
+        consequences.append(
+            _(
+                "Their holders go back from %(to)s to %(from)s.",
+                to=CATEGORY_LABELS[cred.transition_to],
+                **{"from": CATEGORY_LABELS[cred.transition_from]},
+            )
+        )
+    return render_template(
+        "lms/core/confirm.html",
+        form=form,
+        fields=[form.reason],
+        title=_("Revoke this batch?"),
+        consequences=consequences,
+        button=_("Revoke the batch"),
+        back=back,
+        danger=True,
+    )
 
 
 @bp.post("/credentials/<id:credential_id>/print")
@@ -206,3 +334,103 @@ def verify(code: str):
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+# ---------------------------------------------------------------- credential types
+
+
+def _type_form(obj=None) -> CredentialTypeForm:
+    form = CredentialTypeForm(obj=obj)
+    form.design.choices = [SelectChoice(d, f"{d} · {load_design(d).title}") for d in available_designs()]
+    form.issuer_unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in visible_units(current_user)]
+    form.required_program_ids.choices = [
+        SelectChoice(p.id, f"{p.year} {p.title}") for p in db.session.scalars(programs_for(current_user).limit(500))
+    ]
+    form.required_tiers.choices = [SelectChoice(t, t) for t in TIERS]
+    categories = [SelectChoice("", "—")] + [SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES]
+    form.transition_from.choices = categories
+    form.transition_to.choices = categories
+    if request.method == "GET" and obj is not None:
+        form.validity_years.data = obj.validity_months // 12 if obj.validity_months else None
+        form.transition_from.data = obj.transition_from or ""
+        form.transition_to.data = obj.transition_to or ""
+    return form
+
+
+def _type_data(form: CredentialTypeForm) -> dict:
+    data = {f: getattr(form, f).data for f in TYPE_FORM_FIELDS}
+    data["validity_months"] = form.validity_years.data * 12 if form.validity_years.data else None
+    return data
+
+
+def _seal(form: CredentialTypeForm) -> tuple[str, bytes] | None:
+    upload = form.seal.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    return upload.filename, upload.read(types.SEAL_MAX_BYTES + 1)
+
+
+def _type_page(form, credential=None):
+    return render_template("lms/credentials/type_form.html", form=form, credential=credential)
+
+
+@bp.route("/credentials/types/new", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def new_type():
+    form = _type_form()
+    if form.validate_on_submit():
+        unit = found(unit_for(current_user, form.issuer_unit_id.data))
+        with attempt() as outcome:
+            cred = types.create_type(data=_type_data(form), issuer_unit=unit, seal=_seal(form), actor=current_user)
+        if outcome.ok:
+            flash(_("Credential type %(title)s created.", title=cred.title), "success")
+            return redirect(url_for("credentials.credential", credential_id=cred.id))
+        _mark(form, outcome.error)
+    return _type_page(form)
+
+
+@bp.route("/credentials/<id:credential_id>/edit", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def edit_type(credential_id: int):
+    cred = found(queries.credential_for(current_user, credential_id))
+    form = _type_form(cred)
+    del form.issuer_unit_id  # a type stays with its issuing unit
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            types.update_type(
+                credential=cred,
+                data=_type_data(form),
+                seal=_seal(form),
+                drop_seal=bool(form.drop_seal.data),
+                actor=current_user,
+            )
+        if outcome.ok:
+            flash(_("Saved. Certificates already issued keep what they state."), "success")
+            return redirect(url_for("credentials.credential", credential_id=cred.id))
+        _mark(form, outcome.error)
+    return _type_page(form, cred)
+
+
+@bp.get("/credentials/<id:credential_id>/seal")
+@permission_required(MANAGE)
+def seal(credential_id: int):
+    cred = found(queries.credential_for(current_user, credential_id))
+    if not cred.seal_key:
+        abort(404)
+    media = "image/png" if cred.seal_key.endswith(".png") else "image/svg+xml"
+    response = make_response(storage().get(cred.seal_key))
+    response.headers["Content-Type"] = media
+    # An SVG shown on its own may not run anything, whatever slipped through.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _mark(form, error) -> None:
+    marked = False
+    for name, message in error.errors.items():
+        field = getattr(form, name if name != "validity_months" else "validity_years", None)
+        if field is not None:
+            field.errors = [*field.errors, str(message)]
+            marked = True
+    flash(str(error.message) if not marked else _("Please correct the marked fields."), "error")

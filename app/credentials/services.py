@@ -94,6 +94,17 @@ def eligibility(
     programs = {}
     if short:
         programs = {p.id: p.title for p in db.session.scalars(select(Program).where(Program.id.in_(required)))}
+    tiers = sorted(set(credential.required_tiers or []))
+    tier_short = [row.Person.id for row in rows if row.tiers_done < len(tiers)]
+    tiers_done: dict[int, set[str]] = {}
+    for start in range(0, len(tier_short), CHUNK):
+        finished = completions(period, tier_short[start : start + CHUNK]).subquery()
+        for pid, tier in db.session.execute(
+            select(finished.c.person_id, Program.tier)
+            .join(Course, Course.id == finished.c.course_id)
+            .join(Program, Program.id == Course.program_id)
+        ):
+            tiers_done.setdefault(pid, set()).add(tier)
     out = []
     for row in rows:
         person = row.Person
@@ -110,6 +121,10 @@ def eligibility(
         for program_id in required:
             if program_id not in finished_programs:
                 item.missing.append(_l("not completed: %(title)s", title=programs.get(program_id, program_id)))
+        if row.tiers_done < len(tiers):
+            for tier in tiers:
+                if tier not in tiers_done.get(person.id, set()):
+                    item.missing.append(_l("not completed: a course of a %(tier)s program", tier=tier))
         out.append(item)
     return out
 
@@ -271,7 +286,13 @@ def _holds_another(person: Person, held: Certificate) -> Conflict:
 
 
 def _issue(
-    *, credential: CredentialType, person: Person, actor, render: bool, replaces: Certificate | None
+    *,
+    credential: CredentialType,
+    person: Person,
+    actor,
+    render: bool,
+    replaces: Certificate | None,
+    job_id: int | None = None,
 ) -> tuple[Certificate, bool]:
     """Issue (or find) the certificate; return it and whether this call issued it."""
     if actor is not None and not unit_in_scope(actor, person.unit):
@@ -305,7 +326,7 @@ def _issue(
         raise Invalid(_l("%(name)s does not qualify: %(reasons)s", name=person.name, reasons=reasons))
     try:
         with db.session.begin_nested():
-            certificate = _write(credential, items[0], actor, now, year, previous, replaces, render)
+            certificate = _write(credential, items[0], actor, now, year, previous, replaces, render, job_id)
     except IntegrityError as exc:
         # The one-valid index caught a race the lock did not (e.g. two years' counters at midnight):
         # the savepoint took back the serial; answer with the winner's certificate.
@@ -328,6 +349,7 @@ def _write(
     previous: Certificate | None,
     replaces: Certificate | None,
     render: bool,
+    job_id: int | None = None,
 ) -> Certificate:
     from .render import load_design
 
@@ -350,6 +372,7 @@ def _write(
         design_version=str(design.version),
         issued_by_id=getattr(actor, "id", None),
         replaces_id=replaces.id if replaces else None,
+        job_id=job_id,
     )
     db.session.add(certificate)
     db.session.flush()
@@ -392,7 +415,7 @@ class IssueSummary:
 
 
 def issue_to_people(
-    *, credential: CredentialType, person_ids: Iterable[int], actor, render: bool = True
+    *, credential: CredentialType, person_ids: Iterable[int], actor, render: bool = True, job_id: int | None = None
 ) -> IssueSummary:
     """Issue the credential to each person, each in a savepoint so one refusal does not stop the rest (flushes).
 
@@ -414,7 +437,7 @@ def issue_to_people(
                     raise NotFound(_l("Not found."))
                 with db.session.begin_nested():
                     _certificate, created = _issue(
-                        credential=credential, person=person, actor=actor, render=render, replaces=None
+                        credential=credential, person=person, actor=actor, render=render, replaces=None, job_id=job_id
                     )
             except Unavailable as exc:
                 summary.stopped = exc.message
@@ -432,6 +455,7 @@ def issue_to_people(
 def certificate_context(certificate: Certificate) -> dict:
     """What the design template receives: the frozen claims plus serial, code and the QR code."""
     from .render import qr_svg
+    from .types import seal_data_uri
 
     url = verify_url(certificate.verification_code)
     return {
@@ -440,7 +464,7 @@ def certificate_context(certificate: Certificate) -> dict:
         "code": certificate.verification_code,
         "verify_url": url,
         "qr_svg": qr_svg(url),
-        "seal_url": None,
+        "seal_url": seal_data_uri(certificate.credential),
     }
 
 
@@ -583,3 +607,45 @@ def public_view(certificate: Certificate) -> dict:
 def find_by_code(code: str) -> Certificate | None:
     """Look a certificate up by its verification code."""
     return db.session.scalar(select(Certificate).where(Certificate.verification_code == normalise_code(code)))
+
+
+def batch_certificates(job_id: int) -> list[Certificate]:
+    """The certificates a bulk approval issued that are still valid."""
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .where(Certificate.job_id == job_id, Certificate.status == "valid")
+            .options(selectinload(Certificate.person))
+            .order_by(Certificate.id)
+        )
+    )
+
+
+def revoke_batch(*, job_id: int, credential: CredentialType, reason: str, actor) -> int:
+    """Undo a bulk approval: revoke what it issued and move the holders back to the category they came from.
+
+    A holder who has moved on since (another category) keeps it. Returns how many were revoked.
+    """
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 255:
+        raise Invalid(_l("A reason is required."), {"reason": _l("A reason of 1 to 255 characters is required.")})
+    certificates = batch_certificates(job_id)
+    if not certificates:
+        raise Conflict(_l("Nothing of this batch is valid any more."))
+    for certificate in certificates:
+        if actor is not None and not unit_in_scope(actor, certificate.person.unit):
+            continue  # moved out of the actor's units since: another coordinator's decision
+        revoke_certificate(certificate=certificate, reason=reason, actor=actor)
+        person = certificate.person
+        if credential.transition_to and person.category == credential.transition_to:
+            person.category = credential.transition_from
+            record_audit(
+                actor=actor,
+                action="person.category",
+                entity_type="person",
+                entity_id=person.id,
+                before={"category": credential.transition_to},
+                after={"category": credential.transition_from, "undone": certificate.serial},
+            )
+    db.session.flush()
+    return sum(1 for c in certificates if c.status == "revoked")

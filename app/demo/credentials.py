@@ -21,6 +21,7 @@ def load_credentials() -> None:
             CredentialType(
                 name="project-social-worker",
                 title="项目社工转岗证书",
+                title_en="Project social worker transition certificate",
                 language="zh_CN",
                 design="transition-zh",
                 issuer_unit=gongshu,
@@ -36,6 +37,7 @@ def load_credentials() -> None:
             CredentialType(
                 name="training-completion",
                 title="培训结业证书",
+                title_en="Training completion certificate",
                 language="zh_CN",
                 design="completion-zh",
                 issuer_unit=gongshu,
@@ -48,6 +50,7 @@ def load_credentials() -> None:
             CredentialType(
                 name="ce-hours",
                 title="继续教育学时证明",
+                title_en="Continuing education hours statement",
                 language="zh_CN",
                 design="ce-hours-zh",
                 issuer_unit=gongshu,

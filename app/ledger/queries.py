@@ -8,6 +8,10 @@ Course completion: a person completes a course when their attended sessions
 of *all* its scheduled sessions (not only the past ones), and, if the course
 has a pass mark, their score reaches it. A course counts in the period in
 which its last session starts.
+
+A cancelled session is not scheduled: its attendance is kept but never
+counted, and it is left out of a course's sessions. A voided supervision
+record credits nobody.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def attended_sessions(period: Period | None = None) -> Select:
     stmt = (
         select(Attendance.person_id, CourseSession.id.label("session_id"), CourseSession.hours, CourseSession.course_id)
         .join(CourseSession, CourseSession.id == Attendance.session_id)
-        .where(Attendance.status.in_(ATTENDED))
+        .where(Attendance.status.in_(ATTENDED), CourseSession.cancelled_at.is_(None))
     )
     if period is not None:
         stmt = stmt.where(CourseSession.starts_at >= period.start, CourseSession.starts_at < period.end)
@@ -78,7 +82,8 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
         CourseSession.course_id,
         func.count().label("scheduled"),
         func.max(CourseSession.starts_at).label("last_start"),
-    ).group_by(CourseSession.course_id)
+    )
+    totals_stmt = totals_stmt.where(CourseSession.cancelled_at.is_(None)).group_by(CourseSession.course_id)
     if person_ids is not None:  # only the courses these people attended: one person's check-in scans no more
         totals_stmt = totals_stmt.where(CourseSession.course_id.in_(select(attended.c.course_id)))
     totals = totals_stmt.subquery()
@@ -117,7 +122,7 @@ def supervision_credits(period: Period | None = None) -> Select:
     stmt = (
         select(SupervisionCredit.person_id, SupervisionCredit.record_id, SupervisionCredit.hours)
         .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)
-        .where(SupervisionCredit.status.in_(counted_credit_statuses()))
+        .where(SupervisionCredit.status.in_(counted_credit_statuses()), SupervisionRecord.voided_at.is_(None))
     )
     if period is not None:
         first, end = period.dates
@@ -172,12 +177,21 @@ def person_hours(person_id: int, period: Period | None) -> PersonHours:
 
 def course_progress(course: Course) -> dict[int, dict]:
     """Per enrolled person: sessions attended, sessions scheduled, and whether the course is complete."""
-    scheduled = db.session.scalar(select(func.count()).where(CourseSession.course_id == course.id)) or 0
+    scheduled = (
+        db.session.scalar(
+            select(func.count()).where(CourseSession.course_id == course.id, CourseSession.cancelled_at.is_(None))
+        )
+        or 0
+    )
     attended = dict(
         db.session.execute(
             select(Attendance.person_id, func.count())
             .join(CourseSession, CourseSession.id == Attendance.session_id)
-            .where(CourseSession.course_id == course.id, Attendance.status.in_(ATTENDED))
+            .where(
+                CourseSession.course_id == course.id,
+                CourseSession.cancelled_at.is_(None),
+                Attendance.status.in_(ATTENDED),
+            )
             .group_by(Attendance.person_id)
         ).all()
     )

@@ -46,7 +46,11 @@ def _compute(person_ids: list[int]) -> dict[tuple[int, int], dict]:
     attended = db.session.execute(
         select(Attendance.person_id, CourseSession.starts_at, CourseSession.hours)
         .join(CourseSession, CourseSession.id == Attendance.session_id)
-        .where(Attendance.person_id.in_(person_ids), Attendance.status.in_(ATTENDED))
+        .where(
+            Attendance.person_id.in_(person_ids),
+            Attendance.status.in_(ATTENDED),
+            CourseSession.cancelled_at.is_(None),
+        )
     )
     for pid, starts_at, hours in attended:
         row = rows[(pid, _month(starts_at.astimezone(tz)))]
@@ -55,7 +59,7 @@ def _compute(person_ids: list[int]) -> dict[tuple[int, int], dict]:
     done = completions(None, person_ids).subquery()
     last_start = (
         select(CourseSession.course_id, db.func.max(CourseSession.starts_at).label("last"))
-        .where(CourseSession.course_id.in_(select(done.c.course_id)))  # only the courses completed here
+        .where(CourseSession.course_id.in_(select(done.c.course_id)), CourseSession.cancelled_at.is_(None))
         .group_by(CourseSession.course_id)
         .subquery()
     )
@@ -68,7 +72,11 @@ def _compute(person_ids: list[int]) -> dict[tuple[int, int], dict]:
             SupervisionCredit.person_id, SupervisionRecord.held_on, SupervisionCredit.hours, SupervisionCredit.status
         )
         .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)
-        .where(SupervisionCredit.person_id.in_(person_ids), SupervisionCredit.status != "disputed")
+        .where(
+            SupervisionCredit.person_id.in_(person_ids),
+            SupervisionCredit.status != "disputed",
+            SupervisionRecord.voided_at.is_(None),
+        )
     )
     for pid, held_on, hours, status in credits:
         row = rows[(pid, _month(held_on))]

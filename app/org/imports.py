@@ -1,14 +1,22 @@
-"""Import org units from a spreadsheet (``code,name,kind,parent_code``): every row or none."""
+"""Import org units from a spreadsheet (``code,name,kind,parent_code``): every row or none.
+
+A centre, station or room may come without a code: it gets a generated one (shown as such), and a
+row naming a unit of that kind and name already under the same parent is that unit. Every row keeps
+to the kinds' parent rules (a room under a station, community or street; see ``services.PARENT_KINDS``).
+"""
 
 from __future__ import annotations
+
+from sqlalchemy import select
 
 from ..audit.services import record_audit
 from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, read_table
 from ..extensions import db
+from .labels import KIND_LABELS
 from .models import CODE_LENGTH, NAME_LENGTH, UNIT_KINDS, OrgUnit
 from .queries import units_by_code
-from .services import create_unit
+from .services import GENERATED_KINDS, PARENT_KINDS, create_unit, generated_code, kinds_named
 
 UNIT_COLUMNS = {
     "code": ("code", "编码", "单位编码", "区划代码"),
@@ -39,7 +47,7 @@ KIND_ZH = {
 def import_units(*, filename: str, data: bytes, actor, max_rows: int) -> tuple[int, int]:
     """Create or rename units from a file, parents before children; return (created, updated)."""
     rows = read_table(filename, data, UNIT_COLUMNS, ("code", "name", "kind"), max_rows)
-    file_codes = {r["code"] for _, r in rows}
+    file_codes = {r["code"] for _, r in rows if r["code"]}
     existing = units_by_code(file_codes | {r["parent_code"] for _, r in rows if r.get("parent_code")})
     plan, errors = _plan(rows, existing, file_codes)
     if errors:
@@ -61,19 +69,39 @@ def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[lis
     errors: list[RowError] = []
     first_rows: dict[str, int] = {}
     plan: list[tuple[int, dict]] = []
+    file_kinds = {r["code"]: _kind(r["kind"]) for _, r in rows if r["code"]}
     for n, r in rows:
         code, name, parent = r["code"], r["name"], r.get("parent_code") or ""
-        kind = r["kind"] if r["kind"] in UNIT_KINDS else KIND_ZH.get(r["kind"])
-        errors += _code_errors(n, code, first_rows)
+        kind = _kind(r["kind"])
+        if code or kind not in GENERATED_KINDS or not parent:
+            errors += _code_errors(n, code, first_rows)
         if not name:
             errors.append(RowError(n, "name", _l("Name is required.")))
         elif len(name) > NAME_LENGTH:
             errors.append(RowError(n, "name", _l("Name is longer than 120 characters.")))
         if kind is None:
             errors.append(RowError(n, "kind", _l("Unknown unit kind %(value)s.", value=r["kind"] or "—")))
-        errors += _parent_errors(n, code, parent, existing, file_codes)
+        parent_problems = _parent_errors(n, code, parent, existing, file_codes)
+        errors += parent_problems
+        if kind is not None and not parent_problems:
+            errors += _kind_errors(n, kind, parent, existing, file_kinds)
         plan.append((n, {"code": code, "name": name, "kind": kind, "parent_code": parent}))
     return plan, errors
+
+
+def _kind_errors(n: int, kind: str, parent: str, existing: dict[str, OrgUnit], file_kinds: dict) -> list:
+    """Refuse a unit under a parent of a kind it may not sit under (services.PARENT_KINDS)."""
+    parent_kind = (existing[parent].kind if parent in existing else file_kinds.get(parent)) if parent else None
+    if parent_kind not in PARENT_KINDS[kind]:
+        allowed = kinds_named(PARENT_KINDS[kind])
+        return [
+            RowError(n, "parent_code", _l("%(kind)s: only under %(kinds)s.", kind=KIND_LABELS[kind], kinds=allowed))
+        ]
+    return []
+
+
+def _kind(value: str) -> str | None:
+    return value if value in UNIT_KINDS else KIND_ZH.get(value)
 
 
 def _code_errors(n: int, code: str, first_rows: dict[str, int]) -> list[RowError]:
@@ -112,6 +140,14 @@ def _apply(plan: list[tuple[int, dict]], existing: dict[str, OrgUnit]) -> tuple[
             if r["parent_code"] and parent is None:
                 rest.append((n, r))
                 continue
+            if not r["code"]:  # a service unit without an official code: found by name, or made with a code
+                if _child(parent, r["name"], r["kind"]) is None:
+                    made = create_unit(
+                        name=r["name"], kind=r["kind"], parent=parent, code=generated_code(r["kind"], parent)
+                    )
+                    made.code_generated = True
+                    created += 1
+                continue
             unit = existing.get(r["code"])
             if unit is None:
                 existing[r["code"]] = create_unit(name=r["name"], kind=r["kind"], parent=parent, code=r["code"])
@@ -123,3 +159,9 @@ def _apply(plan: list[tuple[int, dict]], existing: dict[str, OrgUnit]) -> tuple[
             raise ImportRejected([RowError(n, "parent_code", _l("The parent codes form a cycle.")) for n, _ in rest])
         pending = rest
     return created, updated
+
+
+def _child(parent: OrgUnit, name: str, kind: str) -> OrgUnit | None:
+    return db.session.scalar(
+        select(OrgUnit).where(OrgUnit.parent_id == parent.id, OrgUnit.name == name, OrgUnit.kind == kind).limit(1)
+    )

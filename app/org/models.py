@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..core.db import UTCDateTime
 from ..extensions import db
 
 UNIT_KINDS = ("province", "city", "district", "street", "community", "centre", "station", "room")
@@ -30,6 +33,9 @@ class OrgUnit(db.Model):
     # and the trailing slash keeps /1/ from matching /12/.
     path: Mapped[str] = mapped_column(String(255))
     depth: Mapped[int] = mapped_column(default=0)
+    # A code the academy made (service units often have none); shown as such, replaced by a real one.
+    code_generated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no longer offered; history kept
 
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from ..audit.models import AuditEntry
@@ -110,3 +110,40 @@ def head_count(unit: OrgUnit) -> int:
     return db.session.scalar(
         select(func.count(Person.id)).where(Person.unit_id.in_(subtree_ids(unit)), Person.active.is_(True))
     )
+
+
+SEARCH_PAGE = 10
+
+
+def search_people(viewer, q: str, page: int = 1, per_page: int = SEARCH_PAGE) -> tuple[list[Person], bool]:
+    """Find people ``viewer`` may see by what people know: a name, a phone number, the ID number's last digits.
+
+    Returns one page (names that start with ``q`` first) and whether there are more.
+    """
+    needle = (q or "").strip()[:32]
+    if not needle:
+        return [], False
+    tests = [Person.name.contains(needle, autoescape=True)]
+    compact = needle.replace(" ", "")
+    if compact.isdigit() and len(compact) >= 3:
+        tests.append(Person.phone.contains(compact, autoescape=True))
+    if len(compact) <= 4 and compact[:-1].isdigit() and (compact[-1:].isdigit() or compact[-1:] in "xX"):
+        tests.append(Person.id_number_masked.endswith(compact.upper(), autoescape=True))
+    stmt = (
+        select(Person)
+        .join(OrgUnit, Person.unit_id == OrgUnit.id)
+        .options(contains_eager(Person.unit))
+        .where(in_scope(viewer, Person.unit_id, MANAGERS), or_(*tests))
+        .order_by(~Person.name.startswith(needle, autoescape=True), Person.name, Person.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    )
+    found = list(db.session.scalars(stmt))
+    return found[:per_page], len(found) > per_page
+
+
+def masked_phone(phone: str | None) -> str | None:
+    """A phone number as a search result shows it: enough to tell two people apart."""
+    if not phone:
+        return None
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else phone

@@ -14,6 +14,7 @@ from ..core.forms import UploadForm
 from ..core.i18n import _
 from ..core.routing import id_arg, page_arg
 from ..core.uow import attempt
+from ..credentials.services import verification_status
 from ..jobs.imports import import_upload
 from ..ledger.ce import ce_account
 from ..org.queries import ancestors_of, scope_roots, unit_for, visible_units
@@ -23,6 +24,7 @@ from .exports import EXPORT_LIMIT, file_names, people_table
 from .forms import PERSON_FIELDS, PersonForm, SupervisorForm
 from .imports import import_people
 from .models import CATEGORIES, LEVELS
+from .record import person_record
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 MANAGERS = roles_for(MANAGE)
@@ -67,6 +69,29 @@ def index():
     )
 
 
+@bp.get("/search")
+@permission_required(MANAGE)
+def search():
+    """People of the viewer's units by name, phone or the ID number's last digits (JSON, one page)."""
+    found, more = queries.search_people(
+        current_user, request.args.get("q") or "", page=request.args.get("page", 1, type=page_arg) or 1
+    )
+    return {
+        "items": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "unit": p.unit.name,
+                "id_number": p.id_number_masked,
+                "phone": queries.masked_phone(p.phone),
+                "active": p.active,
+            }
+            for p in found
+        ],
+        "more": more,
+    }
+
+
 @bp.get("/export.<fmt>")
 @permission_required(MANAGE)
 def export(fmt: str):
@@ -98,6 +123,8 @@ def _detail_context(person) -> dict:
         "history": queries.person_history(person),
         "ce": ce_account(person, today()),
         "supervisor_form": SupervisorForm(),
+        "years": person_record(person, today().year),
+        "status_of": verification_status,
     }
 
 

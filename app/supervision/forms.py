@@ -40,3 +40,20 @@ class SupervisionForm(FlaskForm):
 
 class DisputeForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])
+
+
+class CorrectionForm(FlaskForm):
+    """The facts of a record its author may correct (the people stay; void and record again for those)."""
+
+    held_on = SupervisionForm.held_on
+    mode = SupervisionForm.mode
+    kind = SupervisionForm.kind
+    hours = SupervisionForm.hours
+    topic = SupervisionForm.topic
+    functions = SupervisionForm.functions
+    advice = SupervisionForm.advice
+    follow_up = SupervisionForm.follow_up
+
+
+class VoidForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])

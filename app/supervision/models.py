@@ -52,6 +52,13 @@ class SupervisionRecord(db.Model):
     # numbers (app.core.crypto). The column keeps its name; revision 0008 encrypted what it held.
     notes_enc: Mapped[str | None] = mapped_column("notes", Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Voided: kept, with the reason its supervisees see, but its credits stop counting.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def voided(self) -> bool:
+        return self.voided_at is not None
 
     supervisor: Mapped[Person] = relationship()
     unit: Mapped[OrgUnit] = relationship()

@@ -18,7 +18,7 @@ from ..core.uow import attempt
 from ..org.queries import scope_roots, unit_for
 from . import queries, services
 from .exports import file_names, records_table
-from .forms import DisputeForm, SupervisionForm
+from .forms import CorrectionForm, DisputeForm, SupervisionForm, VoidForm
 from .labels import CREDIT_LABELS, FORMAT_LABELS, FUNCTION_LABELS, KIND_LABELS, MODE_LABELS
 from .models import CREDIT_STATUSES, FORMATS, MODES
 
@@ -130,6 +130,75 @@ def detail(record_id: int):
         record=record,
         show_notes=queries.can_read_notes(current_user, record),
         notes=queries.notes_for(current_user, record),
+        can_correct=services.is_author(current_user, record) and not record.voided,
+        can_void=services.may_void(current_user, record) and not record.voided,
+    )
+
+
+CORRECTION_FIELDS = ("held_on", "mode", "kind", "hours", "topic", "functions", "advice", "follow_up")
+
+
+@bp.route("/<id:record_id>/edit", methods=["GET", "POST"])
+@permission_required(SUPERVISE)
+def correct(record_id: int):
+    record = found(queries.record_for(current_user, record_id))
+    if not services.is_author(current_user, record):
+        abort(403)
+    form = CorrectionForm(obj=record)
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            services.correct_record(
+                record=record, data={k: getattr(form, k).data for k in CORRECTION_FIELDS}, actor=current_user
+            )
+        if outcome.ok:
+            flash(_("Saved. If the date or duration changed, each supervisee is asked to confirm again."), "success")
+            return redirect(url_for("supervision.detail", record_id=record.id))
+        for name, message in outcome.error.errors.items():
+            if hasattr(form, name):
+                getattr(form, name).errors.append(str(message))
+        flash(str(outcome.error.message), "error")
+    return render_template("lms/supervision/correct.html", form=form, record=record)
+
+
+@bp.route("/<id:record_id>/void", methods=["GET", "POST"])
+@permission_required(SUPERVISE)
+def void(record_id: int):
+    record = found(queries.record_for(current_user, record_id))
+    if not services.may_void(current_user, record):
+        abort(403)
+    back = url_for("supervision.detail", record_id=record.id)
+    form = VoidForm()
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            told = services.void_record(record=record, reason=form.reason.data, actor=current_user)
+        if outcome.ok:
+            flash(_("The record is void; %(n)d supervisees were told why.", n=told), "success")
+            return redirect(back)
+        if not outcome.error.errors:
+            return render_template(
+                "lms/core/confirm.html",
+                form=None,
+                title=_("This cannot be done"),
+                consequences=[str(outcome.error.message)],
+                back=back,
+            ), 409
+        form.reason.errors.append(str(next(iter(outcome.error.errors.values()))))
+    return render_template(
+        "lms/core/confirm.html",
+        form=form,
+        fields=[form.reason],
+        title=_("Void the supervision record of %(date)s?", date=record.held_on.isoformat()),
+        consequences=[
+            _(
+                "%(n)d supervisees lose %(h)s hours each; they are told, with your reason.",
+                n=len(record.credits),
+                h=record.hours,
+            ),
+            _("The record is kept, marked void, and cannot be corrected afterwards."),
+        ],
+        button=_("Void the record"),
+        back=back,
+        danger=True,
     )
 
 

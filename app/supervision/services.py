@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import extract, select
 
-from ..audit.services import record_audit
+from ..audit.services import changed_fields, record_audit
 from ..auth.passwords import MESSAGES as PASSWORD_MESSAGES
 from ..auth.permissions import MANAGE, SUPERVISE, can, roles_for
 from ..auth.queries import user_by_username
@@ -24,6 +24,7 @@ from ..core.i18n import _l
 from ..core.numbers import parse_decimal
 from ..extensions import db
 from ..ledger.rollups import refresh_people
+from ..notices.services import notify
 from ..org.models import OrgUnit
 from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
@@ -51,8 +52,8 @@ def today() -> date:
     return utcnow().astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date()
 
 
-def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> dict:
-    errors: dict = {}
+def _check_facts(data: dict, errors: dict) -> tuple:
+    """Check the facts of a session (not who took part); return (hours, topic), naming bad fields in ``errors``."""
     fmt = data.get("format")
     if fmt not in FORMATS:
         errors["format"] = _l("Format must be one of %(values)s.", values=", ".join(FORMATS))
@@ -74,6 +75,13 @@ def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], 
     topic = (data.get("topic") or "").strip()
     if not topic or len(topic) > 200:
         errors["topic"] = _l("A topic of 1 to 200 characters is required.")
+    return hours, topic
+
+
+def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> dict:
+    errors: dict = {}
+    fmt = data.get("format")
+    hours, topic = _check_facts(data, errors)
     if supervisor is None:
         errors["supervisor_id"] = _l("Unknown supervisor.")
     elif not holds_supervisor_assignment(supervisor):
@@ -180,6 +188,8 @@ def respond_to_credit(
     """The supervisee confirms or disputes (with a reason) their credit (flushes)."""
     if actor is None or actor.person_id != credit.person_id:
         raise NotFound(_l("Not found."))
+    if credit.record.voided_at is not None:
+        raise Conflict(_l("This record is void: there is nothing to confirm."))
     reason = (reason or "").strip()[:255] or None
     if not confirm and not reason:
         raise Invalid(_l("Please give a reason for the dispute."), {"reason": _l("A reason is required.")})
@@ -262,3 +272,98 @@ def rekey_notes(previous_key: str, chunk: int = 1000) -> int:
         db.session.flush()
         done, last_id = done + len(batch), batch[-1].id
     return done
+
+
+# ---------------------------------------------------------------- corrections
+
+CORRECTABLE = ("held_on", "hours", "topic", "mode", "kind", "functions", "advice", "follow_up")
+
+
+def is_author(actor, record: SupervisionRecord) -> bool:
+    """The author of a record: the user who recorded it, or the supervisor it names."""
+    return actor is not None and (
+        record.recorded_by_id == actor.id or (actor.person_id is not None and actor.person_id == record.supervisor_id)
+    )
+
+
+def _snapshot(record: SupervisionRecord) -> dict:
+    return {
+        "held_on": record.held_on.isoformat(),
+        "hours": str(record.hours),
+        "topic": record.topic,
+        "mode": record.mode,
+        "kind": record.kind,
+        "functions": list(record.functions or []),
+        "advice": record.advice,
+        "follow_up": record.follow_up,
+    }
+
+
+def correct_record(*, record: SupervisionRecord, data: dict, actor) -> SupervisionRecord:
+    """The author corrects a record's facts; a new date or duration asks each supervisee to confirm again.
+
+    The supervisees and the supervisor stay (a wrong person: void the record and record it again).
+    """
+    if not is_author(actor, record):
+        raise Forbidden(_l("Only the author of a supervision record corrects it."))
+    if record.voided_at is not None:
+        raise Conflict(_l("This record is void: it cannot be corrected."))
+    merged = {**_snapshot(record), "format": record.format, **{k: v for k, v in data.items() if k in CORRECTABLE}}
+    merged["held_on"] = data.get("held_on", record.held_on)
+    errors: dict = {}
+    hours, topic = _check_facts(merged, errors)
+    if errors:
+        raise Invalid(_l("The supervision record was not saved."), errors)
+    before = _snapshot(record)
+    record.held_on, record.hours, record.topic = merged["held_on"], hours, topic
+    record.mode, record.kind = merged["mode"], merged.get("kind") or "special"
+    record.functions = list(merged.get("functions") or [])
+    record.advice = (merged.get("advice") or "").strip() or None
+    record.follow_up = (merged.get("follow_up") or "").strip() or None
+    old, new = changed_fields(before, _snapshot(record))
+    if not new:
+        return record
+    if "hours" in new or "held_on" in new:  # what each supervisee confirmed has changed: ask again
+        for credit in record.credits:
+            credit.hours, credit.status, credit.reason, credit.responded_at = record.hours, "unconfirmed", None, None
+    db.session.flush()
+    refresh_people(c.person_id for c in record.credits)
+    record_audit(
+        actor=actor,
+        action="supervision.correct",
+        entity_type="supervision_record",
+        entity_id=record.id,
+        before=old,
+        after=new,
+    )
+    return record
+
+
+def may_void(actor, record: SupervisionRecord) -> bool:
+    """The author, or a coordinator over the record's unit."""
+    return is_author(actor, record) or (actor is not None and unit_in_scope(actor, record.unit, MANAGERS))
+
+
+def void_record(*, record: SupervisionRecord, reason: str | None, actor) -> int:
+    """Void a record with a reason: its credits stop counting, and the supervisees are told why (flushes)."""
+    if not may_void(actor, record):
+        raise Forbidden(_l("Only the author or a coordinator of its unit voids a supervision record."))
+    if record.voided_at is not None:
+        raise Conflict(_l("This record is already void."))
+    text = (reason or "").strip()
+    if not text or len(text) > 255:
+        raise Invalid(_l("Invalid input."), {"reason": _l("A reason of 1 to 255 characters is required.")})
+    record.voided_at, record.void_reason = utcnow(), text
+    db.session.flush()
+    people = [c.person_id for c in record.credits]
+    refresh_people(people)
+    told = notify(people, "supervision.voided", held_on=record.held_on.isoformat(), topic=record.topic, reason=text)
+    record_audit(
+        actor=actor,
+        action="supervision.void",
+        entity_type="supervision_record",
+        entity_id=record.id,
+        before={"void": False},
+        after={"void": True, "reason": text, "told": told},
+    )
+    return told

@@ -57,9 +57,13 @@ class CourseForm(FlaskForm):
     content_slug = SelectField(_l("Course content"), choices=[])
 
 
+# What a browser's datetime-local input sends and shows: "2022-05-11T09:00" (the first format renders a value).
+LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
 class SessionForm(FlaskForm):
-    starts_at = DateTimeLocalField(_l("Starts"), validators=[DataRequired()])
-    ends_at = DateTimeLocalField(_l("Ends"), validators=[DataRequired()])
+    starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMATS, validators=[DataRequired()])
+    ends_at = DateTimeLocalField(_l("Ends"), format=LOCAL_FORMATS, validators=[DataRequired()])
     hours = FiniteDecimalField(
         _l("Credited hours"), places=1, validators=[InputRequired(), NumberRange(MIN_HOURS, MAX_SESSION_HOURS)]
     )
@@ -73,4 +77,10 @@ class EnrolManyForm(FlaskForm):
 
 
 class EnrolOneForm(FlaskForm):
-    person_id = IntegerField(_l("Person number"), validators=[DataRequired(), NumberRange(1, MAX_ID)])
+    person_id = IntegerField(_l("Person"), validators=[Optional(), NumberRange(1, MAX_ID)])
+
+
+class ReasonForm(FlaskForm):
+    """A reason that the people concerned will read (cancelling a session, voiding a record)."""
+
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])

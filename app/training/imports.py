@@ -12,7 +12,7 @@ from ..people.idnumber import InvalidIdNumber, normalise_id_number
 from ..people.services import id_number_digest
 from .models import ATTENDANCE_STATUSES, CourseSession
 from .queries import seats_by_digest
-from .services import attendance_row, check_scope, write_attendance
+from .services import attendance_row, check_not_cancelled, check_scope, write_attendance
 
 ATTENDANCE_COLUMNS = {
     "id_number": ("id_number", "身份证号", "身份证号码"),
@@ -35,6 +35,7 @@ STATUS_ZH = {
 def import_attendance(*, session: CourseSession, filename: str, data: bytes, actor, max_rows: int) -> int:
     """Set attendance for the listed enrolled people; any bad row rejects the file. Returns rows written."""
     check_scope(actor, session.course.program.unit, TEACH)
+    check_not_cancelled(session)
     rows = read_table(filename, data, ATTENDANCE_COLUMNS, ("id_number", "status"), max_rows, ATTENDANCE_TEXT_ONLY)
     errors: list[RowError] = []
     digests = _digests(rows, errors)

@@ -56,6 +56,8 @@ class Program(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     audience: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Closed: kept with its history, but no longer offered (a program with attendance is closed, never deleted).
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[OrgUnit] = relationship()
     courses: Mapped[list[Course]] = relationship(back_populates="program", order_by="Course.code")
@@ -89,6 +91,7 @@ class Course(db.Model):
     pass_mark: Mapped[int | None]
     content_slug: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no more enrolment; history kept
 
     program: Mapped[Program] = relationship(back_populates="courses")
     sessions: Mapped[list[CourseSession]] = relationship(back_populates="course", order_by="CourseSession.starts_at")
@@ -112,8 +115,15 @@ class CourseSession(db.Model):
     place: Mapped[str | None] = mapped_column(String(120))
     mode: Mapped[str] = mapped_column(String(8), default="onsite")
     hours: Mapped[Decimal] = mapped_column(Numeric(4, 1))
+    # Cancelled: its attendance is kept but never counted, and it is not a scheduled session of the course.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(255))
 
     course: Mapped[Course] = relationship(back_populates="sessions")
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
 
 
 class Enrolment(db.Model):

@@ -8,10 +8,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..auth.permissions import MANAGE, TEACH, roles_for
+from ..core.i18n import _
 from ..coverage.models import Cohort
 from ..extensions import db
 from ..ledger.ce import ce_account
 from ..ledger.queries import Period, attended_sessions, completions, course_progress, person_hours
+from ..notices.services import notices_for
 from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids, unit_in_scope, visible_units
 from ..people.models import Person
@@ -159,13 +161,13 @@ def enrolment_counts(course_ids: list[int]) -> dict[int, dict[str, int]]:
 
 
 def session_counts(course_ids: list[int]) -> dict[int, int]:
-    """Return {course_id: number of scheduled sessions}."""
+    """Return {course_id: number of scheduled sessions} (a cancelled session is not scheduled)."""
     if not course_ids:
         return {}
     return dict(
         db.session.execute(
             select(CourseSession.course_id, func.count())
-            .where(CourseSession.course_id.in_(course_ids))
+            .where(CourseSession.course_id.in_(course_ids), CourseSession.cancelled_at.is_(None))
             .group_by(CourseSession.course_id)
         ).all()
     )
@@ -260,6 +262,22 @@ def checked_in_count(session: CourseSession) -> int:
     )
 
 
+def attendance_count(session: CourseSession) -> int:
+    """Count every attendance row of a session (any status)."""
+    return db.session.scalar(select(func.count()).where(Attendance.session_id == session.id)) or 0
+
+
+def deletion_consequences(courses: list[Course]) -> list[str]:
+    """Say what deleting these courses removes (the confirmation page of a deletion)."""
+    ids = [c.id for c in courses]
+    sessions = db.session.scalar(select(func.count()).where(CourseSession.course_id.in_(ids)))
+    enrolments = db.session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.course_id.in_(ids)))
+    return [
+        _("%(n)d courses, %(s)d sessions and %(e)d enrolments will be removed.", n=len(ids), s=sessions, e=enrolments),
+        _("Nothing that counts is lost: nobody attended. This cannot be undone."),
+    ]
+
+
 def check_in_figures(session: CourseSession) -> dict[str, int]:
     """Return how many have checked in to the session and how many hold a seat in its course."""
     return {"checked_in": checked_in_count(session), "seats": len(enrolled_ids(session.course_id))}
@@ -325,7 +343,10 @@ def my_course_page(person: Person, course: Course) -> dict[str, object]:
 
 
 def upcoming_sessions(person: Person, now: datetime, limit: int = 10) -> list[CourseSession]:
-    """Return the next sessions of the courses where the person holds a seat, with their courses."""
+    """Return the next sessions of the courses where the person holds a seat, with their courses.
+
+    Cancelled sessions stay in the list (marked on the page), so a trainee sees that one is off.
+    """
     return list(
         db.session.scalars(
             select(CourseSession)
@@ -352,6 +373,8 @@ def open_courses_for(person: Person, year: int) -> list[Course]:
             .where(
                 Program.unit_id.in_(ancestor_ids),
                 Course.policy == "open",
+                Course.closed_at.is_(None),
+                Program.closed_at.is_(None),
                 Program.year >= year,
                 Course.id.not_in(taken),
             )
@@ -375,6 +398,8 @@ def trainee_page(person: Person, year: int, now: datetime, today: date) -> dict[
         "hours": person_hours(person.id, Period.year(year)),
         "hours_all": person_hours(person.id, None),
         "ce": ce_account(person, today),
+        "notices": notices_for(person.id),
+        "ranks": waitlist_ranks(person),
         "year": year,
     }
 
@@ -399,3 +424,76 @@ def lesson_at(content: CourseContent, position: int) -> Lesson | None:
 def unit_options(viewer) -> list[OrgUnit]:
     """Return the units offered in selects: the viewer's units down to streets and stations."""
     return visible_units(viewer, kinds=OPTION_KINDS)
+
+
+def waitlist_ranks(person: Person) -> dict[int, int]:
+    """{course_id: the person's rank in its waitlist (1 = next to get a seat)}, in one statement."""
+    mine = (
+        select(Enrolment.course_id, Enrolment.waitlist_position)
+        .where(Enrolment.person_id == person.id, Enrolment.status == "waitlisted")
+        .subquery()
+    )
+    ahead = (
+        select(mine.c.course_id, func.count(Enrolment.id))
+        .join(Enrolment, Enrolment.course_id == mine.c.course_id)
+        .where(Enrolment.status == "waitlisted", Enrolment.waitlist_position <= mine.c.waitlist_position)
+        .group_by(mine.c.course_id)
+    )
+    return dict(db.session.execute(ahead).all())
+
+
+def waitlist_length(course_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Enrolment.course_id == course_id, Enrolment.status == "waitlisted")
+    )
+
+
+def catalogue(person: Person, year: int) -> list[dict]:
+    """The courses open to the person, with what one wants to know before enrolling (a fixed number of statements).
+
+    Each entry: the course and program, first and last session, places and modes, seats left
+    (None: no limit), how many wait, and the content's summary.
+    """
+    courses = open_courses_for(person, year)
+    ids = [c.id for c in courses]
+    if not ids:
+        return []
+    sessions: dict[int, list[CourseSession]] = {}
+    for s in db.session.scalars(
+        select(CourseSession)
+        .where(CourseSession.course_id.in_(ids), CourseSession.cancelled_at.is_(None))
+        .order_by(CourseSession.starts_at)
+    ):
+        sessions.setdefault(s.course_id, []).append(s)
+    waiting = dict(
+        db.session.execute(
+            select(Enrolment.course_id, func.count())
+            .where(Enrolment.course_id.in_(ids), Enrolment.status == "waitlisted")
+            .group_by(Enrolment.course_id)
+        ).all()
+    )
+    slugs = {c.content_slug for c in courses if c.content_slug}
+    summaries = (
+        dict(db.session.execute(select(CourseContent.slug, CourseContent.summary).where(CourseContent.slug.in_(slugs))))
+        if slugs
+        else {}
+    )
+    out = []
+    for c in courses:
+        mine = sessions.get(c.id, [])
+        seats_left = None if c.capacity is None else max(c.capacity - c.seats_taken, 0)
+        out.append(
+            {
+                "course": c,
+                "sessions": mine,
+                "first": mine[0].starts_at if mine else None,
+                "last": mine[-1].starts_at if mine else None,
+                "places": sorted({s.place for s in mine if s.place}),
+                "modes": sorted({s.mode for s in mine}),
+                "seats_left": seats_left,
+                "waiting": waiting.get(c.id, 0),
+                "full": seats_left == 0,
+                "summary": summaries.get(c.content_slug) or c.program.audience,
+            }
+        )
+    return out

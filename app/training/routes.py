@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -15,21 +15,28 @@ from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import MANAGE, TEACH, can
 from ..core.access import found
 from ..core.db import utcnow
-from ..core.domain import DomainError
+from ..core.domain import Conflict, DomainError
 from ..core.forms import ActionForm, UploadForm, choices
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, year_arg
+from ..core.templating import local_time
 from ..core.uow import attempt
 from ..core.urls import public_url
+from ..credentials.services import verification_status
+from ..extensions import db
 from ..jobs.imports import import_upload
+from ..notices.services import mark_read, wording
 from ..org.queries import unit_for
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
+from ..people.picker import picked_person
 from ..people.queries import person_for
-from . import queries, services
+from ..people.record import hours_statement, person_record
+from . import changes, queries, services
+from .calendar import calendar_token, feed, reset_calendar, user_for_token
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
-from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, SessionForm
+from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, ReasonForm, SessionForm
 from .imports import import_attendance
 from .labels import ENROLMENT_LABELS, KIND_LABELS, MODE_LABELS, STATUS_LABELS
 from .models import Course, CourseSession
@@ -47,6 +54,7 @@ def _labels():
         "MODE_LABELS": MODE_LABELS,
         "STATUS_LABELS": STATUS_LABELS,
         "ENROLMENT_LABELS": ENROLMENT_LABELS,
+        "notice_text": wording,
     }
 
 
@@ -119,6 +127,72 @@ def program(program_id: int):
     return render_template("lms/training/program.html", **queries.program_page(current_user, prog))
 
 
+@bp.route("/programs/<id:program_id>/edit", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def edit_program(program_id: int):
+    prog = found(queries.visible_program(current_user, program_id, MANAGE))
+    form = ProgramForm(obj=prog)
+    del form.unit_id  # a program stays with its unit
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            changes.update_program(
+                program=prog, data={k: getattr(form, k).data for k in PROGRAM_FIELDS}, actor=current_user
+            )
+        if outcome.ok:
+            flash(_("Saved."), "success")
+            return redirect(url_for("training.program", program_id=prog.id))
+        _flash_error(outcome.error, form)
+    return render_template("lms/training/program_form.html", form=form, program=prog)
+
+
+@bp.post("/programs/<id:program_id>/<any(close, reopen):verb>")
+@permission_required(MANAGE)
+def close_program(program_id: int, verb: str):
+    prog = found(queries.visible_program(current_user, program_id, MANAGE))
+    if ActionForm().validate_on_submit():
+        changes.set_program_closed(program=prog, closed=verb == "close", actor=current_user)
+        flash(_("The program is closed.") if verb == "close" else _("The program is open again."), "success")
+    return redirect(url_for("training.program", program_id=prog.id))
+
+
+@bp.route("/programs/<id:program_id>/delete", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def delete_program(program_id: int):
+    prog = found(queries.visible_program(current_user, program_id, MANAGE))
+    form = ActionForm()
+    if form.validate_on_submit():
+        title = prog.title
+        with attempt() as outcome:
+            changes.delete_program(program=prog, actor=current_user)
+        if outcome.ok:
+            flash(_("Deleted %(title)s.", title=title), "success")
+            return redirect(url_for("training.programs"))
+        return _refused(outcome.error, url_for("training.program", program_id=prog.id))
+    return render_template(
+        "lms/core/confirm.html",
+        form=form,
+        title=_("Delete %(title)s?", title=prog.title),
+        consequences=queries.deletion_consequences(prog.courses),
+        button=_("Delete the program"),
+        back=url_for("training.program", program_id=prog.id),
+        danger=True,
+    )
+
+
+def _refused(error: DomainError, back: str):
+    """Answer a refused change from a confirmation page: 409 with the reason, nothing changed."""
+    return (
+        render_template(
+            "lms/core/confirm.html",
+            form=None,
+            title=_("This cannot be done"),
+            consequences=[str(error.message)],
+            back=back,
+        ),
+        409 if isinstance(error, Conflict) else 422,
+    )
+
+
 @bp.route("/programs/<id:program_id>/courses/new", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def new_course(program_id: int):
@@ -161,6 +235,62 @@ def course(course_id: int):
     )
 
 
+def _content_choices() -> list[SelectChoice]:
+    return [SelectChoice("", "—")] + [SelectChoice(c.slug, f"{c.code} {c.title}") for c in queries.content_options()]
+
+
+@bp.route("/courses/<id:course_id>/edit", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def edit_course(course_id: int):
+    crs = found(queries.visible_course(current_user, course_id, MANAGE))
+    form = CourseForm(obj=crs)
+    form.content_slug.choices = _content_choices()
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            data = {k: getattr(form, k).data for k in COURSE_FIELDS}
+            changes.update_course(course=crs, data=data, actor=current_user)
+        if outcome.ok:
+            flash(_("Saved."), "success")
+            return redirect(url_for("training.course", course_id=crs.id))
+        _flash_error(outcome.error, form)
+    return render_template("lms/training/course_form.html", form=form, program=crs.program, course=crs)
+
+
+@bp.post("/courses/<id:course_id>/<any(close, reopen):verb>")
+@permission_required(MANAGE)
+def close_course(course_id: int, verb: str):
+    crs = found(queries.visible_course(current_user, course_id, MANAGE))
+    if ActionForm().validate_on_submit():
+        changes.set_course_closed(course=crs, closed=verb == "close", actor=current_user)
+        flash(_("The course is closed.") if verb == "close" else _("The course is open again."), "success")
+    return redirect(url_for("training.course", course_id=crs.id))
+
+
+@bp.route("/courses/<id:course_id>/delete", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def delete_course(course_id: int):
+    crs = found(queries.visible_course(current_user, course_id, MANAGE))
+    form = ActionForm()
+    program_id = crs.program_id
+    if form.validate_on_submit():
+        title = crs.title
+        with attempt() as outcome:
+            changes.delete_course(course=crs, actor=current_user)
+        if outcome.ok:
+            flash(_("Deleted %(title)s.", title=title), "success")
+            return redirect(url_for("training.program", program_id=program_id))
+        return _refused(outcome.error, url_for("training.course", course_id=crs.id))
+    return render_template(
+        "lms/core/confirm.html",
+        form=form,
+        title=_("Delete %(title)s?", title=crs.title),
+        consequences=queries.deletion_consequences([crs]),
+        button=_("Delete the course"),
+        back=url_for("training.course", course_id=crs.id),
+        danger=True,
+    )
+
+
 @bp.post("/courses/<id:course_id>/sessions")
 @permission_required(MANAGE)
 def add_session(course_id: int):
@@ -190,7 +320,7 @@ def add_session(course_id: int):
 @permission_required(MANAGE)
 def enrol(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
-    if "one-person_id" in request.form:
+    if "one-person_id" in request.form or "one-person_id-q" in request.form:
         _enrol_one(crs)
     else:
         _enrol_group(crs)
@@ -198,13 +328,13 @@ def enrol(course_id: int):
 
 
 def _enrol_one(crs: Course) -> None:
-    """Enrol the person whose number the form names, and say how it went."""
+    """Enrol the person chosen by search (or, without script, by what was typed), and say how it went."""
     form = EnrolOneForm(prefix="one")
     if not form.validate_on_submit():
         abort(400)
-    person = person_for(current_user, form.person_id.data)
+    person = picked_person(current_user, form.person_id)
     if person is None:
-        flash(_("No person with number %(id)d among your units.", id=form.person_id.data), "error")
+        flash(" ".join(str(e) for e in form.person_id.errors) or _("Choose a person."), "error")
         return
     with attempt() as outcome:
         result = services.enrol(course=crs, person=person, actor=current_user)
@@ -286,8 +416,88 @@ def session_roster(session_id: int):
         _flash_error(outcome.error)
         entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
     return render_template(
-        "lms/training/session.html", session=sess, rows=queries.session_roster(sess), form=form, entered=entered
+        "lms/training/session.html",
+        session=sess,
+        rows=queries.session_roster(sess),
+        form=form,
+        entered=entered,
+        **queries.check_in_figures(sess),
     )
+
+
+@bp.route("/sessions/<id:session_id>/edit", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def edit_session(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id, MANAGE))
+    form = SessionForm(obj=sess)
+    if request.method == "GET":
+        form.starts_at.data = sess.starts_at.astimezone(_zone()).replace(tzinfo=None)
+        form.ends_at.data = sess.ends_at.astimezone(_zone()).replace(tzinfo=None)
+    if form.validate_on_submit():
+        data = {
+            "starts_at": _local(form.starts_at.data),
+            "ends_at": _local(form.ends_at.data),
+            "hours": form.hours.data,
+            "mode": form.mode.data,
+            "place": form.place.data,
+        }
+        with attempt() as outcome:
+            changes.update_session(session=sess, data=data, actor=current_user)
+        if outcome.ok:
+            flash(_("Saved. The enrolled trainees are told of a new time or place."), "success")
+            return redirect(url_for("training.course", course_id=sess.course_id))
+        _flash_error(outcome.error, form)
+    return render_template(
+        "lms/training/session_form.html", form=form, session=sess, told=len(queries.enrolled_ids(sess.course_id))
+    )
+
+
+@bp.route("/sessions/<id:session_id>/cancel", methods=["GET", "POST"])
+@permission_required(MANAGE)
+def cancel_session(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id, MANAGE))
+    form = ReasonForm()
+    if form.validate_on_submit():
+        with attempt() as outcome:
+            told = changes.cancel_session(session=sess, reason=form.reason.data, actor=current_user)
+        if outcome.ok:
+            flash(_("The session is cancelled; %(n)d trainees were told.", n=told), "success")
+            return redirect(url_for("training.course", course_id=sess.course_id))
+        if isinstance(outcome.error, Conflict):
+            return _refused(outcome.error, url_for("training.course", course_id=sess.course_id))
+        _flash_error(outcome.error, form)
+    figures = queries.check_in_figures(sess)
+    return render_template(
+        "lms/core/confirm.html",
+        form=form,
+        fields=[form.reason],
+        title=_("Cancel the session of %(when)s?", when=local_time(sess.starts_at)),
+        consequences=[
+            _("%(n)d enrolled trainees will be told, with your reason.", n=figures["seats"]),
+            _(
+                "%(n)d attendance records are kept but no longer count; the course has one session fewer.",
+                n=queries.attendance_count(sess),
+            ),
+            _("You can restore the session later."),
+        ],
+        button=_("Cancel the session"),
+        back=url_for("training.course", course_id=sess.course_id),
+        danger=True,
+    )
+
+
+@bp.post("/sessions/<id:session_id>/restore")
+@permission_required(MANAGE)
+def restore_session(session_id: int):
+    sess = found(queries.visible_session(current_user, session_id, MANAGE))
+    if ActionForm().validate_on_submit():
+        with attempt() as outcome:
+            changes.restore_session(session=sess, actor=current_user)
+        if outcome.ok:
+            flash(_("The session is restored; its attendance counts again."), "success")
+        else:
+            _flash_error(outcome.error)
+    return redirect(url_for("training.course", course_id=sess.course_id))
 
 
 @bp.get("/sessions/<id:session_id>/qr")
@@ -358,6 +568,108 @@ def my():
     )
 
 
+@bp.get("/my/catalogue")
+@login_required
+def catalogue():
+    person = _me()
+    today = utcnow().astimezone(_zone()).date()
+    return render_template(
+        "lms/training/catalogue.html", entries=queries.catalogue(person, today.year - 1), action_form=ActionForm()
+    )
+
+
+@bp.get("/my/record")
+@login_required
+def my_record():
+    person = _me()
+    return render_template(
+        "lms/training/my_record.html",
+        years=person_record(person, utcnow().astimezone(_zone()).year),
+        status_of=verification_status,
+    )
+
+
+@bp.get("/my/hours")
+@login_required
+def my_hours():
+    """A printable statement of one's training and supervision hours (学时证明) for a chosen period."""
+    person = _me()
+    today = utcnow().astimezone(_zone()).date()
+    error = None
+    try:
+        first = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
+        last = date.fromisoformat(request.args.get("to") or today.isoformat())
+        if last < first or first.year < FIRST_YEAR or last.year > LAST_YEAR:
+            raise ValueError
+    except ValueError:
+        error = _("Choose a period whose end is not before its start.")
+        first, last = date(today.year, 1, 1), today
+    rows, totals = hours_statement(person, first, last)
+    return render_template(
+        "lms/training/my_hours.html",
+        person=person,
+        rows=rows,
+        totals=totals,
+        first=first,
+        last=last,
+        today=today,
+        error=error,
+    )
+
+
+@bp.route("/my/calendar", methods=["GET", "POST"])
+@login_required
+def my_calendar():
+    """The private address of one's calendar feed; posting makes a new one (the old stops working)."""
+    _me()
+    form = ActionForm()
+    if form.validate_on_submit():
+        reset_calendar(current_user)
+        flash(_("A new calendar address is made: the old one no longer works."), "success")
+        return redirect(url_for("training.my_calendar"))
+    token = calendar_token(current_user)
+    return render_template(
+        "lms/training/my_calendar.html",
+        feed_url=public_url("training.calendar_feed", token=token),
+        form=form,
+    )
+
+
+@bp.get("/calendar/<string(maxlength=64):token>.ics")
+def calendar_feed(token: str):
+    """A trainee's sessions for their calendar app (no sign-in: the address is the key)."""
+    user = user_for_token(token)
+    if user is None:
+        abort(404)
+    body = feed(user.person, _("Shegong Academy"))
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@bp.get("/sessions/<id:session_id>/live.json")
+@permission_required(TEACH)
+def session_live(session_id: int):
+    """What the projector and the roster show while the session runs: the count, and each person's mark."""
+    sess = found(queries.visible_session(current_user, session_id))
+    figures = queries.check_in_figures(sess)
+    marks = {
+        str(a.person_id): {"status": a.status, "method": a.method}
+        for a in db.session.scalars(queries.attendance_of(sess))
+    }
+    return {**figures, "marks": marks}, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/my/notices/read")
+@login_required
+def read_notices():
+    person = _me()
+    if ActionForm().validate_on_submit():
+        mark_read(person.id)
+    return redirect(url_for("training.my"))
+
+
 def _my_course(course_id: int):
     """The signed-in trainee and the course, if they hold a seat in it (else 404)."""
     person = _me()
@@ -396,7 +708,8 @@ def self_enrol(course_id: int):
     elif result.status == "enrolled":
         flash(_("You are enrolled in %(title)s.", title=crs.title), "success")
     else:
-        flash(_("The course is full: you are number %(n)d on the waitlist.", n=result.waitlist_position), "success")
+        rank = queries.waitlist_ranks(person).get(crs.id, 1)
+        flash(_("The course is full: you are number %(n)d on the waitlist.", n=rank), "success")
     return redirect(url_for("training.my"))
 
 

@@ -71,9 +71,8 @@ def _hours(value, field: str, errors: dict, maximum: Decimal = MAX_COURSE_HOURS)
     return hours
 
 
-def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
-    """Create a program held by ``unit`` (flushes)."""
-    check_scope(actor, unit)
+def program_values(data: dict) -> dict:
+    """Check a program's fields; return them cleaned, or raise :class:`Invalid` naming each bad one."""
     errors: dict = {}
     title = (data.get("title") or "").strip()
     if not title or len(title) > 120:
@@ -88,16 +87,22 @@ def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
         errors["ends_on"] = _l("The end date is before the start date.")
     if errors:
         raise Invalid(_l("Invalid input."), errors)
-    program = Program(
-        title=title,
-        kind=data["kind"],
-        tier=(data.get("tier") or "").strip()[:16] or None,
-        unit=unit,
-        year=year,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        audience=(data.get("audience") or "").strip()[:255] or None,
-    )
+    return {
+        "title": title,
+        "kind": data["kind"],
+        "tier": (data.get("tier") or "").strip()[:16] or None,
+        "year": year,
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        "audience": (data.get("audience") or "").strip()[:255] or None,
+    }
+
+
+def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
+    """Create a program held by ``unit`` (flushes)."""
+    check_scope(actor, unit)
+    values = program_values(data)
+    program = Program(unit=unit, **values)
     db.session.add(program)
     db.session.flush()
     record_audit(
@@ -105,14 +110,13 @@ def create_program(*, data: dict, unit: OrgUnit, actor) -> Program:
         action="program.create",
         entity_type="program",
         entity_id=program.id,
-        after={"title": title, "unit_id": unit.id, "year": year},
+        after={"title": values["title"], "unit_id": unit.id, "year": values["year"]},
     )
     return program
 
 
-def create_course(*, program: Program, data: dict, actor) -> Course:
-    """Add a course to a program (flushes)."""
-    check_scope(actor, program.unit)
+def course_values(data: dict, program: Program, course_id: int | None = None) -> dict:
+    """Check a course's fields (the code unique in its program, ``course_id`` aside); return them cleaned."""
     errors: dict = {}
     code = (data.get("code") or "").strip()
     title = (data.get("title") or "").strip()
@@ -136,23 +140,31 @@ def create_course(*, program: Program, data: dict, actor) -> Course:
     pass_mark = data.get("pass_mark")
     if pass_mark is not None and (not isinstance(pass_mark, int) or not 0 <= pass_mark <= MAX_PASS_MARK):
         errors["pass_mark"] = _l("The pass mark must be from 0 to 100.")
-    if not errors and db.session.scalar(select(Course.id).where(Course.program_id == program.id, Course.code == code)):
+    same_code = select(Course.id).where(Course.program_id == program.id, Course.code == code)
+    if course_id is not None:
+        same_code = same_code.where(Course.id != course_id)
+    if not errors and db.session.scalar(same_code):
         raise Conflict(
             _l("This program already has a course with code %(code)s.", code=code), {"code": _l("Already used.")}
         )
     if errors:
         raise Invalid(_l("Invalid input."), errors)
-    course = Course(
-        program=program,
-        code=code,
-        title=title,
-        hours=hours,
-        capacity=capacity,
-        policy=policy,
-        min_attendance=min_attendance,
-        pass_mark=pass_mark,
-        content_slug=(data.get("content_slug") or None),
-    )
+    return {
+        "code": code,
+        "title": title,
+        "hours": hours,
+        "capacity": capacity,
+        "policy": policy,
+        "min_attendance": min_attendance,
+        "pass_mark": pass_mark,
+        "content_slug": data.get("content_slug") or None,
+    }
+
+
+def create_course(*, program: Program, data: dict, actor) -> Course:
+    """Add a course to a program (flushes)."""
+    check_scope(actor, program.unit)
+    course = Course(program=program, **course_values(data, program))
     db.session.add(course)
     db.session.flush()
     record_audit(
@@ -160,14 +172,13 @@ def create_course(*, program: Program, data: dict, actor) -> Course:
         action="course.create",
         entity_type="course",
         entity_id=course.id,
-        after={"code": code, "program_id": program.id},
+        after={"code": course.code, "program_id": program.id},
     )
     return course
 
 
-def create_session(*, course: Course, data: dict, actor) -> CourseSession:
-    """Schedule a session of a course (flushes)."""
-    check_scope(actor, course.program.unit)
+def session_values(data: dict) -> dict:
+    """Check a session's fields; return them cleaned, or raise :class:`Invalid` naming each bad one."""
     errors: dict = {}
     starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
     if not isinstance(starts_at, datetime):
@@ -185,14 +196,20 @@ def create_session(*, course: Course, data: dict, actor) -> CourseSession:
         errors["mode"] = _l("Mode must be one of %(values)s.", values=", ".join(MODES))
     if errors:
         raise Invalid(_l("Invalid input."), errors)
-    session = CourseSession(
-        course=course,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        hours=hours,
-        mode=mode,
-        place=(data.get("place") or "").strip()[:120] or None,
-    )
+    return {
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "hours": hours,
+        "mode": mode,
+        "place": (data.get("place") or "").strip()[:120] or None,
+    }
+
+
+def create_session(*, course: Course, data: dict, actor) -> CourseSession:
+    """Schedule a session of a course (flushes)."""
+    check_scope(actor, course.program.unit)
+    check_open(course)
+    session = CourseSession(course=course, **session_values(data))
     db.session.add(session)
     db.session.flush()
     # One more scheduled session changes who has completed the course.
@@ -202,14 +219,32 @@ def create_session(*, course: Course, data: dict, actor) -> CourseSession:
         action="session.create",
         entity_type="course_session",
         entity_id=session.id,
-        after={"course_id": course.id, "starts_at": starts_at.isoformat()},
+        after={"course_id": course.id, "starts_at": session.starts_at.isoformat()},
     )
     return session
 
 
+def check_open(course: Course) -> None:
+    """Refuse to add to a closed course or a course of a closed program."""
+    if course.closed_at is not None or course.program.closed_at is not None:
+        raise Conflict(_l("This course is closed: reopen it first."))
+
+
+def check_not_cancelled(session: CourseSession) -> None:
+    """Refuse attendance at a cancelled session."""
+    if session.cancelled_at is not None:
+        raise Conflict(_l("This session is cancelled: no attendance is taken."))
+
+
 def can_self_enrol(course: Course, person: Person) -> bool:
     """Return whether ``person`` may enrol themself: open courses of a unit above or at theirs."""
-    return course.policy == "open" and person.unit.is_within(course.program.unit) and person.active
+    return (
+        course.policy == "open"
+        and course.closed_at is None
+        and course.program.closed_at is None
+        and person.unit.is_within(course.program.unit)
+        and person.active
+    )
 
 
 def enrol(*, course: Course, person: Person, actor, self_service: bool = False) -> Enrolment:
@@ -254,6 +289,7 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
 
 def _check_enrol_allowed(course: Course, person: Person, actor, self_service: bool) -> None:
     """Refuse a self-enrolment the course does not take, or a staff enrolment outside the actor's units."""
+    check_open(course)
     if self_service:
         if not can_self_enrol(course, person):
             raise Forbidden(_l("This course does not take self-enrolment."))
@@ -452,6 +488,7 @@ def record_attendance(
 ) -> Attendance:
     """Set one person's attendance at a session; repeating it changes nothing (flushes)."""
     check_scope(actor, session.course.program.unit, TEACH)
+    check_not_cancelled(session)
     _check_status(status, reason)
     if method not in METHODS:
         raise Invalid(_l("Invalid input."), {"method": _l("Unknown method.")})
@@ -493,6 +530,7 @@ def record_attendance_batch(*, session: CourseSession, items: list[dict], actor,
     once and one audit entry lists what changed. Returns the rows in the order of ``items``.
     """
     check_scope(actor, session.course.program.unit, TEACH)
+    check_not_cancelled(session)
     if method not in METHODS:
         raise Invalid(_l("Invalid input."), {"method": _l("Unknown method.")})
     enrolled = enrolled_ids(session.course_id)
@@ -550,6 +588,7 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
     One POST, one audit entry listing what changed. Returns the number of rows written.
     """
     check_scope(actor, session.course.program.unit, TEACH)
+    check_not_cancelled(session)
     roster = enrolled_ids(session.course_id)
     unknown = set(exceptions) - roster
     if unknown:
@@ -601,6 +640,8 @@ def check_in(
     twenty simultaneous scans one record, and one audit entry.
     """
     now = now or utcnow()
+    if session.cancelled_at is not None:
+        raise Forbidden(_l("This session is cancelled: no attendance is taken."))
     if not code_is_good(session.id, token, now, browser):
         raise Forbidden(_l("This check-in code has expired. Scan the code on the screen again."))
     margin = timedelta(minutes=current_app.config["LMS_CHECKIN_MARGIN_MINUTES"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from shegong_academy.audit.models import AuditEntry
 from shegong_academy.coverage.models import Cohort, CohortMember
 from shegong_academy.extensions import db
 from shegong_academy.org.queries import children_of, unit_by_code
@@ -161,11 +163,12 @@ def test_new_cohort_by_category_rule_then_freeze(app, world):
         "year": 2022,
         "min_training_hours": "6",
         "min_supervision_hours": "",
-        "training_target": "0.9",
-        "supervision_target": "1",
+        "training_target": "90",  # per cent
+        "supervision_target": "100",
     }
-    refused = client.post("/coverage/cohorts/new", data={**form, "training_target": "1.5"})
-    assert refused.status_code == 200  # the form again, with the error
+    for bad in ("150", "0.5", "abc"):
+        refused = client.post("/coverage/cohorts/new", data={**form, "training_target": bad})
+        assert refused.status_code == 200  # the form again, with the error
     outside = client.post("/coverage/cohorts/new", data={**form, "unit_id": world["other"]})
     assert outside.status_code in (200, 404)
     with app.app_context():
@@ -180,6 +183,7 @@ def test_new_cohort_by_category_rule_then_freeze(app, world):
             True,
             None,
         )
+        assert (new.training_target, new.supervision_target) == (Decimal("0.900"), Decimal("1.000"))
         members = set(db.session.scalars(select(CohortMember.person_id).where(CohortMember.cohort_id == new.id)))
         assert len(members) == 4  # 王五 and the three 项目社工
         new_id = new.id
@@ -197,3 +201,45 @@ def test_new_cohort_by_category_rule_then_freeze(app, world):
     login(other, "coordout")
     assert other.post(f"/coverage/cohorts/{new_id}/freeze").status_code == 404
     assert other.get(f"/coverage/?unit={world['district']}&year=2022").status_code == 404
+
+
+def test_a_cohort_is_corrected_from_its_page(app, world):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, "coord")
+    form = {
+        "name": "2022年项目社工",
+        "unit_id": world["district"],
+        "category": "project_social_worker",
+        "year": 2022,
+        "min_training_hours": "6",
+        "min_supervision_hours": "",
+        "training_target": "90",
+        "supervision_target": "100",
+    }
+    assert client.post("/coverage/cohorts/new", data=form).status_code == 302
+    with app.app_context():
+        cohort_id = db.session.scalars(select(Cohort.id).order_by(Cohort.id.desc())).first()
+    page = client.get(f"/coverage/cohorts/{cohort_id}/edit").get_data(as_text=True)
+    assert 'value="90.0"' in page and "2022年项目社工" in page
+    edited = {k: v for k, v in form.items() if k not in ("unit_id", "year")}
+    r = client.post(
+        f"/coverage/cohorts/{cohort_id}/edit",
+        data={**edited, "name": "2022年项目社工（修订）", "min_training_hours": "8", "training_target": "95"},
+    )
+    assert r.status_code == 302, re.findall(r'<p class="error">(.*?)</p>|flash-error[^>]*>(.*?)<', r.text)
+    with app.app_context():
+        cohort = db.session.get(Cohort, cohort_id)
+        assert (cohort.name, cohort.min_training_hours, cohort.training_target, cohort.year) == (
+            "2022年项目社工（修订）",
+            Decimal("8.0"),
+            Decimal("0.950"),
+            2022,
+        )
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cohort.update")).one()
+        assert entry.before["name"] == "2022年项目社工" and entry.after["training_target"] == "0.950"
+    r = client.post(f"/coverage/cohorts/{cohort_id}/edit", data={**edited, "training_target": "0"})
+    assert r.status_code == 200  # refused, with the message; nothing changed
+    other = app.test_client()
+    login(other, "coordout")
+    assert other.get(f"/coverage/cohorts/{cohort_id}/edit").status_code == 404

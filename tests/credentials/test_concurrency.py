@@ -86,7 +86,7 @@ def test_twenty_approvals_of_one_person_issue_one_certificate(capp, tmp_path):
     url = f"/credentials/{ids['credential']}/approve"
 
     def approve(i: int):
-        r = clients[i].post(url, data={"person_id": [ids["person"]]})
+        r = clients[i].post(url, data={"person_id": [ids["person"]], "confirmed": "1"})
         return r.status_code
 
     results = together(capp, approve)
@@ -117,7 +117,9 @@ def test_twenty_renewals_of_an_expired_certificate_make_one(capp):
         old_id = old.id
     clients = _clients(capp)
     url = f"/credentials/{ids['credential']}/approve"
-    results = together(capp, lambda i: clients[i].post(url, data={"person_id": [ids["person"]]}).status_code)
+    results = together(
+        capp, lambda i: clients[i].post(url, data={"person_id": [ids["person"]], "confirmed": "1"}).status_code
+    )
     assert results == [302] * N
     with capp.app_context():
         valid = _valid(ids["person"])

@@ -295,7 +295,7 @@ def test_credential_pages(app, tmp_path):
     page = client.get(f"/credentials/{cred_id}")
     assert page.status_code == 200 and "李四" in page.text
     assert client.get(f"/credentials/{cred_id}?show=issued").status_code == 200
-    r = client.post(f"/credentials/{cred_id}/approve", data={"person_id": [person_id]})
+    r = client.post(f"/credentials/{cred_id}/approve", data={"person_id": [person_id], "confirmed": "1"})
     assert r.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(func.count(Certificate.id))) == 2

@@ -71,7 +71,7 @@ def test_an_administrator_sees_and_approves_all_69_candidates_behind_5000_others
     waiting = client.get(f"/credentials/{cred_id}?show=waiting&page=101")  # 5,002 waiting, 50 a page
     assert waiting.status_code == 200 and "钱七" in waiting.text and "赵六" in waiting.text
     assert "阿0" not in waiting.text
-    r = client.post(f"/credentials/{cred_id}/approve", data={"all": "1"})
+    r = client.post(f"/credentials/{cred_id}/approve", data={"all": "1", "confirmed": "1"})
     assert r.status_code == 302
     with app.app_context():
         holders = db.session.scalars(select(Certificate.person_id).where(Certificate.status == "valid")).all()

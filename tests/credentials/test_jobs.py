@@ -56,7 +56,7 @@ def test_approving_everyone_answers_with_a_job_that_issues_each_once(app, eight)
     login(client, "coord")
     approved = client.post(
         f"/credentials/{eight['credential']}/approve",
-        data={"all": "1"},
+        data={"all": "1", "confirmed": "1"},
         headers={"Accept-Language": "en"},
     )
     assert approved.status_code == 302 and re.fullmatch(r"/jobs/\d+", approved.headers["Location"])

@@ -91,7 +91,9 @@ def test_a_full_folder_is_said_clearly_and_rolls_the_approval_back(app, tmp_path
     login(client, "coord")
     _failing_store(monkeypatch, errno.ENOSPC)
     page = client.post(
-        f"/credentials/{ids['credential']}/approve", data={"person_id": [ids["person"]]}, follow_redirects=True
+        f"/credentials/{ids['credential']}/approve",
+        data={"person_id": [ids["person"]], "confirmed": "1"},
+        follow_redirects=True,
     )
     assert page.status_code == 200
     stopped = _message(app, "Issuing stopped: %(reason)s", reason=_message(app, FULL))

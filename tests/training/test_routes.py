@@ -299,7 +299,7 @@ def test_invalid_session_flashes_why_and_writes_nothing(site, course_id, changes
     assert message in text, text
 
 
-def test_enrol_one_person_by_number(site, course_id):
+def test_enrol_one_person_by_id(site, course_id):
     c = site.client("coord")
     r = c.post(f"/courses/{course_id}/enrol", data={"one-person_id": site.ids["person"]}, follow_redirects=True)
     assert flashes(r) == [("success", "李四: Enrolled.")]
@@ -310,7 +310,19 @@ def test_enrol_one_person_by_number(site, course_id):
     # Someone outside the coordinator's district, and a number nobody has.
     for number in (site.ids["outsider"], 999999):
         r = c.post(f"/courses/{course_id}/enrol", data={"one-person_id": number}, follow_redirects=True)
-        assert flashes(r) == [("error", f"No person with number {number} among your units.")]
+        assert flashes(r) == [("error", "Unknown person.")]
+    assert site.count(Enrolment) == 1
+
+
+def test_enrol_one_person_found_by_what_was_typed(site, course_id):
+    """Without script, the picker's typed text arrives alone: one match is that person, else it says why."""
+    c = site.client("coord")
+    r = c.post(f"/courses/{course_id}/enrol", data={"one-person_id-q": "王五"}, follow_redirects=True)
+    assert flashes(r) == [("success", "王五: Enrolled.")]
+    r = c.post(f"/courses/{course_id}/enrol", data={"one-person_id-q": "赵六"}, follow_redirects=True)
+    assert flashes(r) == [("error", "Nobody matches 赵六.")]  # another district's
+    r = c.post(f"/courses/{course_id}/enrol", data={"one-person_id-q": "", "one-person_id": ""}, follow_redirects=True)
+    assert flashes(r) == [("error", "Choose a person.")]
     assert site.count(Enrolment) == 1
     with site.world():
         assert db.session.get(Course, course_id).seats_taken == 1
@@ -469,7 +481,8 @@ def test_qr_svg_encodes_a_fresh_check_in_link_and_is_never_cached(site, running,
     c = site.client("coord")
     r = c.get(f"/sessions/{running.id}/qr")
     assert r.status_code == 200 and f'src="/sessions/{running.id}/qr.svg"' in r.text
-    assert "Checked in: 0 of 1" in page(r)
+    live = r'Checked in <strong data-live="checked_in">0</strong> / <span data-live="seats">1</span>'
+    assert re.search(live, page(r))
     r = c.get(f"/sessions/{running.id}/qr.svg")
     assert r.status_code == 200
     assert r.mimetype == "image/svg+xml"

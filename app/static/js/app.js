@@ -51,3 +51,120 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setTimeout(tick, 1000);
 });
+
+// The person picker: search as one types (name, phone, last digits of the ID number); arrows and Enter choose.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".person-picker").forEach((box) => {
+    const input = box.querySelector("input[type=search]");
+    const hidden = box.querySelector("input[type=hidden]");
+    const list = box.querySelector("[role=listbox]");
+    const chosen = box.querySelector(".hint[aria-live]");
+    let items = [];
+    let active = -1;
+    let timer = null;
+    const show = (open) => {
+      list.hidden = !open;
+      input.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    const highlight = (index) => {
+      active = index;
+      list.querySelectorAll("li").forEach((li, i) => li.setAttribute("aria-selected", i === index ? "true" : "false"));
+      if (index >= 0) input.setAttribute("aria-activedescendant", `${list.id}-${index}`);
+      else input.removeAttribute("aria-activedescendant");
+    };
+    const choose = (person) => {
+      hidden.value = person.id;
+      input.value = person.name;
+      chosen.textContent = [person.name, person.unit, person.id_number].join(" · ");
+      show(false);
+    };
+    const render = () => {
+      list.replaceChildren();
+      items.forEach((p, i) => {
+        const li = document.createElement("li");
+        li.id = `${list.id}-${i}`;
+        li.setAttribute("role", "option");
+        li.textContent = [p.name, p.unit, p.id_number, p.phone].filter(Boolean).join(" · ");
+        li.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+          choose(p);
+        });
+        list.appendChild(li);
+      });
+      highlight(items.length ? 0 : -1);
+      show(items.length > 0);
+    };
+    input.addEventListener("input", () => {
+      hidden.value = "";
+      chosen.textContent = "";
+      clearTimeout(timer);
+      const q = input.value.trim();
+      if (!q) {
+        items = [];
+        render();
+        return;
+      }
+      timer = setTimeout(async () => {
+        const response = await fetch(`${box.dataset.searchUrl}?q=${encodeURIComponent(q)}`, {
+          credentials: "same-origin",
+        });
+        if (!response.ok || input.value.trim() !== q) return;
+        items = (await response.json()).items;
+        render();
+      }, 200);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (list.hidden) return;
+      if (event.key === "ArrowDown") highlight(Math.min(active + 1, items.length - 1));
+      else if (event.key === "ArrowUp") highlight(Math.max(active - 1, 0));
+      else if (event.key === "Enter" && active >= 0) choose(items[active]);
+      else if (event.key === "Escape") show(false);
+      else return;
+      event.preventDefault();
+    });
+    input.addEventListener("blur", () => show(false));
+  });
+});
+
+// A print button (no inline script: the policy forbids it).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
+});
+
+// Live counts: the projector's and the roster's check-ins, every five seconds, without reloading.
+// On the roster, a QR check-in fills a row only while the coordinator has not changed that row.
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.querySelector("[data-live-url]");
+  if (!live) return;
+  const roster = document.querySelector("table.roster");
+  const touched = new Set();
+  if (roster) {
+    roster.addEventListener("change", (event) => {
+      const row = event.target.closest("tr[data-person]");
+      if (row) touched.add(row.dataset.person);
+    });
+  }
+  const tick = async () => {
+    try {
+      const response = await fetch(live.dataset.liveUrl, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const data = await response.json();
+      document.querySelectorAll("[data-live]").forEach((el) => {
+        if (data[el.dataset.live] !== undefined) el.textContent = data[el.dataset.live];
+      });
+      if (!roster) return;
+      for (const [person, mark] of Object.entries(data.marks)) {
+        if (mark.method !== "qr" || touched.has(person)) continue;
+        const row = roster.querySelector(`tr[data-person="${person}"]`);
+        if (!row) continue;
+        const radio = row.querySelector(`input[type=radio][value="${mark.status}"]`);
+        if (radio && !radio.checked) radio.checked = true;
+        const method = row.querySelector(".method");
+        if (method) method.textContent = roster.dataset.qrLabel;
+      }
+    } finally {
+      setTimeout(tick, 5000);
+    }
+  };
+  setTimeout(tick, 5000);
+});

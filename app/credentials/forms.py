@@ -1,0 +1,54 @@
+"""The credential type form: key, names, design, issuer and seal, rule, transition, validity."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..core.i18n import _l
+from ..core.numbers import FiniteDecimalField
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
+
+
+class CredentialTypeForm(FlaskForm):
+    name = StringField(
+        _l("Key"),
+        validators=[DataRequired(), Length(max=64)],
+        description=_l("Lowercase letters, digits and hyphens; used by the API, e.g. project-social-worker."),
+    )
+    title = StringField(_l("Title (Chinese)"), validators=[DataRequired(), Length(max=120)])
+    title_en = StringField(_l("Title (English)"), validators=[Optional(), Length(max=120)])
+    design = SelectField(_l("Design"), choices=[])
+    issuer_unit_id = SelectField(_l("Issuing unit"), coerce=int)
+    issuer_name = StringField(
+        _l("Issuer as printed"), validators=[DataRequired(), Length(max=120)], description=_l("e.g. 杭州市拱墅区民政局")
+    )
+    issuer_code = StringField(
+        _l("Issuer code"),
+        validators=[DataRequired(), Length(max=32)],
+        description=_l("Capital letters or digits; serial numbers start with it, e.g. GSMZ-2026-00001."),
+    )
+    seal = FileField(_l("Seal (PNG or SVG, at most 256 KB)"))
+    drop_seal = BooleanField(_l("Remove the seal"))
+    required_program_ids = SelectMultipleField(_l("Programs to complete"), coerce=int, choices=[])
+    required_tiers = SelectMultipleField(_l("Tiers to complete"), choices=[])
+    min_training_hours = FiniteDecimalField(
+        _l("Minimum training hours"), places=1, validators=[Optional(), NumberRange(0, 1000)]
+    )
+    min_supervision_hours = FiniteDecimalField(
+        _l("Minimum supervision hours"), places=1, validators=[Optional(), NumberRange(0, 1000)]
+    )
+    period_year = IntegerField(
+        _l("Counted in the year"),
+        validators=[Optional(), NumberRange(FIRST_YEAR, LAST_YEAR)],
+        description=_l("Empty: all hours, whenever earned."),
+    )
+    transition_from = SelectField(_l("Holders move from"), choices=[])
+    transition_to = SelectField(_l("to"), choices=[])
+    validity_years = IntegerField(
+        _l("Valid for (years)"), validators=[Optional(), NumberRange(1, 50)], description=_l("Empty: no expiry.")
+    )
+
+
+class RevokeBatchForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])

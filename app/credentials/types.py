@@ -1,0 +1,299 @@
+"""Credential types as data: what a bureau creates and edits from the browser (or the API).
+
+An administrator manages every type; a coordinator the types their units issue. A type names
+its design (a folder of ``certificates/``), its rule (programs or program tiers completed,
+minimum training and supervision hours, a calendar year), the transition it makes (category
+from and to), how long a certificate is valid, and who issues it — with the issuer's seal, an
+uploaded PNG or SVG that is checked before it is stored (size, format, no script, no outside
+reference) and printed on every certificate rendered afterwards. Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+from decimal import Decimal
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeTree
+from sqlalchemy import select
+
+from ..audit.services import changed_fields, record_audit
+from ..core.domain import Conflict, Invalid, NotFound
+from ..core.i18n import _l
+from ..core.numbers import parse_decimal
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
+from ..core.storage import storage
+from ..extensions import db
+from ..org.models import OrgUnit
+from ..org.queries import unit_in_scope
+from ..people.models import CATEGORIES
+from ..training.models import TIERS, Program
+from ..training.queries import programs_for
+from .models import CredentialType
+from .render import available_designs
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+ISSUER_CODE = re.compile(r"^[A-Z0-9]{2,32}$")
+MAX_HOURS = Decimal("1000")
+MAX_VALIDITY_YEARS = 50
+SEAL_MAX_BYTES = 256 * 1024
+SEAL_MAX_PIXELS = 2000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+# Elements a seal has no use for and that could run or fetch something.
+SVG_FORBIDDEN = {"script", "foreignObject", "iframe", "embed", "object", "audio", "video", "image", "use"}
+
+FIELDS = (
+    "name",
+    "title",
+    "title_en",
+    "design",
+    "issuer_name",
+    "issuer_code",
+    "required_program_ids",
+    "required_tiers",
+    "min_training_hours",
+    "min_supervision_hours",
+    "period_year",
+    "transition_from",
+    "transition_to",
+    "validity_months",
+)
+
+
+def may_manage(actor, credential: CredentialType) -> bool:
+    """An administrator, or a coordinator over the unit that issues it."""
+    return actor is None or unit_in_scope(actor, credential.issuer_unit)
+
+
+# ---------------------------------------------------------------- the seal
+
+
+def check_seal(filename: str, data: bytes) -> tuple[str, bytes]:
+    """Return (media type, bytes) of an acceptable seal image, or raise :class:`Invalid` saying why."""
+
+    def refuse(message) -> Invalid:
+        return Invalid(_l("Invalid input."), {"seal": message})
+
+    if not data:
+        raise refuse(_l("The file is empty."))
+    if len(data) > SEAL_MAX_BYTES:
+        raise refuse(_l("A seal image may have at most %(kb)d KB.", kb=SEAL_MAX_BYTES // 1024))
+    if data.startswith(PNG_MAGIC):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+                width, height = image.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise refuse(_l("This PNG file cannot be read.")) from None
+        if width > SEAL_MAX_PIXELS or height > SEAL_MAX_PIXELS:
+            raise refuse(_l("A seal image may be at most %(px)d pixels wide and high.", px=SEAL_MAX_PIXELS))
+        return "image/png", data
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<?xml") or head.startswith(b"<svg"):
+        _check_svg(data, refuse)
+        return "image/svg+xml", data
+    raise refuse(_l("A seal must be a PNG or SVG image."))
+
+
+def _check_svg(data: bytes, refuse) -> None:
+    try:  # no document type, so no entities and nothing fetched
+        root = SafeTree.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise refuse(_l("This SVG file declares a document type: save it without one.")) from None
+    except SafeTree.ParseError:
+        raise refuse(_l("This SVG file cannot be read.")) from None
+    if root.tag not in (f"{SVG_NS}svg", "svg"):
+        raise refuse(_l("A seal must be a PNG or SVG image."))
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+        if tag in SVG_FORBIDDEN:
+            raise refuse(_l("A seal may not contain %(what)s.", what=f"<{tag}>"))
+        for name, value in element.attrib.items():
+            local = name.rsplit("}", 1)[-1]
+            if local.lower().startswith("on"):
+                raise refuse(_l("A seal may not contain %(what)s.", what=local))
+            if local == "href" and not value.startswith("#"):
+                raise refuse(_l("A seal may not refer to other files."))
+            if "url(" in value and "url(#" not in value.replace(" ", ""):
+                raise refuse(_l("A seal may not refer to other files."))
+        if tag == "style" and element.text and ("@import" in element.text or re.search(r"url\((?!\s*#)", element.text)):
+            raise refuse(_l("A seal may not refer to other files."))
+
+
+def _store_seal(media_type: str, data: bytes) -> str:
+    key = f"seals/{hashlib.sha256(data).hexdigest()}.{'png' if media_type == 'image/png' else 'svg'}"
+    storage().put(key, data, media_type)
+    return key
+
+
+def seal_data_uri(credential: CredentialType) -> str | None:
+    """The seal as a ``data:`` URI for the certificate design, or None."""
+    if not credential.seal_key:
+        return None
+    data = storage().get(credential.seal_key)
+    media = "image/png" if credential.seal_key.endswith(".png") else "image/svg+xml"
+    return f"data:{media};base64,{base64.b64encode(data).decode()}"
+
+
+# ---------------------------------------------------------------- the fields
+
+
+def _hours(value, field: str, errors: dict) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    hours = parse_decimal(value, "0.1")
+    if hours is None or hours < 0 or hours > MAX_HOURS:
+        errors[field] = _l("Hours must be from 0 to %(max)s, with one decimal place.", max=MAX_HOURS)
+        return None
+    return hours
+
+
+def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
+    """Check a credential type's fields; return them cleaned, or raise :class:`Invalid` naming each bad one."""
+    errors: dict = {}
+    name = (data.get("name") or "").strip()
+    if not KEY.match(name):
+        errors["name"] = _l("A key of 2 to 64 lowercase letters, digits and hyphens, e.g. project-social-worker.")
+    title = (data.get("title") or "").strip()
+    if not title or len(title) > 120:
+        errors["title"] = _l("A title of 1 to 120 characters is required.")
+    title_en = (data.get("title_en") or "").strip() or None
+    if title_en and len(title_en) > 120:
+        errors["title_en"] = _l("At most 120 characters.")
+    design = data.get("design")
+    if design not in available_designs():
+        errors["design"] = _l("Choose one of the designs.")
+    issuer_name = (data.get("issuer_name") or "").strip()
+    if not issuer_name or len(issuer_name) > 120:
+        errors["issuer_name"] = _l("The issuer's name, as printed, of 1 to 120 characters.")
+    issuer_code = (data.get("issuer_code") or "").strip().upper()
+    if not ISSUER_CODE.match(issuer_code):
+        errors["issuer_code"] = _l("2 to 32 capital letters or digits: the start of every serial number.")
+    program_ids = sorted({int(i) for i in data.get("required_program_ids") or []})
+    if program_ids and actor is not None:
+        visible = set(db.session.scalars(programs_for(actor, None).with_only_columns(Program.id)))
+        if set(program_ids) - visible:
+            errors["required_program_ids"] = _l("Unknown program.")
+    elif program_ids and len(db.session.scalars(select(Program.id).where(Program.id.in_(program_ids))).all()) != len(
+        program_ids
+    ):
+        errors["required_program_ids"] = _l("Unknown program.")
+    tiers = sorted(set(data.get("required_tiers") or []))
+    if set(tiers) - set(TIERS):
+        errors["required_tiers"] = _l("Unknown tier.")
+    min_training = _hours(data.get("min_training_hours"), "min_training_hours", errors)
+    min_supervision = _hours(data.get("min_supervision_hours"), "min_supervision_hours", errors)
+    year = data.get("period_year")
+    if year is not None and (not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR):
+        errors["period_year"] = _l("Year must be between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+    transition_from = data.get("transition_from") or None
+    transition_to = data.get("transition_to") or None
+    if transition_from is not None and transition_from not in CATEGORIES:
+        errors["transition_from"] = _l("Unknown category.")
+    if transition_to is not None and transition_to not in CATEGORIES:
+        errors["transition_to"] = _l("Unknown category.")
+    if (transition_from is None) != (transition_to is None) or (transition_from and transition_from == transition_to):
+        errors["transition_to"] = _l("A transition names two different categories, from and to.")
+    months = data.get("validity_months")
+    if months is not None and (not isinstance(months, int) or not 1 <= months <= MAX_VALIDITY_YEARS * 12):
+        errors["validity_months"] = _l(
+            "From 1 month to %(years)d years, or empty for no expiry.", years=MAX_VALIDITY_YEARS
+        )
+    if not errors and not (program_ids or tiers or min_training is not None or min_supervision is not None):
+        errors["min_training_hours"] = _l("A credential needs a rule: programs, tiers or minimum hours.")
+    same = select(CredentialType.id).where(CredentialType.name == name)
+    if credential_id is not None:
+        same = same.where(CredentialType.id != credential_id)
+    if not errors and db.session.scalar(same):
+        raise Conflict(_l("The key %(name)s is taken.", name=name), {"name": _l("Taken.")})
+    if errors:
+        raise Invalid(_l("Invalid input."), errors)
+    return {
+        "name": name,
+        "title": title,
+        "title_en": title_en,
+        "design": design,
+        "issuer_name": issuer_name,
+        "issuer_code": issuer_code,
+        "required_program_ids": program_ids,
+        "required_tiers": tiers,
+        "min_training_hours": min_training,
+        "min_supervision_hours": min_supervision,
+        "period_year": year,
+        "transition_from": transition_from,
+        "transition_to": transition_to,
+        "validity_months": months,
+    }
+
+
+def _snapshot(credential: CredentialType) -> dict:
+    out = {}
+    for f in (*FIELDS, "issuer_unit_id", "seal_key"):
+        value = getattr(credential, f)
+        out[f] = str(value) if isinstance(value, Decimal) else value
+    return out
+
+
+def create_type(*, data: dict, issuer_unit: OrgUnit, seal: tuple[str, bytes] | None, actor) -> CredentialType:
+    """Create a credential type issued by ``issuer_unit`` (one of the actor's units); ``seal``: (filename, bytes)."""
+    if actor is not None and not unit_in_scope(actor, issuer_unit):
+        raise NotFound(_l("Not found."))
+    values = type_values(data, actor)
+    credential = CredentialType(issuer_unit=issuer_unit, language=_language(values["design"]), **values)
+    if seal is not None:
+        credential.seal_key = _store_seal(*check_seal(*seal))
+    db.session.add(credential)
+    db.session.flush()
+    record_audit(
+        actor=actor,
+        action="credential_type.create",
+        entity_type="credential_type",
+        entity_id=credential.id,
+        after=_snapshot(credential),
+    )
+    return credential
+
+
+def update_type(
+    *, credential: CredentialType, data: dict, seal: tuple[str, bytes] | None, actor, drop_seal: bool = False
+) -> CredentialType:
+    """Edit a type; certificates already issued keep what they claimed (their claims are frozen)."""
+    if not may_manage(actor, credential):
+        raise NotFound(_l("Not found."))
+    merged = {f: getattr(credential, f) for f in FIELDS}
+    merged.update({k: v for k, v in data.items() if k in FIELDS})
+    values = type_values(merged, actor, credential.id)
+    new_seal = _store_seal(*check_seal(*seal)) if seal is not None else None
+    before = _snapshot(credential)
+    for key, value in values.items():
+        setattr(credential, key, value)
+    credential.language = _language(values["design"])
+    if new_seal is not None:
+        credential.seal_key = new_seal
+    elif drop_seal:
+        credential.seal_key = None
+    db.session.flush()
+    old, new = changed_fields(before, _snapshot(credential))
+    if new:
+        record_audit(
+            actor=actor,
+            action="credential_type.update",
+            entity_type="credential_type",
+            entity_id=credential.id,
+            before=old,
+            after=new,
+        )
+    return credential
+
+
+def _language(design: str) -> str:
+    from .render import load_design
+
+    return load_design(design).language

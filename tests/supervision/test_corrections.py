@@ -1,0 +1,153 @@
+"""Correcting and voiding supervision records: who may, what it does to the hours and the confirmations,
+what the supervisees are told, and the pages and API that do it."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.auth.services import create_api_token
+from shegong_academy.core.domain import Conflict, Forbidden, Invalid
+from shegong_academy.extensions import db
+from shegong_academy.ledger.queries import Period, person_hours
+from shegong_academy.notices.models import Notice
+from shegong_academy.notices.services import wording
+from shegong_academy.supervision.models import SupervisionRecord
+from shegong_academy.supervision.services import correct_record, respond_to_credit, void_record
+from tests.coverage import assert_rollups_current
+from tests.factories import login
+from tests.supervision import NOTES, record, sup_world
+
+
+@pytest.fixture
+def w(ctx):
+    return sup_world()
+
+
+def audit(action: str) -> AuditEntry:
+    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)).one()
+
+
+def test_the_author_corrects_the_facts_and_the_supervisees_confirm_again(w):
+    rec = record(w, actor=w.sup).record
+    trainee_credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+    respond_to_credit(credit=trainee_credit, actor=w.trainee, confirm=True)
+    assert trainee_credit.status == "confirmed"
+
+    correct_record(record=rec, data={"topic": "小组督导：服务记录与档案规范"}, actor=w.sup)
+    assert trainee_credit.status == "confirmed"  # the topic alone: nothing to confirm again
+    correct_record(record=rec, data={"hours": Decimal("1.5"), "held_on": date(2023, 4, 2)}, actor=w.sup)
+    assert rec.hours == Decimal("1.5") and all(c.hours == Decimal("1.5") for c in rec.credits)
+    assert trainee_credit.status == "unconfirmed"  # asked again
+    assert person_hours(w.person.id, Period.year(2023)).supervision_hours == Decimal("1.5")
+    assert_rollups_current([w.person.id, w.trainee_person.id])
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "supervision.correct")).all()
+    assert entries[-1].before == {"held_on": "2023-03-01", "hours": "2.0"}
+    assert entries[-1].after == {"held_on": "2023-04-02", "hours": "1.5"}
+    assert NOTES not in str([e.before for e in entries] + [e.after for e in entries])
+
+
+def test_only_the_author_corrects(w):
+    rec = record(w, actor=w.sup).record
+    for someone in (w.coord, w.sup2, w.trainee, w.admin):
+        with pytest.raises(Forbidden):
+            correct_record(record=rec, data={"topic": "改"}, actor=someone)
+    with pytest.raises(Invalid) as bad:
+        correct_record(record=rec, data={"hours": "9", "topic": " "}, actor=w.sup)
+    assert set(bad.value.errors) == {"hours", "topic"}
+    db.session.refresh(rec)
+    assert rec.topic == "小组督导：服务记录规范" and rec.hours == 2
+
+
+def test_voiding_stops_the_credits_and_tells_the_supervisees_why(w):
+    rec = record(w, actor=w.sup).record
+    assert person_hours(w.person.id, None).supervision_hours == 2
+    told = void_record(record=rec, reason="重复录入，已在3月2日记录中登记", actor=w.coord)
+    assert told == 2
+    assert person_hours(w.person.id, None).supervision_hours == 0
+    assert_rollups_current([w.person.id, w.trainee_person.id])
+    [notice] = db.session.scalars(select(Notice).where(Notice.person_id == w.trainee_person.id)).all()
+    assert "重复录入" in wording(notice) and "小组督导" in wording(notice)
+    assert audit("supervision.void").after["reason"].startswith("重复录入")
+    credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+    with pytest.raises(Conflict):
+        respond_to_credit(credit=credit, actor=w.trainee, confirm=True)
+    with pytest.raises(Conflict):
+        correct_record(record=rec, data={"topic": "改"}, actor=w.sup)
+    with pytest.raises(Conflict):
+        void_record(record=rec, reason="again", actor=w.coord)
+
+
+def test_who_may_void(w):
+    rec = record(w, actor=w.sup).record
+    for someone in (w.coord_out, w.sup2, w.trainee):  # the street coordinator of its unit may
+        with pytest.raises(Forbidden):
+            void_record(record=rec, reason="x", actor=someone)
+    with pytest.raises(Invalid):
+        void_record(record=rec, reason="  ", actor=w.sup)
+    assert rec.voided_at is None
+    void_record(record=rec, reason="记错了督导对象", actor=w.sup)  # the author may
+    assert rec.voided_at is not None
+
+
+def test_the_pages_correct_and_void(app):
+    # Built in an app context of its own: requests must not share the test's context (and its g) with each other.
+    with app.app_context():
+        w = sup_world()
+        record_id = record(w, actor=w.sup).record.id
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "sup1")
+    r = c.get(f"/supervision/{record_id}/edit")
+    assert r.status_code == 200 and "小组督导：服务记录规范" in r.get_data(as_text=True)
+    data = {"held_on": "2023-03-01", "mode": "onsite", "kind": "overall", "hours": "2", "topic": "小组督导：记录规范"}
+    r = c.post(f"/supervision/{record_id}/edit", data={**data, "functions": ["educational"]})
+    assert r.status_code == 302
+    r = c.post(f"/supervision/{record_id}/edit", data={**data, "hours": "0"})
+    assert r.status_code == 200
+    coordinator = app.test_client()
+    coordinator.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(coordinator, "coord")
+    assert coordinator.get(f"/supervision/{record_id}/edit").status_code == 403
+    r = coordinator.get(f"/supervision/{record_id}/void")
+    assert "2 supervisees lose 2.0 hours each" in r.get_data(as_text=True)
+    assert coordinator.post(f"/supervision/{record_id}/void", data={"reason": ""}).status_code == 200
+    assert coordinator.post(f"/supervision/{record_id}/void", data={"reason": "重复录入"}).status_code == 302
+    assert "This record is void and counts for nobody: 重复录入" in coordinator.get(f"/supervision/{record_id}").text
+    assert coordinator.post(f"/supervision/{record_id}/void", data={"reason": "again"}).status_code == 409
+    trainee = app.test_client()
+    trainee.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(trainee, "trainee")
+    assert "Does not count: 重复录入" in trainee.get("/supervision/mine").get_data(as_text=True)
+    outsider = app.test_client()
+    login(outsider, "coordout")
+    assert outsider.get(f"/supervision/{record_id}/void").status_code == 404
+
+
+def test_the_api_corrects_and_voids(app):
+    with app.app_context():
+        w = sup_world()
+        record_id = record(w, actor=w.sup).record.id
+        author, coord = create_api_token(user=w.sup), create_api_token(user=w.coord)
+        db.session.commit()
+    c = app.test_client()
+    url = f"/api/v1/supervision/{record_id}"
+    r = c.patch(url, json={"date": "2023-03-05", "hours": 1}, headers={"Authorization": f"Bearer {author}"})
+    assert r.status_code == 200 and r.json["date"] == "2023-03-05" and r.json["hours"] == 1
+    assert {cr["status"] for cr in r.json["credits"]} == {"unconfirmed"}
+    r = c.patch(url, json={"date": "2099-01-01"}, headers={"Authorization": f"Bearer {author}"})
+    assert r.status_code == 422 and "date" in r.json["errors"]
+    r = c.patch(url, json={"topic": "改"}, headers={"Authorization": f"Bearer {coord}"})
+    assert r.status_code == 403
+    r = c.post(f"{url}/void", json={}, headers={"Authorization": f"Bearer {coord}"})
+    assert r.status_code == 422
+    r = c.post(f"{url}/void", json={"reason": "重复录入"}, headers={"Authorization": f"Bearer {coord}"})
+    assert r.status_code == 200 and r.json["void"] is True and r.json["void_reason"] == "重复录入"
+    r = c.post(f"{url}/void", json={"reason": "重复录入"}, headers={"Authorization": f"Bearer {coord}"})
+    assert r.status_code == 409
+    with app.app_context():
+        assert db.session.get(SupervisionRecord, record_id).voided_at is not None

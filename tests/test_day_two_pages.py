@@ -1,0 +1,198 @@
+"""The trainee's side and the record pages: catalogue and waitlist rank, calendar feed, a person's record by
+year, the statement of hours, the live check-in figures, and the audit viewer with its scope and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from shegong_academy.auth.models import User
+from shegong_academy.core.db import utcnow
+from shegong_academy.extensions import db
+from shegong_academy.supervision.services import record_supervision
+from shegong_academy.training.changes import cancel_session
+from shegong_academy.training.models import Course
+from shegong_academy.training.services import enrol, save_roster
+from tests.factories import World, login, person, user
+from tests.training.helpers import course, program, session
+
+
+def client_for(app, username=None, lang="en"):
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    if username:
+        assert login(c, username).status_code == 302
+    return c
+
+
+@pytest.fixture
+def site(app):
+    """A course of 拱墅区 this year with two seats, taken; the trainee 钱七 and 李四 wait; a supervision record."""
+    with app.app_context():
+        w = World()
+        now = utcnow()
+        crs = course(program(w.district, year=now.year, title="社区治理专题班"), capacity=2, title="社区协商议事")
+        s1 = session(crs, 0, start=now + timedelta(days=3))
+        s2 = session(crs, 1, start=now + timedelta(days=3))
+        first, second = person(w.community, "甲一"), person(w.community, "乙二")
+        for p in (first, second):
+            enrol(course=crs, person=p, actor=w.coord)
+        enrol(course=crs, person=w.person, actor=w.coord)  # waitlisted, number 1
+        supervisor = person(w.street, "孙督导")
+        user("supervisor", "supervisor", w.district, person=supervisor)
+        record_supervision(
+            data={
+                "format": "individual",
+                "mode": "onsite",
+                "held_on": date(2022, 5, 20),
+                "hours": 2,
+                "topic": "个案督导",
+            },
+            supervisor=supervisor,
+            supervisees=[w.trainee_person],
+            actor=w.coord,
+        )
+        db.session.commit()
+        return {"course": crs.id, "s1": s1.id, "s2": s2.id, "trainee_person": w.trainee_person.id, "coord": w.coord.id}
+
+
+def test_the_catalogue_says_seats_and_the_waitlist_before_enrolling(app, site):
+    c = client_for(app, "trainee")
+    text = c.get("/my/catalogue").get_data(as_text=True)
+    assert "社区协商议事" in text and "Full" in text and "1 waiting" in text
+    assert "Enrolling now puts you on the waitlist, number 2." in text and "Join the waitlist" in text
+    r = c.post(f"/my/courses/{site['course']}/enrol", data={})
+    assert r.status_code == 302
+    my = c.get("/my/").get_data(as_text=True)
+    assert "number 2 in the queue" in my
+    # someone ahead withdraws: the rank moves up, whatever the sequence number says
+    with app.app_context():
+        from shegong_academy.people.models import Person
+        from shegong_academy.training.services import withdraw
+
+        crs = db.session.get(Course, site["course"])
+        li = db.session.scalars(select(Person).where(Person.name == "李四")).one()
+        withdraw(course=crs, person=li, actor=db.session.get(User, site["coord"]))
+        db.session.commit()
+    assert "number 1 in the queue" in c.get("/my/").get_data(as_text=True)
+
+
+def test_the_calendar_feed_is_private_follows_cancellations_and_can_be_reset(app, site):
+    c = client_for(app, "trainee")
+    with app.app_context():
+        me = db.session.scalars(select(User).where(User.username == "trainee")).one()
+        crs = db.session.get(Course, site["course"])
+        enrol(course=crs, person=me.person, actor=None, self_service=True)
+        # give the trainee a seat: raise the capacity
+        crs.capacity = 5
+        db.session.execute(Course.__table__.update().values(capacity=5))
+        db.session.commit()
+    with app.app_context():
+        from shegong_academy.training.services import _promote_first
+
+        _promote_first(db.session.get(Course, site["course"]), None)
+        _promote_first(db.session.get(Course, site["course"]), None)
+        db.session.commit()
+    page = c.get("/my/calendar").get_data(as_text=True)
+    url = page.split('readonly value="')[1].split('"')[0]
+    path = url.removeprefix("http://localhost")
+    anonymous = app.test_client()
+    feed = anonymous.get(path)
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    events = [e for e in Calendar.from_ical(feed.data).walk("VEVENT")]
+    assert len(events) == 2 and {str(e["summary"]) for e in events} == {"社区协商议事"}
+    with app.app_context():
+        from shegong_academy.training.models import CourseSession
+
+        cancel_session(session=db.session.get(CourseSession, site["s2"]), reason="场地检修", actor=None)
+        db.session.commit()
+    events = Calendar.from_ical(anonymous.get(path).data).walk("VEVENT")
+    assert sorted(str(e["status"]) for e in events) == ["CANCELLED", "CONFIRMED"]
+    assert anonymous.get(path.replace(".ics", "0.ics")).status_code == 404  # a guessed address
+    assert anonymous.get("/calendar/1-" + "0" * 32 + ".ics").status_code == 404
+    assert c.post("/my/calendar", data={}).status_code == 302  # a new address
+    assert anonymous.get(path).status_code == 404  # the old one stops
+
+
+def test_a_person_record_by_year_never_shows_supervision_notes(app, site):
+    c = client_for(app, "coord")
+    text = c.get(f"/people/{site['trainee_person']}").get_data(as_text=True)
+    assert "Record by year" in text and "2022" in text and "个案督导" in text
+    mine = client_for(app, "trainee").get("/my/record").get_data(as_text=True)
+    assert "个案督导" in mine and "孙督导" in mine
+
+
+def test_the_statement_of_hours_counts_what_the_ledger_counts(app, site):
+    with app.app_context():
+        w_coord = db.session.get(User, site["coord"])
+        crs = course(program(db.session.get(Course, site["course"]).program.unit, year=2022), code="P2", hours=3)
+        s = session(crs, 0)
+        me = db.session.scalars(select(User).where(User.username == "trainee")).one().person
+        enrol(course=crs, person=me, actor=w_coord)
+        save_roster(session=s, exceptions={}, actor=w_coord)
+        db.session.commit()
+    c = client_for(app, "trainee")
+    text = c.get("/my/hours?from=2022-01-01&to=2022-12-31").get_data(as_text=True)
+    assert "社会工作专业理念与方法" in text and "个案督导" in text
+    assert '<td class="num">3.0</td>' in text and '<td class="num">2.0</td>' in text
+    bad = c.get("/my/hours?from=2022-12-31&to=2022-01-01")
+    assert bad.status_code == 200 and "Choose a period whose end is not before its start." in bad.get_data(as_text=True)
+    assert "No hours in this period." in c.get("/my/hours?from=2020-01-01&to=2020-12-31").get_data(as_text=True)
+
+
+def test_the_live_figures_follow_check_ins(app, site):
+    c = client_for(app, "coord")
+    live = c.get(f"/sessions/{site['s1']}/live.json").json
+    assert live == {"checked_in": 0, "seats": 2, "marks": {}}
+    with app.app_context():
+        from shegong_academy.training.models import CourseSession
+
+        save_roster(
+            session=db.session.get(CourseSession, site["s1"]), exceptions={}, actor=db.session.get(User, site["coord"])
+        )
+        db.session.commit()
+    live = c.get(f"/sessions/{site['s1']}/live.json").json
+    assert live["checked_in"] == 2 and {m["method"] for m in live["marks"].values()} == {"roster"}
+    assert client_for(app, "coordout").get(f"/sessions/{site['s1']}/live.json").status_code == 404
+
+
+def test_the_audit_log_filters_keeps_to_the_readers_units_and_exports(app, site):
+    with app.app_context():
+        from shegong_academy.audit.services import record_audit
+        from shegong_academy.people.models import Person
+
+        outsider = db.session.scalars(select(Person).where(Person.name == "赵六")).one()
+        coord_out = db.session.scalars(select(User).where(User.username == "coordout")).one()
+        record_audit(
+            actor=coord_out,
+            action="person.update",
+            entity_type="person",
+            entity_id=outsider.id,
+            before={"phone": None},
+            after={"phone": "13900000001"},
+        )
+        db.session.commit()
+    c = client_for(app, "coord")
+    text = c.get("/audit/").get_data(as_text=True)
+    assert "course.create" in text and "enrolment" in text
+    assert "赵六" not in text and "coordout" not in text  # another district's change stays out
+    only = c.get("/audit/?action=enrolment.").get_data(as_text=True)
+    assert "enrolment.enrolled" in only and "course.create" not in only
+    by_object = c.get(f"/audit/?object=course&id={site['course']}").get_data(as_text=True)
+    assert "course.create" in by_object and "enrolment." not in by_object
+    admin_text = client_for(app, "admin").get("/audit/?who=coordout").get_data(as_text=True)
+    assert "person.update" in admin_text and "13900000001" in admin_text
+    export = c.get("/audit/export.csv?action=enrolment.")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(export.data.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Time", "By", "Action"] and {r[2] for r in rows[1:]} <= {
+        "enrolment.enrolled",
+        "enrolment.waitlisted",
+    }
+    assert len(rows) == 4  # three enrolments
+    assert client_for(app, "trainee").get("/audit/").status_code == 403

@@ -1,0 +1,140 @@
+"""Units from the browser (app.org.services): add by the kinds' parent rules, generated codes for service
+units without an official one (created and imported), rename, move with the whole subtree, close."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.domain import Conflict, Forbidden, Invalid, NotFound
+from shegong_academy.extensions import db
+from shegong_academy.org import services
+from shegong_academy.org.imports import import_units
+from shegong_academy.org.models import OrgUnit
+from shegong_academy.org.queries import subtree_ids
+from shegong_academy.people.queries import people_query
+from tests.factories import World, login, person
+
+
+@pytest.fixture
+def w(ctx):
+    return World()
+
+
+def test_units_keep_to_the_kinds_parent_rules(w):
+    station = services.add_unit(name="米市巷街道社工站", kind="station", parent=w.street, code=None, actor=w.coord)
+    assert station.code == "330105001-S01" and station.code_generated
+    room = services.add_unit(name="和睦社区社工室", kind="room", parent=station, code=None, actor=w.coord)
+    assert room.code == "330105001-S01-R01" and room.path == f"{station.path}{room.id}/"
+    second = services.add_unit(name="第二社工站", kind="station", parent=w.street, code="", actor=w.coord)
+    assert second.code == "330105001-S02"
+    for kind, parent in (("street", w.street), ("community", w.district), ("room", w.city), ("district", w.district)):
+        with pytest.raises(Invalid) as refused:
+            services.add_unit(name="错", kind=kind, parent=parent, code=None, actor=w.admin)
+        assert "parent_id" in refused.value.errors
+    with pytest.raises(Conflict):
+        services.add_unit(name="重码", kind="community", parent=w.street, code="330105001001", actor=w.coord)
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "unit.create")).first()
+    assert entry.after["generated"] is True
+
+
+def test_a_coordinator_adds_only_inside_their_units(w):
+    with pytest.raises(NotFound):
+        services.add_unit(name="外区社区", kind="community", parent=w.other_street, code=None, actor=w.coord)
+    with pytest.raises(Forbidden):
+        services.add_unit(name="新省", kind="province", parent=None, code=None, actor=w.coord)
+    with pytest.raises((Forbidden, NotFound)):  # the unit they manage from stays where it is
+        services.move_unit(unit=w.district, parent=w.city, actor=w.coord)
+    with pytest.raises(Forbidden):
+        services.set_unit_closed(unit=w.district, closed=True, actor=w.coord)
+    with pytest.raises(NotFound):
+        services.move_unit(unit=w.street, parent=w.other, actor=w.coord)
+
+
+def test_moving_a_street_takes_its_subtree_and_people_along(w):
+    station = services.add_unit(name="站", kind="station", parent=w.street, code=None, actor=w.coord)
+    lisi = w.person  # in 和睦社区 under 米市巷街道
+    moved = services.move_unit(unit=w.street, parent=w.other, actor=w.admin)
+    db.session.expire_all()
+    street, community, station = (db.session.get(OrgUnit, u.id) for u in (w.street, w.community, station))
+    assert street.parent_id == w.other.id and street.path == f"{w.other.path}{street.id}/"
+    assert community.path.startswith(street.path) and station.path.startswith(street.path)
+    assert community.depth == street.depth + 1
+    assert lisi.id not in {p.id for p in db.session.scalars(people_query(w.coord))}  # now 西湖区's
+    assert lisi.id in {p.id for p in db.session.scalars(people_query(w.coord_out))}
+    assert community.id in set(db.session.scalars(subtree_ids(db.session.get(OrgUnit, w.other.id))))
+    assert moved.id == street.id
+    with pytest.raises(Invalid):  # not under itself
+        services.move_unit(unit=street, parent=community, actor=w.admin)
+
+
+def test_rename_keeps_or_replaces_a_generated_code(w):
+    station = services.add_unit(name="站", kind="station", parent=w.street, code=None, actor=w.coord)
+    services.rename_unit(unit=station, name="米市巷街道社会工作服务站", code="", actor=w.coord)
+    assert station.code == "330105001-S01" and station.code_generated
+    services.rename_unit(unit=station, name="米市巷街道社会工作服务站", code="330105001S", actor=w.coord)
+    assert station.code == "330105001S" and not station.code_generated
+    with pytest.raises(Invalid):
+        services.rename_unit(unit=station, name=" ", code=None, actor=w.coord)
+
+
+def test_a_unit_with_active_people_cannot_be_closed(w):
+    with pytest.raises(Conflict):
+        services.set_unit_closed(unit=w.community, closed=True, actor=w.coord)
+    empty = services.add_unit(name="空社区", kind="community", parent=w.street, code=None, actor=w.coord)
+    services.set_unit_closed(unit=empty, closed=True, actor=w.coord)
+    assert empty.closed_at is not None
+    services.set_unit_closed(unit=empty, closed=False, actor=w.coord)
+    assert empty.closed_at is None
+
+
+def test_stations_and_rooms_without_codes_are_imported_with_generated_codes(w):
+    csv = (
+        "编码,名称,类型,上级编码\n"
+        ",米市巷街道社工站,社工站,330105001\n"
+        ",和睦社区社工室,社工室,330105001001\n"
+        "330105001009,新社区,社区,330105001\n"
+    ).encode()
+    assert import_units(filename="u.csv", data=csv, actor=w.admin, max_rows=100) == (3, 0)
+    made = {u.name: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.code_generated.is_(True)))}
+    assert made["米市巷街道社工站"].code == "330105001-S01"
+    assert made["和睦社区社工室"].code == "330105001001-R01"
+    # importing the same file again finds them by name under their parent: nothing doubles
+    assert import_units(filename="u.csv", data=csv, actor=w.admin, max_rows=100) == (0, 0)
+    bad = ",没有编码的社区,社区,330105001\n".encode()
+    from shegong_academy.core.tabular import ImportRejected
+
+    with pytest.raises(ImportRejected):
+        import_units(filename="u.csv", data="编码,名称,类型,上级编码\n".encode() + bad, actor=w.admin, max_rows=100)
+
+
+def test_the_unit_pages(app):
+    with app.app_context():
+        w = World()
+        ids = {"street": w.street.id, "other": w.other.id, "community": w.community.id}
+        db.session.commit()
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    r = c.get(f"/units/new?parent={ids['street']}")
+    assert r.status_code == 200 and re.search(rf'<option selected value="{ids["street"]}">', r.text)
+    r = c.post(
+        "/units/new", data={"name": "米市巷街道社工站", "kind": "station", "parent_id": ids["street"], "code": ""}
+    )
+    assert r.status_code == 302
+    page = c.get(r.location).get_data(as_text=True)
+    assert "330105001-S01" in page and "generated code" in page
+    r = c.post("/units/new", data={"name": "错", "kind": "district", "parent_id": ids["street"], "code": ""})
+    assert r.status_code == 200 and "District or county: only under City." in r.get_data(as_text=True)
+    assert c.post("/units/new", data={"name": "外", "kind": "community", "parent_id": ids["other"]}).status_code == 200
+    r = c.post(f"/units/{ids['community']}/close", data={})
+    assert r.status_code == 302
+    assert "active people work in this unit" in c.get(r.location).get_data(as_text=True)
+    assert c.get(f"/units/{ids['other']}/move").status_code == 404
+    login_out = app.test_client()
+    login(login_out, "coordout")
+    assert login_out.get(f"/units/{ids['street']}/edit").status_code == 404
+    assert person  # (factories imported for the fixtures above)
