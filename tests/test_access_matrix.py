@@ -448,6 +448,7 @@ def fill(template, world):
     return template
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("role_index,role", list(enumerate(ROLES)))
 @pytest.mark.parametrize("method,path,body,expected", UI, ids=[f"{m} {p}" for m, p, *_ in UI])
 def test_ui_endpoint(app, client, world, method, path, body, expected, role_index, role):
@@ -466,6 +467,7 @@ def test_ui_endpoint(app, client, world, method, path, body, expected, role_inde
         assert "/login" in response.location
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("role_index,role", list(enumerate(ROLES)))
 @pytest.mark.parametrize("method,path,body,expected", API, ids=[f"{m} {p}" for m, p, *_ in API])
 def test_api_endpoint(app, client, world, method, path, body, expected, role_index, role):

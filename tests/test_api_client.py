@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from shegong_academy.api.openapi import FEATURES, OPERATION_IDS
+from shegong_academy.auth import permissions as auth_permissions
 from shegong_academy.credentials import models as credentials_models
 from shegong_academy.extensions import db
 from shegong_academy.jobs import models as job_models
@@ -109,7 +110,15 @@ def test_paths_are_relative_to_a_server_that_follows_the_mount(standalone_docume
 def test_enums_never_list_null_and_are_the_models_constants(standalone_document):
     constants = {
         value
-        for module in (org_models, people_models, training_models, supervision_models, credentials_models, job_models)
+        for module in (
+            org_models,
+            people_models,
+            training_models,
+            supervision_models,
+            credentials_models,
+            job_models,
+            auth_permissions,  # the roles an account holds
+        )
         for name, value in vars(module).items()
         if name.isupper() and isinstance(value, tuple)
     }

@@ -103,6 +103,7 @@ def test_programs_list_only_the_callers_units(api):
         "starts_on": None,
         "ends_on": None,
         "audience": None,
+        "closed": False,
     }
     out = api("GET", "/api/v1/programs", who="coord_out").json
     assert [p["id"] for p in out["items"]] == [api.ids["other_program"]]
@@ -141,6 +142,7 @@ def test_course_shows_seats_and_waitlist(api):
         "content_slug": None,
         "enrolled": 2,
         "waitlisted": 2,
+        "closed": False,
     }
     listed = api("GET", f"/api/v1/courses?program_id={api.ids['program']}").json
     assert [c["id"] for c in listed["items"]] == [api.ids["course"]]

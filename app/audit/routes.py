@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..auth.current import current_user, permission_required
 from ..auth.permissions import MANAGE
@@ -71,7 +71,7 @@ def index():
 @permission_required(MANAGE)
 def export(fmt: str):
     if fmt not in EXPORT_FORMATS:
-        return redirect(url_for("audit.index"))
+        abort(404)
     entries = db.session.scalars(audit_query(current_user, _filters()).limit(EXPORT_LIMIT + 1)).all()
     if len(entries) > EXPORT_LIMIT:
         flash(_("An export holds at most %(limit)s entries: narrow the filters.", limit=f"{EXPORT_LIMIT:,}"), "error")

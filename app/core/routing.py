@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from .ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
 
 
 class IdConverter(IntegerConverter):
-    """A database id in a URL: 1 … 2³¹−1. Anything else does not match, so the answer is 404, never an overflow."""
+    """A database id in a URL: 1 … 2³¹−1, never an overflow in the driver.
+
+    Digits outside that range answer 404 at once, whatever the method or body: an id no row can have.
+    (Only refusing the match made werkzeug answer 405 to a GET whenever another rule with other methods
+    shares the path, e.g. PATCH and DELETE beside GET.)
+    """
 
     def __init__(self, map, fixed_digits=0, min=1, max=MAX_ID, signed=False):  # noqa: A002  (werkzeug's names)
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
 
 
 def init_app(app: Flask) -> None:

@@ -94,3 +94,27 @@ def test_every_trainee_page_fits_a_phone(browser, live_server):
     finally:
         context.close()
     assert not wide, f"wider than {PHONE['width']} px: {wide}"
+
+
+def test_the_person_picker_works_from_the_keyboard(browser, live_server):
+    """Type part of a name, arrow down to a match, Enter: the hidden field holds the person, the hint says who."""
+    context, page = _signed_in(browser, live_server, "gongshu")
+    try:
+        page.goto("/users/new")
+        search = page.locator("#person_id-q")
+        search.type("付晓")
+        page.wait_for_selector("#person_id-list li")
+        options = page.locator("#person_id-list li")
+        assert options.count() >= 1 and "付晓" in options.first.inner_text()
+        assert search.get_attribute("aria-expanded") == "true"
+        search.press("ArrowDown")
+        search.press("ArrowUp")
+        search.press("Enter")  # chooses; does not submit the form
+        assert page.url.endswith("/users/new")
+        chosen = page.locator("#person_id").input_value()
+        assert chosen.isdigit()
+        assert "付晓" in page.locator("#person_id-chosen").inner_text()
+        assert "*" in page.locator("#person_id-chosen").inner_text()  # the ID number, masked
+        assert search.get_attribute("aria-expanded") == "false"
+    finally:
+        context.close()
