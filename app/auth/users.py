@@ -10,8 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from wtforms import SelectChoice
 
 from ..core.access import found
-from ..core.domain import DomainError
-from ..core.forms import ActionForm
+from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
 from ..core.uow import attempt
 from ..core.urls import public_url
@@ -37,15 +36,6 @@ def _role_choices() -> list[SelectChoice]:
 
 def _unit_choices() -> list[SelectChoice]:
     return [SelectChoice(u.id, "　" * u.depth + u.name) for u in visible_units(current_user)]
-
-
-def _mark(form, error: DomainError) -> None:
-    marked = False
-    for name, message in error.errors.items():
-        if hasattr(form, name):
-            getattr(form, name).errors.append(str(message))
-            marked = True
-    flash(str(error.message) if not marked or not error.errors else _("Please correct the marked fields."), "error")
 
 
 def _link_page(user, token: str):
@@ -82,7 +72,7 @@ def new():
         if outcome.ok:
             flash(_("Account %(username)s created.", username=user.username), "success")
             return _link_page(user, token)
-        _mark(form, outcome.error)
+        show_refusal(outcome.error, form)
     return render_template("lms/users/new.html", form=form, chosen=chosen)
 
 

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice
 
-from .i18n import _l
+from .i18n import _, _l
 
 
 def choices(codes: Iterable[str], labels: Mapping[str, object]) -> list[SelectChoice]:
@@ -24,3 +24,25 @@ class UploadForm(FlaskForm):
     """One spreadsheet to import."""
 
     file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[FileRequired()])
+
+
+def show_refusal(error, form=None, aliases: Mapping[str, str] | None = None) -> None:
+    """Show a service's refusal (a DomainError): on the form's fields it names, the rest in a flash message.
+
+    ``aliases`` maps a service's field name to the form's (``validity_months`` → ``validity_years``).
+    """
+    from flask import flash
+
+    unmarked = []  # messages about fields the page cannot mark: they go into the flash
+    for name, message in error.errors.items():
+        field = getattr(form, (aliases or {}).get(name, name), None) if form is not None else None
+        if field is not None:
+            field.errors = [*field.errors, str(message)]
+        else:
+            unmarked.append(str(message))
+    if not error.errors:
+        flash(str(error.message), "error")
+    elif unmarked:
+        flash(" ".join(unmarked), "error")
+    else:
+        flash(_("Please correct the marked fields."), "error")

@@ -10,7 +10,7 @@ from ..auth.current import current_user, permission_required
 from ..auth.permissions import MANAGE
 from ..core.access import found
 from ..core.exports import FORMATS, download
-from ..core.forms import ActionForm
+from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
 from ..core.routing import id_arg, year_arg
 from ..core.uow import attempt
@@ -153,10 +153,7 @@ def edit_cohort(cohort_id: int):
         if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("coverage.dashboard", unit=cohort.unit_id, year=cohort.year, cohort=cohort.id))
-        for field, message in outcome.error.errors.items():
-            if hasattr(form, field):
-                getattr(form, field).errors.append(str(message))
-        flash(str(outcome.error.message), "error")
+        show_refusal(outcome.error, form)
     return render_template("lms/coverage/cohort_form.html", form=form, cohort=cohort)
 
 

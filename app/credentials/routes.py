@@ -24,7 +24,7 @@ from wtforms import SelectChoice
 from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import MANAGE, can
 from ..core.access import found
-from ..core.forms import ActionForm
+from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _, ngettext
 from ..core.routing import id_arg, page_arg
 from ..core.storage import storage
@@ -48,21 +48,7 @@ bp = Blueprint("credentials", __name__)
 VERIFY_FLOOR_SECONDS = 0.05
 # More people than this are issued by a job: the page answers at once and shows the job's progress.
 INLINE_APPROVALS = 5
-TYPE_FORM_FIELDS = (
-    "name",
-    "title",
-    "title_en",
-    "design",
-    "issuer_name",
-    "issuer_code",
-    "required_program_ids",
-    "required_tiers",
-    "min_training_hours",
-    "min_supervision_hours",
-    "period_year",
-    "transition_from",
-    "transition_to",
-)
+TYPE_FORM_FIELDS = tuple(f for f in types.FIELDS if f != "validity_months")  # the form asks for years
 
 
 @bp.get("/credentials/")
@@ -385,7 +371,7 @@ def new_type():
         if outcome.ok:
             flash(_("Credential type %(title)s created.", title=cred.title), "success")
             return redirect(url_for("credentials.credential", credential_id=cred.id))
-        _mark(form, outcome.error)
+        show_refusal(outcome.error, form, {"validity_months": "validity_years"})
     return _type_page(form)
 
 
@@ -407,7 +393,7 @@ def edit_type(credential_id: int):
         if outcome.ok:
             flash(_("Saved. Certificates already issued keep what they state."), "success")
             return redirect(url_for("credentials.credential", credential_id=cred.id))
-        _mark(form, outcome.error)
+        show_refusal(outcome.error, form, {"validity_months": "validity_years"})
     return _type_page(form, cred)
 
 
@@ -424,13 +410,3 @@ def seal(credential_id: int):
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-def _mark(form, error) -> None:
-    marked = False
-    for name, message in error.errors.items():
-        field = getattr(form, name if name != "validity_months" else "validity_years", None)
-        if field is not None:
-            field.errors = [*field.errors, str(message)]
-            marked = True
-    flash(str(error.message) if not marked else _("Please correct the marked fields."), "error")

@@ -33,7 +33,7 @@ from ..people.models import CATEGORIES
 from ..training.models import TIERS, Program
 from ..training.queries import programs_for
 from .models import CredentialType
-from .render import available_designs
+from .render import available_designs, load_design
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 ISSUER_CODE = re.compile(r"^[A-Z0-9]{2,32}$")
@@ -294,6 +294,4 @@ def update_type(
 
 
 def _language(design: str) -> str:
-    from .render import load_design
-
     return load_design(design).language

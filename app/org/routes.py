@@ -8,7 +8,7 @@ from wtforms import SelectChoice
 from ..auth.current import current_user, permission_required
 from ..auth.permissions import ADMINISTER, MANAGE, roles_for
 from ..core.access import found
-from ..core.forms import ActionForm, UploadForm
+from ..core.forms import ActionForm, UploadForm, show_refusal
 from ..core.i18n import _
 from ..core.routing import id_arg
 from ..core.uow import attempt
@@ -78,14 +78,6 @@ def _parent_choices(kind: str | None = None, exclude: OrgUnit | None = None) -> 
     return [SelectChoice(u.id, "　" * u.depth + u.name) for u in units if u.closed_at is None]
 
 
-def _mark(form, error) -> None:
-    for name, message in error.errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, str(message)]
-    flash(str(error.message) if not error.errors else _("Please correct the marked fields."), "error")
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def new():
@@ -103,7 +95,7 @@ def new():
         if outcome.ok:
             flash(_("Unit %(name)s added.", name=unit.name), "success")
             return redirect(url_for("org.detail", unit_id=unit.id))
-        _mark(form, outcome.error)
+        show_refusal(outcome.error, form)
     return render_template("lms/org/form.html", form=form, unit=None)
 
 
@@ -120,7 +112,7 @@ def edit(unit_id: int):
         if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("org.detail", unit_id=unit.id))
-        _mark(form, outcome.error)
+        show_refusal(outcome.error, form)
     return render_template("lms/org/form.html", form=form, unit=unit)
 
 
@@ -137,7 +129,7 @@ def move(unit_id: int):
         if outcome.ok:
             flash(_("%(name)s now sits under %(parent)s.", name=unit.name, parent=parent.name), "success")
             return redirect(url_for("org.detail", unit_id=unit.id))
-        _mark(form, outcome.error)
+        show_refusal(outcome.error, form)
     return render_template("lms/org/move.html", form=form, unit=unit, total=head_count(unit))
 
 

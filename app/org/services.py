@@ -9,8 +9,10 @@ from ..core.db import utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
 from ..extensions import db
+from ..people.models import Person
 from .labels import KIND_LABELS
 from .models import CODE_LENGTH, NAME_LENGTH, UNIT_KINDS, OrgUnit
+from .queries import scope_roots, subtree_ids, unit_in_scope
 
 
 class UnitError(ValueError):
@@ -55,16 +57,12 @@ GENERATED_KINDS = ("centre", "station", "room")
 
 
 def _managed(actor, unit: OrgUnit | None) -> bool:
-    from .queries import unit_in_scope
-
     if actor is None or actor.is_admin:
         return True
     return unit is not None and unit_in_scope(actor, unit)
 
 
 def _is_scope_root(actor, unit: OrgUnit) -> bool:
-    from .queries import scope_roots
-
     roots = scope_roots(actor) if actor is not None else None
     return roots is not None and any(r.id == unit.id for r in roots)
 
@@ -193,9 +191,6 @@ def move_unit(*, unit: OrgUnit, parent: OrgUnit, actor) -> OrgUnit:
 
 def set_unit_closed(*, unit: OrgUnit, closed: bool, actor) -> OrgUnit:
     """Close a unit nobody active works in any more (its history stays), or reopen it."""
-    from ..people.models import Person
-    from .queries import subtree_ids
-
     if not _managed(actor, unit):
         raise NotFound(_l("Not found."))
     if actor is not None and not actor.is_admin and _is_scope_root(actor, unit):

@@ -1,11 +1,11 @@
 """A person's whole record, by year: enrolments and outcomes, attendance, supervision received (never the
 notes), hours against each cohort's minimum, and certificates — what the person page and the trainee's own
-record page show. A fixed number of statements per person, whatever the number of years.
+record page show. Five statements for the person, then the ledger's three per year shown and one per cohort
+of the person's units in those years (a handful).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -20,7 +20,6 @@ from ..coverage.queries import members_of
 from ..credentials.models import Certificate
 from ..extensions import db
 from ..ledger.queries import Period, attended_sessions, completions, person_hours, supervision_credits
-from ..org.models import OrgUnit
 from ..supervision.models import SupervisionCredit, SupervisionRecord
 from ..training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment, Program
 from .models import Person
@@ -107,30 +106,23 @@ def person_record(person: Person, this_year: int) -> list[YearRecord]:
         select(Certificate).where(Certificate.person_id == person.id).order_by(Certificate.issued_at.desc())
     ):
         year(certificate.issued_at.astimezone(tz).year).certificates.append(certificate)
-    _cohorts(person, years, year)
     for record in years.values():
         record.hours = person_hours(person.id, Period.year(record.year))
+    _cohorts(person, years)
     return [years[y] for y in sorted(years, reverse=True)]
 
 
-def _cohorts(person: Person, years: dict, year) -> None:
+def _cohorts(person: Person, years: dict[int, YearRecord]) -> None:
     """The cohorts of the person's units (and above) in the years shown that count the person as a member."""
-    ancestors = person.unit.path_ids
     cohorts = db.session.scalars(
         select(Cohort)
-        .join(OrgUnit, OrgUnit.id == Cohort.unit_id)
-        .where(Cohort.unit_id.in_(ancestors), Cohort.year.in_(list(years)))
+        .where(Cohort.unit_id.in_(person.unit.path_ids), Cohort.year.in_(list(years)))
         .order_by(Cohort.year, Cohort.id)
-    ).all()
-    sums: dict[int, tuple[Decimal, Decimal]] = defaultdict(lambda: (Decimal(0), Decimal(0)))
+    )
     for cohort in cohorts:
-        if not _is_member(cohort, person):
-            continue
-        if cohort.year not in sums:
-            hours = person_hours(person.id, Period.year(cohort.year))
-            sums[cohort.year] = (hours.training_hours, hours.supervision_hours)
-        training, supervision = sums[cohort.year]
-        year(cohort.year).cohorts.append(CohortStanding(cohort, training, supervision))
+        if _is_member(cohort, person):
+            hours = years[cohort.year].hours
+            years[cohort.year].cohorts.append(CohortStanding(cohort, hours.training_hours, hours.supervision_hours))
 
 
 def _is_member(cohort: Cohort, person: Person) -> bool:

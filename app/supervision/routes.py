@@ -10,7 +10,7 @@ from ..auth.permissions import SUPERVISE, roles_for
 from ..core.access import found
 from ..core.exports import FORMATS as EXPORT_FORMATS
 from ..core.exports import download
-from ..core.forms import ActionForm
+from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, year_arg
@@ -153,10 +153,7 @@ def correct(record_id: int):
         if outcome.ok:
             flash(_("Saved. If the date or duration changed, each supervisee is asked to confirm again."), "success")
             return redirect(url_for("supervision.detail", record_id=record.id))
-        for name, message in outcome.error.errors.items():
-            if hasattr(form, name):
-                getattr(form, name).errors.append(str(message))
-        flash(str(outcome.error.message), "error")
+        show_refusal(outcome.error, form)
     return render_template("lms/supervision/correct.html", form=form, record=record)
 
 

@@ -84,21 +84,26 @@ def _has_attendance(course_ids) -> bool:
     )
 
 
-def set_program_closed(*, program: Program, closed: bool, actor) -> Program:
-    """Close a program (no more enrolment, its history kept) or reopen it."""
-    check_scope(actor, program.unit)
-    if (program.closed_at is not None) == closed:
-        return program
-    program.closed_at = utcnow() if closed else None
+def _set_closed(obj, entity_type: str, closed: bool, actor):
+    """Close (its history kept) or reopen a program or course; audited; nothing happens twice."""
+    if (obj.closed_at is not None) == closed:
+        return obj
+    obj.closed_at = utcnow() if closed else None
     db.session.flush()
     record_audit(
         actor=actor,
-        action="program.close" if closed else "program.reopen",
-        entity_type="program",
-        entity_id=program.id,
+        action=f"{entity_type}.{'close' if closed else 'reopen'}",
+        entity_type=entity_type,
+        entity_id=obj.id,
         after={"closed": closed},
     )
-    return program
+    return obj
+
+
+def set_program_closed(*, program: Program, closed: bool, actor) -> Program:
+    """Close a program (no more enrolment, its history kept) or reopen it."""
+    check_scope(actor, program.unit)
+    return _set_closed(program, "program", closed, actor)
 
 
 def delete_program(*, program: Program, actor) -> None:
@@ -145,18 +150,7 @@ def update_course(*, course: Course, data: dict, actor) -> Course:
 def set_course_closed(*, course: Course, closed: bool, actor) -> Course:
     """Close a course to enrolment and new sessions (everything recorded stays), or reopen it."""
     check_scope(actor, course.program.unit)
-    if (course.closed_at is not None) == closed:
-        return course
-    course.closed_at = utcnow() if closed else None
-    db.session.flush()
-    record_audit(
-        actor=actor,
-        action="course.close" if closed else "course.reopen",
-        entity_type="course",
-        entity_id=course.id,
-        after={"closed": closed},
-    )
-    return course
+    return _set_closed(course, "course", closed, actor)
 
 
 def _remove_course(course: Course) -> None:

@@ -16,7 +16,7 @@ from ..auth.permissions import MANAGE, TEACH, can
 from ..core.access import found
 from ..core.db import utcnow
 from ..core.domain import Conflict, DomainError
-from ..core.forms import ActionForm, UploadForm, choices
+from ..core.forms import ActionForm, UploadForm, choices, show_refusal
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, year_arg
@@ -66,22 +66,6 @@ def _local(value: datetime) -> datetime:
     return value.replace(tzinfo=_zone())
 
 
-def _flash_error(exc: DomainError, form=None) -> None:
-    """Show a service's refusal: on the form's fields it names, the rest in a flash message."""
-    unmarked = []  # messages about fields the page cannot mark: they go into the flash
-    for field, message in exc.errors.items():
-        if form is not None and hasattr(form, field):
-            getattr(form, field).errors.append(str(message))
-        else:
-            unmarked.append(str(message))
-    if not exc.errors:
-        flash(str(exc.message), "error")
-    elif unmarked:
-        flash(" ".join(unmarked), "error")
-    else:
-        flash(_("Please correct the marked fields."), "error")
-
-
 def _unit_choices() -> list[SelectChoice]:
     return [SelectChoice(u.id, "　" * u.depth + u.name) for u in queries.unit_options(current_user)]
 
@@ -116,7 +100,7 @@ def new_program():
             program = services.create_program(data=data, unit=unit, actor=current_user)
         if outcome.ok:
             return redirect(url_for("training.program", program_id=program.id))
-        _flash_error(outcome.error, form)
+        show_refusal(outcome.error, form)
     return render_template("lms/training/program_form.html", form=form)
 
 
@@ -141,7 +125,7 @@ def edit_program(program_id: int):
         if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("training.program", program_id=prog.id))
-        _flash_error(outcome.error, form)
+        show_refusal(outcome.error, form)
     return render_template("lms/training/program_form.html", form=form, program=prog)
 
 
@@ -207,7 +191,7 @@ def new_course(program_id: int):
             course = services.create_course(program=prog, data=data, actor=current_user)
         if outcome.ok:
             return redirect(url_for("training.course", course_id=course.id))
-        _flash_error(outcome.error, form)
+        show_refusal(outcome.error, form)
     return render_template("lms/training/course_form.html", form=form, program=prog)
 
 
@@ -252,7 +236,7 @@ def edit_course(course_id: int):
         if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("training.course", course_id=crs.id))
-        _flash_error(outcome.error, form)
+        show_refusal(outcome.error, form)
     return render_template("lms/training/course_form.html", form=form, program=crs.program, course=crs)
 
 
@@ -312,7 +296,7 @@ def add_session(course_id: int):
     if outcome.ok:
         flash(_("Session added."), "success")
     else:
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
     return redirect(url_for("training.course", course_id=crs.id))
 
 
@@ -341,7 +325,7 @@ def _enrol_one(crs: Course) -> None:
     if outcome.ok:
         flash(_("%(name)s: %(status)s.", name=person.name, status=ENROLMENT_LABELS[result.status]), "success")
     else:
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
 
 
 def _enrol_group(crs: Course) -> None:
@@ -360,7 +344,7 @@ def _enrol_group(crs: Course) -> None:
     if outcome.ok:
         flash(_("Enrolled %(enrolled)d, waitlisted %(waitlisted)d, already enrolled %(skipped)d.", **counts), "success")
     else:
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
 
 
 @bp.post("/courses/<id:course_id>/withdraw/<id:person_id>")
@@ -379,7 +363,7 @@ def withdraw(course_id: int, person_id: int):
             "success",
         )
     else:
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
     return redirect(url_for("training.course", course_id=crs.id))
 
 
@@ -413,7 +397,7 @@ def session_roster(session_id: int):
         if outcome.ok:
             flash(_("Attendance saved for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
         entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
     return render_template(
         "lms/training/session.html",
@@ -446,7 +430,7 @@ def edit_session(session_id: int):
         if outcome.ok:
             flash(_("Saved. The enrolled trainees are told of a new time or place."), "success")
             return redirect(url_for("training.course", course_id=sess.course_id))
-        _flash_error(outcome.error, form)
+        show_refusal(outcome.error, form)
     return render_template(
         "lms/training/session_form.html", form=form, session=sess, told=len(queries.enrolled_ids(sess.course_id))
     )
@@ -465,7 +449,7 @@ def cancel_session(session_id: int):
             return redirect(url_for("training.course", course_id=sess.course_id))
         if isinstance(outcome.error, Conflict):
             return _refused(outcome.error, url_for("training.course", course_id=sess.course_id))
-        _flash_error(outcome.error, form)
+        show_refusal(outcome.error, form)
     figures = queries.check_in_figures(sess)
     return render_template(
         "lms/core/confirm.html",
@@ -496,7 +480,7 @@ def restore_session(session_id: int):
         if outcome.ok:
             flash(_("The session is restored; its attendance counts again."), "success")
         else:
-            _flash_error(outcome.error)
+            show_refusal(outcome.error)
     return redirect(url_for("training.course", course_id=sess.course_id))
 
 
@@ -540,7 +524,7 @@ def session_import(session_id: int):
         if job is not None:
             return redirect(url_for("jobs.job", job_id=job.id))
         if not outcome.ok:
-            _flash_error(outcome.error)
+            show_refusal(outcome.error)
         elif count is not None:
             flash(_("Attendance imported for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
@@ -704,7 +688,7 @@ def self_enrol(course_id: int):
     with attempt() as outcome:
         result = services.enrol(course=crs, person=person, actor=current_user, self_service=True)
     if not outcome.ok:
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
     elif result.status == "enrolled":
         flash(_("You are enrolled in %(title)s.", title=crs.title), "success")
     else:
@@ -725,7 +709,7 @@ def self_withdraw(course_id: int):
     if outcome.ok:
         flash(_("You have withdrawn from %(title)s.", title=crs.title), "success")
     else:
-        _flash_error(outcome.error)
+        show_refusal(outcome.error)
     return redirect(url_for("training.my"))
 
 
