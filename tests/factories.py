@@ -60,3 +60,8 @@ class World:
 
 def login(client, username: str, password: str = PASSWORD):
     return client.post("/login", data={"username": username, "password": password})
+
+
+def forged(text: str) -> str:
+    """``text`` with its last character changed: a token that is certainly not the one made."""
+    return text[:-1] + ("B" if text[-1] == "A" else "A")

@@ -190,8 +190,7 @@ def coverage_view(unit: OrgUnit, year: int | None = None, cohort_id: int | None 
     A cohort the report does not list is not shown: the report's first one is, if any.
     """
     year = year or busiest_year(unit, this_year())
-    inherited = cohorts_above(unit, year)  # kept while the cohort is looked up: the session holds them weakly
-    report = unit_report(unit, year, inherited=inherited)
+    report = unit_report(unit, year)
     ids = [c["id"] for c in report["cohorts"]]
     chosen = cohort_id if cohort_id in ids else (ids[0] if ids else None)
     return CoverageView(unit, year, report, db.session.get(Cohort, chosen) if chosen else None)
@@ -261,12 +260,15 @@ ACTIVITY_FIGURES = ("programs", "course_sessions", "supervision_sessions")
 FIGURES = PEOPLE_FIGURES[:1] + ACTIVITY_FIGURES + PEOPLE_FIGURES[1:]  # in the order of PRODUCT.md §3
 
 
-def unit_report(unit: OrgUnit, year: int, inherited: list[Cohort] | None = None) -> dict:
+def unit_report(unit: OrgUnit, year: int) -> dict:
     """Return the report object of PRODUCT.md §3 for a unit and year, with its children.
 
-    ``inherited`` adds cohorts defined on ancestors (the dashboard's drill-down),
-    counted over their members within this unit's subtree only.
+    Its cohorts are those defined on the unit (all their members) and those
+    defined on the units above it, counted over their members within this
+    unit's subtree only: a street's report shows its district's cohort for the
+    street's people, as the street's dashboard and export do.
     """
+    inherited = cohorts_above(unit, year)
     children = children_of(unit)
     units = OrgUnit.__table__.alias("u")
     bucket = _bucket(unit, children, units.c.path)

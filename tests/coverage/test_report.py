@@ -115,6 +115,45 @@ def test_demo_report_csv_and_xlsx(demo_app, tmp_path):
     assert rate.number_format == "0.0%"
 
 
+def test_every_level_of_the_demo_reports_what_its_dashboard_and_export_show(demo_app):
+    """Province to community: the report's figures and cohorts equal its parent's row for it, the CSV and the page."""
+    from shegong_academy.org.models import OrgUnit
+    from shegong_academy.org.queries import children_of, unit_by_code
+    from tests.factories import login
+
+    with demo_app.app_context():
+        gongshu = unit_by_code("330105")
+        units = [db.session.get(OrgUnit, i) for i in gongshu.path_ids]  # province, city, district
+        for street in children_of(gongshu):
+            units += [street, *children_of(street)[:1]]
+        units = [(u.id, u.code) for u in units]
+    client = demo_app.test_client()
+    login(client, "admin", "shegong-demo-2026")
+    parent_rows: dict[str, dict] = {}
+    for unit_id, code in units:
+        report = json.loads(run(demo_app, "--unit", code, "--year", "2022", "--format", "json").output)
+        mine = {k: v for k, v in report.items() if k != "children"}
+        if code in parent_rows:  # the parent's row for it: the same figures, the parent's cohorts first
+            row = parent_rows[code]
+            assert {**row, "cohorts": mine["cohorts"]} == mine, code
+            assert mine["cohorts"][: len(row["cohorts"])] == row["cohorts"], code
+        parent_rows |= {ch["unit"]["code"]: ch for ch in report["children"]}
+        lines = client.get(f"/coverage/export.csv?unit={unit_id}&year=2022").get_data().decode("utf-8-sig")
+        header, total = (line.split(",") for line in lines.splitlines()[:2])
+        assert total[1] == code
+        assert int(total[header.index("培训人次")]) == report["training_person_times"]
+        page = client.get(f"/coverage/?unit={unit_id}&year=2022").get_data(as_text=True)
+        if report["unit"]["kind"] in ("province", "city"):  # the cohort is the district's, below them
+            assert report["cohorts"] == [] and "2022年项目社工转岗人员" not in page + lines
+            continue
+        # The district and every unit under it see the district's cohort of the 69, counted over their people.
+        (c,) = report["cohorts"]
+        assert c["name"] == "2022年项目社工转岗人员" and c["trained"] == c["members"], code
+        assert int(total[header.index("2022年项目社工转岗人员 人数")]) == c["members"]
+        assert "2022年项目社工转岗人员" in page
+    assert sum(parent_rows[code]["cohorts"][0]["members"] for _, code in units[3::2]) == 69  # the streets
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -212,8 +251,10 @@ def test_api_report_is_the_cli_report(app, small):
     assert response.get_json() == json.loads(result.output)
     assert_shape(response.get_json())
     street = small("GET", "/api/v1/reports?unit=330105002&year=2022").get_json()
-    assert street["children"] == [] and street["cohorts"] == []  # cohorts are the unit's own
-    assert street["training_person_times"] == 1
+    assert street["children"] == [] and street["training_person_times"] == 1
+    # The district's cohorts, for the street's members: what the district's row of that street says.
+    (row,) = [ch for ch in response.get_json()["children"] if ch["unit"]["code"] == "330105002"]
+    assert street["cohorts"] == row["cohorts"] and [c["members"] for c in street["cohorts"]] == [1, 0]
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from shegong_academy.credentials.services import (
 from shegong_academy.extensions import db
 from tests.conftest import MIGRATIONS, _pg_database, is_postgres, make_app, use_storage
 from tests.credentials.test_credentials import _credential, _trained
-from tests.factories import World
+from tests.factories import World, forged
 from tests.test_migrations import drop_database
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
@@ -49,9 +49,7 @@ def _copy(certificate: Certificate, **changes) -> Certificate:
     fields = {
         c.key: getattr(certificate, c.key) for c in Certificate.__table__.columns if c.key not in ("id", "replaced_at")
     }
-    fields.update(
-        serial=certificate.serial + "-X", verification_code=certificate.verification_code[:-2] + "XX", **changes
-    )
+    fields.update(serial=certificate.serial + "-X", verification_code=forged(certificate.verification_code), **changes)
     copy = Certificate(**fields)
     db.session.add(copy)
     return copy

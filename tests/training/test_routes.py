@@ -31,7 +31,7 @@ from shegong_academy.people.models import Person
 from shegong_academy.training.checkin import make_token, token_is_fresh
 from shegong_academy.training.models import Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
 from shegong_academy.training.services import enrol, record_attendance
-from tests.factories import World, id_number, login, person, user
+from tests.factories import World, forged, id_number, login, person, user
 from tests.training.helpers import course, program, session
 
 UNITS = ("province", "city", "district", "street", "street2", "community", "other", "other_street")
@@ -541,7 +541,7 @@ def test_check_in_refuses_expired_forged_and_foreign_tokens(site, running, monke
     other = site.token(running.id + 1000, now)
     for token in (
         site.token(running.id, now - timedelta(minutes=2)),  # a photo from two minutes ago
-        site.token(running.id, now)[:-2] + "AA",  # forged
+        forged(site.token(running.id, now)),
         other,  # another session's code
         "x",
         "",
@@ -572,8 +572,7 @@ def test_a_scan_proof_outlasts_the_code_long_enough_to_sign_in(site, running, mo
     monkeypatch.setattr(training_services, "utcnow", lambda: now + timedelta(minutes=4))
     assert c.post(f"/checkin/{running.id}", data={"t": proof}).status_code == 302
     assert site.count(Attendance) == 1
-    forged = proof[:-3] + "AAA"
-    assert c.post(f"/checkin/{running.id}", data={"t": forged}).status_code == 403
+    assert c.post(f"/checkin/{running.id}", data={"t": forged(proof)}).status_code == 403
 
 
 def test_check_in_refuses_people_not_enrolled_and_outside_the_session(site, running):
