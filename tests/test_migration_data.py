@@ -680,6 +680,19 @@ ROWS: dict[str, list[Row]] = {
             "read_at": datetime(2024, 5, 9, 3, 0),
         },
     ],
+    "unit_years": [  # what person 1's months make of unit 4's 2024 (0011 computes the same from them)
+        {
+            "unit_id": 4,
+            "year": 2024,
+            "training_person_times": 1,
+            "supervision_person_times": 1,
+            "supervision_person_times_unconfirmed": 1,
+            "people_trained": 1,
+            "people_supervised": 1,
+            "people_supervised_any": 1,
+        },
+    ],
+    "unit_people": [{"unit_id": 4, "people": 1}],
     "jobs": [  # a finished print job and an issuing job that failed
         {
             "id": 1,
@@ -945,3 +958,20 @@ def test_declared_changes_apply_to_the_revisions_an_upgrade_runs(monkeypatch):
     assert declared_changes(applied_by_upgrade(first)) == {("supervision_records", "notes"): [decrypt]}
     assert applied_by_upgrade(first)[0] == first.revision
     assert applied_by_upgrade(last) == [last.revision]
+
+
+def test_0011_fills_the_unit_figures_from_the_rollups(empty_url):
+    """The figures the upgrade computes are the ones the application recomputes from the same rows."""
+    from shegong_academy.ledger import unit_figures
+
+    app = make_app(empty_url)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0010_day_two")
+        with db.engine.begin() as conn:
+            fill(conn)
+        upgrade(directory=MIGRATIONS)
+        years, people = unit_figures.stored()
+        assert (years, people) == unit_figures.computed()
+        assert years == {(4, 2024): (1, 1, 1, 1, 1, 1)} and people == {2: 1, 4: 1}  # 李娜 on unit 3 is inactive
+        db.session.remove()
+        db.engine.dispose()

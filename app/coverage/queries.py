@@ -20,16 +20,18 @@ subtree and a calendar year (local time):
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import Select, and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..ledger.models import PersonMonth
+from ..ledger.models import PersonMonth, UnitPeople, UnitYear
 from ..ledger.queries import Period, completions
 from ..org.models import OrgUnit
 from ..org.queries import children_of, in_scope, subtree_ids, tree_roots
@@ -291,29 +293,39 @@ def unit_report(unit: OrgUnit, year: int) -> dict:
 
 
 def _people_rows(year: int, bucket, units, in_subtree) -> list:
-    """Per bucket: active people, person-times and people trained or supervised in the year (one statement)."""
-    first, last = _months(year)
-    months = PersonMonth.__table__.alias("pm")
-    sup_sessions_col = (
-        months.c.supervision_sessions_confirmed + months.c.supervision_sessions_unconfirmed
-        if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
-        else months.c.supervision_sessions_confirmed
+    """Per bucket: active people, person-times and people trained or supervised in the year.
+
+    Two statements over the units' maintained figures (:mod:`app.ledger.unit_figures`): their cost
+    grows with the units of the subtree, not with the people under them.
+    """
+    unconfirmed = current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
+    supervision_times = UnitYear.supervision_person_times + (
+        UnitYear.supervision_person_times_unconfirmed if unconfirmed else 0
     )
-    return db.session.execute(
+    supervised = UnitYear.people_supervised_any if unconfirmed else UnitYear.people_supervised
+    years = db.session.execute(
         select(
             bucket.label("bucket"),
-            func.count(func.distinct(case((Person.active.is_(True), Person.id)))).label("people"),
-            func.coalesce(func.sum(months.c.training_sessions), 0).label("training_person_times"),
-            func.coalesce(func.sum(sup_sessions_col), 0).label("supervision_person_times"),
-            func.count(func.distinct(case((months.c.training_sessions > 0, Person.id)))).label("people_trained"),
-            func.count(func.distinct(case((sup_sessions_col > 0, Person.id)))).label("people_supervised"),
+            func.sum(UnitYear.training_person_times).label("training_person_times"),
+            func.sum(supervision_times).label("supervision_person_times"),
+            func.sum(UnitYear.people_trained).label("people_trained"),
+            func.sum(supervised).label("people_supervised"),
         )
-        .select_from(Person)
-        .join(units, units.c.id == Person.unit_id)
-        .outerjoin(months, and_(months.c.person_id == Person.id, months.c.month.between(first, last)))
+        .join(units, units.c.id == UnitYear.unit_id)
+        .where(in_subtree, UnitYear.year == year)
+        .group_by(bucket)
+    ).all()
+    people = db.session.execute(
+        select(bucket.label("bucket"), func.sum(UnitPeople.people).label("people"))
+        .join(units, units.c.id == UnitPeople.unit_id)
         .where(in_subtree)
         .group_by(bucket)
     ).all()
+    rows: dict[int, dict[str, int]] = {}
+    for row in [*years, *people]:
+        figures = rows.setdefault(row.bucket, dict.fromkeys(PEOPLE_FIGURES, 0))
+        figures.update({k: int(v or 0) for k, v in row._mapping.items() if k != "bucket"})
+    return [SimpleNamespace(bucket=b, **figures) for b, figures in rows.items()]
 
 
 def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
@@ -467,30 +479,73 @@ def members_of(cohort: Cohort):
     return stmt
 
 
+@dataclass
+class MissingPage:
+    """A page of the people still missing, as the pager macro reads it."""
+
+    items: list[Missing]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
 def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 500) -> list[Missing]:
-    """Return the cohort's members who are not yet trained or supervised, and what each lacks."""
-    members = members_of(cohort).subquery("members")
-    py = person_year(cohort.year, members_of(cohort))
+    """Return the cohort's members (now in ``within``'s subtree) not yet trained or supervised, and what each lacks."""
+    return _missing(cohort, within, limit)[0]
+
+
+def missing_page(cohort: Cohort, within: OrgUnit | None, page: int, per_page: int = 100) -> MissingPage:
+    """Return one page of :func:`missing_people`, with how many are missing in all (one statement)."""
+    items, total = _missing(cohort, within, per_page, (page - 1) * per_page)
+    if not items and page > 1:  # past the end: the total comes from the first row
+        total = _missing(cohort, within, 1)[1]
+    return MissingPage(items, total, page, per_page)
+
+
+def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0) -> tuple[list[Missing], int]:
+    people = _members_within(cohort, within)  # the aggregates read only the members shown
+    members = people.subquery("members")
+    py = person_year(cohort.year, people)
     listed = listed_completions(cohort)
     trained = trained_clause(cohort, py, listed)
     supervised = supervised_clause(cohort, py)
     stmt = (
-        select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc, py.c.ts)
+        select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc, py.c.ts, func.count().over())
         .select_from(members)
-        .join(Person, Person.id == members.c.person_id)
+        .join(Person, Person.id == members.c[0])
         .join(OrgUnit, OrgUnit.id == Person.unit_id)
-        .outerjoin(py, py.c.person_id == members.c.person_id)
-        .outerjoin(listed, listed.c.person_id == members.c.person_id)
+        .outerjoin(py, py.c.person_id == members.c[0])
+        .outerjoin(listed, listed.c.person_id == members.c[0])
         .where(or_(~trained, ~supervised))
-        .order_by(OrgUnit.path, Person.name)
+        .order_by(OrgUnit.path, Person.name, Person.id)
         .limit(limit)
+        .offset(offset)
     )
-    if within is not None:
-        stmt = stmt.where(OrgUnit.path.like(within.path + "%"))
-    out = []
+    out, total = [], 0
     no_training_rule = cohort.min_training_hours is None and cohort.min_courses is None
     no_supervision_rule = cohort.min_supervision_hours is None and cohort.min_supervision_sessions is None
-    for person, unit_name, th, sh, ss, listed_n, cc, ts in db.session.execute(stmt):
+    for person, unit_name, th, sh, ss, listed_n, cc, ts, of_all in db.session.execute(stmt):
+        total = of_all
         th, sh, ss = Decimal(th or 0), Decimal(sh or 0), int(ss or 0)
         done = int((listed_n if cohort.program_ids else cc) or 0)
         out.append(
@@ -513,16 +568,24 @@ def missing_people(cohort: Cohort, within: OrgUnit | None = None, limit: int = 5
                 no_supervision=no_supervision_rule and not ss,
             )
         )
-    return out
+    return out, total
 
 
 def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict]:
     """Return, for each month of the year, the cumulative share of members trained and supervised (hours rules)."""
-    members = _members_within(cohort, within)
-    reached = _months_reached(cohort, members)
-    total = db.session.scalar(select(func.count()).select_from(members.subquery())) or 0
-    trained_by_month = _count_by(reached.c.trained_month)
-    supervised_by_month = _count_by(reached.c.supervised_month)
+    members = _members_within(cohort, within).subquery()
+    reached = _months_reached(cohort, select(members.c[0]))
+    # One statement: members by the months they reached each rule (NULL: not yet, or no months at all).
+    total, trained_by_month, supervised_by_month = 0, defaultdict(int), defaultdict(int)
+    for trained_month, supervised_month, n in db.session.execute(
+        select(reached.c.trained_month, reached.c.supervised_month, func.count())
+        .select_from(members)
+        .outerjoin(reached, reached.c.person_id == members.c[0])
+        .group_by(reached.c.trained_month, reached.c.supervised_month)
+    ):
+        total += n
+        trained_by_month[trained_month] += n
+        supervised_by_month[supervised_month] += n
     out, trained, supervised = [], 0, 0
     for m in range(1, 13):
         key = cohort.year * 100 + m
@@ -585,15 +648,6 @@ def _months_reached(cohort: Cohort, members):
         )
         .group_by(c.person_id)
         .subquery()
-    )
-
-
-def _count_by(month_column) -> dict[int, int]:
-    """Count the rows of a subquery by a month column, leaving out NULL (one statement)."""
-    return dict(
-        db.session.execute(
-            select(month_column, func.count()).where(month_column.is_not(None)).group_by(month_column)
-        ).all()
     )
 
 

@@ -12,7 +12,7 @@ from ..core.access import found
 from ..core.exports import FORMATS, download
 from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
-from ..core.routing import id_arg, year_arg
+from ..core.routing import id_arg, page_arg, year_arg
 from ..core.uow import attempt
 from ..ledger.ce import SOURCE_LABELS, ce_at_risk, risk_horizon
 from ..org.models import OrgUnit
@@ -52,7 +52,7 @@ def dashboard():
         report=view.report,
         cohort=cohort,
         figures=view.figures,
-        missing=queries.missing_people(cohort, within=unit, limit=300) if cohort else [],
+        missing=queries.missing_page(cohort, unit, request.args.get("page", 1, type=page_arg) or 1) if cohort else None,
         progress=queries.cohort_progress(cohort, unit) if cohort else [],
         path=ancestors_of(unit),
     )

@@ -9,6 +9,7 @@ from ..core.uow import commit
 from ..extensions import db
 from ..jobs.services import job_handler
 from ..people.models import Person
+from . import unit_figures
 from .rollups import CHUNK, refresh_people
 
 
@@ -18,11 +19,13 @@ def _summary(job) -> list[str]:
 
 @job_handler("ledger.rebuild", title=_l("Rebuilding the hours ledger"), summary=_summary)
 def rebuild_ledger(job, progress) -> dict:
-    """Recompute every person's monthly rollups, a chunk per transaction."""
+    """Recompute every person's monthly rollups, a chunk per transaction, then every unit's figures."""
     ids = db.session.scalars(select(Person.id).order_by(Person.id)).all()
     progress(0, len(ids))
     for start in range(0, len(ids), CHUNK):
         refresh_people(ids[start : start + CHUNK])
         commit()  # a chunk is kept: a retried job redoes at most one chunk (and redoing is harmless)
         progress(min(start + CHUNK, len(ids)), len(ids))
+    unit_figures.rebuild()  # then every unit's figures, from the rollups just written
+    commit()
     return {"people": len(ids)}

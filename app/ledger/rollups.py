@@ -21,6 +21,7 @@ from ..extensions import db
 from ..people.models import Person
 from ..supervision.models import SupervisionCredit, SupervisionRecord
 from ..training.models import ATTENDED, Attendance, CourseSession
+from . import unit_figures
 from .models import PersonMonth
 from .queries import completions
 
@@ -93,10 +94,25 @@ def refresh_people(person_ids: Iterable[int]) -> None:
 
 
 def _refresh_chunk(ids: list[int]) -> None:
+    # The people's rows are locked first, in id order: a concurrent refresh of the same person waits,
+    # then computes from what this one committed (its months and its unit's figures stay exact).
+    units = dict(
+        db.session.execute(
+            select(Person.id, Person.unit_id).where(Person.id.in_(ids)).order_by(Person.id).with_for_update()
+        ).all()
+    )
+    before = unit_figures.person_years(ids)
     rows = _compute(ids)
     # Delete, then upsert: a concurrent refresh of the same person that inserted
     # meanwhile turns our insert into an update instead of a key violation.
     db.session.execute(delete(PersonMonth).where(PersonMonth.person_id.in_(ids)))
+    after: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (pid, month), data in rows.items():
+        year = after[(pid, month // 100)]
+        year[0] += data["training_sessions"]
+        year[1] += data["supervision_sessions_confirmed"]
+        year[2] += data["supervision_sessions_unconfirmed"]
+    unit_figures.apply_person_years(units, before, {k: tuple(v) for k, v in after.items()})
     if not rows:
         return
     values = [{"person_id": pid, "month": month, **data} for (pid, month), data in rows.items()]
@@ -110,5 +126,6 @@ def _refresh_chunk(ids: list[int]) -> None:
 
 
 def refresh_all() -> None:
-    """Recompute every person's rollups (after bulk loads)."""
+    """Recompute every person's rollups and every unit's figures (after bulk loads)."""
     refresh_people(db.session.scalars(select(Person.id)).all())
+    unit_figures.rebuild()

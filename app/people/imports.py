@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import insert
 
 from ..audit.services import record_audit
@@ -10,6 +12,7 @@ from ..core.db import utcnow
 from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, TableError, read_table
 from ..extensions import db
+from ..ledger import unit_figures
 from ..org.queries import unit_ids_by_code
 from .models import Person
 from .services import (
@@ -122,4 +125,5 @@ def _insert_people(clean_rows: list[dict]) -> int:
         for c in clean_rows
     ]
     db.session.execute(insert(Person), values)
+    unit_figures.add_people(Counter(v["unit_id"] for v in values))  # a bulk insert passes no session hook
     return len(values)

@@ -145,6 +145,11 @@ def test_missing_list_and_its_csv(app, world):
         as_text=True
     )
     assert "尚未达标（3 人）" in zh and "缺 3.0 培训学时" in zh
+    # A page past the end says so and links back; the count stays the whole list's.
+    late = client.get(
+        f"/coverage/?unit={world['district']}&year=2022&page=9", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
+    assert "Still missing (3)" in late and "No one on this page." in late and "项目社工2" not in late
     csv = client.get(f"/coverage/missing.csv?unit={world['district']}&year=2022&cohort={world['cohort']}")
     assert csv.status_code == 200
     lines = csv.get_data().decode("utf-8-sig").splitlines()

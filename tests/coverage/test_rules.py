@@ -13,7 +13,7 @@ import pytest
 
 from shegong_academy.auth.services import create_user
 from shegong_academy.coverage.models import Cohort
-from shegong_academy.coverage.queries import members_of, missing_people, unit_report
+from shegong_academy.coverage.queries import members_of, missing_page, missing_people, unit_report
 from shegong_academy.coverage.services import freeze_cohort, refresh_members
 from shegong_academy.extensions import db
 from shegong_academy.ledger.models import PersonMonth
@@ -135,6 +135,13 @@ def test_missing_people_lists_the_union_with_what_each_lacks(ten):
         assert m.unit_name == ("米市巷街道" if i < 5 else "湖墅街道")
     assert {m.person.id for m in missing_people(c, within=w.street)} == {people[i].id for i in (1, 3)}
     assert len(missing_people(c, limit=2)) == 2
+    # Paged: the pages add up to the whole list, in order, each knowing the total.
+    pages = [missing_page(c, None, n, per_page=3) for n in (1, 2, 3)]
+    assert [m.person.id for page in pages for m in page.items] == [m.person.id for m in missing_people(c)]
+    assert [len(p.items) for p in pages] == [3, 3, 1] and {p.total for p in pages} == {7}
+    assert (pages[0].pages, pages[0].has_prev, pages[0].has_next, pages[2].has_next) == (3, False, True, False)
+    beyond = missing_page(c, w.street, 5, per_page=3)
+    assert beyond.items == [] and beyond.page == 5 and not beyond.has_next
 
 
 def test_a_cohort_by_sessions_and_courses(ten):
