@@ -1,11 +1,22 @@
-"""Benchmark: the district report and the coverage dashboard at 2,000 and 20,000 people.
+"""Benchmark: reports, dashboard and a trainee's page beside their raw floors, at 2,000 / 20,000 (/ 100,000) people.
 
 For SQLite (a file in a temporary folder) and PostgreSQL (a scratch database on
-127.0.0.1:5432 when reachable): migrate, `lms generate --people N`, then time
-`unit_report` for the first district and `GET /coverage/` as an administrator,
-printing the median of 7 runs (after one warm-up) and the SQL statements each
-issues. Targets (PRODUCT.md §5): under 300 ms at 20,000 on either database,
-and the same number of queries at both sizes.
+127.0.0.1:5432 when reachable): migrate, ``generate_city(N)`` (timed: the
+``lms generate`` target is 60 s at 100,000), then, as medians of interleaved
+repetitions (each round runs every measure once, in turn, so a noisy moment
+hits all of them alike):
+
+- raw floors through the same driver: ``count(*)`` of attendance, and
+  ``GROUP BY person_id`` over all attendance (fetched);
+- the top unit's report (``unit_report`` of the province 990000);
+- the first district's report (990101) — the same district at every size:
+  its cost should not follow the city's;
+- the district's dashboard page (``GET /coverage/`` as its coordinator);
+- a trainee's ``/my/``, in process;
+
+with the SQL statements each issues. Then the targets of issue 16 against the
+figures. ``BENCH_FULL=1`` adds 100,000 people (minutes per database);
+``BENCH_SIZES`` chooses sizes, ``BENCH_ROUNDS`` the repetitions (default 9).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,10 +37,12 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from shegong_academy import create_app  # noqa: E402
 from shegong_academy.extensions import db  # noqa: E402
 
-SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "2000,20000").split(",")]
-RUNS = 7
+FULL = os.environ.get("BENCH_FULL") == "1"
+SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "2000,20000,100000" if FULL else "2000,20000").split(",")]
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+PASSWORD = "bench-password-2024"  # noqa: S105 - the generated city's benchmark logins
 
 
 def app_for(url: str):
@@ -42,7 +56,8 @@ def app_for(url: str):
     )
 
 
-def prepare(url: str, people: int) -> None:
+def prepare(url: str, people: int) -> float:
+    """Migrate and generate the city; return the generation's wall time in seconds."""
     app = app_for(url)
     with app.app_context():
         upgrade(directory=MIGRATIONS)
@@ -51,58 +66,86 @@ def prepare(url: str, people: int) -> None:
         started = time.perf_counter()
         counts = generate_city(people, seed=1)
         db.session.commit()
+        seconds = time.perf_counter() - started
         print(
-            f"    generated {counts['people']} people, {counts['attendance']} attendance,"
-            f" {counts['supervision_credits']} supervision credits in {time.perf_counter() - started:.0f} s",
+            f"    generated {counts['people']:,} people, {counts['attendance']:,} attendance,"
+            f" {counts['supervision_credits']:,} supervision credits in {seconds:.1f} s",
             flush=True,
         )
         db.engine.dispose()
+    return seconds
 
 
-def measure(url: str) -> dict:
+class Counter:
+    """Counts the statements sent to an engine while a measure runs."""
+
+    def __init__(self, engine):
+        self.n = 0
+        event.listen(engine, "before_cursor_execute", self)
+
+    def __call__(self, *_args):
+        self.n += 1
+
+
+def measure(url: str) -> dict[str, tuple[float, int]]:
+    """Return {measure: (median ms, statements)} over interleaved rounds."""
     app = app_for(url)
     with app.app_context():
         from shegong_academy.coverage.queries import unit_report
+        from shegong_academy.org.models import OrgUnit
         from shegong_academy.org.queries import unit_by_code
 
-        unit = unit_by_code("990101")
-        unit_id = unit.id
-        count = [0]
-
-        def counter(*_args):
-            count[0] += 1
-
-        event.listen(db.engine, "before_cursor_execute", counter)
-        unit_report(unit, 2024)
-        times = []
-        for _ in range(RUNS):
-            count[0] = 0
-            started = time.perf_counter()
-            unit_report(unit, 2024)
-            times.append(time.perf_counter() - started)
-        report_queries = count[0]
+        province_id, district_id = unit_by_code("990000").id, unit_by_code("990101").id
         db.session.remove()
 
-        client = app.test_client()
-        client.post("/login", data={"username": "bench-admin", "password": "bench-password-2024"})
-        url_path = f"/coverage/?unit={unit_id}&year=2024"
-        assert client.get(url_path).status_code == 200
-        page_times = []
-        for _ in range(RUNS):
-            count[0] = 0
-            started = time.perf_counter()
-            response = client.get(url_path)
-            page_times.append(time.perf_counter() - started)
-        assert response.status_code == 200
-        page_queries = count[0]
+        def in_context(call):
+            def run():
+                with app.app_context():
+                    call()
+                    db.session.remove()
+
+            return run
+
+        def raw(sql):
+            return in_context(lambda: db.session.connection().exec_driver_sql(sql).fetchall())
+
+        def report(unit_id):
+            return in_context(lambda: unit_report(db.session.get(OrgUnit, unit_id), 2024))
+
+        coordinator, trainee = app.test_client(), app.test_client()
+        for client, name in ((coordinator, "bench-coordinator"), (trainee, "bench-trainee")):
+            assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 302
+
+        def page(client, path):
+            def run():
+                response = client.get(path)
+                assert response.status_code == 200, (path, response.status_code)
+
+            return run
+
+        measures: dict[str, Callable[[], None]] = {
+            "raw count": raw("SELECT count(*) FROM attendance"),
+            "raw GROUP BY": raw("SELECT person_id, count(*) FROM attendance GROUP BY person_id"),
+            "top-unit report": report(province_id),
+            "district report": report(district_id),
+            "district dashboard": page(coordinator, f"/coverage/?unit={district_id}&year=2024"),
+            "trainee /my/": page(trainee, "/my/?year=2024"),
+        }
+        counter = Counter(db.engine)
+        times: dict[str, list[float]] = {name: [] for name in measures}
+        statements: dict[str, int] = {}
+        for run in measures.values():  # warm-up: caches, the first query plans
+            run()
+        for _ in range(ROUNDS):
+            for name, run in measures.items():
+                counter.n = 0
+                started = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - started)
+                statements[name] = counter.n
         event.remove(db.engine, "before_cursor_execute", counter)
         db.engine.dispose()
-    return {
-        "report_ms": statistics.median(times) * 1000,
-        "report_queries": report_queries,
-        "page_ms": statistics.median(page_times) * 1000,
-        "page_queries": page_queries,
-    }
+    return {name: (statistics.median(t) * 1000, statements[name]) for name, t in times.items()}
 
 
 def pg_available() -> bool:
@@ -133,7 +176,7 @@ def drop_pg(name: str) -> None:
 
 
 def main() -> int:
-    results = []
+    results: list[tuple[str, int, float, dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
         backends = [("SQLite", lambda n: f"sqlite:///{tmp}/bench-{n}.db", lambda n: None)]
         if pg_available():
@@ -144,27 +187,45 @@ def main() -> int:
             print("PostgreSQL not reachable: only SQLite is measured")
         for name, make_url, cleanup in backends:
             for people in SIZES:
-                print(f"== {name}, {people} people", flush=True)
+                print(f"== {name}, {people:,} people", flush=True)
                 url = make_url(people)
                 try:
-                    prepare(url, people)
+                    generated = prepare(url, people)
                     figures = measure(url)
                 finally:
                     cleanup(people)
-                results.append((name, people, figures))
-                print(
-                    f"    district report {figures['report_ms']:.0f} ms ({figures['report_queries']} queries);"
-                    f" dashboard page {figures['page_ms']:.0f} ms ({figures['page_queries']} queries)",
-                    flush=True,
-                )
+                results.append((name, people, generated, figures))
+                floor = figures["raw GROUP BY"][0]
+                for measure_name, (ms, n) in figures.items():
+                    print(f"    {measure_name:<20}{ms:>9.1f} ms{n:>4} stmt{ms / floor:>8.2f}× raw GROUP BY", flush=True)
     print()
-    print(f"{'database':<12}{'people':>8}{'report ms':>11}{'queries':>9}{'dashboard ms':>14}{'queries':>9}")
-    for name, people, f in results:
-        print(
-            f"{name:<12}{people:>8}{f['report_ms']:>11.0f}{f['report_queries']:>9}{f['page_ms']:>14.0f}{f['page_queries']:>9}"
-        )
-    worst = max(f["page_ms"] for *_, f in results)
-    print(f"target: < 300 ms at 20,000 people; worst dashboard here {worst:.0f} ms")
+    print(f"medians of {ROUNDS} interleaved rounds; ratios to the raw GROUP BY of the same run")
+    header = f"{'database':<12}{'people':>8}{'generate s':>11}"
+    names = list(results[0][3]) if results else []
+    print(header + "".join(f"{n:>22}" for n in names))
+    for db_name, people, generated, f in results:
+        cells = "".join(f"{f[n][0]:>9.1f} ms ({f[n][0] / f['raw GROUP BY'][0]:>5.2f}×)" for n in names)
+        print(f"{db_name:<12}{people:>8}{generated:>11.1f}{cells}")
+    print()
+    print("targets (issue 16):")
+    for db_name in dict.fromkeys(r[0] for r in results):
+        rows = {people: (generated, f) for name, people, generated, f in results if name == db_name}
+        top = max(rows)
+        generated, f = rows[top]
+        report, floor = f["top-unit report"][0], f["raw GROUP BY"][0]
+        print(f"  {db_name}, {top:,} people:")
+        print(f"    top-unit report {report:.1f} ms = {report / floor:.2f}× raw GROUP BY (target ≤ 100 ms and ≤ 0.2×)")
+        print(f"    district dashboard {f['district dashboard'][0]:.1f} ms (target ≤ 120 ms)")
+        print(f"    trainee /my/ {f['trainee /my/'][0]:.1f} ms (target ≤ 15 ms)")
+        if len(rows) > 1:
+            small = sorted(rows)[-2]
+            ratio = f["district report"][0] / rows[small][1]["district report"][0]
+            print(f"    the same district's report at {top:,} vs {small:,}: {ratio:.2f}× (target ≤ 1.1×)")
+        statements = {n: {rows[p][1][n][1] for p in rows} for n in names}
+        varying = [n for n, counts in statements.items() if len(counts) > 1]
+        print(f"    statements constant across sizes: {'yes' if not varying else 'no: ' + ', '.join(varying)}")
+        if top >= 100000:
+            print(f"    generate {generated:.1f} s (target ≤ 60 s)")
     return 0
 
 

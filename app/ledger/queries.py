@@ -22,11 +22,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, case, func, select
 
 from ..extensions import db
 from ..supervision.models import SupervisionCredit, SupervisionRecord
 from ..training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment
+from .models import PersonMonth
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,35 @@ def person_hours(person_id: int, period: Period | None) -> PersonHours:
         supervision_hours=Decimal(sup.supervision_hours if sup else 0),
         supervision_sessions=sup.supervision_sessions if sup else 0,
     )
+
+
+def person_totals(person_id: int, year: int) -> tuple[PersonHours, PersonHours]:
+    """Return one person's ledger for a calendar year and for all time, from their monthly rollups (one statement).
+
+    The rollups are kept equal to :func:`person_hours` on every write (months are local months), so
+    this reads a few rows instead of the person's attendance, completions and credits.
+    """
+    unconfirmed = current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
+    columns = (
+        PersonMonth.training_hours,
+        PersonMonth.training_sessions,
+        PersonMonth.courses_completed,
+        PersonMonth.supervision_hours_confirmed + (PersonMonth.supervision_hours_unconfirmed if unconfirmed else 0),
+        PersonMonth.supervision_sessions_confirmed
+        + (PersonMonth.supervision_sessions_unconfirmed if unconfirmed else 0),
+    )
+    in_year = PersonMonth.month.between(year * 100 + 1, year * 100 + 12)
+    row = db.session.execute(
+        select(
+            *(func.coalesce(func.sum(case((in_year, c), else_=0)), 0) for c in columns),
+            *(func.coalesce(func.sum(c), 0) for c in columns),
+        ).where(PersonMonth.person_id == person_id)
+    ).one()
+
+    def hours(th, ts, cc, sh, ss) -> PersonHours:
+        return PersonHours(Decimal(th), int(ts), int(cc), Decimal(sh), int(ss))
+
+    return hours(*row[:5]), hours(*row[5:])
 
 
 def course_progress(course: Course) -> dict[int, dict]:

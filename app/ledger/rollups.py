@@ -14,9 +14,25 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    case,
+    cast,
+    delete,
+    extract,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core.bulk import load
 from ..extensions import db
 from ..people.models import Person
 from ..supervision.models import SupervisionCredit, SupervisionRecord
@@ -126,6 +142,126 @@ def _refresh_chunk(ids: list[int]) -> None:
 
 
 def refresh_all() -> None:
-    """Recompute every person's rollups and every unit's figures (after bulk loads)."""
-    refresh_people(db.session.scalars(select(Person.id)).all())
+    """Recompute every person's rollups and every unit's figures from the base tables (after bulk loads).
+
+    The same figures as :func:`refresh_people` of everyone, in a few set-based statements:
+    the local month of each session is worked out once (in Python, so any time zone's
+    rules apply), then attendance, completions and credits are summed per person and
+    month by the database.
+    """
+    connection = db.session.connection()
+    months, completed = _session_months_table(), _completed_table()
+    months.create(connection)
+    completed.create(connection)
+    try:
+        _fill_completed(completed, _fill_session_months(months))
+        db.session.execute(delete(PersonMonth))
+        db.session.execute(
+            insert(PersonMonth).from_select(["person_id", "month", *FIELDS], _all_months(months, completed))
+        )
+    finally:
+        months.drop(connection)
+        completed.drop(connection)
     unit_figures.rebuild()
+
+
+def _session_months_table() -> Table:
+    return Table(
+        "lms_session_months",
+        MetaData(),
+        Column("session_id", Integer, primary_key=True),
+        Column("course_id", Integer, nullable=False),
+        Column("month", Integer, nullable=False),
+        Column("hours", Numeric(8, 1), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _completed_table() -> Table:
+    return Table(
+        "lms_completed_months",
+        MetaData(),
+        Column("person_id", Integer, nullable=False),
+        Column("month", Integer, nullable=False),
+        Column("n", Integer, nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _fill_completed(completed: Table, course_months: dict[int, int]) -> None:
+    """Count each person's completions by the month of the course's last session.
+
+    Read apart and counted here: joined inside the big statement, SQLite plans the completion
+    rule as a nested scan (8 s instead of 0.7 s at 20,000 people).
+    """
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for pid, course_id in db.session.execute(completions(None, None)):
+        if course_id in course_months:
+            counts[(pid, course_months[course_id])] += 1
+    if counts:
+        load(
+            completed,
+            ({"person_id": pid, "month": month, "n": n} for (pid, month), n in counts.items()),
+            ["person_id", "month", "n"],
+        )
+
+
+def _fill_session_months(months: Table) -> dict[int, int]:
+    """Fill the sessions' local months; return the month of each course's last session (its completion month)."""
+    tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+    rows, last = [], {}
+    for sid, course_id, starts_at, hours in db.session.execute(
+        select(CourseSession.id, CourseSession.course_id, CourseSession.starts_at, CourseSession.hours).where(
+            CourseSession.cancelled_at.is_(None)
+        )
+    ):
+        rows.append(
+            {"session_id": sid, "course_id": course_id, "month": _month(starts_at.astimezone(tz)), "hours": hours}
+        )
+        if course_id not in last or (starts_at, sid) > last[course_id]:
+            last[course_id] = (starts_at, sid)
+    if rows:
+        load(months, rows, ["session_id", "course_id", "month", "hours"])
+    return {course_id: _month(starts_at.astimezone(tz)) for course_id, (starts_at, _sid) in last.items()}
+
+
+def _all_months(months: Table, completed: Table):
+    """Select (person, month, FIELDS…) for everyone: attendance, completions and credits summed per month."""
+
+    def row(person, month, **values):
+        """One select's columns, labelled in FIELDS order (0 for the fields not given)."""
+        hours = {"training_hours", "supervision_hours_confirmed", "supervision_hours_unconfirmed"}
+        return [
+            person.label("person_id"),
+            month.label("month"),
+            *(values.get(f, cast(literal(0), Numeric(8, 1)) if f in hours else literal(0)).label(f) for f in FIELDS),
+        ]
+
+    sm = months.c
+    attended = (
+        select(*row(Attendance.person_id, sm.month, training_hours=sm.hours, training_sessions=literal(1)))
+        .join(months, sm.session_id == Attendance.session_id)
+        .where(Attendance.status.in_(ATTENDED))
+    )
+    done = select(*row(completed.c.person_id, completed.c.month, courses_completed=completed.c.n))
+    confirmed = SupervisionCredit.status == "confirmed"
+    no_hours = cast(literal(0), Numeric(8, 1))
+    held = cast(extract("year", SupervisionRecord.held_on) * 100 + extract("month", SupervisionRecord.held_on), Integer)
+    credited = (
+        select(
+            *row(
+                SupervisionCredit.person_id,
+                held,
+                supervision_hours_confirmed=case((confirmed, SupervisionCredit.hours), else_=no_hours),
+                supervision_sessions_confirmed=case((confirmed, 1), else_=0),
+                supervision_hours_unconfirmed=case((confirmed, no_hours), else_=SupervisionCredit.hours),
+                supervision_sessions_unconfirmed=case((confirmed, 0), else_=1),
+            )
+        )
+        .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)
+        .where(SupervisionCredit.status != "disputed", SupervisionRecord.voided_at.is_(None))
+    )
+    rows = union_all(attended, done, credited).subquery()
+    return select(rows.c.person_id, rows.c.month, *(func.sum(rows.c[f]) for f in FIELDS)).group_by(
+        rows.c.person_id, rows.c.month
+    )

@@ -12,7 +12,7 @@ from ..core.i18n import _
 from ..coverage.models import Cohort
 from ..extensions import db
 from ..ledger.ce import ce_account
-from ..ledger.queries import Period, attended_sessions, completions, course_progress, person_hours
+from ..ledger.queries import attended_sessions, completions, course_progress, person_totals
 from ..notices.services import notices_for
 from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids, unit_in_scope, visible_units
@@ -389,14 +389,15 @@ def trainee_page(person: Person, year: int, now: datetime, today: date) -> dict[
     A fixed number of statements, however many courses the person has.
     """
     enrolments = my_enrolments(person)
+    hours, hours_all = person_totals(person.id, year)
     return {
         "person": person,
         "enrolments": enrolments,
         "progress": my_progress(person, [crs.id for _enrolment, crs, _program in enrolments]),
         "upcoming": upcoming_sessions(person, now),
         "open_courses": open_courses_for(person, today.year - 1),
-        "hours": person_hours(person.id, Period.year(year)),
-        "hours_all": person_hours(person.id, None),
+        "hours": hours,
+        "hours_all": hours_all,
         "ce": ce_account(person, today),
         "notices": notices_for(person.id),
         "ranks": waitlist_ranks(person),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from shegong_academy.auth.services import create_user
 from shegong_academy.coverage.queries import unit_report
 from shegong_academy.extensions import db
-from shegong_academy.ledger.queries import Period, person_hours
+from shegong_academy.ledger.queries import Period, person_hours, person_totals
 from shegong_academy.supervision.models import SupervisionCredit
 from shegong_academy.supervision.services import respond_to_credit
 from shegong_academy.training.checkin import make_token
@@ -35,6 +35,8 @@ def check(w, people) -> None:
     assert_rollups_current(ids)
     for pid in ids:
         assert_ledger_agrees(pid)
+        # the trainee page's figures, read from the rollups, are the live ledger's
+        assert person_totals(pid, 2022) == (person_hours(pid, Period.year(2022)), person_hours(pid, None))
     # the report's person-times are the ledger's, summed over the subtree
     report = unit_report(w.district, 2022)
     ledgers = [person_hours(p.id, Period.year(2022)) for p in people]

@@ -31,7 +31,16 @@ from shegong_academy.supervision.models import SupervisionCredit
 from shegong_academy.supervision.services import respond_to_credit, void_record
 from shegong_academy.training.changes import cancel_session, restore_session
 from shegong_academy.training.services import enrol, record_attendance, save_roster, withdraw
-from tests.coverage import T0, assert_rollups_current, course, program, session, supervise, supervisor_at
+from tests.coverage import (
+    T0,
+    assert_rollups_current,
+    course,
+    program,
+    session,
+    stored_months,
+    supervise,
+    supervisor_at,
+)
 from tests.factories import World, person
 
 STATUSES = ("present", "late", "absent", "excused")
@@ -209,3 +218,32 @@ def test_a_person_moved_between_districts_takes_their_figures_along(ctx):
     assert unit_report(w.other, 2022)["training_person_times"] == 1
     assert unit_report(w.other, 2022)["people_trained"] == 1
     assert unit_figures.stored() == unit_figures.computed()
+
+
+def test_the_bulk_recomputation_equals_the_rollups_kept_on_write(town):
+    """``refresh_all`` (set-based, for bulk loads and rebuilds) writes what every write path wrote, row for row."""
+    w = town.w
+    for step in [
+        ("roster", 0),
+        ("attend", 1, 0, "late"),
+        ("attend", 1, 1, "excused"),
+        ("attend", 2, 2, "present"),  # next year
+        ("supervise", 2, 2022),
+        ("supervise", 0, 2023),
+        ("confirm", True),
+        ("supervise", 2, 2022),
+        ("confirm", False),  # disputed: never counts
+        ("supervise", 1, 2022),
+        ("void",),
+        ("cancel", 1),
+        ("move", 0, 3),
+        ("active", 1),
+    ]:
+        town.do(step)
+    stored = stored_months([p.id for p in town.people])
+    figures = unit_figures.stored()
+    assert any(key[0] == w.trainee_person.id for key in stored) and figures[0]
+    refresh_all()
+    db.session.expire_all()
+    assert stored_months([p.id for p in town.people]) == stored
+    assert unit_figures.stored() == figures

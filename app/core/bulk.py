@@ -1,0 +1,102 @@
+"""Load many rows at the database's own speed: ``COPY`` on PostgreSQL, one prepared ``executemany`` on SQLite.
+
+For bulk loads only (``lms generate``): no ORM events, no per-row statement
+building. Values go through each column type's bind processing, as an
+ordinary insert would, but once per distinct value (a load repeats the same
+timestamps, statuses and hours millions of times).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import JSON, Table
+
+from ..extensions import db
+
+BATCH = 50000  # SQLite rows per executemany: memory stays flat whatever the load
+
+
+def _processors(table: Table, columns: list[str], dialect) -> list:
+    out = []
+    for name in columns:
+        column_type = table.c[name].type
+        process = column_type.bind_processor(dialect)
+        if process is None and isinstance(column_type, JSON):
+            # psycopg adapts JSON per statement, not in COPY: serialise as an insert would.
+            process = getattr(dialect, "_json_serializer", None) or json.dumps
+        if process is None:
+            out.append(None)
+            continue
+        memo: dict = {}
+
+        def cached(value, process=process, memo=memo):
+            try:
+                return memo[value]
+            except KeyError:
+                memo[value] = result = process(value)
+                return result
+            except TypeError:  # unhashable (a JSON list): processed every time
+                return process(value)
+
+        out.append(cached)
+    return out
+
+
+def _defaults(table: Table, given: list[str]) -> dict:
+    """The columns left out that have a Python-side default, with that default (computed once for the load)."""
+    out = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or default is None:
+            continue
+        if default.is_scalar:
+            out[column.name] = default.arg
+        elif default.is_callable:
+            out[column.name] = default.arg(None)  # SQLAlchemy wraps a callable to take the (unused) context
+    return out
+
+
+def load(table: Table, rows: Iterable[Mapping], columns: list[str]) -> int:
+    """Insert ``rows`` (mappings with ``columns``) into ``table`` in the session's transaction; return the count.
+
+    Columns left out get their Python-side default, as an ORM insert would give them.
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect
+    defaults = _defaults(table, columns)
+    columns = [*columns, *defaults]
+    processors = _processors(table, columns, dialect)
+
+    pairs = list(zip(columns, processors, strict=True))
+
+    def tuples():
+        for row in rows:
+            values = []
+            for name, process in pairs:
+                value = row[name] if name in row else defaults[name]
+                values.append(value if process is None else process(value))
+            yield tuple(values)
+
+    quoted = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+    n = 0
+    if dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+            for values in tuples():
+                copy.write_row(values)
+                n += 1
+        return n
+    sql = f"INSERT INTO {table.name} ({quoted}) VALUES ({', '.join('?' * len(columns))})"
+    cursor = connection.connection.driver_connection.cursor()
+    batch = []
+    for values in tuples():
+        batch.append(values)
+        if len(batch) >= BATCH:
+            cursor.executemany(sql, batch)
+            n, batch = n + len(batch), []
+    if batch:
+        cursor.executemany(sql, batch)
+        n += len(batch)
+    return n
