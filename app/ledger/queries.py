@@ -99,7 +99,7 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
         .join(totals, totals.c.course_id == Enrolment.course_id)
         .join(counts, and_(counts.c.course_id == Enrolment.course_id, counts.c.person_id == Enrolment.person_id))
         .where(
-            Enrolment.status.in_(("enrolled", "completed", "not_completed")),
+            Enrolment.status.in_(COMPLETING),
             counts.c.attended >= Course.min_attendance * totals.c.scheduled,
             (Course.pass_mark.is_(None)) | (Enrolment.score >= Course.pass_mark),
         )
@@ -109,6 +109,19 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
     if person_ids is not None:
         stmt = stmt.where(Enrolment.person_id.in_(person_ids))
     return stmt
+
+
+COMPLETING = ("enrolled", "completed", "not_completed")  # enrolment statuses that may complete a course
+
+
+def completes(status: str, score, course: Course, attended: int, scheduled: int) -> bool:
+    """The rule of :func:`completions` for one enrolment whose counts are known (a page that has them already)."""
+    return (
+        status in COMPLETING
+        and attended > 0
+        and attended >= course.min_attendance * scheduled
+        and (course.pass_mark is None or (score is not None and score >= course.pass_mark))
+    )
 
 
 def counted_credit_statuses() -> tuple[str, ...]:
