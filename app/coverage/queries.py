@@ -329,43 +329,51 @@ def _people_rows(year: int, bucket, units, in_subtree) -> list:
 
 
 def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
-    """Per bucket: programs, course sessions and supervision sessions held in the year (three statements)."""
+    """Per bucket: programs, course sessions and supervision sessions held in the year (four statements).
+
+    The subtree's units are read first, then the activity of those units by id: the indexes on the
+    units' programs, courses and records are used, so a district's figures do not scan the city's
+    sessions and records (16 and 21 ms of a district's report at 100,000 people before).
+    """
     period = Period.year(year)
     first_day, end_day = period.dates
+    buckets = dict(db.session.execute(select(units.c.id, bucket).where(in_subtree)).all())
+    ids = select(units.c.id).where(in_subtree)
     programs = (
-        select(bucket.label("bucket"), func.count(Program.id))
-        .select_from(Program)
-        .join(units, units.c.id == Program.unit_id)
-        .where(in_subtree, Program.year == year)
+        select(Program.unit_id, func.count())
+        .where(Program.unit_id.in_(ids), Program.year == year)
+        .group_by(Program.unit_id)
     )
     sessions = (
-        select(bucket.label("bucket"), func.count(CourseSession.id))
-        .select_from(CourseSession)
-        .join(Course, Course.id == CourseSession.course_id)
-        .join(Program, Program.id == Course.program_id)
-        .join(units, units.c.id == Program.unit_id)
+        select(Program.unit_id, func.count(CourseSession.id))
+        .select_from(Program)
+        .join(Course, Course.program_id == Program.id)
+        .join(CourseSession, CourseSession.course_id == Course.id)
         .where(
-            in_subtree,
+            Program.unit_id.in_(ids),
             CourseSession.starts_at >= period.start,
             CourseSession.starts_at < period.end,
             CourseSession.cancelled_at.is_(None),
         )
+        .group_by(Program.unit_id)
     )
     supervision = (
-        select(bucket.label("bucket"), func.count(SupervisionRecord.id))
-        .select_from(SupervisionRecord)
-        .join(units, units.c.id == SupervisionRecord.unit_id)
+        select(SupervisionRecord.unit_id, func.count())
         .where(
-            in_subtree,
+            SupervisionRecord.unit_id.in_(ids),
             SupervisionRecord.held_on >= first_day,
             SupervisionRecord.held_on < end_day,
             SupervisionRecord.voided_at.is_(None),
         )
+        .group_by(SupervisionRecord.unit_id)
     )
-    return {
-        name: db.session.execute(stmt.group_by(bucket)).all()
-        for name, stmt in zip(ACTIVITY_FIGURES, (programs, sessions, supervision), strict=True)
-    }
+    out = {}
+    for name, stmt in zip(ACTIVITY_FIGURES, (programs, sessions, supervision), strict=True):
+        by_bucket: dict[int, int] = defaultdict(int)
+        for unit_id, n in db.session.execute(stmt):
+            by_bucket[buckets[unit_id]] += n
+        out[name] = list(by_bucket.items())
+    return out
 
 
 def _figures(keys: set[int], people_rows: list, activity: dict[str, list], cohorts: list[Cohort], cohort_rows) -> dict:

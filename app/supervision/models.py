@@ -30,7 +30,8 @@ class SupervisionRecord(db.Model):
         CheckConstraint("mode IN ('onsite','online')", name="mode"),
         CheckConstraint("kind IN ('special','overall','peer')", name="kind"),
         CheckConstraint(f"hours > 0 AND hours <= {MAX_HOURS}", name="hours"),
-        Index("ix_supervision_records_unit_date", "unit_id", "held_on"),
+        # voided_at too: a report counts a subtree's records from the index alone
+        Index("ix_supervision_records_unit_date", "unit_id", "held_on", "voided_at"),
         Index("ix_supervision_records_supervisor", "supervisor_id", "held_on"),
     )
 

@@ -105,7 +105,8 @@ class CourseSession(db.Model):
         CheckConstraint(_in("mode", MODES), name="mode"),
         CheckConstraint("ends_at > starts_at", name="times"),
         CheckConstraint("hours > 0", name="hours"),
-        Index("ix_course_sessions_course_start", "course_id", "starts_at"),
+        # cancelled_at too: a report counts a subtree's sessions from the index alone
+        Index("ix_course_sessions_course_start", "course_id", "starts_at", "cancelled_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,10 @@ Reports and dashboards sum these rows over a subtree instead of scanning every p
 supervised of the people placed directly on the unit; ``unit_people`` the number of its active
 people. Both are filled here from the existing monthly rollups (``person_months``) and people, in
 the same statement the application's ``lms ledger rebuild`` uses; no existing row changes.
-Downgrade drops the two tables (they are derived data).
+Two indexes gain the column a report filters on, so that counting a subtree's course sessions
+(not cancelled) and supervision records (not voided) reads the index alone:
+``ix_course_sessions_course_start`` (course, start, cancelled) and ``ix_supervision_records_unit_date``
+(unit, date, voided). Downgrade drops the two tables (they are derived data) and restores the indexes.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -61,8 +64,16 @@ def upgrade():
     op.execute(
         "INSERT INTO unit_people (unit_id, people) SELECT unit_id, COUNT(*) FROM people WHERE active GROUP BY unit_id"
     )
+    op.drop_index('ix_course_sessions_course_start', table_name='course_sessions')
+    op.create_index('ix_course_sessions_course_start', 'course_sessions', ['course_id', 'starts_at', 'cancelled_at'])
+    op.drop_index('ix_supervision_records_unit_date', table_name='supervision_records')
+    op.create_index('ix_supervision_records_unit_date', 'supervision_records', ['unit_id', 'held_on', 'voided_at'])
 
 
 def downgrade():
+    op.drop_index('ix_supervision_records_unit_date', table_name='supervision_records')
+    op.create_index('ix_supervision_records_unit_date', 'supervision_records', ['unit_id', 'held_on'])
+    op.drop_index('ix_course_sessions_course_start', table_name='course_sessions')
+    op.create_index('ix_course_sessions_course_start', 'course_sessions', ['course_id', 'starts_at'])
     op.drop_table('unit_people')
     op.drop_table('unit_years')
