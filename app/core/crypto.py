@@ -9,11 +9,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# cryptography is imported where it is used: most CLI commands never derive a key or encrypt
+# anything, and its import is a noticeable part of their start-up.
 
 
 def _derive(purpose: bytes, master_key: str | None = None) -> bytes:
@@ -22,12 +26,17 @@ def _derive(purpose: bytes, master_key: str | None = None) -> bytes:
     cache = current_app.extensions.setdefault("lms_keys", {})
     key = cache.get((master, purpose))
     if key is None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"shegong-academy", info=purpose).derive(master)
         cache[(master, purpose)] = key
     return key
 
 
 def _fernet(master_key: str | None = None) -> Fernet:
+    from cryptography.fernet import Fernet
+
     return Fernet(base64.urlsafe_b64encode(_derive(b"pii-encryption", master_key)))
 
 
@@ -43,6 +52,8 @@ def decrypt_text(token: str) -> str:
 
 def decrypts(token: str) -> bool:
     """Return whether ``token`` is something :func:`encrypt_text` produced under the current key."""
+    from cryptography.fernet import InvalidToken
+
     try:
         decrypt_text(token)
     except (InvalidToken, UnicodeDecodeError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
 import io
 import re
 import unicodedata
@@ -21,11 +22,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 from flask import Response, current_app
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from werkzeug.http import dump_options_header
 
 
@@ -74,10 +70,18 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+@functools.cache
+def _illegal_characters() -> re.Pattern:
+    # openpyxl is imported on first use only: it is slow to import, and most commands never export
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE
+
+
 def _text(value: object) -> str:
     # str() renders lazy translations; openpyxl refuses the control characters XML
     # cannot carry, so both formats drop them (first, so they cannot hide a "=")
-    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+    return neutralise(_illegal_characters().sub("", str(value)))
 
 
 def _number(value: object, column: Column) -> int | float | Decimal:
@@ -146,12 +150,17 @@ def _number_format(column: Column) -> str | None:
 
 def _sheet_title(title: str) -> str:
     # Excel refuses \ * ? : / [ ] in a sheet name, a leading or trailing quote, and more than 31 characters
-    title = _XLSX_TITLE.sub("_", ILLEGAL_CHARACTERS_RE.sub("", str(title))).strip("'")[:31].strip("'")
+    title = _XLSX_TITLE.sub("_", _illegal_characters().sub("", str(title))).strip("'")[:31].strip("'")
     return title or "Sheet1"
 
 
 def xlsx_bytes(table: Table) -> bytes:
     """Write the table as an XLSX workbook: text as string cells, numbers, rates and dates as typed cells."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     columns = list(table.columns)
     # Check every value first: an error half-way would leave openpyxl's streaming sheet open
     values = [[_checked(v, c) for v, c in zip(row, columns, strict=True)] for row in table.rows]

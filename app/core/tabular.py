@@ -26,15 +26,13 @@ from dataclasses import dataclass
 from xml.parsers import expat
 
 from flask import current_app, has_app_context
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from .i18n import _l
 
-# What openpyxl raises on a damaged workbook, while opening it or reading a sheet
-# (a broken sheet XML raises a ParseError, a SyntaxError, only while iterating).
+# What zipfile and openpyxl raise on a damaged workbook, while opening it or reading a sheet
+# (a broken sheet XML raises a ParseError, a SyntaxError, only while iterating); openpyxl's
+# own InvalidFileException is added where openpyxl is imported (on first use: it is slow to import).
 _XLSX_ERRORS = (
-    InvalidFileException,
     zipfile.BadZipFile,
     zlib.error,
     KeyError,
@@ -304,15 +302,19 @@ def _check_workbook(data: bytes, max_rows: int, row_limit: int, deadline: _Deadl
 
 
 def _xlsx_rows(data: bytes, max_rows: int, row_limit: int, deadline: _Deadline) -> Iterator[tuple]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    errors = (InvalidFileException, *_XLSX_ERRORS)
     _check_workbook(data, max_rows, row_limit, deadline)
     try:
         wb = load_workbook(_DeadlineFile(data, deadline), read_only=True, data_only=True)
-    except _XLSX_ERRORS:
+    except errors:
         raise TableError(UNREADABLE) from None
     try:
         # One column more than allowed, to see data there; openpyxl drops the cells beyond.
         yield from wb.worksheets[0].iter_rows(max_row=row_limit, max_col=MAX_COLUMNS + 1, values_only=True)
-    except _XLSX_ERRORS as exc:
+    except errors as exc:
         if isinstance(exc, TableError):
             raise
         raise TableError(UNREADABLE) from None

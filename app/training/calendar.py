@@ -13,7 +13,6 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -63,6 +62,8 @@ def user_for_token(token: str) -> User | None:
 
 def feed(person: Person, name: str) -> bytes:
     """The person's sessions (of courses where they hold a seat) as an .ics file; cancelled ones say so."""
+    from icalendar import Calendar, Event  # slow to import: only when a feed is asked for
+
     calendar = Calendar()
     calendar.add("prodid", "-//Shegong Academy//社工学堂//ZH")
     calendar.add("version", "2.0")

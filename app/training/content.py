@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import markdown
-import nh3
-import yaml
 from sqlalchemy import select
 
 from ..extensions import db
@@ -67,6 +64,10 @@ class ContentRejected(ValueError):
 
 def render_lesson(text: str) -> str:
     """Render lesson Markdown to sanitised HTML (no scripts, links, images or styles)."""
+    # Imported here, as in _read_meta: only a sync reads content, and these are slow to import
+    import markdown
+    import nh3
+
     html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes={}, link_rel=None)
 
@@ -113,6 +114,8 @@ def _read_course(folder: Path, errors: list[ContentError]) -> dict | None:
 
 def _read_meta(folder: Path, name: str, errors: list[ContentError]) -> tuple[dict | None, bytes]:
     """Return the folder's ``course.yaml`` as a mapping and its bytes, or None after noting why not."""
+    import yaml
+
     if not SLUG_RE.match(folder.name):
         errors.append(ContentError(folder.name, "slug", "folder names are lower-case letters, digits and hyphens"))
         return None, b""

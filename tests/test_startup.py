@@ -1,0 +1,78 @@
+"""Start-up stays light: creating the app and loading the lms commands imports none of the heavy libraries.
+
+Each of them is imported where it is used (a PDF rendered, a workbook read or written, a file sent
+to S3, a feed or a lesson rendered…): imported at start-up, they made every
+``flask lms …`` command pay for all of them before doing anything. No timings here:
+``bench/bench_startup.py`` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TEST_CONFIG
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What start-up once imported (or could), by what each costs or pulls in: WeasyPrint and its PDF and
+# font stack, boto3, openpyxl (and Pillow through it), icalendar, Markdown and nh3, cryptography;
+# and libraries only tests or metrics use. (Flask-Migrate and Alembic stay: the app registers `flask db`.)
+HEAVY = {
+    "weasyprint",
+    "pydyf",
+    "fontTools",
+    "tinycss2",
+    "cssselect2",
+    "tinyhtml5",
+    "pypdf",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "openpyxl",
+    "PIL",
+    "icalendar",
+    "markdown",
+    "nh3",
+    "cryptography",
+    "prometheus_client",
+    "hypothesis",
+    "schemathesis",
+    "moto",
+    "playwright",
+}
+
+# In a fresh interpreter: the app as the tests build it, then `flask lms --help` and
+# `flask lms report --help` through Flask's own command line (its plugins included).
+CODE = """
+import json, sys
+from flask.cli import FlaskGroup
+from shegong_academy import create_app
+
+app = create_app(json.loads(sys.argv[1]))
+for args in (["lms", "--help"], ["lms", "report", "--help"]):
+    code = FlaskGroup(create_app=lambda: app, load_dotenv=False).main(args, "flask", standalone_mode=False)
+    assert code == 0, (args, code)
+assert "lms" in app.cli.commands and "db" in app.cli.commands
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in set(json.loads(sys.argv[2])))))
+"""
+
+
+def test_creating_the_app_and_loading_the_cli_imports_no_heavy_library(tmp_path):
+    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", CODE, json.dumps(config), json.dumps(sorted(HEAVY))],
+        cwd=ROOT,
+        env={**env, "LMS_INSTANCE_PATH": str(tmp_path / "instance")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert imported == [], f"imported at start-up: {imported}"
