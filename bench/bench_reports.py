@@ -88,63 +88,68 @@ class Counter:
 
 
 def measure(url: str) -> dict[str, tuple[float, int]]:
-    """Return {measure: (median ms, statements)} over interleaved rounds."""
+    """Return {measure: (median ms, statements)} over interleaved rounds.
+
+    Requests are made outside any application context (a context held around them would share
+    ``g``, and with it the signed-in user, between the two clients).
+    """
+    from shegong_academy.coverage.queries import unit_report
+    from shegong_academy.org.models import OrgUnit
+    from shegong_academy.org.queries import unit_by_code
+
     app = app_for(url)
     with app.app_context():
-        from shegong_academy.coverage.queries import unit_report
-        from shegong_academy.org.models import OrgUnit
-        from shegong_academy.org.queries import unit_by_code
-
         province_id, district_id = unit_by_code("990000").id, unit_by_code("990101").id
+        engine = db.engine
         db.session.remove()
 
-        def in_context(call):
-            def run():
-                with app.app_context():
-                    call()
-                    db.session.remove()
+    def in_context(call):
+        def run():
+            with app.app_context():
+                call()
+                db.session.remove()
 
-            return run
+        return run
 
-        def raw(sql):
-            return in_context(lambda: db.session.connection().exec_driver_sql(sql).fetchall())
+    def raw(sql):
+        return in_context(lambda: db.session.connection().exec_driver_sql(sql).fetchall())
 
-        def report(unit_id):
-            return in_context(lambda: unit_report(db.session.get(OrgUnit, unit_id), 2024))
+    def report(unit_id):
+        return in_context(lambda: unit_report(db.session.get(OrgUnit, unit_id), 2024))
 
-        coordinator, trainee = app.test_client(), app.test_client()
-        for client, name in ((coordinator, "bench-coordinator"), (trainee, "bench-trainee")):
-            assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 302
+    coordinator, trainee = app.test_client(), app.test_client()
+    for client, name in ((coordinator, "bench-coordinator"), (trainee, "bench-trainee")):
+        assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 302
 
-        def page(client, path):
-            def run():
-                response = client.get(path)
-                assert response.status_code == 200, (path, response.status_code)
+    def page(client, path):
+        def run():
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
 
-            return run
+        return run
 
-        measures: dict[str, Callable[[], None]] = {
-            "raw count": raw("SELECT count(*) FROM attendance"),
-            "raw GROUP BY": raw("SELECT person_id, count(*) FROM attendance GROUP BY person_id"),
-            "top-unit report": report(province_id),
-            "district report": report(district_id),
-            "district dashboard": page(coordinator, f"/coverage/?unit={district_id}&year=2024"),
-            "trainee /my/": page(trainee, "/my/?year=2024"),
-        }
-        counter = Counter(db.engine)
-        times: dict[str, list[float]] = {name: [] for name in measures}
-        statements: dict[str, int] = {}
-        for run in measures.values():  # warm-up: caches, the first query plans
+    measures: dict[str, Callable[[], None]] = {
+        "raw count": raw("SELECT count(*) FROM attendance"),
+        "raw GROUP BY": raw("SELECT person_id, count(*) FROM attendance GROUP BY person_id"),
+        "top-unit report": report(province_id),
+        "district report": report(district_id),
+        "district dashboard": page(coordinator, f"/coverage/?unit={district_id}&year=2024"),
+        "trainee /my/": page(trainee, "/my/?year=2024"),
+    }
+    counter = Counter(engine)
+    times: dict[str, list[float]] = {name: [] for name in measures}
+    statements: dict[str, int] = {}
+    for run in measures.values():  # warm-up: caches, the first query plans
+        run()
+    for _ in range(ROUNDS):
+        for name, run in measures.items():
+            counter.n = 0
+            started = time.perf_counter()
             run()
-        for _ in range(ROUNDS):
-            for name, run in measures.items():
-                counter.n = 0
-                started = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - started)
-                statements[name] = counter.n
-        event.remove(db.engine, "before_cursor_execute", counter)
-        db.engine.dispose()
+            times[name].append(time.perf_counter() - started)
+            statements[name] = counter.n
+    event.remove(engine, "before_cursor_execute", counter)
+    engine.dispose()
     return {name: (statistics.median(t) * 1000, statements[name]) for name, t in times.items()}
 
 
