@@ -3,7 +3,9 @@
 Issuing is per person and idempotent (a person who already holds a valid
 certificate is counted as holding it, not issued another), and each chunk of
 people is committed before progress is reported: a worker killed mid-job
-leaves whole certificates only, and the retried job finishes the rest.
+leaves whole certificates only, and the retried job finishes the rest. A
+chunk is one rendering batch: its certificates are laid out together and each
+PDF is stored before the chunk is committed.
 Printing renders one PDF into the store under ``jobs/<id>/``; such results are
 deleted after ``LMS_PRINT_RESULT_DAYS`` (see ``jobs/results.py``).
 """
@@ -24,7 +26,7 @@ from . import services
 from .models import CredentialType
 from .printing import render_certificates
 
-ISSUE_CHUNK = 20  # people per transaction: each chunk is kept before progress is reported
+ISSUE_CHUNK = services.RENDER_BATCH  # people per transaction: kept before progress is reported
 
 
 def start_issuing(credential: CredentialType, person_ids: list[int], actor) -> Job:

@@ -1,4 +1,4 @@
-"""One PDF of many certificates, a page (or a certificate's pages) per person, fonts embedded once."""
+"""One PDF of many certificates, a page (or a certificate's pages) per person; a long print is drawn in parts."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def render_certificates(certificate_ids: list[int], progress: Progress | None = 
     if len(designs) != 1:
         raise ValueError("certificates of different designs cannot share one PDF")
     design = load_design(designs.pop())
-    contexts = [certificate_context(c) for c in ordered]
+    seals: dict = {}  # the issuer's seal read from the store once, not once per certificate
+    contexts = [certificate_context(c, seals) for c in ordered]
     return render_many(design, contexts, progress=progress), len(ordered)
 
 

@@ -22,8 +22,12 @@ Optional: ``start_date``/``end_date`` (ISO dates of the training, shown instead 
 ``metadata.yaml`` holds ``name`` (the folder's), ``title``, ``language`` (zh_CN or en),
 ``orientation`` (landscape or portrait), ``version`` (an integer or semver, stored with each
 issued certificate), ``description`` and optionally ``single_page`` (true lets
-:func:`render_many` lay a batch of certificates out as one document). The same inputs render
-the same bytes, so an issued PDF can be re-rendered and checked against its SHA-256.
+:func:`render_many` and :func:`render_each` lay a batch of certificates out as one document).
+
+The same inputs render the same bytes: :func:`render_pdf` for one certificate, :func:`render_each`
+for the same batch (a certificate issued in bulk is cut out of its batch's document, whose font
+subset covers the whole batch). What is checked against an issued certificate's SHA-256 is the
+PDF kept in the store; a re-rendered PDF shows the same text, not necessarily the same bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import contextlib
 import ctypes.util
 import functools
 import gc
+import html as html_text
+import itertools
 import re
 import shutil
 import subprocess
@@ -61,7 +67,8 @@ ORIENTATIONS = ("landscape", "portrait")
 _DESIGN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _VERSION = re.compile(r"\d+(\.\d+){0,2}")
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
-_TITLE = re.compile(r"<title>.*?</title>", re.DOTALL | re.IGNORECASE)
+_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
+PRINT_CHUNK = 100  # certificates drawn per part of a long print (then joined): one part's layout in memory
 
 
 class RenderUnavailable(RuntimeError):
@@ -323,10 +330,14 @@ def _write_pdf(document, documents) -> bytes:
     <title> as the document's title.
     """
     pdf = document.write_pdf(pdf_tags=True)
+    _check_refused(documents)
+    return pdf
+
+
+def _check_refused(documents) -> None:
     refused = [url for d in documents for url in d.url_fetcher.refused]
     if refused:
         raise ResourceRefused(f"certificate designs may only load files of their own folder, not {refused[0][:200]!r}")
-    return pdf
 
 
 def render_pdf(design: Design, html: str) -> bytes:
@@ -352,7 +363,9 @@ def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a bulk PDF is laid out.
 
     WeasyPrint builds large object graphs; the collector rescanning them costs a fifth of a
-    bulk run. Reference counting still frees memory; the last bulk render re-enables it.
+    bulk run. Reference counting still frees memory; the last bulk render re-enables it and
+    collects the youngest generation at once: what the pause left there (a laid-out batch the
+    caller has let go of) is freed before the next batch, so memory stays flat batch after batch.
     """
     global _gc_pausers
     with _gc_lock:
@@ -370,6 +383,13 @@ def _gc_paused() -> Iterator[None]:
                 _gc_pausers -= 1
                 if _gc_pausers == 0:
                     gc.enable()
+                    gc.collect(0)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def render_many(
@@ -377,10 +397,18 @@ def render_many(
     contexts: Iterable[dict],
     progress: Callable[[int, int], None] | None = None,
     batch: int = 20,
+    chunk: int = PRINT_CHUNK,
 ) -> bytes:
-    """Render many certificates into one PDF, a page (or a statement's pages) each, fonts embedded once."""
+    """Render many certificates into one PDF, a page (or a statement's pages) each, fonts embedded once per part.
+
+    Laid out ``batch`` at a time; a part of ``chunk`` certificates is drawn (fonts subset once)
+    before the next is laid out, and the parts are joined: what memory holds is one part's
+    layout and the joined PDF so far, however many certificates there are.
+    """
     check_environment()
     from weasyprint.text.fonts import FontConfiguration
+
+    from . import pdfpages
 
     contexts = list(contexts)
     total = len(contexts)
@@ -388,16 +416,64 @@ def render_many(
         raise ValueError("no certificates to render")
     # Multi-page designs number their pages "第 N 页 / 共 M 页": each needs a document of its own.
     size = max(1, batch) if design.single_page else 1
-    font_config, cache = FontConfiguration(), {}
-    documents = []
-    with _gc_paused():
-        for start in range(0, total, size):
-            htmls = [render_html(design, c) for c in contexts[start : start + size]]
-            documents.extend(_batch_documents(design, htmls, font_config, cache))
-            if progress:
-                progress(min(start + size, total), total)
-        pages = [page for document in documents for page in document.pages]
-        return _write_pdf(documents[0].copy(pages), documents)
+    chunk = max(size, chunk)
+    font_config, parts = FontConfiguration(), pdfpages.Joiner()
+    for start in range(0, total, chunk):
+        end, documents, cache = min(start + chunk, total), [], {}  # images parsed once per part
+        with _gc_paused():
+            for first in range(start, end, size):
+                htmls = [render_html(design, c) for c in contexts[first : min(first + size, end)]]
+                documents.extend(_batch_documents(design, htmls, font_config, cache))
+                if progress:
+                    progress(min(first + size, end), total)
+            document = documents[0].copy([page for d in documents for page in d.pages])
+            if total <= chunk:
+                return _write_pdf(document, documents)
+            parts.add(_captured(document, documents))
+            del documents, document, cache  # the part's layout goes before the next is laid out (see _gc_paused)
+    return parts.write()
+
+
+def render_each(design: Design, contexts: Iterable[dict], batch: int = 20) -> Iterator[bytes]:
+    """Render each certificate into a PDF of its own, in order, a batch laid out as one document.
+
+    Single-page designs: the batch's document (fonts subset once for the batch) is cut into one
+    PDF per certificate, each keeping its fonts, tags, outline entry and its own title.
+    Multi-page designs number their pages per certificate: a document each. Contexts are read a
+    batch at a time, so memory does not grow with their number.
+    """
+    check_environment()
+    from weasyprint.text.fonts import FontConfiguration
+
+    from . import pdfpages
+
+    size = max(1, batch) if design.single_page else 1
+    font_config = FontConfiguration()
+    for chunk in _chunks(contexts, size):
+        htmls = [render_html(design, c) for c in chunk]
+        with _gc_paused():
+            documents = _batch_documents(design, htmls, font_config, {})
+            if len(documents) < len(htmls):
+                pdfs = pdfpages.split(_captured(documents[0], documents), [_title(html) for html in htmls])
+            else:
+                pdfs = [_write_pdf(document, [document]) for document in documents]
+            del documents  # let go before the collector comes back (see _gc_paused)
+        yield from pdfs
+
+
+def _captured(document, documents):
+    """WeasyPrint's PDF objects of the document, unwritten; as :func:`_write_pdf`, refused resources fail."""
+    from . import pdfpages
+
+    pdf = pdfpages.capture(document, pdf_tags=True)
+    _check_refused(documents)
+    return pdf
+
+
+def _title(html: str) -> str:
+    """The text of the document's <title>, as WeasyPrint puts it in the PDF's metadata."""
+    match = _TITLE.search(html)
+    return " ".join(html_text.unescape(match.group(1)).split()) if match else ""
 
 
 def _batch_documents(design: Design, htmls: list[str], font_config, cache) -> list:

@@ -50,6 +50,10 @@ PDF_FOLDER = "certificates/"  # issued PDFs in the store, by serial
 
 # People loaded and issued per round of a bulk approval (and ids per IN list: PostgreSQL takes 65,535 parameters).
 CHUNK = 500
+# People of a bulk approval issued, then rendered together in one savepoint: one layout and one font subset
+# (~70 ms) per batch rather than per certificate. Bounded by memory (~0.6 MB of layout per certificate while
+# a batch is drawn) and by the issuer's serial lock, held until the batch is committed (a job commits each).
+RENDER_BATCH = 35
 
 
 @dataclass
@@ -419,7 +423,9 @@ def issue_to_people(
 ) -> IssueSummary:
     """Issue the credential to each person, each in a savepoint so one refusal does not stop the rest (flushes).
 
-    Takes ids (a job can call it); people are loaded a chunk at a time. Stops at
+    Takes ids (a job can call it); people are loaded a chunk at a time. The certificates of
+    ``RENDER_BATCH`` people are rendered together (one layout, fonts subset once) and kept only
+    with their PDFs: the batch's savepoint takes them all back if one cannot be stored. Stops at
     the first storage failure: every later certificate would fail the same way.
     """
     summary = IssueSummary()
@@ -430,41 +436,72 @@ def issue_to_people(
             p.id: p
             for p in db.session.scalars(select(Person).where(Person.id.in_(chunk)).options(selectinload(Person.unit)))
         }
-        for person_id in chunk:
-            person = people.get(person_id)
+        for first in range(0, len(chunk), RENDER_BATCH):
+            batch = IssueSummary()
             try:
-                if person is None:
-                    raise NotFound(_l("Not found."))
                 with db.session.begin_nested():
-                    _certificate, created = _issue(
-                        credential=credential, person=person, actor=actor, render=render, replaces=None, job_id=job_id
+                    issued = _issue_batch(
+                        credential, [people.get(i) for i in chunk[first : first + RENDER_BATCH]], actor, job_id, batch
                     )
+                    if render and issued:
+                        store_pdfs(issued)
             except Unavailable as exc:
                 summary.stopped = exc.message
                 return summary
-            except DomainError as exc:
-                summary.refused.append(exc.message)
-                continue
-            if created:
-                summary.issued += 1
-            else:
-                summary.held += 1
+            summary.issued += batch.issued
+            summary.held += batch.held
+            summary.refused += batch.refused
     return summary
 
 
-def certificate_context(certificate: Certificate) -> dict:
-    """What the design template receives: the frozen claims plus serial, code and the QR code."""
+def _issue_batch(
+    credential: CredentialType, people: list[Person | None], actor, job_id: int | None, summary: IssueSummary
+) -> list[Certificate]:
+    """Issue to each person, unrendered, in a savepoint of their own; count in ``summary``; return the new ones."""
+    issued = []
+    for person in people:
+        try:
+            if person is None:
+                raise NotFound(_l("Not found."))
+            with db.session.begin_nested():
+                certificate, created = _issue(
+                    credential=credential, person=person, actor=actor, render=False, replaces=None, job_id=job_id
+                )
+        except Unavailable:
+            raise  # not a refusal of this person: the caller stops
+        except DomainError as exc:
+            summary.refused.append(exc.message)
+            continue
+        if created:
+            issued.append(certificate)
+        else:
+            summary.held += 1
+    summary.issued = len(issued)
+    return issued
+
+
+def certificate_context(certificate: Certificate, seals: dict | None = None) -> dict:
+    """What the design template receives: the frozen claims plus serial, code and the QR code.
+
+    ``seals`` (credential id → seal) lets a batch read each credential's seal from the store once.
+    """
     from .render import qr_svg
     from .types import seal_data_uri
 
     url = verify_url(certificate.verification_code)
+    if seals is None:
+        seal = seal_data_uri(certificate.credential)
+    elif certificate.credential_id in seals:
+        seal = seals[certificate.credential_id]
+    else:
+        seal = seals[certificate.credential_id] = seal_data_uri(certificate.credential)
     return {
         **certificate.claims,
         "serial": certificate.serial,
         "code": certificate.verification_code,
         "verify_url": url,
         "qr_svg": qr_svg(url),
-        "seal_url": seal_data_uri(certificate.credential),
+        "seal_url": seal,
     }
 
 
@@ -511,6 +548,31 @@ def store_pdf(certificate: Certificate) -> bytes:
 
     design = load_design(certificate.design)
     pdf = render_pdf(design, render_html(design, certificate_context(certificate)))
+    _keep_pdf(certificate, pdf)
+    return pdf
+
+
+def store_pdfs(certificates: list[Certificate]) -> None:
+    """Render these certificates a batch at a time, each into a PDF of its own, and keep them as ``store_pdf`` does.
+
+    A batch is laid out as one document (see ``render.render_each``) and its PDFs are stored
+    before the next batch is laid out: memory does not grow with the number of certificates.
+    """
+    from .render import load_design, render_each
+
+    designs: dict[str, list[Certificate]] = {}
+    for certificate in certificates:
+        designs.setdefault(certificate.design, []).append(certificate)
+    seals: dict = {}
+    for name, group in designs.items():
+        contexts = (certificate_context(c, seals) for c in group)
+        for certificate, pdf in zip(group, render_each(load_design(name), contexts, RENDER_BATCH), strict=True):
+            _keep_pdf(certificate, pdf)
+    db.session.flush()
+
+
+def _keep_pdf(certificate: Certificate, pdf: bytes) -> None:
+    """Put the PDF in the store under the certificate's serial and note its SHA-256 (of exactly these bytes)."""
     certificate.pdf_path = f"{certificate.serial}.pdf"
     try:
         storage().put(pdf_key(certificate), pdf, "application/pdf")
@@ -518,7 +580,6 @@ def store_pdf(certificate: Certificate) -> bytes:
         certificate.pdf_path = None
         raise _storage_failed(exc) from exc
     certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-    return pdf
 
 
 def certificate_pdf(certificate: Certificate) -> bytes:

@@ -3,6 +3,7 @@ twice, the print result comes from the store and expires, and the API starts and
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -11,12 +12,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+import shegong_academy.credentials.render as render_module
 from shegong_academy.auth.models import User
 from shegong_academy.auth.services import create_api_token
 from shegong_academy.core.db import utcnow
 from shegong_academy.core.storage import storage
 from shegong_academy.core.uow import transaction
+from shegong_academy.credentials import jobs as credential_jobs
 from shegong_academy.credentials.models import Certificate, CredentialType
+from shegong_academy.credentials.services import pdf_key
 from shegong_academy.extensions import db
 from shegong_academy.jobs import services
 from shegong_academy.jobs.models import Job
@@ -105,6 +109,39 @@ def test_a_job_run_again_after_its_worker_died_issues_nobody_twice(app, eight):
         assert job.result["issued"] == 5 and job.result["held"] == 3  # the three were not issued again
         db.session.commit()
     assert _certificates(app) == sorted(eight["people"])
+
+
+def test_a_job_that_dies_while_rendering_keeps_whole_chunks_and_the_next_issues_nobody_twice(app, eight, monkeypatch):
+    monkeypatch.setattr(credential_jobs, "ISSUE_CHUNK", 3)  # chunks of 3, 3 and 2 people
+    real_render_each, batches = render_module.render_each, []
+
+    def dies_in_the_second_chunk(design, contexts, batch=20):
+        batches.append(design.name)
+        if len(batches) == 2:
+            raise RuntimeError("the worker died while rendering")
+        yield from real_render_each(design, contexts, batch)
+
+    monkeypatch.setattr(render_module, "render_each", dies_in_the_second_chunk)
+    params = {"credential_id": eight["credential"], "person_ids": eight["people"]}
+    with app.app_context():
+        coord = db.session.get(User, eight["coord"])
+        with transaction():
+            first = services.submit_job(kind="credentials.issue", params=params, actor=coord, queue=False).id
+        run_job(first)
+        assert db.session.get(Job, first, populate_existing=True).state == "failed"
+        # the first chunk, whole; nothing of the second
+        assert sorted(db.session.scalars(select(Certificate.person_id))) == sorted(eight["people"][:3])
+        db.session.commit()
+        with transaction():
+            second = services.submit_job(kind="credentials.issue", params=params, actor=coord, queue=False).id
+        run_job(second)
+        job = db.session.get(Job, second, populate_existing=True)
+        assert job.state == "done" and (job.result["issued"], job.result["held"]) == (5, 3)
+        for certificate in db.session.scalars(select(Certificate)):
+            assert certificate.pdf_sha256 == hashlib.sha256(storage().get(pdf_key(certificate))).hexdigest()
+        db.session.commit()
+    assert _certificates(app) == sorted(eight["people"])  # each person once
+    assert len(storage_files(app, "certificates/")) == 8
 
 
 def test_the_same_approval_while_it_waits_is_the_same_job(app, eight):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import re
 import socket
 import subprocess
 from pathlib import Path
 
+import pikepdf
 import pytest
 from jinja2.exceptions import SecurityError, TemplateNotFound, UndefinedError
 
@@ -21,6 +23,7 @@ from shegong_academy.credentials.render import (
     hours,
     load_design,
     qr_svg,
+    render_each,
     render_html,
     render_many,
     render_pdf,
@@ -85,6 +88,14 @@ def pdf_file(tmp_path: Path, pdf: bytes, name: str = "out.pdf") -> Path:
 
 def poppler(*args: str | Path) -> str:
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def assert_sound(pdf: bytes) -> None:
+    """qpdf (through pikepdf) finds nothing wrong: cross-references, objects, and every page's content parses."""
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        assert document.check_pdf_syntax() == []
+        for page in document.pages:
+            assert pikepdf.parse_content_stream(page)
 
 
 def page_count(path: Path) -> int:
@@ -243,14 +254,19 @@ def test_render_many_numbers_each_multi_page_statement_on_its_own(tmp_path):
     assert "第1页/共1页" in re.sub(r"\s", "", last) and "A-2" in last
 
 
-def test_render_many_keeps_every_page_of_a_certificate_that_overflows(tmp_path):
+def overflowing(tmp_path):
+    """A single-page design and three certificates of which the second runs over several pages."""
     design = design_folder(
         tmp_path,
-        '<html><head><link rel="stylesheet" href="theme.css"></head><body>'
+        '<html><head><title>{{ name }}</title><link rel="stylesheet" href="theme.css"></head><body>'
         "{% for i in range(lines) %}<p>第{{ i }}行 {{ name }}</p>{% endfor %}</body></html>",
         single_page=True,
     )
-    contexts = [{"lines": 1, "name": "甲"}, {"lines": 120, "name": "乙"}, {"lines": 1, "name": "丙"}]
+    return design, [{"lines": 1, "name": "甲"}, {"lines": 120, "name": "乙"}, {"lines": 1, "name": "丙"}]
+
+
+def test_render_many_keeps_every_page_of_a_certificate_that_overflows(tmp_path):
+    design, contexts = overflowing(tmp_path)
     expected = sum(
         page_count(pdf_file(tmp_path, render_pdf(design, render_html(design, c)), "x.pdf")) for c in contexts
     )
@@ -261,6 +277,94 @@ def test_render_many_keeps_every_page_of_a_certificate_that_overflows(tmp_path):
 def test_render_many_refuses_an_empty_list():
     with pytest.raises(ValueError):
         render_many(load_design("transition-zh"), [])
+
+
+def test_render_many_beyond_a_part_joins_the_parts_in_order_each_with_its_fonts(tmp_path):
+    design = load_design("transition-zh")
+    names = ["欧阳娜娜", "付晓鑫", "李四", "王芳", "阿卜杜热合曼·买买提明"]
+    contexts = [context(name=n, serial=f"GSMZ-2022-{i:05d}") for i, n in enumerate(names, 1)]
+    seen = []
+    pdf = render_many(design, contexts, progress=lambda i, n: seen.append((i, n)), batch=2, chunk=2)
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert_sound(pdf)  # joined by the academy's own code: a strict reader checks it
+    path = pdf_file(tmp_path, pdf)
+    assert page_count(path) == 5
+    for page, holder in enumerate(names, 1):
+        text = poppler("pdftotext", "-f", page, "-l", page, path, "-")
+        assert holder in text and f"证书编号：GSMZ-2022-{page:05d}" in text
+    fonts = [line for line in poppler("pdffonts", path).splitlines() if "CJK" in line]
+    assert len(fonts) == 3 * 2 and all(" yes yes yes " in line for line in fonts)  # each part's subsets
+    info = poppler("pdfinfo", path)
+    assert "Tagged:          yes" in info and "Title:           项目社工转岗证书" in info
+    assert poppler("pdfinfo", "-struct-text", path).count("证书编号") == 5  # one tree over the parts
+
+
+# -- render_each: a PDF per certificate, a batch laid out at a time ---------------------------------
+
+
+def _names_in(path: Path) -> str:
+    return re.sub(r"\s", "", poppler("pdftotext", path, "-"))
+
+
+def test_render_each_gives_each_certificate_a_tagged_pdf_of_its_own_in_order(tmp_path):
+    design = load_design("transition-zh")
+    names = ["欧阳娜娜", "付晓鑫", "李四", "王芳", "阿卜杜热合曼·买买提明"]
+    codes = [f"K7QF-3MZR-WX2D-9TLB-HN4C-PVYE-{i:04d}-JU5Q" for i in range(5)]
+    contexts = [
+        context(name=n, serial=f"GSMZ-2022-{i:05d}", code=c, verify_url=f"{URL[: -len(CODE)]}{c}")
+        for i, (n, c) in enumerate(zip(names, codes, strict=True), 1)
+    ]
+    pdfs = list(render_each(design, iter(contexts), batch=2))  # two batches of two, one of one
+    assert len(pdfs) == 5
+    for i, pdf in enumerate(pdfs):
+        assert_sound(pdf)  # the pages are cut out of a batch by the academy's own code: a strict reader checks them
+        path = pdf_file(tmp_path, pdf, f"{i}.pdf")
+        single = pdf_file(tmp_path, render_pdf(design, render_html(design, contexts[i])), f"single-{i}.pdf")
+        assert page_count(path) == 1
+        text = _names_in(path)
+        assert names[i] in text and f"证书编号：GSMZ-2022-{i + 1:05d}" in text and f"验证码：{codes[i]}" in text
+        others = [n for j, n in enumerate(names) if j != i and n not in names[i]]
+        assert not [n for n in others if n in text] and not [c for c in codes if c != codes[i] and c in text]
+        fonts = [line for line in poppler("pdffonts", path).splitlines() if "CJK" in line]
+        assert len(fonts) == 2 and all(" yes yes yes " in line for line in fonts)  # embedded, subset, mapped
+        info, alone = poppler("pdfinfo", path), poppler("pdfinfo", single)
+        assert "Tagged:          yes" in info and "Pages:           1" in info
+        title = re.search(r"Title:\s+(.*)", alone).group(1)
+        assert title == f"项目社工转岗证书 GSMZ-2022-{i + 1:05d}" and f"Title:           {title}" in info
+        structure = poppler("pdfinfo", "-struct-text", path)
+        assert names[i] in structure and "Figure" in structure  # the reading order and the QR code's figure
+        # Nothing of the other certificates of its batch: the resources are the page's own.
+        assert pdf.count(b"/Type /XObject") == render_pdf(design, render_html(design, contexts[i])).count(
+            b"/Type /XObject"
+        )
+
+
+def test_render_each_renders_the_same_batch_to_the_same_bytes():
+    design = load_design("completion-zh")
+    contexts = [context(name=n, serial=f"S-{n}") for n in ("甲", "乙", "丙")]
+    assert list(render_each(design, contexts)) == list(render_each(design, contexts))
+
+
+def test_render_each_gives_a_multi_page_statement_its_own_document_as_render_pdf_does():
+    design = load_design("ce-hours-zh")
+    contexts = [context(records=records(80), serial="A-1"), context(records=records(2), serial="A-2")]
+    assert list(render_each(design, contexts)) == [render_pdf(design, render_html(design, c)) for c in contexts]
+
+
+def test_render_each_keeps_a_certificate_that_overflows_whole(tmp_path):
+    design, contexts = overflowing(tmp_path)
+    pdfs = list(render_each(design, contexts))
+    assert [page_count(pdf_file(tmp_path, pdf, f"{i}.pdf")) for i, pdf in enumerate(pdfs)] == [
+        page_count(pdf_file(tmp_path, render_pdf(design, render_html(design, c)), "x.pdf")) for c in contexts
+    ]
+    assert page_count(pdf_file(tmp_path, pdfs[1])) > 1
+
+
+@pytest.mark.parametrize("url", ["https://example.com/seal.png", "file:///etc/passwd"])
+def test_render_each_refuses_a_seal_from_outside_as_render_pdf_does(url):
+    design = load_design("transition-zh")
+    with pytest.raises(ResourceRefused):
+        list(render_each(design, [context(), context(seal_url=url)]))
 
 
 # -- step 1: the sandbox ---------------------------------------------------------------------------
