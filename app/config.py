@@ -69,6 +69,7 @@ DEFAULTS: dict[str, object] = {
     "LMS_PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
     "LMS_LOG_FORMAT": None,  # text | json (default: json in production)
     "LMS_METRICS": False,  # Prometheus metrics at /metrics
+    "LMS_PG_RANDOM_PAGE_COST": 1.1,  # PostgreSQL planner's random_page_cost for the app's sessions (0: the server's)
 }
 
 # Flask settings of the standalone application (a host application keeps its own).
@@ -290,6 +291,11 @@ def _from_environment(env, standalone: bool) -> dict:
                 cfg[key] = int(env[key])
             except ValueError as exc:
                 raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
+    if cost := env.get("LMS_PG_RANDOM_PAGE_COST"):
+        try:
+            cfg["LMS_PG_RANDOM_PAGE_COST"] = float(cost)
+        except ValueError as exc:
+            raise ConfigError(f"LMS_PG_RANDOM_PAGE_COST must be a number, got {cost!r}") from exc
     if env.get("LMS_LANGUAGES"):
         cfg["LMS_LANGUAGES"] = [x.strip() for x in env["LMS_LANGUAGES"].split(",") if x.strip()]
     if env.get("LMS_SECRET_KEY_FALLBACKS"):

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from shegong_academy.config import ConfigError, load_config
+from shegong_academy.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,3 +176,22 @@ def test_embedded_mode_starts_with_no_variables(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "embedded 200 {'status': 'ok'}"
     assert (tmp_path / "secret_key").exists()
+
+
+def test_the_planner_cost_comes_from_the_environment(tmp_path):
+    assert production(tmp_path)["LMS_PG_RANDOM_PAGE_COST"] == 1.1
+    assert production(tmp_path, LMS_PG_RANDOM_PAGE_COST="2.5")["LMS_PG_RANDOM_PAGE_COST"] == 2.5
+    with pytest.raises(ConfigError) as info:
+        production(tmp_path, LMS_PG_RANDOM_PAGE_COST="cheap")
+    assert str(info.value) == "LMS_PG_RANDOM_PAGE_COST must be a number, got 'cheap'"
+
+
+@pytest.mark.postgres_only
+def test_the_apps_postgresql_sessions_plan_with_the_configured_cost(app):
+    """The app's own connections carry the setting; another engine keeps the server's."""
+    with app.app_context():
+        assert db.session.execute(text("SHOW random_page_cost")).scalar() == "1.1"
+        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with other.connect() as conn:
+            assert conn.execute(text("SHOW random_page_cost")).scalar() == "4"
+        other.dispose()

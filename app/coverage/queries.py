@@ -476,7 +476,10 @@ def members_of(cohort: Cohort):
     """
     if cohort.frozen_at is not None or not cohort.include_rule:
         return select(CohortMember.person_id.label("person_id")).where(CohortMember.cohort_id == cohort.id)
-    rule = and_(Person.unit_id.in_(subtree_ids(cohort.unit)), Person.active.is_(True))
+    # The subtree's unit ids as values, not a subquery: PostgreSQL then reads the people of those units by
+    # index; given the subquery it scanned every person of the database (100 ms at 100,000, 4,000 of them members).
+    units = list(db.session.scalars(subtree_ids(cohort.unit)))
+    rule = and_(Person.unit_id.in_(units), Person.active.is_(True))
     if cohort.category:
         rule = and_(rule, Person.category == cohort.category)
     added = [int(i) for i in cohort.added_ids or []]
