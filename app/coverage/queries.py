@@ -416,8 +416,9 @@ def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[i
     """
     out: dict[int, dict[int, tuple[int, int, int]]] = {}
     for cohort in cohorts:
-        members = members_of(cohort).subquery("members")
-        py = person_year(cohort.year, members_of(cohort))
+        people = members_of(cohort)
+        members = people.subquery("members")
+        py = person_year(cohort.year, people)
         listed = listed_completions(cohort)
         trained = trained_clause(cohort, py, listed)
         supervised = supervised_clause(cohort, py)

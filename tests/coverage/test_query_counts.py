@@ -104,4 +104,4 @@ def test_report_and_dashboard_query_counts_do_not_grow_with_the_data(db_url, tem
     assert len(big["figures"]["children"]) > len(small["figures"]["children"])  # more streets, same queries
     # ... and the same number of statements
     assert small["counts"] == big["counts"], (small["counts"], big["counts"])
-    assert small["counts"]["report"] <= 10
+    assert small["counts"]["report"] <= 11  # the units' buckets and the cohort's units are read apart (indexes used)
