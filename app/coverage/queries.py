@@ -32,7 +32,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..ledger.models import PersonMonth, UnitPeople, UnitYear
-from ..ledger.queries import Period, completions
+from ..ledger.queries import Period, completions, counted_supervision
 from ..org.models import OrgUnit
 from ..org.queries import children_of, in_scope, subtree_ids, tree_roots
 from ..people.models import Person
@@ -47,22 +47,13 @@ def _months(year: int) -> tuple[int, int]:
     return year * 100 + 1, year * 100 + 12
 
 
-def _sup_columns():
-    if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
-        return (
-            PersonMonth.supervision_hours_confirmed + PersonMonth.supervision_hours_unconfirmed,
-            PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed,
-        )
-    return PersonMonth.supervision_hours_confirmed, PersonMonth.supervision_sessions_confirmed
-
-
 def person_year(year: int, people=None):
     """Subquery: per person, the year's training hours and sessions, courses completed, counted supervision.
 
     ``people`` (a select of person ids) keeps the aggregate to the people asked about.
     """
     first, last = _months(year)
-    sup_hours, sup_sessions = _sup_columns()
+    sup_hours, sup_sessions = counted_supervision()
     stmt = (
         select(
             PersonMonth.person_id.label("person_id"),
@@ -630,7 +621,7 @@ def _members_within(cohort: Cohort, within: OrgUnit | None):
 def _months_reached(cohort: Cohort, members):
     """Subquery: per member, the first month (yyyymm) the year's running totals met each rule, or NULL."""
     first, last = _months(cohort.year)
-    sup_hours, _ = _sup_columns()
+    sup_hours, _ = counted_supervision()
 
     def running(column):
         return func.sum(column).over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)

@@ -124,6 +124,16 @@ def completes(status: str, score, course: Course, attended: int, scheduled: int)
     )
 
 
+def counted_supervision():
+    """The monthly rollups' (hours, sessions) of counted supervision: confirmed, and unconfirmed as configured."""
+    if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
+        return (
+            PersonMonth.supervision_hours_confirmed + PersonMonth.supervision_hours_unconfirmed,
+            PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed,
+        )
+    return PersonMonth.supervision_hours_confirmed, PersonMonth.supervision_sessions_confirmed
+
+
 def counted_credit_statuses() -> tuple[str, ...]:
     """Credit statuses that count: disputed never; unconfirmed as configured."""
     if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
@@ -195,14 +205,11 @@ def person_totals(person_id: int, year: int) -> tuple[PersonHours, PersonHours]:
     The rollups are kept equal to :func:`person_hours` on every write (months are local months), so
     this reads a few rows instead of the person's attendance, completions and credits.
     """
-    unconfirmed = current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
     columns = (
         PersonMonth.training_hours,
         PersonMonth.training_sessions,
         PersonMonth.courses_completed,
-        PersonMonth.supervision_hours_confirmed + (PersonMonth.supervision_hours_unconfirmed if unconfirmed else 0),
-        PersonMonth.supervision_sessions_confirmed
-        + (PersonMonth.supervision_sessions_unconfirmed if unconfirmed else 0),
+        *counted_supervision(),
     )
     in_year = PersonMonth.month.between(year * 100 + 1, year * 100 + 12)
     row = db.session.execute(

@@ -122,13 +122,11 @@ def _refresh_chunk(ids: list[int]) -> None:
     # Delete, then upsert: a concurrent refresh of the same person that inserted
     # meanwhile turns our insert into an update instead of a key violation.
     db.session.execute(delete(PersonMonth).where(PersonMonth.person_id.in_(ids)))
-    after: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (pid, month), data in rows.items():
-        year = after[(pid, month // 100)]
-        year[0] += data["training_sessions"]
-        year[1] += data["supervision_sessions_confirmed"]
-        year[2] += data["supervision_sessions_unconfirmed"]
-    unit_figures.apply_person_years(units, before, {k: tuple(v) for k, v in after.items()})
+    after = unit_figures.by_year(
+        (pid, month, d["training_sessions"], d["supervision_sessions_confirmed"], d["supervision_sessions_unconfirmed"])
+        for (pid, month), d in rows.items()
+    )
+    unit_figures.apply_person_years(units, before, after)
     if not rows:
         return
     values = [{"person_id": pid, "month": month, **data} for (pid, month), data in rows.items()]
@@ -170,7 +168,6 @@ def _session_months_table() -> Table:
         "lms_session_months",
         MetaData(),
         Column("session_id", Integer, primary_key=True),
-        Column("course_id", Integer, nullable=False),
         Column("month", Integer, nullable=False),
         Column("hours", Numeric(8, 1), nullable=False),
         prefixes=["TEMPORARY"],
@@ -215,13 +212,11 @@ def _fill_session_months(months: Table) -> dict[int, int]:
             CourseSession.cancelled_at.is_(None)
         )
     ):
-        rows.append(
-            {"session_id": sid, "course_id": course_id, "month": _month(starts_at.astimezone(tz)), "hours": hours}
-        )
+        rows.append({"session_id": sid, "month": _month(starts_at.astimezone(tz)), "hours": hours})
         if course_id not in last or (starts_at, sid) > last[course_id]:
             last[course_id] = (starts_at, sid)
     if rows:
-        load(months, rows, ["session_id", "course_id", "month", "hours"])
+        load(months, rows, ["session_id", "month", "hours"])
     return {course_id: _month(starts_at.astimezone(tz)) for course_id, (starts_at, _sid) in last.items()}
 
 

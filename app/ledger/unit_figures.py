@@ -50,10 +50,18 @@ def figures(sessions: Sessions) -> tuple[int, ...]:
     return ts, confirmed, unconfirmed, int(ts > 0), int(confirmed > 0), int(confirmed + unconfirmed > 0)
 
 
+def by_year(months: Iterable[tuple[int, int, int, int, int]]) -> dict[tuple[int, int], Sessions]:
+    """Sum (person, yyyymm, training sessions, confirmed, unconfirmed) rows into {(person, year): sessions}."""
+    out: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for pid, month, ts, sc, su in months:
+        row = out[(pid, month // 100)]
+        row[0], row[1], row[2] = row[0] + ts, row[1] + sc, row[2] + su
+    return {key: tuple(v) for key, v in out.items()}
+
+
 def person_years(person_ids: Iterable[int], connection=None) -> dict[tuple[int, int], Sessions]:
     """Return {(person, year): sessions} from the people's stored monthly rollups."""
     ids = list(person_ids)
-    out: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     if not ids:
         return {}
     stmt = select(
@@ -63,10 +71,7 @@ def person_years(person_ids: Iterable[int], connection=None) -> dict[tuple[int, 
         PersonMonth.supervision_sessions_confirmed,
         PersonMonth.supervision_sessions_unconfirmed,
     ).where(PersonMonth.person_id.in_(ids))
-    for pid, month, ts, sc, su in (connection or db.session).execute(stmt):
-        row = out[(pid, month // 100)]
-        row[0], row[1], row[2] = row[0] + ts, row[1] + sc, row[2] + su
-    return {key: tuple(v) for key, v in out.items()}
+    return by_year((connection or db.session).execute(stmt))
 
 
 def apply_person_years(

@@ -150,6 +150,11 @@ def test_missing_list_and_its_csv(app, world):
         f"/coverage/?unit={world['district']}&year=2022&page=9", headers={"Accept-Language": "en"}
     ).get_data(as_text=True)
     assert "Still missing (3)" in late and "No one on this page." in late and "项目社工2" not in late
+    for bad in ("abc", "0", "-2", "99999999999999999999"):  # a page that is not one: the first page, not an error
+        first = client.get(
+            f"/coverage/?unit={world['district']}&year=2022&page={bad}", headers={"Accept-Language": "en"}
+        )
+        assert first.status_code == 200 and "项目社工2" in first.get_data(as_text=True), bad
     csv = client.get(f"/coverage/missing.csv?unit={world['district']}&year=2022&cohort={world['cohort']}")
     assert csv.status_code == 200
     lines = csv.get_data().decode("utf-8-sig").splitlines()
