@@ -1,22 +1,63 @@
-"""The ``lms`` command group: ``flask --app wsgi lms …``. Each command is a transaction boundary."""
+"""The ``lms`` command group: ``flask --app wsgi lms …``. Each command is a transaction boundary.
+
+The group is a Flask plugin command (the ``flask.commands`` entry point of the
+package) as well as being added to the application's own ``app.cli``: Flask then
+finds it without loading the application, so ``lms --help`` and ``lms report
+--help`` start as fast as Flask itself, and a command loads the application —
+with SQLAlchemy, the models and the extensions — only when it runs
+(``with_appcontext``). This module therefore imports nothing at its top but
+click and Flask's command line; the rest is imported where a command uses it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from functools import wraps
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from werkzeug.local import LocalProxy
 
 from .auth.permissions import ROLES
 from .core import paths
 from .core.ranges import FIRST_YEAR, LAST_YEAR
-from .core.uow import commit, transaction, transactional
-from .extensions import db
+
+
+def _db():
+    from .extensions import db
+
+    return db
+
+
+db = LocalProxy(_db)
+
+
+def commit() -> None:
+    from .core.uow import commit
+
+    commit()
+
+
+def transaction():
+    from .core.uow import transaction
+
+    return transaction()
+
+
+def transactional(func):
+    """Run the command as one transaction (:func:`app.core.uow.transactional`, imported when it runs)."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        from .core.uow import transactional
+
+        return transactional(func)(*args, **kwargs)
+
+    return wrapper
 
 
 @click.group()
@@ -594,6 +635,7 @@ def _credential_and_unit(name: str, unit_code: str | None):
 def certificates_issue_cmd(name, unit_code):
     """Issue the credential to everyone eligible in the subtree (as an administrator's approval)."""
     from flask_babel import force_locale
+    from sqlalchemy import select
 
     from .credentials.queries import eligible_ids
     from .credentials.services import CHUNK, issue_to_people
@@ -632,6 +674,8 @@ def certificates_issue_cmd(name, unit_code):
 @transactional
 def certificates_print_cmd(name, unit_code, out):
     """One PDF of all valid certificates of the credential in the subtree, with a progress bar."""
+    from sqlalchemy import select
+
     from .credentials.models import Certificate
     from .credentials.printing import print_certificates
     from .credentials.services import verification_status
@@ -673,6 +717,8 @@ def certificates_print_cmd(name, unit_code, out):
 @transactional
 def certificates_revoke_cmd(serial, reason):
     """Revoke one certificate by its serial number."""
+    from sqlalchemy import select
+
     from .core.domain import DomainError
     from .credentials.models import Certificate
     from .credentials.services import revoke_certificate

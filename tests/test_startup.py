@@ -76,3 +76,37 @@ def test_creating_the_app_and_loading_the_cli_imports_no_heavy_library(tmp_path)
     assert result.returncode == 0, result.stderr
     imported = json.loads(result.stdout.strip().splitlines()[-1])
     assert imported == [], f"imported at start-up: {imported}"
+
+
+# `lms` is a plugin command (the package's `flask.commands` entry point): asking for its help loads no
+# application — the factory below refuses — and so imports neither SQLAlchemy nor the extensions.
+NO_APP = """
+import json, sys
+from flask.cli import FlaskGroup
+
+def refuse():
+    raise AssertionError("the application was loaded")
+
+for args in (["lms", "--help"], ["lms", "report", "--help"], ["lms", "certificates", "print", "--help"]):
+    code = FlaskGroup(create_app=refuse, load_dotenv=False).main(args, "flask", standalone_mode=False)
+    assert code == 0, (args, code)
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[1])))))
+"""
+
+LOADED_WITH_THE_APP = {"sqlalchemy", "flask_sqlalchemy", "alembic", "flask_migrate", "celery", "flask_smorest"}
+
+
+def test_lms_help_loads_no_application(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", NO_APP, json.dumps(sorted(LOADED_WITH_THE_APP | HEAVY))],
+        cwd=tmp_path,  # no wsgi.py here: nothing Flask could find by itself either
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "report" in result.stdout and "--unit" in result.stdout and "--out" in result.stdout
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
