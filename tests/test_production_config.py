@@ -152,11 +152,19 @@ def test_importing_wsgi_prints_one_line_naming_the_variable(missing):
 
 def test_the_flask_command_prints_one_line_too():
     flask = str(Path(sys.executable).parent / "flask")
-    for args in (["lms", "--help"], ["db", "upgrade"], ["run"]):
+    for args in (
+        ["lms", "db", "current"],
+        ["lms", "report", "--unit", "330105", "--year", "2024"],
+        ["db", "upgrade"],
+        ["run"],
+    ):
         result = _run([flask, "--app", "wsgi", *args], **{**PRODUCTION, "LMS_PUBLIC_URL": None})
         assert result.returncode == 4, (args, result.stderr)
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("Shegong Academy will not start: LMS_PUBLIC_URL is required in production")
+    # Help loads no application (lms is a plugin command), so it answers even while the settings are wrong.
+    result = _run([flask, "--app", "wsgi", "lms", "--help"], **{**PRODUCTION, "LMS_PUBLIC_URL": None})
+    assert result.returncode == 0 and "report" in result.stdout, result.stderr
 
 
 def test_embedded_mode_starts_with_no_variables(tmp_path):
