@@ -569,6 +569,17 @@ ROWS: dict[str, list[Row]] = {
             "supervision_hours_unconfirmed": Decimal("0.5"),
             "supervision_sessions_unconfirmed": 1,
         },
+        {  # 李娜 in 2023: a session and a confirmed supervision, which meet the 2023 cohort's rule (any of each)
+            "person_id": 2,
+            "month": 202309,
+            "training_hours": Decimal("3.0"),
+            "training_sessions": 1,
+            "courses_completed": 0,
+            "supervision_hours_confirmed": Decimal("1.5"),
+            "supervision_sessions_confirmed": 1,
+            "supervision_hours_unconfirmed": Decimal("0.0"),
+            "supervision_sessions_unconfirmed": 0,
+        },
     ],
     "serial_counters": [
         {"id": 1, "issuer_code": "GSPX", "year": 2024, "last_seq": 2},
@@ -693,6 +704,28 @@ ROWS: dict[str, list[Row]] = {
         },
     ],
     "unit_people": [{"unit_id": 4, "people": 1}],
+    "cohort_people": [  # what 0012 computes of the two cohorts from the rows above
+        {
+            "cohort_id": 1,
+            "person_id": 1,
+            "trained": False,
+            "supervised": False,
+            "supervised_any": False,
+            "trained_month": None,
+            "supervised_month": None,
+            "supervised_any_month": None,
+        },
+        {
+            "cohort_id": 2,
+            "person_id": 2,
+            "trained": True,
+            "supervised": True,
+            "supervised_any": True,
+            "trained_month": 202309,
+            "supervised_month": 202309,
+            "supervised_any_month": 202309,
+        },
+    ],
     "jobs": [  # a finished print job and an issuing job that failed
         {
             "id": 1,
@@ -972,6 +1005,30 @@ def test_0011_fills_the_unit_figures_from_the_rollups(empty_url):
         upgrade(directory=MIGRATIONS)
         years, people = unit_figures.stored()
         assert (years, people) == unit_figures.computed()
-        assert years == {(4, 2024): (1, 1, 1, 1, 1, 1)} and people == {2: 1, 4: 1}  # 李娜 on unit 3 is inactive
+        # 李娜 on unit 3 is inactive: her 2023 months count on her unit, she is not among its active people
+        assert years == {(4, 2024): (1, 1, 1, 1, 1, 1), (3, 2023): (1, 1, 0, 1, 1, 1)} and people == {2: 1, 4: 1}
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0012_fills_the_cohort_standings_from_the_rules_and_rollups(empty_url):
+    """The standings the upgrade computes are the ones the application recomputes from the same rows."""
+    from shegong_academy.coverage import standing
+    from shegong_academy.coverage.models import Cohort
+
+    app = make_app(empty_url)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0011_unit_figures")
+        with db.engine.begin() as conn:
+            fill(conn)
+        upgrade(directory=MIGRATIONS)
+        kept = {c.id: standing.stored(c) for c in db.session.scalars(db.select(Cohort))}
+        assert kept == {c.id: standing.computed(c) for c in db.session.scalars(db.select(Cohort))}
+        # the frozen 2024 cohort: 张伟's 6 hours and 2 of supervision are short of its 24 and 4;
+        # the listed 2023 cohort (no rule: any session, any supervision): 李娜 met both in September
+        assert kept == {
+            1: {1: (False, False, False, None, None, None), 2: (False, False, False, None, None, None)},
+            2: {2: (True, True, True, 202309, 202309, 202309)},
+        }
         db.session.remove()
         db.engine.dispose()

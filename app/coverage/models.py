@@ -60,3 +60,26 @@ class CohortMember(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+
+
+class CohortPerson(db.Model):
+    """A cohort member's standing, kept current on write (:mod:`app.coverage.standing`): the rows a dashboard counts.
+
+    One row per member (the cohort's rule or list as it stands): whether the member meets the
+    training rule and the supervision rule — counting confirmed supervision only, and counting
+    unconfirmed supervision too (``_any``), as LMS_COUNT_UNCONFIRMED_SUPERVISION chooses when read —
+    and the first month (yyyymm) the year's running totals reached the hours rules (NULL: not yet),
+    which the monthly progress counts.
+    """
+
+    __tablename__ = "cohort_people"
+    __table_args__ = (Index("ix_cohort_people_person", "person_id"),)
+
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    trained: Mapped[bool]
+    supervised: Mapped[bool]
+    supervised_any: Mapped[bool]
+    trained_month: Mapped[int | None]
+    supervised_month: Mapped[int | None]
+    supervised_any_month: Mapped[int | None]

@@ -38,7 +38,7 @@ from ..org.queries import children_of, in_scope, subtree_ids, tree_roots
 from ..people.models import Person
 from ..supervision.models import SupervisionRecord
 from ..training.models import Course, CourseSession, Program
-from .models import Cohort, CohortMember
+from .models import Cohort, CohortMember, CohortPerson
 
 DIRECT = 0  # bucket of people placed directly on the unit, not in a child
 
@@ -54,6 +54,8 @@ def person_year(year: int, people=None):
     """
     first, last = _months(year)
     sup_hours, sup_sessions = counted_supervision()
+    confirmed_hours, confirmed_sessions = counted_supervision(unconfirmed=False)
+    any_hours, any_sessions = counted_supervision(unconfirmed=True)
     stmt = (
         select(
             PersonMonth.person_id.label("person_id"),
@@ -62,6 +64,10 @@ def person_year(year: int, people=None):
             func.sum(PersonMonth.courses_completed).label("cc"),
             func.sum(sup_hours).label("sh"),
             func.sum(sup_sessions).label("ss"),
+            func.sum(confirmed_hours).label("sh_confirmed"),
+            func.sum(confirmed_sessions).label("ss_confirmed"),
+            func.sum(any_hours).label("sh_any"),
+            func.sum(any_sessions).label("ss_any"),
         )
         .where(PersonMonth.month.between(first, last))
         .group_by(PersonMonth.person_id)
@@ -91,19 +97,25 @@ def trained_clause(cohort: Cohort, py, listed):
     return and_(*parts)
 
 
-def supervised_clause(cohort: Cohort, py):
-    """SQL condition: the person meets the cohort's supervision rule."""
+def supervised_clause(cohort: Cohort, py, unconfirmed: bool | None = None):
+    """SQL condition: the person meets the cohort's supervision rule.
+
+    ``py`` is :func:`person_year`'s subquery; ``unconfirmed`` (whether unconfirmed supervision counts,
+    default: as configured) picks its columns.
+    """
+    suffix = {None: "", False: "_confirmed", True: "_any"}[unconfirmed]
+    sh, ss = py.c["sh" + suffix], py.c["ss" + suffix]
     parts = []
     if cohort.min_supervision_hours is not None:
-        parts.append(func.coalesce(py.c.sh, 0) >= cohort.min_supervision_hours)
+        parts.append(func.coalesce(sh, 0) >= cohort.min_supervision_hours)
     if cohort.min_supervision_sessions is not None:
-        parts.append(func.coalesce(py.c.ss, 0) >= cohort.min_supervision_sessions)
+        parts.append(func.coalesce(ss, 0) >= cohort.min_supervision_sessions)
     if not parts:
-        parts.append(func.coalesce(py.c.ss, 0) > 0)
+        parts.append(func.coalesce(ss, 0) > 0)
     return and_(*parts)
 
 
-def listed_completions(cohort: Cohort):
+def listed_completions(cohort: Cohort, people=None):
     """Subquery: per member, courses completed in the year from the cohort's listed programs.
 
     Only cohorts counting completed courses need it; the others get an empty
@@ -111,7 +123,7 @@ def listed_completions(cohort: Cohort):
     """
     if cohort.min_courses is None:
         return select(literal(0).label("person_id"), literal(0).label("n")).where(literal(False)).subquery("listed")
-    done = completions(Period.year(cohort.year), members_of(cohort)).subquery()
+    done = completions(Period.year(cohort.year), members_of(cohort) if people is None else people).subquery()
     stmt = select(done.c.person_id, func.count().label("n")).join(Course, Course.id == done.c.course_id)
     if cohort.program_ids:
         stmt = stmt.where(Course.program_id.in_(cohort.program_ids))
@@ -400,36 +412,56 @@ def _cohort_row(cohort: Cohort, by_bucket: dict[int, tuple[int, int, int]], keys
 
 
 def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[int, dict[int, tuple[int, int, int]]]:
-    """Return {cohort: {bucket: (members, trained, supervised)}} — one query per cohort, not per person.
+    """Return {cohort: {bucket: (members, trained, supervised)}}: one statement over the members' kept standings.
 
     Members of a frozen cohort who moved out of the unit's subtree stay in the
     cohort's total (bucket DIRECT) unless ``within`` restricts them to the subtree.
     """
-    out: dict[int, dict[int, tuple[int, int, int]]] = {}
-    for cohort in cohorts:
-        people = members_of(cohort)
-        members = people.subquery("members")
-        py = person_year(cohort.year, people)
-        listed = listed_completions(cohort)
-        trained = trained_clause(cohort, py, listed)
-        supervised = supervised_clause(cohort, py)
-        rows = db.session.execute(
-            select(
-                bucket.label("bucket"),
-                func.count(),
-                func.count(case((trained, 1))),
-                func.count(case((supervised, 1))),
-            )
-            .select_from(members)
-            .join(Person, Person.id == members.c.person_id)
-            .join(units, units.c.id == Person.unit_id)
-            .outerjoin(py, py.c.person_id == members.c.person_id)
-            .outerjoin(listed, listed.c.person_id == members.c.person_id)
-            .where(within if within is not None else true())
-            .group_by(bucket)
-        ).all()
-        out[cohort.id] = {b: (int(m), int(t), int(s)) for b, m, t, s in rows}
+    out: dict[int, dict[int, tuple[int, int, int]]] = {c.id: {} for c in cohorts}
+    rows = db.session.execute(
+        select(
+            CohortPerson.cohort_id,
+            bucket.label("bucket"),
+            func.count(),
+            func.count(case((CohortPerson.trained.is_(True), 1))),
+            func.count(case((_supervised().is_(True), 1))),
+        )
+        .join(Person, Person.id == CohortPerson.person_id)
+        .join(units, units.c.id == Person.unit_id)
+        .where(CohortPerson.cohort_id.in_(list(out)), within if within is not None else true())
+        .group_by(CohortPerson.cohort_id, bucket)
+    )
+    for cohort_id, b, m, t, s in rows:
+        out[cohort_id][b] = (int(m), int(t), int(s))
     return out
+
+
+def _supervised():
+    """The kept standing's supervised flag, counting unconfirmed supervision as configured."""
+    return (
+        CohortPerson.supervised_any
+        if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
+        else CohortPerson.supervised
+    )
+
+
+def _supervised_month():
+    """The kept standing's month the supervision rule was reached, as configured."""
+    if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
+        return CohortPerson.supervised_any_month
+    return CohortPerson.supervised_month
+
+
+def _standings(cohort: Cohort, within: OrgUnit | None):
+    """Select from the cohort's kept standings, with each member's person and unit (only those now in ``within``)."""
+    stmt = (
+        select()
+        .select_from(CohortPerson)
+        .join(Person, Person.id == CohortPerson.person_id)
+        .join(OrgUnit, OrgUnit.id == Person.unit_id)
+        .where(CohortPerson.cohort_id == cohort.id)
+    )
+    return stmt if within is None else stmt.where(OrgUnit.path.like(within.path + "%"))
 
 
 def strip_ids(report: dict) -> dict:
@@ -457,8 +489,8 @@ class Missing:
     no_supervision: bool = False  # … and without a supervision rule, any supervision
 
 
-def members_of(cohort: Cohort):
-    """Select the ids (``person_id``) of the cohort's members.
+def members_of(cohort: Cohort, among: list[int] | None = None, session=None):
+    """Select the ids (``person_id``) of the cohort's members (only those ``among`` these people, if given).
 
     A frozen cohort, or one of listed people only, has its stored member list.
     An unfrozen cohort follows its rule when read: active people of the unit's
@@ -467,10 +499,14 @@ def members_of(cohort: Cohort):
     until the list is frozen.
     """
     if cohort.frozen_at is not None or not cohort.include_rule:
-        return select(CohortMember.person_id.label("person_id")).where(CohortMember.cohort_id == cohort.id)
+        stmt = select(CohortMember.person_id.label("person_id")).where(CohortMember.cohort_id == cohort.id)
+        return stmt if among is None else stmt.where(CohortMember.person_id.in_(among))
     # The subtree's unit ids as values, not a subquery: PostgreSQL then reads the people of those units by
     # index; given the subquery it scanned every person of the database (100 ms at 100,000, 4,000 of them members).
-    units = list(db.session.scalars(subtree_ids(cohort.unit)))
+    if among is None:
+        units = list((session or db.session).scalars(subtree_ids(cohort.unit)))
+    else:  # a few people: their units are looked up in the subtree by the same statement
+        units = subtree_ids(cohort.unit)
     rule = and_(Person.unit_id.in_(units), Person.active.is_(True))
     if cohort.category:
         rule = and_(rule, Person.category == cohort.category)
@@ -479,7 +515,7 @@ def members_of(cohort: Cohort):
     excluded = [int(i) for i in cohort.excluded_ids or []]
     if excluded:
         stmt = stmt.where(Person.id.not_in(excluded))
-    return stmt
+    return stmt if among is None else stmt.where(Person.id.in_(among))
 
 
 @dataclass
@@ -526,28 +562,36 @@ def missing_page(cohort: Cohort, within: OrgUnit | None, page: int, per_page: in
 
 
 def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0) -> tuple[list[Missing], int]:
-    people = _members_within(cohort, within)  # the aggregates read only the members shown
-    members = people.subquery("members")
-    py = person_year(cohort.year, people)
-    listed = listed_completions(cohort)
-    trained = trained_clause(cohort, py, listed)
-    supervised = supervised_clause(cohort, py)
-    stmt = (
-        select(Person, OrgUnit.name, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc, py.c.ts, func.count().over())
-        .select_from(members)
-        .join(Person, Person.id == members.c[0])
-        .join(OrgUnit, OrgUnit.id == Person.unit_id)
-        .outerjoin(py, py.c.person_id == members.c[0])
-        .outerjoin(listed, listed.c.person_id == members.c[0])
-        .where(or_(~trained, ~supervised))
+    # Who is missing comes from the kept standings; what each lacks is summed for the page's people only.
+    page = db.session.execute(
+        _standings(cohort, within)
+        .add_columns(Person, OrgUnit.name, func.count().over())
+        .where(or_(CohortPerson.trained.is_(False), _supervised().is_(False)))
         .order_by(OrgUnit.path, Person.name, Person.id)
         .limit(limit)
         .offset(offset)
+    ).all()
+    ids = [person.id for person, _name, _n in page]
+    py = person_year(cohort.year, ids)
+    listed = listed_completions(cohort, ids)
+    sums = (
+        {
+            pid: rest
+            for pid, *rest in db.session.execute(
+                select(Person.id, py.c.th, py.c.sh, py.c.ss, listed.c.n, py.c.cc, py.c.ts)
+                .outerjoin(py, py.c.person_id == Person.id)
+                .outerjoin(listed, listed.c.person_id == Person.id)
+                .where(Person.id.in_(ids))
+            )
+        }
+        if ids
+        else {}
     )
+    rows = [(person, unit_name, *sums[person.id], of_all) for person, unit_name, of_all in page]
     out, total = [], 0
     no_training_rule = cohort.min_training_hours is None and cohort.min_courses is None
     no_supervision_rule = cohort.min_supervision_hours is None and cohort.min_supervision_sessions is None
-    for person, unit_name, th, sh, ss, listed_n, cc, ts, of_all in db.session.execute(stmt):
+    for person, unit_name, th, sh, ss, listed_n, cc, ts, of_all in rows:
         total = of_all
         th, sh, ss = Decimal(th or 0), Decimal(sh or 0), int(ss or 0)
         done = int((listed_n if cohort.program_ids else cc) or 0)
@@ -576,15 +620,13 @@ def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0
 
 def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict]:
     """Return, for each month of the year, the cumulative share of members trained and supervised (hours rules)."""
-    members = _members_within(cohort, within).subquery()
-    reached = _months_reached(cohort, select(members.c[0]))
-    # One statement: members by the months they reached each rule (NULL: not yet, or no months at all).
+    # One statement over the kept standings: members by the months they reached each rule (NULL: not yet).
     total, trained_by_month, supervised_by_month = 0, defaultdict(int), defaultdict(int)
+    reached = _supervised_month()
     for trained_month, supervised_month, n in db.session.execute(
-        select(reached.c.trained_month, reached.c.supervised_month, func.count())
-        .select_from(members)
-        .outerjoin(reached, reached.c.person_id == members.c[0])
-        .group_by(reached.c.trained_month, reached.c.supervised_month)
+        _standings(cohort, within)
+        .add_columns(CohortPerson.trained_month, reached, func.count())
+        .group_by(CohortPerson.trained_month, reached)
     ):
         total += n
         trained_by_month[trained_month] += n
@@ -606,22 +648,16 @@ def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict
     return out
 
 
-def _members_within(cohort: Cohort, within: OrgUnit | None):
-    """Select the ids of the cohort's members, only those now in ``within``'s subtree if given."""
-    members = members_of(cohort)
-    if within is None:
-        return members
-    return (
-        select(Person.id)
-        .join(OrgUnit, OrgUnit.id == Person.unit_id)
-        .where(Person.id.in_(members), OrgUnit.path.like(within.path + "%"))
-    )
+def months_reached(cohort: Cohort, members):
+    """Subquery: per member, the first month (yyyymm) the year's running totals met each rule, or NULL.
 
-
-def _months_reached(cohort: Cohort, members):
-    """Subquery: per member, the first month (yyyymm) the year's running totals met each rule, or NULL."""
+    ``trained_month`` by the training hours rule (any attended session without one);
+    ``supervised_confirmed_month`` and ``supervised_any_month`` by the supervision hours rule (any
+    supervision without one), counting confirmed supervision only, or unconfirmed supervision too.
+    """
     first, last = _months(cohort.year)
-    sup_hours, _ = counted_supervision()
+    confirmed_hours, confirmed_sessions = counted_supervision(unconfirmed=False)
+    any_hours, any_sessions = counted_supervision(unconfirmed=True)
 
     def running(column):
         return func.sum(column).over(partition_by=PersonMonth.person_id, order_by=PersonMonth.month)
@@ -631,23 +667,27 @@ def _months_reached(cohort: Cohort, members):
             PersonMonth.person_id,
             PersonMonth.month,
             running(PersonMonth.training_hours).label("th"),
-            running(sup_hours).label("sh"),
             running(PersonMonth.training_sessions).label("ts"),
-            running(PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed).label(
-                "ss"
-            ),
+            running(confirmed_hours).label("sh_confirmed"),
+            running(confirmed_sessions).label("ss_confirmed"),
+            running(any_hours).label("sh_any"),
+            running(any_sessions).label("ss_any"),
         )
         .where(PersonMonth.person_id.in_(members), PersonMonth.month.between(first, last))
         .subquery()
     )
     c = cumulative.c
     trained = c.th >= cohort.min_training_hours if cohort.min_training_hours is not None else c.ts > 0
-    supervised = c.sh >= cohort.min_supervision_hours if cohort.min_supervision_hours is not None else c.ss > 0
+
+    def supervised(sh, ss):
+        return sh >= cohort.min_supervision_hours if cohort.min_supervision_hours is not None else ss > 0
+
     return (
         select(
             c.person_id,
             func.min(case((trained, c.month))).label("trained_month"),
-            func.min(case((supervised, c.month))).label("supervised_month"),
+            func.min(case((supervised(c.sh_confirmed, c.ss_confirmed), c.month))).label("supervised_confirmed_month"),
+            func.min(case((supervised(c.sh_any, c.ss_any), c.month))).label("supervised_any_month"),
         )
         .group_by(c.person_id)
         .subquery()

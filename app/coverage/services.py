@@ -17,6 +17,7 @@ from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids, unit_in_scope
 from ..people.models import CATEGORIES, Person
 from ..training.models import Program
+from . import standing
 from .models import Cohort, CohortMember
 
 MAX_LISTED = 10_000  # listed and excluded ids of one cohort
@@ -184,6 +185,7 @@ def refresh_members(cohort: Cohort) -> int:
     db.session.execute(delete(CohortMember).where(CohortMember.cohort_id == cohort.id))
     if ids:
         db.session.execute(insert(CohortMember), [{"cohort_id": cohort.id, "person_id": pid} for pid in sorted(ids)])
+    standing.refresh([cohort])
     return len(ids)
 
 
@@ -244,6 +246,8 @@ def update_cohort(*, cohort: Cohort, data: dict, actor) -> Cohort:
         refresh_members(cohort)
     after = {k: _plain(getattr(cohort, k)) for k in keys}
     changed = {k for k in keys if before[k] != after[k]}
+    if changed:
+        standing.refresh([cohort])  # who counts as trained or supervised follows the corrected rule at once
     if changed:
         record_audit(
             actor=actor,

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from ..core.i18n import _, _l
 from ..core.uow import commit
+from ..coverage import standing
 from ..extensions import db
 from ..jobs.services import job_handler
 from ..people.models import Person
@@ -26,6 +27,7 @@ def rebuild_ledger(job, progress) -> dict:
         refresh_people(ids[start : start + CHUNK])
         commit()  # a chunk is kept: a retried job redoes at most one chunk (and redoing is harmless)
         progress(min(start + CHUNK, len(ids)), len(ids))
-    unit_figures.rebuild()  # then every unit's figures, from the rollups just written
+    unit_figures.rebuild()  # then every unit's figures and every cohort member's standing, from the rollups
+    standing.rebuild()
     commit()
     return {"people": len(ids)}

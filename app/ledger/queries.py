@@ -124,9 +124,14 @@ def completes(status: str, score, course: Course, attended: int, scheduled: int)
     )
 
 
-def counted_supervision():
-    """The monthly rollups' (hours, sessions) of counted supervision: confirmed, and unconfirmed as configured."""
-    if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
+def counted_supervision(unconfirmed: bool | None = None):
+    """The monthly rollups' (hours, sessions) of counted supervision: confirmed, and unconfirmed as configured.
+
+    ``unconfirmed`` overrides the configuration (the cohort standings keep both).
+    """
+    if unconfirmed is None:
+        unconfirmed = current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
+    if unconfirmed:
         return (
             PersonMonth.supervision_hours_confirmed + PersonMonth.supervision_hours_unconfirmed,
             PersonMonth.supervision_sessions_confirmed + PersonMonth.supervision_sessions_unconfirmed,

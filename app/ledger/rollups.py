@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.bulk import load
+from ..coverage import standing
 from ..extensions import db
 from ..people.models import Person
 from ..supervision.models import SupervisionCredit, SupervisionRecord
@@ -127,16 +128,16 @@ def _refresh_chunk(ids: list[int]) -> None:
         for (pid, month), d in rows.items()
     )
     unit_figures.apply_person_years(units, before, after)
-    if not rows:
-        return
-    values = [{"person_id": pid, "month": month, **data} for (pid, month), data in rows.items()]
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PersonMonth)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["person_id", "month"], set_={f: insert.excluded[f] for f in FIELDS}
-    )
-    for j in range(0, len(values), 5000):
-        db.session.execute(stmt, values[j : j + 5000])
+    if rows:
+        values = [{"person_id": pid, "month": month, **data} for (pid, month), data in rows.items()]
+        dialect = db.session.get_bind().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PersonMonth)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["person_id", "month"], set_={f: insert.excluded[f] for f in FIELDS}
+        )
+        for j in range(0, len(values), 5000):
+            db.session.execute(stmt, values[j : j + 5000])
+    standing.refresh_people(ids)  # then the people's standings in their cohorts, from the months just written
 
 
 def refresh_all() -> None:
@@ -161,6 +162,7 @@ def refresh_all() -> None:
         months.drop(connection)
         completed.drop(connection)
     unit_figures.rebuild()
+    standing.rebuild()
 
 
 def _session_months_table() -> Table:

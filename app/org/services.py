@@ -8,6 +8,7 @@ from ..audit.services import record_audit
 from ..core.db import utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
+from ..coverage import standing
 from ..extensions import db
 from ..people.models import Person
 from .labels import KIND_LABELS
@@ -178,6 +179,8 @@ def move_unit(*, unit: OrgUnit, parent: OrgUnit, actor) -> OrgUnit:
     unit.parent_id = parent.id
     db.session.flush()
     db.session.expire_all()
+    # The rule cohorts above the old and the new place lose and gain the unit's people.
+    standing.refresh_units([u for u in (db.session.get(OrgUnit, old_parent or 0), parent) if u is not None])
     record_audit(
         actor=actor,
         action="unit.move",

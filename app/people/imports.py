@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from ..audit.services import record_audit
 from ..auth.permissions import MANAGE, roles_for
 from ..core.db import utcnow
 from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, TableError, read_table
+from ..coverage import standing
 from ..extensions import db
 from ..ledger import unit_figures
+from ..org.models import OrgUnit
 from ..org.queries import unit_ids_by_code
 from .models import Person
 from .services import (
@@ -125,5 +127,8 @@ def _insert_people(clean_rows: list[dict]) -> int:
         for c in clean_rows
     ]
     db.session.execute(insert(Person), values)
-    unit_figures.add_people(Counter(v["unit_id"] for v in values))  # a bulk insert passes no session hook
+    # A bulk insert passes no session hook: the units' counts, and the rule cohorts above them, are told here.
+    units = Counter(v["unit_id"] for v in values)
+    unit_figures.add_people(units)
+    standing.refresh_units(db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units))).all())
     return len(values)

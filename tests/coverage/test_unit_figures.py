@@ -20,12 +20,17 @@ from hypothesis import strategies as st
 from sqlalchemy import and_, case, func, select
 
 from shegong_academy.core.domain import DomainError
+from shegong_academy.coverage import standing
+from shegong_academy.coverage.models import Cohort
 from shegong_academy.coverage.queries import unit_report
+from shegong_academy.coverage.services import freeze_cohort, update_cohort
 from shegong_academy.extensions import db
 from shegong_academy.ledger import unit_figures
 from shegong_academy.ledger.models import PersonMonth
 from shegong_academy.ledger.rollups import refresh_all
 from shegong_academy.org.models import OrgUnit
+from shegong_academy.org.queries import subtree_ids
+from shegong_academy.org.services import move_unit
 from shegong_academy.people.models import Person
 from shegong_academy.supervision.models import SupervisionCredit
 from shegong_academy.supervision.services import respond_to_credit, void_record
@@ -34,6 +39,7 @@ from shegong_academy.training.services import enrol, record_attendance, save_ros
 from tests.coverage import (
     T0,
     assert_rollups_current,
+    cohort,
     course,
     program,
     session,
@@ -44,7 +50,8 @@ from tests.coverage import (
 from tests.factories import World, person
 
 STATUSES = ("present", "late", "absent", "excused")
-N_PEOPLE, N_SESSIONS, N_UNITS = 4, 3, 5
+N_PEOPLE, N_SESSIONS, N_UNITS, N_COHORTS = 4, 3, 5, 5
+CATEGORIES = ("community_worker", "project_social_worker")
 
 steps = st.one_of(
     st.tuples(
@@ -59,6 +66,10 @@ steps = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, N_SESSIONS - 1)),
     st.tuples(st.just("withdraw"), st.integers(0, N_PEOPLE - 1)),
     st.tuples(st.just("newcomer"), st.integers(0, N_UNITS - 1)),
+    st.tuples(st.just("category"), st.integers(0, N_PEOPLE - 1)),
+    st.tuples(st.just("retarget"), st.integers(0, N_COHORTS - 1), st.sampled_from((None, "2", "4"))),
+    st.tuples(st.just("freeze"), st.integers(0, N_COHORTS - 1)),
+    st.tuples(st.just("move_unit"), st.booleans()),
 )
 
 
@@ -75,6 +86,15 @@ class Town:
             enrol(course=self.course, person=p, actor=w.admin)
         self.supervisor = supervisor_at(w.district)
         self.records = []
+        # Cohorts of every kind: the district's by rule (hours), a street's by category (any session), the
+        # province's listing people and one who left, one counting courses of the listed program, next year's.
+        self.cohorts = [
+            cohort(w.district, name="区·学时", include_rule=True, min_training_hours="4", min_supervision_hours="2"),
+            cohort(w.street, name="街道·项目社工", category=CATEGORIES[1]),
+            cohort(w.province, name="省·名单", member_ids=[w.person.id, w.outsider.id], excluded_ids=[w.person2.id]),
+            cohort(w.district, name="区·课程", include_rule=True, min_courses=1, program_ids=[self.course.program_id]),
+            cohort(w.district, name="区·明年", include_rule=True, year=2023, min_supervision_sessions=1),
+        ]
 
     def do(self, step) -> None:
         w, kind, args = self.w, step[0], step[1:]
@@ -117,6 +137,16 @@ class Town:
                 enrol(course=self.course, person=p, actor=w.admin)
         elif kind == "newcomer":
             person(self.units[args[0]], "新同事")
+        elif kind == "category":
+            p = self.people[args[0]]
+            p.category = CATEGORIES[1] if p.category == CATEGORIES[0] else CATEGORIES[0]
+        elif kind == "retarget":
+            c, hours = args
+            update_cohort(cohort=self.cohorts[c], data={"min_training_hours": hours}, actor=w.admin)
+        elif kind == "freeze":
+            freeze_cohort(cohort=self.cohorts[args[0]], actor=w.admin)
+        elif kind == "move_unit":  # the street (and its community) moves to the other district, or back
+            move_unit(unit=w.street, parent=w.other if args[0] else w.district, actor=w.admin)
         db.session.flush()
 
 
@@ -145,9 +175,26 @@ def scanned_people_figures(unit: OrgUnit, year: int) -> dict:
     return dict(zip(keys, (int(n) for n in row), strict=True))
 
 
+def scanned_cohort_figures(cohort: Cohort, seen_from: OrgUnit) -> tuple[int, int, int]:
+    """A cohort's members, trained and supervised seen from a unit, by the rule evaluated now over its members.
+
+    The members are those now in the unit's subtree, except that a cohort seen from its own unit counts
+    all of them (a frozen list keeps the people who moved away).
+    """
+    rows = standing.computed(cohort)
+    if cohort.unit_id != seen_from.id:
+        inside = set(db.session.scalars(select(Person.id).where(Person.unit_id.in_(subtree_ids(seen_from)))))
+        rows = {pid: row for pid, row in rows.items() if pid in inside}
+    supervised = 2 if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"] else 1
+    return len(rows), sum(r[0] for r in rows.values()), sum(r[supervised] for r in rows.values())
+
+
 def assert_current(town: Town) -> None:
     db.session.expire_all()
     assert unit_figures.stored() == unit_figures.computed()
+    cohorts = db.session.scalars(select(Cohort).order_by(Cohort.id)).all()
+    for c in cohorts:  # each member's kept standing equals the rule evaluated now (as the reports did when read)
+        assert standing.stored(c) == standing.computed(c), c.name
     assert_rollups_current([p.id for p in db.session.scalars(select(Person))])
     for unconfirmed in (True, False):  # whether unconfirmed supervision counts is the deployment's choice
         current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = unconfirmed
@@ -155,6 +202,10 @@ def assert_current(town: Town) -> None:
             expected = scanned_people_figures(unit, year)
             report = unit_report(unit, year)
             assert {k: report[k] for k in expected} == expected, (unit.name, year, unconfirmed)
+            for row in report["cohorts"]:  # the cohort figures the report counts from the kept standings
+                assert (row["members"], row["trained"], row["supervised"]) == scanned_cohort_figures(
+                    db.session.get(Cohort, row["id"]), unit
+                ), (row["name"], unit.name, unconfirmed)
     current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = True
 
 
