@@ -4,9 +4,10 @@ Target (issue 16): the lms command starts in ≤ 0.5 s. Each round runs, one aft
 floor, Flask's own command line with no app (its plugins loaded), the app factory alone, two
 cheap commands (``lms --help``, ``lms report --help``: the group is a plugin command, so they load
 no application) and one that loads the application and reads the database (``lms db current``):
-interleaved, so a busy moment of the machine touches them all alike. Printed: the median wall and processor time of each, and their
-ratio to the floor. The app runs in the embedded mode with a scratch instance folder; bytecode is
-cached or not as the environment says (PYTHONDONTWRITEBYTECODE: the difference is a few per cent).
+interleaved, so a busy moment of the machine touches them all alike. Printed: the median wall and
+processor time of each, and their ratio to the floor. The app runs in the embedded mode with a
+scratch instance folder; bytecode is cached or not as the environment says
+(PYTHONDONTWRITEBYTECODE: the difference is a few per cent).
 """
 
 from __future__ import annotations
