@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import SimpleNamespace
 
-from sqlalchemy import case, delete, event, insert, inspect, literal, select, text
+from sqlalchemy import case, delete, event, inspect, literal, select, text, true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from ..extensions import db
@@ -82,22 +83,44 @@ def standing(cohort: Cohort, among: list[int] | None = None, session=None):
 def refresh(cohorts: Iterable[Cohort], among: list[int] | None = None, session=None) -> None:
     """Recompute the cohorts' rows (only of ``among`` these people, if given) from the rule and the rollups."""
     session = session or db.session
+    dialect = session.get_bind().dialect.name
     for cohort in sorted(cohorts, key=lambda c: c.id):
         gone = CohortPerson.cohort_id == cohort.id
         if among is not None:
             gone &= CohortPerson.person_id.in_(among)
         session.execute(delete(CohortPerson).where(gone))
-        session.execute(insert(CohortPerson).from_select(COLUMNS, standing(cohort, among, session)))
+        # Delete, then upsert: a concurrent writer of the same rows (a cohort corrected while a member checks
+        # in) that inserted meanwhile turns this insert into an update instead of a key violation. (SQLite
+        # reads "INSERT … SELECT … ON CONFLICT" only with a WHERE in the SELECT.)
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CohortPerson).from_select(
+            COLUMNS, standing(cohort, among, session).where(true())
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["cohort_id", "person_id"], set_={c: stmt.excluded[c] for c in COLUMNS[2:]}
+        )
+        session.execute(stmt)
 
 
 def refresh_people(person_ids: list[int]) -> None:
     """The people's rollups changed: recompute their rows in the cohorts they belong to."""
     cohorts = db.session.scalars(
-        select(Cohort)
-        .where(Cohort.id.in_(select(CohortPerson.cohort_id).where(CohortPerson.person_id.in_(person_ids))))
-        .options(joinedload(Cohort.unit))
+        _locked(
+            select(Cohort)
+            .where(Cohort.id.in_(select(CohortPerson.cohort_id).where(CohortPerson.person_id.in_(person_ids))))
+            .options(joinedload(Cohort.unit))
+        )
     ).all()
     refresh(cohorts, person_ids)
+
+
+def _locked(stmt):
+    """The cohorts read with a share lock, in id order, their rules as committed (PostgreSQL; SQLite has one writer).
+
+    A correction of the rule (which rewrites every member's row) and a member's refresh then follow each other:
+    without it, a check-in could write its member's row by the rule it read before the correction committed,
+    after the correction had rewritten the rows.
+    """
+    return stmt.order_by(Cohort.id).with_for_update(read=True, of=Cohort).execution_options(populate_existing=True)
 
 
 def _rule_cohorts_above(paths: Iterable[str]):
@@ -108,13 +131,12 @@ def _rule_cohorts_above(paths: Iterable[str]):
         select(Cohort)
         .join(OrgUnit, OrgUnit.id == Cohort.unit_id)
         .where(Cohort.frozen_at.is_(None), Cohort.include_rule.is_(True), OrgUnit.path.in_(above))
-        .order_by(Cohort.id)
     )
 
 
 def refresh_units(units: Iterable[OrgUnit], among: list[int] | None = None) -> None:
     """Who belongs to the rule cohorts above these units may have changed (people imported, a unit moved)."""
-    refresh(db.session.scalars(_rule_cohorts_above(u.path for u in units)).all(), among)
+    refresh(db.session.scalars(_locked(_rule_cohorts_above(u.path for u in units))).all(), among)
 
 
 # What a cohort's rule reads, as plain values: the migration that creates the table fills it with them too.
@@ -206,4 +228,4 @@ def _refresh_people_changed(session: Session, _context) -> None:
     )
     # Rows of the rule cohorts a person belonged to or may belong to now, recomputed from the rule (a frozen
     # list, and the people a cohort adds by name, do not depend on where a person works or whether they are active).
-    refresh(session.scalars(_rule_cohorts_above(paths)).all(), ids)
+    refresh(session.scalars(_locked(_rule_cohorts_above(paths))).all(), ids)

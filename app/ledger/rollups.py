@@ -112,10 +112,15 @@ def refresh_people(person_ids: Iterable[int]) -> None:
 
 def _refresh_chunk(ids: list[int]) -> None:
     # The people's rows are locked first, in id order: a concurrent refresh of the same person waits,
-    # then computes from what this one committed (its months and its unit's figures stay exact).
+    # then computes from what this one committed (its months and its unit's figures stay exact). The lock
+    # is PostgreSQL's FOR NO KEY UPDATE, which rows referring to the person (a cohort's standings rewritten
+    # meanwhile) need not wait for: with FOR UPDATE they did, and a cohort corrected during check-ins deadlocked.
     units = dict(
         db.session.execute(
-            select(Person.id, Person.unit_id).where(Person.id.in_(ids)).order_by(Person.id).with_for_update()
+            select(Person.id, Person.unit_id)
+            .where(Person.id.in_(ids))
+            .order_by(Person.id)
+            .with_for_update(key_share=True)
         ).all()
     )
     before = unit_figures.person_years(ids)

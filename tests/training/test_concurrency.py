@@ -384,3 +384,41 @@ def test_twenty_identical_cohorts_at_once_make_one(capp, world):
     }
     with capp.app_context():
         assert db.session.scalar(select(func.count()).select_from(Cohort)) == 1
+
+
+def test_check_ins_while_the_cohort_is_corrected_keep_every_standing(capp, world):
+    """Half the threads check people in (each refreshes its person's standing in the district's cohort), half
+    correct the cohort's rule (each recomputes every member's standing) at the same moment: no key violation,
+    no deadlock, and the kept standings equal the rule evaluated afterwards."""
+    from shegong_academy.coverage import standing
+    from shegong_academy.coverage.models import Cohort
+    from shegong_academy.coverage.services import create_cohort, update_cohort
+
+    people, session_id = world["people"], world["session"]
+    _enrol_all(capp, world, people)
+    with capp.app_context():
+        district = db.session.get(Person, people[0]).unit.parent.parent
+        cohort_id = create_cohort(
+            data={"name": "2022年全员轮训", "year": 2022, "category": "community_worker"}, unit=district, actor=None
+        ).id
+        db.session.commit()
+        assert set(people) <= set(standing.stored(db.session.get(Cohort, cohort_id)))  # and the world's own
+    now = T0 + timedelta(minutes=5)
+    with capp.app_context():
+        token = make_token(session_id, now)
+
+    def work(i: int):
+        if i % 2:
+            return scan(session_id, people[i], token, now)
+        cohort = db.session.get(Cohort, cohort_id)
+        update_cohort(cohort=cohort, data={"min_training_hours": str(1 + i)}, actor=None)
+        db.session.commit()
+        return None
+
+    results = together(capp, work)
+    assert unexpected(results) == []
+    with capp.app_context():
+        cohort = db.session.get(Cohort, cohort_id)
+        kept = standing.stored(cohort)
+        assert kept == standing.computed(cohort)
+        assert sum(trained for trained, *_ in kept.values()) == (N // 2 if cohort.min_training_hours <= 3 else 0)
