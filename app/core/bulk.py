@@ -9,9 +9,11 @@ timestamps, statuses and hours millions of times).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Table, text
+from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db
 
@@ -100,3 +102,61 @@ def load(table: Table, rows: Iterable[Mapping], columns: list[str]) -> int:
         cursor.executemany(sql, batch)
         n += len(batch)
     return n
+
+
+# A table's indexes, with the constraint each backs (primary key, unique, exclusion) and both definitions.
+# Those a foreign key relies on (``conindid`` of an ``f`` constraint) stay: dropping them would drop the key.
+_INDEXES = text(
+    """
+    SELECT i.indexrelid::regclass::text, c.conname, pg_get_indexdef(i.indexrelid), pg_get_constraintdef(c.oid)
+    FROM pg_index i
+    LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
+    WHERE i.indrelid = CAST(:table AS regclass)
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+    ORDER BY i.indexrelid
+    """
+)
+
+
+@contextmanager
+def indexes_deferred(*tables: Table) -> Iterator[None]:
+    """On PostgreSQL, build the tables' indexes once after the load inside instead of row by row during it.
+
+    Rows inserted into a table with its indexes update every index per row, in random key order: the
+    attendance of ``lms generate`` (5,000,000 rows) loads in 3.5 times the time it takes without them,
+    and one sorted build of each afterwards costs a third of the difference.
+    Entry drops the indexes (and the primary-key and unique constraints they back) in the session's
+    transaction; exit creates them again from their definitions, so the constraints check the loaded
+    rows as the inserts would have. Other transactions wait on the tables meanwhile (DDL locks them),
+    and never see them without their indexes. If the body raises, nothing is rebuilt: the transaction
+    is to be rolled back, which restores them. Elsewhere, or for a role that may not alter the
+    tables, the load runs with its indexes.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    quote = connection.dialect.identifier_preparer
+    drops, builds = [], []
+    for table in tables:
+        name = quote.format_table(table)
+        for index, constraint, index_def, constraint_def in connection.execute(_INDEXES, {"table": name}):
+            if constraint is None:
+                drops.append(f"DROP INDEX {index}")
+                builds.append(index_def)
+            else:
+                drops.append(f"ALTER TABLE {name} DROP CONSTRAINT {quote.quote(constraint)}")
+                builds.append(f"ALTER TABLE {name} ADD CONSTRAINT {quote.quote(constraint)} {constraint_def}")
+    # A definition may hold a % (a partial index's LIKE): sent as it is, not as a parameter template.
+    plain = {"no_parameters": True}
+    try:
+        with connection.begin_nested():
+            for statement in drops:
+                connection.exec_driver_sql(statement, execution_options=plain)
+    except DBAPIError:  # not the tables' owner: load with the indexes
+        builds = []
+    yield
+    if not builds:
+        return
+    for statement in builds:
+        connection.exec_driver_sql(statement, execution_options=plain)
