@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
 
-from shegong_academy.core.bulk import load
+from shegong_academy.core.bulk import indexes_deferred, load
 from shegong_academy.extensions import db
 from shegong_academy.people.models import Person
 from shegong_academy.supervision.models import SupervisionRecord
+from shegong_academy.training.models import Attendance
 from tests.factories import World
 
 
@@ -67,3 +70,32 @@ def test_columns_left_out_get_their_python_defaults(ctx):
     assert len(records) == 2 and all(r.created_at is not None for r in records)
     assert records[0].created_at == records[1].created_at
     assert records[0].functions == ["educational", "supportive"] and records[0].hours == Decimal("2.0")
+
+
+def _indexes(table: str) -> dict[str, str]:
+    rows = db.session.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND schemaname = current_schema()"),
+        {"t": table},
+    )
+    return dict(rows.all())
+
+
+@pytest.mark.postgres_only
+def test_a_load_with_indexes_deferred_ends_with_the_same_indexes_and_constraints(ctx):
+    """Inside, the table has no index but the one a foreign key relies on; after, every index and constraint is
+    back as it was, and a duplicate loaded meanwhile is refused when the unique index is built again."""
+    w = World()
+    before = _indexes("attendance")
+    people_before = _indexes("people")
+    assert "pk_attendance" in before and len(before) >= 3
+    with indexes_deferred(Attendance.__table__, Person.__table__):
+        assert _indexes("attendance") == {}
+        assert set(_indexes("people")) == {"pk_people"}  # attendance, cohorts… refer to it: it stays
+    assert _indexes("attendance") == before and _indexes("people") == people_before
+    db.session.execute(text("SAVEPOINT duplicate"))
+    with pytest.raises(IntegrityError, match="uq_people_id_number_hash|unique"):
+        with indexes_deferred(Person.__table__):
+            first = row(w, "同一个人")
+            load(Person.__table__, [first, {**first, "name": "同一个人（重复）"}], list(first))
+    db.session.execute(text("ROLLBACK TO SAVEPOINT duplicate"))
+    assert _indexes("people") == people_before
