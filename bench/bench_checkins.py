@@ -125,6 +125,52 @@ def build(url: str, folder: str) -> tuple:
         return app, [s.id for s in sessions]
 
 
+def start_gunicorn(url: str, folder: str) -> tuple[subprocess.Popen, str, str, str]:
+    """Start gunicorn in production mode on ``url`` (Redis, a folder store in ``folder``); wait until it is ready.
+
+    Returns the process (its own session: stop it with ``os.killpg``), its base URL, and its workers and threads
+    (``LMS_BENCH_WEB_CONCURRENCY`` / ``LMS_BENCH_THREADS``, 4 and 4 by default). Its log is ``folder``/gunicorn.log.
+    """
+    port = free_port()
+    workers = os.environ.get("LMS_BENCH_WEB_CONCURRENCY", "4")
+    threads = os.environ.get("LMS_BENCH_THREADS", "4")
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "LMS_MODE": "production",
+        "LMS_SECRET_KEY": SECRET,
+        "LMS_DATA_KEY": DATA_KEY,
+        "DATABASE_URL": url,
+        "LMS_REDIS_URL": REDIS_URL,
+        "LMS_STORAGE_URL": f"file://{folder}/store",
+        "LMS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "LMS_SESSION_COOKIE_SECURE": "false",  # plain http on loopback
+        "LMS_LOGIN_LIMIT_ADDRESS": "100000 per minute",  # every client shares 127.0.0.1
+        "LMS_INSTANCE_PATH": folder,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": workers,
+        "GUNICORN_THREADS": threads,
+        "LMS_LOG_FORMAT": "json",
+    }
+    with open(Path(folder) / "gunicorn.log", "w") as log:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return server, base, workers, threads
+        except requests.RequestException:
+            time.sleep(0.2)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise RuntimeError("gunicorn did not become ready")
+
+
 def browser() -> requests.Session:
     """A client that, like a browser, sends a GET again when the server had closed an idle keep-alive connection."""
     client = requests.Session()
@@ -269,60 +315,36 @@ def profile_confirmation(app, session_id: int) -> str:
     return f"scan + confirmation in process: {per * 1000:.1f} ms each\n" + "\n".join(lines)
 
 
-def main() -> int:
-    name = f"lms_bench_checkins_{uuid.uuid4().hex[:8]}"
+def scratch_database(bench: str) -> str | None:
+    """Create a scratch PostgreSQL database and empty the benchmark's Redis; its URL, or None (said why)."""
+    name = f"lms_{bench}_{uuid.uuid4().hex[:8]}"
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         redis.Redis.from_url(REDIS_URL).flushdb()
     except (psycopg.Error, redis.RedisError) as exc:
-        print(f"bench_checkins needs PostgreSQL on 127.0.0.1:5432 and Redis on 6379: {exc}")
+        print(f"{bench} needs PostgreSQL on 127.0.0.1:5432 and Redis on 6379: {exc}")
+        return None
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(url: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def main() -> int:
+    url = scratch_database("bench_checkins")
+    if url is None:
         return 1
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     server = None
     try:
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
             app, session_ids = build(url, folder)
             print(f"check-in load: world built in {time.perf_counter() - started:.0f} s ({TRAINEES} trainees)")
-            port = free_port()
-            workers = os.environ.get("LMS_BENCH_WEB_CONCURRENCY", "4")
-            threads = os.environ.get("LMS_BENCH_THREADS", "4")
-            env = {
-                **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-                "LMS_MODE": "production",
-                "LMS_SECRET_KEY": SECRET,
-                "LMS_DATA_KEY": DATA_KEY,
-                "DATABASE_URL": url,
-                "LMS_REDIS_URL": REDIS_URL,
-                "LMS_STORAGE_URL": f"file://{folder}/store",
-                "LMS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                "LMS_SESSION_COOKIE_SECURE": "false",  # plain http on loopback
-                "LMS_LOGIN_LIMIT_ADDRESS": "100000 per minute",  # every client shares 127.0.0.1
-                "LMS_INSTANCE_PATH": folder,
-                "PORT": str(port),
-                "WEB_CONCURRENCY": workers,
-                "GUNICORN_THREADS": threads,
-                "LMS_LOG_FORMAT": "json",
-            }
-            log = open(Path(folder) / "gunicorn.log", "w")  # noqa: SIM115 - closed below
-            server = subprocess.Popen(
-                [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
-            else:
-                raise RuntimeError("gunicorn did not become ready")
+            server, base, workers, threads = start_gunicorn(url, folder)
             print(f"server: gunicorn, {workers} workers × {threads} threads, PostgreSQL, Redis, loopback")
             with ThreadPoolExecutor(16) as pool:
                 clients = list(pool.map(lambda i: sign_in(base, f"t{i:03d}"), range(TRAINEES)))
@@ -343,16 +365,13 @@ def main() -> int:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
             server = None
-            log.close()
             print(profile_confirmation(app, session_ids[0]))
             with app.app_context():
                 db.engine.dispose()
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGKILL)
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        drop_database(url)
     return 0
 
 
