@@ -714,6 +714,7 @@ ROWS: dict[str, list[Row]] = {
             "trained_month": None,
             "supervised_month": None,
             "supervised_any_month": None,
+            "unit_id": 4,
         },
         {
             "cohort_id": 2,
@@ -724,6 +725,7 @@ ROWS: dict[str, list[Row]] = {
             "trained_month": 202309,
             "supervised_month": 202309,
             "supervised_any_month": 202309,
+            "unit_id": 3,
         },
     ],
     "jobs": [  # a finished print job and an issuing job that failed
@@ -1027,8 +1029,8 @@ def test_0012_fills_the_cohort_standings_from_the_rules_and_rollups(empty_url):
         # the frozen 2024 cohort: 张伟's 6 hours and 2 of supervision are short of its 24 and 4;
         # the listed 2023 cohort (no rule: any session, any supervision): 李娜 met both in September
         assert kept == {
-            1: {1: (False, False, False, None, None, None), 2: (False, False, False, None, None, None)},
-            2: {2: (True, True, True, 202309, 202309, 202309)},
+            1: {1: (False, False, False, None, None, None, 4), 2: (False, False, False, None, None, None, 3)},
+            2: {2: (True, True, True, 202309, 202309, 202309, 3)},
         }
         db.session.remove()
         db.engine.dispose()

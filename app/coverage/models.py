@@ -83,3 +83,5 @@ class CohortPerson(db.Model):
     trained_month: Mapped[int | None]
     supervised_month: Mapped[int | None]
     supervised_any_month: Mapped[int | None]
+    # The unit the member works in now (kept on moves): the dashboard groups by it without reading people.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="CASCADE"))

@@ -341,7 +341,9 @@ def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
     period = Period.year(year)
     first_day, end_day = period.dates
     buckets = dict(db.session.execute(select(units.c.id, bucket).where(in_subtree)).all())
-    ids = select(units.c.id).where(in_subtree)
+    # The ids as values: given a subquery, PostgreSQL read the year's records of every unit of the database
+    # and kept the subtree's by a hash join (a district's 15,625 of 62,500 at 100,000 people).
+    ids = list(buckets)
     programs = (
         select(Program.unit_id, func.count())
         .where(Program.unit_id.in_(ids), Program.year == year)
@@ -426,8 +428,7 @@ def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[i
             func.count(case((CohortPerson.trained.is_(True), 1))),
             func.count(case((_supervised().is_(True), 1))),
         )
-        .join(Person, Person.id == CohortPerson.person_id)
-        .join(units, units.c.id == Person.unit_id)
+        .join(units, units.c.id == CohortPerson.unit_id)
         .where(CohortPerson.cohort_id.in_(list(out)), within if within is not None else true())
         .group_by(CohortPerson.cohort_id, bucket)
     )
@@ -453,12 +454,11 @@ def _supervised_month():
 
 
 def _standings(cohort: Cohort, within: OrgUnit | None):
-    """Select from the cohort's kept standings, with each member's person and unit (only those now in ``within``)."""
+    """Select from the cohort's kept standings, with each member's unit (only those now in ``within``)."""
     stmt = (
         select()
         .select_from(CohortPerson)
-        .join(Person, Person.id == CohortPerson.person_id)
-        .join(OrgUnit, OrgUnit.id == Person.unit_id)
+        .join(OrgUnit, OrgUnit.id == CohortPerson.unit_id)
         .where(CohortPerson.cohort_id == cohort.id)
     )
     return stmt if within is None else stmt.where(OrgUnit.path.like(within.path + "%"))
@@ -565,6 +565,7 @@ def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0
     # Who is missing comes from the kept standings; what each lacks is summed for the page's people only.
     page = db.session.execute(
         _standings(cohort, within)
+        .join(Person, Person.id == CohortPerson.person_id)
         .add_columns(Person, OrgUnit.name, func.count().over())
         .where(or_(CohortPerson.trained.is_(False), _supervised().is_(False)))
         .order_by(OrgUnit.path, Person.name, Person.id)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import SimpleNamespace
 
-from sqlalchemy import case, delete, event, inspect, literal, select, text, true
+from sqlalchemy import case, delete, event, inspect, literal, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -48,6 +48,7 @@ COLUMNS = (
     "trained_month",
     "supervised_month",
     "supervised_any_month",
+    "unit_id",
 )
 
 
@@ -72,8 +73,10 @@ def standing(cohort: Cohort, among: list[int] | None = None, session=None):
             reached.c.trained_month,
             reached.c.supervised_confirmed_month,
             reached.c.supervised_any_month,
+            Person.unit_id,
         )
         .select_from(members)
+        .join(Person, Person.id == members.c.person_id)
         .outerjoin(py, py.c.person_id == members.c.person_id)
         .outerjoin(listed, listed.c.person_id == members.c.person_id)
         .outerjoin(reached, reached.c.person_id == members.c.person_id)
@@ -173,7 +176,7 @@ def rebuild(session=None) -> None:
 
 
 def stored(cohort: Cohort) -> dict[int, tuple]:
-    """The cohort's kept rows: {person: (trained, supervised, supervised_any, months…)}."""
+    """The cohort's kept rows: {person: (trained, supervised, supervised_any, months…, unit)}."""
     rows = db.session.execute(
         select(*(getattr(CohortPerson, c) for c in COLUMNS[1:])).where(CohortPerson.cohort_id == cohort.id)
     )
@@ -221,6 +224,13 @@ def _refresh_people_changed(session: Session, _context) -> None:
     ids = sorted(set(before) | set(new))
     if not ids:
         return
+    if before:  # every cohort's row of a changed person names the unit they work in now (frozen lists too)
+        session.execute(
+            update(CohortPerson)
+            .where(CohortPerson.person_id.in_(sorted(before)))
+            .values(unit_id=select(Person.unit_id).where(Person.id == CohortPerson.person_id).scalar_subquery())
+            .execution_options(synchronize_session=False)
+        )
     paths = set(before.values()) | set(
         session.scalars(
             select(OrgUnit.path).join(Person, Person.unit_id == OrgUnit.id).where(Person.id.in_(ids)).distinct()

@@ -6,8 +6,8 @@ Create Date: 2026-11-30 13:50:00
 
 Dashboards count these rows instead of summing every member's months on every load. ``cohort_people``
 holds a row per cohort and member: whether the member meets the cohort's training rule and its
-supervision rule (counting confirmed supervision only, and counting unconfirmed supervision too), and
-the first month each hours rule was reached. The table is filled here from the existing cohorts,
+supervision rule (counting confirmed supervision only, and counting unconfirmed supervision too), the
+first month each hours rule was reached, and the unit the member works in now. The table is filled here from the existing cohorts,
 people and monthly rollups by the application's own recomputation (``lms ledger rebuild`` runs the
 same), on the migration's connection; no existing row changes. Downgrade drops the table (derived data).
 """
@@ -33,8 +33,10 @@ def upgrade():
     sa.Column('trained_month', sa.Integer(), nullable=True),
     sa.Column('supervised_month', sa.Integer(), nullable=True),
     sa.Column('supervised_any_month', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['cohort_id'], ['cohorts.id'], name=op.f('fk_cohort_people_cohort_id_cohorts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_cohort_people_person_id_people'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['unit_id'], ['org_units.id'], name=op.f('fk_cohort_people_unit_id_org_units'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('cohort_id', 'person_id', name=op.f('pk_cohort_people'))
     )
     op.create_index('ix_cohort_people_person', 'cohort_people', ['person_id'], unique=False)
