@@ -429,7 +429,7 @@ def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[i
             bucket.label("bucket"),
             func.count(),
             func.count(case((CohortPerson.trained.is_(True), 1))),
-            func.count(case((_supervised().is_(True), 1))),
+            func.count(case((_counted()[0].is_(True), 1))),
         )
         .join(units, units.c.id == CohortPerson.unit_id)
         .where(CohortPerson.cohort_id.in_(list(out)), within if within is not None else true())
@@ -440,20 +440,12 @@ def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[i
     return out
 
 
-def _supervised():
-    """The kept standing's supervised flag, counting unconfirmed supervision as configured."""
-    return (
-        CohortPerson.supervised_any
-        if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
-        else CohortPerson.supervised
-    )
-
-
-def _supervised_month():
-    """The kept standing's month the supervision rule was reached, as configured."""
+def _counted():
+    """The kept standing's (supervised flag, month the supervision rule was reached), counting unconfirmed
+    supervision as configured."""
     if current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]:
-        return CohortPerson.supervised_any_month
-    return CohortPerson.supervised_month
+        return CohortPerson.supervised_any, CohortPerson.supervised_any_month
+    return CohortPerson.supervised, CohortPerson.supervised_month
 
 
 def _standings(cohort: Cohort, within: OrgUnit | None):
@@ -570,7 +562,7 @@ def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0
         _standings(cohort, within)
         .join(Person, Person.id == CohortPerson.person_id)
         .add_columns(Person, OrgUnit.name, func.count().over())
-        .where(or_(CohortPerson.trained.is_(False), _supervised().is_(False)))
+        .where(or_(CohortPerson.trained.is_(False), _counted()[0].is_(False)))
         .order_by(OrgUnit.path, Person.name, Person.id)
         .limit(limit)
         .offset(offset)
@@ -626,7 +618,7 @@ def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict
     """Return, for each month of the year, the cumulative share of members trained and supervised (hours rules)."""
     # One statement over the kept standings: members by the months they reached each rule (NULL: not yet).
     total, trained_by_month, supervised_by_month = 0, defaultdict(int), defaultdict(int)
-    reached = _supervised_month()
+    _flag, reached = _counted()
     for trained_month, supervised_month, n in db.session.execute(
         _standings(cohort, within)
         .add_columns(CohortPerson.trained_month, reached, func.count())
