@@ -39,8 +39,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
 	@touch $@
 
-translations: $(VENV)/.installed
-	@$(BIN)/pybabel -q compile -d app/translations
+# Compiled only when a catalogue changed: two test runs at once (CI) never rewrite a .mo the other reads.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
+translations: $(MO_FILES)
+
+app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	@$(BIN)/pybabel -q compile -d app/translations -l $* -i $< -o $@
 
 ## run: migrate, load the demo world into an empty database, serve on http://127.0.0.1:5000 with a job worker beside
 run: install

@@ -245,6 +245,9 @@ def create_app(config: dict | None = None) -> Flask:
     # LMS_INSTANCE_PATH: where the embedded mode keeps its files (default: Flask's instance folder).
     where = {"instance_path": os.environ["LMS_INSTANCE_PATH"]} if os.environ.get("LMS_INSTANCE_PATH") else {}
     app = Flask(__name__, instance_relative_config=True, static_folder=None, **where)
+    from .core.routing import LazyRule
+
+    app.url_rule_class = LazyRule  # before any rule is added
     app.config.from_mapping(load_config(config, app.instance_path))
     Academy().init_app(app, standalone=True)
     if app.config["LMS_PROXY_COUNT"]:
