@@ -131,6 +131,15 @@ def test_who_a_coordinator_sees(w):
     assert {u.username for u in accounts.managed_users(w.coord, "钱")} == {"trainee"}  # by the person's name
 
 
+def test_searching_users_ignores_case_on_either_database(w):
+    # SQLite's LIKE is made case-sensitive (PostgreSQL's is) so that prefix matches use the path index;
+    # the search asks for case-insensitivity itself.
+    accounts.invite_user(username="Wang.Fang", role="instructor", unit=w.street, person=None, actor=w.coord)
+    for q in ("wang.f", "WANG.FANG", "Fang", "streetCOORD"):
+        assert {u.username for u in accounts.managed_users(w.coord, q)} & {"Wang.Fang", "streetcoord"}, q
+    assert {u.username for u in accounts.managed_users(w.coord, "wang_f")} == set()  # "_" is no wildcard
+
+
 def test_revoking_disabling_and_signing_out(w):
     u = accounts.invite_user(username="inst", role="instructor", unit=w.street, person=None, actor=w.coord)
     accounts.grant(user=u, role="supervisor", unit=w.street2, actor=w.coord)

@@ -90,8 +90,8 @@ def users_query(actor, q: str | None = None) -> Select:
         stmt = stmt.where(or_(User.id.in_(role_here), User.person_id.in_(person_here)))
     if q and q.strip():
         needle = q.strip()
-        named = select(Person.id).where(Person.name.contains(needle, autoescape=True))
-        stmt = stmt.where(or_(User.username.contains(needle, autoescape=True), User.person_id.in_(named)))
+        named = select(Person.id).where(Person.name.icontains(needle, autoescape=True))
+        stmt = stmt.where(or_(User.username.icontains(needle, autoescape=True), User.person_id.in_(named)))
     return stmt
 
 

@@ -107,6 +107,10 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # LIKE compares case as PostgreSQL's does, and so a subtree's prefix match (``path LIKE '/1/7/%'``) reads
+    # the path index instead of every unit (SQLite uses an index for LIKE only when it is case-sensitive).
+    # Searches that should ignore case say so (``icontains``), on either database.
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
 
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import Select, and_, case, func, literal, or_, select, true
+from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -76,13 +76,6 @@ def person_year(year: int, people=None):
     if people is not None:
         stmt = stmt.where(PersonMonth.person_id.in_(people))
     return stmt.subquery("py")
-
-
-def _bucket(unit: OrgUnit, children: list[OrgUnit], unit_path_column):
-    """CASE expression naming the child whose subtree holds a row (DIRECT for the unit itself)."""
-    if not children:
-        return literal(DIRECT)
-    return case(*((unit_path_column.like(c.path + "%"), c.id) for c in children), else_=DIRECT)
 
 
 def trained_clause(cohort: Cohort, py, listed):
@@ -273,18 +266,28 @@ def unit_report(unit: OrgUnit, year: int) -> dict:
     defined on the units above it, counted over their members within this
     unit's subtree only: a street's report shows its district's cohort for the
     street's people, as the street's dashboard and export do.
+
+    The subtree's units are read once (one indexed prefix match), and every figure is then read per unit
+    among them and added up here, child by child: what a report costs grows with the units of its
+    subtree, neither with the people under them nor with the tree around it.
     """
     inherited = cohorts_above(unit, year)
     children = children_of(unit)
-    units = OrgUnit.__table__.alias("u")
-    bucket = _bucket(unit, children, units.c.path)
-    in_subtree = units.c.path.like(unit.path + "%")
-    people_rows = _people_rows(year, bucket, units, in_subtree)
-    activity = _activity_rows(year, bucket, units, in_subtree)
+    buckets = _buckets(unit)
+    if len(buckets) <= VALUES_AT_MOST:
+        ids = list(buckets)
+    else:
+        # A part of the tree is named by its ids as values: given a subquery, PostgreSQL read the year's records
+        # of every unit and kept the subtree's by a hash join (a district's 15,625 of 62,500 at 100,000 people). A
+        # subtree of many units (a province's 2,227) is most of the rows anyway, and thousands of values cost more
+        # to send and plan than that scan (the province's report 40 → 84 ms): there the subquery stays.
+        ids = select(OrgUnit.id).where(OrgUnit.path.like(unit.path + "%"))
+    people_rows = _people_rows(year, buckets, ids)
+    activity = _activity_rows(year, buckets, ids)
     cohorts = cohorts_of(unit, year)
-    cohort_rows = _cohort_figures(cohorts, bucket, units) if cohorts else {}
+    cohort_rows = _cohort_figures(cohorts, buckets) if cohorts else {}
     if inherited:
-        cohort_rows |= _cohort_figures(inherited, bucket, units, within=in_subtree)
+        cohort_rows |= _cohort_figures(inherited, buckets, within=ids)
         cohorts = list(inherited) + cohorts
 
     def row(of: OrgUnit, keys: set[int], **extra) -> dict:
@@ -296,7 +299,27 @@ def unit_report(unit: OrgUnit, year: int) -> dict:
     return report
 
 
-def _people_rows(year: int, bucket, units, in_subtree) -> list:
+def _buckets(unit: OrgUnit) -> dict[int, int]:
+    """{unit id: the child of ``unit`` whose subtree holds it (DIRECT for the unit itself)}, for its subtree."""
+    depth = len(unit.path_ids)
+    out = {}
+    for unit_id, path in db.session.execute(select(OrgUnit.id, OrgUnit.path).where(OrgUnit.path.like(unit.path + "%"))):
+        ids = path.strip("/").split("/")
+        out[unit_id] = int(ids[depth]) if len(ids) > depth else DIRECT
+    return out
+
+
+def _by_bucket(buckets: dict[int, int], rows) -> dict[int, list[int]]:
+    """Add up rows of (unit id, figures…) into {bucket: [sums…]}; a unit outside the subtree counts as DIRECT."""
+    out: dict[int, list[int]] = {}
+    for unit_id, *figures in rows:
+        sums = out.setdefault(buckets.get(unit_id, DIRECT), [0] * len(figures))
+        for i, n in enumerate(figures):
+            sums[i] += int(n or 0)
+    return out
+
+
+def _people_rows(year: int, buckets: dict[int, int], ids) -> list:
     """Per bucket: active people, person-times and people trained or supervised in the year.
 
     Two statements over the units' maintained figures (:mod:`app.ledger.unit_figures`): their cost
@@ -307,46 +330,42 @@ def _people_rows(year: int, bucket, units, in_subtree) -> list:
         UnitYear.supervision_person_times_unconfirmed if unconfirmed else 0
     )
     supervised = UnitYear.people_supervised_any if unconfirmed else UnitYear.people_supervised
-    years = db.session.execute(
-        select(
-            bucket.label("bucket"),
-            func.sum(UnitYear.training_person_times).label("training_person_times"),
-            func.sum(supervision_times).label("supervision_person_times"),
-            func.sum(UnitYear.people_trained).label("people_trained"),
-            func.sum(supervised).label("people_supervised"),
+    years = _by_bucket(
+        buckets,
+        db.session.execute(
+            select(
+                UnitYear.unit_id, UnitYear.training_person_times, supervision_times, UnitYear.people_trained, supervised
+            ).where(UnitYear.unit_id.in_(ids), UnitYear.year == year)
+        ),
+    )
+    people = _by_bucket(
+        buckets, db.session.execute(select(UnitPeople.unit_id, UnitPeople.people).where(UnitPeople.unit_id.in_(ids)))
+    )
+    rows = []
+    for b in years.keys() | people.keys():
+        times, supervision, trained, supervised_n = years.get(b, (0, 0, 0, 0))
+        rows.append(
+            SimpleNamespace(
+                bucket=b,
+                people=people.get(b, [0])[0],
+                training_person_times=times,
+                supervision_person_times=supervision,
+                people_trained=trained,
+                people_supervised=supervised_n,
+            )
         )
-        .join(units, units.c.id == UnitYear.unit_id)
-        .where(in_subtree, UnitYear.year == year)
-        .group_by(bucket)
-    ).all()
-    people = db.session.execute(
-        select(bucket.label("bucket"), func.sum(UnitPeople.people).label("people"))
-        .join(units, units.c.id == UnitPeople.unit_id)
-        .where(in_subtree)
-        .group_by(bucket)
-    ).all()
-    rows: dict[int, dict[str, int]] = {}
-    for row in [*years, *people]:
-        figures = rows.setdefault(row.bucket, dict.fromkeys(PEOPLE_FIGURES, 0))
-        figures.update({k: int(v or 0) for k, v in row._mapping.items() if k != "bucket"})
-    return [SimpleNamespace(bucket=b, **figures) for b, figures in rows.items()]
+    return rows
 
 
-def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
-    """Per bucket: programs, course sessions and supervision sessions held in the year (four statements).
+def _activity_rows(year: int, buckets: dict[int, int], ids) -> dict[str, list]:
+    """Per bucket: programs, course sessions and supervision sessions held in the year (three statements).
 
-    The subtree's units are read first, then the activity of those units by id: the indexes on the
-    units' programs, courses and records are used, so a district's figures do not scan the city's
-    sessions and records (16 and 21 ms of a district's report at 100,000 people before).
+    Read by the subtree's unit ids: the indexes on the units' programs, courses and records are used, so a
+    district's figures do not scan the city's sessions and records (16 and 21 ms of a district's report at
+    100,000 people before).
     """
     period = Period.year(year)
     first_day, end_day = period.dates
-    buckets = dict(db.session.execute(select(units.c.id, bucket).where(in_subtree)).all())
-    # A part of the tree is named by its ids as values: given a subquery, PostgreSQL read the year's records of
-    # every unit and kept the subtree's by a hash join (a district's 15,625 of 62,500 at 100,000 people). A subtree
-    # of many units (a province's 2,227) is most of the records anyway, and thousands of values cost more to send
-    # and plan than that scan (the province's report 40 → 84 ms): there the subquery stays.
-    ids = list(buckets) if len(buckets) <= VALUES_AT_MOST else select(units.c.id).where(in_subtree)
     programs = (
         select(Program.unit_id, func.count())
         .where(Program.unit_id.in_(ids), Program.year == year)
@@ -375,13 +394,10 @@ def _activity_rows(year: int, bucket, units, in_subtree) -> dict[str, list]:
         )
         .group_by(SupervisionRecord.unit_id)
     )
-    out = {}
-    for name, stmt in zip(ACTIVITY_FIGURES, (programs, sessions, supervision), strict=True):
-        by_bucket: dict[int, int] = defaultdict(int)
-        for unit_id, n in db.session.execute(stmt):
-            by_bucket[buckets[unit_id]] += n
-        out[name] = list(by_bucket.items())
-    return out
+    return {
+        name: [(b, n) for b, (n,) in _by_bucket(buckets, db.session.execute(stmt)).items()]
+        for name, stmt in zip(ACTIVITY_FIGURES, (programs, sessions, supervision), strict=True)
+    }
 
 
 def _figures(keys: set[int], people_rows: list, activity: dict[str, list], cohorts: list[Cohort], cohort_rows) -> dict:
@@ -416,27 +432,33 @@ def _cohort_row(cohort: Cohort, by_bucket: dict[int, tuple[int, int, int]], keys
     }
 
 
-def _cohort_figures(cohorts: list[Cohort], bucket, units, within=None) -> dict[int, dict[int, tuple[int, int, int]]]:
+Standings = dict[int, dict[int, tuple[int, int, int]]]  # {cohort: {bucket: (members, trained, supervised)}}
+
+
+def _cohort_figures(cohorts: list[Cohort], buckets: dict[int, int], within=None) -> Standings:
     """Return {cohort: {bucket: (members, trained, supervised)}}: one statement over the members' kept standings.
 
     Members of a frozen cohort who moved out of the unit's subtree stay in the
-    cohort's total (bucket DIRECT) unless ``within`` restricts them to the subtree.
+    cohort's total (bucket DIRECT) unless ``within`` (the subtree's unit ids) restricts them to the subtree.
     """
-    out: dict[int, dict[int, tuple[int, int, int]]] = {c.id: {} for c in cohorts}
-    rows = db.session.execute(
+    out: Standings = {c.id: {} for c in cohorts}
+    stmt = (
         select(
             CohortPerson.cohort_id,
-            bucket.label("bucket"),
+            CohortPerson.unit_id,
             func.count(),
             func.count(case((CohortPerson.trained.is_(True), 1))),
             func.count(case((_counted()[0].is_(True), 1))),
         )
-        .join(units, units.c.id == CohortPerson.unit_id)
-        .where(CohortPerson.cohort_id.in_(list(out)), within if within is not None else true())
-        .group_by(CohortPerson.cohort_id, bucket)
+        .where(CohortPerson.cohort_id.in_(list(out)))
+        .group_by(CohortPerson.cohort_id, CohortPerson.unit_id)
     )
-    for cohort_id, b, m, t, s in rows:
-        out[cohort_id][b] = (int(m), int(t), int(s))
+    if within is not None:
+        stmt = stmt.where(CohortPerson.unit_id.in_(within))
+    for cohort_id, unit_id, m, t, s in db.session.execute(stmt):
+        b = buckets.get(unit_id, DIRECT)
+        before = out[cohort_id].get(b, (0, 0, 0))
+        out[cohort_id][b] = (before[0] + int(m), before[1] + int(t), before[2] + int(s))
     return out
 
 

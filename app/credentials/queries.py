@@ -51,7 +51,7 @@ def certificates_for(viewer, credential: CredentialType | None = None, q: str | 
         stmt = stmt.where(Certificate.credential_id == credential.id)
     if q:
         stmt = stmt.where(
-            or_(Person.name.contains(q, autoescape=True), Certificate.serial.contains(q, autoescape=True))
+            or_(Person.name.icontains(q, autoescape=True), Certificate.serial.icontains(q, autoescape=True))
         )
     return stmt.order_by(Certificate.id.desc())
 

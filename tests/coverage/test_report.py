@@ -154,6 +154,21 @@ def test_every_level_of_the_demo_reports_what_its_dashboard_and_export_show(demo
     assert sum(parent_rows[code]["cohorts"][0]["members"] for _, code in units[3::2]) == 69  # the streets
 
 
+def test_a_subtree_named_by_its_ids_or_by_a_subquery_reports_alike(demo_app, monkeypatch):
+    """A subtree of more than VALUES_AT_MOST units (a province's) is read by a subquery: the same figures."""
+    from shegong_academy.coverage import queries
+    from shegong_academy.org.models import OrgUnit
+
+    with demo_app.app_context():
+        units = list(db.session.scalars(select(OrgUnit).order_by(OrgUnit.path)))
+        assert {u.kind for u in units} >= {"province", "city", "district", "street", "community"}
+        by_values = {u.code: unit_report(u, 2022) for u in units}
+        monkeypatch.setattr(queries, "VALUES_AT_MOST", 0)
+        by_subquery = {u.code: unit_report(u, 2022) for u in units}
+    assert by_subquery == by_values
+    assert by_values["330105"]["training_person_times"] == 350  # not alike because both are empty
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

@@ -319,3 +319,14 @@ def test_an_expired_certificate_is_renewed_by_issuing_again(w):
     renewed = issue_certificate(credential=cred, person=w.person, actor=w.coord)
     assert renewed.id != first.id and renewed.serial != first.serial
     assert verification_status(first) == "expired" and verification_status(renewed) == "valid"
+
+
+def test_the_issued_list_finds_a_certificate_by_its_serial_in_any_case(w):
+    from shegong_academy.credentials.queries import certificates_for
+
+    cred = _credential(w)
+    _trained(w, [w.person])
+    serial = issue_unrendered(cred.id, w.person.id).serial  # GSMZ-<year>-00001
+    for q in (serial, serial.lower(), "gsmz-", "Gsmz"):
+        assert [c.serial for c in db.session.scalars(certificates_for(w.coord, cred, q))] == [serial], q
+    assert db.session.scalars(certificates_for(w.coord, cred, "gsmz_")).all() == []  # "_" is no wildcard
