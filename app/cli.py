@@ -143,7 +143,9 @@ def worker_cmd(concurrency):
         "--without-gossip",
         "--without-mingle",
     ]
-    app.extensions["lms_celery"].worker_main(argv)
+    from .core.queue import celery_for
+
+    celery_for(app).worker_main(argv)
 
 
 def _revive_forever(app) -> None:

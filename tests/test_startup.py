@@ -19,7 +19,8 @@ from tests.conftest import TEST_CONFIG
 ROOT = Path(__file__).resolve().parent.parent
 
 # What start-up once imported (or could), by what each costs or pulls in: WeasyPrint and its PDF and
-# font stack, boto3, openpyxl (and Pillow through it), icalendar, Markdown and nh3, cryptography;
+# font stack, boto3, openpyxl (and Pillow through it), icalendar, Markdown and nh3, cryptography,
+# Celery and kombu (the queue: imported when a job is first submitted, or by a worker);
 # and libraries only tests or metrics use. (Flask-Migrate and Alembic stay: the app registers `flask db`.)
 HEAVY = {
     "weasyprint",
@@ -38,6 +39,8 @@ HEAVY = {
     "markdown",
     "nh3",
     "cryptography",
+    "celery",
+    "kombu",
     "prometheus_client",
     "hypothesis",
     "schemathesis",

@@ -10,10 +10,12 @@ code is the same in every case.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from celery import Celery, Task
-from celery.signals import worker_process_init
-from flask import Flask
+from flask import Flask, has_app_context
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 def broker_url(config: dict, instance_path: str) -> str:
@@ -25,11 +27,35 @@ def broker_url(config: dict, instance_path: str) -> str:
     return f"sqla+sqlite:///{Path(instance_path) / 'queue.sqlite'}"
 
 
-def init_app(app: Flask) -> Celery:
-    """Create the application's Celery, whose tasks run inside the application's context."""
+def init_app(app: Flask) -> None:
+    """Make ready the application's Celery, created when first used (:func:`celery_for`).
+
+    Celery and kombu cost a tenth of a second to import: a page that submits no job, and every command that
+    is not a worker, never pays it.
+    """
+    app.extensions["lms_celery"] = None
+
+
+def celery_for(app: Flask) -> Celery:
+    """The application's Celery, whose tasks run inside the application's context; the current one from now."""
+    app = getattr(app, "_get_current_object", lambda: app)()  # the app itself, not flask.current_app's proxy
+    celery = app.extensions.get("lms_celery")
+    if celery is None:
+        celery = app.extensions["lms_celery"] = _create(app)
+    # Shared tasks (``run_job``) go to the current Celery: this application's, when several share a process.
+    celery.set_current()
+    celery.set_default()
+    return celery
+
+
+def _create(app: Flask) -> Celery:
+    from celery import Celery, Task
+    from celery.signals import worker_process_init
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
+            if has_app_context():  # called inside an application already (eager, or a direct call)
+                return self.run(*args, **kwargs)
             with app.app_context():
                 return self.run(*args, **kwargs)
 
@@ -53,12 +79,10 @@ def init_app(app: Flask) -> Celery:
         worker_hijack_root_logger=False,
         include=["shegong_academy.jobs.tasks"],
     )
-    celery.set_default()
-    app.extensions["lms_celery"] = celery
+    worker_process_init.connect(_fresh_connections, weak=False)
     return celery
 
 
-@worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     """A forked worker process opens its own database connections, never its parent's."""
     from flask import current_app

@@ -120,8 +120,10 @@ def submit_job(*, kind: str, params: dict, actor, unit=None, total: int = 0, que
 
 def enqueue(job_id: int) -> None:
     """Hand the job to the queue (a worker, or at once in the eager mode of tests)."""
+    from ..core.queue import celery_for
     from .tasks import run_job
 
+    celery_for(current_app)  # this application's queue (several may share a test's process)
     run_job.delay(job_id)
 
 

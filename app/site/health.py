@@ -32,7 +32,9 @@ def _storage() -> None:
 
 
 def _queue() -> None:
-    celery = current_app.extensions["lms_celery"]
+    from ..core.queue import celery_for
+
+    celery = celery_for(current_app)
     if celery.conf.task_always_eager:
         return
     with celery.connection_for_write() as connection:
