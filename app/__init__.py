@@ -73,7 +73,7 @@ class Academy:
         from . import extensions as ext
         from .cli import lms
         from .core import db as core_db
-        from .core import i18n, observability, paths, queue, routing, sessions, templating, web
+        from .core import i18n, migrate, observability, paths, queue, routing, sessions, templating, web
 
         self.prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
         if not standalone:
@@ -84,7 +84,7 @@ class Academy:
         _init_database(app, standalone)
         core_db.init_app(app)  # SQLite settings on the academy's own engines only
         if standalone or "migrate" not in app.extensions:
-            ext.migrate.init_app(app, ext.db, directory=str(paths.migrations()))
+            migrate.init_app(app, ext.db, directory=str(paths.migrations()))
         web.init_app(app, self.is_academy_request)
         _init_limiter(app, standalone)
         queue.init_app(app)

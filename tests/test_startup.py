@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # What start-up once imported (or could), by what each costs or pulls in: WeasyPrint and its PDF and
 # font stack, boto3, openpyxl (and Pillow through it), icalendar, Markdown and nh3, cryptography,
-# Celery and kombu (the queue: imported when a job is first submitted, or by a worker);
-# and libraries only tests or metrics use. (Flask-Migrate and Alembic stay: the app registers `flask db`.)
+# Celery and kombu (the queue: imported when a job is first submitted, or by a worker), Flask-Migrate
+# and Alembic (with Mako and Pygments: imported when `flask db` or a migration runs);
+# and libraries only tests or metrics use.
 HEAVY = {
     "weasyprint",
     "pydyf",
@@ -41,6 +42,10 @@ HEAVY = {
     "cryptography",
     "celery",
     "kombu",
+    "flask_migrate",
+    "alembic",
+    "mako",
+    "pygments",
     "prometheus_client",
     "hypothesis",
     "schemathesis",
@@ -139,3 +144,27 @@ def test_the_app_writes_a_url_builder_only_when_a_url_is_built(app, monkeypatch)
         assert url_for("people.detail", person_id=7, q="张三") == first + "?q=%E5%BC%A0%E4%B8%89"
     # the one builder url_for uses (werkzeug's "append unknown arguments"), compiled once for the rule
     assert compiled == ["people.detail"]
+
+
+def test_flask_db_attaches_flask_migrate_when_used(app, runner):
+    """The ``db`` group and ``app.extensions["migrate"]`` stand in for Flask-Migrate until first used."""
+    from flask_migrate import _MigrateConfig
+    from sqlalchemy import inspect as sa_inspect
+
+    from shegong_academy.extensions import db
+
+    listed = runner.invoke(args=["db", "--help"])
+    assert listed.exit_code == 0, listed.output
+    assert "upgrade" in listed.output and "downgrade" in listed.output
+    with app.app_context():  # `flask db` runs the academy's migrations, down one and up again
+        tables = lambda: set(sa_inspect(db.engine).get_table_names())  # noqa: E731
+        assert "cohort_people" in tables()
+        down = runner.invoke(args=["db", "downgrade", "0011_unit_figures"])
+        assert down.exit_code == 0, down.output
+        assert "cohort_people" not in tables() and "unit_years" in tables()
+        up = runner.invoke(args=["db", "upgrade"])
+        assert up.exit_code == 0, up.output
+        assert "cohort_people" in tables()
+        db.engine.dispose()
+    attached = app.extensions["migrate"]
+    assert isinstance(attached, _MigrateConfig) and attached.db is db

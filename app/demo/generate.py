@@ -258,7 +258,12 @@ def _supervision_records(
     rng: random.Random, people: int, person_ids: list[int], rows: list[dict], now
 ) -> tuple[list[dict], list[list[int]]]:
     """Plan the group supervision records and, for each, the group it credits."""
-    supervisors = [pid for pid in person_ids[:: max(1, people // 200)]][:200]
+    # Supervisors spread evenly over the communities (person i works in community i mod C), so each district's
+    # share of the records follows its communities: a plain stride of people // 200 kept landing on the same
+    # four communities, and the first district held a quarter of the city's records at every size.
+    communities = len({row["unit_id"] for row in rows})
+    n = min(200, len(person_ids))
+    supervisors = [person_ids[k * communities // n if communities >= n else k] for k in range(n)]
     records, credits_plan = [], []
     n_records = people * CREDITS_PER_PERSON // GROUP_SIZE
     for r in range(n_records):
