@@ -172,13 +172,13 @@ def resolve_login_session(*, secret: str | None) -> User | None:
     """Return the user whose live login session ``secret`` names, else None."""
     if not secret:
         return None
-    # One statement for the session, its user and the user's person (the roles follow in one more): every
-    # signed-in request starts here.
+    # One statement for the session, its user, the user's person and their unit (the roles follow in one
+    # more): every signed-in request starts here.
     found = db.session.execute(
         select(LoginSession, User)
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == token_hash(secret))
-        .options(joinedload(User.person))
+        .options(joinedload(User.person).joinedload(Person.unit))
     ).one_or_none()
     if found is None:
         return None

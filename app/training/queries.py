@@ -12,12 +12,12 @@ from ..core.i18n import _
 from ..coverage.models import Cohort
 from ..extensions import db
 from ..ledger.ce import ce_account
-from ..ledger.queries import attended_sessions, completes, course_progress, person_totals
+from ..ledger.queries import completes, course_progress, person_totals
 from ..notices.services import notices_for
 from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids, unit_in_scope, visible_units
 from ..people.models import Person
-from .models import SEATED, Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
+from .models import ATTENDED, SEATED, Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
 
 # Units offered in selects: down to streets and stations (deeper units are rare organisers).
 OPTION_KINDS = ("province", "city", "district", "street", "centre", "station")
@@ -315,32 +315,44 @@ def my_enrolments(person: Person) -> list[tuple[Enrolment, Course, Program]]:
     )
 
 
-def my_progress(person: Person, course_ids: list[int]) -> dict[int, dict]:
-    """Return {course_id: sessions attended, sessions scheduled, completed} of one person, in three queries.
+def my_progress(person: Person, course_ids: list[int], enrolments=None) -> dict[int, dict]:
+    """Return {course_id: sessions attended, sessions scheduled, completed} of one person, in two statements.
 
-    Completion is decided by :func:`completes` from the counts read here (the rule of
-    :func:`completions`, without running it again for one person).
+    ``enrolments``, the person's (Enrolment, Course, …) rows of those courses when the caller has read them
+    already (their page), spares the second. Completion is decided by :func:`completes` from the counts read
+    here (the rule of :func:`completions`, without running it again for one person).
     """
     if not course_ids:
         return {}
-    scheduled = session_counts(course_ids)
-    attended_rows = attended_sessions(None).where(
-        Attendance.person_id == person.id, CourseSession.course_id.in_(course_ids)
-    )
-    rows = attended_rows.subquery()
-    attended = dict(db.session.execute(select(rows.c.course_id, func.count()).group_by(rows.c.course_id)).all())
-    enrolments = db.session.execute(
-        select(Enrolment.course_id, Enrolment.status, Enrolment.score, Course)
-        .join(Course, Course.id == Enrolment.course_id)
-        .where(Enrolment.person_id == person.id, Enrolment.course_id.in_(course_ids))
-    ).all()
-    done = {
-        course_id
-        for course_id, status, score, course in enrolments
-        if completes(status, score, course, attended.get(course_id, 0), scheduled.get(course_id, 0))
+    # Per course: its scheduled sessions, and those of them the person attended (one row at most each).
+    attended = Attendance.__table__.alias("mine")
+    counts = {
+        course_id: (int(scheduled), int(mine))
+        for course_id, scheduled, mine in db.session.execute(
+            select(CourseSession.course_id, func.count(), func.count(attended.c.id))
+            .outerjoin(
+                attended,
+                (attended.c.session_id == CourseSession.id)
+                & (attended.c.person_id == person.id)
+                & attended.c.status.in_(ATTENDED),
+            )
+            .where(CourseSession.course_id.in_(course_ids), CourseSession.cancelled_at.is_(None))
+            .group_by(CourseSession.course_id)
+        )
     }
+    if enrolments is None:
+        enrolments = db.session.execute(
+            select(Enrolment, Course)
+            .join(Course, Course.id == Enrolment.course_id)
+            .where(Enrolment.person_id == person.id, Enrolment.course_id.in_(course_ids))
+        ).all()
+    done = set()
+    for enrolment, course, *_rest in enrolments:
+        scheduled, mine = counts.get(course.id, (0, 0))
+        if course.id in course_ids and completes(enrolment.status, enrolment.score, course, mine, scheduled):
+            done.add(course.id)
     return {
-        cid: {"attended": attended.get(cid, 0), "scheduled": scheduled.get(cid, 0), "completed": cid in done}
+        cid: {"attended": counts.get(cid, (0, 0))[1], "scheduled": counts.get(cid, (0, 0))[0], "completed": cid in done}
         for cid in course_ids
     }
 
@@ -401,7 +413,7 @@ def trainee_page(person: Person, year: int, now: datetime, today: date) -> dict[
     return {
         "person": person,
         "enrolments": enrolments,
-        "progress": my_progress(person, [crs.id for _enrolment, crs, _program in enrolments]),
+        "progress": my_progress(person, [crs.id for _enrolment, crs, _program in enrolments], enrolments),
         "upcoming": upcoming_sessions(person, now),
         "open_courses": open_courses_for(person, today.year - 1),
         "hours": hours,
