@@ -85,12 +85,33 @@ def template_db(tmp_path_factory) -> str:
     return str(path)
 
 
+_CLEANERS: dict[str, tuple] = {}
+
+
 def _truncate(url: str) -> None:
-    tables = [t.name for t in db.metadata.sorted_tables]
-    engine = create_engine(url)
+    """Empty every table and restart every sequence: what ``TRUNCATE … RESTART IDENTITY`` did, several times faster.
+
+    TRUNCATE gives each of the 27 tables a new file (229 ms after every test, minutes of a run); deleting the
+    few rows a test wrote, children first, and restarting the sequences takes a fraction of that, in one round
+    trip on a connection kept for the run.
+    """
+    if url not in _CLEANERS:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            sequences = conn.exec_driver_sql(
+                "SELECT quote_ident(sequence_schema) || '.' || quote_ident(sequence_name)"
+                " FROM information_schema.sequences"
+            ).scalars()
+            # The audit trail refuses DELETE (a trigger: append-only); TRUNCATE fires no row trigger.
+            statements = [
+                f'TRUNCATE "{t.name}"' if t.name == "audit_entries" else f'DELETE FROM "{t.name}"'
+                for t in reversed(db.metadata.sorted_tables)
+            ]
+            statements += [f"ALTER SEQUENCE {name} RESTART" for name in sequences]
+        _CLEANERS[url] = (engine, "; ".join(statements))
+    engine, sql = _CLEANERS[url]
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
+        conn.connection.driver_connection.execute(sql)  # several statements: psycopg's simple query protocol
 
 
 @pytest.fixture
