@@ -6,7 +6,9 @@ has an endpoint the matrix does not list.
 
 from __future__ import annotations
 
+import copy
 import re
+import shutil
 from datetime import date
 
 import pytest
@@ -20,6 +22,7 @@ from shegong_academy.jobs.models import Job
 from shegong_academy.supervision.services import record_supervision
 from shegong_academy.training.calendar import calendar_token
 from shegong_academy.training.services import enrol
+from tests.conftest import _truncate, is_postgres, make_app
 from tests.factories import World, id_number, login, person, user
 from tests.training.helpers import course, program, session
 
@@ -306,132 +309,166 @@ API = [
 ENDPOINTS = UI + API
 
 
-@pytest.fixture
-def world(app):
+def _build_world() -> dict:
+    """The matrix's world: a user of every role, and one of everything an endpoint names; returns the ids."""
+    w = World()
+    tokens = {
+        role: create_api_token(user=getattr(w, attr))
+        for role, attr in (
+            ("trainee", "trainee"),
+            ("coord_in", "coord"),
+            ("coord_out", "coord_out"),
+            ("admin", "admin"),
+        )
+    }
+    prog = program(w.district)
+    crs = course(prog, capacity=10)
+    sess = session(crs)
+    enrol(course=crs, person=w.person, actor=w.coord)
+    supervisor = person(w.street, "孙督导")
+    user("supervisor", "supervisor", w.district, person=supervisor)
+    record = record_supervision(
+        data={
+            "format": "individual",
+            "mode": "onsite",
+            "held_on": date(2022, 5, 20),
+            "hours": 2,
+            "topic": "个案督导",
+        },
+        supervisor=supervisor,
+        supervisees=[w.person],
+        actor=w.coord,
+    ).record
+    own = record_supervision(
+        data={
+            "format": "individual",
+            "mode": "online",
+            "held_on": date(2022, 6, 1),
+            "hours": 1,
+            "topic": "朋辈督导",
+        },
+        supervisor=supervisor,
+        supervisees=[w.trainee_person],
+        actor=w.coord,
+    ).record
+    cohort = create_cohort(
+        data={"name": "2022年全员", "year": 2022, "member_ids": [w.person.id], "min_training_hours": 1},
+        unit=w.district,
+        actor=w.coord,
+    )
+    credential = CredentialType(
+        name="psw",
+        title="项目社工转岗证书",
+        design="transition-zh",
+        issuer_unit=w.district,
+        issuer_name="杭州市拱墅区民政局",
+        issuer_code="GSMZ",
+    )
+    db.session.add(credential)
+    db.session.flush()
+    certificate = Certificate(
+        credential=credential,
+        person=w.person,
+        serial="GSMZ-2022-00001",
+        verification_code="AAAA-BBBB",
+        claims={
+            "name": "李四",
+            "credential": "项目社工转岗证书",
+            "issuer": "杭州市拱墅区民政局",
+            "issued_on": "2022-12-01",
+            "training_hours": 0,
+            "supervision_hours": 0,
+            "programs": [],
+            "transition": None,
+            "id_number": "x",
+            "unit": "和睦社区",
+            "period_year": None,
+            "expires_on": None,
+            "records": [],
+        },
+        design="transition-zh",
+        design_version="1",
+        status="revoked",
+        revoke_reason="测试",
+    )
+    db.session.add(certificate)
+    job = Job(
+        kind="credentials.print",
+        key="matrix",
+        state="done",
+        user_id=w.coord.id,
+        unit_id=w.district.id,
+        params={"credential_id": credential.id, "certificate_ids": []},
+        result={"count": 0},
+    )
+    db.session.add(job)
+    caltoken = calendar_token(w.trainee)  # made (and kept) before the commit
+    db.session.commit()
+    return {
+        "credit": own.credits[0].id,
+        "cohort": cohort.id,
+        "credential": credential.id,
+        "credential_name": credential.name,
+        "certificate": certificate.id,
+        "district": w.district.id,
+        "coord_token": 2,
+        "fmt": "csv",
+        "verb": "confirm",
+        "closeverb": "reopen",
+        "enableverb": "enable",
+        "managed": w.street_coord.id,
+        "assignment": w.street_coord.roles[0].id,
+        "pwtoken": password_link_token(w.street_coord),
+        "caltoken": caltoken,
+        "job": job.id,
+        "position": 1,
+        "person": w.person.id,
+        "person2": w.person2.id,
+        "me": w.trainee_person.id,
+        "unit": w.community.id,
+        "program": prog.id,
+        "course": crs.id,
+        "session": sess.id,
+        "supervisor": supervisor.id,
+        "record": record.id,
+        "code": "NO-SUCH-CODE",
+        "tokens": tokens,
+    }
+
+
+@pytest.fixture(scope="session")
+def world_template(template_db, tmp_path_factory):
+    """On SQLite, the world built once into a file that each test copies (975 tests each built it before)."""
+    if is_postgres():
+        return None
+    path = tmp_path_factory.mktemp("matrix") / "world.db"
+    shutil.copyfile(template_db, path)
+    app = make_app(f"sqlite:///{path}")
     with app.app_context():
-        w = World()
-        tokens = {
-            role: create_api_token(user=getattr(w, attr))
-            for role, attr in (
-                ("trainee", "trainee"),
-                ("coord_in", "coord"),
-                ("coord_out", "coord_out"),
-                ("admin", "admin"),
-            )
-        }
-        prog = program(w.district)
-        crs = course(prog, capacity=10)
-        sess = session(crs)
-        enrol(course=crs, person=w.person, actor=w.coord)
-        supervisor = person(w.street, "孙督导")
-        user("supervisor", "supervisor", w.district, person=supervisor)
-        record = record_supervision(
-            data={
-                "format": "individual",
-                "mode": "onsite",
-                "held_on": date(2022, 5, 20),
-                "hours": 2,
-                "topic": "个案督导",
-            },
-            supervisor=supervisor,
-            supervisees=[w.person],
-            actor=w.coord,
-        ).record
-        own = record_supervision(
-            data={
-                "format": "individual",
-                "mode": "online",
-                "held_on": date(2022, 6, 1),
-                "hours": 1,
-                "topic": "朋辈督导",
-            },
-            supervisor=supervisor,
-            supervisees=[w.trainee_person],
-            actor=w.coord,
-        ).record
-        cohort = create_cohort(
-            data={"name": "2022年全员", "year": 2022, "member_ids": [w.person.id], "min_training_hours": 1},
-            unit=w.district,
-            actor=w.coord,
-        )
-        credential = CredentialType(
-            name="psw",
-            title="项目社工转岗证书",
-            design="transition-zh",
-            issuer_unit=w.district,
-            issuer_name="杭州市拱墅区民政局",
-            issuer_code="GSMZ",
-        )
-        db.session.add(credential)
-        db.session.flush()
-        certificate = Certificate(
-            credential=credential,
-            person=w.person,
-            serial="GSMZ-2022-00001",
-            verification_code="AAAA-BBBB",
-            claims={
-                "name": "李四",
-                "credential": "项目社工转岗证书",
-                "issuer": "杭州市拱墅区民政局",
-                "issued_on": "2022-12-01",
-                "training_hours": 0,
-                "supervision_hours": 0,
-                "programs": [],
-                "transition": None,
-                "id_number": "x",
-                "unit": "和睦社区",
-                "period_year": None,
-                "expires_on": None,
-                "records": [],
-            },
-            design="transition-zh",
-            design_version="1",
-            status="revoked",
-            revoke_reason="测试",
-        )
-        db.session.add(certificate)
-        job = Job(
-            kind="credentials.print",
-            key="matrix",
-            state="done",
-            user_id=w.coord.id,
-            unit_id=w.district.id,
-            params={"credential_id": credential.id, "certificate_ids": []},
-            result={"count": 0},
-        )
-        db.session.add(job)
-        caltoken = calendar_token(w.trainee)  # made (and kept) before the commit
-        db.session.commit()
-        return {
-            "credit": own.credits[0].id,
-            "cohort": cohort.id,
-            "credential": credential.id,
-            "credential_name": credential.name,
-            "certificate": certificate.id,
-            "district": w.district.id,
-            "coord_token": 2,
-            "fmt": "csv",
-            "verb": "confirm",
-            "closeverb": "reopen",
-            "enableverb": "enable",
-            "managed": w.street_coord.id,
-            "assignment": w.street_coord.roles[0].id,
-            "pwtoken": password_link_token(w.street_coord),
-            "caltoken": caltoken,
-            "job": job.id,
-            "position": 1,
-            "person": w.person.id,
-            "person2": w.person2.id,
-            "me": w.trainee_person.id,
-            "unit": w.community.id,
-            "program": prog.id,
-            "course": crs.id,
-            "session": sess.id,
-            "supervisor": supervisor.id,
-            "record": record.id,
-            "code": "NO-SUCH-CODE",
-            "tokens": tokens,
-        }
+        data = _build_world()
+        db.session.remove()
+        db.engine.dispose()
+    return path, data
+
+
+@pytest.fixture
+def db_url(template_db, tmp_path, world_template):
+    """The test's database: a copy of the world (SQLite), or the shared one emptied afterwards (PostgreSQL)."""
+    if world_template is None:
+        yield template_db
+        _truncate(template_db)
+        return
+    target = tmp_path / "test.db"
+    shutil.copyfile(world_template[0], target)
+    yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def world(app, world_template):
+    if world_template is not None:
+        return copy.deepcopy(world_template[1])
+    with app.app_context():
+        return _build_world()
 
 
 def fill(template, world):
