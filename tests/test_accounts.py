@@ -296,6 +296,18 @@ def test_the_account_page_grants_revokes_and_disables(app, site):
         assert db.session.get(User, inst.id).person_id == site["person"]
 
 
+def test_people_are_found_by_a_latin_name_in_any_case(app):
+    with app.app_context():
+        w = World()
+        someone = person(w.street, "Aylin Demir")
+        db.session.commit()
+        someone_id = someone.id
+    c = client_for(app, "coord")
+    for q in ("aylin", "DEMIR", "lin dem"):
+        assert someone_id in [p["id"] for p in c.get("/people/search", query_string={"q": q}).json["items"]], q
+        assert "Aylin Demir" in c.get("/people/", query_string={"q": q}).text, q
+
+
 def test_person_search_finds_by_name_phone_and_last_digits_within_scope(app):
     with app.app_context():
         w = World()

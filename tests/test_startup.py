@@ -168,3 +168,20 @@ def test_flask_db_attaches_flask_migrate_when_used(app, runner):
         db.engine.dispose()
     attached = app.extensions["migrate"]
     assert isinstance(attached, _MigrateConfig) and attached.db is db
+
+
+def test_a_url_may_carry_a_value_named_rule(app):
+    """The lazily compiled builder takes its rule positionally only: ?rule=… reaches url_for in pagers."""
+    from flask import url_for
+
+    with app.test_request_context():
+        assert url_for("people.index", rule="1", page=2).endswith("rule=1&page=2")
+
+
+def test_flask_db_keeps_flask_migrates_own_options(app, runner):
+    """-x and -d belong to Flask-Migrate's group: the stand-in hands the whole command line to it."""
+    listed = runner.invoke(args=["db", "-x", "note=checked", "heads"])
+    assert listed.exit_code == 0, listed.output
+    from flask_migrate import _MigrateConfig
+
+    assert isinstance(app.extensions["migrate"], _MigrateConfig)

@@ -50,6 +50,10 @@ class _DeferredGroup(click.Group):
 
         return group
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        # The real group parses the arguments (its -d/--directory and -x/--x-arg too) and runs the command.
+        return self._real().make_context(info_name, args, parent=parent, **extra)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return self._real().list_commands(ctx)
 

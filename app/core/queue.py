@@ -9,10 +9,11 @@ code is the same in every case.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -25,6 +26,9 @@ def broker_url(config: dict, instance_path: str) -> str:
     if config.get("LMS_REDIS_URL"):
         return config["LMS_REDIS_URL"]
     return f"sqla+sqlite:///{Path(instance_path) / 'queue.sqlite'}"
+
+
+_creating = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
@@ -41,7 +45,10 @@ def celery_for(app: Flask) -> Celery:
     app = getattr(app, "_get_current_object", lambda: app)()  # the app itself, not flask.current_app's proxy
     celery = app.extensions.get("lms_celery")
     if celery is None:
-        celery = app.extensions["lms_celery"] = _create(app)
+        with _creating:  # two threads' first jobs at once make one Celery (one broker pool)
+            celery = app.extensions.get("lms_celery")
+            if celery is None:
+                celery = app.extensions["lms_celery"] = _create(app)
     # Shared tasks (``run_job``) go to the current Celery: this application's, when several share a process.
     celery.set_current()
     celery.set_default()
@@ -54,9 +61,10 @@ def _create(app: Flask) -> Celery:
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            if has_app_context():  # called inside an application already (eager, or a direct call)
-                return self.run(*args, **kwargs)
-            with app.app_context():
+            # A context of its own for each job (its own session and g): the application's, or, called inside
+            # another application's context (a test calling a task directly), that one's.
+            target = current_app._get_current_object() if has_app_context() else app
+            with target.app_context():
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.import_name, task_cls=FlaskTask)

@@ -39,7 +39,7 @@ class LazyRule(Rule):
         compile_now = super()._compile_builder
         built = None
 
-        def build(rule, *args, **kwargs):
+        def build(rule, /, *args, **kwargs):  # positional-only: a URL value may be named "rule"
             nonlocal built
             if built is None:
                 built = compile_now(append_unknown).__get__(rule, None)

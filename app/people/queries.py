@@ -44,7 +44,7 @@ def people_query(
     if level:
         stmt = stmt.where(Person.level == level)
     if q:
-        stmt = stmt.where(Person.name.contains(q.strip(), autoescape=True))
+        stmt = stmt.where(Person.name.icontains(q.strip(), autoescape=True))
     if active is not None:
         stmt = stmt.where(Person.active == active)
     return stmt
@@ -123,7 +123,7 @@ def search_people(viewer, q: str, page: int = 1, per_page: int = SEARCH_PAGE) ->
     needle = (q or "").strip()[:32]
     if not needle:
         return [], False
-    tests = [Person.name.contains(needle, autoescape=True)]
+    tests = [Person.name.icontains(needle, autoescape=True)]
     compact = needle.replace(" ", "")
     if compact.isdigit() and len(compact) >= 3:
         tests.append(Person.phone.contains(compact, autoescape=True))
@@ -134,7 +134,7 @@ def search_people(viewer, q: str, page: int = 1, per_page: int = SEARCH_PAGE) ->
         .join(OrgUnit, Person.unit_id == OrgUnit.id)
         .options(contains_eager(Person.unit))
         .where(in_scope(viewer, Person.unit_id, MANAGERS), or_(*tests))
-        .order_by(~Person.name.startswith(needle, autoescape=True), Person.name, Person.id)
+        .order_by(~Person.name.istartswith(needle, autoescape=True), Person.name, Person.id)
         .offset((page - 1) * per_page)
         .limit(per_page + 1)
     )
