@@ -21,6 +21,8 @@ from tests.factories import login
 
 ROLES = test_access_matrix.ROLES
 world = test_access_matrix.world  # the fixture: one of everything, in and out of the coordinator's district
+world_template = test_access_matrix.world_template  # on SQLite, that world built once per run…
+db_url = test_access_matrix.db_url  # …and each test's database a copy of it
 
 NUMBERS = [
     "99999999999999999999",  # past BIGINT
