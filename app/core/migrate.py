@@ -38,7 +38,7 @@ class _Deferred:
 
 
 class _DeferredGroup(click.Group):
-    """Flask-Migrate's ``flask db`` group, imported when one of its commands is looked up or listed."""
+    """Flask-Migrate's ``flask db`` group, imported when ``flask db …`` runs: it makes the whole context."""
 
     def __init__(self, app: Flask, db, directory: str):
         super().__init__(name="db", help="Perform database migrations (Flask-Migrate).")
@@ -53,9 +53,3 @@ class _DeferredGroup(click.Group):
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
         # The real group parses the arguments (its -d/--directory and -x/--x-arg too) and runs the command.
         return self._real().make_context(info_name, args, parent=parent, **extra)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return self._real().list_commands(ctx)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._real().get_command(ctx, cmd_name)

@@ -307,7 +307,7 @@ class _Subtree:
         self.buckets = _buckets(unit, children)
         self.large = len(self.buckets) > VALUES_AT_MOST
         # the subtree's unit ids, as values or as a subquery
-        self.ids = select(OrgUnit.id).where(OrgUnit.path.like(unit.path + "%")) if self.large else list(self.buckets)
+        self.ids = subtree_ids(unit) if self.large else list(self.buckets)
         self.units = OrgUnit.__table__.alias("u")
         self.in_subtree = self.units.c.path.like(unit.path + "%")
 

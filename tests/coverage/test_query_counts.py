@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -105,3 +106,27 @@ def test_report_and_dashboard_query_counts_do_not_grow_with_the_data(db_url, tem
     # ... and the same number of statements
     assert small["counts"] == big["counts"], (small["counts"], big["counts"])
     assert small["counts"]["report"] <= 11  # the units' buckets and the cohort's units are read apart (indexes used)
+
+
+@pytest.mark.parametrize("people", [20_000, 100_000])
+def test_generated_supervision_is_spread_over_every_district_alike(people):
+    """Each district's share of the generated records follows its communities, at every size of city.
+
+    (A stride of people // 200 drew every supervisor from the same four communities: the first district
+    held a quarter of the city's records whatever its size, and "the same district" grew with the city.)
+    """
+    import random
+    from datetime import datetime
+
+    from shegong_academy.demo.generate import PER_COMMUNITY, _supervision_records
+
+    communities = people // PER_COMMUNITY
+    per_district = 80
+    rows = [{"unit_id": i % communities} for i in range(people)]  # people placed round-robin, as generated
+    records, _groups = _supervision_records(random.Random(1), people, list(range(people)), rows, datetime(2024, 1, 1))
+    by_district: dict[int, int] = {}
+    for record in records:
+        district = record["unit_id"] // per_district
+        by_district[district] = by_district.get(district, 0) + 1
+    assert len(by_district) == communities // per_district  # every district has records
+    assert max(by_district.values()) - min(by_district.values()) <= 0.02 * max(by_district.values()), by_district
