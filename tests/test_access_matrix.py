@@ -21,6 +21,7 @@ from shegong_academy.extensions import db
 from shegong_academy.jobs.models import Job
 from shegong_academy.supervision.services import record_supervision
 from shegong_academy.training.calendar import calendar_token
+from shegong_academy.training.grading import create_assessment
 from shegong_academy.training.services import enrol
 from tests.conftest import _truncate, is_postgres, make_app
 from tests.factories import World, id_number, login, person, user
@@ -119,6 +120,18 @@ UI = [
     ("GET", "/sessions/{session}/cancel", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/sessions/{session}/cancel", {"reason": "暴雨停课"}, (LOGIN, 403, 302, 404, 302)),
     ("POST", "/sessions/{session}/restore", {}, (LOGIN, 403, 302, 404, 302)),
+    # assessments: {assessment} is {course}'s 结业考核; empty forms re-render, an empty roster saves nothing
+    ("GET", "/courses/{course}/assessments/new", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/courses/{course}/assessments/new", {}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/assessments/{assessment}", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/assessments/{assessment}", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/assessments/{assessment}", {"score-{person}": "75"}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/assessments/{assessment}/edit", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/assessments/{assessment}/edit", {"title": ""}, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/assessments/{assessment}/delete", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/assessments/{assessment}/delete", {}, (LOGIN, 403, 302, 404, 302)),
+    ("GET", "/assessments/{assessment}/import", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/assessments/{assessment}/import", {}, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/my/notices/read", {}, (LOGIN, 302, 404, 404, 404)),
     ("GET", "/my/catalogue", None, (LOGIN, 200, 404, 404, 404)),
     ("GET", "/my/record", None, (LOGIN, 200, 404, 404, 404)),
@@ -256,6 +269,20 @@ API = [
     ("GET", "/api/v1/sessions", None, (401, 200, 200, 200, 200)),
     ("GET", "/api/v1/sessions/{session}", None, (401, 404, 200, 404, 200)),
     ("GET", "/api/v1/sessions/{session}/attendance", None, (401, 404, 200, 404, 200)),
+    # assessments of {course}: {assessment} is its 结业考核, {person} holds a seat
+    ("GET", "/api/v1/courses/{course}/assessments", None, (401, 404, 200, 404, 200)),
+    (
+        "POST",
+        "/api/v1/courses/{course}/assessments",
+        {"title": "个案报告", "kind": "essay", "max_score": 20, "pass_mark": 12},
+        (401, 404, 201, 404, 201),
+    ),
+    ("GET", "/api/v1/assessments/{assessment}", None, (401, 404, 200, 404, 200)),
+    ("PATCH", "/api/v1/assessments/{assessment}", {"weight": 2}, (401, 404, 200, 404, 200)),
+    ("DELETE", "/api/v1/assessments/{assessment}", None, (401, 404, 204, 404, 204)),
+    ("GET", "/api/v1/assessments/{assessment}/results", None, (401, 404, 200, 404, 200)),
+    ("PUT", "/api/v1/assessments/{assessment}/results/{person}", {"score": 75}, (401, 404, 200, 404, 200)),
+    ("PUT", "/api/v1/assessments/{assessment}/results/{person2}", {"score": 75}, (401, 404, 404, 404, 404)),
     (
         "PUT",
         "/api/v1/sessions/{session}/attendance",
@@ -325,6 +352,7 @@ def _build_world() -> dict:
     crs = course(prog, capacity=10)
     sess = session(crs)
     enrol(course=crs, person=w.person, actor=w.coord)
+    assessment = create_assessment(course=crs, data={"title": "结业考核", "pass_mark": 60}, actor=w.coord)
     supervisor = person(w.street, "孙督导")
     user("supervisor", "supervisor", w.district, person=supervisor)
     record = record_supervision(
@@ -429,6 +457,7 @@ def _build_world() -> dict:
         "program": prog.id,
         "course": crs.id,
         "session": sess.id,
+        "assessment": assessment.id,
         "supervisor": supervisor.id,
         "record": record.id,
         "code": "NO-SUCH-CODE",
@@ -472,8 +501,8 @@ def world(app, world_template):
 
 
 def fill(template, world):
-    if isinstance(template, dict):
-        return {k: fill(v, world) for k, v in template.items()}
+    if isinstance(template, dict):  # a form's field names may name ids too ("score-{person}")
+        return {str(fill(k, world)): fill(v, world) for k, v in template.items()}
     if isinstance(template, list):
         return [fill(v, world) for v in template]
     if isinstance(template, str):

@@ -133,3 +133,22 @@ def test_demo_training_figures(demo_app):
             .where(Attendance.status.in_(ATTENDED), in_dongsheng)
         )
         assert times >= 7500
+
+
+def test_the_camp_ends_with_a_final_assessment_all_69_passed(demo_app):
+    """Issue 17's demo: a 结业考核 every one of the 69 passed, three of them at the retake, and the camp
+    completed by exactly the 69 (attendance and a pass)."""
+    from shegong_academy.ledger.queries import completions
+    from shegong_academy.training import grading
+    from shegong_academy.training.models import Course
+
+    with demo_app.app_context():
+        camp = db.session.scalar(select(Course).where(Course.code == "PSW-2022"))
+        (final,) = grading.assessments_of(camp.id)
+        rows = grading.assessment_roster(final)
+        assert len(rows) == 69 and all(r.result.passed and r.enrolment.passed for r in rows)
+        retaken = [r for r in rows if r.latest == 2]
+        assert len(retaken) == 3 and all(r.sittings[1].score < 60 <= r.sittings[2].score for r in retaken)
+        assert all(60 <= r.result.score <= 100 for r in rows)
+        finished = {pid for pid, cid in db.session.execute(completions(None)) if cid == camp.id}
+        assert finished == {r.person.id for r in rows}

@@ -398,6 +398,7 @@ ROWS: dict[str, list[Row]] = {
             "status": "completed",
             "waitlist_position": None,
             "score": 86,
+            "passed": True,
             "enrolled_at": T,
             "updated_at": T,
         },
@@ -408,8 +409,49 @@ ROWS: dict[str, list[Row]] = {
             "status": "waitlisted",
             "waitlist_position": 1,
             "score": None,
+            "passed": False,
             "enrolled_at": T,
             "updated_at": T,
+        },
+    ],
+    "assessments": [  # what 0013 makes of course 1's pass mark
+        {
+            "id": 1,
+            "course_id": 1,
+            "position": 1,
+            "title": "结业考核",
+            "kind": "exam",
+            "max_score": Decimal("100.0"),
+            "pass_mark": Decimal("60.0"),
+            "weight": Decimal("1.00"),
+            "retake_rule": "best",
+            "created_at": T,
+        },
+    ],
+    "assessment_results": [
+        {
+            "id": 1,
+            "assessment_id": 1,
+            "person_id": 1,
+            "attempt": 1,
+            "outcome": "scored",
+            "score": Decimal("86.0"),
+            "reason": None,
+            "source": "roster",
+            "entered_by_id": 1,
+            "entered_at": T,
+        },
+        {
+            "id": 2,
+            "assessment_id": 1,
+            "person_id": 2,
+            "attempt": 1,
+            "outcome": "excused",
+            "score": None,
+            "reason": "病假，持医院证明",
+            "source": "import",
+            "entered_by_id": None,
+            "entered_at": T,
         },
     ],
     "attendance": [
@@ -1032,5 +1074,37 @@ def test_0012_fills_the_cohort_standings_from_the_rules_and_rollups(empty_url):
             1: {1: (False, False, False, None, None, None, 4), 2: (False, False, False, None, None, None, 3)},
             2: {2: (True, True, True, 202309, 202309, 202309, 3)},
         }
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0013_makes_a_pass_mark_an_assessment_and_a_stored_score_its_first_sitting(empty_url):
+    """A course's pass mark becomes its 结业考核 and the scores stored on enrolments its first sitting, so
+    what passed before passes now, and the completions are the same."""
+    from shegong_academy.ledger.queries import completions
+    from shegong_academy.training import grading
+    from shegong_academy.training.models import Assessment, AssessmentResult, Course, Enrolment
+
+    app = make_app(empty_url)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0012_cohort_standings")
+        with db.engine.begin() as conn:
+            fill(conn)
+        upgrade(directory=MIGRATIONS, revision="0013_assessments")
+        assessments = db.session.scalars(db.select(Assessment)).all()
+        assert [
+            (a.course_id, a.title, a.kind, a.max_score, a.pass_mark, a.weight, a.retake_rule) for a in assessments
+        ] == [(1, "结业考核", "exam", Decimal("100.0"), Decimal("60.0"), Decimal("1.00"), "best")]
+        results = db.session.scalars(db.select(AssessmentResult)).all()
+        assert [(r.assessment_id, r.person_id, r.attempt, r.outcome, r.score) for r in results] == [
+            (assessments[0].id, 1, 1, "scored", Decimal("86.0"))
+        ]
+        stored = {e.id: (e.score, e.passed) for e in db.session.scalars(db.select(Enrolment))}
+        assert stored == {1: (86, True), 2: (None, False)}
+        # the application's own grading agrees with what the upgrade stored
+        grading.regrade(db.session.get(Course, 1))
+        assert {e.id: (e.score, e.passed) for e in db.session.scalars(db.select(Enrolment))} == stored
+        # 张伟 attended course 1's only session: completed, as before (score 86 ≥ 60)
+        assert sorted(db.session.execute(completions(None)).all()) == [(1, 1)]
         db.session.remove()
         db.engine.dispose()

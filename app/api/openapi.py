@@ -43,7 +43,7 @@ OPERATION_IDS = {
 }
 
 # Modules of app/api/ that are not named after the feature they serve.
-MODULE_FEATURES = {"routes": "people"}
+MODULE_FEATURES = {"routes": "people", "assessments": "training"}
 
 
 def operation_id(view) -> str:

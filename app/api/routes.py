@@ -204,7 +204,7 @@ limiter.limit(lambda: current_app.config["LMS_API_RATE_LIMIT"], key_func=_token_
 
 def register_api(app: Flask, prefix: str) -> None:
     """Attach the API blueprint and its OpenAPI document under ``prefix``/api/v1 (the document's server)."""
-    from . import coverage, credentials, jobs, supervision, training, users  # noqa: F401  (they register routes on bp)
+    from . import assessments, coverage, credentials, jobs, supervision, training, users  # noqa: F401  (routes on bp)
     from .messages import field_errors
 
     base_path = prefix + "/api/v1"

@@ -14,7 +14,18 @@ from ..org.models import UNIT_KINDS
 from ..people.models import CATEGORIES
 from ..supervision.models import CREDIT_STATUSES, FORMATS, FUNCTIONS, KINDS
 from ..supervision.models import MODES as SUPERVISION_MODES
-from ..training.models import ATTENDANCE_STATUSES, ENROLMENT_STATUSES, POLICIES, PROGRAM_KINDS
+from ..training.models import (
+    ASSESSMENT_KINDS,
+    ATTENDANCE_STATUSES,
+    ENROLMENT_STATUSES,
+    MAX_ASSESSMENT_SCORE,
+    MAX_ATTEMPTS,
+    MAX_WEIGHT,
+    POLICIES,
+    PROGRAM_KINDS,
+    RESULT_OUTCOMES,
+    RETAKE_RULES,
+)
 from ..training.models import MODES as SESSION_MODES
 
 MAX_JOB_ITEMS = 100_000  # people in one issuing job
@@ -662,3 +673,72 @@ class UserCreated(UserSchema):
 
 class SignedOut(Schema):
     sessions_ended = fields.Integer(required=True)
+
+
+class AssessmentUpdate(Schema):
+    """An assessment's fields; those left out of a PATCH stay as they are."""
+
+    title = fields.String(validate=validate.Length(min=1, max=120))
+    kind = Choice(ASSESSMENT_KINDS)
+    max_score = Decimal(places=1, as_string=False, validate=validate.Range(min=0.1, max=MAX_ASSESSMENT_SCORE))
+    pass_mark = Decimal(places=1, as_string=False, validate=validate.Range(min=0, max=MAX_ASSESSMENT_SCORE))
+    weight = Decimal(places=2, as_string=False, validate=validate.Range(min=0.01, max=MAX_WEIGHT))
+    retake_rule = Choice(RETAKE_RULES, metadata={"description": "which sitting counts: the best or the last"})
+
+
+class AssessmentCreate(AssessmentUpdate):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    pass_mark = Decimal(
+        places=1, as_string=False, required=True, validate=validate.Range(min=0, max=MAX_ASSESSMENT_SCORE)
+    )
+
+
+class AssessmentSchema(Schema):
+    id = fields.Integer(required=True)
+    course_id = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    max_score = Decimal(required=True)
+    pass_mark = Decimal(required=True)
+    weight = Decimal(required=True)
+    retake_rule = fields.String(required=True)
+
+
+class AssessmentList(Schema):
+    items = fields.List(fields.Nested(AssessmentSchema), required=True)
+
+
+class ResultUpdate(Schema):
+    """One sitting of one person: a score, or absent, or excused with a reason; outcome null clears the
+    person's latest sitting."""
+
+    sitting = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=MAX_ATTEMPTS))
+    outcome = Choice(RESULT_OUTCOMES, load_default="scored", allow_none=True)
+    score = Decimal(places=1, as_string=False, load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class SittingSchema(Schema):
+    sitting = fields.Integer(required=True)
+    outcome = fields.String(required=True)
+    score = Decimal(allow_none=True)
+    reason = fields.String(allow_none=True)
+    source = fields.String(required=True)
+
+
+class ResultSchema(Schema):
+    """A person's sittings of an assessment, what counts, and their course result."""
+
+    assessment_id = fields.Integer(required=True)
+    person_id = fields.Integer(required=True)
+    sittings = fields.List(fields.Nested(SittingSchema), required=True)
+    counted_outcome = fields.String(allow_none=True, metadata={"description": "scored, absent, excused or null"})
+    counted_score = Decimal(allow_none=True)
+    passed = fields.Boolean(required=True, metadata={"description": "the counted score reaches the pass mark"})
+    course_score = fields.Integer(allow_none=True, metadata={"description": "weighted, 0-100"})
+    course_passed = fields.Boolean(required=True)
+
+
+class ResultList(Schema):
+    items = fields.List(fields.Nested(ResultSchema), required=True)

@@ -52,3 +52,11 @@ class FiniteDecimalField(DecimalField):
         # field goes on to Optional / InputRequired, which decide about it.)
         if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
             raise StopValidation()
+
+
+def points(value) -> str:
+    """A score or mark as people write it: 60 rather than 60.0, 86.5 as it is (empty for None)."""
+    if value is None:
+        return ""
+    text = f"{value:f}" if isinstance(value, Decimal) else str(value)
+    return text.rstrip("0").rstrip(".") if "." in text else text

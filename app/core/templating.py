@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, render_template, request
 from flask_babel import get_locale
 
+from .numbers import points
+
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Format an aware datetime in the deployment's time zone."""
@@ -46,6 +48,7 @@ def init_app(app: Flask, *, standalone: bool, page_context_providers=()) -> None
     """Add the academy's filters to the Jinja environment (a host's own filters of those names win)."""
     app.jinja_env.filters.setdefault("local_time", local_time)
     app.jinja_env.filters.setdefault("thousands", lambda n: f"{n:,}")
+    app.jinja_env.filters.setdefault("points", points)
     app.jinja_env.add_extension("jinja2.ext.do")
     app.extensions["lms_page_context"] = (page_context, *page_context_providers)
     if standalone:  # a host's templates keep the whitespace rules they were written for

@@ -1,7 +1,8 @@
 """The demo world, part 2: training in 拱墅区 2022 and 东胜区's training base.
 
 拱墅区 2022 totals exactly 350 training person-times and trains all 69:
-项目社工特训营 (3 sessions × 69 = 207), "五社联动"助共富培训班 (2 sessions,
+项目社工特训营 (3 sessions × 69 = 207, then a 结业考核 all 69 passed, 3 of them at
+the retake), "五社联动"助共富培训班 (2 sessions,
 69 + 62 = 131, with 4 excused and 3 absent on the second day) and a
 督导能力提升工作坊 for the 12 leaders and supervisor assistants (12).
 东胜区's training base: 66 sessions, about 115 trainees each (7,500+).
@@ -20,7 +21,8 @@ from ..core.db import utcnow
 from ..extensions import db
 from ..org.queries import unit_by_code
 from ..people.models import Person
-from ..training.models import Attendance, Course, CourseSession, Enrolment, Program
+from ..training.grading import Entry, create_assessment, save_results
+from ..training.models import AssessmentResult, Attendance, Course, CourseSession, Enrolment, Program
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -165,6 +167,26 @@ def _gongshu_training(rng: random.Random, selected: list[int], leaders: list[int
     _attend(s2[0], {pid: ("late" if i % 17 == 0 else "present", None) for i, pid in enumerate(selected)})
     _attend(s2[1], _second_day(rng, selected))
     _attend(s3[0], {pid: ("present", None) for pid in leaders})
+    _camp_assessment(c1, selected)
+
+
+def _camp_assessment(camp: Course, selected: list[int]) -> None:
+    """The camp ends with a 结业考核 that all 69 passed: 3 failed the first sitting and passed the retake.
+
+    Scores come from a generator of their own, so the rest of the demo world draws what it drew before.
+    """
+    rng = random.Random(2022)
+    final = create_assessment(course=camp, data={"title": "结业考核", "pass_mark": 60, "max_score": 100}, actor=None)
+    retakes = set(rng.sample(selected, 3))
+    first = [
+        Entry(pid, 1, "scored", rng.randint(51, 59) if pid in retakes else rng.randint(66, 96)) for pid in selected
+    ]
+    save_results(assessment=final, entries=first, actor=None, source="roster")
+    second = [Entry(pid, 2, "scored", rng.randint(64, 82)) for pid in sorted(retakes)]
+    save_results(assessment=final, entries=second, actor=None, source="roster")
+    sat = {1: _at(date(2022, 4, 14), 16), 2: _at(date(2022, 4, 28), 14)}  # the exam, and the retake a fortnight on
+    for result in db.session.scalars(select(AssessmentResult).where(AssessmentResult.assessment_id == final.id)):
+        result.entered_at = sat[result.attempt]
 
 
 DONGSHENG_TITLES = [

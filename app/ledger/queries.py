@@ -6,8 +6,9 @@ read these queries, so they never disagree. Everything is a SQL aggregate.
 Course completion: a person completes a course when their attended sessions
 (present or late — never excused or absent) reach the course's minimum share
 of *all* its scheduled sessions (not only the past ones), and, if the course
-has a pass mark, their score reaches it. A course counts in the period in
-which its last session starts.
+has assessments, they passed them (``Enrolment.passed``, kept by
+app.training.grading: every assessment passed and the course's overall pass
+mark reached). A course counts in the period in which its last session starts.
 
 A cancelled session is not scheduled: its attendance is kept but never
 counted, and it is left out of a course's sessions. A voided supervision
@@ -101,7 +102,7 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
         .where(
             Enrolment.status.in_(COMPLETING),
             counts.c.attended >= Course.min_attendance * totals.c.scheduled,
-            (Course.pass_mark.is_(None)) | (Enrolment.score >= Course.pass_mark),
+            Enrolment.passed | ~Course.assessed,
         )
     )
     if period is not None:
@@ -114,13 +115,13 @@ def completions(period: Period | None = None, person_ids: Select | list[int] | N
 COMPLETING = ("enrolled", "completed", "not_completed")  # enrolment statuses that may complete a course
 
 
-def completes(status: str, score, course: Course, attended: int, scheduled: int) -> bool:
+def completes(status: str, passed: bool, course: Course, attended: int, scheduled: int) -> bool:
     """The rule of :func:`completions` for one enrolment whose counts are known (a page that has them already)."""
     return (
         status in COMPLETING
         and attended > 0
         and attended >= course.min_attendance * scheduled
-        and (course.pass_mark is None or (score is not None and score >= course.pass_mark))
+        and (passed or not course.assessed)
     )
 
 

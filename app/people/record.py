@@ -21,6 +21,7 @@ from ..credentials.models import Certificate
 from ..extensions import db
 from ..ledger.queries import Period, attended_sessions, completions, person_hours, supervision_credits
 from ..supervision.models import SupervisionCredit, SupervisionRecord
+from ..training.grading import results_of_person
 from ..training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment, Program
 from .models import Person
 
@@ -50,6 +51,7 @@ class YearRecord:
     credits: list = field(default_factory=list)  # (credit, record, supervisor name)
     certificates: list = field(default_factory=list)
     cohorts: list = field(default_factory=list)
+    results: dict = field(default_factory=dict)  # course id → [(assessment, counted result)]
 
 
 def person_record(person: Person, this_year: int) -> list[YearRecord]:
@@ -90,10 +92,13 @@ def person_record(person: Person, this_year: int) -> list[YearRecord]:
         ).all()
     )
     done = {cid for _pid, cid in db.session.execute(completions(None, [person.id]))}
+    results = results_of_person(person.id, course_ids)
     for enrolment, course, program in rows:
         year(program.year).enrolments.append(
             (enrolment, course, program, attended.get(course.id, 0), scheduled.get(course.id, 0), course.id in done)
         )
+        if course.id in results:
+            year(program.year).results[course.id] = results[course.id]
     for credit, record, supervisor in db.session.execute(
         select(SupervisionCredit, SupervisionRecord, Person.name)
         .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)

@@ -19,7 +19,8 @@ from ..core.i18n import _l
 from ..extensions import db
 from ..ledger.rollups import refresh_people
 from ..notices.services import notify
-from .models import Attendance, Course, CourseSession, Enrolment, Program
+from .grading import ensure_final_assessment, regrade
+from .models import Assessment, AssessmentResult, Attendance, Course, CourseSession, Enrolment, Program
 from .queries import enrolled_ids
 from .services import check_scope, course_values, program_values, session_values
 
@@ -137,11 +138,14 @@ def update_course(*, course: Course, data: dict, actor) -> Course:
             {"capacity": _l("At least %(n)d.", n=course.seats_taken)},
         )
     before = _snapshot(course, COURSE_FIELDS)
-    rule_changed = values["min_attendance"] != course.min_attendance or values["pass_mark"] != course.pass_mark
+    attendance_changed = values["min_attendance"] != course.min_attendance
+    mark_changed = values["pass_mark"] != course.pass_mark
     for key, value in values.items():
         setattr(course, key, value)
     db.session.flush()
-    if rule_changed:
+    if mark_changed and ensure_final_assessment(course, actor) is None:
+        regrade(course)  # the overall pass mark decides who passed
+    if attendance_changed:
         refresh_people(enrolled_ids(course.id))
     _audit_changes(actor, "course.update", "course", course, before, COURSE_FIELDS)
     return course
@@ -157,6 +161,9 @@ def _remove_course(course: Course) -> None:
     session_ids = [s.id for s in course.sessions]
     if session_ids:
         db.session.execute(delete(CourseSession).where(CourseSession.id.in_(session_ids)))
+    assessments = select(Assessment.id).where(Assessment.course_id == course.id)
+    db.session.execute(delete(AssessmentResult).where(AssessmentResult.assessment_id.in_(assessments)))
+    db.session.execute(delete(Assessment).where(Assessment.course_id == course.id))
     db.session.execute(delete(Enrolment).where(Enrolment.course_id == course.id))
     db.session.delete(course)
 

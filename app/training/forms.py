@@ -8,19 +8,23 @@ from ..core.forms import choices
 from ..core.i18n import _l
 from ..core.numbers import FiniteDecimalField
 from ..core.ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
-from .labels import KIND_LABELS, MODE_LABELS, POLICY_LABELS
+from .labels import ASSESSMENT_KIND_LABELS, KIND_LABELS, MODE_LABELS, POLICY_LABELS, RETAKE_LABELS
 from .models import (
+    ASSESSMENT_KINDS,
     DEFAULT_MIN_ATTENDANCE,
+    MAX_ASSESSMENT_SCORE,
     MAX_ATTENDANCE_SHARE,
     MAX_CAPACITY,
     MAX_COURSE_HOURS,
     MAX_PASS_MARK,
     MAX_SESSION_HOURS,
+    MAX_WEIGHT,
     MIN_ATTENDANCE_SHARE,
     MIN_HOURS,
     MODES,
     POLICIES,
     PROGRAM_KINDS,
+    RETAKE_RULES,
     TIERS,
 )
 
@@ -53,7 +57,11 @@ class CourseForm(FlaskForm):
         validators=[InputRequired(), NumberRange(MIN_ATTENDANCE_SHARE, MAX_ATTENDANCE_SHARE)],
         description=_l("Of all scheduled sessions of the course, e.g. 0.8 for 80%."),
     )
-    pass_mark = IntegerField(_l("Pass mark"), validators=[Optional(), NumberRange(0, MAX_PASS_MARK)])
+    pass_mark = IntegerField(
+        _l("Overall pass mark"),
+        validators=[Optional(), NumberRange(0, MAX_PASS_MARK)],
+        description=_l("Of the weighted score, 0 to 100. A course without assessments gets a 结业考核 out of 100."),
+    )
     content_slug = SelectField(_l("Course content"), choices=[])
 
 
@@ -84,3 +92,22 @@ class ReasonForm(FlaskForm):
     """A reason that the people concerned will read (cancelling a session, voiding a record)."""
 
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])
+
+
+class AssessmentForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=choices(ASSESSMENT_KINDS, ASSESSMENT_KIND_LABELS))
+    max_score = FiniteDecimalField(
+        _l("Maximum score"), places=1, default=100, validators=[InputRequired(), NumberRange(0.1, MAX_ASSESSMENT_SCORE)]
+    )
+    pass_mark = FiniteDecimalField(
+        _l("Pass mark"), places=1, default=60, validators=[InputRequired(), NumberRange(0, MAX_ASSESSMENT_SCORE)]
+    )
+    weight = FiniteDecimalField(
+        _l("Weight"),
+        places=2,
+        default=1,
+        validators=[InputRequired(), NumberRange(0.01, MAX_WEIGHT)],
+        description=_l("Its share of the course's weighted score, beside the other assessments' weights."),
+    )
+    retake_rule = SelectField(_l("When sat more than once"), choices=choices(RETAKE_RULES, RETAKE_LABELS))

@@ -13,7 +13,8 @@ from ..jobs.imports import stored_import
 from ..jobs.services import JobRefused, job_handler
 from .content import ContentRejected, sync_content
 from .imports import import_attendance
-from .models import CourseSession
+from .models import Assessment, CourseSession
+from .score_imports import import_scores
 
 
 def _session(job) -> dict:
@@ -33,6 +34,25 @@ job_handler(
     summary=_attendance_summary,
     back_url=lambda job: url_for("training.session_roster", session_id=job.params["session_id"]),
 )(stored_import(import_attendance, _session))
+
+
+def _assessment(job) -> dict:
+    assessment = db.session.get(Assessment, job.params["assessment_id"])
+    if assessment is None:
+        raise JobRefused(_l("The assessment no longer exists."))
+    return {"assessment": assessment}
+
+
+def _scores_summary(job) -> list[str]:
+    return [_("Scores imported for %(count)d people.", count=(job.result or {}).get("imported", 0))]
+
+
+job_handler(
+    "training.import_scores",
+    title=_l("Importing scores"),
+    summary=_scores_summary,
+    back_url=lambda job: url_for("training.assessment_roster", assessment_id=job.params["assessment_id"]),
+)(stored_import(import_scores, _assessment))
 
 
 def _content_summary(job) -> list[str]:

@@ -23,3 +23,11 @@ ENROLMENT_LABELS = {
     "completed": _l("Completed"),
     "not_completed": _l("Not completed"),
 }
+ASSESSMENT_KIND_LABELS = {
+    "exam": _l("Written exam"),
+    "practical": _l("Practical"),
+    "essay": _l("Essay or case report"),
+    "quiz": _l("Online quiz"),
+}
+RETAKE_LABELS = {"best": _l("The best sitting counts"), "last": _l("The last sitting counts")}
+OUTCOME_LABELS = {"scored": _l("Scored"), "absent": _l("Absent"), "excused": _l("Excused")}

@@ -5,8 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    exists,
+    false,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..core.db import UTCDateTime, utcnow
 from ..extensions import db
@@ -30,7 +43,15 @@ MAX_CAPACITY = 100_000
 # The share of all scheduled sessions a trainee must attend, Numeric(3, 2).
 MIN_ATTENDANCE_SHARE, MAX_ATTENDANCE_SHARE = Decimal("0.01"), Decimal("1")
 DEFAULT_MIN_ATTENDANCE = Decimal("0.80")
-MAX_PASS_MARK = 100  # scores run from 0 to 100
+MAX_PASS_MARK = 100  # a course's overall pass mark, on its weighted score from 0 to 100
+# Assessments (结业考核 and the like): each has its own maximum and pass mark.
+ASSESSMENT_KINDS = ("exam", "practical", "essay", "quiz")
+RETAKE_RULES = ("best", "last")  # which sitting counts when a person sat an assessment more than once
+RESULT_OUTCOMES = ("scored", "absent", "excused")  # absent counts as 0; excused leaves the assessment out
+RESULT_SOURCES = ("roster", "import", "api", "quiz")
+MAX_ASSESSMENT_SCORE = Decimal("1000")
+MAX_WEIGHT = Decimal("100")
+MAX_ATTEMPTS = 9
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -140,7 +161,10 @@ class Enrolment(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     status: Mapped[str] = mapped_column(String(16))
     waitlist_position: Mapped[int | None]
+    # The course's weighted score (0-100, rounded) once every assessment counts a result; kept by
+    # app.training.grading with ``passed``: every assessment passed, and the course's pass mark reached.
     score: Mapped[int | None]
+    passed: Mapped[bool] = mapped_column(default=False, server_default=false())
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -207,3 +231,66 @@ class Lesson(db.Model):
     body_html: Mapped[str] = mapped_column(Text)  # sanitised when synced
 
     content: Mapped[CourseContent] = relationship(back_populates="lessons")
+
+
+class Assessment(db.Model):
+    """A graded part of a course (a written exam, a practical, a case report, an online quiz)."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        UniqueConstraint("course_id", "title"),
+        CheckConstraint(_in("kind", ASSESSMENT_KINDS), name="kind"),
+        CheckConstraint(_in("retake_rule", RETAKE_RULES), name="retake_rule"),
+        CheckConstraint("max_score > 0", name="max_score"),
+        CheckConstraint("pass_mark >= 0 AND pass_mark <= max_score", name="pass_mark"),
+        CheckConstraint("weight > 0", name="weight"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=1)
+    title: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16), default="exam")
+    max_score: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+    pass_mark: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+    weight: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("1"))
+    retake_rule: Mapped[str] = mapped_column(String(8), default="best")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course: Mapped[Course] = relationship()
+
+
+class AssessmentResult(db.Model):
+    """One sitting of an assessment by one person: a score, absent (counts as 0) or excused (with a reason)."""
+
+    __tablename__ = "assessment_results"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "person_id", "attempt"),
+        CheckConstraint(_in("outcome", RESULT_OUTCOMES), name="outcome"),
+        CheckConstraint(_in("source", RESULT_SOURCES), name="source"),
+        CheckConstraint("attempt >= 1", name="attempt"),
+        CheckConstraint("(outcome = 'scored') = (score IS NOT NULL)", name="score_given"),
+        CheckConstraint("score IS NULL OR score >= 0", name="score"),
+        CheckConstraint("outcome <> 'excused' OR reason IS NOT NULL", name="excused_reason"),
+        Index("ix_assessment_results_person", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    attempt: Mapped[int] = mapped_column(default=1)
+    outcome: Mapped[str] = mapped_column(String(8))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(8))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assessment: Mapped[Assessment] = relationship()
+
+
+# Whether a course has assessments (passing them is then part of completing it), loaded with the course.
+Course.assessed = column_property(
+    exists(select(Assessment.id).where(Assessment.course_id == Course.id).correlate_except(Assessment)),
+    deferred=False,
+)

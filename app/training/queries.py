@@ -17,7 +17,18 @@ from ..notices.services import notices_for
 from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids, unit_in_scope, visible_units
 from ..people.models import Person
-from .models import ATTENDED, SEATED, Attendance, Course, CourseContent, CourseSession, Enrolment, Lesson, Program
+from .models import (
+    ATTENDED,
+    SEATED,
+    Assessment,
+    Attendance,
+    Course,
+    CourseContent,
+    CourseSession,
+    Enrolment,
+    Lesson,
+    Program,
+)
 
 # Units offered in selects: down to streets and stations (deeper units are rare organisers).
 OPTION_KINDS = ("province", "city", "district", "street", "centre", "station")
@@ -56,6 +67,16 @@ def visible_program(viewer, program_id: int, permission: str = TEACH) -> Program
 def visible_course(viewer, course_id: int, permission: str = TEACH) -> Course | None:
     """Return the course if its program's unit is one where ``viewer`` holds ``permission``."""
     return db.session.scalar(select(Course).join(Program).where(Course.id == course_id, _scope(viewer, permission)))
+
+
+def visible_assessment(viewer, assessment_id: int, permission: str = TEACH) -> Assessment | None:
+    """Return the assessment if its course's unit is one where ``viewer`` holds ``permission``."""
+    return db.session.scalar(
+        select(Assessment)
+        .join(Course, Course.id == Assessment.course_id)
+        .join(Program)
+        .where(Assessment.id == assessment_id, _scope(viewer, permission))
+    )
 
 
 def visible_session(viewer, session_id: int, permission: str = TEACH) -> CourseSession | None:
@@ -349,7 +370,7 @@ def my_progress(person: Person, course_ids: list[int], enrolments=None) -> dict[
     done = set()
     for enrolment, course, *_rest in enrolments:
         scheduled, mine = counts.get(course.id, (0, 0))
-        if course.id in course_ids and completes(enrolment.status, enrolment.score, course, mine, scheduled):
+        if course.id in course_ids and completes(enrolment.status, enrolment.passed, course, mine, scheduled):
             done.add(course.id)
     return {
         cid: {"attended": counts.get(cid, (0, 0))[1], "scheduled": counts.get(cid, (0, 0))[0], "completed": cid in done}

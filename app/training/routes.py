@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from sqlalchemy import select
 from wtforms import SelectChoice
 
 from ..auth.current import current_user, login_required, permission_required
@@ -33,13 +34,13 @@ from ..people.models import CATEGORIES
 from ..people.picker import picked_person
 from ..people.queries import person_for
 from ..people.record import hours_statement, person_record
-from . import changes, queries, services
+from . import changes, grading, queries, services
 from .calendar import calendar_token, feed, reset_calendar, user_for_token
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
 from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, ReasonForm, SessionForm
 from .imports import import_attendance
 from .labels import ENROLMENT_LABELS, KIND_LABELS, MODE_LABELS, STATUS_LABELS
-from .models import Course, CourseSession
+from .models import Course, CourseSession, Enrolment
 
 bp = Blueprint("training", __name__)
 
@@ -216,7 +217,14 @@ def course(course_id: int):
         one_form=EnrolOneForm(prefix="one"),
         action_form=ActionForm(),
         **queries.course_page(current_user, crs),
+        **_assessments(crs),
     )
+
+
+def _assessments(crs: Course) -> dict:
+    assessments = grading.assessments_of(crs.id)
+    seated = len(queries.enrolled_ids(crs.id)) if assessments else 0
+    return {"assessments": assessments, "assessment_figures": grading.assessment_figures(assessments, seated)}
 
 
 def _content_choices() -> list[SelectChoice]:
@@ -664,7 +672,14 @@ def _my_course(course_id: int):
 @login_required
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
-    return render_template("lms/training/my_course.html", **queries.my_course_page(person, crs))
+    return render_template(
+        "lms/training/my_course.html",
+        results=grading.results_of_person(person.id, [crs.id]).get(crs.id, []),
+        enrolment=db.session.scalar(
+            select(Enrolment).where(Enrolment.person_id == person.id, Enrolment.course_id == crs.id)
+        ),
+        **queries.my_course_page(person, crs),
+    )
 
 
 @bp.get("/my/courses/<id:course_id>/lessons/<id:position>")
@@ -774,3 +789,6 @@ def _checkin_page(sess: CourseSession, token: str):
         return redirect(url_for("training.my"))
     # GET only shows the confirmation; nothing is written.
     return render_template("lms/training/checkin.html", session=sess, token=token, form=form, error=None)
+
+
+from . import assessment_routes  # noqa: E402,F401  (the assessment pages, on this blueprint)

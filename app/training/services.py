@@ -162,7 +162,9 @@ def course_values(data: dict, program: Program, course_id: int | None = None) ->
 
 
 def create_course(*, program: Program, data: dict, actor) -> Course:
-    """Add a course to a program (flushes)."""
+    """Add a course to a program (flushes); a pass mark gives it a 结业考核 to score."""
+    from .grading import ensure_final_assessment  # grading builds on these services
+
     check_scope(actor, program.unit)
     course = Course(program=program, **course_values(data, program))
     db.session.add(course)
@@ -174,6 +176,7 @@ def create_course(*, program: Program, data: dict, actor) -> Course:
         entity_id=course.id,
         after={"code": course.code, "program_id": program.id},
     )
+    ensure_final_assessment(course, actor)
     return course
 
 

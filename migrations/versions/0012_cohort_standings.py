@@ -7,13 +7,16 @@ Create Date: 2026-11-30 13:50:00
 Dashboards count these rows instead of summing every member's months on every load. ``cohort_people``
 holds a row per cohort and member: whether the member meets the cohort's training rule and its
 supervision rule (counting confirmed supervision only, and counting unconfirmed supervision too), the
-first month each hours rule was reached, and the unit the member works in now. The table is filled here from the existing cohorts,
-people and monthly rollups by the application's own recomputation (``lms ledger rebuild`` runs the
-same), on the migration's connection; no existing row changes. Downgrade drops the table (derived data).
+first month each hours rule was reached, and the unit the member works in now. The table is filled
+from the existing cohorts, people and monthly rollups by the application's own recomputation (``lms
+ledger rebuild`` runs the same) at the end of 0013_assessments: the rules read that revision's
+columns (a course with assessments is completed by those who passed them), so they cannot run on
+this revision's schema. (Databases upgraded to this revision before 0013 existed were filled here;
+0013 fills them again, with the same rows.) No existing row changes. Downgrade drops the table
+(derived data).
 """
 from alembic import op
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 
 # revision identifiers, used by Alembic.
@@ -40,12 +43,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('cohort_id', 'person_id', name=op.f('pk_cohort_people'))
     )
     op.create_index('ix_cohort_people_person', 'cohort_people', ['person_id'], unique=False)
-    # The rules are the application's: the standings are recomputed by its code, on this connection.
-    from shegong_academy.coverage import standing
-
-    with Session(bind=op.get_bind()) as session:
-        standing.rebuild(session)
-        session.flush()
+    # Filled at the end of 0013_assessments, by the application's rules (which read its columns).
 
 
 def downgrade():

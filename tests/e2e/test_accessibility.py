@@ -25,6 +25,7 @@ PAGES = {
         "/programs/",
         "/courses/1",
         "/sessions/1",
+        "/assessments/1",
         "/supervision/",
         "/credentials/",
         "/credentials/1",

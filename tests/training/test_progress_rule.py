@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import select
-
 from shegong_academy.extensions import db
 from shegong_academy.ledger.queries import completions
 from shegong_academy.training.changes import cancel_session
-from shegong_academy.training.models import Enrolment
+from shegong_academy.training.grading import Entry, create_assessment, save_results
 from shegong_academy.training.queries import my_progress
 from shegong_academy.training.services import enrol, record_attendance, withdraw
 from tests.coverage import course, program, session
@@ -23,7 +21,7 @@ PATTERNS = [  # the person's attendance at the course's four sessions
     (None, None, None, None),
 ]
 SHARES = ["0.5", "1"]
-MARKS = [(None, None), (60, None), (60, 59), (60, 60)]  # (pass mark, score)
+MARKS = [(None, None), (60, None), (60, 59), (60, 60)]  # (the 结业考核's pass mark, score)
 CANCELLED = [(), (3,), (0, 1, 2, 3)]  # none, one, all (nothing scheduled)
 
 
@@ -44,11 +42,11 @@ def test_the_pages_rule_agrees_with_the_ledger(ctx):
                 record_attendance(session=s, person=w.person, status=status, reason=reason, actor=w.admin)
         for i in cancelled:
             cancel_session(session=sessions[i], reason="下雨", actor=w.admin)
-        crs.pass_mark = mark
-        enrolment = db.session.scalar(
-            select(Enrolment).where(Enrolment.person_id == w.person.id, Enrolment.course_id == crs.id)
-        )
-        enrolment.score = score
+        if mark is not None:  # a 结业考核 with that pass mark, and the score as its first sitting
+            final = create_assessment(course=crs, data={"title": "结业考核", "pass_mark": mark}, actor=w.admin)
+            if score is not None:
+                entry = Entry(w.person.id, 1, "scored", score)
+                save_results(assessment=final, entries=[entry], actor=w.admin, source="roster")
         if withdrawn:
             withdraw(course=crs, person=w.person, actor=w.admin)
         courses.append(crs.id)
