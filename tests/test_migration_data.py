@@ -648,6 +648,8 @@ ROWS: dict[str, list[Row]] = {
             "created_at": T,
             "title_en": "Project social worker transition certificate",
             "required_tiers": ["骨干"],
+            "required_assessment_ids": [1],
+            "min_average_score": Decimal("75.0"),
             "seal_key": "seals/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png",
         },
         {

@@ -38,6 +38,13 @@ class CredentialTypeForm(FlaskForm):
     min_supervision_hours = FiniteDecimalField(
         _l("Minimum supervision hours"), places=1, validators=[Optional(), NumberRange(0, 1000)]
     )
+    required_assessment_ids = SelectMultipleField(_l("Assessments to pass"), coerce=int, choices=[])
+    min_average_score = FiniteDecimalField(
+        _l("Minimum average score"),
+        places=1,
+        validators=[Optional(), NumberRange(0, 100)],
+        description=_l("Of the course scores (0-100) of the programs required, or of the year's programs."),
+    )
     period_year = IntegerField(
         _l("Counted in the year"),
         validators=[Optional(), NumberRange(FIRST_YEAR, LAST_YEAR)],

@@ -35,6 +35,10 @@ class CredentialType(db.Model):
     required_tiers: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     min_training_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
     min_supervision_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    # And these assessments passed (结业考核…), and an average course score (0-100) over the courses with
+    # assessments of the required programs (all programs when none is required) of the period's year.
+    required_assessment_ids: Mapped[list[int] | None] = mapped_column(JSON, default=list)
+    min_average_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
     period_year: Mapped[int | None]
     transition_from: Mapped[str | None] = mapped_column(String(32))
     transition_to: Mapped[str | None] = mapped_column(String(32))

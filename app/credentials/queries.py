@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Numeric, Select, and_, case, distinct, exists, func, literal, or_, select, true
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..core.db import utcnow
 from ..extensions import db
 from ..ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
 from ..org.queries import in_scope
 from ..people.models import Person
-from ..training.models import ATTENDED, Attendance, Course, CourseSession, Program
+from ..training.models import (
+    ATTENDED,
+    Assessment,
+    AssessmentResult,
+    Attendance,
+    Course,
+    CourseSession,
+    Enrolment,
+    Program,
+)
 from .models import Certificate, CredentialType
 
 HOURS = Numeric(10, 1)
@@ -186,14 +195,72 @@ def eligibility_rows(
         conditions.append(tiers_done >= len(tiers))
     else:
         tiers_done = literal(0)
+    assessments = sorted(set(credential.required_assessment_ids or []))
+    if assessments:
+        passing = assessments_passed(assessments, ids).subquery()
+        stmt = stmt.outerjoin(passing, passing.c.person_id == Person.id)
+        assessments_done = func.coalesce(passing.c.passed, 0)
+        conditions.append(assessments_done >= len(assessments))
+    else:
+        assessments_done = literal(0)
+    if credential.min_average_score is not None:
+        scores = average_scores(credential, ids).subquery()
+        stmt = stmt.outerjoin(scores, scores.c.person_id == Person.id)
+        average = scores.c.average
+        conditions.append(func.coalesce(average, -1) >= credential.min_average_score)
+    else:
+        average = literal(None)
     eligible = and_(*conditions) if conditions else true()
     return stmt.add_columns(
         training_hours.label("training_hours"),
         supervision_hours.label("supervision_hours"),
         programs_done.label("programs_done"),
         tiers_done.label("tiers_done"),
+        assessments_done.label("assessments_done"),
+        average.label("average_score"),
         case((eligible, 1), else_=0).label("eligible"),
     ).where(*filters)
+
+
+def assessments_passed(assessment_ids: list[int], people: Select) -> Select:
+    """Select (person_id, passed): how many of the assessments each person passed, by the rule of
+    app.training.grading in SQL: under "best", a sitting not excused reaching the pass mark (absent counts
+    0); under "last", the latest sitting does."""
+    later = aliased(AssessmentResult)
+    latest = ~exists().where(
+        later.assessment_id == AssessmentResult.assessment_id,
+        later.person_id == AssessmentResult.person_id,
+        later.attempt > AssessmentResult.attempt,
+    )
+    return (
+        select(AssessmentResult.person_id, func.count(distinct(AssessmentResult.assessment_id)).label("passed"))
+        .join(Assessment, Assessment.id == AssessmentResult.assessment_id)
+        .where(
+            AssessmentResult.assessment_id.in_(assessment_ids),
+            AssessmentResult.person_id.in_(people),
+            AssessmentResult.outcome != "excused",
+            func.coalesce(AssessmentResult.score, 0) >= Assessment.pass_mark,
+            or_(Assessment.retake_rule == "best", latest),
+        )
+        .group_by(AssessmentResult.person_id)
+    )
+
+
+def average_scores(credential: CredentialType, people: Select) -> Select:
+    """Select (person_id, average): the average course score (0-100, one decimal) of each person's courses
+    with a score: of the required programs, or of every program (of the period's year, if the type has one)."""
+    stmt = (
+        select(Enrolment.person_id, func.round(func.avg(Enrolment.score), 1, type_=HOURS).label("average"))
+        .join(Course, Course.id == Enrolment.course_id)
+        .join(Program, Program.id == Course.program_id)
+        .where(Enrolment.score.is_not(None), Enrolment.person_id.in_(people))
+        .group_by(Enrolment.person_id)
+    )
+    if credential.required_program_ids:
+        stmt = stmt.where(Program.id.in_(credential.required_program_ids))
+    elif credential.period_year is not None:
+        stmt = stmt.where(Program.year == credential.period_year)
+    return stmt
 
 
 def _listed(credential: CredentialType, viewer, people_ids=None) -> Select:

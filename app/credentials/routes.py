@@ -35,7 +35,7 @@ from ..org.queries import unit_for, visible_units
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
 from ..training.models import TIERS
-from ..training.queries import programs_for
+from ..training.queries import assessment_options, programs_for
 from . import queries, services, types
 from .badges import open_badge
 from .forms import CredentialTypeForm, RevokeBatchForm
@@ -333,6 +333,10 @@ def _type_form(obj=None) -> CredentialTypeForm:
         SelectChoice(p.id, f"{p.year} {p.title}") for p in db.session.scalars(programs_for(current_user).limit(500))
     ]
     form.required_tiers.choices = [SelectChoice(t, t) for t in TIERS]
+    form.required_assessment_ids.choices = [
+        SelectChoice(a.id, f"{program.year} {program.title} · {course.title} · {a.title}")
+        for a, course, program in assessment_options(current_user)
+    ]
     categories = [SelectChoice("", "—")] + [SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES]
     form.transition_from.choices = categories
     form.transition_to.choices = categories

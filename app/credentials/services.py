@@ -35,6 +35,7 @@ from ..core.db import utcnow
 from ..core.domain import Conflict, DomainError, Invalid, NotFound, Unavailable
 from ..core.errors import is_race
 from ..core.i18n import _l
+from ..core.numbers import points
 from ..core.storage import storage
 from ..core.urls import public_url
 from ..extensions import db
@@ -42,7 +43,8 @@ from ..ledger.queries import completions
 from ..org.queries import unit_in_scope
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import Person
-from ..training.models import Course, Program
+from ..training.grading import counted, sittings_of
+from ..training.models import Assessment, Course, Program
 from .models import Certificate, CredentialType, SerialCounter
 from .queries import credential_period, eligibility_rows
 
@@ -109,6 +111,7 @@ def eligibility(
             .join(Program, Program.id == Course.program_id)
         ):
             tiers_done.setdefault(pid, set()).add(tier)
+    assessments, by_id, sittings = _assessment_shortfalls(credential, rows)
     out = []
     for row in rows:
         person = row.Person
@@ -129,8 +132,52 @@ def eligibility(
             for tier in tiers:
                 if tier not in tiers_done.get(person.id, set()):
                     item.missing.append(_l("not completed: a course of a %(tier)s program", tier=tier))
+        if row.assessments_done < len(assessments):
+            for assessment_id in assessments:
+                assessment = by_id.get(assessment_id)
+                result = counted(assessment, sittings.get((assessment_id, person.id), [])) if assessment else None
+                if result is None or not result.passed:
+                    item.missing.append(_not_passed(assessment, result))
+        minimum = credential.min_average_score
+        if minimum is not None and (row.average_score is None or Decimal(str(row.average_score)) < minimum):
+            item.missing.append(
+                _l("no course score yet (an average of %(min)s is needed)", min=points(minimum))
+                if row.average_score is None
+                else _l(
+                    "average score %(avg)s, %(min)s needed",
+                    avg=points(Decimal(str(row.average_score))),
+                    min=points(minimum),
+                )
+            )
         out.append(item)
     return out
+
+
+def _assessment_shortfalls(credential: CredentialType, rows) -> tuple[list[int], dict, dict]:
+    """The required assessments, those that exist by id, and the sittings of the people who did not pass them all."""
+    assessments = list(dict.fromkeys(credential.required_assessment_ids or []))
+    short = [row.Person.id for row in rows if row.assessments_done < len(assessments)]
+    if not short:
+        return assessments, {}, {}
+    required = {a.id: a for a in db.session.scalars(select(Assessment).where(Assessment.id.in_(assessments)))}
+    sittings: dict = {}
+    for start in range(0, len(short), CHUNK):
+        sittings.update(sittings_of(list(required), short[start : start + CHUNK]))
+    return assessments, required, sittings
+
+
+def _not_passed(assessment: Assessment | None, result) -> object:
+    """Why an assessment a credential requires is not passed: "结业考核 58 分，合格线 60 分"."""
+    if assessment is None:
+        return _l("a required assessment no longer exists")
+    title, mark = assessment.title, points(assessment.pass_mark)
+    if result.outcome is None:
+        return _l("%(title)s: not yet assessed", title=title)
+    if result.excused:
+        return _l("%(title)s: excused, so not passed", title=title)
+    if result.outcome == "absent":
+        return _l("%(title)s: absent, pass mark %(mark)s", title=title, mark=mark)
+    return _l("%(title)s %(score)s points, pass mark %(mark)s", title=title, score=points(result.score), mark=mark)
 
 
 def verification_code() -> str:

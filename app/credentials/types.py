@@ -30,7 +30,7 @@ from ..extensions import db
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.models import CATEGORIES
-from ..training.models import TIERS, Program
+from ..training.models import TIERS, Assessment, Course, Program
 from ..training.queries import programs_for
 from .models import CredentialType
 from .render import available_designs, load_design
@@ -58,6 +58,8 @@ FIELDS = (
     "required_tiers",
     "min_training_hours",
     "min_supervision_hours",
+    "required_assessment_ids",
+    "min_average_score",
     "period_year",
     "transition_from",
     "transition_to",
@@ -155,6 +157,23 @@ def _hours(value, field: str, errors: dict) -> Decimal | None:
     return hours
 
 
+def _assessments(values, actor, errors: dict) -> list[int]:
+    """The assessments a type requires: ids of assessments of programs the actor may see (all: no actor)."""
+    try:
+        ids = sorted({int(i) for i in values or []})
+    except (TypeError, ValueError):
+        errors["required_assessment_ids"] = _l("Unknown assessment.")
+        return []
+    if not ids:
+        return []
+    stmt = select(Assessment.id).join(Course, Course.id == Assessment.course_id).where(Assessment.id.in_(ids))
+    if actor is not None:
+        stmt = stmt.where(Course.program_id.in_(programs_for(actor, None).with_only_columns(Program.id)))
+    if set(db.session.scalars(stmt)) != set(ids):
+        errors["required_assessment_ids"] = _l("Unknown assessment.")
+    return ids
+
+
 def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
     """Check a credential type's fields; return them cleaned, or raise :class:`Invalid` naming each bad one."""
     errors: dict = {}
@@ -188,6 +207,15 @@ def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
     tiers = sorted(set(data.get("required_tiers") or []))
     if set(tiers) - set(TIERS):
         errors["required_tiers"] = _l("Unknown tier.")
+    assessment_ids = _assessments(data.get("required_assessment_ids"), actor, errors)
+    average = data.get("min_average_score")
+    if average in (None, ""):
+        average = None
+    else:
+        average = parse_decimal(average, "0.1")
+        if average is None or not 0 <= average <= 100:
+            errors["min_average_score"] = _l("An average score from 0 to 100.")
+            average = None
     min_training = _hours(data.get("min_training_hours"), "min_training_hours", errors)
     min_supervision = _hours(data.get("min_supervision_hours"), "min_supervision_hours", errors)
     year = data.get("period_year")
@@ -206,8 +234,9 @@ def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
         errors["validity_months"] = _l(
             "From 1 month to %(years)d years, or empty for no expiry.", years=MAX_VALIDITY_YEARS
         )
-    if not errors and not (program_ids or tiers or min_training is not None or min_supervision is not None):
-        errors["min_training_hours"] = _l("A credential needs a rule: programs, tiers or minimum hours.")
+    hours = (min_training, min_supervision, average)
+    if not errors and not (program_ids or tiers or assessment_ids or any(h is not None for h in hours)):
+        errors["min_training_hours"] = _l("A credential needs a rule: programs, tiers, assessments or minimum hours.")
     same = select(CredentialType.id).where(CredentialType.name == name)
     if credential_id is not None:
         same = same.where(CredentialType.id != credential_id)
@@ -226,6 +255,8 @@ def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
         "required_tiers": tiers,
         "min_training_hours": min_training,
         "min_supervision_hours": min_supervision,
+        "required_assessment_ids": assessment_ids,
+        "min_average_score": average,
         "period_year": year,
         "transition_from": transition_from,
         "transition_to": transition_to,

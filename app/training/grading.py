@@ -267,10 +267,26 @@ def result_count(assessment: Assessment) -> tuple[int, int]:
     return sittings, people
 
 
+def credentials_requiring(assessment: Assessment) -> list:
+    """The credential types whose rule names the assessment (a handful of types: read in Python)."""
+    from ..credentials.models import CredentialType  # credentials build on training
+
+    types = db.session.scalars(select(CredentialType).order_by(CredentialType.id))
+    return [c for c in types if assessment.id in (c.required_assessment_ids or [])]
+
+
 def delete_assessment(*, assessment: Assessment, actor) -> None:
     """Delete an assessment with every sitting entered for it (the audit keeps what it was and how many)."""
     course = assessment.course
     check_scope(actor, course.program.unit)
+    requiring = [c.title for c in credentials_requiring(assessment)]
+    if requiring:
+        raise Conflict(
+            _l(
+                "%(credentials)s requires passing it: change that credential's rule first.",
+                credentials="、".join(requiring),
+            )
+        )
     sittings, people = result_count(assessment)
     before = {"course_id": course.id, **_snapshot(assessment), "sittings": sittings, "people": people}
     assessment_id = assessment.id

@@ -539,3 +539,17 @@ def catalogue(person: Person, year: int) -> list[dict]:
             }
         )
     return out
+
+
+def assessment_options(viewer, limit: int = 500) -> list[tuple[Assessment, Course, Program]]:
+    """The assessments of the programs ``viewer`` may see, newest program first (offered to credential rules)."""
+    return list(
+        db.session.execute(
+            select(Assessment, Course, Program)
+            .join(Course, Course.id == Assessment.course_id)
+            .join(Program, Program.id == Course.program_id)
+            .where(_scope(viewer, TEACH))
+            .order_by(Program.year.desc(), Program.id, Course.code, Assessment.position)
+            .limit(limit)
+        ).all()
+    )
