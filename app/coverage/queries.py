@@ -37,7 +37,7 @@ from ..org.models import OrgUnit
 from ..org.queries import children_of, in_scope, subtree_ids, tree_roots
 from ..people.models import Person
 from ..supervision.models import SupervisionRecord
-from ..training.models import Course, CourseSession, Program
+from ..training.models import SEATED, Course, CourseSession, Enrolment, Program
 from .models import Cohort, CohortMember, CohortPerson
 
 DIRECT = 0  # bucket of people placed directly on the unit, not in a child
@@ -512,6 +512,38 @@ def _standings(cohort: Cohort, within: OrgUnit | None):
         .where(CohortPerson.cohort_id == cohort.id)
     )
     return stmt if within is None else stmt.where(OrgUnit.path.like(within.path + "%"))
+
+
+def assessment_rates(cohort: Cohort, within: OrgUnit | None) -> dict[str, int]:
+    """How the cohort's members (now in ``within``) did in the assessments of the year's courses they hold a
+    seat in (of the cohort's listed programs, if it lists any), in one statement: ``assessed`` members with
+    such a course, ``passed`` those who passed every one of them.
+
+    Read when the dashboard opens (not kept on write like the standings): it reads each member's
+    enrolments of the year, a few per member.
+    """
+    courses = (
+        select(Course.id)
+        .join(Program, Program.id == Course.program_id)
+        .where(Program.year == cohort.year, Course.assessed)
+    )
+    if cohort.program_ids:
+        courses = courses.where(Program.id.in_(cohort.program_ids))
+    per_person = (
+        _standings(cohort, within)
+        .join(Enrolment, Enrolment.person_id == CohortPerson.person_id)
+        .where(Enrolment.course_id.in_(courses), Enrolment.status.in_(SEATED))
+        .add_columns(
+            CohortPerson.person_id,
+            func.min(case((Enrolment.passed, 1), else_=0)).label("all_passed"),
+        )
+        .group_by(CohortPerson.person_id)
+        .subquery()
+    )
+    assessed, passed = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(per_person.c.all_passed), 0)).select_from(per_person)
+    ).one()
+    return {"assessed": int(assessed), "passed": int(passed)}
 
 
 def strip_ids(report: dict) -> dict:

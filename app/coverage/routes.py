@@ -54,6 +54,7 @@ def dashboard():
         figures=view.figures,
         missing=queries.missing_page(cohort, unit, request.args.get("page", 1, type=page_arg) or 1) if cohort else None,
         progress=queries.cohort_progress(cohort, unit) if cohort else [],
+        assessed=queries.assessment_rates(cohort, unit) if cohort else None,
         path=ancestors_of(unit),
     )
 
