@@ -296,7 +296,7 @@ def test_missing_list_csv(hostile):
     name = "missing-330105-拱墅区-2022-=HYPERLINK(_http_x_,_y_).csv"  # no / : " in a file name
     assert r.headers["Content-Disposition"] == content_disposition(name, f"missing-330105-2022-cohort{cohort_id}.csv")
     rows = csv_rows(r.data)
-    assert rows[1] == ["'" + HOSTILE[0], "'" + HOSTILE[0], "3.0", "1.0", "3.0", "", "", "", "", ""]
+    assert rows[1] == ["'" + HOSTILE[0], "'" + HOSTILE[0], "3.0", "1.0", "3.0", "", "", "", "", "", ""]
     cells = []
     for text in HOSTILE:
         url = f"/coverage/missing.csv?unit={hostile.ids.district}&year=2022&cohort={hostile.ids.cohorts[text]}"

@@ -69,6 +69,7 @@ MISSING_COLUMNS = [
     Column(_l("Supervision sessions short"), Kind.INTEGER),
     Column(_l("No training attended")),
     Column(_l("No supervision received")),
+    Column(_l("Assessments not passed"), width=24),
 ]
 
 
@@ -87,6 +88,7 @@ def missing_table(missing: Iterable[Missing], title: str) -> Table:
             m.lacks_sessions,
             yes if m.no_training else "",
             yes if m.no_supervision else "",
+            "; ".join(f"{title} {'—' if score is None else score}" for title, score in m.not_passed),
         ]
         for m in missing
     )

@@ -21,7 +21,7 @@ subtree and a calendar year (local time):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -569,6 +569,7 @@ class Missing:
     lacks_sessions: int | None
     no_training: bool = False  # a cohort without a training rule asks for any attended session
     no_supervision: bool = False  # … and without a supervision rule, any supervision
+    not_passed: list = field(default_factory=list)  # (course title, weighted score or None) not passed this year
 
 
 def members_of(cohort: Cohort, among: list[int] | None = None, session=None):
@@ -671,6 +672,7 @@ def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0
         else {}
     )
     rows = [(person, unit_name, *sums[person.id], of_all) for person, unit_name, of_all in page]
+    unpassed = _not_passed(cohort, ids)
     out, total = [], 0
     no_training_rule = cohort.min_training_hours is None and cohort.min_courses is None
     no_supervision_rule = cohort.min_supervision_hours is None and cohort.min_supervision_sessions is None
@@ -696,9 +698,36 @@ def _missing(cohort: Cohort, within: OrgUnit | None, limit: int, offset: int = 0
                 else None,
                 no_training=no_training_rule and not ts,
                 no_supervision=no_supervision_rule and not ss,
+                not_passed=unpassed.get(person.id, []),
             )
         )
     return out, total
+
+
+def _not_passed(cohort: Cohort, ids: list[int]) -> dict[int, list[tuple[str, int | None]]]:
+    """{person: [(course title, weighted score or None)]}: the year's assessed courses (of the cohort's listed
+    programs, if any) these people hold a seat in and have not passed (one statement)."""
+    if not ids:
+        return {}
+    stmt = (
+        select(Enrolment.person_id, Course.title, Enrolment.score)
+        .join(Course, Course.id == Enrolment.course_id)
+        .join(Program, Program.id == Course.program_id)
+        .where(
+            Enrolment.person_id.in_(ids),
+            Enrolment.status.in_(SEATED),
+            Enrolment.passed.is_(False),
+            Course.assessed,
+            Program.year == cohort.year,
+        )
+        .order_by(Enrolment.person_id, Course.code)
+    )
+    if cohort.program_ids:
+        stmt = stmt.where(Program.id.in_(cohort.program_ids))
+    out: dict[int, list[tuple[str, int | None]]] = {}
+    for pid, title, score in db.session.execute(stmt):
+        out.setdefault(pid, []).append((title, score))
+    return out
 
 
 def monthly_progress(cohort: Cohort, within: OrgUnit | None = None) -> list[dict]:

@@ -4,13 +4,18 @@ dashboard shows how many members passed beside the attendance rates."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from html import unescape
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
+from shegong_academy.core.exports import csv_bytes
+from shegong_academy.coverage.exports import missing_table
 from shegong_academy.coverage.models import CohortPerson
-from shegong_academy.coverage.queries import assessment_rates
+from shegong_academy.coverage.queries import assessment_rates, missing_page
 from shegong_academy.coverage.services import create_cohort
 from shegong_academy.extensions import db
 from shegong_academy.org.queries import unit_by_code
@@ -68,6 +73,14 @@ def test_trained_by_completing_the_camp_requires_passing_it_and_follows_each_sco
     assert assessment_rates(cohort, w.district) == {"assessed": 3, "passed": 2}
     # seen from a street with none of them: nobody assessed there
     assert assessment_rates(cohort, w.street2) == {"assessed": 0, "passed": 0}
+    # who is missing says which course they have not passed, with the course score (none yet: absent counts 0)
+    missing = {m.person.id: m.not_passed for m in missing_page(cohort, w.district, 1).items}
+    assert missing == {a: [], b: [], c: [("社会工作专业理念与方法", 0)]}  # all three lack supervision
+    with force_locale("zh_CN"):
+        exported = csv_bytes(missing_table(missing_page(cohort, None, 1).items, "x")).decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(exported)))
+    column = header.index("未通过的考核")
+    assert {row[0]: row[column] for row in rows} == {"甲": "", "乙": "", "丙": "社会工作专业理念与方法 0"}
 
 
 def test_the_demo_dashboard_shows_that_all_69_passed(demo_app):
