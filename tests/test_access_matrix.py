@@ -146,6 +146,7 @@ UI = [
     ("GET", "/my/", None, (LOGIN, 200, 404, 404, 404)),
     ("GET", "/my/courses/{course}", None, (LOGIN, 404, 404, 404, 404)),
     ("GET", "/my/courses/{course}/lessons/{position}", None, (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/my/courses/{course}/lessons/{position}/done", {}, (LOGIN, 404, 404, 404, 404)),
     ("POST", "/my/courses/{course}/enrol", {}, (LOGIN, 302, 404, 404, 404)),
     ("POST", "/my/courses/{course}/withdraw", {}, (LOGIN, 302, 404, 404, 404)),
     ("GET", "/checkin/{session}?t=x", None, (LOGIN, 200, 404, 404, 404)),

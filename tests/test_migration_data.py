@@ -414,6 +414,9 @@ ROWS: dict[str, list[Row]] = {
             "updated_at": T,
         },
     ],
+    "lesson_progress": [  # 张伟 read the first lesson of course 1's content
+        {"person_id": 1, "content_id": 1, "position": 1, "done_at": T},
+    ],
     "assessments": [  # what 0013 makes of course 1's pass mark
         {
             "id": 1,

@@ -233,6 +233,21 @@ class Lesson(db.Model):
     content: Mapped[CourseContent] = relationship(back_populates="lessons")
 
 
+class LessonProgress(db.Model):
+    """A lesson a person has done (marked, or read to the end), by its content and position.
+
+    Keyed by position rather than the lesson's id: ``lms content sync`` replaces a content's lessons, and a
+    person's progress stays with the lesson at the same place.
+    """
+
+    __tablename__ = "lesson_progress"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    content_id: Mapped[int] = mapped_column(ForeignKey("course_contents.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Assessment(db.Model):
     """A graded part of a course (a written exam, a practical, a case report, an online quiz)."""
 

@@ -34,7 +34,7 @@ from ..people.models import CATEGORIES
 from ..people.picker import picked_person
 from ..people.queries import person_for
 from ..people.record import hours_statement, person_record
-from . import changes, grading, queries, services
+from . import changes, grading, progress, queries, services
 from .calendar import calendar_token, feed, reset_calendar, user_for_token
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
 from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, ReasonForm, SessionForm
@@ -210,15 +210,23 @@ def _enrol_many_form() -> EnrolManyForm:
 @permission_required(TEACH)
 def course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
+    page = queries.course_page(current_user, crs)
     return render_template(
         "lms/training/course.html",
         session_form=SessionForm(prefix="session"),
         many_form=_enrol_many_form(),
         one_form=EnrolOneForm(prefix="one"),
         action_form=ActionForm(),
-        **queries.course_page(current_user, crs),
+        lessons_done=_lessons_done(crs, page["content"]),
+        **page,
         **_assessments(crs),
     )
+
+
+def _lessons_done(crs: Course, content) -> dict[int, int]:
+    if content is None:
+        return {}
+    return progress.done_counts(content, queries.enrolled_ids(crs.id))
 
 
 def _assessments(crs: Course) -> dict:
@@ -672,23 +680,49 @@ def _my_course(course_id: int):
 @login_required
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
+    page = queries.my_course_page(person, crs)
     return render_template(
         "lms/training/my_course.html",
+        done=progress.lessons_done(person.id, page["content"]) if page["content"] else set(),
         results=grading.results_of_person(person.id, [crs.id]).get(crs.id, []),
         enrolment=db.session.scalar(
             select(Enrolment).where(Enrolment.person_id == person.id, Enrolment.course_id == crs.id)
         ),
-        **queries.my_course_page(person, crs),
+        **page,
     )
 
 
 @bp.get("/my/courses/<id:course_id>/lessons/<id:position>")
 @login_required
 def lesson(course_id: int, position: int):
-    _person, crs = _my_course(course_id)
+    person, crs = _my_course(course_id)
     content = found(queries.content_for(crs))
     item = found(queries.lesson_at(content, position))
-    return render_template("lms/training/lesson.html", course=crs, content=content, lesson=item)
+    return render_template(
+        "lms/training/lesson.html",
+        course=crs,
+        content=content,
+        lesson=item,
+        done=position in progress.lessons_done(person.id, content),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/my/courses/<id:course_id>/lessons/<id:position>/done")
+@login_required
+def lesson_done(course_id: int, position: int):
+    """Mark a lesson done (``done=1``, the default) or not (``done=0``); a script's request gets 204."""
+    person, crs = _my_course(course_id)
+    content = found(queries.content_for(crs))
+    item = found(queries.lesson_at(content, position))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    done = request.form.get("done", "1") != "0"
+    progress.mark_lesson(person_id=person.id, lesson=item, done=done)
+    if request.headers.get("X-Requested-With") == "fetch":
+        return "", 204
+    flash(_("Marked as done.") if done else _("No longer marked as done."), "success")
+    return redirect(url_for("training.lesson", course_id=crs.id, position=position))
 
 
 @bp.post("/my/courses/<id:course_id>/enrol")

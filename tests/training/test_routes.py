@@ -1040,3 +1040,43 @@ def test_enrol_a_whole_cohort_in_one_action(site, program_id):
         other.post(f"/courses/{course_id}/enrol", data={"many-unit_id": 1, "many-cohort_id": cohort_id}).status_code
         == 404
     )
+
+
+# --- lesson progress (issue 17, item 3) -------------------------------------------------------------------------
+
+
+def test_lessons_are_marked_done_undone_and_kept_across_a_content_sync(site, runner, course_id, tmp_path):
+    from shegong_academy.training.models import LessonProgress
+
+    root = tmp_path / "course_content"
+    write_course(root, "ethics")
+    assert sync(runner, root).exit_code == 0
+    with site.world() as w:
+        crs = db.session.get(Course, course_id)
+        crs.content_slug = "ethics"
+        enrol(course=crs, person=w.trainee_person, actor=w.coord)
+        enrol(course=crs, person=w.person, actor=w.coord)
+    c = site.client("trainee")
+    done_url = f"/my/courses/{course_id}/lessons/2/done"
+    assert "0 of 2 lessons done" in page(c.get(f"/my/courses/{course_id}"))
+    assert "Mark as done" in page(c.get(f"/my/courses/{course_id}/lessons/2"))
+    r = c.post(done_url, data={"done": "1"})
+    assert r.status_code == 302 and flashes(c.get(r.location)) == [("success", "Marked as done.")]
+    assert c.post(done_url, headers={"X-Requested-With": "fetch"}).status_code == 204  # the script's: again, no change
+    assert site.count(LessonProgress) == 1
+    body = page(c.get(f"/my/courses/{course_id}"))
+    assert "1 of 2 lessons done" in body and '<progress id="lesson-progress" value="1" max="2">' in body
+    # the coordinator sees each person's progress on the course page
+    grid = page(site.client("coord").get(f"/courses/{course_id}"))
+    assert "Lessons done" in grid and "1/2" in grid and "0/2" in grid
+    # syncing a changed lesson keeps the progress (it belongs to the position)
+    (root / "ethics" / "02-practice.md").write_text("# 第二讲 实务（修订）\n", encoding="utf-8")
+    assert "updated: 1" in sync(runner, root).output
+    assert "1 of 2 lessons done" in page(c.get(f"/my/courses/{course_id}"))
+    # and the trainee can take the mark back
+    r = c.post(done_url, data={"done": "0"})
+    assert flashes(c.get(r.location)) == [("success", "No longer marked as done.")]
+    assert site.count(LessonProgress) == 0
+    # nobody marks a lesson of a course they hold no seat in, nor one that does not exist
+    assert site.client("coord").post(done_url).status_code == 404
+    assert c.post(f"/my/courses/{course_id}/lessons/3/done").status_code == 404

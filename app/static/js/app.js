@@ -168,3 +168,36 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setTimeout(tick, 5000);
 });
+
+// A lesson read to the end is marked done: its end in view after at least ten seconds on the page.
+// (The button does the same without script; a failed request leaves the button to press.)
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-auto-done]");
+  const undo = document.querySelector("form[data-undo-done]");
+  if (!form || form.hidden || !undo || !("IntersectionObserver" in window)) return;
+  let inView = false;
+  let ready = false;
+  let sent = false;
+  const send = () => {
+    if (sent || !inView || !ready) return;
+    sent = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "X-Requested-With": "fetch" },
+      credentials: "same-origin",
+    }).then((response) => {
+      if (response.ok) {
+        form.hidden = true;
+        undo.hidden = false;
+      } else {
+        sent = false;
+      }
+    }, () => { sent = false; });
+  };
+  new IntersectionObserver((entries) => {
+    inView = entries.some((entry) => entry.isIntersecting);
+    send();
+  }).observe(form);
+  window.setTimeout(() => { ready = true; send(); }, 10000);
+});
