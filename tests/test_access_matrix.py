@@ -147,6 +147,10 @@ UI = [
     ("GET", "/my/courses/{course}", None, (LOGIN, 404, 404, 404, 404)),
     ("GET", "/my/courses/{course}/lessons/{position}", None, (LOGIN, 404, 404, 404, 404)),
     ("POST", "/my/courses/{course}/lessons/{position}/done", {}, (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/my/courses/{course}/evaluation", {"q-overall": "5"}, (LOGIN, 404, 404, 404, 404)),
+    # the evaluation's results: nobody has answered, so there is nothing to export yet (409)
+    ("GET", "/courses/{course}/evaluation", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/courses/{course}/evaluation.{fmt}", None, (LOGIN, 403, 409, 404, 409)),
     ("POST", "/my/courses/{course}/enrol", {}, (LOGIN, 302, 404, 404, 404)),
     ("POST", "/my/courses/{course}/withdraw", {}, (LOGIN, 302, 404, 404, 404)),
     ("GET", "/checkin/{session}?t=x", None, (LOGIN, 200, 404, 404, 404)),
@@ -272,6 +276,7 @@ API = [
     ("GET", "/api/v1/sessions/{session}/attendance", None, (401, 404, 200, 404, 200)),
     # assessments of {course}: {assessment} is its 结业考核, {person} holds a seat
     ("GET", "/api/v1/courses/{course}/assessments", None, (401, 404, 200, 404, 200)),
+    ("GET", "/api/v1/courses/{course}/evaluation", None, (401, 404, 200, 404, 200)),
     (
         "POST",
         "/api/v1/courses/{course}/assessments",

@@ -152,3 +152,15 @@ def test_the_camp_ends_with_a_final_assessment_all_69_passed(demo_app):
         assert all(60 <= r.result.score <= 100 for r in rows)
         finished = {pid for pid, cid in db.session.execute(completions(None)) if cid == camp.id}
         assert finished == {r.person.id for r in rows}
+
+
+def test_the_camp_has_a_satisfaction_survey_with_results(demo_app):
+    from shegong_academy.training import evaluation
+    from shegong_academy.training.models import Course
+
+    with demo_app.app_context():
+        camp = db.session.scalar(select(Course).where(Course.code == "PSW-2022"))
+        results = evaluation.results(camp)
+        assert results.shown and (results.responses, results.seated) == (64, 69)
+        assert all(4 <= r["average"] <= 5 for r in results.ratings.values()), results.ratings
+        assert 10 <= len(results.comments["comments"]) <= 30

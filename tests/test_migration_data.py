@@ -414,6 +414,16 @@ ROWS: dict[str, list[Row]] = {
             "updated_at": T,
         },
     ],
+    "evaluation_receipts": [{"course_id": 1, "person_id": 1}],  # 张伟 answered course 1's evaluation …
+    "evaluation_responses": [  # … and an answer, which names nobody
+        {
+            "id": "4f1c2d9a7b3e4c6d8e0f1a2b3c4d5e6f",
+            "course_id": 1,
+            "questionnaire": "default",
+            "answers": {"content": 5, "instructor": 4, "organisation": 4, "overall": 5, "comments": "案例很实用"},
+            "submitted_on": date(2024, 3, 20),
+        },
+    ],
     "lesson_progress": [  # 张伟 read the first lesson of course 1's content
         {"person_id": 1, "content_id": 1, "position": 1, "done_at": T},
     ],

@@ -1,13 +1,15 @@
-"""API endpoints of assessments: a course's assessments, and each person's sittings and result."""
+"""API endpoints of assessments (a course's assessments, each person's sittings and result) and of a course's
+training evaluation (aggregates only)."""
 
 from __future__ import annotations
 
 from flask import abort
+from flask_babel import get_locale
 
 from ..auth.permissions import MANAGE
 from ..core.access import found
 from ..core.domain import Invalid
-from ..training import grading, queries
+from ..training import evaluation, grading, queries
 from ..training.models import Assessment
 from . import schemas
 from .auth import api_user
@@ -105,3 +107,31 @@ def record_result(data, assessment_id: int, person_id: int):
         ) from exc
     row = next(r for r in grading.assessment_roster(a) if r.person.id == person_id)
     return result_json(a, row)
+
+
+@bp.get("/courses/<id:course_id>/evaluation")
+@bp.response(200, schemas.EvaluationSchema)
+def course_evaluation(course_id: int):
+    """The course's training evaluation: how many answered and, once 5 have, each rating's average and
+    distribution and the comments (sorted). Never a single response, never who answered what."""
+    course = found(queries.visible_course(api_user(), course_id))
+    found_results = evaluation.results(course)
+    language = "en" if str(get_locale() or "").startswith("en") else "zh_CN"
+    form = found_results.questionnaire
+    return {
+        "course_id": course.id,
+        "questionnaire": form.key,
+        "responses": found_results.responses,
+        "seated": found_results.seated,
+        "shown": found_results.shown,
+        "ratings": [
+            {"key": q.key, "question": q.wording(language), **found_results.ratings[q.key]}
+            for q in form.ratings
+            if found_results.shown
+        ],
+        "comments": [
+            {"key": q.key, "question": q.wording(language), "comments": found_results.comments.get(q.key, [])}
+            for q in form.texts
+            if found_results.shown
+        ],
+    }

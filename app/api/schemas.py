@@ -742,3 +742,29 @@ class ResultSchema(Schema):
 
 class ResultList(Schema):
     items = fields.List(fields.Nested(ResultSchema), required=True)
+
+
+class RatingResult(Schema):
+    key = fields.String(required=True)
+    question = fields.String(required=True)
+    answered = fields.Integer(required=True)
+    average = fields.Float(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class CommentResult(Schema):
+    key = fields.String(required=True)
+    question = fields.String(required=True)
+    comments = fields.List(fields.String(), required=True)
+
+
+class EvaluationSchema(Schema):
+    """A course's training evaluation: aggregates only, and none until enough people answered."""
+
+    course_id = fields.Integer(required=True)
+    questionnaire = fields.String(required=True)
+    responses = fields.Integer(required=True)
+    seated = fields.Integer(required=True)
+    shown = fields.Boolean(required=True, metadata={"description": "false until 5 people have answered"})
+    ratings = fields.List(fields.Nested(RatingResult), required=True)
+    comments = fields.List(fields.Nested(CommentResult), required=True)

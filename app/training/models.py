@@ -248,6 +248,31 @@ class LessonProgress(db.Model):
     done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EvaluationResponse(db.Model):
+    """One anonymous answer to a course's training evaluation (培训满意度测评).
+
+    Nothing here names its author: the id is random (no order to match with the receipts) and only the
+    day is kept. Who has answered is in :class:`EvaluationReceipt`, which says nothing of the answer.
+    """
+
+    __tablename__ = "evaluation_responses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    questionnaire: Mapped[str] = mapped_column(String(32))
+    answers: Mapped[dict] = mapped_column(JSON)
+    submitted_on: Mapped[date] = mapped_column(Date)
+
+
+class EvaluationReceipt(db.Model):
+    """That a person has answered a course's evaluation (so they answer once), and nothing more."""
+
+    __tablename__ = "evaluation_receipts"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+
+
 class Assessment(db.Model):
     """A graded part of a course (a written exam, a practical, a case report, an online quiz)."""
 

@@ -34,7 +34,7 @@ from ..people.models import CATEGORIES
 from ..people.picker import picked_person
 from ..people.queries import person_for
 from ..people.record import hours_statement, person_record
-from . import changes, grading, progress, queries, services
+from . import changes, evaluation, grading, progress, queries, services
 from .calendar import calendar_token, feed, reset_calendar, user_for_token
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
 from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, ReasonForm, SessionForm
@@ -683,6 +683,10 @@ def my_course(course_id: int):
     page = queries.my_course_page(person, crs)
     return render_template(
         "lms/training/my_course.html",
+        survey=evaluation.questionnaire(),
+        survey_open=evaluation.is_open(crs, utcnow()),
+        answered=evaluation.has_answered(crs, person.id),
+        action_form=ActionForm(),
         done=progress.lessons_done(person.id, page["content"]) if page["content"] else set(),
         results=grading.results_of_person(person.id, [crs.id]).get(crs.id, []),
         enrolment=db.session.scalar(
@@ -825,4 +829,4 @@ def _checkin_page(sess: CourseSession, token: str):
     return render_template("lms/training/checkin.html", session=sess, token=token, form=form, error=None)
 
 
-from . import assessment_routes  # noqa: E402,F401  (the assessment pages, on this blueprint)
+from . import assessment_routes, evaluation_routes  # noqa: E402,F401  (more pages, on this blueprint)

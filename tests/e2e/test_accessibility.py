@@ -26,6 +26,7 @@ PAGES = {
         "/courses/1",
         "/sessions/1",
         "/assessments/1",
+        "/courses/1/evaluation",
         "/supervision/",
         "/credentials/",
         "/credentials/1",
@@ -41,6 +42,7 @@ PAGES = {
         "/my/calendar",
         "/supervision/mine",
         "/my/certificates",
+        "/my/courses/1",
     ],
     "supervisor": ["/supervision/", "/supervision/new"],
 }
