@@ -148,6 +148,14 @@ UI = [
     ("GET", "/my/courses/{course}/lessons/{position}", None, (LOGIN, 404, 404, 404, 404)),
     ("POST", "/my/courses/{course}/lessons/{position}/done", {}, (LOGIN, 404, 404, 404, 404)),
     ("POST", "/my/courses/{course}/evaluation", {"q-overall": "5"}, (LOGIN, 404, 404, 404, 404)),
+    # online quizzes: {assessment} is an exam, not a quiz; {sitting} is nobody's sitting
+    ("POST", "/my/assessments/{assessment}/quiz", {}, (LOGIN, 404, 404, 404, 404)),
+    ("GET", "/my/quiz/{sitting}", None, (LOGIN, 404, 404, 404, 404)),
+    ("GET", "/my/quiz/{sitting}/{position}", None, (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/my/quiz/{sitting}/{position}", {"answer": "0"}, (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/my/quiz/{sitting}/submit", {}, (LOGIN, 404, 404, 404, 404)),
+    ("GET", "/assessments/{assessment}/quiz", None, (LOGIN, 403, 200, 404, 200)),
+    ("POST", "/assessments/{assessment}/quiz", {"attempt": "{sitting}"}, (LOGIN, 403, 404, 404, 404)),
     # the evaluation's results: nobody has answered, so there is nothing to export yet (409)
     ("GET", "/courses/{course}/evaluation", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/courses/{course}/evaluation.{fmt}", None, (LOGIN, 403, 409, 404, 409)),
@@ -464,6 +472,7 @@ def _build_world() -> dict:
         "course": crs.id,
         "session": sess.id,
         "assessment": assessment.id,
+        "sitting": 424242,
         "supervisor": supervisor.id,
         "record": record.id,
         "code": "NO-SUCH-CODE",

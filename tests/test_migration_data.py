@@ -264,6 +264,22 @@ ROWS: dict[str, list[Row]] = {
         {
             "id": 1,
             "slug": "case-work-basics",
+            "quiz": {
+                "title": "随堂测验",
+                "time_limit_minutes": 15,
+                "attempts": 2,
+                "shuffle": True,
+                "questions": [
+                    {
+                        "kind": "single",
+                        "text": "个案工作的第一步是？",
+                        "points": 10,
+                        "options": ["接案", "结案"],
+                        "answer": [0],
+                    },
+                    {"kind": "short", "text": "简述保密原则的例外。", "points": 20},
+                ],
+            },
             "code": "SG-101",
             "title": "个案工作基础",
             "hours": Decimal("6.0"),
@@ -412,6 +428,22 @@ ROWS: dict[str, list[Row]] = {
             "passed": False,
             "enrolled_at": T,
             "updated_at": T,
+        },
+    ],
+    "quiz_attempts": [  # 张伟 sat assessment 1 online: the choice right, the short answer graded by hand
+        {
+            "id": 1,
+            "assessment_id": 1,
+            "person_id": 1,
+            "sitting": 1,
+            "order": [[1, []], [0, [1, 0]]],
+            "answers": {"0": [0], "1": "当服务对象有伤害自己或他人的危险时"},
+            "marks": {"0": 10, "1": 16},
+            "state": "graded",
+            "started_at": T,
+            "deadline_at": datetime(2024, 3, 18, 1, 45, 0),
+            "submitted_at": datetime(2024, 3, 18, 1, 42, 0),
+            "score": Decimal("86.7"),
         },
     ],
     "evaluation_receipts": [{"course_id": 1, "person_id": 1}],  # 张伟 answered course 1's evaluation …

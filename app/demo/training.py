@@ -238,7 +238,8 @@ DONGSHENG_TITLES = [
 
 def _dongsheng_course(rng: random.Random, program: Program, i: int, title: str, people: list[int]) -> tuple[int, int]:
     """One course of the training base: 130 enrolled, 6 sessions; return (sessions, person-times)."""
-    course = _course(program, f"DS-{i + 1:02d}", title, "18", None, "coordinator")
+    slug = "project-design" if title == "项目申报与评估" else None  # its lessons, and its online quiz
+    course = _course(program, f"DS-{i + 1:02d}", title, "18", None, "coordinator", slug)
     db.session.flush()
     roster = sorted(rng.sample(people, 130))
     _enrol(course, roster)
@@ -280,7 +281,16 @@ def _dongsheng_training(rng: random.Random) -> dict[str, int]:
         sessions, present = _dongsheng_course(rng, program, i, title, people)
         sessions_total += sessions
         person_times += present
+    _dongsheng_quiz()
     return {"dongsheng_sessions": sessions_total, "dongsheng_person_times": person_times}
+
+
+def _dongsheng_quiz() -> None:
+    """项目申报与评估 is assessed by the online quiz of its content (项目设计与管理), not yet taken by anyone."""
+    course = db.session.scalar(select(Course).where(Course.content_slug == "project-design"))
+    create_assessment(
+        course=course, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60, "max_score": 100}, actor=None
+    )
 
 
 def load_training(rng: random.Random, selected: list[int], leaders: list[int]) -> dict[str, int]:

@@ -60,6 +60,7 @@ DEMO_USERS = (
     ("trainee", "trainee, one of the 69 of 拱墅区"),
     ("taicang", "coordinator, 太仓市"),
     ("dongsheng", "coordinator, 东胜区"),
+    ("dongsheng-trainee", "trainee, 东胜区: the online quiz of 项目申报与评估"),
 )
 
 
@@ -203,9 +204,28 @@ def _users(world: DemoWorld) -> None:
         "dongsheng": ("coordinator", unit_by_code(DONGSHENG), None),
     }
     for username, label in DEMO_USERS:
+        if username not in grants:
+            continue  # made after the training it needs
         role, unit, person = grants[username]
         create_user(username=username, password=DEMO_PASSWORD, role=role, unit=unit, person=person)
         world.logins.append((username, DEMO_PASSWORD, label + (f" ({person.name})" if person else "")))
+
+
+def _quiz_trainee(world: DemoWorld) -> None:
+    """A 东胜区 trainee enrolled in 项目申报与评估, to take its online quiz."""
+    from ..training.models import Course, Enrolment
+
+    person_id = db.session.scalar(
+        select(Enrolment.person_id)
+        .join(Course, Course.id == Enrolment.course_id)
+        .where(Course.content_slug == "project-design")
+        .order_by(Enrolment.person_id)
+        .limit(1)
+    )
+    person = db.session.get(Person, person_id)
+    label = dict(DEMO_USERS)["dongsheng-trainee"]
+    create_user(username="dongsheng-trainee", password=DEMO_PASSWORD, role="trainee", unit=person.unit, person=person)
+    world.logins.append(("dongsheng-trainee", DEMO_PASSWORD, f"{label} ({person.name})"))
 
 
 def _cohort(world: DemoWorld) -> None:
@@ -245,6 +265,7 @@ def load_demo(force: bool = False) -> list[str]:
     _users(world)
     sync_content(CONTENT)
     figures = load_training(rng, world.selected, world.supervisors)
+    _quiz_trainee(world)
     figures |= load_supervision(rng, world.selected, world.supervisors, DEMO_PASSWORD)
     refresh_all()
     _cohort(world)

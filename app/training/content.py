@@ -93,6 +93,7 @@ def _read_course(folder: Path, errors: list[ContentError]) -> dict | None:
         errors.append(ContentError(name, "lessons", "a non-empty list"))
         return None
     parsed, texts = _read_lessons(folder, name, lessons, errors)
+    quiz, quiz_raw = _read_quiz(folder, errors)
     total = sum((item["hours"] for item in parsed), Decimal(0))
     if hours is not None and not errors[start:] and total != hours:
         errors.append(ContentError(name, "lessons", f"lesson hours add up to {total}, the course has {hours}"))
@@ -107,9 +108,99 @@ def _read_course(folder: Path, errors: list[ContentError]) -> dict | None:
         "summary": meta.get("summary"),
         "audience": meta.get("audience"),
         "objectives": objectives,
-        "checksum": hashlib.sha256(raw + b"".join(texts)).hexdigest(),
+        "checksum": hashlib.sha256(raw + b"".join(texts) + quiz_raw).hexdigest(),
         "lessons": parsed,
+        "quiz": quiz,
     }
+
+
+QUIZ_KINDS = ("single", "multiple", "truefalse", "short")
+MAX_QUIZ_QUESTIONS = 100
+
+
+def _read_quiz(folder: Path, errors: list[ContentError]) -> tuple[dict | None, bytes]:
+    """Read and check the folder's optional ``quiz.yaml``; return it as stored (the answer key included: it
+    stays on the server) and its bytes, or None after noting what is wrong."""
+    import yaml
+
+    path = folder / "quiz.yaml"
+    if not path.is_file():
+        return None, b""
+    name = f"{folder.name}/quiz.yaml"
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        errors.append(ContentError(name, "-", f"not valid UTF-8 YAML ({exc.__class__.__name__})"))
+        return None, raw
+    start = len(errors)
+    if not isinstance(data, dict):
+        errors.append(ContentError(name, "-", "must be a mapping of fields"))
+        return None, raw
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 120:
+        errors.append(ContentError(name, "title", "required text"))
+    minutes, attempts = data.get("time_limit_minutes"), data.get("attempts", 1)
+    if minutes is not None and (not isinstance(minutes, int) or not 1 <= minutes <= 600):
+        errors.append(ContentError(name, "time_limit_minutes", "whole minutes from 1 to 600, or left out"))
+    if not isinstance(attempts, int) or not 1 <= attempts <= 9:
+        errors.append(ContentError(name, "attempts", "a whole number from 1 to 9"))
+    questions = data.get("questions")
+    if not isinstance(questions, list) or not 1 <= len(questions) <= MAX_QUIZ_QUESTIONS:
+        errors.append(ContentError(name, "questions", f"a list of 1 to {MAX_QUIZ_QUESTIONS} questions"))
+        return None, raw
+    checked = [_check_question(q, f"questions[{i}]", name, errors) for i, q in enumerate(questions, start=1)]
+    if errors[start:]:
+        return None, raw
+    return {
+        "title": title.strip(),
+        "time_limit_minutes": minutes,
+        "attempts": attempts,
+        "shuffle": bool(data.get("shuffle", True)),
+        "questions": checked,
+    }, raw
+
+
+def _check_question(q, where: str, name: str, errors: list[ContentError]) -> dict | None:
+    if not isinstance(q, dict) or q.get("kind") not in QUIZ_KINDS:
+        errors.append(ContentError(name, where, f"a mapping whose kind is one of {', '.join(QUIZ_KINDS)}"))
+        return None
+    text, points = q.get("text"), q.get("points", 1)
+    if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+        errors.append(ContentError(name, f"{where}.text", "required text of at most 2000 characters"))
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= 100:
+        errors.append(ContentError(name, f"{where}.points", "a whole number from 1 to 100"))
+    out = {"kind": q["kind"], "text": (text or "").strip(), "points": points}
+    kind, answer = q["kind"], q.get("answer")
+    if kind in ("single", "multiple"):
+        options = q.get("options")
+        if (
+            not isinstance(options, list)
+            or not 2 <= len(options) <= 10
+            or not all(isinstance(o, str) and o.strip() for o in options)
+        ):
+            errors.append(ContentError(name, f"{where}.options", "a list of 2 to 10 texts"))
+            return None
+        out["options"] = [o.strip() for o in options]
+        picks = answer if kind == "multiple" else [answer]
+        if (
+            not isinstance(picks, list)
+            or not picks
+            or len(set(picks)) != len(picks)
+            or not all(isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= len(options) for a in picks)
+        ):
+            expected = "a list of option numbers (1 for the first)" if kind == "multiple" else "an option number"
+            errors.append(ContentError(name, f"{where}.answer", expected))
+            return None
+        out["answer"] = sorted(a - 1 for a in picks)  # stored from 0
+    elif kind == "truefalse":
+        if not isinstance(answer, bool):
+            errors.append(ContentError(name, f"{where}.answer", "true or false"))
+            return None
+        out["answer"] = answer
+    elif answer is not None:
+        errors.append(ContentError(name, f"{where}.answer", "a short answer is graded by a coordinator: no answer"))
+    return out
 
 
 def _read_meta(folder: Path, name: str, errors: list[ContentError]) -> tuple[dict | None, bytes]:
@@ -219,7 +310,7 @@ def sync_content(root: Path) -> dict[str, int]:
             counts["created"] += 1
         else:
             counts["updated"] += 1
-        for key in ("code", "title", "hours", "tier", "summary", "audience", "objectives", "checksum"):
+        for key in ("code", "title", "hours", "tier", "summary", "audience", "objectives", "checksum", "quiz"):
             setattr(row, key, data[key])
         row.lessons.clear()
         db.session.flush()  # old lessons go first: (content, position) is unique

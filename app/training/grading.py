@@ -47,6 +47,7 @@ from .models import (
     Assessment,
     AssessmentResult,
     Course,
+    CourseContent,
     Enrolment,
 )
 from .services import check_scope
@@ -175,6 +176,8 @@ def assessment_values(data: dict, course: Course, assessment_id: int | None = No
     kind = data.get("kind") or "exam"
     if kind not in ASSESSMENT_KINDS:
         errors["kind"] = _l("Kind must be one of %(values)s.", values=", ".join(ASSESSMENT_KINDS))
+    elif kind == "quiz" and not _has_quiz(course):
+        errors["kind"] = _l("An online quiz needs course content with a quiz (quiz.yaml).")
     rule = data.get("retake_rule") or "best"
     if rule not in RETAKE_RULES:
         errors["retake_rule"] = _l("Retake rule must be one of %(values)s.", values=", ".join(RETAKE_RULES))
@@ -198,6 +201,13 @@ def assessment_values(data: dict, course: Course, assessment_id: int | None = No
         "weight": weight,
         "retake_rule": rule,
     }
+
+
+def _has_quiz(course: Course) -> bool:
+    if not course.content_slug:
+        return False
+    quiz = db.session.scalar(select(CourseContent.quiz).where(CourseContent.slug == course.content_slug))
+    return bool(quiz)
 
 
 def _snapshot(a: Assessment) -> dict:

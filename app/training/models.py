@@ -210,6 +210,8 @@ class CourseContent(db.Model):
     summary: Mapped[str | None] = mapped_column(Text)
     audience: Mapped[str | None] = mapped_column(String(255))
     objectives: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The optional online quiz (quiz.yaml), answer key included: it never leaves the server before a submission.
+    quiz: Mapped[dict | None] = mapped_column(JSON)
     checksum: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -271,6 +273,37 @@ class EvaluationReceipt(db.Model):
 
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+
+
+QUIZ_STATES = ("open", "submitted", "graded")  # submitted: short answers wait for a coordinator
+
+
+class QuizAttempt(db.Model):
+    """One sitting of an online quiz: the order it was dealt in, the answers saved as they are given, and the
+    points. Submitting (or running out of time) grades the rest; a sitting with short answers waits for a
+    coordinator to grade them, then counts as the assessment's result of that sitting."""
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "person_id", "sitting"),
+        CheckConstraint(_in("state", QUIZ_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    sitting: Mapped[int]
+    order: Mapped[list] = mapped_column(JSON)  # [[question index, [option indices as shown]], …]
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)  # question index (text) → the answer given
+    marks: Mapped[dict] = mapped_column(JSON, default=dict)  # question index (text) → points earned
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+
+    assessment: Mapped[Assessment] = relationship()
+    person: Mapped[Person] = relationship()
 
 
 class Assessment(db.Model):

@@ -34,7 +34,7 @@ from ..people.models import CATEGORIES
 from ..people.picker import picked_person
 from ..people.queries import person_for
 from ..people.record import hours_statement, person_record
-from . import changes, evaluation, grading, progress, queries, services
+from . import changes, evaluation, grading, progress, queries, quiz, services
 from .calendar import calendar_token, feed, reset_calendar, user_for_token
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
 from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, ReasonForm, SessionForm
@@ -681,19 +681,39 @@ def _my_course(course_id: int):
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
     page = queries.my_course_page(person, crs)
+    results = grading.results_of_person(person.id, [crs.id]).get(crs.id, [])
     return render_template(
         "lms/training/my_course.html",
+        quizzes=_quizzes(person, [a for a, _r in results]),
         survey=evaluation.questionnaire(),
         survey_open=evaluation.is_open(crs, utcnow()),
         answered=evaluation.has_answered(crs, person.id),
         action_form=ActionForm(),
         done=progress.lessons_done(person.id, page["content"]) if page["content"] else set(),
-        results=grading.results_of_person(person.id, [crs.id]).get(crs.id, []),
+        results=results,
         enrolment=db.session.scalar(
             select(Enrolment).where(Enrolment.person_id == person.id, Enrolment.course_id == crs.id)
         ),
         **page,
     )
+
+
+def _quizzes(person, assessments) -> dict[int, dict]:
+    """{assessment id: {"allowed", "used", "open"}} of the course's online quizzes, for the trainee's page."""
+    out = {}
+    for a in assessments:
+        found_quiz = quiz.quiz_of(a)
+        if found_quiz is None:
+            continue
+        attempts = quiz.attempts_of(a, person.id)
+        out[a.id] = {
+            "allowed": found_quiz["attempts"],
+            "used": len(attempts),
+            "open": next((t for t in attempts if t.state == "open"), None),
+            "minutes": found_quiz.get("time_limit_minutes"),
+            "questions": len(found_quiz["questions"]),
+        }
+    return out
 
 
 @bp.get("/my/courses/<id:course_id>/lessons/<id:position>")
@@ -829,4 +849,4 @@ def _checkin_page(sess: CourseSession, token: str):
     return render_template("lms/training/checkin.html", session=sess, token=token, form=form, error=None)
 
 
-from . import assessment_routes, evaluation_routes  # noqa: E402,F401  (more pages, on this blueprint)
+from . import assessment_routes, evaluation_routes, quiz_routes  # noqa: E402,F401  (more pages, on this blueprint)

@@ -1,0 +1,209 @@
+"""Online quizzes (issue 17, item 2): quiz.yaml checked on sync; a sitting dealt in a shuffled order, saved as it
+goes and resumed after an interruption; the answer key in no page before submission; the time limit; the
+attempts; short answers graded by a coordinator; the result counted as the assessment's sitting."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from shegong_academy.core.domain import Conflict, Invalid
+from shegong_academy.extensions import db
+from shegong_academy.training import grading, quiz
+from shegong_academy.training.content import ContentRejected, sync_content
+from shegong_academy.training.models import Assessment, AssessmentResult, CourseContent, QuizAttempt
+from shegong_academy.training.services import enrol
+from tests.factories import World, login
+from tests.training.helpers import course, program
+
+NOW = datetime(2022, 6, 1, 2, 0, tzinfo=UTC)
+COURSE_YAML = "code: Q1\ntitle: 测验课\nhours: 1\nlessons:\n  - file: 01.md\n    title: 一\n    hours: 1\n"
+QUIZ_YAML = """title: 随堂测验
+time_limit_minutes: 10
+attempts: 2
+shuffle: true
+questions:
+  - kind: single
+    text: 单选题：哪一项是正确答案？
+    options: [选项甲, 选项乙, 选项丙]
+    answer: 2
+    points: 10
+  - kind: multiple
+    text: 多选题：选出正确的两项
+    options: [选项丁, 选项戊, 选项己]
+    answer: [1, 3]
+    points: 10
+  - kind: truefalse
+    text: 判断题：这句话是对的
+    answer: true
+    points: 10
+"""
+SHORT = "  - kind: short\n    text: 简答题：请简述\n    points: 20\n"
+
+
+def write_content(root: Path, quiz_yaml: str | None = QUIZ_YAML) -> Path:
+    folder = root / "quizzed"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "course.yaml").write_text(COURSE_YAML, encoding="utf-8")
+    (folder / "01.md").write_text("# 一\n", encoding="utf-8")
+    if quiz_yaml is not None:
+        (folder / "quiz.yaml").write_text(quiz_yaml, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    "yaml_text,expected",
+    [
+        (QUIZ_YAML.replace("answer: 2", "answer: 4"), "quizzed/quiz.yaml: questions[1].answer: an option number"),
+        (QUIZ_YAML.replace("answer: [1, 3]", "answer: 3"), "questions[2].answer: a list of option numbers"),
+        (QUIZ_YAML.replace("answer: true", "answer: 是"), "questions[3].answer: true or false"),
+        (QUIZ_YAML.replace("kind: single", "kind: essay"), "questions[1]: a mapping whose kind is one of"),
+        (QUIZ_YAML.replace("attempts: 2", "attempts: 0"), "attempts: a whole number from 1 to 9"),
+        (QUIZ_YAML + SHORT.replace("points: 20", "points: 20\n    answer: 标准答案"), "graded by a coordinator"),
+        ("title: 空\nquestions: []\n", "questions: a list of 1 to 100 questions"),
+    ],
+)
+def test_a_bad_quiz_file_is_refused_by_file_and_field_and_nothing_is_synced(ctx, tmp_path, yaml_text, expected):
+    with pytest.raises(ContentRejected) as refused:
+        sync_content(write_content(tmp_path, yaml_text))
+    assert any(expected in str(e) for e in refused.value.errors), [str(e) for e in refused.value.errors]
+    assert db.session.scalar(select(CourseContent.id)) is None
+
+
+@pytest.fixture
+def quizzed(ctx, tmp_path):
+    """A course with the quiz content, 李四 holding a seat, and an assessment taken by the quiz."""
+    sync_content(write_content(tmp_path, QUIZ_YAML + SHORT))
+    w = World()
+    crs = course(program(w.district), content_slug="quizzed")
+    enrol(course=crs, person=w.person, actor=w.coord)
+    enrol(course=crs, person=w.trainee_person, actor=w.coord)
+    assessment = grading.create_assessment(
+        course=crs, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60, "max_score": 100}, actor=w.coord
+    )
+    db.session.commit()
+    return SimpleNamespace(w=w, course=crs, assessment=assessment, root=tmp_path)
+
+
+def answer_all_rightly(sitting, now):
+    """Answer every question right, by what each page shows (as a trainee would)."""
+    right = {"单选题：哪一项是正确答案？": ["选项乙"], "多选题：选出正确的两项": ["选项丁", "选项己"]}
+    for n in range(1, len(sitting.order) + 1):
+        q = quiz.question_at(sitting, n)
+        if q["kind"] in ("single", "multiple"):
+            values = [str(q["options"].index(text)) for text in right[q["text"]]]
+        elif q["kind"] == "truefalse":
+            values = ["true"]
+        else:
+            values = ["识别风险、评估可能性与影响、制定应对措施、持续监测"]
+        quiz.save_answer(sitting, n, values, now)
+
+
+def test_a_sitting_interrupted_resumes_with_its_answers_and_counts_once_graded(quizzed):
+    q = quizzed
+    pid, aid = q.w.person.id, q.assessment.id
+    sitting = quiz.start(assessment=q.assessment, person_id=pid, now=NOW, rng=random.Random(3))
+    assert [index for index, _o in sitting.order] != [0, 1, 2, 3]  # dealt in a shuffled order
+    quiz.save_answer(sitting, 1, ["0"], NOW)
+    db.session.commit()  # the connection drops here
+    sid = sitting.id
+    db.session.expunge_all()
+    assessment = db.session.get(Assessment, aid)
+    again = quiz.start(assessment=assessment, person_id=pid, now=NOW + timedelta(minutes=3))
+    assert again.id == sid and again.answers  # the answer saved before the drop is there
+    answer_all_rightly(again, NOW + timedelta(minutes=4))
+    quiz.submit(again, NOW + timedelta(minutes=5))
+    assert again.state == "submitted"  # the short answer waits for a coordinator
+    assert db.session.scalar(select(AssessmentResult.id)) is None
+    with pytest.raises(Invalid) as refused:
+        quiz.grade_short(attempt=again, marks={3: 21}, actor=None)
+    assert set(refused.value.errors) == {"3"}
+    quiz.grade_short(attempt=again, marks={3: 14}, actor=None)
+    assert again.state == "graded" and again.score == Decimal("88.0")  # (30 + 14) of 50 points, out of 100
+    result = db.session.scalar(select(AssessmentResult))
+    assert (result.attempt, result.outcome, result.score, result.source) == (1, "scored", Decimal("88.0"), "quiz")
+
+
+def test_the_time_limit_submits_the_answers_saved_and_the_attempts_run_out(quizzed):
+    q = quizzed
+    sitting = quiz.start(assessment=q.assessment, person_id=q.w.trainee_person.id, now=NOW)
+    first = next(n for n in range(1, 5) if quiz.question_at(sitting, n)["kind"] == "truefalse")
+    quiz.save_answer(sitting, first, ["true"], NOW + timedelta(minutes=1))
+    with pytest.raises(Conflict):
+        quiz.save_answer(sitting, 1, ["0"], NOW + timedelta(minutes=10))
+    assert sitting.state == "graded" and sitting.submitted_at == NOW + timedelta(minutes=10)
+    assert sitting.score == Decimal("20.0")  # only the true-or-false answer (10 of 50 points); the short one empty
+    second = quiz.start(assessment=q.assessment, person_id=q.w.trainee_person.id, now=NOW + timedelta(hours=1))
+    assert second.sitting == 2
+    quiz.submit(second, NOW + timedelta(hours=1, minutes=1))
+    with pytest.raises(Conflict):
+        quiz.start(assessment=q.assessment, person_id=q.w.trainee_person.id, now=NOW + timedelta(hours=2))
+    sittings = [r.attempt for r in db.session.scalars(select(AssessmentResult).order_by(AssessmentResult.attempt))]
+    assert sittings == [1, 2]
+
+
+def test_only_a_course_whose_content_has_a_quiz_takes_a_quiz_assessment(quizzed):
+    other = course(quizzed.course.program, code="NOQ")
+    with pytest.raises(Invalid) as refused:
+        grading.create_assessment(course=other, data={"title": "测验", "kind": "quiz", "pass_mark": 6}, actor=None)
+    assert set(refused.value.errors) == {"kind"}
+
+
+def strip_token(html: str) -> str:
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "", html)
+
+
+def test_no_page_before_submission_holds_the_answer_key(app, tmp_path):
+    """Every page of an open sitting is the same whatever the key says: the key cannot be in it."""
+    with app.app_context():
+        sync_content(write_content(tmp_path, QUIZ_YAML))
+        w = World()
+        crs = course(program(w.district), content_slug="quizzed")
+        enrol(course=crs, person=w.trainee_person, actor=w.coord)
+        assessment = grading.create_assessment(
+            course=crs, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60}, actor=w.coord
+        )
+        db.session.commit()
+        course_id, assessment_id = crs.id, assessment.id
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert login(c, "trainee").status_code == 302
+    assert "参加在线测验" in c.get(f"/my/courses/{course_id}").get_data(as_text=True)
+    started = c.post(f"/my/assessments/{assessment_id}/quiz")
+    assert started.status_code == 302
+    sitting_id = int(re.search(r"/my/quiz/(\d+)/", started.location)[1])
+    paths = [f"/my/quiz/{sitting_id}/{n}" for n in (1, 2, 3)] + [f"/my/quiz/{sitting_id}"]
+
+    def pages() -> list[str]:
+        out = []
+        for path in paths:
+            r = c.get(path)
+            assert r.status_code == 200, path
+            out.append(strip_token(r.get_data(as_text=True)))
+        return out
+
+    before = pages()
+    with app.app_context():  # the same quiz with every answer changed
+        content = db.session.scalar(select(CourseContent))
+        changed = dict(content.quiz)
+        changed["questions"] = [
+            {**question, "answer": {"single": [0], "multiple": [1, 2], "truefalse": False}[question["kind"]]}
+            for question in content.quiz["questions"]
+        ]
+        content.quiz = changed
+        db.session.commit()
+    assert pages() == before
+    assert not any("data-answer" in page or "data-correct" in page for page in before)
+    # another trainee's sitting, or none, is not found
+    other = app.test_client()
+    assert login(other, "coord").status_code == 302
+    assert other.get(paths[0]).status_code == 404
+    with app.app_context():
+        assert db.session.get(QuizAttempt, sitting_id).state == "open"
