@@ -601,6 +601,7 @@ ROWS: dict[str, list[Row]] = {
             "min_training_hours": Decimal("24.0"),
             "min_courses": 2,
             "program_ids": [1],
+            "require_passing": True,
             "min_supervision_hours": Decimal("4.0"),
             "min_supervision_sessions": 2,
             "training_target": Decimal("0.900"),

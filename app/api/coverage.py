@@ -57,6 +57,7 @@ def cohort_json(c: Cohort, members: int) -> dict:
         "min_training_hours": num(c.min_training_hours),
         "min_courses": c.min_courses,
         "program_ids": list(c.program_ids or []),
+        "require_passing": c.require_passing,
         "min_supervision_hours": num(c.min_supervision_hours),
         "min_supervision_sessions": c.min_supervision_sessions,
         "training_target": float(c.training_target),

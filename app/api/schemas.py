@@ -411,6 +411,10 @@ class CohortCreate(Schema):
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0, max=1000)
     )
     program_ids = fields.List(Id(strict=True), load_default=list, validate=validate.Length(max=1000))
+    require_passing = fields.Boolean(
+        load_default=False,
+        metadata={"description": "trained also needs a pass in the assessments of the year's courses"},
+    )
     training_target = Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
     supervision_target = Decimal(load_default=1, validate=validate.Range(min=0, min_inclusive=False, max=1))
 
@@ -558,6 +562,7 @@ class CohortSchema(Schema):
     min_training_hours = fields.Float(allow_none=True)
     min_courses = fields.Integer(allow_none=True)
     program_ids = fields.List(fields.Integer(), required=True)
+    require_passing = fields.Boolean(required=True)
     min_supervision_hours = fields.Float(allow_none=True)
     min_supervision_sessions = fields.Integer(allow_none=True)
     training_target = fields.Float(required=True)

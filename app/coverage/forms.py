@@ -28,6 +28,9 @@ class CohortForm(FlaskForm):
         places=1,
         validators=[Optional(), NumberRange(Decimal("0"), Decimal("10000"))],
     )
+    require_passing = BooleanField(
+        _l("Trained also needs a pass in the assessments of the year's courses one holds a seat in"),
+    )
     # Targets are entered as percentages (100 = everyone) and stored as shares.
     training_target = FiniteDecimalField(
         _l("Training target (%)"),
@@ -59,6 +62,7 @@ class CohortForm(FlaskForm):
             "member_ids": [],
             "min_training_hours": self.min_training_hours.data,
             "min_supervision_hours": self.min_supervision_hours.data,
+            "require_passing": bool(self.require_passing.data),
             "training_target": (self.training_target.data / 100).quantize(Decimal("0.001")),
             "supervision_target": (self.supervision_target.data / 100).quantize(Decimal("0.001")),
         }

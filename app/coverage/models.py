@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.db import UTCDateTime, utcnow
@@ -42,6 +42,8 @@ class Cohort(db.Model):
     min_training_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
     min_courses: Mapped[int | None]
     program_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # And, if set, passing the assessments of the year's courses they hold a seat in (of those programs, if listed).
+    require_passing: Mapped[bool] = mapped_column(default=False, server_default=false())
     # What counts as supervised: minimum supervision hours or sessions.
     min_supervision_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
     min_supervision_sessions: Mapped[int | None]

@@ -78,15 +78,40 @@ def person_year(year: int, people=None):
     return stmt.subquery("py")
 
 
-def trained_clause(cohort: Cohort, py, listed):
-    """SQL condition: the person meets the cohort's training rule."""
+def unpassed_courses(cohort: Cohort, people=None):
+    """Subquery: per member, the seated courses with assessments of the cohort's year (of its listed programs, if
+    any) not passed. Only cohorts requiring a pass need it; the others get an empty stand-in."""
+    if not getattr(cohort, "require_passing", False):
+        return select(literal(0).label("person_id"), literal(0).label("n")).where(literal(False)).subquery("unpassed")
+    stmt = (
+        select(Enrolment.person_id, func.count().label("n"))
+        .join(Course, Course.id == Enrolment.course_id)
+        .join(Program, Program.id == Course.program_id)
+        .where(
+            Enrolment.person_id.in_(members_of(cohort) if people is None else people),
+            Enrolment.status.in_(SEATED),
+            Enrolment.passed.is_(False),
+            Course.assessed,
+            Program.year == cohort.year,
+        )
+        .group_by(Enrolment.person_id)
+    )
+    if cohort.program_ids:
+        stmt = stmt.where(Program.id.in_(cohort.program_ids))
+    return stmt.subquery("unpassed")
+
+
+def trained_clause(cohort: Cohort, py, listed, unpassed=None):
+    """SQL condition: the person meets the cohort's training rule (``unpassed``: :func:`unpassed_courses`)."""
     parts = []
+    if getattr(cohort, "require_passing", False) and unpassed is not None:
+        parts.append(func.coalesce(unpassed.c.n, 0) == 0)
     if cohort.min_training_hours is not None:
         parts.append(func.coalesce(py.c.th, 0) >= cohort.min_training_hours)
     if cohort.min_courses is not None:
         done = func.coalesce(listed.c.n, 0) if cohort.program_ids else func.coalesce(py.c.cc, 0)
         parts.append(done >= cohort.min_courses)
-    if not parts:  # no rule: any attended session
+    if cohort.min_training_hours is None and cohort.min_courses is None:  # no rule: any attended session
         parts.append(func.coalesce(py.c.ts, 0) > 0)
     return and_(*parts)
 

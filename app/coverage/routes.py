@@ -139,6 +139,7 @@ def edit_cohort(cohort_id: int):
         min_supervision_hours=cohort.min_supervision_hours,
         training_target=cohort.training_target * 100,
         supervision_target=cohort.supervision_target * 100,
+        require_passing=cohort.require_passing,
     )
     form = CohortForm(obj=shown)
     form.offer([cohort.unit], CATEGORY_LABELS)
@@ -146,6 +147,7 @@ def edit_cohort(cohort_id: int):
     if form.validate_on_submit():
         # Only what the page shows: a cohort of listed people stays one, whatever the category field says.
         keys = ["name", "min_training_hours", "min_supervision_hours", "training_target", "supervision_target"]
+        keys.append("require_passing")  # a checkbox: unticked, it posts nothing and means no
         if cohort.include_rule and cohort.frozen_at is None:
             keys.append("category")
         data = {k: v for k, v in form.cohort_data().items() if k in keys}

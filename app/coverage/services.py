@@ -108,6 +108,7 @@ def _validated(data: dict, unit: OrgUnit, actor) -> dict:
         "min_courses": data.get("min_courses"),
         "min_supervision_sessions": data.get("min_supervision_sessions"),
         "program_ids": program_ids,
+        "require_passing": bool(data.get("require_passing")),
         **thresholds,
     }
 
@@ -215,6 +216,7 @@ def update_cohort(*, cohort: Cohort, data: dict, actor) -> Cohort:
         "min_courses": cohort.min_courses,
         "min_supervision_sessions": cohort.min_supervision_sessions,
         "program_ids": list(cohort.program_ids or []),
+        "require_passing": cohort.require_passing,
         **{field: getattr(cohort, field) for field in THRESHOLDS},
     }
     merged = {**current, **{k: v for k, v in data.items() if k not in ("year", "unit_id")}}
@@ -237,7 +239,7 @@ def update_cohort(*, cohort: Cohort, data: dict, actor) -> Cohort:
             ),
             {"name": _l("This name is taken for this unit and year.")},
         )
-    keys = ("name", "category", "include_rule", *THRESHOLDS)
+    keys = ("name", "category", "include_rule", "require_passing", *THRESHOLDS)
     before = {k: _plain(getattr(cohort, k)) for k in keys}
     for key in keys:
         setattr(cohort, key, fields[key])

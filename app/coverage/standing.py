@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import SimpleNamespace
 
-from sqlalchemy import case, delete, event, inspect, literal, select, text, true, update
+from sqlalchemy import case, delete, event, func, inspect, literal, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -37,7 +37,15 @@ from ..extensions import db
 from ..org.models import OrgUnit
 from ..people.models import Person
 from .models import Cohort, CohortPerson
-from .queries import listed_completions, members_of, months_reached, person_year, supervised_clause, trained_clause
+from .queries import (
+    listed_completions,
+    members_of,
+    months_reached,
+    person_year,
+    supervised_clause,
+    trained_clause,
+    unpassed_courses,
+)
 
 COLUMNS = (
     "cohort_id",
@@ -62,15 +70,19 @@ def standing(cohort: Cohort, among: list[int] | None = None, session=None):
     members = people.subquery("members")
     py = person_year(cohort.year, people)
     listed = listed_completions(cohort, people)
+    unpassed = unpassed_courses(cohort, people)
     reached = months_reached(cohort, people)
+    trained_month = reached.c.trained_month
+    if getattr(cohort, "require_passing", False):  # not trained yet, whatever the hours: no month reached
+        trained_month = case((func.coalesce(unpassed.c.n, 0) == 0, trained_month))
     return (
         select(
             literal(cohort.id).label("cohort_id"),
             members.c.person_id,
-            _flag(trained_clause(cohort, py, listed)).label("trained"),
+            _flag(trained_clause(cohort, py, listed, unpassed)).label("trained"),
             _flag(supervised_clause(cohort, py, unconfirmed=False)).label("supervised"),
             _flag(supervised_clause(cohort, py, unconfirmed=True)).label("supervised_any"),
-            reached.c.trained_month,
+            trained_month.label("trained_month"),
             reached.c.supervised_confirmed_month,
             reached.c.supervised_any_month,
             Person.unit_id,
@@ -79,6 +91,7 @@ def standing(cohort: Cohort, among: list[int] | None = None, session=None):
         .join(Person, Person.id == members.c.person_id)
         .outerjoin(py, py.c.person_id == members.c.person_id)
         .outerjoin(listed, listed.c.person_id == members.c.person_id)
+        .outerjoin(unpassed, unpassed.c.person_id == members.c.person_id)
         .outerjoin(reached, reached.c.person_id == members.c.person_id)
     )
 
@@ -154,6 +167,7 @@ RULE = (
     "min_training_hours",
     "min_courses",
     "program_ids",
+    "require_passing",
     "min_supervision_hours",
     "min_supervision_sessions",
 )

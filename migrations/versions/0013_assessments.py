@@ -8,7 +8,8 @@ A course may have assessments (结业考核, a practical, a case report, an onli
 maximum, a pass mark, a weight and a retake rule; ``assessment_results`` holds each person's
 sittings (scored, absent or excused). ``enrolments.passed`` says whether the person passed the
 course's assessments and reached its overall pass mark; a course with assessments is completed
-only by those who passed.
+only by those who passed. ``cohorts.require_passing`` (false for every existing cohort) makes a
+cohort's "trained" ask for passing the assessments of the year's courses too.
 
 Until now a course could declare a pass mark but no score could be entered, so nobody completed
 such a course. Each course with a pass mark gets one assessment, "结业考核" (exam, maximum 100,
@@ -80,6 +81,8 @@ def upgrade():
     op.create_index('ix_assessment_results_person', 'assessment_results', ['person_id'], unique=False)
     with op.batch_alter_table('enrolments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('passed', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('cohorts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('require_passing', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     # A course's pass mark becomes its 结业考核, and a stored score that sitting's result.
     conn = op.get_bind()
@@ -131,6 +134,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('cohorts', schema=None) as batch_op:
+        batch_op.drop_column('require_passing')
     with op.batch_alter_table('enrolments', schema=None) as batch_op:
         batch_op.drop_column('passed')
     op.drop_index('ix_assessment_results_person', table_name='assessment_results')

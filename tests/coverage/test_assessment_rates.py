@@ -16,7 +16,7 @@ from shegong_academy.core.exports import csv_bytes
 from shegong_academy.coverage.exports import missing_table
 from shegong_academy.coverage.models import CohortPerson
 from shegong_academy.coverage.queries import assessment_rates, missing_page
-from shegong_academy.coverage.services import create_cohort
+from shegong_academy.coverage.services import create_cohort, update_cohort
 from shegong_academy.extensions import db
 from shegong_academy.org.queries import unit_by_code
 from shegong_academy.training import grading
@@ -92,3 +92,40 @@ def test_the_demo_dashboard_shows_that_all_69_passed(demo_app):
     page = client.get(f"/coverage/?unit={gongshu}&year=2022")
     text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", page.get_data(as_text=True))))
     assert "考核合格 100.0%" in text and "69 名成员中有 69 人通过" in text
+
+
+def test_a_cohort_that_requires_passing_counts_hours_and_a_pass(ctx):
+    """Hours alone make 甲 and 乙 trained by a 3-hour rule; requiring a pass, only who passed the year's
+    assessed courses is, and the month reached is kept only for them."""
+    w = World()
+    crs = course(program(w.district))
+    s = session(crs)  # 3 hours
+    a, b = person(w.street, "甲"), person(w.street, "乙")
+    for p in (a, b):
+        enrol(course=crs, person=p, actor=w.coord)
+        record_attendance(session=s, person=p, status="present", actor=w.coord)
+    final = grading.create_assessment(course=crs, data={"title": "结业考核", "pass_mark": 60}, actor=w.coord)
+    grading.save_results(
+        assessment=final,
+        entries=[Entry(a.id, 1, "scored", 80), Entry(b.id, 1, "scored", 40)],
+        actor=w.coord,
+        source="roster",
+    )
+    data = {"name": "2022年持证", "year": 2022, "member_ids": [a.id, b.id], "min_training_hours": 3}
+    hours_only = create_cohort(data=data, unit=w.district, actor=w.coord)
+    passing = create_cohort(
+        data={**data, "name": "2022年持证（须考核合格）", "require_passing": True}, unit=w.district, actor=w.coord
+    )
+    assert trained(hours_only) == {a.id: True, b.id: True}
+    assert trained(passing) == {a.id: True, b.id: False}
+    months = dict(
+        db.session.execute(
+            select(CohortPerson.person_id, CohortPerson.trained_month).where(CohortPerson.cohort_id == passing.id)
+        ).all()
+    )
+    assert months == {a.id: 202205, b.id: None}
+    grading.save_results(assessment=final, entries=[Entry(b.id, 2, "scored", 70)], actor=w.coord, source="roster")
+    assert trained(passing) == {a.id: True, b.id: True}
+    # taking the requirement off, from the cohort's edit form's service, recomputes at once
+    update_cohort(cohort=passing, data={"require_passing": False}, actor=w.coord)
+    assert passing.require_passing is False and trained(passing) == {a.id: True, b.id: True}
