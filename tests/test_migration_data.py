@@ -436,6 +436,22 @@ ROWS: dict[str, list[Row]] = {
             "assessment_id": 1,
             "person_id": 1,
             "sitting": 1,
+            "quiz": {
+                "title": "随堂测验",
+                "time_limit_minutes": 15,
+                "attempts": 2,
+                "shuffle": True,
+                "questions": [
+                    {
+                        "kind": "single",
+                        "text": "个案工作的第一步是？",
+                        "points": 10,
+                        "options": ["接案", "结案"],
+                        "answer": [0],
+                    },
+                    {"kind": "short", "text": "简述保密原则的例外。", "points": 20},
+                ],
+            },
             "order": [[1, []], [0, [1, 0]]],
             "answers": {"0": [0], "1": "当服务对象有伤害自己或他人的危险时"},
             "marks": {"0": 10, "1": 16},

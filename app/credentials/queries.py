@@ -14,6 +14,7 @@ from ..org.queries import in_scope
 from ..people.models import Person
 from ..training.models import (
     ATTENDED,
+    SEATED,
     Assessment,
     AssessmentResult,
     Attendance,
@@ -253,7 +254,7 @@ def average_scores(credential: CredentialType, people: Select) -> Select:
         select(Enrolment.person_id, func.round(func.avg(Enrolment.score), 1, type_=HOURS).label("average"))
         .join(Course, Course.id == Enrolment.course_id)
         .join(Program, Program.id == Course.program_id)
-        .where(Enrolment.score.is_not(None), Enrolment.person_id.in_(people))
+        .where(Enrolment.score.is_not(None), Enrolment.person_id.in_(people), Enrolment.status.in_(SEATED))
         .group_by(Enrolment.person_id)
     )
     if credential.required_program_ids:

@@ -333,9 +333,14 @@ def _type_form(obj=None) -> CredentialTypeForm:
         SelectChoice(p.id, f"{p.year} {p.title}") for p in db.session.scalars(programs_for(current_user).limit(500))
     ]
     form.required_tiers.choices = [SelectChoice(t, t) for t in TIERS]
+    offered = assessment_options(current_user)
+    shown = {a.id for a, _c, _p in offered}
+    kept = [i for i in (obj.required_assessment_ids or []) if i not in shown] if obj is not None else []
+    if kept:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
+        offered += assessment_options(None, ids=kept)
     form.required_assessment_ids.choices = [
         SelectChoice(a.id, f"{program.year} {program.title} · {course.title} · {a.title}")
-        for a, course, program in assessment_options(current_user)
+        for a, course, program in offered
     ]
     categories = [SelectChoice("", "—")] + [SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES]
     form.transition_from.choices = categories

@@ -7,12 +7,13 @@ from flask import flash, redirect, render_template, request, url_for
 from ..auth.current import current_user, permission_required
 from ..auth.permissions import MANAGE, TEACH
 from ..core.access import found
+from ..core.db import utcnow
 from ..core.domain import DomainError
 from ..core.forms import ActionForm, UploadForm, show_refusal
 from ..core.i18n import _
 from ..core.uow import attempt
 from ..jobs.imports import import_upload
-from . import grading, queries
+from . import grading, queries, quiz
 from .forms import AssessmentForm
 from .labels import ASSESSMENT_KIND_LABELS, OUTCOME_LABELS, RETAKE_LABELS
 from .models import MAX_ATTEMPTS, RESULT_OUTCOMES
@@ -140,6 +141,8 @@ def _posted(rows, sitting: int) -> tuple[list[grading.Entry], dict[int, dict]]:
 @permission_required(TEACH)
 def assessment_roster(assessment_id: int):
     assessment = found(queries.visible_assessment(current_user, assessment_id))
+    if assessment.kind == "quiz":
+        quiz.finish_expired(assessment, utcnow())  # sittings whose time ran out count before the roster is read
     rows = grading.assessment_roster(assessment)
     sitting = _sitting(rows)
     form = ActionForm()
@@ -184,7 +187,7 @@ def _row_errors(error: DomainError) -> dict[int, dict[str, str]]:
 def assessment_import(assessment_id: int):
     assessment = found(queries.visible_assessment(current_user, assessment_id))
     form = UploadForm()
-    count = errors = None
+    count = errors = job = None
     if form.validate_on_submit():
         with attempt() as outcome:
             count, errors, job = import_upload(

@@ -16,11 +16,24 @@ from ..audit.services import changed_fields, record_audit
 from ..core.db import utcnow
 from ..core.domain import Conflict, Invalid
 from ..core.i18n import _l
+from ..coverage.standing import refresh_people as refresh_standings
 from ..extensions import db
 from ..ledger.rollups import refresh_people
 from ..notices.services import notify
+from . import grading
 from .grading import ensure_final_assessment, regrade
-from .models import Assessment, AssessmentResult, Attendance, Course, CourseSession, Enrolment, Program
+from .models import (
+    Assessment,
+    AssessmentResult,
+    Attendance,
+    Course,
+    CourseSession,
+    Enrolment,
+    EvaluationReceipt,
+    EvaluationResponse,
+    Program,
+    QuizAttempt,
+)
 from .queries import enrolled_ids
 from .services import check_scope, course_values, program_values, session_values
 
@@ -158,14 +171,31 @@ def set_course_closed(*, course: Course, closed: bool, actor) -> Course:
 
 
 def _remove_course(course: Course) -> None:
+    for assessment in grading.assessments_of(course.id):
+        requiring = [c.title for c in grading.credentials_requiring(assessment)]
+        if requiring:
+            raise Conflict(
+                _l(
+                    "%(credentials)s requires passing %(title)s of this course: change that credential's rule first.",
+                    credentials="、".join(requiring),
+                    title=assessment.title,
+                )
+            )
+    seated = sorted(enrolled_ids(course.id)) if course.assessed else []
     session_ids = [s.id for s in course.sessions]
     if session_ids:
         db.session.execute(delete(CourseSession).where(CourseSession.id.in_(session_ids)))
     assessments = select(Assessment.id).where(Assessment.course_id == course.id)
+    db.session.execute(delete(QuizAttempt).where(QuizAttempt.assessment_id.in_(assessments)))
     db.session.execute(delete(AssessmentResult).where(AssessmentResult.assessment_id.in_(assessments)))
     db.session.execute(delete(Assessment).where(Assessment.course_id == course.id))
+    db.session.execute(delete(EvaluationResponse).where(EvaluationResponse.course_id == course.id))
+    db.session.execute(delete(EvaluationReceipt).where(EvaluationReceipt.course_id == course.id))
     db.session.execute(delete(Enrolment).where(Enrolment.course_id == course.id))
     db.session.delete(course)
+    db.session.flush()
+    if seated:  # their seats in an assessed course are gone: cohorts requiring a pass count them again
+        refresh_standings(seated)
 
 
 def delete_course(*, course: Course, actor) -> None:

@@ -4,9 +4,13 @@ Questionnaires are data (``questionnaires/<key>.yaml``: ratings from 1 to 5 and 
 Chinese and English). A person holding a seat answers a course's evaluation once, after its first
 session has begun. The answer and the fact of answering are written apart: the answer
 (:class:`EvaluationResponse`) has a random id and only the day; the receipt
-(:class:`EvaluationReceipt`) names the person and nothing of the answer. Nothing is audited, no page,
-export or API answer shows a single response with anything that could name its author, and no result
-is shown for a course until :data:`MIN_RESPONSES` have answered (fewer could be told apart).
+(:class:`EvaluationReceipt`) names the person and nothing of the answer (on SQLite neither table keeps
+rows in the order they came in). What this does not prevent: PostgreSQL marks both rows with the same
+transaction id, and someone who reads the results just before and just after a known person answers
+can tell that answer apart — the results are the organisers', the database is the administrator's.
+Nothing is audited, no page, export or API answer shows a single response with anything that could
+name its author, and no result is shown for a course until :data:`MIN_RESPONSES` have answered (fewer
+could be told apart).
 """
 
 from __future__ import annotations

@@ -258,6 +258,9 @@ class EvaluationResponse(db.Model):
     """
 
     __tablename__ = "evaluation_responses"
+    # SQLite keeps a table in rowid order, the order rows came in; without one, responses are kept in the
+    # order of their random ids and receipts in person order, so neither file order matches the other.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
@@ -270,6 +273,7 @@ class EvaluationReceipt(db.Model):
     """That a person has answered a course's evaluation (so they answer once), and nothing more."""
 
     __tablename__ = "evaluation_receipts"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
@@ -293,6 +297,8 @@ class QuizAttempt(db.Model):
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     sitting: Mapped[int]
+    # The quiz as it was when the sitting was dealt (key included): a later sync does not change a sitting.
+    quiz: Mapped[dict] = mapped_column(JSON)
     order: Mapped[list] = mapped_column(JSON)  # [[question index, [option indices as shown]], …]
     answers: Mapped[dict] = mapped_column(JSON, default=dict)  # question index (text) → the answer given
     marks: Mapped[dict] = mapped_column(JSON, default=dict)  # question index (text) → points earned

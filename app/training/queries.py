@@ -21,6 +21,7 @@ from .models import (
     ATTENDED,
     SEATED,
     Assessment,
+    AssessmentResult,
     Attendance,
     Course,
     CourseContent,
@@ -293,10 +294,19 @@ def deletion_consequences(courses: list[Course]) -> list[str]:
     ids = [c.id for c in courses]
     sessions = db.session.scalar(select(func.count()).where(CourseSession.course_id.in_(ids)))
     enrolments = db.session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.course_id.in_(ids)))
-    return [
+    out = [
         _("%(n)d courses, %(s)d sessions and %(e)d enrolments will be removed.", n=len(ids), s=sessions, e=enrolments),
-        _("Nothing that counts is lost: nobody attended. This cannot be undone."),
     ]
+    assessments, sittings = db.session.execute(
+        select(func.count(Assessment.id.distinct()), func.count(AssessmentResult.id))
+        .select_from(Assessment)
+        .outerjoin(AssessmentResult, AssessmentResult.assessment_id == Assessment.id)
+        .where(Assessment.course_id.in_(ids))
+    ).one()
+    if assessments:
+        out.append(_("%(a)d assessments and the %(s)d scores entered for them go too.", a=assessments, s=sittings))
+    out.append(_("Nothing that counts is lost: nobody attended. This cannot be undone."))
+    return out
 
 
 def check_in_figures(session: CourseSession) -> dict[str, int]:
@@ -541,15 +551,17 @@ def catalogue(person: Person, year: int) -> list[dict]:
     return out
 
 
-def assessment_options(viewer, limit: int = 500) -> list[tuple[Assessment, Course, Program]]:
-    """The assessments of the programs ``viewer`` may see, newest program first (offered to credential rules)."""
-    return list(
-        db.session.execute(
-            select(Assessment, Course, Program)
-            .join(Course, Course.id == Assessment.course_id)
-            .join(Program, Program.id == Course.program_id)
-            .where(_scope(viewer, TEACH))
-            .order_by(Program.year.desc(), Program.id, Course.code, Assessment.position)
-            .limit(limit)
-        ).all()
+def assessment_options(
+    viewer, limit: int = 500, ids: list[int] | None = None
+) -> list[tuple[Assessment, Course, Program]]:
+    """The assessments of the programs ``viewer`` may see (any, without a viewer: of ``ids``), newest program first
+    (offered to credential rules)."""
+    stmt = (
+        select(Assessment, Course, Program)
+        .join(Course, Course.id == Assessment.course_id)
+        .join(Program, Program.id == Course.program_id)
+        .order_by(Program.year.desc(), Program.id, Course.code, Assessment.position)
+        .limit(limit)
     )
+    stmt = stmt.where(_scope(viewer, TEACH)) if viewer is not None else stmt.where(Assessment.id.in_(ids or []))
+    return list(db.session.execute(stmt).all())

@@ -22,7 +22,7 @@ from ..core.domain import Conflict, Invalid, NotFound
 from ..core.i18n import _l
 from ..extensions import db
 from .grading import Entry, save_results
-from .models import SEATED, Assessment, AssessmentResult, CourseContent, Enrolment, QuizAttempt
+from .models import MAX_ATTEMPTS, SEATED, Assessment, AssessmentResult, CourseContent, Enrolment, QuizAttempt
 
 MAX_SHORT = 2000
 
@@ -62,17 +62,18 @@ def is_seated(assessment: Assessment, person_id: int) -> bool:
 
 
 def start(*, assessment: Assessment, person_id: int, now: datetime, rng: random.Random | None = None) -> QuizAttempt:
-    """Resume the person's open sitting, or deal a new one if attempts are left (flushes)."""
+    """Resume the person's open sitting (one whose time ran out is submitted and returned as it is), or deal a
+    new one if attempts are left and no earlier sitting waits for grading (flushes)."""
     quiz = quiz_of(assessment)
     if quiz is None or not is_seated(assessment, person_id):
         raise NotFound(_l("Not found."))
     attempts = attempts_of(assessment, person_id)
     for attempt in attempts:
         if attempt.state == "open":
-            if finish_if_late(attempt, now):
-                break
+            finish_if_late(attempt, now)
             return attempt
-    attempts = attempts_of(assessment, person_id)
+    if any(a.state == "submitted" for a in attempts):
+        raise Conflict(_l("Your last sitting waits for its short answers to be graded: retake it once they are."))
     if len(attempts) >= quiz["attempts"]:
         raise Conflict(_l("You have used all %(n)d attempts of this quiz.", n=quiz["attempts"]))
     latest_result = db.session.scalar(
@@ -81,6 +82,8 @@ def start(*, assessment: Assessment, person_id: int, now: datetime, rng: random.
         )
     )
     sitting = max(latest_result or 0, max((a.sitting for a in attempts), default=0)) + 1
+    if sitting > MAX_ATTEMPTS:
+        raise Conflict(_l("At most %(n)d sittings.", n=MAX_ATTEMPTS))
     rng = rng or random.SystemRandom()
     order = []
     for index, question in enumerate(quiz["questions"]):
@@ -95,6 +98,7 @@ def start(*, assessment: Assessment, person_id: int, now: datetime, rng: random.
         assessment_id=assessment.id,
         person_id=person_id,
         sitting=sitting,
+        quiz=quiz,
         order=order,
         answers={},
         marks={},
@@ -113,7 +117,7 @@ def question_at(attempt: QuizAttempt, position: int) -> dict | None:
     if not 1 <= position <= len(attempt.order):
         return None
     index, shown = attempt.order[position - 1]
-    question = quiz_of(attempt.assessment)["questions"][index]
+    question = attempt.quiz["questions"][index]
     saved = attempt.answers.get(str(index))
     if question["kind"] in ("single", "multiple") and saved is not None:
         saved = sorted(shown.index(i) for i in saved if i in shown)
@@ -145,7 +149,7 @@ def save_answer(attempt: QuizAttempt, position: int, values: list[str], now: dat
     if not 1 <= position <= len(attempt.order):
         raise NotFound(_l("Not found."))
     index, shown = attempt.order[position - 1]
-    question = quiz_of(attempt.assessment)["questions"][index]
+    question = attempt.quiz["questions"][index]
     values = [v for v in values if v not in ("", None)]
     answer: object = None
     kind = question["kind"]
@@ -187,7 +191,7 @@ def submit(attempt: QuizAttempt, now: datetime) -> None:
     """Grade the choices; record the result now, or once a coordinator has graded the short answers."""
     if attempt.state != "open":
         raise Conflict(_l("This quiz has been submitted."))
-    quiz = quiz_of(attempt.assessment)
+    quiz = attempt.quiz
     marks = {}
     waiting = False
     for index, question in enumerate(quiz["questions"]):
@@ -207,12 +211,31 @@ def submit(attempt: QuizAttempt, now: datetime) -> None:
         _record(attempt, quiz, actor=None)
 
 
+def finish_expired(assessment: Assessment, now: datetime) -> int:
+    """Submit the assessment's open sittings whose time is up; return how many."""
+    late = db.session.scalars(
+        select(QuizAttempt).where(
+            QuizAttempt.assessment_id == assessment.id,
+            QuizAttempt.state == "open",
+            QuizAttempt.deadline_at <= now,
+        )
+    ).all()
+    for attempt in late:
+        finish_if_late(attempt, now)
+    return len(late)
+
+
+def reveals(attempt: QuizAttempt) -> bool:
+    """Whether the sitting's page may say which answers were right: only once no sitting is left to take."""
+    if attempt.state == "open":
+        return False
+    taken = attempts_of(attempt.assessment, attempt.person_id)
+    return len(taken) >= attempt.quiz["attempts"] and all(a.state != "open" for a in taken)
+
+
 def awaiting(assessment: Assessment, now: datetime) -> list[QuizAttempt]:
     """The assessment's sittings whose short answers wait for a coordinator (sittings past time submitted)."""
-    for attempt in db.session.scalars(
-        select(QuizAttempt).where(QuizAttempt.assessment_id == assessment.id, QuizAttempt.state == "open")
-    ):
-        finish_if_late(attempt, now)
+    finish_expired(assessment, now)
     return list(
         db.session.scalars(
             select(QuizAttempt)
@@ -226,7 +249,7 @@ def grade_short(*, attempt: QuizAttempt, marks: dict[int, object], actor) -> Non
     """A coordinator's points for a submitted sitting's short answers; then the sitting counts."""
     if attempt.state != "submitted":
         raise Conflict(_l("This sitting has no answers waiting to be graded."))
-    quiz = quiz_of(attempt.assessment)
+    quiz = attempt.quiz
     errors = {}
     given = dict(attempt.marks)
     for index, question in enumerate(quiz["questions"]):
@@ -249,17 +272,23 @@ def grade_short(*, attempt: QuizAttempt, marks: dict[int, object], actor) -> Non
 
 
 def _record(attempt: QuizAttempt, quiz: dict, actor) -> None:
-    """The sitting's points scaled to the assessment's maximum, as its result of that sitting."""
+    """The sitting's points scaled to the assessment's maximum, as the assessment's next result: appended after
+    whatever was entered, never over it. Someone who no longer holds a seat keeps the score on the sitting only."""
     assessment = attempt.assessment
     earned = sum(Decimal(v) for v in attempt.marks.values())
     score = (earned / total_points(quiz) * assessment.max_score).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     attempt.score = score
+    db.session.flush()
+    if not is_seated(assessment, attempt.person_id):
+        return
     latest = db.session.scalar(
         select(func.max(AssessmentResult.attempt)).where(
             AssessmentResult.assessment_id == assessment.id, AssessmentResult.person_id == attempt.person_id
         )
     )
-    sitting = min(attempt.sitting, (latest or 0) + 1)
+    sitting = (latest or 0) + 1
+    if sitting > MAX_ATTEMPTS:
+        return  # the roster holds every sitting there may be: the score stays on the quiz sitting
     save_results(
         assessment=assessment,
         entries=[Entry(attempt.person_id, sitting, "scored", score)],

@@ -40,6 +40,9 @@ def start_quiz(assessment_id: int):
     if not outcome.ok:
         show_refusal(outcome.error)
         return redirect(url_for("training.my_course", course_id=assessment.course_id))
+    if sitting.state != "open":  # its time ran out: it was submitted with the answers saved
+        flash(_("Time is up: the quiz was submitted with the answers saved."), "error")
+        return redirect(url_for("training.quiz_sitting", attempt_id=sitting.id))
     unanswered = [n for n, (index, _o) in enumerate(sitting.order, start=1) if str(index) not in sitting.answers]
     return redirect(url_for("training.quiz_question", attempt_id=sitting.id, position=(unanswered or [1])[0]))
 
@@ -82,7 +85,7 @@ def quiz_question(attempt_id: int, position: int):
         sitting=sitting,
         question=question,
         count=len(sitting.order),
-        title=quiz.quiz_of(sitting.assessment)["title"],
+        title=sitting.quiz["title"],
         minutes_left=_time_left(sitting),
         form=form,
     )
@@ -100,8 +103,9 @@ def quiz_sitting(attempt_id: int):
         sitting=sitting,
         questions=questions,
         indices=[index for index, _o in sitting.order],
-        title=quiz.quiz_of(sitting.assessment)["title"],
-        total=quiz.total_points(quiz.quiz_of(sitting.assessment)),
+        title=sitting.quiz["title"],
+        total=quiz.total_points(sitting.quiz),
+        reveal=quiz.reveals(sitting),
         minutes_left=_time_left(sitting),
         form=ActionForm(),
     )
@@ -129,12 +133,12 @@ def submit_quiz(attempt_id: int):
 @permission_required(TEACH)
 def grade_quiz(assessment_id: int):
     assessment = found(queries.visible_assessment(current_user, assessment_id))
-    questions = (quiz.quiz_of(assessment) or {}).get("questions", [])
     form = ActionForm()
     if form.validate_on_submit():
         sitting = db.session.get(QuizAttempt, request.form.get("attempt", type=int) or 0)
         if sitting is None or sitting.assessment_id != assessment.id:
             abort(404)
+        questions = sitting.quiz["questions"]
         marks = {i: request.form.get(f"mark-{i}", "") for i, q in enumerate(questions) if q["kind"] == "short"}
         with attempting() as outcome:
             quiz.grade_short(attempt=sitting, marks=marks, actor=current_user)
@@ -145,7 +149,7 @@ def grade_quiz(assessment_id: int):
     return render_template(
         "lms/training/quiz_grading.html",
         assessment=assessment,
-        questions=questions,
-        waiting=quiz.awaiting(assessment, utcnow()) if questions else [],
+        is_quiz=assessment.kind == "quiz",
+        waiting=quiz.awaiting(assessment, utcnow()),
         form=form,
     )

@@ -526,7 +526,7 @@ def session_qr_svg(session_id: int):
 def session_import(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     form = UploadForm()
-    count = errors = None
+    count = errors = job = None
     if form.validate_on_submit():
         with attempt() as outcome:
             count, errors, job = import_upload(
@@ -705,6 +705,7 @@ def _quizzes(person, assessments) -> dict[int, dict]:
         found_quiz = quiz.quiz_of(a)
         if found_quiz is None:
             continue
+        quiz.finish_expired(a, utcnow())
         attempts = quiz.attempts_of(a, person.id)
         out[a.id] = {
             "allowed": found_quiz["attempts"],

@@ -70,7 +70,7 @@ def _entry(n: int, raw: dict, person_id: int | None, errors: list[RowError]) -> 
     cell = (raw.get("score") or "").strip()
     reason = (raw.get("reason") or "").strip() or None
     sitting = (raw.get("sitting") or "").strip() or "1"
-    if not sitting.isdigit():
+    if not sitting.isdecimal() or not sitting.isascii():
         errors.append(RowError(n, "sitting", _l("The sitting is a number: 1 for the first, 2 for the first retake.")))
         return None
     outcome = OUTCOME_WORDS.get(cell.lower())

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +23,7 @@ from ..core.numbers import parse_decimal
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..coverage.models import Cohort
 from ..coverage.queries import members_of
+from ..coverage.standing import refresh_people as refresh_standings
 from ..extensions import db
 from ..ledger.queries import completions
 from ..ledger.rollups import refresh_people
@@ -52,6 +53,13 @@ from .models import (
     Program,
 )
 from .queries import enrolled_ids
+
+
+def refresh_passing(course: Course, person_ids: list[int]) -> None:
+    """A seat in a course with assessments came or went: a cohort requiring a pass may count these people
+    differently (the ledger's other figures do not change until they attend or are graded)."""
+    if person_ids and course.assessed and db.session.scalar(select(exists().where(Cohort.require_passing))):
+        refresh_standings(person_ids)
 
 
 def check_scope(actor, unit: OrgUnit, permission: str = MANAGE) -> None:
@@ -280,6 +288,8 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
     db.session.expire(course, ["seats_taken", "waitlist_seq"])
     if existing is not None:
         refresh_people([person.id])  # earlier attendance may complete the course again
+    elif status == "enrolled":
+        refresh_passing(course, [person.id])
     record_audit(
         actor=actor,
         action=f"enrolment.{status}",
@@ -429,6 +439,7 @@ def _promote_first(course: Course, actor) -> Enrolment | None:
         if flipped:
             db.session.expire_all()
             promoted = db.session.get(Enrolment, enrolment_id)
+            refresh_passing(course, [promoted.person_id])
             record_audit(
                 actor=actor,
                 action="enrolment.promote",

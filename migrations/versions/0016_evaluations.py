@@ -6,7 +6,8 @@ Create Date: 2026-11-30 20:00:00
 
 ``evaluation_responses`` holds each answer with a random id and the day only; ``evaluation_receipts``
 records that a person answered a course's evaluation (so they answer once) and nothing of what they
-answered: no column links the two. New tables: no existing row changes. Downgrade drops them.
+answered: no column links the two. On SQLite both are WITHOUT ROWID tables, kept in key order rather
+than the order rows came in, so the file's order cannot match a receipt to its response either. New tables: no existing row changes. Downgrade drops them.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -25,7 +26,8 @@ def upgrade():
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_evaluation_receipts_course_id_courses'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_evaluation_receipts_person_id_people')),
-    sa.PrimaryKeyConstraint('course_id', 'person_id', name=op.f('pk_evaluation_receipts'))
+    sa.PrimaryKeyConstraint('course_id', 'person_id', name=op.f('pk_evaluation_receipts')),
+    sqlite_with_rowid=False,
     )
     op.create_table('evaluation_responses',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -34,7 +36,8 @@ def upgrade():
     sa.Column('answers', sa.JSON(), nullable=False),
     sa.Column('submitted_on', sa.Date(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_evaluation_responses_course_id_courses'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_responses'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_responses')),
+    sqlite_with_rowid=False,
     )
     op.create_index(op.f('ix_evaluation_responses_course_id'), 'evaluation_responses', ['course_id'], unique=False)
 

@@ -5,8 +5,8 @@ Revises: 0016_evaluations
 Create Date: 2026-11-30 20:20:00
 
 ``course_contents.quiz`` holds a content's optional quiz as synced from ``quiz.yaml`` (its answer
-key stays on the server); ``quiz_attempts`` holds each sitting of a quiz assessment: the order the
-questions were dealt in, the answers saved as they are given, the points and the state. A new
+key stays on the server); ``quiz_attempts`` holds each sitting of a quiz assessment: the quiz as it was
+dealt (a later sync changes no sitting), the order the questions were dealt in, the answers saved as they are given, the points and the state. A new
 nullable column (no content has a quiz until the next sync) and a new table: no existing row
 changes. Downgrade drops them.
 """
@@ -29,6 +29,7 @@ def upgrade():
     sa.Column('assessment_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('sitting', sa.Integer(), nullable=False),
+    sa.Column('quiz', sa.JSON(), nullable=False),
     sa.Column('order', sa.JSON(), nullable=False),
     sa.Column('answers', sa.JSON(), nullable=False),
     sa.Column('marks', sa.JSON(), nullable=False),

@@ -129,3 +129,26 @@ def test_a_cohort_that_requires_passing_counts_hours_and_a_pass(ctx):
     # taking the requirement off, from the cohort's edit form's service, recomputes at once
     update_cohort(cohort=passing, data={"require_passing": False}, actor=w.coord)
     assert passing.require_passing is False and trained(passing) == {a.id: True, b.id: True}
+
+
+def test_a_new_seat_in_an_assessed_course_counts_at_once_for_a_cohort_requiring_a_pass(ctx):
+    w = World()
+    crs = course(program(w.district))
+    grading.create_assessment(course=crs, data={"title": "结业考核", "pass_mark": 60}, actor=w.coord)
+    other = course(crs.program, code="C2")
+    s = session(other)  # hours from another course, without assessment
+    a = person(w.street, "甲")
+    enrol(course=other, person=a, actor=w.coord)
+    record_attendance(session=s, person=a, status="present", actor=w.coord)
+    cohort = create_cohort(
+        data={"name": "须考核", "year": 2022, "member_ids": [a.id], "min_training_hours": 3, "require_passing": True},
+        unit=w.district,
+        actor=w.coord,
+    )
+    assert trained(cohort) == {a.id: True}  # no assessed course yet: nothing to pass
+    enrol(course=crs, person=a, actor=w.coord)  # a seat in the assessed course, not yet passed
+    assert trained(cohort) == {a.id: False}
+    from shegong_academy.training.services import withdraw
+
+    withdraw(course=crs, person=a, actor=w.coord)
+    assert trained(cohort) == {a.id: True}

@@ -127,3 +127,12 @@ def test_the_rule_takes_only_assessments_the_coordinator_sees_and_keeps_them_fro
         assert "项目社工转岗证书" in str(kept.value.message)
     db.session.rollback()
     assert grading.assessments_of(exam.course_id)[0].id == exam.id
+    # nor does deleting its course take it away (a course nobody attended can be deleted)
+    from shegong_academy.training.changes import delete_course
+    from shegong_academy.training.models import Attendance
+
+    db.session.execute(Attendance.__table__.delete())
+    with pytest.raises(Conflict):
+        delete_course(course=exam.course, actor=w.coord)
+    db.session.rollback()
+    assert grading.assessments_of(exam.course_id)

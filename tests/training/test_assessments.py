@@ -414,6 +414,9 @@ def test_import_scores_in_chinese_all_or_nothing(site):
     assert stored(site) == {pa: [("absent", None, None, "import")], pb: [("excused", None, "病假", "import")]}
     r = upload(c, site.ids.assessment, f"身份证号,成绩,考试次数\n{a},64,2\n")
     assert r.status_code == 302 and stored(site)[pa][-1] == ("scored", Decimal("64.0"), None, "import")
+    # a sitting that only looks like a number (a superscript two, a full-width three) is a row error, not a crash
+    r = upload(c, site.ids.assessment, f"身份证号,成绩,考试次数\n{a},70,²\n{a},70,３\n")
+    assert r.status_code == 200 and "The sitting is a number" in r.get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- API

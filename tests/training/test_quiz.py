@@ -207,3 +207,79 @@ def test_no_page_before_submission_holds_the_answer_key(app, tmp_path):
     assert other.get(paths[0]).status_code == 404
     with app.app_context():
         assert db.session.get(QuizAttempt, sitting_id).state == "open"
+
+
+def test_a_sitting_waiting_for_grading_holds_the_retake_and_results_never_overwrite(quizzed):
+    """A retake waits until the short answers are graded, and a quiz's result follows whatever the roster holds."""
+    q = quizzed
+    pid = q.w.person.id
+    first = quiz.start(assessment=q.assessment, person_id=pid, now=NOW)
+    answer_all_rightly(first, NOW)
+    quiz.submit(first, NOW + timedelta(minutes=1))
+    with pytest.raises(Conflict):
+        quiz.start(assessment=q.assessment, person_id=pid, now=NOW + timedelta(minutes=2))
+    # meanwhile the coordinator enters a sitting on the roster (an exam on paper, say)
+    grading.save_results(
+        assessment=q.assessment, entries=[grading.Entry(pid, 1, "scored", "55")], actor=q.w.coord, source="roster"
+    )
+    quiz.grade_short(attempt=first, marks={3: 20}, actor=q.w.coord)
+    rows = db.session.scalars(select(AssessmentResult).order_by(AssessmentResult.attempt)).all()
+    assert [(r.attempt, r.score, r.source) for r in rows] == [
+        (1, Decimal("55.0"), "roster"),
+        (2, Decimal("100.0"), "quiz"),
+    ]
+
+
+def test_time_up_submits_the_sitting_rather_than_dealing_another(quizzed):
+    q = quizzed
+    pid = q.w.trainee_person.id
+    first = quiz.start(assessment=q.assessment, person_id=pid, now=NOW)
+    again = quiz.start(assessment=q.assessment, person_id=pid, now=NOW + timedelta(minutes=30))
+    assert again.id == first.id and again.state == "graded"  # nothing written, no short answer to grade
+    assert len(quiz.attempts_of(q.assessment, pid)) == 1  # no attempt spent without asking
+
+
+def test_a_withdrawn_trainees_late_sitting_closes_without_a_result(quizzed):
+    from shegong_academy.training.services import withdraw
+
+    q = quizzed
+    sitting = quiz.start(assessment=q.assessment, person_id=q.w.person.id, now=NOW)
+    withdraw(course=q.course, person=q.w.person, actor=q.w.coord)
+    assert quiz.awaiting(q.assessment, NOW + timedelta(hours=1)) == []  # no error for the coordinator's page
+    assert sitting.state == "graded" and db.session.scalar(select(AssessmentResult.id)) is None
+
+
+def test_a_sitting_keeps_the_quiz_it_was_dealt_when_the_content_changes(quizzed):
+    q = quizzed
+    sitting = quiz.start(assessment=q.assessment, person_id=q.w.person.id, now=NOW)
+    shorter = QUIZ_YAML.split("  - kind: multiple")[0]  # one question left
+    sync_content(write_content(q.root, shorter))
+    assert len(quiz.quiz_of(q.assessment)["questions"]) == 1
+    assert [quiz.question_at(sitting, n)["kind"] for n in range(1, 5)]  # every page of the sitting still reads
+    answer_all_rightly(sitting, NOW)
+    quiz.submit(sitting, NOW + timedelta(minutes=1))
+    assert sitting.state == "submitted" and sitting.marks == {"0": 10, "1": 10, "2": 10}
+
+
+def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_path):
+    with app.app_context():
+        sync_content(write_content(tmp_path, QUIZ_YAML))  # two attempts, no short answer
+        w = World()
+        crs = course(program(w.district), content_slug="quizzed")
+        enrol(course=crs, person=w.trainee_person, actor=w.coord)
+        assessment = grading.create_assessment(
+            course=crs, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60}, actor=w.coord
+        )
+        db.session.commit()
+        assessment_id = assessment.id
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert login(c, "trainee").status_code == 302
+    for n in (1, 2):
+        sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+        assert c.post(sitting_url + "/submit").status_code == 302
+        page = c.get(sitting_url).get_data(as_text=True)
+        assert ("Wrong" in page) is (n == 2), n  # the first result holds back which answers were right
+    refused = c.post(f"/my/assessments/{assessment_id}/quiz")
+    assert refused.status_code == 302
+    assert "You have used all 2 attempts of this quiz." in c.get(refused.location).get_data(as_text=True)
