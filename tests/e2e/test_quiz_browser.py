@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from shegong_academy.demo.world import DEMO_PASSWORD
 from tests.e2e.conftest import TIMEOUT_MS
@@ -13,6 +14,12 @@ from tests.e2e.conftest import TIMEOUT_MS
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 390, "height": 844}
+
+
+def serious(page) -> list[str]:
+    """axe's serious and critical findings on the page."""
+    results = Axe().run(page)
+    return [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def _signed_in(browser, live_server, username, **kw):
@@ -39,6 +46,7 @@ def test_a_trainee_takes_the_demo_quiz_on_a_phone(browser, live_server):
         sitting = re.search(r"/my/quiz/(\d+)/", page.url)[1]
         count = int(re.search(r"共 (\d+) 题", page.locator("h1").inner_text())[1])
         assert count == 7
+        assert serious(page) == []
         for n in range(1, count + 1):
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], n
             if page.locator("textarea[name=answer]").count():
@@ -55,6 +63,7 @@ def test_a_trainee_takes_the_demo_quiz_on_a_phone(browser, live_server):
             page.get_by_role("button", name=re.compile("保存并下一题|保存并检查")).click()
         assert page.url.endswith(f"/my/quiz/{sitting}")
         assert page.locator(".quiz-overview .tag.ok").count() == 7  # every question answered
+        assert serious(page) == []
         page.get_by_role("button", name="提交测验").click()
         page.wait_for_load_state()
         assert "简答题将由主办方评分" in page.content()
