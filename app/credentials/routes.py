@@ -18,6 +18,7 @@ from flask import (
     send_file,
     url_for,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -34,7 +35,7 @@ from ..jobs import queries as job_queries
 from ..org.queries import unit_for, visible_units
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
-from ..training.models import TIERS
+from ..training.models import TIERS, Program
 from ..training.queries import assessment_options, programs_for
 from . import queries, services, types
 from .badges import open_badge
@@ -329,9 +330,11 @@ def _type_form(obj=None) -> CredentialTypeForm:
     form = CredentialTypeForm(obj=obj)
     form.design.choices = [SelectChoice(d, f"{d} · {load_design(d).title}") for d in available_designs()]
     form.issuer_unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in visible_units(current_user)]
-    form.required_program_ids.choices = [
-        SelectChoice(p.id, f"{p.year} {p.title}") for p in db.session.scalars(programs_for(current_user).limit(500))
-    ]
+    programs = list(db.session.scalars(programs_for(current_user).limit(500)))
+    missing = set(obj.required_program_ids or []) - {p.id for p in programs} if obj is not None else set()
+    if missing:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
+        programs += list(db.session.scalars(select(Program).where(Program.id.in_(missing))))
+    form.required_program_ids.choices = [SelectChoice(p.id, f"{p.year} {p.title}") for p in programs]
     form.required_tiers.choices = [SelectChoice(t, t) for t in TIERS]
     offered = assessment_options(current_user)
     shown = {a.id for a, _c, _p in offered}

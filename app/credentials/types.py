@@ -157,8 +157,9 @@ def _hours(value, field: str, errors: dict) -> Decimal | None:
     return hours
 
 
-def _assessments(values, actor, errors: dict) -> list[int]:
-    """The assessments a type requires: ids of assessments of programs the actor may see (all: no actor)."""
+def _assessments(values, actor, errors: dict, kept: frozenset[int] = frozenset()) -> list[int]:
+    """The assessments a type requires: ids of assessments of programs the actor may see (all: no actor), or that
+    the type required already (``kept``: an editor outside their programs keeps them, never adds them)."""
     try:
         ids = sorted({int(i) for i in values or []})
     except (TypeError, ValueError):
@@ -169,12 +170,12 @@ def _assessments(values, actor, errors: dict) -> list[int]:
     stmt = select(Assessment.id).join(Course, Course.id == Assessment.course_id).where(Assessment.id.in_(ids))
     if actor is not None:
         stmt = stmt.where(Course.program_id.in_(programs_for(actor, None).with_only_columns(Program.id)))
-    if set(db.session.scalars(stmt)) != set(ids):
+    if set(db.session.scalars(stmt)) | (kept & set(ids)) != set(ids):
         errors["required_assessment_ids"] = _l("Unknown assessment.")
     return ids
 
 
-def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
+def type_values(data: dict, actor, credential_id: int | None = None, kept: dict | None = None) -> dict:
     """Check a credential type's fields; return them cleaned, or raise :class:`Invalid` naming each bad one."""
     errors: dict = {}
     name = (data.get("name") or "").strip()
@@ -198,7 +199,7 @@ def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
     program_ids = sorted({int(i) for i in data.get("required_program_ids") or []})
     if program_ids and actor is not None:
         visible = set(db.session.scalars(programs_for(actor, None).with_only_columns(Program.id)))
-        if set(program_ids) - visible:
+        if set(program_ids) - visible - set((kept or {}).get("required_program_ids") or []):
             errors["required_program_ids"] = _l("Unknown program.")
     elif program_ids and len(db.session.scalars(select(Program.id).where(Program.id.in_(program_ids))).all()) != len(
         program_ids
@@ -207,7 +208,12 @@ def type_values(data: dict, actor, credential_id: int | None = None) -> dict:
     tiers = sorted(set(data.get("required_tiers") or []))
     if set(tiers) - set(TIERS):
         errors["required_tiers"] = _l("Unknown tier.")
-    assessment_ids = _assessments(data.get("required_assessment_ids"), actor, errors)
+    assessment_ids = _assessments(
+        data.get("required_assessment_ids"),
+        actor,
+        errors,
+        frozenset((kept or {}).get("required_assessment_ids") or []),
+    )
     average = data.get("min_average_score")
     if average in (None, ""):
         average = None
@@ -300,7 +306,8 @@ def update_type(
         raise NotFound(_l("Not found."))
     merged = {f: getattr(credential, f) for f in FIELDS}
     merged.update({k: v for k, v in data.items() if k in FIELDS})
-    values = type_values(merged, actor, credential.id)
+    already = {k: list(getattr(credential, k) or []) for k in ("required_program_ids", "required_assessment_ids")}
+    values = type_values(merged, actor, credential.id, kept=already)
     new_seal = _store_seal(*check_seal(*seal)) if seal is not None else None
     before = _snapshot(credential)
     for key, value in values.items():

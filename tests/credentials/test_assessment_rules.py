@@ -136,3 +136,49 @@ def test_the_rule_takes_only_assessments_the_coordinator_sees_and_keeps_them_fro
         delete_course(course=exam.course, actor=w.coord)
     db.session.rollback()
     assert grading.assessments_of(exam.course_id)
+
+
+def test_an_editor_keeps_what_the_rule_requires_beyond_their_programs_but_adds_nothing_from_there(camp):
+    """An administrator's rule names an assessment of 西湖区; 拱墅区's coordinator, who issues the credential,
+    corrects its title: the requirement stays. Adding another assessment of 西湖区 is refused."""
+    w, _people, exam, _report = camp
+    elsewhere = course(program(w.other), code="XH")
+    theirs = grading.create_assessment(course=elsewhere, data={"title": "西湖区结业考核", "pass_mark": 60}, actor=None)
+    another = grading.create_assessment(course=elsewhere, data={"title": "西湖区实务", "pass_mark": 6}, actor=None)
+    cred = types.create_type(
+        data={**DATA, "required_assessment_ids": [exam.id, theirs.id], "required_program_ids": [elsewhere.program_id]},
+        issuer_unit=w.district,
+        seal=None,
+        actor=None,
+    )
+    types.update_type(credential=cred, data={"title": "项目社工转岗证书（2026）"}, seal=None, actor=w.coord)
+    assert sorted(cred.required_assessment_ids) == sorted([exam.id, theirs.id])
+    assert cred.required_program_ids == [elsewhere.program_id]
+    with pytest.raises(Invalid) as refused:
+        types.update_type(
+            credential=cred,
+            data={"required_assessment_ids": [exam.id, theirs.id, another.id]},
+            seal=None,
+            actor=w.coord,
+        )
+    assert set(refused.value.errors) == {"required_assessment_ids"}
+
+
+def test_the_edit_form_offers_what_the_rule_requires_even_beyond_the_editors_list(app, tmp_path):
+    from tests.factories import login
+
+    with app.app_context():
+        use_storage(app, tmp_path / "store")
+        w = World()
+        exam = grading.create_assessment(
+            course=course(program(w.other), code="XH"), data={"title": "西湖区结业考核", "pass_mark": 60}, actor=None
+        )
+        cred = types.create_type(
+            data={**DATA, "required_assessment_ids": [exam.id]}, issuer_unit=w.district, seal=None, actor=None
+        )
+        db.session.commit()
+        cred_id, exam_id = cred.id, exam.id
+    c = app.test_client()
+    assert login(c, "coord").status_code == 302
+    page = c.get(f"/credentials/{cred_id}/edit").get_data(as_text=True)
+    assert f'<option selected value="{exam_id}">' in page  # chosen, though 西湖区 is not the editor's
