@@ -73,6 +73,18 @@ FERNET = (
     "OqULsEW1JdHffChjHb_QQjsLfebSBckTsjFEfEHVWoHrYd-itEk="
 )
 
+# A content's quiz as synced from quiz.yaml: a sitting keeps the copy it was dealt.
+QUIZ = {
+    "title": "随堂测验",
+    "time_limit_minutes": 15,
+    "attempts": 2,
+    "shuffle": True,
+    "questions": [
+        {"kind": "single", "text": "个案工作的第一步是？", "points": 10, "options": ["接案", "结案"], "answer": [0]},
+        {"kind": "short", "text": "简述保密原则的例外。", "points": 20},
+    ],
+}
+
 # Realistic rows for every table, in any order (foreign keys decide the insertion order).
 ROWS: dict[str, list[Row]] = {
     "org_units": [
@@ -264,22 +276,7 @@ ROWS: dict[str, list[Row]] = {
         {
             "id": 1,
             "slug": "case-work-basics",
-            "quiz": {
-                "title": "随堂测验",
-                "time_limit_minutes": 15,
-                "attempts": 2,
-                "shuffle": True,
-                "questions": [
-                    {
-                        "kind": "single",
-                        "text": "个案工作的第一步是？",
-                        "points": 10,
-                        "options": ["接案", "结案"],
-                        "answer": [0],
-                    },
-                    {"kind": "short", "text": "简述保密原则的例外。", "points": 20},
-                ],
-            },
+            "quiz": QUIZ,
             "code": "SG-101",
             "title": "个案工作基础",
             "hours": Decimal("6.0"),
@@ -436,22 +433,7 @@ ROWS: dict[str, list[Row]] = {
             "assessment_id": 1,
             "person_id": 1,
             "sitting": 1,
-            "quiz": {
-                "title": "随堂测验",
-                "time_limit_minutes": 15,
-                "attempts": 2,
-                "shuffle": True,
-                "questions": [
-                    {
-                        "kind": "single",
-                        "text": "个案工作的第一步是？",
-                        "points": 10,
-                        "options": ["接案", "结案"],
-                        "answer": [0],
-                    },
-                    {"kind": "short", "text": "简述保密原则的例外。", "points": 20},
-                ],
-            },
+            "quiz": QUIZ,
             "order": [[1, []], [0, [1, 0]]],
             "answers": {"0": [0], "1": "当服务对象有伤害自己或他人的危险时"},
             "marks": {"0": 10, "1": 16},

@@ -14,12 +14,14 @@ import hashlib
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from flask import current_app
+from flask import current_app, flash, redirect, url_for
 
 from ..auth.models import User
+from ..core.forms import show_refusal
 from ..core.i18n import _l
 from ..core.storage import storage
 from ..core.tabular import ImportRejected, TableError, check_file
+from ..core.uow import attempt
 from ..core.uploads import run_upload_import
 from ..extensions import db
 from .models import Job
@@ -47,6 +49,22 @@ def import_upload(form, importer, *, kind: str, actor, unit=None, params: dict |
         kind=kind, params={"upload": key, "filename": name, **(params or {})}, actor=actor, unit=unit, total=1
     )
     return None, None, job
+
+
+def import_page(form, importer, *, kind: str, actor, done: str, said: Callable[[object], str], **kwargs):
+    """Run an import page's upload: return a redirect — to the job of a large file, or to ``done`` with
+    ``said(result)`` flashed — or None and the row errors to show on the page again (a refusal is flashed)."""
+    result = errors = job = None
+    with attempt() as outcome:
+        result, errors, job = import_upload(form, importer, kind=kind, actor=actor, **kwargs)
+    if job is not None:
+        return redirect(url_for("jobs.job", job_id=job.id)), None
+    if not outcome.ok:
+        show_refusal(outcome.error)
+    elif result is not None:
+        flash(said(result), "success")
+        return redirect(done), None
+    return None, errors
 
 
 def stored_import(importer: Callable, arguments: Callable[[Job], dict] | None = None) -> Callable:

@@ -12,7 +12,7 @@ from ..core.forms import ActionForm, UploadForm, show_refusal
 from ..core.i18n import _
 from ..core.routing import id_arg
 from ..core.uow import attempt
-from ..jobs.imports import import_upload
+from ..jobs.imports import import_page
 from ..people.queries import head_count, head_counts
 from . import services
 from .forms import MoveForm, RenameForm, UnitForm
@@ -55,13 +55,18 @@ def import_file():
     form = UploadForm()
     errors = None
     if form.validate_on_submit():
-        result, errors, job = import_upload(form, import_units, kind="org.import", actor=current_user)
-        if job is not None:
-            return redirect(url_for("jobs.job", job_id=job.id))
-        if result is not None:
-            created, updated = result
-            flash(_("Units created: %(created)d, renamed: %(updated)d.", created=created, updated=updated), "success")
-            return redirect(url_for("org.index"))
+        answer, errors = import_page(
+            form,
+            import_units,
+            kind="org.import",
+            actor=current_user,
+            done=url_for("org.index"),
+            said=lambda result: _(
+                "Units created: %(created)d, renamed: %(updated)d.", created=result[0], updated=result[1]
+            ),
+        )
+        if answer is not None:
+            return answer
     return render_template("lms/org/import.html", form=form, errors=errors)
 
 

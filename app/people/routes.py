@@ -15,7 +15,7 @@ from ..core.i18n import _
 from ..core.routing import id_arg, page_arg
 from ..core.uow import attempt
 from ..credentials.services import verification_status
-from ..jobs.imports import import_upload
+from ..jobs.imports import import_page
 from ..ledger.ce import ce_account
 from ..org.queries import ancestors_of, scope_roots, unit_for, visible_units
 from ..supervision.services import assign_supervisor, today
@@ -169,12 +169,16 @@ def import_file():
     form = UploadForm()
     errors = None
     if form.validate_on_submit():
-        count, errors, job = import_upload(form, import_people, kind="people.import", actor=current_user)
-        if job is not None:
-            return redirect(url_for("jobs.job", job_id=job.id))
-        if count is not None:
-            flash(_("Imported %(count)d people.", count=count), "success")
-            return redirect(url_for("people.index"))
+        answer, errors = import_page(
+            form,
+            import_people,
+            kind="people.import",
+            actor=current_user,
+            done=url_for("people.index"),
+            said=lambda count: _("Imported %(count)d people.", count=count),
+        )
+        if answer is not None:
+            return answer
     return render_template("lms/people/import.html", form=form, errors=errors)
 
 

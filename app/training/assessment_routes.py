@@ -12,7 +12,7 @@ from ..core.domain import DomainError
 from ..core.forms import ActionForm, UploadForm, show_refusal
 from ..core.i18n import _
 from ..core.uow import attempt
-from ..jobs.imports import import_upload
+from ..jobs.imports import import_page
 from . import grading, queries, quiz
 from .forms import AssessmentForm
 from .labels import ASSESSMENT_KIND_LABELS, OUTCOME_LABELS, RETAKE_LABELS
@@ -187,22 +187,18 @@ def _row_errors(error: DomainError) -> dict[int, dict[str, str]]:
 def assessment_import(assessment_id: int):
     assessment = found(queries.visible_assessment(current_user, assessment_id))
     form = UploadForm()
-    count = errors = job = None
+    errors = None
     if form.validate_on_submit():
-        with attempt() as outcome:
-            count, errors, job = import_upload(
-                form,
-                import_scores,
-                kind="training.import_scores",
-                actor=current_user,
-                params={"assessment_id": assessment.id},
-                assessment=assessment,
-            )
-        if job is not None:
-            return redirect(url_for("jobs.job", job_id=job.id))
-        if not outcome.ok:
-            show_refusal(outcome.error)
-        elif count is not None:
-            flash(_("Scores imported for %(count)d people.", count=count), "success")
-            return redirect(url_for("training.assessment_roster", assessment_id=assessment.id))
+        answer, errors = import_page(
+            form,
+            import_scores,
+            kind="training.import_scores",
+            actor=current_user,
+            done=url_for("training.assessment_roster", assessment_id=assessment.id),
+            said=lambda count: _("Scores imported for %(count)d people.", count=count),
+            params={"assessment_id": assessment.id},
+            assessment=assessment,
+        )
+        if answer is not None:
+            return answer
     return render_template("lms/training/assessment_import.html", assessment=assessment, form=form, errors=errors)

@@ -171,8 +171,10 @@ def set_course_closed(*, course: Course, closed: bool, actor) -> Course:
 
 
 def _remove_course(course: Course) -> None:
-    for assessment in grading.assessments_of(course.id):
-        requiring = [c.title for c in grading.credentials_requiring(assessment)]
+    graded = grading.assessments_of(course.id)
+    required = grading.credentials_requiring(graded)
+    for assessment in graded:
+        requiring = required.get(assessment.id)
         if requiring:
             raise Conflict(
                 _l(

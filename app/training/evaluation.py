@@ -27,6 +27,7 @@ from ..core.domain import Conflict, Invalid, NotFound
 from ..core.i18n import _l
 from ..extensions import db
 from .models import SEATED, Course, CourseSession, Enrolment, EvaluationReceipt, EvaluationResponse
+from .queries import holds_seat
 
 MIN_RESPONSES = 5
 MAX_TEXT = 1000
@@ -74,18 +75,6 @@ def questionnaire(key: str = DEFAULT) -> Questionnaire:
     return Questionnaire(data["key"], dict(data["title"]), questions)
 
 
-def _seated(course: Course, person_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    Enrolment.course_id == course.id, Enrolment.person_id == person_id, Enrolment.status.in_(SEATED)
-                )
-            )
-        )
-    )
-
-
 def is_open(course: Course, now: datetime) -> bool:
     """The evaluation opens when the course's first session (not cancelled) has begun."""
     return bool(
@@ -107,7 +96,7 @@ def has_answered(course: Course, person_id: int) -> bool:
 
 def respond(*, course: Course, person_id: int, answers: dict, now: datetime, today: date) -> None:
     """Record a person's anonymous answer (every rating 1-5, texts optional); once per person and course."""
-    if not _seated(course, person_id):
+    if not holds_seat(course.id, person_id):
         raise NotFound(_l("Not found."))
     if not is_open(course, now):
         raise Conflict(_l("The evaluation opens when the course's first session begins."))

@@ -47,9 +47,9 @@ from .models import (
     Assessment,
     AssessmentResult,
     Course,
-    CourseContent,
     Enrolment,
 )
+from .queries import content_for
 from .services import check_scope
 
 FINAL_TITLE = "结业考核"  # the assessment a course's pass mark stands for when it has none
@@ -204,10 +204,8 @@ def assessment_values(data: dict, course: Course, assessment_id: int | None = No
 
 
 def _has_quiz(course: Course) -> bool:
-    if not course.content_slug:
-        return False
-    quiz = db.session.scalar(select(CourseContent.quiz).where(CourseContent.slug == course.content_slug))
-    return bool(quiz)
+    content = content_for(course)
+    return content is not None and bool(content.quiz)
 
 
 def _snapshot(a: Assessment) -> dict:
@@ -277,19 +275,23 @@ def result_count(assessment: Assessment) -> tuple[int, int]:
     return sittings, people
 
 
-def credentials_requiring(assessment: Assessment) -> list:
-    """The credential types whose rule names the assessment (a handful of types: read in Python)."""
+def credentials_requiring(assessments: list[Assessment]) -> dict[int, list[str]]:
+    """{assessment id: titles of the credential types whose rule names it} (a handful of types: read once)."""
     from ..credentials.models import CredentialType  # credentials build on training
 
-    types = db.session.scalars(select(CredentialType).order_by(CredentialType.id))
-    return [c for c in types if assessment.id in (c.required_assessment_ids or [])]
+    ids = {a.id for a in assessments}
+    out: dict[int, list[str]] = {}
+    for credential in db.session.scalars(select(CredentialType).order_by(CredentialType.id)):
+        for assessment_id in ids & set(credential.required_assessment_ids or []):
+            out.setdefault(assessment_id, []).append(credential.title)
+    return out
 
 
 def delete_assessment(*, assessment: Assessment, actor) -> None:
     """Delete an assessment with every sitting entered for it (the audit keeps what it was and how many)."""
     course = assessment.course
     check_scope(actor, course.program.unit)
-    requiring = [c.title for c in credentials_requiring(assessment)]
+    requiring = credentials_requiring([assessment]).get(assessment.id)
     if requiring:
         raise Conflict(
             _l(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..auth.permissions import MANAGE, TEACH, roles_for
@@ -322,6 +322,19 @@ def session_by_id(session_id: int) -> CourseSession | None:
 def course_by_id(course_id: int) -> Course | None:
     """Return a course by id (a trainee's pages: who may see it is decided by the caller)."""
     return db.session.get(Course, course_id)
+
+
+def holds_seat(course_id: int, person_id: int) -> bool:
+    """Whether the person holds a seat (enrolled, completed or not) in the course."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Enrolment.course_id == course_id, Enrolment.person_id == person_id, Enrolment.status.in_(SEATED)
+                )
+            )
+        )
+    )
 
 
 def my_course(person: Person, course_id: int) -> Course | None:

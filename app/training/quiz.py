@@ -22,16 +22,18 @@ from ..core.domain import Conflict, Invalid, NotFound
 from ..core.i18n import _l
 from ..extensions import db
 from .grading import Entry, save_results
-from .models import MAX_ATTEMPTS, SEATED, Assessment, AssessmentResult, CourseContent, Enrolment, QuizAttempt
+from .models import MAX_ATTEMPTS, Assessment, AssessmentResult, QuizAttempt
+from .queries import content_for, holds_seat
 
 MAX_SHORT = 2000
 
 
 def quiz_of(assessment: Assessment) -> dict | None:
     """The quiz an assessment of kind "quiz" is taken with: its course's content's, if any."""
-    if assessment.kind != "quiz" or not assessment.course.content_slug:
+    if assessment.kind != "quiz":
         return None
-    return db.session.scalar(select(CourseContent.quiz).where(CourseContent.slug == assessment.course.content_slug))
+    content = content_for(assessment.course)
+    return content.quiz if content is not None else None
 
 
 def total_points(quiz: dict) -> int:
@@ -49,16 +51,7 @@ def attempts_of(assessment: Assessment, person_id: int) -> list[QuizAttempt]:
 
 
 def is_seated(assessment: Assessment, person_id: int) -> bool:
-    return (
-        db.session.scalar(
-            select(func.count()).where(
-                Enrolment.course_id == assessment.course_id,
-                Enrolment.person_id == person_id,
-                Enrolment.status.in_(SEATED),
-            )
-        )
-        > 0
-    )
+    return holds_seat(assessment.course_id, person_id)
 
 
 def start(*, assessment: Assessment, person_id: int, now: datetime, rng: random.Random | None = None) -> QuizAttempt:

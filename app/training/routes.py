@@ -26,7 +26,7 @@ from ..core.uow import attempt
 from ..core.urls import public_url
 from ..credentials.services import verification_status
 from ..extensions import db
-from ..jobs.imports import import_upload
+from ..jobs.imports import import_page
 from ..notices.services import mark_read, wording
 from ..org.queries import unit_for
 from ..people.labels import CATEGORY_LABELS
@@ -526,24 +526,20 @@ def session_qr_svg(session_id: int):
 def session_import(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     form = UploadForm()
-    count = errors = job = None
+    errors = None
     if form.validate_on_submit():
-        with attempt() as outcome:
-            count, errors, job = import_upload(
-                form,
-                import_attendance,
-                kind="training.import_attendance",
-                actor=current_user,
-                params={"session_id": sess.id},
-                session=sess,
-            )
-        if job is not None:
-            return redirect(url_for("jobs.job", job_id=job.id))
-        if not outcome.ok:
-            show_refusal(outcome.error)
-        elif count is not None:
-            flash(_("Attendance imported for %(count)d people.", count=count), "success")
-            return redirect(url_for("training.session_roster", session_id=sess.id))
+        answer, errors = import_page(
+            form,
+            import_attendance,
+            kind="training.import_attendance",
+            actor=current_user,
+            done=url_for("training.session_roster", session_id=sess.id),
+            said=lambda count: _("Attendance imported for %(count)d people.", count=count),
+            params={"session_id": sess.id},
+            session=sess,
+        )
+        if answer is not None:
+            return answer
     return render_template("lms/training/session_import.html", session=sess, form=form, errors=errors)
 
 

@@ -422,3 +422,103 @@ def test_check_ins_while_the_cohort_is_corrected_keep_every_standing(capp, world
         kept = standing.stored(cohort)
         assert kept == standing.computed(cohort)
         assert sum(trained for trained, *_ in kept.values()) == (N // 2 if cohort.min_training_hours <= 3 else 0)
+
+
+# ---------------------------------------------------------------- issue 17: once-only writes under concurrency
+
+
+@pytest.fixture
+def assessed(capp, world, tmp_path):
+    """The world's course with the quizzed content, a quiz assessment, and 学员00 holding a seat."""
+    from shegong_academy.training import grading
+    from shegong_academy.training.content import sync_content
+    from tests.training.test_quiz import QUIZ_YAML, write_content
+
+    with capp.app_context():
+        sync_content(write_content(tmp_path, QUIZ_YAML))
+        crs = db.session.get(Course, world["course"])
+        crs.content_slug = "quizzed"
+        who = db.session.get(Person, world["people"][0])
+        enrol(course=crs, person=who, actor=None)
+        quiz_assessment = grading.create_assessment(
+            course=crs, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60}, actor=None
+        )
+        exam = grading.create_assessment(course=crs, data={"title": "结业考核", "pass_mark": 60}, actor=None)
+        db.session.commit()
+        return {"course": crs.id, "person": who.id, "quiz": quiz_assessment.id, "exam": exam.id}
+
+
+def test_twenty_answers_of_one_person_to_an_evaluation_keep_one(capp, assessed):
+    """A double-clicked (or scripted) answer: one receipt, one answer; the others are told they answered."""
+    from sqlalchemy.exc import IntegrityError
+
+    from shegong_academy.training import evaluation
+    from shegong_academy.training.models import EvaluationReceipt, EvaluationResponse
+
+    answers = {"content": 5, "instructor": 5, "organisation": 4, "overall": 5}
+    later = T0 + timedelta(days=1)
+
+    def answer(i):
+        evaluation.respond(
+            course=db.session.get(Course, assessed["course"]),
+            person_id=assessed["person"],
+            answers={**answers, "comments": f"第{i}次"},
+            now=later,
+            today=later.date(),
+        )
+        db.session.commit()
+        return "answered"
+
+    results = together(capp, answer)
+    assert unexpected(results, Conflict, IntegrityError) == []
+    assert results.count("answered") == 1
+    with capp.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EvaluationResponse)) == 1
+        assert db.session.scalar(select(func.count()).select_from(EvaluationReceipt)) == 1
+
+
+def test_twenty_starts_of_one_quiz_deal_one_sitting(capp, assessed):
+    """Twenty taps on "take the quiz" at once: one sitting, which every tap that succeeds resumes."""
+    from sqlalchemy.exc import IntegrityError
+
+    from shegong_academy.training import quiz
+    from shegong_academy.training.models import Assessment, QuizAttempt
+
+    def start(_i):
+        sitting = quiz.start(
+            assessment=db.session.get(Assessment, assessed["quiz"]), person_id=assessed["person"], now=T0
+        )
+        db.session.commit()
+        return sitting.id
+
+    results = together(capp, start)
+    assert unexpected(results, IntegrityError) == []
+    ids = {r for r in results if isinstance(r, int)}
+    with capp.app_context():
+        assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 1
+        assert ids == {db.session.scalar(select(QuizAttempt.id))}
+
+
+def test_twenty_coordinators_saving_one_sitting_keep_one_result(capp, assessed):
+    """The same sitting saved from twenty rosters at once: one result row, its score one of those sent."""
+    from sqlalchemy.exc import IntegrityError
+
+    from shegong_academy.training import grading
+    from shegong_academy.training.models import Assessment, AssessmentResult
+
+    def save(i):
+        grading.save_results(
+            assessment=db.session.get(Assessment, assessed["exam"]),
+            entries=[grading.Entry(assessed["person"], 1, "scored", 60 + i)],
+            actor=None,
+            source="roster",
+        )
+        db.session.commit()
+        return 60 + i
+
+    results = together(capp, save)
+    assert unexpected(results, IntegrityError) == []
+    with capp.app_context():
+        rows = db.session.scalars(select(AssessmentResult)).all()
+        assert len(rows) == 1 and rows[0].attempt == 1
+        assert int(rows[0].score) in [r for r in results if isinstance(r, int)]
