@@ -263,12 +263,13 @@ def _run_import(func, path: str) -> object:
 @with_appcontext
 @transactional
 def rotate_data_key_cmd(previous_key_env):
-    """Re-encrypt ID numbers and supervision notes under LMS_DATA_KEY (all or nothing; audited)."""
+    """Re-encrypt ID numbers, supervision notes and signing keys under LMS_DATA_KEY (all or nothing; audited)."""
     import os
 
     from cryptography.fernet import InvalidToken
 
     from .audit.services import record_audit
+    from .credentials.signing import rekey_issuer_keys
     from .people.services import rekey_people
     from .supervision.services import rekey_notes
 
@@ -278,7 +279,7 @@ def rotate_data_key_cmd(previous_key_env):
     if previous == (current_app.config.get("LMS_DATA_KEY") or current_app.config["SECRET_KEY"]):
         raise click.ClickException(f"{previous_key_env} is the current key: set LMS_DATA_KEY to the new one")
     try:
-        people, notes = rekey_people(previous), rekey_notes(previous)
+        people, notes, keys = rekey_people(previous), rekey_notes(previous), rekey_issuer_keys(previous)
     except InvalidToken:
         raise click.ClickException(
             f"{previous_key_env} does not decrypt the stored data: nothing was changed"
@@ -288,9 +289,12 @@ def rotate_data_key_cmd(previous_key_env):
         action="data_key.rotate",
         entity_type="system",
         entity_id=None,
-        after={"people": people, "notes": notes},
+        after={"people": people, "notes": notes, "issuer_keys": keys},
     )
-    click.echo(f"re-encrypted {people} ID number(s) and {notes} supervision note(s) under the new LMS_DATA_KEY")
+    click.echo(
+        f"re-encrypted {people} ID number(s), {notes} supervision note(s) and {keys} signing key(s)"
+        " under the new LMS_DATA_KEY"
+    )
 
 
 @lms.command("import-units")
@@ -733,3 +737,34 @@ def certificates_revoke_cmd(serial, reason):
     except DomainError as exc:
         raise click.ClickException(str(exc.message)) from None
     click.echo(f"revoked {serial}")
+
+
+@certificates_group.command("rotate-key")
+@click.option("--unit", "unit_code", required=True, help="the issuing unit's code")
+@with_appcontext
+@transactional
+def certificates_rotate_key_cmd(unit_code):
+    """Retire an issuing unit's signing key and make a new one (audited); what the old key signed still verifies."""
+    from .credentials.badges import is_issuer
+    from .credentials.signing import rotate_key
+    from .org.queries import unit_by_code
+
+    unit = unit_by_code(unit_code)
+    if unit is None:
+        raise click.ClickException(f"unknown unit code {unit_code!r}")
+    if not is_issuer(unit):
+        raise click.ClickException(f"{unit_code} issues no credential: it has no key to rotate")
+    key = rotate_key(unit, actor=None)
+    click.echo(f"{unit_code}: new signing key {key.kid}; earlier keys stay published")
+
+
+@certificates_group.command("keys")
+@with_appcontext
+def certificates_keys_cmd():
+    """List the issuers' signing keys: unit, key id, made, retired."""
+    from .credentials.signing import published_keys
+
+    for key in published_keys():
+        retired = key.retired_at.isoformat(timespec="seconds") if key.retired_at else "signing"
+        made = key.created_at.isoformat(timespec="seconds")
+        click.echo(f"{key.unit.code or key.unit_id}\t{key.kid}\t{made}\t{retired}")

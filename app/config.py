@@ -42,6 +42,9 @@ DEFAULTS: dict[str, object] = {
     "LMS_COUNT_UNCONFIRMED_SUPERVISION": True,  # disputed credits never count
     "LMS_VERIFY_RATE_LIMIT": "30 per minute",
     "LMS_PUBLIC_URL": None,  # e.g. https://academy.example.gov.cn — printed in QR codes
+    # Issued PDFs are signed (PAdES) by the issuing unit's own key; a bureau's certificate (PKCS#12) instead:
+    "LMS_PDF_SIGNING_P12": None,
+    "LMS_PDF_SIGNING_P12_PASSWORD": None,
     # Continuing education of certified social workers: hours per registration period by level.
     "LMS_CE_MINIMUM_HOURS": {"assistant": 72, "intermediate": 90, "senior": 90},
     "LMS_CE_COUNTS": ("training", "supervision"),  # which ledger hours count
@@ -116,6 +119,8 @@ _ENV_STR = {
     "LMS_DATA_KEY",
     "LMS_VERIFY_RATE_LIMIT",
     "LMS_PUBLIC_URL",
+    "LMS_PDF_SIGNING_P12",
+    "LMS_PDF_SIGNING_P12_PASSWORD",
     "LMS_SECRET_KEY",
     "LMS_DATABASE_URL",
     "LMS_SESSION_COOKIE_NAME",

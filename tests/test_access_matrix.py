@@ -203,11 +203,17 @@ UI = [
     ("GET", "/certificates/{certificate}", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}.pdf", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}/badge.json", None, (LOGIN, 404, 200, 404, 200)),
+    ("GET", "/certificates/{certificate}/badge.jwt", None, (LOGIN, 404, 200, 404, 200)),
+    # the issuers' public keys: anyone checks a signature with them
+    ("GET", "/.well-known/did.json", None, (200, 200, 200, 200, 200)),
+    ("GET", "/did.json", None, (200, 200, 200, 200, 200)),
     ("POST", "/certificates/{certificate}/revoke", {"reason": "x"}, (LOGIN, 403, 302, 404, 302)),
     ("POST", "/certificates/{certificate}/reissue", {}, (LOGIN, 403, 302, 404, 302)),
     ("GET", "/my/certificates", None, (LOGIN, 200, 404, 404, 404)),
     ("GET", "/verify/", None, (200, 200, 200, 200, 200)),
     ("GET", "/verify/{code}", None, (404, 404, 404, 404, 404)),
+    ("GET", "/verify/pdf", None, (200, 200, 200, 200, 200)),
+    ("POST", "/verify/pdf", {}, (422, 422, 422, 422, 422)),  # no file: the form says so
     # jobs: {job} is a print job the coordinator of 拱墅区 submitted for its unit (done, its file expired)
     ("GET", "/readyz", None, (200, 200, 200, 200, 200)),
     ("GET", "/jobs/{job}", None, (LOGIN, 404, 200, 404, 200)),
@@ -336,6 +342,12 @@ API = [
     ),
     # credentials: public, no token needed; an unknown code is 404 for everyone
     ("GET", "/api/v1/verify/{code}", None, (404, 404, 404, 404, 404)),
+    # what verifying a signed credential needs is public too; the credential itself is the holder's or in scope
+    ("POST", "/api/v1/verify/pdf", {}, (422, 422, 422, 422, 422)),  # no file
+    ("GET", "/api/v1/issuers/{unit_code}", None, (200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/issuers/{unit_code}/jwks", None, (200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/status-lists/{unit_code}", None, (200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/certificates/{serial}/ob3", None, (401, 404, 200, 404, 200)),
     # issuing and printing start jobs; {person} is not eligible (the job records the refusal)
     (
         "POST",
@@ -452,6 +464,8 @@ def _build_world() -> dict:
         "credential": credential.id,
         "credential_name": credential.name,
         "certificate": certificate.id,
+        "serial": certificate.serial,
+        "unit_code": w.district.code,
         "district": w.district.id,
         "coord_token": 2,
         "fmt": "csv",

@@ -309,8 +309,15 @@ def test_mounted_certificate_verification_links_carry_the_prefix(host, monkeypat
     page = client.get(f"/training/certificates/{cert_id}")
     assert page.status_code == 200 and f'href="/training/verify/{code}"' in page.text
     badge = client.get(f"/training/certificates/{cert_id}/badge.json").json
-    assert badge["id"] == expected and badge["credentialStatus"]["id"] == expected
-    assert badge["issuer"]["id"].startswith("http://localhost/training/")
+    assert badge["id"] == expected
+    assert badge["credentialStatus"]["statusListCredential"] == "http://localhost/training/api/v1/status-lists/330105"
+    assert badge["issuer"]["id"] == "http://localhost/training/api/v1/issuers/330105"
+    # Mounted under a path, the issuers' did:web document is at /training/did.json and names itself so.
+    (proof,) = badge["proof"]
+    assert proof["verificationMethod"].startswith("did:web:localhost:training#")
+    document = client.get("/training/did.json").json
+    assert document["id"] == "did:web:localhost:training"
+    assert proof["verificationMethod"] in document["assertionMethod"]
     public = host.test_client()
     assert public.get(f"/training/verify/{code}").status_code == 200
     assert public.get(f"/verify/{code}").status_code == 404

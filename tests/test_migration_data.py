@@ -737,6 +737,7 @@ ROWS: dict[str, list[Row]] = {
             "pdf_sha256": "3a" * 32,
             "issued_by_id": 1,
             "replaced_at": datetime(2024, 7, 3, 6, 0),
+            "issuer_unit_id": 2,
         },
         {
             "id": 2,
@@ -759,6 +760,51 @@ ROWS: dict[str, list[Row]] = {
             "issued_by_id": None,
             "replaced_at": None,
             "job_id": 1,
+            "issuer_unit_id": 2,
+        },
+    ],
+    "issuer_keys": [  # 拱墅区's first key, retired by a rotation, and the one that signs now
+        {
+            "id": 1,
+            "unit_id": 2,
+            "kid": "b1kVJ0s1Vf6mXh2r9a6rVJxk3k2R8ZtH0m6uZQx7cQk",
+            "algorithm": "ES256",
+            "public_jwk": {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": "aKgNTf7E8Wce96vpRiGXPJZRXp96FIGVkTNZuUc7uFo",
+                "y": "B67kpeqfZoALEHBhrN9utCqDXvmlNEcD43epg_Qv1OU",
+                "kid": "b1kVJ0s1Vf6mXh2r9a6rVJxk3k2R8ZtH0m6uZQx7cQk",
+                "alg": "ES256",
+                "use": "sig",
+            },
+            "private_key_enc": "gAAAAABnY2lwaGVydGV4dC1vZi1hLXBlbS1rZXktdGhhdC1pcy1ub3QtcmVhZGFibGU=",
+            "certificate_pem": (
+                "-----BEGIN CERTIFICATE-----\nMIIBkTCCATegAwIBAgIUb1kVJ0s1Vf6mXh2r\n-----END CERTIFICATE-----\n"
+            ),
+            "created_at": datetime(2024, 7, 1, 2, 0),
+            "retired_at": datetime(2025, 1, 2, 3, 0),
+        },
+        {
+            "id": 2,
+            "unit_id": 2,
+            "kid": "aGeJWvcmC6kKd4WQjgWDKQ98CnnZbRm_HL18_mQMCCQ",
+            "algorithm": "ES256",
+            "public_jwk": {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": "HM8NiP7-WcUeilQMDHwcEkRK7z379297yVx03XCBeGY",
+                "y": "Ld0rL9R3zq0Q3ZB0H2M9cWJpJ0yq3T8cY8b9e2dSx1o",
+                "kid": "aGeJWvcmC6kKd4WQjgWDKQ98CnnZbRm_HL18_mQMCCQ",
+                "alg": "ES256",
+                "use": "sig",
+            },
+            "private_key_enc": "gAAAAABnZXQtYW5vdGhlci1jaXBoZXJ0ZXh0LW9mLWEtcGVtLWtleS1mb3ItdGVzdHM=",
+            "certificate_pem": (
+                "-----BEGIN CERTIFICATE-----\nMIIBkjCCATigAwIBAgIUaGeJWvcmC6kKd4WQ\n-----END CERTIFICATE-----\n"
+            ),
+            "created_at": datetime(2025, 1, 2, 3, 0),
+            "retired_at": None,
         },
     ],
     "person_notices": [  # one unread, one read
@@ -1152,5 +1198,23 @@ def test_0013_makes_a_pass_mark_an_assessment_and_a_stored_score_its_first_sitti
         assert {e.id: (e.score, e.passed) for e in db.session.scalars(db.select(Enrolment))} == stored
         # 张伟 attended course 1's only session: completed, as before (score 86 ≥ 60)
         assert sorted(db.session.execute(completions(None)).all()) == [(1, 1)]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0018_gives_each_certificate_its_credential_types_issuing_unit(empty_url):
+    """The certificates issued before signing existed belong to the unit their credential type names."""
+    app = make_app(empty_url)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0017_quizzes")
+        with db.engine.begin() as conn:
+            fill(conn)
+            conn.execute(text("UPDATE credential_types SET issuer_unit_id = 1 WHERE id = 2"))
+            conn.execute(text("UPDATE certificates SET credential_id = 2 WHERE id = 2"))
+        upgrade(directory=MIGRATIONS, revision="0018_issuer_keys")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, issuer_unit_id FROM certificates ORDER BY id")).all()
+            assert conn.execute(text("SELECT count(*) FROM issuer_keys")).scalar() == 0
+        assert [tuple(r) for r in rows] == [(1, 2), (2, 1)]
         db.session.remove()
         db.engine.dispose()

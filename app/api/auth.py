@@ -10,6 +10,11 @@ from ..core.i18n import _
 from ..core.uow import commit, rollback
 from ..extensions import limiter
 
+# Anyone may verify a certificate and read what verifying needs: issuers, their keys, their status lists.
+PUBLIC_ENDPOINTS = frozenset(
+    {"api.verify_certificate", "api.verify_pdf", "api.issuer_profile", "api.issuer_jwks", "api.status_list"}
+)
+
 
 def bearer_secret() -> str | None:
     """The token of ``Authorization: Bearer <token>`` (scheme in any case, spaces around ignored), or None."""
@@ -34,7 +39,7 @@ def _count_refused_token() -> None:
 
 def authenticate_request() -> None:
     """Resolve ``Authorization: Bearer <token>`` into ``g.api_user`` or answer 401."""
-    if request.endpoint == "api.verify_certificate":  # anyone may verify a certificate
+    if request.endpoint in PUBLIC_ENDPOINTS:  # anyone may verify a certificate and read what verifying needs
         return
     secret = bearer_secret()
     if secret is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app
+from flask import abort, current_app, jsonify
 
 from ..core.i18n import _
-from ..credentials import queries, services
+from ..credentials import badges, queries, services, signing
 from ..credentials.models import Certificate
 from ..extensions import limiter
 from ..people import queries as people_queries
@@ -16,7 +16,11 @@ from . import schemas
 from .auth import api_user
 from .routes import bp, page_of
 
-PUBLIC_ENDPOINTS = {"api.verify_certificate"}
+JWT_MEDIA_TYPE = "application/vc+jwt"
+# The 200 of an operation that answers JSON or, with ?format=jwt, a VC-JWT.
+_JWT_ALTERNATIVE = {
+    "responses": {200: {"content": {JWT_MEDIA_TYPE: {"schema": {"type": "string", "description": "a VC-JWT"}}}}}
+}
 
 
 @bp.get("/verify/<string(maxlength=64):code>")
@@ -32,6 +36,21 @@ def verify_certificate(code: str):
     if view is None:
         abort(404, description=_("Unknown verification code."))
     return view
+
+
+@bp.post("/verify/pdf")
+@limiter.limit(lambda: current_app.config["LMS_VERIFY_RATE_LIMIT"])
+@bp.arguments(schemas.PdfUpload, location="files")
+@bp.response(200, schemas.PdfCheckSchema)
+@bp.doc(security=[])
+def verify_pdf(files):
+    """Whether an uploaded PDF is an unaltered original of an issued certificate (multipart field ``pdf``)."""
+    from ..credentials.pdfsign import check_upload
+
+    data = files["pdf"].read()
+    if not data.startswith(b"%PDF-"):
+        abort(422, description=_("This is not a PDF file."))
+    return check_upload(data).as_json()
 
 
 def certificate_json(c: Certificate) -> dict:
@@ -62,3 +81,61 @@ def person_certificates(args, person_id: int):
     result = page_of(queries.person_certificates(user, person_id), args)
     result["items"] = [certificate_json(c) for c in result["items"]]
     return result
+
+
+def _issuer(unit_ref: str):
+    unit = badges.unit_by_ref(unit_ref)
+    if unit is None or not badges.is_issuer(unit):
+        abort(404, description=_("Unknown issuer."))
+    return unit
+
+
+def _jwt_response(token: str):
+    response = current_app.response_class(token, mimetype=JWT_MEDIA_TYPE)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/issuers/<string(maxlength=40):unit_ref>")
+@bp.response(200, schemas.LinkedDataDocument)
+@bp.doc(security=[])
+def issuer_profile(unit_ref: str):
+    """An issuing unit as an Open Badges 3.0 Profile (the ``issuer`` of its credentials)."""
+    return jsonify(badges.issuer_profile(_issuer(unit_ref)))  # as built: the schema documents, it does not filter
+
+
+@bp.get("/issuers/<string(maxlength=40):unit_ref>/jwks")
+@bp.response(200, schemas.KeySetSchema)
+@bp.doc(security=[])
+def issuer_jwks(unit_ref: str):
+    """The issuing unit's public keys (JWKS): every key that ever signed, so earlier credentials still verify."""
+    return signing.jwks(_issuer(unit_ref))
+
+
+@bp.get("/status-lists/<string(maxlength=40):unit_ref>")
+@limiter.limit(lambda: current_app.config["LMS_VERIFY_RATE_LIMIT"])
+@bp.arguments(schemas.FormatArgs, location="query")
+@bp.response(200, schemas.LinkedDataDocument)
+@bp.doc(security=[], **_JWT_ALTERNATIVE)
+def status_list(args, unit_ref: str):
+    """The issuing unit's signed Bitstring Status List credential (revocation); ``?format=jwt`` as a VC-JWT."""
+    unit = _issuer(unit_ref)
+    if args["format"] == "jwt":
+        return _jwt_response(badges.status_list_jwt(unit))
+    response = jsonify(badges.signed_status_list(unit))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/certificates/<string(maxlength=64):serial>/ob3")
+@bp.arguments(schemas.FormatArgs, location="query")
+@bp.response(200, schemas.LinkedDataDocument)
+@bp.doc(**_JWT_ALTERNATIVE)
+def certificate_ob3(args, serial: str):
+    """A certificate as a signed Open Badges 3.0 OpenBadgeCredential (the holder's, or in the caller's units)."""
+    certificate = queries.certificate_by_serial(api_user(), services.normalise_serial(serial))
+    if certificate is None:
+        abort(404)
+    if args["format"] == "jwt":
+        return _jwt_response(badges.badge_jwt(certificate))
+    return jsonify(badges.signed_badge(certificate))

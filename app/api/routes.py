@@ -26,6 +26,7 @@ from .auth import api_user, authenticate_request, bearer_secret
 from .openapi import FEATURES, OperationsPlugin, nullable_enum
 
 PROBLEM_JSON = "application/problem+json"
+FILE_ENDPOINTS = frozenset({"api.verify_pdf"})  # operations that take a file (multipart), not JSON
 
 bp = Blueprint("api", __name__, description=_("Shegong Academy API v1"))
 bp.before_request(authenticate_request)
@@ -35,6 +36,8 @@ bp.before_request(authenticate_request)
 def _json_bodies_only():
     """A body the API would otherwise ignore (a form, plain text) is refused, not read as "no fields"."""
     if request.method in ("POST", "PUT", "PATCH") and (request.content_length or 0) > 0:
+        if request.endpoint in FILE_ENDPOINTS:
+            return None  # a file upload: multipart/form-data, read by its operation
         if not request.is_json:
             abort(415, description=_("Send the request body as JSON (Content-Type: application/json)."))
         try:

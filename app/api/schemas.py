@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from flask_smorest.fields import Upload
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from ..auth.permissions import ROLES
 from ..core.i18n import gettext
@@ -435,7 +436,9 @@ class VerifySchema(Schema):
     status = Choice(SHOWN_STATUSES, required=True)
     serial = fields.String(required=True)
     credential = fields.String(required=True)
-    holder = fields.String(required=True, metadata={"description": "masked name"})
+    holder = fields.String(required=True, metadata={"description": "the holder's name, as the paper shows it"})
+    unit = fields.String(allow_none=True, metadata={"description": "the holder's unit when issued"})
+    id_number = fields.String(allow_none=True, metadata={"description": "masked ID number, as printed"})
     issuer = fields.String(required=True)
     issued_on = fields.String(required=True)
     expires_on = fields.String(allow_none=True)
@@ -443,6 +446,49 @@ class VerifySchema(Schema):
     revoked_on = fields.String(allow_none=True)
     revoke_reason = fields.String(allow_none=True)
     superseded_by = fields.String(allow_none=True)
+
+
+class PdfUpload(Schema):
+    pdf = Upload(required=True, metadata={"description": "the certificate PDF to check (at most LMS_MAX_UPLOAD_BYTES)"})
+
+
+class PdfCheckSchema(Schema):
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf((*SHOWN_STATUSES, "unknown")),
+        metadata={"description": "the certificate's status; unknown when the file is no certificate of ours"},
+    )
+    serial = fields.String(allow_none=True, required=True, metadata={"description": "the certificate it is or claims"})
+    intact = fields.Boolean(required=True, metadata={"description": "an unaltered original of an issued certificate"})
+    signature = fields.String(
+        required=True,
+        validate=validate.OneOf(("intact", "altered", "foreign", "none")),
+        metadata={"description": "intact: an issuer's signature over the whole file; altered: changed after signing"},
+    )
+
+
+class FormatArgs(Schema):
+    format = fields.String(
+        load_default="json",
+        validate=validate.OneOf(("json", "jwt")),
+        metadata={"description": "json: the credential with an embedded ecdsa-jcs-2019 proof; jwt: the VC-JWT"},
+    )
+
+
+class LinkedDataDocument(Schema):
+    """A JSON-LD document (a credential, a profile, a DID document): its fields are the standard's, not ours.
+
+    Only documentation: the routes answer the document as built, every field of it.
+    """
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True)
+
+
+class KeySetSchema(Schema):
+    keys = fields.List(fields.Dict(), required=True, metadata={"description": "public JWKs (ES256), retired ones too"})
 
 
 # --- read-back: what an integrating platform wrote, as the API shows it ----------------------------------------

@@ -1,65 +1,335 @@
-"""Open Badges 3.0: an issued certificate as an OpenBadgeCredential (unsigned JSON)."""
+"""Open Badges 3.0: an issued certificate as a signed ``OpenBadgeCredential``; each issuer's status list.
+
+The credential validates against 1EdTech's OB 3.0 JSON schema. Its subject is identified by a
+salted SHA-256 of the holder's ID number (an ``IdentityObject``; never the number) and by name;
+its issuer is the issuing unit's profile, served at ``/api/v1/issuers/<code>``. It is signed by the
+issuing unit's key (see ``signing``): as JSON with an embedded ``ecdsa-jcs-2019`` proof, or as a
+VC-JWT.
+
+Revocation anyone can check: each issuing unit publishes a Bitstring Status List credential
+(W3C VC Bitstring Status List), signed the same way, at ``/api/v1/status-lists/<code>``. A
+certificate's bit is its id; it is set once the certificate is revoked or superseded by a reissue.
+Expiry needs no bit: the credential's ``validUntil`` says it.
+"""
 
 from __future__ import annotations
 
-from .models import Certificate
+import base64
+import gzip
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from ..core.crypto import keyed_mac
+from ..core.db import utcnow
+from ..extensions import db
+from ..org.models import OrgUnit
+from . import signing
+from .models import Certificate, CredentialType
 from .services import verification_status, verify_url
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+OB_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+# The W3C minimum (16 KB): a list this long says nothing about how many certificates an issuer made.
+STATUS_LIST_MIN_BITS = 131_072
+STATUS_PURPOSE = "revocation"
+_NAMESPACE = uuid.UUID("6f0b7a52-3c1e-4d8e-9b1a-5e2f0c6d7a10")  # the academy's achievement ids
+
+
+def unit_ref(unit: OrgUnit) -> str:
+    """How routes name an issuing unit: its code (``330105``), or ``id-<n>`` for a unit without one."""
+    return unit.code or f"id-{unit.id}"
+
+
+def unit_by_ref(ref: str) -> OrgUnit | None:
+    if ref.startswith("id-") and ref[3:].isdigit():
+        return db.session.get(OrgUnit, int(ref[3:]))
+    return db.session.scalar(select(OrgUnit).where(OrgUnit.code == ref))
+
+
+def is_issuer(unit: OrgUnit) -> bool:
+    """Whether the unit issues (a credential type names it) or ever issued (a certificate or a key does)."""
+    return bool(
+        db.session.scalar(select(CredentialType.id).where(CredentialType.issuer_unit_id == unit.id).limit(1))
+        or db.session.scalar(select(Certificate.id).where(Certificate.issuer_unit_id == unit.id).limit(1))
+        or signing.published_keys(unit)
+    )
+
+
+def issuer_id(unit: OrgUnit) -> str:
+    return signing.absolute_url("api.issuer_profile", unit_ref=unit_ref(unit))
+
+
+def issuer_profile(unit: OrgUnit) -> dict:
+    """The issuer as an OB 3.0 ``Profile``: what a wallet shows as "issued by"."""
+    return {
+        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "id": issuer_id(unit),
+        "type": ["Profile"],
+        "name": signing.issuer_name(unit),
+        "url": signing.absolute_url("site.index"),
+        **({"otherIdentifier": [_identifier(unit.code, "ext:AdministrativeDivisionCode")]} if unit.code else {}),
+    }
+
+
+def _identifier(value: str, kind: str) -> dict:
+    return {"type": "IdentifierEntry", "identifier": value, "identifierType": kind}
+
+
+def _achievement_uri(credential: CredentialType, part: str = "") -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, credential.name + part)}"
+
+
+def _hashed_identity(certificate: Certificate) -> dict:
+    """The holder's ID number as OB 3.0's hashed ``IdentityObject``: ``sha256$hex(id + salt)`` and the salt.
+
+    The salt is per certificate and stable (a keyed hash of its serial), so a download today and one
+    tomorrow carry the same identifier. Whoever knows the number and reads the salt can check it.
+    """
+    from ..core.crypto import decrypt_text
+
+    salt = keyed_mac("ob3-identity-salt", certificate.serial).hex()[:32]
+    number = decrypt_text(certificate.person.id_number_enc)
+    digest = hashlib.sha256((number + salt).encode()).hexdigest()
+    return {
+        "type": "IdentityObject",
+        "identityType": "nationalIdentityNumber",
+        "hashed": True,
+        "identityHash": f"sha256${digest}",
+        "salt": salt,
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hours(value) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 def open_badge(certificate: Certificate) -> dict:
-    """Return the certificate as an Open Badges 3.0 ``OpenBadgeCredential``."""
+    """The certificate as an Open Badges 3.0 ``OpenBadgeCredential`` (unsigned; see ``signed_badge``)."""
     claims = certificate.claims
-    url = verify_url(certificate.verification_code)
+    credential = certificate.credential
+    unit = certificate.issuer_unit
+    transition = claims.get("transition")
+    description = claims["credential"] + (
+        f"（{transition['from_label']} → {transition['to_label']}）" if transition else ""
+    )
+    criteria = "；".join(
+        filter(
+            None,
+            [
+                f"培训学时 {_hours(credential.min_training_hours)}" if credential.min_training_hours else None,
+                f"督导学时 {_hours(credential.min_supervision_hours)}" if credential.min_supervision_hours else None,
+                "完成：" + "、".join(claims["programs"]) if claims.get("programs") else None,
+            ],
+        )
+    )
+    training, supervision = (
+        _achievement_uri(credential, "#training-hours"),
+        _achievement_uri(credential, "#supervision-hours"),
+    )
+    document_id = verify_url(certificate.verification_code)
     return {
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-        ],
-        "id": url,
+        "@context": [VC_CONTEXT, OB_CONTEXT],
+        "id": document_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": claims["credential"],
-        "issuer": {
-            "id": url.rsplit("/verify/", 1)[0] + "/issuers/" + certificate.credential.issuer_code,
-            "type": ["Profile"],
-            "name": claims["issuer"],
-        },
-        "validFrom": certificate.issued_at.isoformat(),
-        **({"validUntil": certificate.expires_at.isoformat()} if certificate.expires_at else {}),
+        "issuer": {"id": issuer_id(unit), "type": ["Profile"], "name": claims["issuer"]},
+        "validFrom": _iso(certificate.issued_at),
+        **({"validUntil": _iso(certificate.expires_at)} if certificate.expires_at else {}),
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "name": claims["name"],
+            "identifier": [
+                _hashed_identity(certificate),
+                {"type": "IdentityObject", "identityType": "name", "hashed": False, "identityHash": claims["name"]},
+            ],
             "achievement": {
-                "id": url.rsplit("/verify/", 1)[0] + "/achievements/" + certificate.credential.name,
+                "id": _achievement_uri(credential),
                 "type": ["Achievement"],
+                "achievementType": "Certificate",
                 "name": claims["credential"],
-                "description": claims["credential"]
-                + (
-                    f"（{claims['transition']['from_label']} → {claims['transition']['to_label']}）"
-                    if claims.get("transition")
-                    else ""
-                ),
-                "criteria": {
-                    "narrative": "；".join(
-                        filter(
-                            None,
-                            [
-                                f"培训学时 {claims['training_hours']}",
-                                f"督导学时 {claims['supervision_hours']}",
-                                "、".join(claims.get("programs") or []),
-                            ],
-                        )
-                    )
-                },
+                "description": description,
+                "criteria": {"narrative": criteria or description},
+                "inLanguage": "zh-CN" if credential.language.startswith("zh") else "en",
+                "resultDescription": [
+                    {
+                        "id": training,
+                        "type": ["ResultDescription"],
+                        "name": "培训学时",
+                        "resultType": "ext:TrainingHours",
+                    },
+                    {
+                        "id": supervision,
+                        "type": ["ResultDescription"],
+                        "name": "督导学时",
+                        "resultType": "ext:SupervisionHours",
+                    },
+                ],
             },
             "result": [
-                {"type": ["Result"], "value": str(claims["training_hours"]), "resultDescription": "training_hours"},
-                {
-                    "type": ["Result"],
-                    "value": str(claims["supervision_hours"]),
-                    "resultDescription": "supervision_hours",
-                },
+                {"type": ["Result"], "resultDescription": training, "value": _hours(claims["training_hours"])},
+                {"type": ["Result"], "resultDescription": supervision, "value": _hours(claims["supervision_hours"])},
             ],
         },
-        "credentialStatus": {"type": "ShegongAcademyStatus", "id": url, "status": verification_status(certificate)},
-        "evidence": [{"type": ["Evidence"], "id": url, "name": f"证书编号 {certificate.serial}"}],
+        "credentialStatus": {
+            "id": f"{status_list_url(unit)}#{certificate.id}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": STATUS_PURPOSE,
+            "statusListIndex": str(certificate.id),
+            "statusListCredential": status_list_url(unit),
+        },
+        "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
+        "evidence": [{"type": ["Evidence"], "id": document_id, "name": f"证书编号 {certificate.serial}"}],
     }
+
+
+def _signed_at(certificate: Certificate, key) -> datetime:
+    """When the proof says it was made: issue time, or the key's making if the key is younger (after a rotation)."""
+    return max(certificate.issued_at, key.created_at)
+
+
+def signed_badge(certificate: Certificate) -> dict:
+    """The credential with the issuing unit's ``ecdsa-jcs-2019`` proof embedded (flushes a first key)."""
+    key = signing.signing_key(certificate.issuer_unit)
+    return signing.add_proof(open_badge(certificate), key, _signed_at(certificate, key))
+
+
+def badge_jwt(certificate: Certificate) -> str:
+    """The credential as a VC-JWT signed by the issuing unit (flushes a first key)."""
+    key = signing.signing_key(certificate.issuer_unit)
+    document = open_badge(certificate)
+    claims = {
+        **document,
+        "iss": document["issuer"]["id"],
+        "jti": document["id"],
+        "nbf": int(certificate.issued_at.timestamp()),
+        **({"exp": int(certificate.expires_at.timestamp())} if certificate.expires_at else {}),
+    }
+    return signing.sign_jwt(key, claims)
+
+
+# ---------------------------------------------------------------- status lists
+
+
+def status_list_url(unit: OrgUnit) -> str:
+    return signing.absolute_url("api.status_list", unit_ref=unit_ref(unit))
+
+
+def _set_bits(unit: OrgUnit) -> list[int]:
+    """The indexes (certificate ids) of the unit's certificates that are revoked or superseded."""
+    return list(
+        db.session.scalars(
+            select(Certificate.id).where(
+                Certificate.issuer_unit_id == unit.id,
+                or_(Certificate.status == "revoked", Certificate.superseded_by_id.is_not(None)),
+            )
+        )
+    )
+
+
+def encode_bits(indexes: list[int], length: int) -> str:
+    """A bitstring (index 0 is the first, most significant bit) GZIP-compressed, as base64url multibase."""
+    raw = bytearray(length // 8)
+    for i in indexes:
+        raw[i // 8] |= 0x80 >> (i % 8)
+    packed = gzip.compress(bytes(raw), mtime=0)
+    return "u" + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def read_bit(encoded: str, index: int) -> bool:
+    """The bit at ``index`` of an ``encodedList``; an index past its end is an error, not a clear bit."""
+    if not encoded.startswith("u"):
+        raise ValueError("the encoded list is not base64url multibase")
+    data = encoded[1:]
+    raw = gzip.decompress(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+    if not 0 <= index < len(raw) * 8:
+        raise ValueError(f"index {index} is outside the list of {len(raw) * 8} bits")
+    return bool(raw[index // 8] & (0x80 >> (index % 8)))
+
+
+def status_list(unit: OrgUnit) -> dict:
+    """The unit's ``BitstringStatusListCredential`` (unsigned), as of now."""
+    last = db.session.scalar(select(Certificate.id).order_by(Certificate.id.desc()).limit(1)) or 0
+    length = max(STATUS_LIST_MIN_BITS, -(-(last + 1) // STATUS_LIST_MIN_BITS) * STATUS_LIST_MIN_BITS)
+    url = status_list_url(unit)
+    return {
+        "@context": [VC_CONTEXT],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer_id(unit),
+        "validFrom": _iso(utcnow()),
+        "credentialSubject": {
+            "id": f"{url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": STATUS_PURPOSE,
+            "encodedList": encode_bits(_set_bits(unit), length),
+        },
+    }
+
+
+def signed_status_list(unit: OrgUnit) -> dict:
+    key = signing.signing_key(unit)
+    return signing.add_proof(status_list(unit), key, utcnow())
+
+
+def status_list_jwt(unit: OrgUnit) -> str:
+    document = status_list(unit)
+    return signing.sign_jwt(signing.signing_key(unit), {**document, "iss": document["issuer"]})
+
+
+# ---------------------------------------------------------------- checking, as an outside verifier would
+
+
+def check_credential(token: str, key_set_of, status_list_of) -> dict:
+    """Check a VC-JWT the way any verifier can: with published documents only.
+
+    ``key_set_of(issuer_id)`` returns the issuer's JWKS and ``status_list_of(url)`` the status list
+    credential (a VC-JWT) the credential points to, fetched however the caller fetches. Returns
+    ``{"signature": "valid"|"invalid", "status": "ok"|"revoked"|"unknown", "expired": bool}``.
+    """
+    try:
+        unverified = signing.unverified_payload(token)
+        keys = key_set_of(unverified["issuer"]["id"])
+        payload = signing.verify_jwt(token, keys)
+    except (signing.SignatureInvalid, KeyError, TypeError, ValueError) as exc:
+        current_app.logger.info("credential signature refused: %s", exc)
+        return {"signature": "invalid", "status": "unknown", "expired": False}
+    entry = payload.get("credentialStatus") or {}
+    status = "unknown"
+    try:
+        listed = signing.verify_jwt(status_list_of(entry["statusListCredential"]), keys)
+        if listed.get("issuer") != payload["issuer"]["id"]:
+            raise signing.SignatureInvalid("the status list has another issuer")
+        bit = read_bit(listed["credentialSubject"]["encodedList"], int(entry["statusListIndex"]))
+        status = "revoked" if bit else "ok"
+    except (signing.SignatureInvalid, KeyError, TypeError, ValueError) as exc:
+        current_app.logger.info("status list refused: %s", exc)
+    until = payload.get("validUntil")
+    expired = bool(until) and datetime.fromisoformat(until.replace("Z", "+00:00")) <= utcnow()
+    return {"signature": "valid", "status": status, "expired": expired}
+
+
+def digital_check(certificate: Certificate) -> dict:
+    """What the verification page says of the certificate's signed credential, checked as outsiders check it.
+
+    The credential, the issuer's key set and its status list are the documents the public routes
+    serve; nothing private is consulted beyond making them.
+    """
+    unit = certificate.issuer_unit
+    lists = {status_list_url(unit): status_list_jwt(unit)}
+    result = check_credential(badge_jwt(certificate), lambda _issuer: jwks(unit), lambda url: lists[url])
+    result["kid"] = signing.active_key(unit).kid
+    result["shown_status"] = verification_status(certificate)
+    return result
+
+
+def jwks(unit: OrgUnit) -> dict:
+    return signing.jwks(unit)

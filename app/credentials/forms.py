@@ -1,7 +1,7 @@
 """The credential type form: key, names, design, issuer and seal, rule, transition, validity."""
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -59,3 +59,9 @@ class CredentialTypeForm(FlaskForm):
 
 class RevokeBatchForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])
+
+
+class VerifyPdfForm(FlaskForm):
+    """A certificate PDF to check: is it the unaltered original the academy issued?"""
+
+    pdf = FileField(_l("Certificate PDF"), validators=[FileRequired(_l("Choose the PDF file to check."))])

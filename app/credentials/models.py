@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.db import UTCDateTime, utcnow
@@ -48,6 +48,12 @@ class CredentialType(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     issuer_unit: Mapped[OrgUnit] = relationship()
+
+
+def _credential_issuer(context) -> int | None:
+    """The issuing unit of the certificate's credential type, for a row inserted without one."""
+    credential_id = context.get_current_parameters()["credential_id"]
+    return context.connection.scalar(select(CredentialType.issuer_unit_id).where(CredentialType.id == credential_id))
 
 
 # What a certificate shows and verifies as; only valid and revoked are stored, the others are derived.
@@ -100,8 +106,12 @@ class Certificate(db.Model):
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The bulk approval (a job) that issued it: the batch that can be revoked at once.
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    # The unit that issued it, frozen at issue: it signs the certificate's credential and keeps its bit in
+    # that unit's status list, whatever later becomes of the credential type's issuer.
+    issuer_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True, default=_credential_issuer)
 
     credential: Mapped[CredentialType] = relationship()
+    issuer_unit: Mapped[OrgUnit] = relationship()
     person: Mapped[Person] = relationship()
     superseded_by: Mapped[Certificate | None] = relationship(foreign_keys=[superseded_by_id], remote_side=[id])
 
@@ -116,3 +126,36 @@ class SerialCounter(db.Model):
     issuer_code: Mapped[str] = mapped_column(String(32))
     year: Mapped[int]
     last_seq: Mapped[int] = mapped_column(default=0)
+
+
+class IssuerKey(db.Model):
+    """An issuing unit's signing key (Ed25519). The newest active key signs; retired keys stay published.
+
+    The private key is encrypted at rest under the data key, like ID numbers; the public key is a JWK.
+    """
+
+    __tablename__ = "issuer_keys"
+    __table_args__ = (
+        # One signing key per unit at a time: two first signatures at once make one key.
+        Index(
+            "uq_issuer_keys_one_active",
+            "unit_id",
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(16), default="EdDSA")
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    private_key_enc: Mapped[str] = mapped_column(Text)
+    # A self-signed X.509 certificate of the key (PEM), naming the issuer: what signs the PDFs (PAdES).
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # No longer signs (rotated); what it signed still verifies.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    unit: Mapped[OrgUnit] = relationship()

@@ -77,6 +77,14 @@ def certificate_for(viewer, certificate_id: int) -> Certificate | None:
     return db.session.scalar(certificates_for(viewer).where(Certificate.id == certificate_id))
 
 
+def certificate_by_serial(viewer, serial: str) -> Certificate | None:
+    """A certificate the viewer may see, by its serial (normalised: ``services.normalise_serial``), dashes or not."""
+    compact = serial.replace("-", "")
+    return db.session.scalar(
+        certificates_for(viewer).where(func.replace(func.upper(Certificate.serial), "-", "") == compact).limit(1)
+    )
+
+
 def issued_counts(credential_ids: list[int]) -> dict[int, int]:
     if not credential_ids:
         return {}

@@ -37,9 +37,8 @@ from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
 from ..training.models import TIERS, Program
 from ..training.queries import assessment_options, programs_for
-from . import queries, services, types
-from .badges import open_badge
-from .forms import CredentialTypeForm, RevokeBatchForm
+from . import badges, queries, services, types
+from .forms import CredentialTypeForm, RevokeBatchForm, VerifyPdfForm
 from .jobs import start_issuing, start_printing
 from .models import Certificate
 from .render import available_designs, load_design
@@ -249,9 +248,20 @@ def certificate_pdf(certificate_id: int):
 @bp.get("/certificates/<id:certificate_id>/badge.json")
 @login_required
 def certificate_badge(certificate_id: int):
+    """The signed Open Badges 3.0 credential, to keep or to add to a wallet (JSON with its proof)."""
     cert = found(queries.certificate_for(current_user, certificate_id))
-    response = jsonify(open_badge(cert))
+    response = jsonify(badges.signed_badge(cert))
     response.headers["Content-Disposition"] = f"attachment; filename={cert.serial}.json"
+    return response
+
+
+@bp.get("/certificates/<id:certificate_id>/badge.jwt")
+@login_required
+def certificate_badge_jwt(certificate_id: int):
+    """The same credential as a VC-JWT, the form most wallets import."""
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    response = current_app.response_class(badges.badge_jwt(cert), mimetype="application/vc+jwt")
+    response.headers["Content-Disposition"] = f"attachment; filename={cert.serial}.jwt"
     return response
 
 
@@ -300,13 +310,50 @@ def _verify_limit() -> str:
     return current_app.config["LMS_VERIFY_RATE_LIMIT"]
 
 
+def _verify_page(started: float, typed: str, view: dict | None, check: dict | None = None):
+    """The verification page, answered no sooner than the floor (found or not, the same time)."""
+    body = render_template("lms/credentials/verify.html", view=view, code=typed, check=check)
+    time.sleep(max(0.0, VERIFY_FLOOR_SECONDS - (time.perf_counter() - started)))
+    response = current_app.make_response((body, 200 if view else 404))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
 @bp.get("/verify/")
 @limiter.limit(_verify_limit)
 def verify_form():
-    code = request.args.get("code", "")
-    if code:
-        return redirect(url_for("credentials.verify", code=services.normalise_code(code)))
-    return render_template("lms/credentials/verify.html", view=None, code="")
+    """The verification form; what is typed is a verification code or a serial number, as printed or not.
+
+    A code opens the full page. A serial (which can be guessed) shows only whether that certificate is
+    valid, and asks for the code beside it on the paper for the rest.
+    """
+    typed = request.args.get("code", "").strip()
+    if not typed:
+        return render_template("lms/credentials/verify.html", view=None, code="", check=None)
+    started = time.perf_counter()
+    if services.find_by_code(typed) is not None:
+        return redirect(url_for("credentials.verify", code=services.normalise_code(typed)))
+    cert = services.find_by_serial(typed)
+    return _verify_page(started, typed[:64], services.public_view(cert, full=False) if cert else None)
+
+
+@bp.route("/verify/pdf", methods=["GET", "POST"])
+@limiter.limit(_verify_limit, methods=["POST"])
+def verify_pdf():
+    """Check an uploaded PDF: the unaltered original of an issued certificate, or not (and what it claims)."""
+    from .pdfsign import check_upload
+
+    form = VerifyPdfForm()
+    result = None
+    if form.validate_on_submit():
+        data = form.pdf.data.read()
+        if not data.startswith(b"%PDF-"):
+            form.pdf.errors.append(_("This is not a PDF file."))
+        else:
+            result = check_upload(data)
+    status = 422 if form.errors else 200
+    return render_template("lms/credentials/verify_pdf.html", form=form, result=result), status
 
 
 @bp.get("/verify/<code>")
@@ -315,12 +362,8 @@ def verify(code: str):
     started = time.perf_counter()
     cert = services.find_by_code(code)
     view = services.public_view(cert) if cert else None
-    body = render_template("lms/credentials/verify.html", view=view, code=services.normalise_code(code))
-    time.sleep(max(0.0, VERIFY_FLOOR_SECONDS - (time.perf_counter() - started)))
-    response = current_app.make_response((body, 200 if view else 404))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    check = badges.digital_check(cert) if cert else None
+    return _verify_page(started, services.normalise_code(code), view, check)
 
 
 # ---------------------------------------------------------------- credential types

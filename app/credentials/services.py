@@ -17,6 +17,7 @@ import base64
 import errno
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -186,10 +187,35 @@ def verification_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
+def _typed(text: str) -> str:
+    """What was typed, with full-width letters, digits and dashes made ASCII (NFKC) and in upper case."""
+    folded = unicodedata.normalize("NFKC", text or "").upper()
+    return "".join(ch for ch in folded if ch.isascii() and (ch.isalnum() or ch == "-"))[:64]
+
+
 def normalise_code(code: str) -> str:
-    """Canonical form of a typed code: upper case, grouped, no spaces."""
-    raw = "".join(ch for ch in (code or "").upper() if ch.isalnum())[:64]
+    """Canonical form of a typed code: upper case, grouped, no spaces (full-width characters made ASCII)."""
+    raw = _typed(code).replace("-", "")
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def normalise_serial(serial: str) -> str:
+    """A typed serial in upper case, full-width made ASCII: ``ｇｓｍｚ－2026－00069`` → ``GSMZ-2026-00069``."""
+    return _typed(serial)
+
+
+def _compact(value) -> object:
+    return func.replace(value, "-", "")
+
+
+def find_by_serial(serial: str) -> Certificate | None:
+    """Look a certificate up by its serial as typed: with or without dashes, in either case, full-width or not."""
+    compact = normalise_serial(serial).replace("-", "")
+    if not compact:
+        return None
+    return db.session.scalar(
+        select(Certificate).where(_compact(func.upper(Certificate.serial)) == compact).order_by(Certificate.id).limit(1)
+    )
 
 
 def _counter_row(credential: CredentialType, year: int) -> None:
@@ -424,6 +450,7 @@ def _write(
         issued_by_id=getattr(actor, "id", None),
         replaces_id=replaces.id if replaces else None,
         job_id=job_id,
+        issuer_unit_id=credential.issuer_unit_id,
     )
     db.session.add(certificate)
     db.session.flush()
@@ -595,8 +622,7 @@ def store_pdf(certificate: Certificate) -> bytes:
 
     design = load_design(certificate.design)
     pdf = render_pdf(design, render_html(design, certificate_context(certificate)))
-    _keep_pdf(certificate, pdf)
-    return pdf
+    return _keep_pdf(certificate, pdf)
 
 
 def store_pdfs(certificates: list[Certificate]) -> None:
@@ -618,8 +644,11 @@ def store_pdfs(certificates: list[Certificate]) -> None:
     db.session.flush()
 
 
-def _keep_pdf(certificate: Certificate, pdf: bytes) -> None:
-    """Put the PDF in the store under the certificate's serial and note its SHA-256 (of exactly these bytes)."""
+def _keep_pdf(certificate: Certificate, pdf: bytes) -> bytes:
+    """Sign the PDF (PAdES), put it in the store under the certificate's serial and note its SHA-256; return it."""
+    from .pdfsign import sign_pdf
+
+    pdf = sign_pdf(certificate, pdf)
     certificate.pdf_path = f"{certificate.serial}.pdf"
     try:
         storage().put(pdf_key(certificate), pdf, "application/pdf")
@@ -627,6 +656,7 @@ def _keep_pdf(certificate: Certificate, pdf: bytes) -> None:
         certificate.pdf_path = None
         raise _storage_failed(exc) from exc
     certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    return pdf
 
 
 def certificate_pdf(certificate: Certificate) -> bytes:
@@ -682,34 +712,47 @@ def verification_status(certificate: Certificate) -> str:
     return "valid"
 
 
-def public_view(certificate: Certificate) -> dict:
-    """What the verification page and API show: the certificate's claims, the holder's masked name, nothing else."""
+def masked_name(name: str) -> str:
+    """付晓 → 付*: enough to recognise, not enough to find someone."""
+    return name[0] + "*" * (len(name) - 1) if len(name) > 1 else name
+
+
+def public_view(certificate: Certificate, full: bool = True) -> dict:
+    """What the verification page and API show.
+
+    ``full`` (reached with the verification code, which only the paper carries): what the paper
+    shows — the holder's full name, unit and masked ID number, hours, programs, transition — so a
+    verifier can match it to the paper and to the person in front of them. Without the code (a
+    serial, which can be guessed): whether the certificate is valid, what and whose (masked) it is.
+    """
     claims = certificate.claims
-    name = claims["name"]
-    masked = name[0] + "*" * (len(name) - 1) if len(name) > 1 else name
     status = verification_status(certificate)
-    return {
+    zone = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+    view = {
         "status": status,
         "serial": certificate.serial,
         "credential": claims["credential"],
-        "holder": masked,
+        "holder": claims["name"] if full else masked_name(claims["name"]),
         "issuer": claims["issuer"],
         "issued_on": claims["issued_on"],
         "expires_on": claims.get("expires_on"),
-        "claims": {
-            "training_hours": claims["training_hours"],
-            "supervision_hours": claims["supervision_hours"],
-            "programs": claims["programs"],
-            "transition": claims["transition"],
-        },
-        "revoked_on": (
-            certificate.revoked_at.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date().isoformat()
-            if certificate.revoked_at
-            else None
-        ),
-        "revoke_reason": certificate.revoke_reason,
+        "revoked_on": certificate.revoked_at.astimezone(zone).date().isoformat() if certificate.revoked_at else None,
         "superseded_by": certificate.superseded_by.serial if certificate.superseded_by_id else None,
+        "full": full,
     }
+    if full:
+        view |= {
+            "unit": claims.get("unit"),
+            "id_number": claims.get("id_number"),
+            "claims": {
+                "training_hours": claims["training_hours"],
+                "supervision_hours": claims["supervision_hours"],
+                "programs": claims["programs"],
+                "transition": claims["transition"],
+            },
+            "revoke_reason": certificate.revoke_reason,
+        }
+    return view
 
 
 def find_by_code(code: str) -> Certificate | None:

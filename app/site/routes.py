@@ -46,6 +46,17 @@ def index():
     return render_template("lms/core/home.html")
 
 
+@bp.get("/.well-known/did.json")
+@bp.get("/did.json")
+def did_document():
+    """The issuers' public keys as a did:web document (at the root of a host and under a mount path)."""
+    from ..credentials.signing import did_document
+
+    response = jsonify(did_document())
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.post("/language")
 def set_language():
     lang = request.form.get("lang", "")

@@ -130,6 +130,7 @@ def test_a_storage_failure_stops_issuing_says_why_and_keeps_the_batches_before(w
     _trained(w, people)
     monkeypatch.setattr(services, "RENDER_BATCH", 2)
     monkeypatch.setattr(render_module, "render_each", stub_render_each)  # no real rendering
+    monkeypatch.setattr("shegong_academy.credentials.pdfsign.sign_pdf", lambda certificate, pdf: pdf)  # nor signing
     real_put, puts = FileStorage.put, []
 
     def put_then_fill_up(self, key, data, content_type="application/octet-stream"):

@@ -1,0 +1,186 @@
+"""Signed PDFs (PAdES B-B) and /verify/pdf: an unaltered original, or not.
+
+pyHanko's own validator checks the signature with the issuer's certificate as published in its
+JWKS (``x5c``): an outsider's way, not the academy's.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+
+from shegong_academy.credentials.models import Certificate
+from shegong_academy.credentials.services import certificate_pdf, issue_certificate, revoke_certificate
+from shegong_academy.extensions import db
+from tests.conftest import make_app, use_storage
+from tests.credentials.test_credentials import _credential, _trained
+from tests.factories import World
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
+
+
+@pytest.fixture
+def signed(app, tmp_path):
+    """A rendered, stored certificate of 拱墅区 (to 李四)."""
+    use_storage(app, tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.person])
+        certificate = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+        db.session.commit()
+        return {"id": certificate.id, "serial": certificate.serial, "pdf": certificate_pdf(certificate)}
+
+
+def _validate(app, pdf: bytes):
+    """pyHanko's validation against the issuer certificate published in 拱墅区's JWKS."""
+    from asn1crypto import x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    keys = app.test_client().get("/api/v1/issuers/330105/jwks").json["keys"]
+    roots = [x509.Certificate.load(base64.b64decode(k["x5c"][0])) for k in keys]
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    return validate_pdf_signature(signature, ValidationContext(trust_roots=roots, allow_fetching=False))
+
+
+def _upload(client, pdf: bytes, name: str = "certificate.pdf"):
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/verify/pdf").text)
+    token = {"csrf_token": found.group(1)} if found else {}  # tests run without CSRF unless they ask for it
+    return client.post(
+        "/verify/pdf", data={**token, "pdf": (io.BytesIO(pdf), name)}, content_type="multipart/form-data"
+    )
+
+
+def _flip(pdf: bytes, at: int) -> bytes:
+    return pdf[:at] + bytes([pdf[at] ^ 0x01]) + pdf[at + 1 :]
+
+
+def test_an_issued_pdf_is_signed_whole_and_intact(app, signed):
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    status = _validate(app, signed["pdf"])
+    assert status.intact and status.valid and status.trusted and status.bottom_line
+    assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    assert "杭州市拱墅区民政局" in status.signing_cert.subject.human_friendly
+    with app.app_context():
+        stored = db.session.get(Certificate, signed["id"])
+        import hashlib
+
+        assert stored.pdf_sha256 == hashlib.sha256(signed["pdf"]).hexdigest()  # the hash is of the signed file
+
+
+def test_one_changed_byte_is_reported_as_altered(app, signed):
+    pdf = signed["pdf"]
+    altered = _flip(pdf, len(pdf) // 3)  # inside the signed range, in a content stream or a font
+    assert not _validate(app, altered).intact
+    client = app.test_client()
+    original = _upload(client, pdf)
+    assert original.status_code == 200
+    assert "未经改动的原件" in original.text and signed["serial"] in original.text and "有效" in original.text
+    changed = _upload(client, altered)
+    assert changed.status_code == 200 and "不是未经改动的原件" in changed.text and signed["serial"] in changed.text
+    api = client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(altered), "x.pdf")})
+    assert api.status_code == 200
+    assert api.json == {"status": "valid", "serial": signed["serial"], "intact": False, "signature": "altered"}
+    api = client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(pdf), "x.pdf")})
+    assert api.json == {"status": "valid", "serial": signed["serial"], "intact": True, "signature": "intact"}
+
+
+def test_an_appended_update_after_signing_is_altered(app, signed):
+    """A change saved as an incremental update (what an editor does) leaves the signed bytes but not the whole."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed["pdf"]))
+    writer.root["/Lang"] = generic.pdf_string("en")
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    edited = out.getvalue()
+    assert edited.startswith(signed["pdf"][:100]) and len(edited) > len(signed["pdf"])
+    answer = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(edited), "x.pdf")})
+    assert answer.json["intact"] is False and answer.json["signature"] == "altered"
+    assert answer.json["serial"] == signed["serial"]
+
+
+def test_a_revoked_original_says_so_and_a_stranger_pdf_is_not_ours(app, signed):
+    with app.app_context():
+        revoke_certificate(certificate=db.session.get(Certificate, signed["id"]), reason="信息有误", actor=None)
+        db.session.commit()
+    client = app.test_client()
+    page = _upload(client, signed["pdf"])
+    assert "未经改动的原件" in page.text and "已不再有效" in page.text
+    api = client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(signed["pdf"]), "x.pdf")})
+    assert api.json["status"] == "revoked" and api.json["intact"] is True
+    from weasyprint import HTML
+
+    stranger = HTML(string="<p>证书编号：GSMZ-2026-00001</p>").write_pdf()
+    page = _upload(client, stranger)
+    assert "不是本平台签发的证书" in page.text
+    api = client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(stranger), "x.pdf")})
+    assert api.json == {"status": "unknown", "serial": None, "intact": False, "signature": "none"}
+
+
+def test_what_is_not_a_pdf_is_refused_and_nothing_is_kept(app, signed, tmp_path):
+    client = app.test_client()
+    page = _upload(client, "<html>证书</html>".encode())
+    assert page.status_code == 422 and "这不是 PDF 文件" in page.text
+    api = client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(b"GIF89a"), "x.pdf")})
+    assert api.status_code == 422 and api.mimetype == "application/problem+json"
+    assert client.post("/api/v1/verify/pdf", data={}).status_code == 422
+    truncated = signed["pdf"][: len(signed["pdf"]) // 2]
+    api = client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(truncated), "x.pdf")})
+    assert api.status_code == 200 and api.json["intact"] is False
+    assert sorted(p.name for p in (tmp_path / "pdfs" / "certificates").iterdir()) == [f"{signed['serial']}.pdf"]
+
+
+def test_the_upload_form_needs_its_csrf_token_and_a_file_within_the_limit(db_url, tmp_path):
+    app = make_app(db_url, WTF_CSRF_ENABLED=True, LMS_MAX_UPLOAD_BYTES=200_000)
+    client = app.test_client()
+    refused = client.post("/verify/pdf", data={"pdf": (io.BytesIO(b"%PDF-1.7"), "x.pdf")})
+    assert refused.status_code == 400
+    big = b"%PDF-1.7\n" + b"0" * 300_000
+    assert _upload(client, big).status_code == 413
+    assert client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(big), "x.pdf")}).status_code == 413
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_checking_uploads_is_rate_limited(db_url):
+    app = make_app(db_url, LMS_VERIFY_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    codes = [client.post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(b"x"), "x.pdf")}).status_code for _ in range(5)]
+    assert codes[:3] == [422] * 3 and codes[3:] == [429, 429]
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_demo_certificate_is_signed_and_intact(demo_app, tmp_path):
+    """In the demo world, the transition certificate of one eligible 拱墅区 worker, as pyHanko validates it."""
+    from shegong_academy.credentials.queries import credential_by_name
+    from shegong_academy.credentials.services import eligibility
+
+    use_storage(demo_app, tmp_path / "pdfs")
+    with demo_app.app_context():
+        credential = credential_by_name("project-social-worker")
+        person = next(item.person for item in eligibility(credential, None) if item.eligible)
+        certificate = issue_certificate(credential=credential, person=person, actor=None)
+        pdf = certificate_pdf(certificate)
+        from shegong_academy.credentials.signing import jwks
+
+        keys = jwks(certificate.issuer_unit)["keys"]  # what the JWKS route answers once this is committed
+        db.session.rollback()  # the demo database is shared: leave it as it was
+    from asn1crypto import x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    roots = [x509.Certificate.load(base64.b64decode(k["x5c"][0])) for k in keys]
+    status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots, allow_fetching=False))
+    assert status.bottom_line and status.intact and status.trusted
