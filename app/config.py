@@ -43,6 +43,7 @@ DEFAULTS: dict[str, object] = {
     "LMS_VERIFY_RATE_LIMIT": "30 per minute",
     "LMS_PUBLIC_URL": None,  # e.g. https://academy.example.gov.cn — printed in QR codes
     # Issued PDFs are signed (PAdES) by the issuing unit's own key; a bureau's certificate (PKCS#12) instead:
+    "LMS_RENEWAL_WINDOW_DAYS": 90,  # a certificate that expires can be renewed this long before, and after
     "LMS_PDF_SIGNING_P12": None,
     "LMS_PDF_SIGNING_P12_PASSWORD": None,
     # Continuing education of certified social workers: hours per registration period by level.
@@ -103,6 +104,7 @@ _ENV_INT = {
     "LMS_WORKER_CONCURRENCY",
     "LMS_PRINT_RESULT_DAYS",
     "LMS_PROXY_COUNT",
+    "LMS_RENEWAL_WINDOW_DAYS",
 }
 _ENV_STR = {
     "LMS_MODE",

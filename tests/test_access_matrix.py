@@ -190,6 +190,7 @@ UI = [
     # credentials: {credential} issued by 拱墅区; {certificate} is {person}'s (revoked, so printing starts no job)
     ("GET", "/credentials/", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/credentials/{credential}", None, (LOGIN, 403, 200, 404, 200)),
+    ("GET", "/credentials/{credential}?show=renewal", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/credentials/{credential}/approve", {}, (LOGIN, 403, 302, 404, 302)),
     ("POST", "/credentials/{credential}/print", {}, (LOGIN, 403, 302, 404, 302)),
     ("GET", "/credentials/types/new", None, (LOGIN, 403, 200, 200, 200)),

@@ -695,6 +695,9 @@ ROWS: dict[str, list[Row]] = {
             "required_assessment_ids": [1],
             "min_average_score": Decimal("75.0"),
             "seal_key": "seals/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png",
+            "renewal_min_hours": Decimal("72.0"),
+            "renewal_assessment_ids": [1],
+            "ce_period": False,
         },
         {
             "id": 2,

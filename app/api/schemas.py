@@ -430,6 +430,11 @@ class VerifyClaims(Schema):
     supervision_hours = fields.Float(required=True)
     programs = fields.List(fields.String(), required=True)
     transition = fields.Dict(allow_none=True, required=True)
+    period = fields.Dict(allow_none=True, metadata={"description": "a statement's registration period: start, end"})
+    ce = fields.Dict(
+        allow_none=True,
+        metadata={"description": "a statement's minimum: level, minimum_hours, hours, met, short_hours"},
+    )
 
 
 class VerifySchema(Schema):

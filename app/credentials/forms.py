@@ -55,6 +55,25 @@ class CredentialTypeForm(FlaskForm):
     validity_years = IntegerField(
         _l("Valid for (years)"), validators=[Optional(), NumberRange(1, 50)], description=_l("Empty: no expiry.")
     )
+    renewal_min_hours = FiniteDecimalField(
+        _l("To renew: hours since it was issued"),
+        places=1,
+        validators=[Optional(), NumberRange(0, 1000)],
+        description=_l("Continuing-education hours (training and supervision, as counted) earned since issue."),
+    )
+    renewal_assessment_ids = SelectMultipleField(
+        _l("To renew: assessments passed again"),
+        coerce=int,
+        choices=[],
+        description=_l("With a passing sitting entered after the certificate was issued. Neither: the rule again."),
+    )
+    ce_period = BooleanField(
+        _l("A statement of the holder's registration period"),
+        description=_l(
+            "The hours of the holder's current registration period, the minimum for their level and "
+            "whether it is met (继续教育学时证明)."
+        ),
+    )
 
 
 class RevokeBatchForm(FlaskForm):

@@ -29,11 +29,12 @@ from .printing import render_certificates
 ISSUE_CHUNK = services.RENDER_BATCH  # people per transaction: kept before progress is reported
 
 
-def start_issuing(credential: CredentialType, person_ids: list[int], actor) -> Job:
-    """Submit the issuing of ``credential`` to these people (visible to the issuer's managers)."""
+def start_issuing(credential: CredentialType, person_ids: list[int], actor, renew: bool = False) -> Job:
+    """Submit the issuing of ``credential`` to these people (``renew``: renewing what they hold, when due)."""
+    params = {"credential_id": credential.id, "person_ids": person_ids} | ({"renew": True} if renew else {})
     return submit_job(
         kind="credentials.issue",
-        params={"credential_id": credential.id, "person_ids": person_ids},
+        params=params,
         actor=actor,
         unit=credential.issuer_unit,
         total=len(person_ids),
@@ -85,7 +86,11 @@ def issue_job(job, progress) -> dict:
     progress(0, total)
     for start in range(0, total, ISSUE_CHUNK):
         summary = services.issue_to_people(
-            credential=credential, person_ids=person_ids[start : start + ISSUE_CHUNK], actor=actor, job_id=job_id
+            credential=credential,
+            person_ids=person_ids[start : start + ISSUE_CHUNK],
+            actor=actor,
+            job_id=job_id,
+            renew=bool(job.params.get("renew")),
         )
         if summary.stopped:
             raise JobRefused(summary.stopped)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, select, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.db import UTCDateTime, utcnow
@@ -43,6 +55,14 @@ class CredentialType(db.Model):
     transition_from: Mapped[str | None] = mapped_column(String(32))
     transition_to: Mapped[str | None] = mapped_column(String(32))
     validity_months: Mapped[int | None]
+    # Renewal (of a credential with a validity): what a holder does to renew before, or after, it expires —
+    # continuing-education hours since the certificate was issued and/or a passing re-assessment after it.
+    # Neither set: renewing asks the credential's own rule again.
+    renewal_min_hours: Mapped[Decimal | None] = mapped_column(Numeric(6, 1))
+    renewal_assessment_ids: Mapped[list[int] | None] = mapped_column(JSON, default=list)
+    # A continuing-education statement (学时证明): hours of the holder's current registration period, with the
+    # minimum for their level and whether it is met, instead of the rule's year or all time.
+    ce_period: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The issuer's seal (PNG or SVG, checked by app.credentials.types), a key of the file store.
     seal_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -116,13 +116,15 @@ def _candidate_filters(credential: CredentialType, viewer, people_ids, any_categ
 
 
 def holds_certificate(credential: CredentialType) -> ColumnElement[bool]:
-    """Whether the person of the enclosing query holds a current (valid, not replaced, not expired) certificate."""
+    """Whether the person of the enclosing query holds a certificate (valid, not replaced), expired or not.
+
+    A holder is not a candidate: an expired or expiring certificate is renewed (``renewal``), not issued anew.
+    """
     return exists().where(
         Certificate.credential_id == credential.id,
         Certificate.person_id == Person.id,
         Certificate.status == "valid",
         Certificate.replaced_at.is_(None),
-        or_(Certificate.expires_at.is_(None), Certificate.expires_at > utcnow()),
     )
 
 
@@ -273,7 +275,7 @@ def average_scores(credential: CredentialType, people: Select) -> Select:
 
 
 def _listed(credential: CredentialType, viewer, people_ids=None) -> Select:
-    """The candidates who do not hold the credential now, with their eligibility."""
+    """The candidates who do not hold the credential (an expired one included: that is renewed), with eligibility."""
     return eligibility_rows(credential, viewer, people_ids=people_ids).where(~holds_certificate(credential))
 
 

@@ -37,7 +37,7 @@ from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
 from ..training.models import TIERS, Program
 from ..training.queries import assessment_options, programs_for
-from . import badges, queries, services, types
+from . import badges, queries, renewal, services, types
 from .forms import CredentialTypeForm, RevokeBatchForm, VerifyPdfForm
 from .jobs import start_issuing, start_printing
 from .models import Certificate
@@ -65,15 +65,20 @@ def index():
 def credential(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
     show = request.args.get("show", "eligible")
-    if show not in ("eligible", "waiting", "issued"):
+    if show not in ("eligible", "waiting", "issued", "renewal") or (show == "renewal" and not cred.validity_months):
         show = "eligible"
     q = (request.args.get("q") or "").strip()[:64]
     per_page = current_app.config["LMS_PER_PAGE"]
     page_number = request.args.get("page", 1, type=page_arg)
     counts = queries.eligibility_counts(cred, current_user)
     counts["issued"] = queries.certificate_count(current_user, cred)
+    counts["renewal"] = renewal.due_count(cred, current_user) if cred.validity_months else 0
     items = []
-    if show == "issued":
+    if show == "renewal":  # due for renewal: expiring within the window, or expired; what each holder lacks
+        stmt = renewal.due_certificates(cred, current_user).options(selectinload(Certificate.person))
+        page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False)
+        items = [renewal.check(c) for c in page.items]
+    elif show == "issued":
         stmt = queries.certificates_for(current_user, cred, q or None).options(selectinload(Certificate.person))
         page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False)
         items = page.items
@@ -103,7 +108,10 @@ def approve(credential_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     everyone = request.form.get("all") == "1"
-    if everyone:
+    renew = request.form.get("renew") == "1"
+    if everyone and renew:  # every holder due, not only the page shown (the ones who cannot yet are told why)
+        ids = list(dict.fromkeys(c.person_id for c in db.session.scalars(renewal.due_certificates(cred, current_user))))
+    elif everyone:
         ids = queries.eligible_ids(cred, current_user)  # everyone, not only the page shown
     else:
         ids = list(dict.fromkeys(request.form.getlist("person_id", type=id_arg)))
@@ -111,10 +119,10 @@ def approve(credential_id: int):
         flash(_("Nobody was chosen."), "error")
         return redirect(url_for("credentials.credential", credential_id=cred.id))
     if request.form.get("confirmed") != "1":
-        return _confirm_approval(cred, ids, everyone)
+        return _confirm_approval(cred, ids, everyone, renew)
     if len(ids) > INLINE_APPROVALS:
-        return redirect(url_for("jobs.job", job_id=start_issuing(cred, ids, current_user).id))
-    summary = services.issue_to_people(credential=cred, person_ids=ids, actor=current_user)
+        return redirect(url_for("jobs.job", job_id=start_issuing(cred, ids, current_user, renew=renew).id))
+    summary = services.issue_to_people(credential=cred, person_ids=ids, actor=current_user, renew=renew)
     if summary.issued:
         flash(_("Issued %(n)d certificate(s).", n=summary.issued), "success")
     if summary.held:
@@ -126,9 +134,11 @@ def approve(credential_id: int):
     return redirect(url_for("credentials.credential", credential_id=cred.id, show="issued"))
 
 
-def _confirm_approval(cred, ids: list[int], everyone: bool):
+def _confirm_approval(cred, ids: list[int], everyone: bool, renew: bool = False):
     """Say what approving will do, and ask; the answer posts the same choice again, confirmed."""
     title = cred.title
+    if renew:
+        return _confirm_renewal(cred, ids, everyone)
     if cred.transition_to:
         what = ngettext(
             "%(num)d person will receive %(title)s and become %(category)s.",
@@ -155,6 +165,37 @@ def _confirm_approval(cred, ids: list[int], everyone: bool):
         button=_("Approve and issue"),
         back=url_for("credentials.credential", credential_id=cred.id),
     )
+
+
+def _confirm_renewal(cred, ids: list[int], everyone: bool):
+    hidden = [("confirmed", "1"), ("renew", "1")] + ([("all", "1")] if everyone else [("person_id", i) for i in ids])
+    return render_template(
+        "lms/core/confirm.html",
+        form=ActionForm(),
+        hidden=hidden,
+        title=_("Renew %(title)s?", title=cred.title),
+        consequences=[
+            ngettext(
+                "%(num)d holder's certificate will be renewed, if they meet the renewal rule.",
+                "%(num)d holders' certificates will be renewed, if they meet the renewal rule.",
+                len(ids),
+            ),
+            _(
+                "Each gets a new certificate with a new serial number, valid for %(years)s from today.",
+                years=_validity(cred),
+            ),
+            _("Their current certificate then verifies as superseded by the new one."),
+        ],
+        button=_("Renew"),
+        back=url_for("credentials.credential", credential_id=cred.id, show="renewal"),
+    )
+
+
+def _validity(cred) -> str:
+    months = cred.validity_months or 0
+    if months % 12 == 0:
+        return ngettext("%(num)d year", "%(num)d years", months // 12)
+    return ngettext("%(num)d month", "%(num)d months", months)
 
 
 @bp.route("/jobs/<id:job_id>/revoke", methods=["GET", "POST"])
@@ -301,8 +342,12 @@ def mine():
     if current_user.person is None:
         abort(404)
     certificates = queries.own_certificates(current_user)
+    renewals = {c.id: renewal.check(c) for c in certificates if renewal.is_due(c)}  # what renewing still asks
     return render_template(
-        "lms/credentials/mine.html", certificates=certificates, status_of=services.verification_status
+        "lms/credentials/mine.html",
+        certificates=certificates,
+        status_of=services.verification_status,
+        renewals=renewals,
     )
 
 
@@ -384,9 +429,16 @@ def _type_form(obj=None) -> CredentialTypeForm:
     kept = [i for i in (obj.required_assessment_ids or []) if i not in shown] if obj is not None else []
     if kept:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
         offered += assessment_options(None, ids=kept)
+    listed = {a.id for a, _c, _p in offered}
+    kept_renewal = [i for i in (obj.renewal_assessment_ids or []) if i not in listed] if obj is not None else []
+    renewal_offered = offered + (assessment_options(None, ids=kept_renewal) if kept_renewal else [])
     form.required_assessment_ids.choices = [
         SelectChoice(a.id, f"{program.year} {program.title} · {course.title} · {a.title}")
         for a, course, program in offered
+    ]
+    form.renewal_assessment_ids.choices = [
+        SelectChoice(a.id, f"{program.year} {program.title} · {course.title} · {a.title}")
+        for a, course, program in renewal_offered
     ]
     categories = [SelectChoice("", "—")] + [SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES]
     form.transition_from.choices = categories

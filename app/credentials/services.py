@@ -261,12 +261,16 @@ def _claims(credential: CredentialType, item: Eligibility, issued_at, expires_at
             )
         ]
     local = issued_at.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"]))
+    ce = _ce_statement(credential, person, local.date())
+    period = ce["period"] if ce else credential_period(credential)
+    training = ce["account"].training_hours if ce else item.training_hours
+    supervision = ce["account"].supervision_hours if ce else item.supervision_hours
     return {
         "name": person.name,
         "id_number": person.id_number_masked,
         "unit": person.unit.name,
-        "training_hours": float(item.training_hours),
-        "supervision_hours": float(item.supervision_hours),
+        "training_hours": float(training or 0),
+        "supervision_hours": float(supervision or 0),
         "programs": courses,
         "period_year": credential.period_year,
         "issued_on": local.date().isoformat(),
@@ -285,18 +289,59 @@ def _claims(credential: CredentialType, item: Eligibility, issued_at, expires_at
         ),
         "credential": credential.title,
         "issuer": credential.issuer_name,
-        "records": _records(credential, person),
+        "records": [r for r in _records(period, person) if not ce or r["kind"] != "督导" or supervision is not None],
+        **(ce["claims"] if ce else {}),
     }
 
 
-def _records(credential: CredentialType, person: Person) -> list[dict]:
-    """The attended sessions and counted supervision behind the hours (for the hours statement)."""
+def _in_language(credential: CredentialType, label) -> str:
+    """A label in the credential's own language (the paper's), whoever issues it."""
+    from flask_babel import force_locale
+
+    with force_locale("zh_Hans_CN" if credential.language.startswith("zh") else "en"):
+        return str(label)
+
+
+def _ce_statement(credential: CredentialType, person: Person, today) -> dict | None:
+    """For a per-period statement: the holder's registration period holding ``today``, its hours and minimum.
+
+    None when the credential states other hours, or the holder keeps no continuing-education account
+    (no qualification level or no registration date): their statement then counts the rule's period.
+    """
+    from ..ledger.ce import ce_account, local_period
+    from ..people.labels import LEVEL_LABELS
+
+    if not credential.ce_period:
+        return None
+    account = ce_account(person, today)
+    if account is None:
+        return None
+    return {
+        "account": account,
+        "period": local_period(account.period_start, account.period_end),
+        "claims": {
+            "start_date": account.period_start.isoformat(),
+            "end_date": account.last_day.isoformat(),
+            "ce": {
+                "level": person.level,
+                "level_label": _in_language(credential, LEVEL_LABELS[person.level]),
+                "minimum_hours": float(account.minimum),
+                "hours": float(account.hours),
+                "met": account.met,
+                "short_hours": float(account.remaining_hours),
+                "counted": list(account.counted_from),
+            },
+        },
+    }
+
+
+def _records(period, person: Person) -> list[dict]:
+    """The attended sessions and counted supervision of ``period`` behind the hours (for the hours statement)."""
     from ..ledger.queries import attended_sessions, supervision_credits
     from ..supervision.models import SupervisionRecord
     from ..training.models import CourseSession
 
     tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
-    period = credential_period(credential)
     attended = attended_sessions(period).subquery()
     rows = [
         {"date": starts.astimezone(tz).date().isoformat(), "title": title, "kind": "培训", "hours": float(hours)}
@@ -370,8 +415,15 @@ def _issue(
     render: bool,
     replaces: Certificate | None,
     job_id: int | None = None,
+    renew: bool = False,
 ) -> tuple[Certificate, bool]:
-    """Issue (or find) the certificate; return it and whether this call issued it."""
+    """Issue (or find) the certificate; return it and whether this call issued it.
+
+    Someone who holds a certificate gets it back, unless it expired or (``renew``) is due for renewal:
+    then the new certificate renews it, by the type's renewal rule (see ``renewal``).
+    """
+    from . import renewal
+
     if actor is not None and not unit_in_scope(actor, person.unit):
         raise NotFound(_l("Not found."))
     now = utcnow()
@@ -384,9 +436,9 @@ def _issue(
     )
     held = held_certificate(credential, person)
     if replaces is None:
-        if held is not None and not _expired(held, now):
+        if held is not None and not _expired(held, now) and not (renew and renewal.is_due(held, now)):
             return held, False
-        previous = held  # expired: issuing again renews it
+        previous = held  # expired, or due and asked for: issuing again renews it
     else:
         db.session.refresh(replaces)
         if replaces.superseded_by_id is not None or replaces.replaced_at is not None:
@@ -394,11 +446,18 @@ def _issue(
         if held is not None and held.id != replaces.id:
             raise _holds_another(person, held)
         previous = replaces
-    # A reissue corrects a certificate whose holder already made the transition.
-    if replaces is None and credential.transition_from and person.category != credential.transition_from:
+    renewing = replaces is None and previous is not None
+    # A reissue corrects, and a renewal extends, a certificate whose holder already made the transition.
+    first = replaces is None and previous is None
+    if first and credential.transition_from and person.category != credential.transition_from:
         raise Invalid(_l("%(name)s is not in the category this credential converts from.", name=person.name))
     items = eligibility(credential, None, people_ids=[person.id], any_category=True)
-    if not items or not items[0].eligible:
+    if renewing:
+        checked = renewal.check(previous, now)
+        if not items or not checked.eligible:
+            reasons = "; ".join(str(m) for m in checked.missing) or str(_l("inactive"))
+            raise Invalid(_l("%(name)s cannot renew yet: %(reasons)s", name=person.name, reasons=reasons))
+    elif not items or not items[0].eligible:
         reasons = "; ".join(str(m) for m in items[0].missing) if items else str(_l("inactive"))
         raise Invalid(_l("%(name)s does not qualify: %(reasons)s", name=person.name, reasons=reasons))
     try:
@@ -448,20 +507,20 @@ def _write(
         design=credential.design,
         design_version=str(design.version),
         issued_by_id=getattr(actor, "id", None),
-        replaces_id=replaces.id if replaces else None,
+        replaces_id=previous.id if previous is not None else None,
         job_id=job_id,
         issuer_unit_id=credential.issuer_unit_id,
     )
     db.session.add(certificate)
     db.session.flush()
-    if replaces is not None:
-        replaces.superseded_by_id = certificate.id
+    if previous is not None:  # a reissue or a renewal: the old one now verifies as superseded by this one
+        previous.superseded_by_id = certificate.id
     before = person.category
     if credential.transition_to and person.category == credential.transition_from:
         person.category = credential.transition_to
     record_audit(
         actor=actor,
-        action="certificate.reissue" if replaces else "certificate.issue",
+        action="certificate.reissue" if replaces else ("certificate.renew" if previous else "certificate.issue"),
         entity_type="certificate",
         entity_id=certificate.id,
         before={
@@ -493,7 +552,13 @@ class IssueSummary:
 
 
 def issue_to_people(
-    *, credential: CredentialType, person_ids: Iterable[int], actor, render: bool = True, job_id: int | None = None
+    *,
+    credential: CredentialType,
+    person_ids: Iterable[int],
+    actor,
+    render: bool = True,
+    job_id: int | None = None,
+    renew: bool = False,
 ) -> IssueSummary:
     """Issue the credential to each person, each in a savepoint so one refusal does not stop the rest (flushes).
 
@@ -515,7 +580,12 @@ def issue_to_people(
             try:
                 with db.session.begin_nested():
                     issued = _issue_batch(
-                        credential, [people.get(i) for i in chunk[first : first + RENDER_BATCH]], actor, job_id, batch
+                        credential,
+                        [people.get(i) for i in chunk[first : first + RENDER_BATCH]],
+                        actor,
+                        job_id,
+                        batch,
+                        renew,
                     )
                     if render and issued:
                         store_pdfs(issued)
@@ -529,7 +599,12 @@ def issue_to_people(
 
 
 def _issue_batch(
-    credential: CredentialType, people: list[Person | None], actor, job_id: int | None, summary: IssueSummary
+    credential: CredentialType,
+    people: list[Person | None],
+    actor,
+    job_id: int | None,
+    summary: IssueSummary,
+    renew: bool = False,
 ) -> list[Certificate]:
     """Issue to each person, unrendered, in a savepoint of their own; count in ``summary``; return the new ones."""
     issued = []
@@ -539,7 +614,13 @@ def _issue_batch(
                 raise NotFound(_l("Not found."))
             with db.session.begin_nested():
                 certificate, created = _issue(
-                    credential=credential, person=person, actor=actor, render=False, replaces=None, job_id=job_id
+                    credential=credential,
+                    person=person,
+                    actor=actor,
+                    render=False,
+                    replaces=None,
+                    job_id=job_id,
+                    renew=renew,
                 )
         except Unavailable:
             raise  # not a refusal of this person: the caller stops
@@ -749,6 +830,9 @@ def public_view(certificate: Certificate, full: bool = True) -> dict:
                 "supervision_hours": claims["supervision_hours"],
                 "programs": claims["programs"],
                 "transition": claims["transition"],
+                # A continuing-education statement: the registration period, its minimum, met or not.
+                "period": {"start": claims["start_date"], "end": claims["end_date"]} if claims.get("ce") else None,
+                "ce": claims.get("ce"),
             },
             "revoke_reason": certificate.revoke_reason,
         }

@@ -64,6 +64,9 @@ FIELDS = (
     "transition_from",
     "transition_to",
     "validity_months",
+    "renewal_min_hours",
+    "renewal_assessment_ids",
+    "ce_period",
 )
 
 
@@ -157,13 +160,15 @@ def _hours(value, field: str, errors: dict) -> Decimal | None:
     return hours
 
 
-def _assessments(values, actor, errors: dict, kept: frozenset[int] = frozenset()) -> list[int]:
+def _assessments(
+    values, actor, errors: dict, kept: frozenset[int] = frozenset(), field: str = "required_assessment_ids"
+) -> list[int]:
     """The assessments a type requires: ids of assessments of programs the actor may see (all: no actor), or that
     the type required already (``kept``: an editor outside their programs keeps them, never adds them)."""
     try:
         ids = sorted({int(i) for i in values or []})
     except (TypeError, ValueError):
-        errors["required_assessment_ids"] = _l("Unknown assessment.")
+        errors[field] = _l("Unknown assessment.")
         return []
     if not ids:
         return []
@@ -171,7 +176,7 @@ def _assessments(values, actor, errors: dict, kept: frozenset[int] = frozenset()
     if actor is not None:
         stmt = stmt.where(Course.program_id.in_(programs_for(actor, None).with_only_columns(Program.id)))
     if set(db.session.scalars(stmt)) | (kept & set(ids)) != set(ids):
-        errors["required_assessment_ids"] = _l("Unknown assessment.")
+        errors[field] = _l("Unknown assessment.")
     return ids
 
 
@@ -240,6 +245,16 @@ def type_values(data: dict, actor, credential_id: int | None = None, kept: dict 
         errors["validity_months"] = _l(
             "From 1 month to %(years)d years, or empty for no expiry.", years=MAX_VALIDITY_YEARS
         )
+    renewal_hours = _hours(data.get("renewal_min_hours"), "renewal_min_hours", errors)
+    renewal_assessments = _assessments(
+        data.get("renewal_assessment_ids"),
+        actor,
+        errors,
+        frozenset((kept or {}).get("renewal_assessment_ids") or []),
+        field="renewal_assessment_ids",
+    )
+    if (renewal_hours is not None or renewal_assessments) and months is None and "validity_months" not in errors:
+        errors["renewal_min_hours"] = _l("Only a credential that expires is renewed: give it a validity first.")
     hours = (min_training, min_supervision, average)
     if not errors and not (program_ids or tiers or assessment_ids or any(h is not None for h in hours)):
         errors["min_training_hours"] = _l("A credential needs a rule: programs, tiers, assessments or minimum hours.")
@@ -267,6 +282,9 @@ def type_values(data: dict, actor, credential_id: int | None = None, kept: dict 
         "transition_from": transition_from,
         "transition_to": transition_to,
         "validity_months": months,
+        "renewal_min_hours": renewal_hours,
+        "renewal_assessment_ids": renewal_assessments,
+        "ce_period": bool(data.get("ce_period")),
     }
 
 
@@ -306,7 +324,10 @@ def update_type(
         raise NotFound(_l("Not found."))
     merged = {f: getattr(credential, f) for f in FIELDS}
     merged.update({k: v for k, v in data.items() if k in FIELDS})
-    already = {k: list(getattr(credential, k) or []) for k in ("required_program_ids", "required_assessment_ids")}
+    already = {
+        k: list(getattr(credential, k) or [])
+        for k in ("required_program_ids", "required_assessment_ids", "renewal_assessment_ids")
+    }
     values = type_values(merged, actor, credential.id, kept=already)
     new_seal = _store_seal(*check_seal(*seal)) if seal is not None else None
     before = _snapshot(credential)

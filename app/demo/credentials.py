@@ -57,6 +57,7 @@ def load_credentials() -> None:
                 issuer_name="杭州市拱墅区民政局",
                 issuer_code="GSJX",
                 min_training_hours=Decimal("1"),
+                ce_period=True,  # the hours of the holder's registration period, against their level's minimum
             ),
         ]
     )

@@ -124,7 +124,7 @@ class CEAccount:
         return date.fromordinal(self.period_end.toordinal() - 1)
 
 
-def _local_period(start: date, end: date) -> Period:
+def local_period(start: date, end: date) -> Period:
     tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
     return Period(
         datetime.combine(start, time(), tz).astimezone(UTC), datetime.combine(end, time(), tz).astimezone(UTC)
@@ -137,7 +137,7 @@ def ce_account(person: Person, today: date) -> CEAccount | None:
         return None
     minimum = minimum_hours(person.level)
     start, end = current_period(person.certified_on, today)
-    period = _local_period(start, end)
+    period = local_period(start, end)
     counts = tuple(current_app.config["LMS_CE_COUNTS"])
     training = supervision = None
     if "training" in counts:

@@ -106,27 +106,28 @@ def test_twenty_approvals_of_one_person_issue_one_certificate(capp, tmp_path):
     assert certificates[0].serial in page.text
 
 
-def test_twenty_renewals_of_an_expired_certificate_make_one(capp):
+@pytest.mark.parametrize("expires_in_days", [-1, 30], ids=["expired", "due-within-the-window"])
+def test_twenty_renewals_of_a_certificate_make_one(capp, expires_in_days):
     ids = _world(capp, validity_months=12, name="completion")
     with capp.app_context():
         cred = db.session.get(CredentialType, ids["credential"])
         cred.transition_from = cred.transition_to = None
         old = issue_certificate(credential=cred, person=db.session.get(Person, ids["person"]), actor=None, render=False)
-        old.expires_at = utcnow() - timedelta(days=1)
+        old.expires_at = utcnow() + timedelta(days=expires_in_days)
         db.session.commit()
         old_id = old.id
     clients = _clients(capp)
     url = f"/credentials/{ids['credential']}/approve"
-    results = together(
-        capp, lambda i: clients[i].post(url, data={"person_id": [ids["person"]], "confirmed": "1"}).status_code
-    )
+    form = {"person_id": [ids["person"]], "confirmed": "1", "renew": "1"}
+    results = together(capp, lambda i: clients[i].post(url, data=form).status_code)
     assert results == [302] * N
     with capp.app_context():
         valid = _valid(ids["person"])
         assert len(_certificates(ids["person"])) == 2 and len(valid) == 1
         assert valid[0].id != old_id and valid[0].serial.endswith("-00002")
         old = db.session.get(Certificate, old_id)
-        assert old.replaced_at is not None and old.superseded_by_id is None  # it verifies as expired, not superseded
+        # The renewal supersedes it: it verifies as "superseded by" the new one (and its status-list bit is set).
+        assert old.replaced_at is not None and old.superseded_by_id == valid[0].id
         assert _last_seq() == 2
 
 

@@ -320,7 +320,9 @@ def test_an_expired_certificate_is_renewed_by_issuing_again(w):
     db.session.flush()
     renewed = issue_certificate(credential=cred, person=w.person, actor=w.coord)
     assert renewed.id != first.id and renewed.serial != first.serial
-    assert verification_status(first) == "expired" and verification_status(renewed) == "valid"
+    # The renewal supersedes the expired certificate (tests/credentials/test_renewal.py has the rest).
+    assert verification_status(first) == "superseded" and verification_status(renewed) == "valid"
+    assert first.superseded_by_id == renewed.id
 
 
 def test_the_issued_list_finds_a_certificate_by_its_serial_in_any_case(w):

@@ -127,8 +127,9 @@ def test_a_reissue_or_renewal_marks_the_old_certificate_replaced_first(w):
         reissue_certificate(certificate=first, actor=w.coord)
     second.expires_at = utcnow() - timedelta(days=1)
     third = issue_certificate(credential=cred, person=w.person, actor=w.coord, render=False)
-    assert second.replaced_at is not None and second.superseded_by_id is None
-    assert verification_status(second) == "expired" and verification_status(third) == "valid"
+    # A renewal supersedes the expired one: it verifies as "superseded by" the renewal, which replaces it.
+    assert second.replaced_at is not None and second.superseded_by_id == third.id and third.replaces_id == second.id
+    assert verification_status(second) == "superseded" and verification_status(third) == "valid"
     held = services.held_certificate(cred, w.person)
     assert held.id == third.id
 

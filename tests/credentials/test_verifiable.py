@@ -208,6 +208,12 @@ def test_a_rotated_key_signs_no_more_but_what_it_signed_still_verifies(app, issu
         assert db.session.scalar(select(func.count()).where(IssuerKey.retired_at.is_(None))) == 1
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "issuer_key.rotate"))
         assert entry.after == {"kid": new_kid.rsplit("#", 1)[1]} and entry.before == {"kid": old_kid.rsplit("#", 1)[1]}
+    rows = [
+        line.split("\t")
+        for line in app.test_cli_runner().invoke(args=["lms", "certificates", "keys"]).output.splitlines()
+    ]
+    assert [(r[0], r[1]) for r in rows] == [("330105", k["kid"]) for k in keys]
+    assert rows[0][3].startswith("20") and rows[1][3] == "signing"  # retired when, and the one that signs
     unknown = app.test_cli_runner().invoke(args=["lms", "certificates", "rotate-key", "--unit", "330106"])
     assert unknown.exit_code != 0 and "issues no credential" in unknown.output
 

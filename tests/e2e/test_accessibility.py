@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 SERIOUS = ("serious", "critical")
 PAGES = {
-    None: ["/login", "/verify/"],
+    None: ["/login", "/verify/", "/verify/pdf"],
     "gongshu": [
         "/coverage/",
         "/people/",

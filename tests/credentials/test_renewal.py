@@ -1,0 +1,281 @@
+"""Renewal and expiry, and the continuing-education statement of a registration period (学时证明)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from shegong_academy.audit.models import AuditEntry
+from shegong_academy.core.db import utcnow
+from shegong_academy.core.domain import Invalid
+from shegong_academy.credentials import badges, renewal
+from shegong_academy.credentials.models import Certificate, CredentialType
+from shegong_academy.credentials.render import load_design, render_html
+from shegong_academy.credentials.services import (
+    certificate_context,
+    issue_certificate,
+    issue_to_people,
+    public_view,
+    verification_status,
+)
+from shegong_academy.extensions import db
+from shegong_academy.training import grading
+from shegong_academy.training.services import enrol, record_attendance
+from tests.conftest import use_storage
+from tests.factories import World, login
+from tests.training.helpers import course, program, session
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
+
+
+@pytest.fixture
+def w(ctx, tmp_path):
+    use_storage(ctx, tmp_path / "pdfs")
+    return World()
+
+
+def _completion(w, **kw) -> CredentialType:
+    cred = CredentialType(
+        name=kw.pop("name", "completion"),
+        title="培训结业证书",
+        design=kw.pop("design", "completion-zh"),
+        issuer_unit=w.district,
+        issuer_name="杭州市拱墅区民政局",
+        issuer_code="GSPX",
+        min_training_hours=Decimal("3"),
+        validity_months=12,
+        **kw,
+    )
+    db.session.add(cred)
+    db.session.flush()
+    return cred
+
+
+def _attend(w, people, hours=3, start=datetime(2022, 5, 10, 1, 0, tzinfo=UTC), code="C1"):
+    crs = course(program(w.district, year=start.year), code=code, hours=hours)
+    s = session(crs, hours=hours, start=start)
+    for p in people:
+        enrol(course=crs, person=p, actor=w.coord)
+        record_attendance(session=s, person=p, status="present", actor=w.coord)
+    return crs
+
+
+def _issue(w, cred, person=None):
+    return issue_certificate(credential=cred, person=person or w.person, actor=w.coord, render=False)
+
+
+def test_renewing_before_expiry_waits_for_the_window_and_the_hours(w):
+    cred = _completion(w, renewal_min_hours=Decimal("4"))
+    _attend(w, [w.person])
+    old = _issue(w, cred)
+    # Not due yet: asking to renew gives the certificate back.
+    again = issue_certificate(credential=cred, person=w.person, actor=w.coord, render=False, replaces=None)
+    assert again.id == old.id and not renewal.is_due(old)
+    assert renewal.due_count(cred, w.coord) == 0
+    summary = issue_to_people(credential=cred, person_ids=[w.person.id], actor=w.coord, render=False, renew=True)
+    assert (summary.issued, summary.held) == (0, 1)
+    # Thirty days before expiry it is due; the hours earned before issue do not count.
+    old.issued_at = utcnow() - timedelta(days=335)
+    old.expires_at = utcnow() + timedelta(days=30)
+    db.session.flush()
+    assert renewal.is_due(old) and renewal.due_count(cred, w.coord) == 1 and renewal.due_count(cred, w.coord_out) == 0
+    check = renewal.check(old)
+    assert not check.eligible and check.hours == 0
+    issued_on = renewal._local_day(old.issued_at)
+    with force_locale("en"):
+        assert [str(m) for m in check.missing] == [f"0 continuing-education hours since {issued_on}; 4 needed to renew"]
+    summary = issue_to_people(credential=cred, person_ids=[w.person.id], actor=w.coord, render=False, renew=True)
+    with force_locale("en"):
+        assert summary.issued == 0 and "cannot renew yet" in str(summary.refused[0])
+    # Four hours after issue: ready, and renewing supersedes the old certificate.
+    _attend(w, [w.person], hours=4, start=utcnow() - timedelta(hours=5), code="C2")
+    assert renewal.check(old).eligible
+    summary = issue_to_people(credential=cred, person_ids=[w.person.id], actor=w.coord, render=False, renew=True)
+    assert summary.issued == 1
+    new = db.session.scalar(select(Certificate).where(Certificate.id != old.id))
+    assert old.superseded_by_id == new.id and new.replaces_id == old.id
+    assert verification_status(old) == "superseded" and verification_status(new) == "valid"
+    assert public_view(old)["superseded_by"] == new.serial
+    assert new.expires_at > utcnow() + timedelta(days=360)  # a full validity from the day of renewal
+    assert old.id in badges._set_bits(w.district) and new.id not in badges._set_bits(w.district)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "certificate.renew"))
+    assert entry.entity_id == new.id and entry.before["renews"] == old.serial
+
+
+def test_a_renewal_by_reassessment_counts_only_sittings_after_issue(w):
+    crs = _attend(w, [w.person])
+    exam = grading.create_assessment(course=crs, data={"title": "复核考试", "pass_mark": 60}, actor=w.coord)
+    grading.save_results(
+        assessment=exam, entries=[grading.Entry(w.person.id, 1, "scored", 80)], actor=w.coord, source="roster"
+    )
+    cred = _completion(w, renewal_assessment_ids=[exam.id])
+    cred.min_training_hours = None
+    cred.required_assessment_ids = [exam.id]
+    old = _issue(w, cred)
+    old.expires_at = utcnow() - timedelta(days=3)  # expired: due at any time after
+    db.session.flush()
+    assert verification_status(old) == "expired"
+    since = renewal._local_day(old.issued_at)
+    assert [str(m) for m in renewal.check(old).missing] == [f"复核考试：{since} 以来尚未再次通过"]
+    with pytest.raises(Invalid) as refused:
+        issue_certificate(credential=cred, person=w.person, actor=w.coord, render=False)
+    assert "暂不能续期" in str(refused.value.message)
+    grading.save_results(
+        assessment=exam, entries=[grading.Entry(w.person.id, 2, "scored", 55)], actor=w.coord, source="roster"
+    )
+    assert not renewal.check(old).eligible  # failed again
+    grading.save_results(
+        assessment=exam, entries=[grading.Entry(w.person.id, 3, "scored", 91)], actor=w.coord, source="roster"
+    )
+    assert renewal.check(old).eligible
+    new = issue_certificate(credential=cred, person=w.person, actor=w.coord, render=False)
+    assert new.id != old.id and old.superseded_by_id == new.id
+
+
+def test_an_expired_certificate_verifies_as_expired_with_its_date(app, w):
+    cred = _completion(w)
+    _attend(w, [w.person])
+    cert = _issue(w, cred)
+    cert.expires_at = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    cert.claims = {**cert.claims, "expires_on": "2026-03-01"}
+    db.session.commit()
+    code = cert.verification_code
+    page = app.test_client().get(f"/verify/{code}")
+    assert page.status_code == 200 and "该证书已于 2026-03-01 过期" in page.text
+    api = app.test_client().get(f"/api/v1/verify/{code}").json
+    assert api["status"] == "expired" and api["expires_on"] == "2026-03-01"
+
+
+def test_the_renewal_tab_lists_who_is_due_and_renews_the_ticked(app, w):
+    cred = _completion(w, renewal_min_hours=Decimal("2"))
+    _attend(w, [w.person, w.person2])
+    ready, waiting = _issue(w, cred), _issue(w, cred, w.person2)
+    for cert in (ready, waiting):
+        cert.issued_at = utcnow() - timedelta(days=355)
+        cert.expires_at = utcnow() + timedelta(days=10)
+    _attend(w, [w.person], hours=2, start=utcnow() - timedelta(hours=4), code="C2")
+    db.session.commit()
+    client = app.test_client()
+    login(client, "coord")
+    page = client.get(f"/credentials/{cred.id}?show=renewal")
+    assert page.status_code == 200
+    assert "待续期 (2)" in page.text and ready.serial in page.text and waiting.serial in page.text
+    assert "可续期" in page.text and "需 2 学时方可续期" in page.text
+    assert f'name="person_id" value="{w.person.id}"' in page.text
+    assert f'name="person_id" value="{w.person2.id}"' not in page.text  # not ready: no box to tick
+    # Eligible and waiting no longer list holders: they are renewed, not issued anew.
+    assert w.person.name not in client.get(f"/credentials/{cred.id}?show=eligible").text
+    url = f"/credentials/{cred.id}/approve"
+    asked = client.post(url, data={"person_id": [w.person.id], "renew": "1"})
+    assert asked.status_code == 200 and "续期" in asked.text and "已被新证书替换" in asked.text
+    done = client.post(url, data={"person_id": [w.person.id], "renew": "1", "confirmed": "1"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Certificate, ready.id).superseded_by_id is not None
+    assert db.session.get(Certificate, waiting.id).superseded_by_id is None
+    # (Another district's coordinator gets 404 here: tests/test_access_matrix.py, "?show=renewal".)
+
+
+def test_the_holder_sees_what_renewing_still_asks(app, w):
+    cred = _completion(w, renewal_min_hours=Decimal("5"))
+    _attend(w, [w.trainee_person])
+    cert = _issue(w, cred, w.trainee_person)
+    cert.expires_at = utcnow() + timedelta(days=20)
+    db.session.commit()
+    client = app.test_client()
+    login(client, "trainee")
+    page = client.get("/my/certificates")
+    assert "待续期" in page.text and "需 5 学时方可续期" in page.text
+
+
+def test_a_renewal_rule_needs_a_validity(w):
+    from shegong_academy.credentials.types import type_values
+
+    data = {
+        "name": "renewable",
+        "title": "培训结业证书",
+        "design": "completion-zh",
+        "issuer_name": "杭州市拱墅区民政局",
+        "issuer_code": "GSPX",
+        "min_training_hours": "3",
+        "renewal_min_hours": "24",
+    }
+    with pytest.raises(Invalid) as refused:
+        type_values(data, w.coord)
+    assert "renewal_min_hours" in refused.value.errors
+    values = type_values({**data, "validity_months": 36}, w.coord)
+    assert values["renewal_min_hours"] == Decimal("24.0") and values["ce_period"] is False
+
+
+# ---------------------------------------------------------------- 学时证明 per registration period
+
+
+def _ce_credential(w) -> CredentialType:
+    cred = CredentialType(
+        name="ce-hours",
+        title="继续教育学时证明",
+        design="ce-hours-zh",
+        issuer_unit=w.district,
+        issuer_name="杭州市拱墅区民政局",
+        issuer_code="GSJX",
+        min_training_hours=Decimal("1"),
+        ce_period=True,
+    )
+    db.session.add(cred)
+    db.session.flush()
+    return cred
+
+
+def test_the_statement_names_the_registration_period_its_minimum_and_whether_it_was_met(w):
+    holder = w.person2  # an assistant social worker
+    holder.certified_on = date(2021, 3, 1)  # periods [2021-03-01, 2024-03-01), [2024-03-01, 2027-03-01)
+    before = _attend(w, [holder], hours=6, start=datetime(2023, 6, 1, 1, 0, tzinfo=UTC), code="OLD")
+    _attend(w, [holder], hours=8, start=datetime(2024, 9, 2, 1, 0, tzinfo=UTC), code="NEW")
+    cred = _ce_credential(w)
+    cert = _issue(w, cred, holder)
+    claims = cert.claims
+    assert (claims["start_date"], claims["end_date"]) == ("2024-03-01", "2027-02-28")
+    assert claims["ce"] == {
+        "level": "assistant",
+        "level_label": "助理社会工作师",
+        "minimum_hours": 72.0,
+        "hours": 8.0,
+        "met": False,
+        "short_hours": 64.0,
+        "counted": ["training", "supervision"],
+    }
+    assert claims["training_hours"] == 8.0  # not the 14 of all time
+    assert [r["title"] for r in claims["records"]] == ["社会工作专业理念与方法"] and before.code == "OLD"
+    html = render_html(load_design(cert.design), certificate_context(cert))
+    assert "在本注册周期（2024年3月1日至2027年2月28日）内" in html
+    assert "按助理社会工作师每个注册周期不少于" in html and "72" in html and "尚差" in html and "64" in html
+
+
+def test_a_statement_of_someone_without_a_registration_counts_all_hours_and_states_no_minimum(w):
+    _attend(w, [w.person], hours=5)
+    cert = _issue(w, _ce_credential(w))
+    assert "ce" not in cert.claims and cert.claims["training_hours"] == 5.0
+    html = render_html(load_design(cert.design), certificate_context(cert))
+    assert "注册周期" not in html and "合计" in html
+
+
+def test_a_met_minimum_is_printed_as_met_in_the_pdf(w):
+    import subprocess
+
+    from flask import current_app
+
+    from shegong_academy.credentials.services import certificate_pdf
+
+    current_app.config["LMS_CE_MINIMUM_HOURS"] = {"assistant": 6, "intermediate": 9, "senior": 9}
+    holder = w.person2
+    holder.certified_on = date(2024, 1, 15)
+    _attend(w, [holder], hours=8, start=datetime(2025, 4, 1, 1, 0, tzinfo=UTC))
+    cert = issue_certificate(credential=_ce_credential(w), person=holder, actor=w.coord)
+    assert cert.claims["ce"]["met"] is True
+    text = subprocess.run(["pdftotext", "-", "-"], input=certificate_pdf(cert), capture_output=True, check=True)
+    flat = "".join(text.stdout.decode().split())
+    assert "在本注册周期（2024年1月15日至2027年1月14日）内" in flat and "已达到" in flat and "王五" in flat
