@@ -163,7 +163,7 @@ def test_the_renewal_tab_lists_who_is_due_and_renews_the_ticked(app, w):
     login(client, "coord")
     page = client.get(f"/credentials/{cred.id}?show=renewal")
     assert page.status_code == 200
-    assert "待续期 (2)" in page.text and ready.serial in page.text and waiting.serial in page.text
+    assert "待续期（2）" in page.text and ready.serial in page.text and waiting.serial in page.text
     assert "可续期" in page.text and "需 2 学时方可续期" in page.text
     assert f'name="person_id" value="{w.person.id}"' in page.text
     assert f'name="person_id" value="{w.person2.id}"' not in page.text  # not ready: no box to tick
