@@ -344,7 +344,7 @@ API = [
     # credentials: public, no token needed; an unknown code is 404 for everyone
     ("GET", "/api/v1/verify/{code}", None, (404, 404, 404, 404, 404)),
     # what verifying a signed credential needs is public too; the credential itself is the holder's or in scope
-    ("POST", "/api/v1/verify/pdf", {}, (422, 422, 422, 422, 422)),  # no file
+    ("POST", "/api/v1/verify/pdf", None, (422, 422, 422, 422, 422)),  # no file (a multipart upload, not JSON)
     ("GET", "/api/v1/issuers/{unit_code}", None, (200, 200, 200, 200, 200)),
     ("GET", "/api/v1/issuers/{unit_code}/jwks", None, (200, 200, 200, 200, 200)),
     ("GET", "/api/v1/status-lists/{unit_code}", None, (200, 200, 200, 200, 200)),

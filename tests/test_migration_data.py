@@ -89,7 +89,17 @@ QUIZ = {
 ROWS: dict[str, list[Row]] = {
     "org_units": [
         {"id": 1, "code": "3301", "name": "杭州市", "kind": "city", "parent_id": None, "path": "/1/", "depth": 0},
-        {"id": 2, "code": "330105", "name": "拱墅区", "kind": "district", "parent_id": 1, "path": "/1/2/", "depth": 1},
+        {
+            "id": 2,
+            "code": "330105",
+            "name": "拱墅区",
+            "kind": "district",
+            "parent_id": 1,
+            "path": "/1/2/",
+            "depth": 1,
+            "issuer_name": "杭州市拱墅区民政局",
+            "seal_key": "seals/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png",
+        },
         {
             "id": 3,
             "code": "330105001",
@@ -1219,5 +1229,28 @@ def test_0018_gives_each_certificate_its_credential_types_issuing_unit(empty_url
             rows = conn.execute(text("SELECT id, issuer_unit_id FROM certificates ORDER BY id")).all()
             assert conn.execute(text("SELECT count(*) FROM issuer_keys")).scalar() == 0
         assert [tuple(r) for r in rows] == [(1, 2), (2, 1)]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0020_gives_each_issuing_unit_the_name_and_seal_of_its_newest_type(empty_url):
+    """A unit issues under one name: its newest type's, which its other types then print too."""
+    app = make_app(empty_url)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0019_renewal_rules")
+        with db.engine.begin() as conn:
+            fill(conn)
+            conn.execute(text("UPDATE credential_types SET issuer_unit_id = 2, seal_key = NULL WHERE id = 2"))
+        upgrade(directory=MIGRATIONS, revision="0020_unit_issuer")
+        with db.engine.connect() as conn:
+            units = conn.execute(text("SELECT id, issuer_name, seal_key FROM org_units ORDER BY id")).all()
+            kinds = conn.execute(text("SELECT id, issuer_name, seal_key FROM credential_types ORDER BY id")).all()
+        assert [tuple(u) for u in units] == [
+            (1, None, None),
+            (2, "杭州市民政局", None),
+            (3, None, None),
+            (4, None, None),
+        ]
+        assert [tuple(k) for k in kinds] == [(1, "杭州市民政局", None), (2, "杭州市民政局", None)]
         db.session.remove()
         db.engine.dispose()

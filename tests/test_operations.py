@@ -314,7 +314,7 @@ def test_rotating_the_data_key_reencrypts_id_numbers_and_notes_or_changes_nothin
     monkeypatch.setenv("LMS_DATA_KEY_PREVIOUS", k1)
     done = runner.invoke(args=["lms", "rotate-data-key"])
     assert done.exit_code == 0, done.output
-    assert f"re-encrypted {len(ids)} ID number(s) and 1 supervision note(s)" in done.output
+    assert f"re-encrypted {len(ids)} ID number(s), 1 supervision note(s) and 0 signing key(s)" in done.output
     with second.app_context():
         admin = db.session.scalar(select(User).where(User.username == "admin"))
         for someone in db.session.scalars(select(Person)):

@@ -32,6 +32,9 @@ def verify_certificate(code: str):
     started = time.perf_counter()
     certificate = services.find_by_code(code)
     view = services.public_view(certificate) if certificate else None
+    if certificate is not None:  # its signed credential, checked as an outside verifier checks it
+        checked = badges.digital_check(certificate)
+        view["digital"] = {"signature": checked["signature"], "status_list": checked["status"]}
     time.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))
     if view is None:
         abort(404, description=_("Unknown verification code."))
@@ -131,7 +134,7 @@ def status_list(args, unit_ref: str):
 @bp.arguments(schemas.FormatArgs, location="query")
 @bp.response(200, schemas.LinkedDataDocument)
 @bp.doc(**_JWT_ALTERNATIVE)
-def certificate_ob3(args, serial: str):
+def certificate_open_badge(args, serial: str):
     """A certificate as a signed Open Badges 3.0 OpenBadgeCredential (the holder's, or in the caller's units)."""
     certificate = queries.certificate_by_serial(api_user(), services.normalise_serial(serial))
     if certificate is None:

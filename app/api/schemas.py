@@ -9,7 +9,14 @@ from ..auth.permissions import ROLES
 from ..core.i18n import gettext
 from ..core.ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
 from ..core.routing import MAX_PAGE
-from ..credentials.models import SHOWN_STATUSES
+from ..credentials.models import (
+    BADGE_FORMATS,
+    PDF_CHECK_STATUSES,
+    PDF_SIGNATURES,
+    SHOWN_STATUSES,
+    SIGNATURE_CHECKS,
+    STATUS_LIST_ENTRIES,
+)
 from ..jobs.models import JOB_STATES
 from ..org.models import UNIT_KINDS
 from ..people.models import CATEGORIES
@@ -437,6 +444,15 @@ class VerifyClaims(Schema):
     )
 
 
+class DigitalCheck(Schema):
+    signature = Choice(SIGNATURE_CHECKS, required=True, metadata={"description": "against the issuer's published key"})
+    status_list = Choice(
+        STATUS_LIST_ENTRIES,
+        required=True,
+        metadata={"description": "its bit in the issuer's status list: ok, or revoked (revoked or superseded)"},
+    )
+
+
 class VerifySchema(Schema):
     status = Choice(SHOWN_STATUSES, required=True)
     serial = fields.String(required=True)
@@ -451,6 +467,8 @@ class VerifySchema(Schema):
     revoked_on = fields.String(allow_none=True)
     revoke_reason = fields.String(allow_none=True)
     superseded_by = fields.String(allow_none=True)
+    full = fields.Boolean(required=True, metadata={"description": "true: reached with the verification code"})
+    digital = fields.Nested(DigitalCheck, metadata={"description": "the signed credential, checked as anyone can"})
 
 
 class PdfUpload(Schema):
@@ -458,24 +476,24 @@ class PdfUpload(Schema):
 
 
 class PdfCheckSchema(Schema):
-    status = fields.String(
+    status = Choice(
+        PDF_CHECK_STATUSES,
         required=True,
-        validate=validate.OneOf((*SHOWN_STATUSES, "unknown")),
         metadata={"description": "the certificate's status; unknown when the file is no certificate of ours"},
     )
     serial = fields.String(allow_none=True, required=True, metadata={"description": "the certificate it is or claims"})
     intact = fields.Boolean(required=True, metadata={"description": "an unaltered original of an issued certificate"})
-    signature = fields.String(
+    signature = Choice(
+        PDF_SIGNATURES,
         required=True,
-        validate=validate.OneOf(("intact", "altered", "foreign", "none")),
         metadata={"description": "intact: an issuer's signature over the whole file; altered: changed after signing"},
     )
 
 
 class FormatArgs(Schema):
-    format = fields.String(
+    format = Choice(
+        BADGE_FORMATS,
         load_default="json",
-        validate=validate.OneOf(("json", "jwt")),
         metadata={"description": "json: the credential with an embedded ecdsa-jcs-2019 proof; jwt: the VC-JWT"},
     )
 

@@ -21,7 +21,12 @@ class CredentialTypeForm(FlaskForm):
     design = SelectField(_l("Design"), choices=[])
     issuer_unit_id = SelectField(_l("Issuing unit"), coerce=int)
     issuer_name = StringField(
-        _l("Issuer as printed"), validators=[DataRequired(), Length(max=120)], description=_l("e.g. 杭州市拱墅区民政局")
+        _l("Issuer as printed"),
+        validators=[DataRequired(), Length(max=120)],
+        description=_l(
+            "e.g. 杭州市拱墅区民政局. The issuing unit's: every credential it issues prints this name and seal, "
+            "so changing them here changes them for all of them (certificates already issued keep theirs)."
+        ),
     )
     issuer_code = StringField(
         _l("Issuer code"),

@@ -79,6 +79,15 @@ def _credential_issuer(context) -> int | None:
 # What a certificate shows and verifies as; only valid and revoked are stored, the others are derived.
 SHOWN_STATUSES = ("valid", "revoked", "superseded", "expired")
 
+# What checking an uploaded PDF says: the certificate's status (unknown: no certificate of ours), and its signature.
+PDF_CHECK_STATUSES = (*SHOWN_STATUSES, "unknown")
+PDF_SIGNATURES = ("intact", "altered", "foreign", "none")
+# The forms of a signed Open Badges credential: JSON with an embedded proof, or a VC-JWT.
+BADGE_FORMATS = ("json", "jwt")
+# A signed credential checked as an outside verifier checks it: its signature, and its status-list bit.
+SIGNATURE_CHECKS = ("valid", "invalid")
+STATUS_LIST_ENTRIES = ("ok", "revoked", "unknown")
+
 # The rows the one-valid-certificate index covers: what a person holds now (expired or not).
 HELD = "status = 'valid' AND replaced_at IS NULL"
 

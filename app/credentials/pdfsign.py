@@ -24,6 +24,25 @@ from ..extensions import db
 from .models import Certificate, IssuerKey
 from .services import verification_status
 
+
+def _off_the_loop(func, *args, **kwargs):
+    """Call one of pyHanko's synchronous functions, which run ``asyncio.run`` inside.
+
+    Where an event loop already runs in this thread (an asynchronous server, a browser driven from the
+    same process), ``asyncio.run`` refuses; the call then runs on a thread of its own, and waits.
+    """
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return func(*args, **kwargs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-signature") as pool:
+        return pool.submit(func, *args, **kwargs).result()
+
+
 FIELD = "IssuerSignature"
 REASON_PREFIX = "证书编号 "  # the signature's reason names the serial: 证书编号 GSMZ-2026-00069
 CERT_YEARS = 30
@@ -115,7 +134,7 @@ def sign_pdf(certificate: Certificate, pdf: bytes) -> bytes:
         name=certificate.claims.get("issuer"),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    return signers.sign_pdf(writer, meta, signer=_signer(key)).getvalue()
+    return _off_the_loop(signers.sign_pdf, writer, meta, signer=_signer(key)).getvalue()
 
 
 @dataclass
@@ -182,7 +201,8 @@ def _signature(data: bytes) -> tuple[str, str | None]:
     if current_app.config.get("LMS_PDF_SIGNING_P12"):
         roots.append(_signer(None).signing_cert)  # the bureau's own certificate signs in production
     try:
-        status = validate_pdf_signature(embedded, ValidationContext(trust_roots=roots, allow_fetching=False))
+        context = ValidationContext(trust_roots=roots, allow_fetching=False)
+        status = _off_the_loop(validate_pdf_signature, embedded, context)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
         current_app.logger.info("uploaded PDF signature refused: %s", exc)
         return "altered", serial

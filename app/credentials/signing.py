@@ -72,7 +72,9 @@ def did() -> str:
 
 
 def issuer_name(unit: OrgUnit) -> str:
-    """The name the unit issues under (its newest credential type's printed issuer), else its own name."""
+    """The name the unit issues under: its own as an issuer, else its newest type's, else the unit's name."""
+    if unit.issuer_name:
+        return unit.issuer_name
     name = db.session.scalar(
         select(CredentialType.issuer_name)
         .where(CredentialType.issuer_unit_id == unit.id)

@@ -1,5 +1,11 @@
 """Credential types as data: what a bureau creates and edits from the browser (or the API).
 
+The issuer's printed name and seal belong to the issuing unit (``OrgUnit.issuer_name`` and
+``seal_key``), as its signing keys do: a unit issues under one name. Setting them on any of its
+types sets them for the unit and every type it issues (audited as ``unit.issuer``); after the 2023
+reform a district's 社会工作部 takes over by one edit. Certificates already issued keep the name
+they were issued under (their claims are frozen). The types keep a copy, equal to the unit's.
+
 An administrator manages every type; a coordinator the types their units issue. A type names
 its design (a folder of ``certificates/``), its rule (programs or program tiers completed,
 minimum training and supervision hours, a calendar year), the transition it makes (category
@@ -296,16 +302,63 @@ def _snapshot(credential: CredentialType) -> dict:
     return out
 
 
+def set_issuer(unit: OrgUnit, *, name: str, seal_key: str | None, actor) -> int:
+    """Make ``name`` and ``seal_key`` the unit's as an issuer, and every type's it issues (flushes; audited).
+
+    Returns how many types print the new name or seal. Nothing changes, nothing is recorded, when both
+    are the unit's already.
+    """
+    kinds = list(db.session.scalars(select(CredentialType).where(CredentialType.issuer_unit_id == unit.id)))
+    before = {"issuer_name": unit.issuer_name, "seal_key": unit.seal_key}
+    after = {"issuer_name": name, "seal_key": seal_key}
+    stale = [k for k in kinds if (k.issuer_name, k.seal_key) != (name, seal_key)]
+    if before == after and not stale:
+        return 0
+    unit.issuer_name, unit.seal_key = name, seal_key
+    for kind in stale:
+        kind.issuer_name, kind.seal_key = name, seal_key
+    db.session.flush()
+    if before != after:
+        record_audit(
+            actor=actor,
+            action="unit.issuer",
+            entity_type="org_unit",
+            entity_id=unit.id,
+            before=before,
+            after={**after, "credential_types": sorted(k.name for k in stale)},
+        )
+    if before["issuer_name"] not in (None, name):
+        # Another issuer now (a 社会工作部 after the reform): it signs with a key and certificate of its own
+        # name. What the old key signed still verifies: it stays published.
+        from .signing import active_key, rotate_key
+
+        if active_key(unit) is not None:
+            rotate_key(unit, actor)
+    return len(stale)
+
+
+def _issuer_seal(unit: OrgUnit, seal: tuple[str, bytes] | None, drop_seal: bool) -> str | None:
+    """The unit's seal after this edit: a new upload, none (dropped), or the one it has."""
+    if seal is not None:
+        return _store_seal(*check_seal(*seal))
+    return None if drop_seal else unit.seal_key
+
+
 def create_type(*, data: dict, issuer_unit: OrgUnit, seal: tuple[str, bytes] | None, actor) -> CredentialType:
-    """Create a credential type issued by ``issuer_unit`` (one of the actor's units); ``seal``: (filename, bytes)."""
+    """Create a credential type issued by ``issuer_unit`` (one of the actor's units); ``seal``: (filename, bytes).
+
+    The printed name and seal given are the unit's from now on (for its other types too); without a
+    seal the unit's own is kept.
+    """
     if actor is not None and not unit_in_scope(actor, issuer_unit):
         raise NotFound(_l("Not found."))
     values = type_values(data, actor)
+    seal_key = _issuer_seal(issuer_unit, seal, drop_seal=False)
     credential = CredentialType(issuer_unit=issuer_unit, language=_language(values["design"]), **values)
-    if seal is not None:
-        credential.seal_key = _store_seal(*check_seal(*seal))
+    credential.seal_key = seal_key
     db.session.add(credential)
     db.session.flush()
+    set_issuer(issuer_unit, name=values["issuer_name"], seal_key=seal_key, actor=actor)
     record_audit(
         actor=actor,
         action="credential_type.create",
@@ -329,16 +382,17 @@ def update_type(
         for k in ("required_program_ids", "required_assessment_ids", "renewal_assessment_ids")
     }
     values = type_values(merged, actor, credential.id, kept=already)
-    new_seal = _store_seal(*check_seal(*seal)) if seal is not None else None
+    unit = credential.issuer_unit
+    if unit.issuer_name is None:  # a unit from before 0020 that nothing set yet: what its type printed
+        unit.issuer_name, unit.seal_key = credential.issuer_name, credential.seal_key
+    seal_key = _issuer_seal(unit, seal, drop_seal)
     before = _snapshot(credential)
     for key, value in values.items():
         setattr(credential, key, value)
     credential.language = _language(values["design"])
-    if new_seal is not None:
-        credential.seal_key = new_seal
-    elif drop_seal:
-        credential.seal_key = None
+    credential.seal_key = seal_key
     db.session.flush()
+    set_issuer(unit, name=values["issuer_name"], seal_key=seal_key, actor=actor)
     old, new = changed_fields(before, _snapshot(credential))
     if new:
         record_audit(

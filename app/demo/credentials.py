@@ -15,6 +15,7 @@ from ..training.models import Program
 def load_credentials() -> None:
     """Create project-social-worker, training-completion and ce-hours (flushes)."""
     gongshu = unit_by_code("330105")
+    gongshu.issuer_name = "杭州市拱墅区民政局"  # the name its certificates print (its types keep a copy)
     camp = db.session.scalar(select(Program.id).where(Program.title == "项目社工特训营"))
     db.session.add_all(
         [

@@ -36,6 +36,11 @@ class OrgUnit(db.Model):
     # A code the academy made (service units often have none); shown as such, replaced by a real one.
     code_generated: Mapped[bool] = mapped_column(default=False, server_default=false())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no longer offered; history kept
+    # As an issuer of credentials: the name printed on its certificates (杭州市拱墅区民政局, or after the 2023
+    # reform 中共杭州市拱墅区委社会工作部) and its seal (a key of the file store). Every credential type the unit
+    # issues prints these (see app.credentials.types); its signing keys are app.credentials.models.IssuerKey.
+    issuer_name: Mapped[str | None] = mapped_column(String(120))
+    seal_key: Mapped[str | None] = mapped_column(String(255))
 
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
 

@@ -184,3 +184,25 @@ def test_a_demo_certificate_is_signed_and_intact(demo_app, tmp_path):
     roots = [x509.Certificate.load(base64.b64decode(k["x5c"][0])) for k in keys]
     status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots, allow_fetching=False))
     assert status.bottom_line and status.intact and status.trusted
+
+
+def test_signing_and_checking_work_where_an_event_loop_runs(app, signed):
+    """pyHanko runs asyncio.run inside; a loop already running in the thread (an async server, a browser driven
+    from the test process) must not turn issuing or checking into a server error."""
+    import asyncio
+
+    from weasyprint import HTML
+
+    unsigned = HTML(string="<p>证书编号：GSMZ-2026-00001</p>").write_pdf()
+
+    async def inside_a_loop():
+        with app.app_context():
+            from shegong_academy.credentials.pdfsign import check_upload, sign_pdf
+
+            certificate = db.session.get(Certificate, signed["id"])
+            return check_upload(signed["pdf"]).as_json(), sign_pdf(certificate, unsigned)
+
+    checked, resigned = asyncio.run(inside_a_loop())
+    assert checked == {"status": "valid", "serial": signed["serial"], "intact": True, "signature": "intact"}
+    assert resigned.startswith(unsigned[:8]) and len(resigned) > len(unsigned)
+    assert _validate(app, resigned).intact

@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from flask_babel import force_locale
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shegong_academy.audit.models import AuditEntry
 from shegong_academy.core.domain import Conflict, Invalid, NotFound
@@ -298,3 +298,57 @@ def test_the_type_pages_keep_to_the_coordinators_units(app, site):
     assert c.post(f"/credentials/{cred_id}/edit", data={**DATA, "title": "改"}).status_code == 404
     with app.app_context():
         assert db.session.get(CredentialType, cred_id).title == DATA["title"]
+
+
+def test_the_issuer_name_and_seal_belong_to_the_unit_and_follow_a_reform(app, tmp_path):
+    """After the 2023 reform the district's 社会工作部 issues: one edit, every type prints it, the unit signs with a
+    new key of that name; certificates already issued keep the bureau's name and still verify."""
+    from shegong_academy.credentials import badges, signing
+    from shegong_academy.credentials.services import certificate_context, issue_certificate
+    from shegong_academy.credentials.types import create_type, update_type
+
+    use_storage(app, tmp_path / "files")
+    with app.app_context():
+        w = World()
+        base = {
+            "title": "培训结业证书",
+            "design": "completion-zh",
+            "issuer_name": "杭州市拱墅区民政局",
+            "issuer_code": "GSPX",
+            "min_training_hours": "3",
+        }
+        first = create_type(
+            data={**base, "name": "completion"}, issuer_unit=w.district, seal=("s.png", png()), actor=w.coord
+        )
+        second = create_type(data={**base, "name": "statement"}, issuer_unit=w.district, seal=None, actor=w.coord)
+        assert (w.district.issuer_name, second.seal_key) == ("杭州市拱墅区民政局", first.seal_key)  # the unit's seal
+        _trained(w, [w.person])
+        old = issue_certificate(credential=first, person=w.person, actor=w.coord, render=False)
+        old_kid = signing.signing_key(w.district).kid
+        old_jwt = badges.badge_jwt(old)
+        reform = "中共杭州市拱墅区委社会工作部"
+        update_type(credential=second, data={"issuer_name": reform}, seal=None, actor=w.coord, drop_seal=True)
+        db.session.commit()
+        assert (w.district.issuer_name, w.district.seal_key) == (reform, None)
+        assert (first.issuer_name, first.seal_key) == (reform, None)  # the other type follows
+        entry = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "unit.issuer").order_by(AuditEntry.id.desc())
+        )
+        assert entry.before["issuer_name"] == "杭州市拱墅区民政局" and entry.after["issuer_name"] == reform
+        assert entry.after["credential_types"] == ["completion"]
+        # The certificate already issued keeps its issuer; the unit now signs with a key of the new name.
+        assert db.session.get(Certificate, old.id).claims["issuer"] == "杭州市拱墅区民政局"
+        assert certificate_context(old)["issuer"] == "杭州市拱墅区民政局"
+        key = signing.active_key(w.district)
+        assert key.kid != old_kid and reform in _subject(key.certificate_pem)
+        assert badges.issuer_profile(w.district)["name"] == reform
+        assert signing.verify_jwt(old_jwt, signing.jwks(w.district))["issuer"]["name"] == "杭州市拱墅区民政局"
+        # Renaming to the same name again changes and records nothing.
+        update_type(credential=first, data={"issuer_name": reform}, seal=None, actor=w.coord)
+        assert db.session.scalar(select(func.count()).where(AuditEntry.action == "unit.issuer")) == 2
+
+
+def _subject(pem: str) -> str:
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(pem.encode()).subject.rfc4514_string()

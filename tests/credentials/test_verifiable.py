@@ -309,6 +309,8 @@ def test_the_verification_page_checks_the_signature_and_the_status_list(app, iss
         db.session.commit()
     page = client.get(f"/verify/{issued['code']}")
     assert "状态列表已将其标为撤回" in page.text and "信息有误" in page.text
+    api = client.get(f"/api/v1/verify/{issued['code']}").json
+    assert api["status"] == "revoked" and api["digital"] == {"signature": "valid", "status_list": "revoked"}
 
 
 @pytest.mark.parametrize(
