@@ -205,6 +205,7 @@ UI = [
     ("GET", "/certificates/{certificate}.pdf", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}/badge.json", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/certificates/{certificate}/badge.jwt", None, (LOGIN, 404, 200, 404, 200)),
+    ("GET", "/certificates/{certificate}/archival.pdf", None, (LOGIN, 404, 200, 404, 200)),
     # the issuers' public keys: anyone checks a signature with them
     ("GET", "/.well-known/did.json", None, (200, 200, 200, 200, 200)),
     ("GET", "/did.json", None, (200, 200, 200, 200, 200)),

@@ -347,6 +347,30 @@ def render_pdf(design: Design, html: str) -> bytes:
     return _write_pdf(document, [document])
 
 
+def render_archival(design: Design, html: str, attachment: bytes, name: str, description: str) -> bytes:
+    """One certificate as PDF/A-3b (tagged), with ``attachment`` embedded as an associated file ``name``.
+
+    The archival copy: PDF/A-3 keeps the fonts, colours and metadata a reader needs in decades, and
+    allows the machine-readable credential to travel inside the paper's own file.
+    """
+    import warnings
+
+    from weasyprint import Attachment
+
+    check_environment()
+    document = _document(design, html)
+    with warnings.catch_warnings():
+        # WeasyPrint reads the sRGB output intent of PDF/A from a file it leaves to the collector to close.
+        warnings.simplefilter("ignore", ResourceWarning)
+        pdf = document.write_pdf(
+            pdf_variant="pdf/a-3b",
+            pdf_tags=True,
+            attachments=[Attachment(string=attachment, name=name, description=description, relationship="Alternative")],
+        )
+    _check_refused([document])
+    return pdf
+
+
 def _body(html: str) -> str:
     match = _BODY.search(html)
     if match is None:

@@ -286,6 +286,15 @@ def certificate_pdf(certificate_id: int):
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=f"{cert.serial}.pdf")
 
 
+@bp.get("/certificates/<id:certificate_id>/archival.pdf")
+@login_required
+def certificate_archival(certificate_id: int):
+    """The archival copy: PDF/A-3b with the signed Open Badges credential inside, signed like the PDF."""
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    pdf = services.archival_pdf(cert)  # rendered once, then served from the store
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=f"{cert.serial}-archival.pdf")
+
+
 @bp.get("/certificates/<id:certificate_id>/badge.json")
 @login_required
 def certificate_badge(certificate_id: int):

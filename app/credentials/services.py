@@ -752,6 +752,46 @@ def certificate_pdf(certificate: Certificate) -> bytes:
     return store_pdf(certificate)
 
 
+ARCHIVAL_FOLDER = "certificates/archival/"
+ARCHIVAL_ATTACHMENT = "credential.json"
+
+
+def archival_pdf(certificate: Certificate) -> bytes:
+    """The certificate's archival copy: PDF/A-3b with its signed Open Badges credential embedded, signed.
+
+    Rendered and kept the first time it is asked for; the same certificate, so the upload check
+    finds it an unaltered original by its issuer's signature.
+    """
+    import json
+
+    from .badges import signed_badge
+    from .pdfsign import sign_pdf
+    from .render import load_design, render_archival, render_html
+
+    key = f"{ARCHIVAL_FOLDER}{certificate.serial}.pdf"
+    try:
+        return storage().get(key)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise _storage_failed(exc) from exc
+    design = load_design(certificate.design)
+    credential = json.dumps(signed_badge(certificate), ensure_ascii=False, indent=2).encode()
+    pdf = render_archival(
+        design,
+        render_html(design, certificate_context(certificate)),
+        credential,
+        ARCHIVAL_ATTACHMENT,
+        "Open Badges 3.0 OpenBadgeCredential, signed (ecdsa-jcs-2019)",
+    )
+    pdf = sign_pdf(certificate, pdf)
+    try:
+        storage().put(key, pdf, "application/pdf")
+    except OSError as exc:
+        raise _storage_failed(exc) from exc
+    return pdf
+
+
 def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certificate:
     """Revoke a certificate (it stays, answering "revoked" when verified) (flushes)."""
     reason = (reason or "").strip()

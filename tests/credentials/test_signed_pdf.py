@@ -206,3 +206,39 @@ def test_signing_and_checking_work_where_an_event_loop_runs(app, signed):
     assert checked == {"status": "valid", "serial": signed["serial"], "intact": True, "signature": "intact"}
     assert resigned.startswith(unsigned[:8]) and len(resigned) > len(unsigned)
     assert _validate(app, resigned).intact
+
+
+def test_the_archival_copy_is_pdf_a_3b_with_the_signed_credential_inside(app, signed):
+    """PDF/A-3b (XMP pdfaid 3/B), the signed OB3 credential embedded as an associated file, the issuer's signature
+    over the whole file; the upload check finds it an unaltered original."""
+    import json
+
+    import pikepdf
+
+    from tests.credentials.test_verifiable import _verified_proof
+    from tests.factories import login
+
+    client = app.test_client()
+    login(client, "coord")
+    answer = client.get(f"/certificates/{signed['id']}/archival.pdf")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert f"{signed['serial']}-archival.pdf" in answer.headers["Content-Disposition"]
+    archival = answer.get_data()
+    assert client.get(f"/certificates/{signed['id']}/archival.pdf").get_data() == archival  # kept, not redrawn
+    with pikepdf.open(io.BytesIO(archival)) as pdf:
+        meta = pdf.open_metadata()
+        assert (meta.get("pdfaid:part"), meta.get("pdfaid:conformance")) == ("3", "B")
+        attached = pdf.attachments["credential.json"]
+        credential = json.loads(attached.get_file().read_bytes())
+        assert attached.relationship == pikepdf.Name.Alternative
+        assert pdf.Root.get("/AF") is not None  # PDF/A-3: the file is associated with the document
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert credential["evidence"][0]["name"] == f"证书编号 {signed['serial']}"
+    _verified_proof(app, credential)
+    status = _validate(app, archival)
+    assert status.intact and status.valid and status.trusted
+    checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(archival), "a.pdf")}).json
+    assert checked == {"status": "valid", "serial": signed["serial"], "intact": True, "signature": "intact"}
+    other = app.test_client()
+    login(other, "coordout")
+    assert other.get(f"/certificates/{signed['id']}/archival.pdf").status_code == 404
