@@ -348,6 +348,7 @@ API = [
     ("POST", "/api/v1/verify/pdf", None, (422, 422, 422, 422, 422)),  # no file (a multipart upload, not JSON)
     ("GET", "/api/v1/issuers/{unit_code}", None, (200, 200, 200, 200, 200)),
     ("GET", "/api/v1/issuers/{unit_code}/jwks", None, (200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/issuers/{unit_code}/did.json", None, (200, 200, 200, 200, 200)),
     ("GET", "/api/v1/status-lists/{unit_code}", None, (200, 200, 200, 200, 200)),
     ("GET", "/api/v1/certificates/{serial}/ob3", None, (401, 404, 200, 404, 200)),
     # issuing and printing start jobs; {person} is not eligible (the job records the refusal)

@@ -311,11 +311,15 @@ def test_mounted_certificate_verification_links_carry_the_prefix(host, monkeypat
     badge = client.get(f"/training/certificates/{cert_id}/badge.json").json
     assert badge["id"] == expected
     assert badge["credentialStatus"]["statusListCredential"] == "http://localhost/training/api/v1/status-lists/330105"
-    assert badge["issuer"]["id"] == "http://localhost/training/api/v1/issuers/330105"
-    # Mounted under a path, the issuers' did:web document is at /training/did.json and names itself so.
+    # Mounted under a path, the issuer's did:web names the path, and resolves where did:web says.
+    unit_did = "did:web:localhost:training:api:v1:issuers:330105"
+    assert badge["issuer"]["id"] == unit_did
+    assert badge["issuer"]["url"] == "http://localhost/training/api/v1/issuers/330105"
     (proof,) = badge["proof"]
-    assert proof["verificationMethod"].startswith("did:web:localhost:training#")
-    document = client.get("/training/did.json").json
+    assert proof["verificationMethod"].startswith(unit_did + "#")
+    unit_document = client.get("/training/api/v1/issuers/330105/did.json").json
+    assert unit_document["id"] == unit_did and proof["verificationMethod"] in unit_document["assertionMethod"]
+    document = client.get("/training/did.json").json  # the deployment's: every issuer's keys
     assert document["id"] == "did:web:localhost:training"
     assert proof["verificationMethod"] in document["assertionMethod"]
     public = host.test_client()

@@ -12,7 +12,14 @@ from ..extensions import limiter
 
 # Anyone may verify a certificate and read what verifying needs: issuers, their keys, their status lists.
 PUBLIC_ENDPOINTS = frozenset(
-    {"api.verify_certificate", "api.verify_pdf", "api.issuer_profile", "api.issuer_jwks", "api.status_list"}
+    {
+        "api.verify_certificate",
+        "api.verify_pdf",
+        "api.issuer_profile",
+        "api.issuer_did",
+        "api.issuer_jwks",
+        "api.status_list",
+    }
 )
 
 

@@ -34,7 +34,7 @@ def verify_certificate(code: str):
     view = services.public_view(certificate) if certificate else None
     if certificate is not None:  # its signed credential, checked as an outside verifier checks it
         checked = badges.digital_check(certificate)
-        view["digital"] = {"signature": checked["signature"], "status_list": checked["status"]}
+        view["digital"] = {"key": checked["key"], "status_list": checked["status"]}
     time.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))
     if view is None:
         abort(404, description=_("Unknown verification code."))
@@ -113,6 +113,16 @@ def issuer_profile(unit_ref: str):
 def issuer_jwks(unit_ref: str):
     """The issuing unit's public keys (JWKS): every key that ever signed, so earlier credentials still verify."""
     return signing.jwks(_issuer(unit_ref))
+
+
+@bp.get("/issuers/<string(maxlength=40):unit_ref>/did.json")
+@bp.response(200, schemas.LinkedDataDocument)
+@bp.doc(security=[])
+def issuer_did(unit_ref: str):
+    """The issuing unit's did:web document (the issuer of its credentials), with its public keys."""
+    response = jsonify(signing.unit_did_document(_issuer(unit_ref)))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/status-lists/<string(maxlength=40):unit_ref>")

@@ -14,7 +14,6 @@ from ..credentials.models import (
     PDF_CHECK_STATUSES,
     PDF_SIGNATURES,
     SHOWN_STATUSES,
-    SIGNATURE_CHECKS,
     STATUS_LIST_ENTRIES,
 )
 from ..jobs.models import JOB_STATES
@@ -445,7 +444,9 @@ class VerifyClaims(Schema):
 
 
 class DigitalCheck(Schema):
-    signature = Choice(SIGNATURE_CHECKS, required=True, metadata={"description": "against the issuer's published key"})
+    key = fields.String(
+        required=True, metadata={"description": "the id (JWK thumbprint) of the issuer's published key that signs"}
+    )
     status_list = Choice(
         STATUS_LIST_ENTRIES,
         required=True,

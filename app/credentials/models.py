@@ -84,8 +84,7 @@ PDF_CHECK_STATUSES = (*SHOWN_STATUSES, "unknown")
 PDF_SIGNATURES = ("intact", "altered", "foreign", "none")
 # The forms of a signed Open Badges credential: JSON with an embedded proof, or a VC-JWT.
 BADGE_FORMATS = ("json", "jwt")
-# A signed credential checked as an outside verifier checks it: its signature, and its status-list bit.
-SIGNATURE_CHECKS = ("valid", "invalid")
+# A certificate's bit in its issuer's signed status list, read as an outside verifier reads it.
 STATUS_LIST_ENTRIES = ("ok", "revoked", "unknown")
 
 # The rows the one-valid-certificate index covers: what a person holds now (expired or not).
@@ -158,7 +157,7 @@ class SerialCounter(db.Model):
 
 
 class IssuerKey(db.Model):
-    """An issuing unit's signing key (Ed25519). The newest active key signs; retired keys stay published.
+    """An issuing unit's signing key (ES256, P-256). The newest active key signs; retired keys stay published.
 
     The private key is encrypted at rest under the data key, like ID numbers; the public key is a JWK.
     """
@@ -178,7 +177,7 @@ class IssuerKey(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
-    algorithm: Mapped[str] = mapped_column(String(16), default="EdDSA")
+    algorithm: Mapped[str] = mapped_column(String(16), default="ES256")
     public_jwk: Mapped[dict] = mapped_column(JSON)
     private_key_enc: Mapped[str] = mapped_column(Text)
     # A self-signed X.509 certificate of the key (PEM), naming the issuer: what signs the PDFs (PAdES).

@@ -1,10 +1,11 @@
 """Renewing a certificate that expires: when its holder may, what they must have done since, and who is due.
 
 A certificate with a validity can be renewed from ``LMS_RENEWAL_WINDOW_DAYS`` (90) before it
-expires, and at any time after. The credential type's renewal rule says what renewing asks:
-continuing-education hours earned since the certificate was issued (training and supervision,
-counted as the continuing-education account counts them, ``LMS_CE_COUNTS``) and/or a passing
-re-assessment entered after it was issued. A type without a renewal rule asks its own rule again.
+expires (at most half its validity before), and at any time after. The credential type's renewal
+rule says what renewing asks: continuing-education hours earned since the certificate was issued
+(training and supervision, counted as the continuing-education account counts them,
+``LMS_CE_COUNTS``) and/or a passing re-assessment entered after it was issued. A type without a
+renewal rule asks its own rule again.
 
 Renewing issues a new certificate (a new serial, valid for the type's validity from the day of
 renewal) that supersedes the old one: the old one then verifies as "superseded by …", and its bit
@@ -32,8 +33,13 @@ from ..training.models import Assessment, AssessmentResult
 from .models import Certificate, CredentialType
 
 
-def window() -> timedelta:
-    return timedelta(days=current_app.config["LMS_RENEWAL_WINDOW_DAYS"])
+def window(credential: CredentialType) -> timedelta:
+    """How long before expiry renewing opens: the setting, but at most half the validity (a certificate valid
+    for two months is not due the day it is issued)."""
+    configured = timedelta(days=current_app.config["LMS_RENEWAL_WINDOW_DAYS"])
+    if not credential.validity_months:
+        return configured
+    return min(configured, timedelta(days=round(30.44 * credential.validity_months / 2)))
 
 
 def has_rule(credential: CredentialType) -> bool:
@@ -43,7 +49,7 @@ def has_rule(credential: CredentialType) -> bool:
 
 def opens_on(certificate: Certificate) -> datetime | None:
     """From when the certificate can be renewed (None: it never expires)."""
-    return certificate.expires_at - window() if certificate.expires_at is not None else None
+    return certificate.expires_at - window(certificate.credential) if certificate.expires_at is not None else None
 
 
 def is_due(certificate: Certificate, now: datetime | None = None) -> bool:
@@ -54,7 +60,7 @@ def is_due(certificate: Certificate, now: datetime | None = None) -> bool:
         and certificate.replaced_at is None
         and certificate.superseded_by_id is None
         and certificate.expires_at is not None
-        and now >= certificate.expires_at - window()
+        and now >= certificate.expires_at - window(certificate.credential)
     )
 
 
@@ -160,7 +166,7 @@ def due_certificates(credential: CredentialType, viewer, now: datetime | None = 
             Certificate.replaced_at.is_(None),
             Certificate.superseded_by_id.is_(None),
             Certificate.expires_at.is_not(None),
-            Certificate.expires_at <= now + window(),
+            Certificate.expires_at <= now + window(credential),
             Person.active.is_(True),
             *([in_scope(viewer, Person.unit_id)] if viewer is not None else []),
         )

@@ -98,6 +98,7 @@ def credential(credential_id: int):
         q=q,
         form=ActionForm(),
         status_of=services.verification_status,
+        renewal_days=renewal.window(cred).days,
     )
 
 
@@ -272,6 +273,7 @@ def certificate(certificate_id: int):
     return render_template(
         "lms/credentials/certificate.html",
         certificate=cert,
+        identity_salt=badges.identity_salt(cert),
         status=services.verification_status(cert),
         form=ActionForm(),
         can_manage=can(current_user, MANAGE),

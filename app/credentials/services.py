@@ -289,6 +289,9 @@ def _claims(credential: CredentialType, item: Eligibility, issued_at, expires_at
         ),
         "credential": credential.title,
         "issuer": credential.issuer_name,
+        # Salts the holder's hashed ID number in the digital credential; not in the credential itself (an ID
+        # number is guessable from its masked form), the holder hands it to whoever must match the number.
+        "identity_salt": secrets.token_hex(16),
         "records": [r for r in _records(period, person) if not ce or r["kind"] != "督导" or supervision is not None],
         **(ce["claims"] if ce else {}),
     }
@@ -494,7 +497,12 @@ def _write(
         # Marked before the new row exists, so that the one-valid index holds at every statement.
         previous.replaced_at = now
         db.session.flush()
-    expires_at = now + timedelta(days=round(30.44 * credential.validity_months)) if credential.validity_months else None
+    if replaces is not None:  # a correction: the same validity, never a longer one (that is a renewal's)
+        expires_at = replaces.expires_at
+    else:
+        expires_at = (
+            now + timedelta(days=round(30.44 * credential.validity_months)) if credential.validity_months else None
+        )
     design = load_design(credential.design)
     certificate = Certificate(
         credential=credential,
@@ -912,7 +920,9 @@ def revoke_batch(*, job_id: int, credential: CredentialType, reason: str, actor)
             continue  # moved out of the actor's units since: another coordinator's decision
         revoke_certificate(certificate=certificate, reason=reason, actor=actor)
         person = certificate.person
-        if credential.transition_to and person.category == credential.transition_to:
+        # Only a first certificate made the transition; a renewal found the holder there already.
+        first = certificate.replaces_id is None
+        if first and credential.transition_to and person.category == credential.transition_to:
             person.category = credential.transition_from
             record_audit(
                 actor=actor,

@@ -57,15 +57,32 @@ def absolute_url(endpoint: str, **values) -> str:
         return public_url(endpoint, **values)
 
 
+def _did_of(url: str) -> str:
+    """The ``did:web`` identifier that resolves to ``url`` (…/did.json, or /.well-known/did.json at a root)."""
+    parts = urlsplit(url)
+    path = [quote(p, safe="") for p in parts.path.split("/") if p]
+    if path[-1:] == ["did.json"]:
+        path = path[:-1]
+    if path == [".well-known"]:
+        path = []
+    return "did:web:" + ":".join([quote(parts.netloc, safe=""), *path])
+
+
 def did() -> str:
     """The deployment's ``did:web`` identifier, from the academy's public address.
 
     At the root of a host it is ``did:web:host`` (resolved at ``/.well-known/did.json``); mounted
     under a path it is ``did:web:host:path`` (resolved at ``/path/did.json``), as did:web specifies.
     """
-    home = urlsplit(absolute_url("site.index"))
-    parts = [quote(home.netloc, safe="")] + [quote(p, safe="") for p in home.path.split("/") if p]
-    return "did:web:" + ":".join(parts)
+    return _did_of(absolute_url("site.index") + "did.json")
+
+
+def unit_did(unit: OrgUnit) -> str:
+    """The issuing unit's own ``did:web`` (``did:web:host:api:v1:issuers:330105``): the ``issuer`` of its
+    credentials and the controller of its keys, resolved at ``/api/v1/issuers/330105/did.json``."""
+    from .badges import unit_ref
+
+    return _did_of(absolute_url("api.issuer_did", unit_ref=unit_ref(unit)))
 
 
 # ---------------------------------------------------------------- keys
@@ -140,18 +157,28 @@ def signing_key(unit: OrgUnit) -> IssuerKey:
 
 
 def rotate_key(unit: OrgUnit, actor) -> IssuerKey:
-    """Retire the unit's active key and make a new one (audited, flushes). What the old key signed still verifies."""
-    old = active_key(unit)
-    if old is not None:
-        old.retired_at = utcnow()
-        db.session.flush()
-    new = _new_key(unit)
+    """Retire the unit's active key and make a new one (audited, flushes). What the old key signed still verifies.
+
+    A unit without a key gets its first one (as a first signature would) and then a new one. Two
+    rotations at once make one new key: the one-active-key index stops the second, which answers with it.
+    """
+    old = signing_key(unit)
+    try:
+        with db.session.begin_nested():
+            old.retired_at = utcnow()
+            db.session.flush()
+            new = _new_key(unit)
+    except IntegrityError as exc:
+        new = active_key(unit) if is_race(exc) else None
+        if new is None:
+            raise
+        return new
     record_audit(
         actor=actor,
         action="issuer_key.rotate",
         entity_type="org_unit",
         entity_id=unit.id,
-        before={"kid": old.kid if old else None},
+        before={"kid": old.kid},
         after={"kid": new.kid},
     )
     return new
@@ -187,24 +214,37 @@ def jwks(unit: OrgUnit) -> dict:
     return {"keys": [dict(k.public_jwk) for k in published_keys(unit)]}
 
 
-def did_document() -> dict:
-    """The ``did:web`` document: every issuer's public keys as verification methods."""
-    me = did()
+def _document(subject: str, keys: list[IssuerKey]) -> dict:
     methods = [
-        {"id": f"{me}#{k.kid}", "type": "JsonWebKey", "controller": me, "publicKeyJwk": dict(k.public_jwk)}
-        for k in published_keys()
+        {
+            "id": verification_method(k),
+            "type": "JsonWebKey",
+            "controller": unit_did(k.unit),
+            "publicKeyJwk": dict(k.public_jwk),
+        }
+        for k in keys
     ]
-    refs = [m["id"] for m in methods]
     return {
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/jwk/v1"],
-        "id": me,
+        "id": subject,
         "verificationMethod": methods,
-        "assertionMethod": refs,
+        "assertionMethod": [m["id"] for m in methods],
     }
 
 
+def did_document() -> dict:
+    """The deployment's ``did:web`` document: every issuer's public keys, each named under its unit's DID."""
+    return _document(did(), published_keys())
+
+
+def unit_did_document(unit: OrgUnit) -> dict:
+    """The issuing unit's ``did:web`` document: its public keys (retired ones too), for verifiers resolving it."""
+    return _document(unit_did(unit), published_keys(unit))
+
+
 def verification_method(key: IssuerKey) -> str:
-    return f"{did()}#{key.kid}"
+    """The key as a DID URL of its unit's DID: what a proof or a VC-JWT names as the key that signed."""
+    return f"{unit_did(key.unit)}#{key.kid}"
 
 
 # ---------------------------------------------------------------- VC-JWT
@@ -226,19 +266,6 @@ def _key_for(kid: str, key_set: dict):
         if entry.get("kid") == name:
             return jwk.ECKey.import_key(entry)
     raise SignatureInvalid(f"no published key {name!r}")
-
-
-def unverified_payload(token: str) -> dict:
-    """What a JWS claims before it is checked: to find out whose keys to check it with, nothing more."""
-    import json
-
-    from joserfc import jws
-    from joserfc.errors import JoseError
-
-    try:
-        return json.loads(jws.extract_compact(token.encode()).payload)
-    except (JoseError, ValueError) as exc:
-        raise SignatureInvalid(str(exc)) from None
 
 
 def verify_jwt(token: str, key_set: dict) -> dict:

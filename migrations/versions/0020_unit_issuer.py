@@ -6,7 +6,8 @@ Create Date: 2026-11-30 23:00:00
 
 Two nullable columns of ``org_units``: ``issuer_name`` (the name printed on the certificates the
 unit issues) and ``seal_key`` (its seal in the file store). Each unit that issues a credential type
-takes them from its newest type (the highest id), the name and seal it issued under last. Where a
+takes them from its newest type (the highest id) that has them, the name and seal it issued under
+last (a newer type without a seal does not take the unit's seal away). Where a
 unit's types disagreed, the other types now print the newest one's name and seal: a unit issues
 under one name, so their copies are brought in line (``credential_types.issuer_name`` and
 ``seal_key`` stay, kept equal to the unit's by the application). Units that issue nothing keep
@@ -24,7 +25,8 @@ branch_labels = None
 depends_on = None
 
 NEWEST = (
-    "(SELECT t.{column} FROM credential_types t WHERE t.issuer_unit_id = org_units.id ORDER BY t.id DESC LIMIT 1)"
+    "(SELECT t.{column} FROM credential_types t WHERE t.issuer_unit_id = org_units.id AND t.{column} IS NOT NULL "
+    "ORDER BY t.id DESC LIMIT 1)"
 )
 
 

@@ -279,3 +279,48 @@ def test_a_met_minimum_is_printed_as_met_in_the_pdf(w):
     text = subprocess.run(["pdftotext", "-", "-"], input=certificate_pdf(cert), capture_output=True, check=True)
     flat = "".join(text.stdout.decode().split())
     assert "在本注册周期（2024年1月15日至2027年1月14日）内" in flat and "已达到" in flat and "王五" in flat
+
+
+def test_a_reissue_corrects_but_never_extends_the_validity(w):
+    from shegong_academy.credentials.services import reissue_certificate
+
+    cred = _completion(w, renewal_min_hours=Decimal("40"))
+    _attend(w, [w.person])
+    due = _issue(w, cred)
+    due.expires_at = utcnow() + timedelta(days=10)
+    db.session.flush()
+    corrected = reissue_certificate(certificate=due, actor=w.coord)
+    assert corrected.expires_at == due.expires_at  # a renewal's work is the renewal rule's
+    assert renewal.is_due(corrected) and not renewal.check(corrected).eligible
+
+
+def test_a_short_validity_is_not_due_the_day_it_is_issued(w):
+    cred = _completion(w, renewal_min_hours=Decimal("0"))
+    cred.validity_months = 2
+    _attend(w, [w.person])
+    cert = _issue(w, cred)
+    assert renewal.window(cred) == timedelta(days=30)  # half of two months, not the 90-day setting
+    assert not renewal.is_due(cert) and renewal.due_count(cred, w.coord) == 0
+    summary = issue_to_people(credential=cred, person_ids=[w.person.id], actor=w.coord, render=False, renew=True)
+    assert (summary.issued, summary.held) == (0, 1)
+
+
+def test_undoing_a_renewal_batch_leaves_the_holders_category(w):
+    """A renewal found its holder in the transition's category already: revoking it moves nobody back."""
+    from shegong_academy.credentials.services import revoke_batch
+    from shegong_academy.jobs.models import Job
+
+    cred = _completion(w, name="psw", transition_from="community_worker", transition_to="project_social_worker")
+    _attend(w, [w.person])
+    first = _issue(w, cred)
+    assert w.person.category == "project_social_worker"
+    first.expires_at = utcnow() - timedelta(days=1)
+    job = Job(kind="credentials.issue", key="renew", state="done", user_id=w.coord.id, unit_id=w.district.id, params={})
+    db.session.add(job)
+    db.session.flush()
+    summary = issue_to_people(
+        credential=cred, person_ids=[w.person.id], actor=w.coord, render=False, renew=True, job_id=job.id
+    )
+    assert summary.issued == 1 and first.superseded_by_id is not None
+    assert revoke_batch(job_id=job.id, credential=cred, reason="误操作", actor=w.coord) == 1
+    assert w.person.category == "project_social_worker"

@@ -242,3 +242,100 @@ def test_the_archival_copy_is_pdf_a_3b_with_the_signed_credential_inside(app, si
     other = app.test_client()
     login(other, "coordout")
     assert other.get(f"/certificates/{signed['id']}/archival.pdf").status_code == 404
+
+
+def _hostile_pdfs() -> dict[str, bytes]:
+    """PDFs that pyHanko reads into exceptions of its own (AttributeError, AssertionError): each must be an
+    answer, never a server error."""
+    import pikepdf
+
+    out = {}
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        field = pdf.make_indirect(
+            pikepdf.Dictionary(FT=pikepdf.Name.Sig, T=pikepdf.String("IssuerSignature"), V=3, Rect=[0, 0, 0, 0])
+        )
+        pdf.Root.AcroForm = pikepdf.Dictionary(Fields=[field])
+        buffer = io.BytesIO()
+        pdf.save(buffer)
+        out["signature-value-an-integer"] = buffer.getvalue()
+    body = b"%PDF-1.7\n1 0 obj\n[1 2 3]\nendobj\n"
+    xref = len(body)
+    out["root-not-a-dictionary"] = body + (
+        b"xref\n0 2\n0000000000 65535 f \n0000000009 00000 n \ntrailer\n<< /Size 2 /Root 1 0 R >>\n"
+        b"startxref\n" + str(xref).encode() + b"\n%%EOF\n"
+    )
+    out["garbage-after-the-header"] = b"%PDF-1.7\n" + bytes(range(256)) * 40
+    return out
+
+
+@pytest.mark.parametrize("name", list(_hostile_pdfs()))
+def test_a_malformed_pdf_is_answered_not_a_server_error(app, name):
+    data = _hostile_pdfs()[name]
+    api = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(data), "x.pdf")})
+    assert api.status_code == 200, api.get_data(as_text=True)[:300]
+    assert api.json["intact"] is False and api.json["status"] == "unknown"
+    page = _upload(app.test_client(), data)
+    assert page.status_code == 200 and "不是本平台签发的证书" in page.text
+
+
+@pytest.mark.parametrize(
+    "ref,status",
+    [("id-99999999999999999999", 404), ("id-²", 404), ("id-0", 404), ("id-", 404), ("..", 404), ("330105%00", 400)],
+)
+def test_an_issuer_reference_no_unit_can_have_is_refused(app, ref, status):
+    for path in (
+        f"/api/v1/issuers/{ref}",
+        f"/api/v1/issuers/{ref}/jwks",
+        f"/api/v1/issuers/{ref}/did.json",
+        f"/api/v1/status-lists/{ref}",
+    ):
+        answer = app.test_client().get(path)
+        assert answer.status_code == status, (path, answer.status_code)
+
+
+def test_a_bureaus_own_certificate_signs_when_configured(app, tmp_path):
+    """Production: LMS_PDF_SIGNING_P12 names the bureau's PKCS#12; it signs, and the upload check trusts it."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "杭州市拱墅区民政局（电子签章）")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    p12 = tmp_path / "bureau.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"bureau", key, cert, None, BestAvailableEncryption(b"s3cret"))
+    )
+    app.config.update(LMS_PDF_SIGNING_P12=str(p12), LMS_PDF_SIGNING_P12_PASSWORD="s3cret")
+    use_storage(app, tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.person])
+        certificate = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+        db.session.commit()
+        pdf, serial = certificate_pdf(certificate), certificate.serial
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    assert "电子签章" in signature.signer_cert.subject.human_friendly
+    checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(pdf), "x.pdf")}).json
+    assert checked == {"status": "valid", "serial": serial, "intact": True, "signature": "intact"}
+    altered = _flip(pdf, len(pdf) // 3)
+    checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(altered), "x.pdf")}).json
+    assert checked["intact"] is False and checked["signature"] == "altered"
