@@ -81,6 +81,9 @@ def _configure_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
         # Text for people: ours unless the process already logs somewhere (a test run, a host's setup).
         app.logger.handlers[:] = [] if logging.getLogger().handlers else [handler]
+        # The logger is the process's, not the app's: an app configured for JSON earlier (another app in the
+        # same process, a test) must not keep this one's records from the root logger.
+        app.logger.propagate = True
     app.logger.setLevel(logging.INFO)
 
 
