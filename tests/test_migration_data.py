@@ -751,6 +751,8 @@ ROWS: dict[str, list[Row]] = {
             "issued_by_id": 1,
             "replaced_at": datetime(2024, 7, 3, 6, 0),
             "issuer_unit_id": 2,
+            "serial_key": "GSPX202400001",
+            "status_index": 88211,
         },
         {
             "id": 2,
@@ -774,6 +776,8 @@ ROWS: dict[str, list[Row]] = {
             "replaced_at": None,
             "job_id": 1,
             "issuer_unit_id": 2,
+            "serial_key": "GSPX202400002",
+            "status_index": 4107,
         },
     ],
     "issuer_keys": [  # 拱墅区's first key, retired by a rotation, and the one that signs now
@@ -1254,5 +1258,21 @@ def test_0020_gives_each_issuing_unit_the_name_and_seal_of_its_newest_type(empty
             (4, None, None),
         ]
         assert [tuple(k) for k in kinds] == [(1, "杭州市民政局", seal), (2, "杭州市民政局", seal)]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0021_gives_each_certificate_its_lookup_key_and_a_random_distinct_status_entry(empty_url):
+    app = make_app(empty_url)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="0020_unit_issuer")
+        with db.engine.begin() as conn:
+            fill(conn)
+        upgrade(directory=MIGRATIONS, revision="0021_certificate_lookup")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, serial_key, status_index FROM certificates ORDER BY id")).all()
+        assert [(r[0], r[1]) for r in rows] == [(1, "GSPX202400001"), (2, "GSPX202400002")]
+        indexes = [r[2] for r in rows]
+        assert len(set(indexes)) == 2 and all(0 <= i < 131_072 for i in indexes)
         db.session.remove()
         db.engine.dispose()

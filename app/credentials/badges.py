@@ -1,14 +1,15 @@
 """Open Badges 3.0: an issued certificate as a signed ``OpenBadgeCredential``; each issuer's status list.
 
 The credential validates against 1EdTech's OB 3.0 JSON schema. Its subject is identified by a
-salted SHA-256 of the holder's ID number (an ``IdentityObject``; never the number) and by name;
-its issuer is the issuing unit's profile, served at ``/api/v1/issuers/<code>``. It is signed by the
-issuing unit's key (see ``signing``): as JSON with an embedded ``ecdsa-jcs-2019`` proof, or as a
-VC-JWT.
+salted SHA-256 of the holder's ID number (an ``IdentityObject``; never the number, nor the salt) and
+by name; its issuer is the issuing unit's own ``did:web``, with a profile at
+``/api/v1/issuers/<code>``. It is signed by the issuing unit's key (see ``signing``): as JSON with an
+embedded ``ecdsa-jcs-2019`` proof, or as a VC-JWT.
 
 Revocation anyone can check: each issuing unit publishes a Bitstring Status List credential
 (W3C VC Bitstring Status List), signed the same way, at ``/api/v1/status-lists/<code>``. A
-certificate's bit is its id; it is set once the certificate is revoked or superseded by a reissue.
+certificate's entry is drawn at random when it is issued (``Certificate.status_index``); its bit is
+set once the certificate is revoked or superseded (a reissue or a renewal).
 Expiry needs no bit: the credential's ``validUntil`` says it.
 """
 
@@ -22,21 +23,19 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from ..core.crypto import keyed_mac
 from ..core.db import utcnow
 from ..extensions import db
 from ..org.models import OrgUnit
 from . import signing
-from .models import Certificate, CredentialType
+from .models import STATUS_LIST_MIN_BITS, Certificate, CredentialType
 from .services import verify_url
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 OB_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
-# The W3C minimum (16 KB): a list this long says nothing about how many certificates an issuer made.
-STATUS_LIST_MIN_BITS = 131_072
 STATUS_PURPOSE = "revocation"
 _NAMESPACE = uuid.UUID("6f0b7a52-3c1e-4d8e-9b1a-5e2f0c6d7a10")  # the academy's achievement ids
 
@@ -197,10 +196,10 @@ def open_badge(certificate: Certificate) -> dict:
             ],
         },
         "credentialStatus": {
-            "id": f"{status_list_url(unit)}#{certificate.id}",
+            "id": f"{status_list_url(unit)}#{certificate.status_index}",
             "type": "BitstringStatusListEntry",
             "statusPurpose": STATUS_PURPOSE,
-            "statusListIndex": str(certificate.id),
+            "statusListIndex": str(certificate.status_index),
             "statusListCredential": status_list_url(unit),
         },
         "credentialSchema": [{"id": OB_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
@@ -241,10 +240,10 @@ def status_list_url(unit: OrgUnit) -> str:
 
 
 def _set_bits(unit: OrgUnit) -> list[int]:
-    """The indexes (certificate ids) of the unit's certificates that are revoked or superseded."""
+    """The status-list entries of the unit's certificates that are revoked or superseded."""
     return list(
         db.session.scalars(
-            select(Certificate.id).where(
+            select(Certificate.status_index).where(
                 Certificate.issuer_unit_id == unit.id,
                 or_(Certificate.status == "revoked", Certificate.superseded_by_id.is_not(None)),
             )
@@ -274,8 +273,10 @@ def read_bit(encoded: str, index: int) -> bool:
 
 def status_list(unit: OrgUnit) -> dict:
     """The unit's ``BitstringStatusListCredential`` (unsigned), as of now."""
-    last = db.session.scalar(select(Certificate.id).order_by(Certificate.id.desc()).limit(1)) or 0
-    length = max(STATUS_LIST_MIN_BITS, -(-(last + 1) // STATUS_LIST_MIN_BITS) * STATUS_LIST_MIN_BITS)
+    last = db.session.scalar(select(func.max(Certificate.status_index)).where(Certificate.issuer_unit_id == unit.id))
+    length = STATUS_LIST_MIN_BITS
+    while length <= (last or 0):
+        length *= 2
     url = status_list_url(unit)
     return {
         "@context": [VC_CONTEXT],
@@ -320,7 +321,8 @@ def digital_check(certificate: Certificate) -> dict:
     try:
         listed = signing.verify_jwt(status_list_jwt(unit), jwks(unit))
         if listed.get("issuer") == issuer_id(unit):
-            status = "revoked" if read_bit(listed["credentialSubject"]["encodedList"], certificate.id) else "ok"
+            bit = read_bit(listed["credentialSubject"]["encodedList"], certificate.status_index)
+            status = "revoked" if bit else "ok"
     except (signing.SignatureInvalid, KeyError, TypeError, ValueError) as exc:
         current_app.logger.warning("status list of %s did not check out: %s", unit_ref(unit), exc)
     return {"key": key.kid, "status": status}

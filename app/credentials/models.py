@@ -70,6 +70,47 @@ class CredentialType(db.Model):
     issuer_unit: Mapped[OrgUnit] = relationship()
 
 
+STATUS_LIST_MIN_BITS = 131_072  # the W3C minimum (16 KB): a list's length says nothing of how many were issued
+
+
+def compact_serial(serial: str) -> str:
+    return serial.upper().replace("-", "")
+
+
+def _serial_key(context) -> str:
+    return compact_serial(context.get_current_parameters()["serial"])
+
+
+def status_list_size(issued: int) -> int:
+    """The status list's length for an issuer with ``issued`` certificates: the minimum, or more, so that a
+    random index stays hard to guess (at most a quarter of the entries is ever taken)."""
+    size = STATUS_LIST_MIN_BITS
+    while size < 4 * (issued + 1):
+        size *= 2
+    return size
+
+
+def free_status_index(connection, unit_id: int) -> int:
+    """A free entry of the unit's status list, drawn at random (the caller holds the unit's row lock)."""
+    import secrets
+
+    from sqlalchemy import exists, func
+
+    issued = connection.scalar(select(func.count()).where(Certificate.issuer_unit_id == unit_id))
+    size = status_list_size(issued)
+    while True:  # at most a quarter is taken: a free one comes within a few draws
+        index = secrets.randbelow(size)
+        taken = exists().where(Certificate.issuer_unit_id == unit_id, Certificate.status_index == index)
+        if not connection.scalar(select(taken)):
+            return index
+
+
+def _random_status_index(context) -> int:
+    params = context.get_current_parameters()
+    unit_id = params.get("issuer_unit_id") or _credential_issuer(context)
+    return free_status_index(context.connection, unit_id)
+
+
 def _credential_issuer(context) -> int | None:
     """The issuing unit of the certificate's credential type, for a row inserted without one."""
     credential_id = context.get_current_parameters()["credential_id"]
@@ -98,6 +139,8 @@ class Certificate(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('valid','revoked')", name="status"),
         Index("ix_certificates_person", "person_id", "credential_id"),
+        # One certificate per entry of its issuer's status list.
+        UniqueConstraint("issuer_unit_id", "status_index", name="uq_certificates_status_index"),
         # At most one valid certificate per person and credential, whatever races the service loses.
         # A reissue or renewal marks the old row replaced *before* inserting the new one, so the
         # index holds at every statement (PostgreSQL cannot defer a partial unique index).
@@ -137,6 +180,11 @@ class Certificate(db.Model):
     # The unit that issued it, frozen at issue: it signs the certificate's credential and keeps its bit in
     # that unit's status list, whatever later becomes of the credential type's issuer.
     issuer_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True, default=_credential_issuer)
+    # The serial as people type it, compacted (upper case, no dashes): what a lookup by serial compares.
+    serial_key: Mapped[str] = mapped_column(String(64), index=True, default=_serial_key)
+    # Its entry in the issuing unit's status list: drawn at random (the W3C list's privacy advice), so an
+    # index says nothing of when or in what order certificates were issued.
+    status_index: Mapped[int] = mapped_column(default=_random_status_index)
 
     credential: Mapped[CredentialType] = relationship()
     issuer_unit: Mapped[OrgUnit] = relationship()

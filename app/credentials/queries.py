@@ -23,7 +23,7 @@ from ..training.models import (
     Enrolment,
     Program,
 )
-from .models import Certificate, CredentialType
+from .models import Certificate, CredentialType, compact_serial
 
 HOURS = Numeric(10, 1)
 
@@ -79,10 +79,7 @@ def certificate_for(viewer, certificate_id: int) -> Certificate | None:
 
 def certificate_by_serial(viewer, serial: str) -> Certificate | None:
     """A certificate the viewer may see, by its serial (normalised: ``services.normalise_serial``), dashes or not."""
-    compact = serial.replace("-", "")
-    return db.session.scalar(
-        certificates_for(viewer).where(func.replace(func.upper(Certificate.serial), "-", "") == compact).limit(1)
-    )
+    return db.session.scalar(certificates_for(viewer).where(Certificate.serial_key == compact_serial(serial)).limit(1))
 
 
 def issued_counts(credential_ids: list[int]) -> dict[int, int]:

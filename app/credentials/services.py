@@ -26,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -41,12 +41,13 @@ from ..core.storage import storage
 from ..core.urls import public_url
 from ..extensions import db
 from ..ledger.queries import completions
+from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import Person
 from ..training.grading import counted, sittings_of
 from ..training.models import Assessment, Course, Program
-from .models import Certificate, CredentialType, SerialCounter
+from .models import Certificate, CredentialType, SerialCounter, compact_serial, free_status_index
 from .queries import credential_period, eligibility_rows
 
 PDF_FOLDER = "certificates/"  # issued PDFs in the store, by serial
@@ -204,17 +205,13 @@ def normalise_serial(serial: str) -> str:
     return _typed(serial)
 
 
-def _compact(value) -> object:
-    return func.replace(value, "-", "")
-
-
 def find_by_serial(serial: str) -> Certificate | None:
     """Look a certificate up by its serial as typed: with or without dashes, in either case, full-width or not."""
-    compact = normalise_serial(serial).replace("-", "")
+    compact = compact_serial(normalise_serial(serial))
     if not compact:
         return None
     return db.session.scalar(
-        select(Certificate).where(_compact(func.upper(Certificate.serial)) == compact).order_by(Certificate.id).limit(1)
+        select(Certificate).where(Certificate.serial_key == compact).order_by(Certificate.id).limit(1)
     )
 
 
@@ -434,6 +431,8 @@ def _issue(
     # Queue behind any other issuing for this issuer, then read again what the person holds: what was
     # read before the lock may be stale (another request issued, reissued or moved the person meanwhile).
     lock_issuer(credential, year)
+    # And the issuing unit: two credential types of one unit draw from its one status list.
+    db.session.execute(select(OrgUnit.id).where(OrgUnit.id == credential.issuer_unit_id).with_for_update())
     db.session.execute(
         select(Person).where(Person.id == person.id).with_for_update().execution_options(populate_existing=True)
     )
@@ -518,7 +517,9 @@ def _write(
         replaces_id=previous.id if previous is not None else None,
         job_id=job_id,
         issuer_unit_id=credential.issuer_unit_id,
+        status_index=free_status_index(db.session.connection(), credential.issuer_unit_id),
     )
+    certificate.serial_key = compact_serial(certificate.serial)
     db.session.add(certificate)
     db.session.flush()
     if previous is not None:  # a reissue or a renewal: the old one now verifies as superseded by this one

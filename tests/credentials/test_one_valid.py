@@ -47,7 +47,9 @@ def _completion(w):
 def _copy(certificate: Certificate, **changes) -> Certificate:
     """A second row for the same person and credential, written behind the service's back."""
     fields = {
-        c.key: getattr(certificate, c.key) for c in Certificate.__table__.columns if c.key not in ("id", "replaced_at")
+        c.key: getattr(certificate, c.key)
+        for c in Certificate.__table__.columns
+        if c.key not in ("id", "replaced_at", "status_index", "serial_key")
     }
     fields.update(serial=certificate.serial + "-X", verification_code=forged(certificate.verification_code), **changes)
     copy = Certificate(**fields)

@@ -394,3 +394,22 @@ def capp_keys(db_url):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_status_entries_are_drawn_at_random_not_in_issue_order(app, issued):
+    """An entry says nothing of when or in what order certificates were issued (the W3C list's privacy advice)."""
+    from shegong_academy.credentials.models import status_list_size
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(Certificate.id, Certificate.status_index, Certificate.serial_key).order_by(Certificate.id)
+        ).all()
+    entries = [r.status_index for r in rows]
+    assert len(set(entries)) == len(entries) and all(0 <= e < status_list_size(len(entries)) for e in entries)
+    assert entries != [r.id for r in rows] and entries != sorted(entries) or entries[0] > 2
+    assert [r.serial_key for r in rows] == [issued["first"].replace("-", ""), issued["second"].replace("-", "")]
+    for serial in (issued["first"], issued["second"]):
+        document = _get(app, f"/api/v1/certificates/{serial}/ob3", issued["tokens"]["coord"]).json
+        entry = int(document["credentialStatus"]["statusListIndex"])
+        assert entry in entries and document["credentialStatus"]["id"].endswith(f"#{entry}")
+    assert status_list_size(0) == 131_072 and status_list_size(40_000) == 262_144  # never over a quarter taken
