@@ -27,6 +27,7 @@ from sqlalchemy import func, or_, select
 
 from ..core.crypto import keyed_mac
 from ..core.db import utcnow
+from ..core.numbers import points
 from ..extensions import db
 from ..org.models import OrgUnit
 from . import signing
@@ -124,11 +125,6 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _hours(value) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() else str(number)
-
-
 def open_badge(certificate: Certificate) -> dict:
     """The certificate as an Open Badges 3.0 ``OpenBadgeCredential`` (unsigned; see ``signed_badge``)."""
     claims = certificate.claims
@@ -142,8 +138,8 @@ def open_badge(certificate: Certificate) -> dict:
         filter(
             None,
             [
-                f"培训学时 {_hours(credential.min_training_hours)}" if credential.min_training_hours else None,
-                f"督导学时 {_hours(credential.min_supervision_hours)}" if credential.min_supervision_hours else None,
+                f"培训学时 {points(credential.min_training_hours)}" if credential.min_training_hours else None,
+                f"督导学时 {points(credential.min_supervision_hours)}" if credential.min_supervision_hours else None,
                 "完成：" + "、".join(claims["programs"]) if claims.get("programs") else None,
             ],
         )
@@ -191,8 +187,8 @@ def open_badge(certificate: Certificate) -> dict:
                 ],
             },
             "result": [
-                {"type": ["Result"], "resultDescription": training, "value": _hours(claims["training_hours"])},
-                {"type": ["Result"], "resultDescription": supervision, "value": _hours(claims["supervision_hours"])},
+                {"type": ["Result"], "resultDescription": training, "value": points(claims["training_hours"])},
+                {"type": ["Result"], "resultDescription": supervision, "value": points(claims["supervision_hours"])},
             ],
         },
         "credentialStatus": {
@@ -319,14 +315,10 @@ def digital_check(certificate: Certificate) -> dict:
     key = signing.signing_key(unit)
     status = "unknown"
     try:
-        listed = signing.verify_jwt(status_list_jwt(unit), jwks(unit))
+        listed = signing.verify_jwt(status_list_jwt(unit), signing.jwks(unit))
         if listed.get("issuer") == issuer_id(unit):
             bit = read_bit(listed["credentialSubject"]["encodedList"], certificate.status_index)
             status = "revoked" if bit else "ok"
     except (signing.SignatureInvalid, KeyError, TypeError, ValueError) as exc:
         current_app.logger.warning("status list of %s did not check out: %s", unit_ref(unit), exc)
     return {"key": key.kid, "status": status}
-
-
-def jwks(unit: OrgUnit) -> dict:
-    return signing.jwks(unit)

@@ -104,9 +104,9 @@ def _signer(key: IssuerKey | None):
             from asn1crypto import keys as akeys
             from cryptography.hazmat.primitives import serialization
 
-            from .signing import _private
+            from .signing import private_key
 
-            der = _private(key).private_key.private_bytes(
+            der = private_key(key).private_key.private_bytes(
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
             signer = signers.SimpleSigner(

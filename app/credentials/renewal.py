@@ -83,18 +83,10 @@ def _local_day(moment: datetime) -> str:
 
 def hours_since(person_id: int, since: datetime, until: datetime) -> Decimal:
     """Continuing-education hours of a person in [since, until), as the continuing-education account counts."""
-    from ..ledger.queries import Period, supervision_by_person, training_hours_by_person
+    from ..ledger.ce import counted_hours
+    from ..ledger.queries import Period
 
-    counts = current_app.config["LMS_CE_COUNTS"]
-    period = Period(since, until)
-    total = Decimal(0)
-    if "training" in counts:
-        row = db.session.execute(training_hours_by_person(period, [person_id])).first()
-        total += Decimal(str(row.training_hours or 0)) if row else 0
-    if "supervision" in counts:
-        row = db.session.execute(supervision_by_person(period, [person_id])).first()
-        total += Decimal(str(row.supervision_hours or 0)) if row else 0
-    return total.quantize(Decimal("0.1"))
+    return sum((h for h in counted_hours(person_id, Period(since, until)) if h is not None), Decimal("0.0"))
 
 
 def _passed_again(assessment_ids: list[int], person_id: int, since: datetime) -> set[int]:

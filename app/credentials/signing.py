@@ -195,7 +195,8 @@ def rekey_issuer_keys(previous_key: str) -> int:
     return len(keys)
 
 
-def _private(key: IssuerKey):
+def private_key(key: IssuerKey):
+    """The key's private half (decrypted with the data key), as a JWK."""
     from joserfc import jwk
 
     return jwk.ECKey.import_key(decrypt_text(key.private_key_enc).encode())
@@ -255,7 +256,7 @@ def sign_jwt(key: IssuerKey, payload: dict) -> str:
     from joserfc import jwt
 
     header = {"alg": ALGORITHM, "kid": verification_method(key), "typ": JWT_TYPE}
-    return jwt.encode(header, payload, _private(key))
+    return jwt.encode(header, payload, private_key(key))
 
 
 def _key_for(kid: str, key_set: dict):
@@ -307,7 +308,7 @@ def add_proof(document: dict, key: IssuerKey, created: datetime) -> dict:
         "verificationMethod": verification_method(key),
         "proofPurpose": "assertionMethod",
     }
-    der = _private(key).private_key.sign(_hash_data(document, options), ec.ECDSA(hashes.SHA256()))
+    der = private_key(key).private_key.sign(_hash_data(document, options), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
     value = "z" + base58.b58encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
     proof = {k: v for k, v in options.items() if k != "@context"} | {"proofValue": value}

@@ -131,21 +131,27 @@ def local_period(start: date, end: date) -> Period:
     )
 
 
+def counted_hours(person_id: int, period: Period) -> tuple[Decimal | None, Decimal | None]:
+    """(training, supervision) hours of a person in ``period`` that count (LMS_CE_COUNTS; None: not counted)."""
+    counts = current_app.config["LMS_CE_COUNTS"]
+    training = supervision = None
+    if "training" in counts:
+        row = db.session.execute(training_hours_by_person(period, [person_id])).first()
+        training = _hours(row.training_hours if row else 0)
+    if "supervision" in counts:
+        row = db.session.execute(supervision_by_person(period, [person_id])).first()
+        supervision = _hours(row.supervision_hours if row else 0)
+    return training, supervision
+
+
 def ce_account(person: Person, today: date) -> CEAccount | None:
     """Return the person's account for the period holding ``today`` (exact, from the base tables), or None."""
     if not has_account(person):
         return None
     minimum = minimum_hours(person.level)
     start, end = current_period(person.certified_on, today)
-    period = local_period(start, end)
     counts = tuple(current_app.config["LMS_CE_COUNTS"])
-    training = supervision = None
-    if "training" in counts:
-        row = db.session.execute(training_hours_by_person(period, [person.id])).first()
-        training = _hours(row.training_hours if row else 0)
-    if "supervision" in counts:
-        row = db.session.execute(supervision_by_person(period, [person.id])).first()
-        supervision = _hours(row.supervision_hours if row else 0)
+    training, supervision = counted_hours(person.id, local_period(start, end))
     hours = sum((h for h in (training, supervision) if h is not None), _hours(0))
     met = hours >= minimum
     return CEAccount(
