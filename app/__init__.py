@@ -178,6 +178,7 @@ def _import_models() -> None:
 def _page_globals() -> dict:
     from .auth import permissions
     from .auth.current import current_user
+    from .notices.services import unread_count
     from .org.queries import unit_in_scope
     from .people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 
@@ -187,6 +188,7 @@ def _page_globals() -> dict:
         "can": lambda permission: permissions.can(current_user, permission),
         **{name: getattr(permissions, name) for name in ("MANAGE", "TEACH", "SUPERVISE", "ADMINISTER", "STAFF")},
         "in_scope": lambda unit: unit_in_scope(current_user, unit),
+        "unread_notifications": lambda: unread_count(current_user),
         "CATEGORY_LABELS": CATEGORY_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS,
         "TITLE_LABELS": TITLE_LABELS,
@@ -211,6 +213,7 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
     from .coverage.routes import bp as coverage_bp
     from .credentials.routes import bp as credentials_bp
     from .jobs.routes import bp as jobs_bp
+    from .notices.routes import bp as notices_bp
     from .org.routes import bp as org_bp
     from .people.routes import bp as people_bp
     from .site.routes import bp as site_bp
@@ -229,6 +232,7 @@ def _register_blueprints(app: Flask, prefix: str) -> None:
         coverage_bp,
         credentials_bp,
         jobs_bp,
+        notices_bp,
         docs_bp,
     )
     for bp in (*pages, api_bp):

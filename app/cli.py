@@ -130,6 +130,9 @@ def worker_cmd(concurrency):
         click.echo(f"jobs queued again: {', '.join(map(str, revived))}")
     # Keep looking: a worker on another machine may die while this one runs.
     threading.Thread(target=_revive_forever, args=(app,), name="lms-revive", daemon=True).start()
+    if db.engine.dialect.name == "sqlite":
+        # Embedded mode has no Celery beat: the worker runs the notifications' scheduler on a timer.
+        threading.Thread(target=_notify_forever, args=(app,), name="lms-notify", daemon=True).start()
     logging.getLogger("weasyprint").setLevel(logging.WARNING)  # a line per page is not news
     if app.logger.handlers:
         app.logger.propagate = False  # our lines carry the request and job ids; Celery's root handler would repeat them
@@ -162,6 +165,52 @@ def _revive_forever(app) -> None:
             continue
         if revived:
             app.logger.warning("jobs whose worker stopped, queued again: %s", revived)
+
+
+def _notify_forever(app) -> None:
+    """Every LMS_NOTIFY_INTERVAL_SECONDS, the scheduler's run (what ``lms scheduler`` does with Celery beat)."""
+    from .notices.schedule import run
+
+    while True:
+        time.sleep(app.config["LMS_NOTIFY_INTERVAL_SECONDS"])
+        try:
+            with app.app_context():
+                outcome = run()
+        except Exception:  # noqa: BLE001 - the database may be away for a moment; try again next time
+            app.logger.exception("notifications: the scheduler's run stopped")
+            continue
+        app.logger.info("notifications: %s", outcome)
+
+
+@lms.command("scheduler")
+@with_appcontext
+def scheduler_cmd():
+    """Run Celery beat: it has a worker run the notifications' scheduler every LMS_NOTIFY_INTERVAL_SECONDS.
+
+    One per deployment (production); in embedded mode the worker runs the same on a timer.
+    """
+    from .core.queue import celery_for
+
+    app = current_app._get_current_object()
+    celery_for(app).Beat(loglevel="INFO").run()
+
+
+@lms.group("notify")
+def notify_group():
+    """Notifications: the scheduler's run, by hand."""
+
+
+@notify_group.command("run")
+@with_appcontext
+def notify_run_cmd():
+    """Write the reminders and digests due now and deliver the mail waiting (once; safe to repeat)."""
+    from .notices.schedule import run
+
+    outcome = run()
+    for name, count in outcome["written"].items():
+        click.echo(f"{name}: {count} written")
+    for state, count in sorted(outcome["mail"].items()):
+        click.echo(f"mail {state}: {count}")
 
 
 def _embedded_store():

@@ -74,6 +74,18 @@ DEFAULTS: dict[str, object] = {
     "LMS_LOG_FORMAT": None,  # text | json (default: json in production)
     "LMS_METRICS": False,  # Prometheus metrics at /metrics
     "LMS_PG_RANDOM_PAGE_COST": 1.1,  # PostgreSQL planner's random_page_cost for the app's sessions (0: the server's)
+    # Notifications: mail through SMTP (none without LMS_SMTP_HOST: in the app only), and the scheduler.
+    "LMS_SMTP_HOST": None,
+    "LMS_SMTP_PORT": None,  # default: 465 with LMS_SMTP_TLS=ssl, else 25
+    "LMS_SMTP_USER": None,
+    "LMS_SMTP_PASSWORD": None,
+    "LMS_SMTP_TLS": "starttls",  # starttls | ssl | none
+    "LMS_SMTP_TIMEOUT": 20,
+    "LMS_MAIL_FROM": "Shegong Academy <academy@localhost>",
+    "LMS_MAIL_EVENTS": "all",  # all | none | a comma-separated list of events (README)
+    "LMS_MAIL_MAX_ATTEMPTS": 8,  # a mail not accepted is tried again, waiting 1 minute doubling up to 6 hours
+    "LMS_NOTIFY_INTERVAL_SECONDS": 300,  # how often the scheduler runs
+    "LMS_NOTIFY_HOUR": 8,  # local hour from which the day's reminders and digests go out
 }
 
 # Flask settings of the standalone application (a host application keeps its own).
@@ -105,6 +117,11 @@ _ENV_INT = {
     "LMS_PRINT_RESULT_DAYS",
     "LMS_PROXY_COUNT",
     "LMS_RENEWAL_WINDOW_DAYS",
+    "LMS_SMTP_PORT",
+    "LMS_SMTP_TIMEOUT",
+    "LMS_MAIL_MAX_ATTEMPTS",
+    "LMS_NOTIFY_INTERVAL_SECONDS",
+    "LMS_NOTIFY_HOUR",
 }
 _ENV_STR = {
     "LMS_MODE",
@@ -131,6 +148,12 @@ _ENV_STR = {
     "LMS_S3_ENDPOINT_URL",
     "LMS_BROKER_URL",
     "LMS_LOG_FORMAT",
+    "LMS_SMTP_HOST",
+    "LMS_SMTP_USER",
+    "LMS_SMTP_PASSWORD",
+    "LMS_SMTP_TLS",
+    "LMS_MAIL_FROM",
+    "LMS_MAIL_EVENTS",
 }
 
 
@@ -168,6 +191,29 @@ def _check_ce(cfg: dict) -> None:
         raise ConfigError("LMS_CE_PERIOD_YEARS must be from 1 to 10")
     if not 0 <= cfg["LMS_CE_RISK_MONTHS"] <= 60:
         raise ConfigError("LMS_CE_RISK_MONTHS must be from 0 to 60")
+
+
+def _check_mail(cfg: dict) -> None:
+    """Refuse mail settings that could not send: an unknown TLS mode, an unknown event, an hour of no day."""
+    from .notices.models import KINDS
+
+    tls = str(cfg["LMS_SMTP_TLS"] or "").lower()
+    if tls not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"LMS_SMTP_TLS must be starttls, ssl or none, got {cfg['LMS_SMTP_TLS']!r}")
+    cfg["LMS_SMTP_TLS"] = tls
+    events = cfg["LMS_MAIL_EVENTS"]
+    if isinstance(events, str) and events not in ("all", "none"):
+        events = tuple(x.strip() for x in events.split(",") if x.strip())
+    if not isinstance(events, str):
+        unknown = sorted(set(events) - set(KINDS))
+        if unknown:
+            raise ConfigError(f"LMS_MAIL_EVENTS names unknown events: {', '.join(unknown)} (see README)")
+        events = tuple(events)
+    cfg["LMS_MAIL_EVENTS"] = events
+    if not 0 <= cfg["LMS_NOTIFY_HOUR"] <= 23:
+        raise ConfigError("LMS_NOTIFY_HOUR must be an hour from 0 to 23")
+    if cfg["LMS_NOTIFY_INTERVAL_SECONDS"] < 10 or cfg["LMS_MAIL_MAX_ATTEMPTS"] < 1:
+        raise ConfigError("LMS_NOTIFY_INTERVAL_SECONDS must be 10 or more, LMS_MAIL_MAX_ATTEMPTS 1 or more")
 
 
 def _ratelimit_storage(cfg: dict) -> str:
@@ -341,6 +387,7 @@ def academy_settings(
     if not cfg.get("LMS_DATABASE_URL") and given.get("SQLALCHEMY_DATABASE_URI"):
         cfg["LMS_DATABASE_URL"] = given["SQLALCHEMY_DATABASE_URI"]
     _check_ce(cfg)
+    _check_mail(cfg)
     for key in ("LMS_SESSION_HOURS", "LMS_SESSION_MAX_HOURS"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f"{key} must be a whole number of hours, 1 or more")

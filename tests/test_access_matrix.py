@@ -12,6 +12,7 @@ import shutil
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from shegong_academy.auth.accounts import password_link_token
 from shegong_academy.auth.services import create_api_token
@@ -19,6 +20,9 @@ from shegong_academy.coverage.services import create_cohort
 from shegong_academy.credentials.models import Certificate, CredentialType
 from shegong_academy.extensions import db
 from shegong_academy.jobs.models import Job
+from shegong_academy.notices.models import Notification
+from shegong_academy.notices.preferences import unsubscribe_token
+from shegong_academy.notices.services import notify
 from shegong_academy.supervision.services import record_supervision
 from shegong_academy.training.calendar import calendar_token
 from shegong_academy.training.grading import create_assessment
@@ -140,6 +144,18 @@ UI = [
     ("POST", "/my/calendar", {}, (LOGIN, 302, 404, 404, 404)),
     # the feed's address is its key: no sign-in (a phone's calendar cannot sign in)
     ("GET", "/calendar/{caltoken}.ics", None, (200, 200, 200, 200, 200)),
+    ("GET", "/notifications/", None, (LOGIN, 200, 200, 200, 200)),
+    ("GET", "/notifications/?show=unread&page=2", None, (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/notifications/read", {}, (LOGIN, 302, 302, 302, 302)),
+    ("POST", "/notifications/{notice}/open", {}, (LOGIN, 302, 404, 404, 404)),
+    ("POST", "/notifications/{notice}/read", {}, (LOGIN, 302, 404, 404, 404)),
+    ("GET", "/notifications/preferences", None, (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/notifications/preferences", {"email": "not an address"}, (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/notifications/preferences", {"email": "me@example.cn", "mail": "y"}, (LOGIN, 302, 302, 302, 302)),
+    ("GET", "/notifications/unsubscribe/{unsubtoken}", None, (200, 200, 200, 200, 200)),
+    ("POST", "/notifications/unsubscribe/{unsubtoken}", {}, (200, 200, 200, 200, 200)),
+    ("GET", "/notifications/unsubscribe/{unsubtoken}x", None, (404, 404, 404, 404, 404)),
+    ("POST", "/notifications/unsubscribe/{unsubtoken}x", {}, (404, 404, 404, 404, 404)),
     ("GET", "/sessions/{session}/live.json", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/audit/", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/audit/export.{fmt}", None, (LOGIN, 403, 200, 200, 200)),
@@ -460,6 +476,8 @@ def _build_world() -> dict:
     )
     db.session.add(job)
     caltoken = calendar_token(w.trainee)  # made (and kept) before the commit
+    notify([w.trainee_person.id], "session.cancelled", link="/my/", course=crs.title, reason="测试")
+    notice = db.session.scalar(select(Notification.id).order_by(Notification.id.desc()))
     db.session.commit()
     return {
         "credit": own.credits[0].id,
@@ -479,6 +497,8 @@ def _build_world() -> dict:
         "assignment": w.street_coord.roles[0].id,
         "pwtoken": password_link_token(w.street_coord),
         "caltoken": caltoken,
+        "notice": notice,
+        "unsubtoken": unsubscribe_token(w.trainee.id, "session.tomorrow"),
         "job": job.id,
         "position": 1,
         "person": w.person.id,

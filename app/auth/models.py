@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.db import UTCDateTime, utcnow
@@ -26,6 +26,10 @@ class User(db.Model):
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Keys the private address of the user's calendar feed (app.training.calendar); a new one resets it.
     calendar_nonce: Mapped[str | None] = mapped_column(String(32))
+    # Where notifications are mailed (none: in the app only), and how (app.notices.preferences): which
+    # events not by mail, a daily digest instead of single mails, quiet hours.
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_prefs: Mapped[dict] = mapped_column(JSON, default=dict)
 
     person: Mapped[Person | None] = relationship()
     roles: Mapped[list[RoleAssignment]] = relationship(

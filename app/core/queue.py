@@ -85,7 +85,12 @@ def _create(app: Flask) -> Celery:
         # option; there the worker's own revival of stale jobs does it).
         broker_transport_options={"visibility_timeout": visibility} if broker.startswith(("redis", "rediss")) else {},
         worker_hijack_root_logger=False,
-        include=["shegong_academy.jobs.tasks"],
+        include=["shegong_academy.jobs.tasks", "shegong_academy.notices.tasks"],
+        # What ``lms scheduler`` (Celery beat) sends: the notifications' run (reminders, digests, retries).
+        beat_schedule={
+            "notifications": {"task": "lms.notify_scan", "schedule": float(app.config["LMS_NOTIFY_INTERVAL_SECONDS"])}
+        },
+        beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
     )
     worker_process_init.connect(_fresh_connections, weak=False)
     return celery

@@ -41,6 +41,7 @@ from ..core.storage import storage
 from ..core.urls import public_url
 from ..extensions import db
 from ..ledger.queries import completions
+from ..notices.services import notify, path_for
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.labels import CATEGORY_LABELS
@@ -475,6 +476,14 @@ def _issue(
             return winner, False
         db.session.refresh(replaces)
         raise (_already_reissued(replaces) if replaces.superseded_by_id else _holds_another(person, winner)) from None
+    notify(
+        [person.id],
+        "certificate.issued",
+        occasion=f"c{certificate.id}",
+        link=path_for("credentials.verify", code=certificate.verification_code),
+        credential=credential.title,
+        serial=certificate.serial,
+    )
     return certificate, True
 
 
@@ -812,6 +821,15 @@ def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certi
     certificate.revoked_at = utcnow()
     certificate.revoke_reason = reason[:255]
     db.session.flush()
+    notify(
+        [certificate.person_id],
+        "certificate.revoked",
+        occasion=f"c{certificate.id}",
+        link=path_for("credentials.mine"),
+        credential=certificate.credential.title,
+        serial=certificate.serial,
+        reason=certificate.revoke_reason,
+    )
     record_audit(
         actor=actor,
         action="certificate.revoke",

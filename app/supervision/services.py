@@ -24,7 +24,7 @@ from ..core.i18n import _l
 from ..core.numbers import parse_decimal
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import notify
+from ..notices.services import notify, path_for
 from ..org.models import OrgUnit
 from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
@@ -165,6 +165,7 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
     db.session.add(record)
     db.session.flush()
     refresh_people(p.id for p in supervisees)
+    _ask_to_confirm(record, [p.id for p in supervisees])
     # The audit trail names who and what, never the confidential notes.
     record_audit(
         actor=actor,
@@ -180,6 +181,20 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
         },
     )
     return Recorded(record, warnings)
+
+
+def _ask_to_confirm(record: SupervisionRecord, person_ids: list[int]) -> None:
+    """Ask the supervisees to confirm the record (never its notes: the topic, the date, the hours)."""
+    notify(
+        [pid for pid in person_ids if pid != record.supervisor_id],
+        "supervision.confirm",
+        occasion=f"r{record.id}:{utcnow().strftime('%Y%m%d%H%M%S%f')}",
+        link=path_for("supervision.mine"),
+        held_on=record.held_on.isoformat(),
+        supervisor=record.supervisor.name,
+        hours=str(record.hours),
+        topic=record.topic,
+    )
 
 
 def respond_to_credit(
@@ -326,6 +341,7 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
     if "hours" in new or "held_on" in new:  # what each supervisee confirmed has changed: ask again
         for credit in record.credits:
             credit.hours, credit.status, credit.reason, credit.responded_at = record.hours, "unconfirmed", None, None
+        _ask_to_confirm(record, [c.person_id for c in record.credits])
     db.session.flush()
     refresh_people(c.person_id for c in record.credits)
     record_audit(
@@ -357,7 +373,14 @@ def void_record(*, record: SupervisionRecord, reason: str | None, actor) -> int:
     db.session.flush()
     people = [c.person_id for c in record.credits]
     refresh_people(people)
-    told = notify(people, "supervision.voided", held_on=record.held_on.isoformat(), topic=record.topic, reason=text)
+    told = notify(
+        people,
+        "supervision.voided",
+        link=path_for("supervision.mine"),
+        held_on=record.held_on.isoformat(),
+        topic=record.topic,
+        reason=text,
+    )
     record_audit(
         actor=actor,
         action="supervision.void",

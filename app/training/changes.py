@@ -19,7 +19,7 @@ from ..core.i18n import _l
 from ..coverage.standing import refresh_people as refresh_standings
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import notify
+from ..notices.services import notify, path_for
 from . import grading
 from .grading import ensure_final_assessment, regrade
 from .models import (
@@ -250,6 +250,7 @@ def update_session(*, session: CourseSession, data: dict, actor) -> CourseSessio
         notify(
             _told(session),
             "session.rescheduled",
+            link=path_for("training.my_course", course_id=session.course_id),
             course=session.course.title,
             old_starts_at=old_start.isoformat(),
             starts_at=session.starts_at.isoformat(),
@@ -271,6 +272,7 @@ def cancel_session(*, session: CourseSession, reason: str | None, actor) -> int:
     told = notify(
         _told(session),
         "session.cancelled",
+        link=path_for("training.my"),
         course=session.course.title,
         starts_at=session.starts_at.isoformat(),
         reason=text,
@@ -295,7 +297,13 @@ def restore_session(*, session: CourseSession, actor) -> CourseSession:
     session.cancelled_at, session.cancel_reason = None, None
     db.session.flush()
     refresh_people(_attendees([session.id]) | enrolled_ids(session.course_id))
-    notify(_told(session), "session.restored", course=session.course.title, starts_at=session.starts_at.isoformat())
+    notify(
+        _told(session),
+        "session.restored",
+        link=path_for("training.my_course", course_id=session.course_id),
+        course=session.course.title,
+        starts_at=session.starts_at.isoformat(),
+    )
     record_audit(
         actor=actor,
         action="session.restore",

@@ -27,7 +27,8 @@ from ..core.urls import public_url
 from ..credentials.services import verification_status
 from ..extensions import db
 from ..jobs.imports import import_page
-from ..notices.services import mark_read, wording
+from ..notices.services import mark_read
+from ..notices.wording import subject
 from ..org.queries import unit_for
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
@@ -55,7 +56,7 @@ def _labels():
         "MODE_LABELS": MODE_LABELS,
         "STATUS_LABELS": STATUS_LABELS,
         "ENROLMENT_LABELS": ENROLMENT_LABELS,
-        "notice_text": wording,
+        "notice_text": subject,
     }
 
 
@@ -660,9 +661,9 @@ def session_live(session_id: int):
 @bp.post("/my/notices/read")
 @login_required
 def read_notices():
-    person = _me()
+    _me()  # the trainee's own page: 404 for an account without a person
     if ActionForm().validate_on_submit():
-        mark_read(person.id)
+        mark_read(current_user)
     return redirect(url_for("training.my"))
 
 

@@ -27,6 +27,7 @@ from ..coverage.standing import refresh_people as refresh_standings
 from ..extensions import db
 from ..ledger.queries import completions
 from ..ledger.rollups import refresh_people
+from ..notices.services import notify, path_for
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.models import Person
@@ -290,6 +291,7 @@ def enrol(*, course: Course, person: Person, actor, self_service: bool = False) 
         refresh_people([person.id])  # earlier attendance may complete the course again
     elif status == "enrolled":
         refresh_passing(course, [person.id])
+    _tell(course, person.id, f"enrolment.{status}", position=position)
     record_audit(
         actor=actor,
         action=f"enrolment.{status}",
@@ -403,6 +405,8 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     enrolment.status, enrolment.waitlist_position = "withdrawn", None
     db.session.flush()
     refresh_people([person.id])  # a withdrawn enrolment never completes
+    if not self_service:
+        _tell(course, person.id, "enrolment.withdrawn")
     record_audit(
         actor=actor,
         action="enrolment.withdraw",
@@ -414,6 +418,18 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
         return None
     _free_seat(course)
     return _promote_first(course, actor)
+
+
+def _tell(course: Course, person_id: int, kind: str, **params) -> None:
+    """Tell the person what became of their seat (written with the change; mailed after commit)."""
+    seat = kind in ("enrolment.enrolled", "enrolment.promoted")
+    notify(
+        [person_id],
+        kind,
+        link=path_for("training.my_course", course_id=course.id) if seat else path_for("training.my"),
+        course=course.title,
+        **params,
+    )
 
 
 def _has_completed(course: Course, person: Person) -> bool:
@@ -440,6 +456,7 @@ def _promote_first(course: Course, actor) -> Enrolment | None:
             db.session.expire_all()
             promoted = db.session.get(Enrolment, enrolment_id)
             refresh_passing(course, [promoted.person_id])
+            _tell(course, promoted.person_id, "enrolment.promoted")
             record_audit(
                 actor=actor,
                 action="enrolment.promote",

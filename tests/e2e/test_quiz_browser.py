@@ -58,9 +58,12 @@ def test_a_trainee_takes_the_demo_quiz_on_a_phone(browser, live_server):
                 page.goto("/my/")
                 page.get_by_role("link", name="项目申报与评估").click()
                 page.get_by_role("button", name="继续在线测验").click()
-                assert page.url.endswith(f"/my/quiz/{sitting}/3")  # the first question not yet answered
+                # the first question not yet answered; waiting for the page, not only the click,
+                # so the next question's width is measured on a loaded document
+                page.wait_for_url(re.compile(rf"/my/quiz/{sitting}/3$"))
                 continue
             page.get_by_role("button", name=re.compile("保存并下一题|保存并检查")).click()
+            page.wait_for_url(re.compile(rf"/my/quiz/{sitting}/{n + 1}$" if n < count else rf"/my/quiz/{sitting}$"))
         assert page.url.endswith(f"/my/quiz/{sitting}")
         assert page.locator(".quiz-overview .tag.ok").count() == 7  # every question answered
         assert serious(page) == []

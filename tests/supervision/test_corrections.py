@@ -14,8 +14,8 @@ from shegong_academy.auth.services import create_api_token
 from shegong_academy.core.domain import Conflict, Forbidden, Invalid
 from shegong_academy.extensions import db
 from shegong_academy.ledger.queries import Period, person_hours
-from shegong_academy.notices.models import Notice
-from shegong_academy.notices.services import wording
+from shegong_academy.notices.models import Notification
+from shegong_academy.notices.wording import subject as wording
 from shegong_academy.supervision.models import SupervisionRecord
 from shegong_academy.supervision.services import correct_record, respond_to_credit, void_record
 from tests.coverage import assert_rollups_current
@@ -70,7 +70,11 @@ def test_voiding_stops_the_credits_and_tells_the_supervisees_why(w):
     assert told == 2
     assert person_hours(w.person.id, None).supervision_hours == 0
     assert_rollups_current([w.person.id, w.trainee_person.id])
-    [notice] = db.session.scalars(select(Notice).where(Notice.person_id == w.trainee_person.id)).all()
+    [notice] = db.session.scalars(
+        select(Notification).where(
+            Notification.person_id == w.trainee_person.id, Notification.kind == "supervision.voided"
+        )
+    ).all()
     assert "重复录入" in wording(notice) and "小组督导" in wording(notice)
     assert audit("supervision.void").after["reason"].startswith("重复录入")
     credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)

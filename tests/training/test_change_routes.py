@@ -10,7 +10,7 @@ from sqlalchemy import select
 from shegong_academy.audit.models import AuditEntry
 from shegong_academy.auth.services import create_api_token
 from shegong_academy.extensions import db
-from shegong_academy.notices.models import Notice
+from shegong_academy.notices.models import Notification
 from shegong_academy.training.models import Attendance, Course, CourseSession, Program
 from shegong_academy.training.services import enrol, save_roster
 from tests.training.helpers import course, program, session
@@ -31,7 +31,13 @@ def build(site: Site, attended: bool = True) -> dict:
         if attended:
             save_roster(session=s1, exceptions={}, actor=w.coord)
         db.session.flush()
-        return {"program": crs.program_id, "course": crs.id, "s1": s1.id, "s2": s2.id}
+        return {
+            "program": crs.program_id,
+            "course": crs.id,
+            "s1": s1.id,
+            "s2": s2.id,
+            "trainee_person": w.trainee_person.id,
+        }
 
 
 def test_a_course_title_is_corrected_through_its_form(site):
@@ -88,7 +94,10 @@ def test_cancelling_a_session_asks_first_and_says_what_will_happen(site):
     assert "is cancelled: 暴雨红色预警，停课" in text
     t.post("/my/notices/read", data={})
     with site.world():
-        assert all(n.read_at is not None for n in db.session.scalars(select(Notice)) if n.person_id != ids["s1"])
+        told = db.session.scalars(select(Notification)).all()
+        # the trainee's own notifications are read; 李四's (told the same) are not
+        assert {n.read_at is not None for n in told if n.person_id == ids["trainee_person"]} == {True}
+        assert {n.read_at is None for n in told if n.person_id != ids["trainee_person"]} == {True}
     # undo
     assert c.post(f"/sessions/{ids['s1']}/restore", data={}).status_code == 302
     with site.world():

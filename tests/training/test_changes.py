@@ -16,8 +16,8 @@ from shegong_academy.audit.models import AuditEntry
 from shegong_academy.core.domain import Conflict, Forbidden, Invalid, NotFound
 from shegong_academy.extensions import db
 from shegong_academy.ledger.queries import Period, person_hours
-from shegong_academy.notices.models import Notice
-from shegong_academy.notices.services import wording
+from shegong_academy.notices.models import Notification
+from shegong_academy.notices.wording import subject as wording
 from shegong_academy.training import changes
 from shegong_academy.training.checkin import make_token
 from shegong_academy.training.models import Attendance, Course, CourseSession, Enrolment, Program
@@ -37,8 +37,15 @@ def audits(action: str) -> list[AuditEntry]:
     return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
 
 
-def notices(person_id: int) -> list[Notice]:
-    return list(db.session.scalars(select(Notice).where(Notice.person_id == person_id).order_by(Notice.id)))
+def notices(person_id: int) -> list[Notification]:
+    """What the person was told about sessions (enrolments tell them too)."""
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.person_id == person_id, Notification.kind.startswith("session."))
+            .order_by(Notification.id)
+        )
+    )
 
 
 @pytest.fixture

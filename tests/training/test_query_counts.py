@@ -56,8 +56,8 @@ def test_my_page_costs_the_same_statements_for_one_course_or_six(app):
     one = count_statements(app, lambda: client.get("/my/"))
     # the session with its user, person and unit; the roles; enrolments; hours; progress (one statement, the
     # enrolments read once); coming sessions; open courses; continuing education (2); notices; waitlist ranks;
-    # and SQLite's BEGIN
-    assert one == 11 + db_is_sqlite(app), one
+    # the bell's unread count; and SQLite's BEGIN
+    assert one == 12 + db_is_sqlite(app), one
     add_courses(app, 5, 1)
     body = client.get("/my/").get_data(as_text=True)
     assert body.count("/my/courses/") >= 6 and "开放课程5" in body  # all six courses and open courses listed

@@ -1,0 +1,46 @@
+"""The notification preferences form."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectMultipleField, TimeField
+from wtforms.validators import Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..core.forms import choices
+from ..core.i18n import _l
+from .models import KINDS
+from .wording import KIND_LABELS
+
+
+class CheckboxList(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class PreferencesForm(FlaskForm):
+    email = EmailField(
+        _l("Mail address"),
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(
+                r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$", message=_l("Enter a mail address such as name@example.cn.")
+            ),
+        ],
+        description=_l("Leave empty to be told in the app only."),
+    )
+    mail = BooleanField(_l("Send me mail"))
+    mailed = CheckboxList(_l("By mail as well"), choices=choices(KINDS, KIND_LABELS))
+    digest = BooleanField(
+        _l("One mail a day instead of a mail for each"),
+        description=_l("Everything of the day comes in one digest in the morning."),
+    )
+    quiet_from = TimeField(_l("Quiet from"), validators=[Optional()])
+    quiet_to = TimeField(_l("until"), validators=[Optional()])
+
+    def validate_quiet_to(self, field):
+        if bool(self.quiet_from.data) != bool(field.data):
+            raise ValidationError(_l("Give both ends of the quiet hours, or neither."))
+        if field.data and field.data == self.quiet_from.data:
+            raise ValidationError(_l("The quiet hours must end at another time than they start."))

@@ -1,0 +1,133 @@
+"""The notification centre: the list behind the bell, marking read, preferences, and unsubscribing by link."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ..auth.current import current_user, login_required
+from ..auth.models import User
+from ..core.access import found
+from ..core.forms import ActionForm
+from ..core.i18n import _
+from ..core.routing import page_arg
+from ..core.urls import safe_next
+from ..extensions import db
+from .forms import PreferencesForm
+from .models import KINDS
+from .preferences import EVERY, Prefs, prefs_of, read_unsubscribe_token, save_prefs, unsubscribe
+from .services import inbox, inbox_total, mark_read, notification_for
+from .wording import KIND_LABELS, word
+
+bp = Blueprint("notices", __name__, url_prefix="/notifications")
+PER_PAGE = 30
+
+
+@bp.get("/")
+@login_required
+def index():
+    page = request.args.get("page", 1, type=page_arg) or 1
+    unread = request.args.get("show") == "unread"
+    items = inbox(current_user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, unread=unread)
+    total = inbox_total(current_user)
+    return render_template(
+        "lms/notices/index.html",
+        items=[(n, word(n.kind, n.params or {})) for n in items],
+        page=page,
+        has_next=len(items) == PER_PAGE,
+        total=total,
+        unread=unread,
+        form=ActionForm(),
+        has_address=bool(current_user.email),
+    )
+
+
+@bp.post("/read")
+@login_required
+def read_all():
+    if ActionForm().validate_on_submit():
+        count = mark_read(current_user)
+        flash(_("%(n)d notifications marked as read.", n=count), "success")
+    return redirect(url_for("notices.index"))
+
+
+@bp.post("/<id:notification_id>/open")
+@login_required
+def open_one(notification_id: int):
+    """Mark the notification read and go to the page it is about."""
+    notification = found(notification_for(current_user, notification_id))
+    if ActionForm().validate_on_submit():
+        mark_read(current_user, notification.id)
+    return redirect(safe_next(notification.link) if notification.link else url_for("notices.index"))
+
+
+@bp.post("/<id:notification_id>/read")
+@login_required
+def read_one(notification_id: int):
+    notification = found(notification_for(current_user, notification_id))
+    if ActionForm().validate_on_submit():
+        mark_read(current_user, notification.id)
+    return redirect(url_for("notices.index"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    user = current_user._get_current_object()
+    prefs = prefs_of(user)
+    form = PreferencesForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "email": user.email,
+            "mail": prefs.mail,
+            "mailed": [k for k in KINDS if k not in prefs.off],
+            "digest": prefs.digest,
+            "quiet_from": prefs.quiet[0] if prefs.quiet else None,
+            "quiet_to": prefs.quiet[1] if prefs.quiet else None,
+        }
+    )
+    if form.validate_on_submit():
+        chosen = set(form.mailed.data or ())
+        save_prefs(
+            user,
+            email=(form.email.data or "").strip() or None,
+            prefs=Prefs(
+                mail=form.mail.data,
+                off=frozenset(k for k in KINDS if k not in chosen),
+                digest=form.digest.data,
+                quiet=(form.quiet_from.data, form.quiet_to.data) if form.quiet_from.data else None,
+            ),
+            actor=user,
+        )
+        flash(_("Your notification settings are saved."), "success")
+        return redirect(url_for("notices.preferences"))
+    return render_template("lms/notices/preferences.html", form=form, labels=KIND_LABELS)
+
+
+def _unsubscribing(token: str) -> tuple[User, str]:
+    named = read_unsubscribe_token(token)
+    user = db.session.get(User, named[0]) if named else None
+    if user is None:
+        abort(404)
+    return user, named[1]
+
+
+def _csrf_exempt(view):
+    view.lms_csrf_exempt = True
+    return view
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@_csrf_exempt
+def unsubscribe_link(token: str):
+    """Stop a kind of mail, or all, from the link in a mail: no sign-in (the signed token is the proof).
+
+    GET asks first (a mail scanner following links changes nothing); POST does it, also as the one-click
+    unsubscribe of RFC 8058 that mail programs send (``List-Unsubscribe=One-Click``).
+    """
+    user, kind = _unsubscribing(token)
+    label = _("all mail") if kind == EVERY else KIND_LABELS[kind]
+    if request.method == "POST":
+        unsubscribe(user, kind)
+        return render_template("lms/notices/unsubscribed.html", label=label, done=True, token=token)
+    return render_template("lms/notices/unsubscribed.html", label=label, done=False, token=token)
