@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectMultipleField, TimeField
-from wtforms.validators import Length, Optional, Regexp, ValidationError
+from wtforms.validators import Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..core.forms import choices
@@ -39,8 +39,17 @@ class PreferencesForm(FlaskForm):
     quiet_from = TimeField(_l("Quiet from"), validators=[Optional()])
     quiet_to = TimeField(_l("until"), validators=[Optional()])
 
-    def validate_quiet_to(self, field):
-        if bool(self.quiet_from.data) != bool(field.data):
-            raise ValidationError(_l("Give both ends of the quiet hours, or neither."))
-        if field.data and field.data == self.quiet_from.data:
-            raise ValidationError(_l("The quiet hours must end at another time than they start."))
+    def validate(self, extra_validators=None) -> bool:
+        # Not an inline validator: Optional() stops those on an empty field, and one end alone is the error.
+        valid = super().validate(extra_validators)
+        start, end = self.quiet_from.data, self.quiet_to.data
+        if (start is None) != (end is None):
+            self.quiet_to.errors = [*self.quiet_to.errors, _l("Give both ends of the quiet hours, or neither.")]
+            return False
+        if start is not None and start == end:
+            self.quiet_to.errors = [
+                *self.quiet_to.errors,
+                _l("The quiet hours must end at another time than they start."),
+            ]
+            return False
+        return valid

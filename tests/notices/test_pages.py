@@ -1,0 +1,82 @@
+"""The notification centre's forms are CSRF-protected; the unsubscribe link is not (its signed token is the
+proof), and works as RFC 8058's one-click POST; the scheduler's command prints what it did."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shegong_academy.auth.models import User
+from shegong_academy.core.uow import commit
+from shegong_academy.extensions import db
+from shegong_academy.notices.models import Notification
+from shegong_academy.notices.preferences import prefs_of, unsubscribe_token
+from shegong_academy.notices.services import notify
+from tests.conftest import make_app
+from tests.factories import World, login
+
+
+def test_forms_need_the_csrf_token_and_the_unsubscribe_link_does_not(db_url):
+    app = make_app(db_url, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        w = World()
+        notify([w.trainee_person.id], "session.cancelled", link="/my/", course="社区治理", reason="暴雨")
+        commit()
+        token, user_id = unsubscribe_token(w.trainee.id), w.trainee.id
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/login", data={"username": "trainee", "password": "correct-horse-battery", "csrf_token": csrf})
+    assert client.post("/notifications/read", data={}).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(Notification.read_at)) is None
+    # A mail program's one-click unsubscribe: no session, no CSRF token, the body RFC 8058 names.
+    anonymous = app.test_client()
+    answer = anonymous.post(
+        f"/notifications/unsubscribe/{token}",
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_code == 200
+    with app.app_context():
+        assert prefs_of(db.session.get(User, user_id)).mail is False
+    # A token changed by one character names nobody.
+    assert anonymous.post(f"/notifications/unsubscribe/{token[:-1]}x").status_code == 404
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_its_page(app, client):
+    with app.app_context():
+        w = World()
+        notify([w.trainee_person.id], "session.cancelled", link="/my/", course="社区治理", reason="暴雨")
+        notify([w.person.id], "session.cancelled", link="/my/", course="社区治理", reason="暴雨")
+        commit()
+        mine, theirs = db.session.scalars(select(Notification.id).order_by(Notification.person_id.desc())).all()
+    login(client, "trainee")
+    assert "1" in client.get("/notifications/").get_data(as_text=True).split('class="count"', 1)[1][:40]
+    answer = client.post(f"/notifications/{mine}/open")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/my/"
+    assert client.post(f"/notifications/{theirs}/open").status_code == 404  # 李四's: not the trainee's
+    with app.app_context():
+        read = dict(db.session.execute(select(Notification.id, Notification.read_at)).all())
+        assert read[mine] is not None and read[theirs] is None
+    assert 'class="count"' not in client.get("/notifications/").get_data(as_text=True)
+
+
+def test_preferences_refuse_half_quiet_hours_and_change_nothing(app, client):
+    with app.app_context():
+        World()
+    login(client, "trainee")
+    answer = client.post("/notifications/preferences", data={"email": "qian@example.cn", "quiet_from": "22:00"})
+    assert answer.status_code == 200
+    assert "请同时填写免打扰时段的开始和结束时间，或都不填。" in answer.get_data(as_text=True)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "trainee"))
+        assert user.email is None and user.notify_prefs == {}
+
+
+def test_lms_notify_run_prints_what_it_wrote_and_sent(app, runner):
+    with app.app_context():
+        World()
+    result = runner.invoke(args=["lms", "notify", "run"])
+    assert result.exit_code == 0, result.output
+    assert "session.tomorrow: 0 written" in result.output
+    assert "digest.weekly: " in result.output
