@@ -41,6 +41,9 @@ def test_forms_need_the_csrf_token_and_the_unsubscribe_link_does_not(db_url):
         assert prefs_of(db.session.get(User, user_id)).mail is False
     # A token changed by one character names nobody.
     assert anonymous.post(f"/notifications/unsubscribe/{token[:-1]}x").status_code == 404
+    with app.app_context():  # this test's own app: its connections closed (PostgreSQL warns of open ones)
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_opening_a_notification_marks_it_read_and_goes_to_its_page(app, client):
