@@ -178,7 +178,7 @@ def _import_models() -> None:
 def _page_globals() -> dict:
     from .auth import permissions
     from .auth.current import current_user
-    from .notices.services import unread_count
+    from .notices.services import unread_on_page
     from .org.queries import unit_in_scope
     from .people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 
@@ -188,7 +188,7 @@ def _page_globals() -> dict:
         "can": lambda permission: permissions.can(current_user, permission),
         **{name: getattr(permissions, name) for name in ("MANAGE", "TEACH", "SUPERVISE", "ADMINISTER", "STAFF")},
         "in_scope": lambda unit: unit_in_scope(current_user, unit),
-        "unread_notifications": lambda: unread_count(current_user),
+        "unread_notifications": lambda: unread_on_page(current_user),
         "CATEGORY_LABELS": CATEGORY_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS,
         "TITLE_LABELS": TITLE_LABELS,

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectChoice
+from wtforms import SelectChoice, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from .i18n import _, _l
 
@@ -14,6 +15,13 @@ from .i18n import _, _l
 def choices(codes: Iterable[str], labels: Mapping[str, object]) -> list[SelectChoice]:
     """Return WTForms choices for ``codes`` (a model's enumeration), each shown with its label."""
     return [SelectChoice(code, labels[code]) for code in codes]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices at once, as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class ActionForm(FlaskForm):

@@ -31,7 +31,7 @@ from .domain import DomainError
 def commit() -> None:
     """Commit the session, then run what was registered with :func:`after_commit`."""
     db.session.commit()
-    callbacks, g.lms_after_commit = g.get("lms_after_commit", []), []
+    callbacks, g.lms_after_commit, g.lms_commit_batches = g.get("lms_after_commit", []), [], {}
     for callback in callbacks:
         callback()
 
@@ -39,12 +39,25 @@ def commit() -> None:
 def rollback() -> None:
     """Roll the session back and forget what waited for a commit."""
     db.session.rollback()
-    g.lms_after_commit = []
+    g.lms_after_commit, g.lms_commit_batches = [], {}
 
 
 def after_commit(callback: Callable[[], None]) -> None:
     """Run ``callback`` once the current transaction has been committed (never if it is rolled back)."""
     g.setdefault("lms_after_commit", []).append(callback)
+
+
+def commit_batch(name: str, callback: Callable[[list], None]) -> list:
+    """A list that gathers what this transaction adds under ``name``, passed to ``callback`` once it commits.
+
+    One callback per transaction however many times it is asked for (mail of a bulk enrolment is queued as
+    one batch, not once per person); a rollback forgets the list with the callbacks.
+    """
+    batches = g.setdefault("lms_commit_batches", {})
+    if name not in batches:
+        items = batches[name] = []
+        after_commit(lambda: callback(items))
+    return batches[name]
 
 
 def finish_request(response):

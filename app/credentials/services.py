@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context
+from flask import current_app
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -38,10 +38,10 @@ from ..core.errors import is_race
 from ..core.i18n import _l
 from ..core.numbers import points
 from ..core.storage import storage
-from ..core.urls import public_url
+from ..core.urls import path_for, public_url
 from ..extensions import db
 from ..ledger.queries import completions
-from ..notices.services import notify, path_for
+from ..notices.services import notify
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.labels import CATEGORY_LABELS
@@ -684,11 +684,7 @@ def verify_url(code: str) -> str:
     ``LMS_PUBLIC_URL`` names the public host; without it a request's own host is
     used. The academy's URL prefix (mounted in a host app) is always kept.
     """
-    if has_request_context():
-        return public_url("credentials.verify", code=code)
-    base = current_app.config.get("LMS_PUBLIC_URL")
-    prefix = current_app.config.get("LMS_URL_PREFIX", "")
-    return f"{(base or 'http://127.0.0.1:5000').rstrip('/')}{prefix}/verify/{code}"
+    return public_url("credentials.verify", code=code)
 
 
 def _storage_failed(exc: OSError) -> Unavailable:

@@ -33,10 +33,10 @@ from ..auth.models import User
 from ..core.db import utcnow
 from ..core.i18n import _, ngettext
 from ..core.uow import transaction
+from ..core.urls import path_for, site_url
 from ..extensions import db
 from .models import DAILY_DIGEST, Notification
 from .preferences import EVERY, prefs_of, quiet_until, unsubscribe_token
-from .services import path_for
 from .wording import Worded, word
 
 BACKOFF_FIRST = timedelta(minutes=1)
@@ -132,45 +132,38 @@ def channels() -> list[Channel]:
     return [SmtpChannel(config)] if config.get("LMS_SMTP_HOST") else []
 
 
-def absolute(path: str | None) -> str:
-    """A link of a mail: this site's public address and the path."""
-    base = (current_app.config.get("LMS_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
-    return base + (path or path_for("notices.index"))
-
-
 def compose(to: str, user: User, worded: Worded, link: str | None, kind: str) -> Outgoing:
-    """The message, in the current language, with its link and the unsubscribe links."""
-    unsubscribe_one = absolute(path_for("notices.unsubscribe_link", token=unsubscribe_token(user.id, kind)))
-    unsubscribe_all = absolute(path_for("notices.unsubscribe_link", token=unsubscribe_token(user.id, EVERY)))
-    settings = absolute(path_for("notices.preferences"))
-    target = absolute(link)
+    """The message, in the current language, with its link and the unsubscribe links.
+
+    A mail of one event offers to stop that event's mail, and all mail; the daily digest, which gathers
+    every event, offers all mail only.
+    """
+
+    def stop(which: str) -> str:
+        return site_url(path_for("notices.unsubscribe_link", token=unsubscribe_token(user.id, which)))
+
+    stops = [(_("Stop these mails"), stop(kind))] if kind != DAILY_DIGEST else []
+    stops += [
+        (_("Stop all mail"), stop(EVERY)),
+        (_("Notification settings"), site_url(path_for("notices.preferences"))),
+    ]
+    target = site_url(link or path_for("notices.index"))
+    action = worded.action or _("Open")
     footer = _("You receive this because you have an account at %(site)s.", site=_("Shegong Academy"))
-    stop_one = _("Stop these mails") if kind != DAILY_DIGEST else _("Stop the daily digest")
     text = "\n\n".join(
-        [
-            worded.subject,
-            *worded.lines,
-            f"{worded.action or _('Open')}: {target}",
-            "--",
-            footer,
-            f"{stop_one}: {unsubscribe_one}",
-            f"{_('Stop all mail')}: {unsubscribe_all}",
-            f"{_('Notification settings')}: {settings}",
-        ]
+        [worded.subject, *worded.lines, f"{action}: {target}", "--", footer, *(f"{w}: {u}" for w, u in stops)]
     )
     body = "".join(f"<p>{escape(line)}</p>" for line in worded.lines)
+    links = " · ".join(f'<a href="{escape(u)}">{escape(w)}</a>' for w, u in stops)
     html = (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(worded.subject)}</title></head>'
         f'<body style="font-family:sans-serif;line-height:1.6;color:#1f2933">'
         f'<h1 style="font-size:18px">{escape(worded.subject)}</h1>{body}'
         f'<p><a href="{escape(target)}" style="display:inline-block;padding:8px 16px;background:#0b6e4f;'
-        f'color:#fff;text-decoration:none;border-radius:4px">{escape(worded.action or _("Open"))}</a></p>'
-        f'<hr><p style="font-size:12px;color:#52606d">{escape(footer)}<br>'
-        f'<a href="{escape(unsubscribe_one)}">{escape(stop_one)}</a> · '
-        f'<a href="{escape(unsubscribe_all)}">{escape(_("Stop all mail"))}</a> · '
-        f'<a href="{escape(settings)}">{escape(_("Notification settings"))}</a></p></body></html>'
+        f'color:#fff;text-decoration:none;border-radius:4px">{escape(action)}</a></p>'
+        f'<hr><p style="font-size:12px;color:#52606d">{escape(footer)}<br>{links}</p></body></html>'
     )
-    return Outgoing(to, worded.subject, text, html, unsubscribe_one)
+    return Outgoing(to, worded.subject, text, html, stops[0][1])
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -242,12 +235,7 @@ def _deliver_one(notification_id: int) -> str | None:
         return None
     user = reader_of(n)
     chosen = [c for c in channels() if user is not None and user.is_enabled and c.address(user)]
-    prefs = prefs_of(user) if user is not None else None
-    if (
-        not chosen
-        or (n.kind != DAILY_DIGEST and not prefs.mails(n.kind))
-        or (n.kind == DAILY_DIGEST and not prefs.mail)
-    ):
+    if not chosen or not (prefs := prefs_of(user)).mails(n.kind):  # (the digest: while any mail is on)
         n.mail_state = "skipped"
         return "skipped"
     if n.kind != DAILY_DIGEST and prefs.digest:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectMultipleField, TimeField
+from wtforms import BooleanField, EmailField, TimeField
 from wtforms.validators import Length, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..core.forms import choices
+from ..core.forms import MultiCheckboxField, choices
 from ..core.i18n import _l
 from .models import KINDS
 from .wording import KIND_LABELS
-
-
-class CheckboxList(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class PreferencesForm(FlaskForm):
@@ -31,7 +25,7 @@ class PreferencesForm(FlaskForm):
         description=_l("Leave empty to be told in the app only."),
     )
     mail = BooleanField(_l("Send me mail"))
-    mailed = CheckboxList(_l("By mail as well"), choices=choices(KINDS, KIND_LABELS))
+    mailed = MultiCheckboxField(_l("By mail as well"), choices=choices(KINDS, KIND_LABELS))
     digest = BooleanField(
         _l("One mail a day instead of a mail for each"),
         description=_l("Everything of the day comes in one digest in the morning."),

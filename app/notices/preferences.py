@@ -8,7 +8,7 @@ link carries a signed token of the account and the event (or every event), and w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ class Prefs:
     quiet: tuple[time, time] | None = None
 
     def mails(self, kind: str) -> bool:
+        """Whether ``kind`` goes by mail (the daily digest, never in ``off``, while any mail does)."""
         return self.mail and kind not in self.off
 
 
@@ -106,9 +107,5 @@ def read_unsubscribe_token(token: str) -> tuple[int, str] | None:
 def unsubscribe(user, kind: str) -> None:
     """Stop mail of ``kind`` (or all mail) to the account, as its owner asked by a link (audited)."""
     prefs = prefs_of(user)
-    changed = (
-        Prefs(mail=False, off=prefs.off, digest=prefs.digest, quiet=prefs.quiet)
-        if kind == EVERY
-        else Prefs(mail=prefs.mail, off=prefs.off | {kind}, digest=prefs.digest, quiet=prefs.quiet)
-    )
+    changed = replace(prefs, mail=False) if kind == EVERY else replace(prefs, off=prefs.off | {kind})
     save_prefs(user, email=user.email, prefs=changed, actor=None)

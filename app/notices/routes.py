@@ -25,16 +25,18 @@ PER_PAGE = 30
 @bp.get("/")
 @login_required
 def index():
-    page = request.args.get("page", 1, type=page_arg) or 1
     unread = request.args.get("show") == "unread"
-    items = inbox(current_user, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, unread=unread)
-    total = inbox_total(current_user)
+    page = db.paginate(
+        inbox(current_user, unread=unread),
+        page=request.args.get("page", 1, type=page_arg) or 1,
+        per_page=PER_PAGE,
+        error_out=False,
+    )
     return render_template(
         "lms/notices/index.html",
-        items=[(n, word(n.kind, n.params or {})) for n in items],
         page=page,
-        has_next=len(items) == PER_PAGE,
-        total=total,
+        items=[(n, word(n.kind, n.params or {})) for n in page.items],
+        total=page.total if not unread else inbox_total(current_user),
         unread=unread,
         form=ActionForm(),
         has_address=bool(current_user.email),
@@ -50,22 +52,26 @@ def read_all():
     return redirect(url_for("notices.index"))
 
 
+def _read(notification_id: int):
+    """Mark one of the signed-in account's notifications read (anyone else's: 404); return it."""
+    notification = found(notification_for(current_user, notification_id))
+    if ActionForm().validate_on_submit():
+        mark_read(current_user, notification.id)
+    return notification
+
+
 @bp.post("/<id:notification_id>/open")
 @login_required
 def open_one(notification_id: int):
     """Mark the notification read and go to the page it is about."""
-    notification = found(notification_for(current_user, notification_id))
-    if ActionForm().validate_on_submit():
-        mark_read(current_user, notification.id)
-    return redirect(safe_next(notification.link) if notification.link else url_for("notices.index"))
+    link = _read(notification_id).link
+    return redirect(safe_next(link) if link else url_for("notices.index"))
 
 
 @bp.post("/<id:notification_id>/read")
 @login_required
 def read_one(notification_id: int):
-    notification = found(notification_for(current_user, notification_id))
-    if ActionForm().validate_on_submit():
-        mark_read(current_user, notification.id)
+    _read(notification_id)
     return redirect(url_for("notices.index"))
 
 

@@ -23,15 +23,17 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased, joinedload
 
 from ..auth.models import RoleAssignment, User
 from ..core.db import utcnow
 from ..core.uow import transaction
+from ..core.urls import path_for
 from ..extensions import db
 from ..org.models import OrgUnit
 from .delivery import deliver, due_ids
 from .models import DAILY_DIGEST, Notification
-from .services import notify, notify_users, path_for
+from .services import notification_key, notify, notify_users, taken_keys
 
 EXPIRY_DAYS = (7, 30, 90)
 REMIND_AFTER = timedelta(days=3)
@@ -111,11 +113,16 @@ def sessions_tomorrow(now: datetime) -> int:
 
 
 def unconfirmed_supervision(now: datetime) -> int:
+    from ..people.models import Person
     from ..supervision.models import SupervisionCredit, SupervisionRecord
 
+    supervisee, supervisor = aliased(Person), aliased(Person)
     rows = db.session.execute(
-        select(SupervisionCredit, SupervisionRecord)
+        select(SupervisionCredit, SupervisionRecord, supervisee.name, supervisor.name, OrgUnit.path)
         .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)
+        .join(supervisee, supervisee.id == SupervisionCredit.person_id)
+        .join(supervisor, supervisor.id == SupervisionRecord.supervisor_id)
+        .join(OrgUnit, OrgUnit.id == SupervisionRecord.unit_id)
         .where(
             SupervisionCredit.status == "unconfirmed",
             SupervisionRecord.voided_at.is_(None),
@@ -123,52 +130,74 @@ def unconfirmed_supervision(now: datetime) -> int:
         )
         .order_by(SupervisionCredit.id)
     ).all()
-    told = 0
     coordinators = _Coordinators()
-    for credit, record in rows:
-        supervisor = record.supervisor.name
-        told += notify(
-            [credit.person_id],
-            "supervision.reminder",
-            occasion=f"credit{credit.id}",
-            link=path_for("supervision.mine"),
-            held_on=record.held_on.isoformat(),
-            supervisor=supervisor,
-            hours=str(credit.hours),
-            topic=record.topic,
-        )
-        if record.created_at <= now - ESCALATE_AFTER:
+    escalated = {
+        credit.id: coordinators.of(unit_path)
+        for credit, record, _name, _supervisor, unit_path in rows
+        if record.created_at <= now - ESCALATE_AFTER
+    }
+    # What is told already is most of what each run reads: those keys are looked up at once, not written again.
+    taken = taken_keys(
+        [notification_key("supervision.reminder", f"credit{c.id}", person_id=c.person_id) for c, *_rest in rows]
+        + [
+            notification_key("supervision.escalation", f"credit{credit_id}", user_id=user_id)
+            for credit_id, users in escalated.items()
+            for user_id in users
+        ]
+    )
+    told = 0
+    for credit, record, person_name, supervisor_name, _path in rows:
+        occasion = f"credit{credit.id}"
+        facts = {"held_on": record.held_on.isoformat(), "supervisor": supervisor_name}
+        if notification_key("supervision.reminder", occasion, person_id=credit.person_id) not in taken:
+            told += notify(
+                [credit.person_id],
+                "supervision.reminder",
+                occasion=occasion,
+                link=path_for("supervision.mine"),
+                hours=str(credit.hours),
+                topic=record.topic,
+                **facts,
+            )
+        untold = [
+            user_id
+            for user_id in escalated.get(credit.id, ())
+            if notification_key("supervision.escalation", occasion, user_id=user_id) not in taken
+        ]
+        if untold:
             told += notify_users(
-                coordinators.of(record.unit),
+                untold,
                 "supervision.escalation",
-                occasion=f"credit{credit.id}",
+                occasion=occasion,
                 link=path_for("supervision.detail", record_id=record.id),
-                person=credit.person.name,
-                held_on=record.held_on.isoformat(),
-                supervisor=supervisor,
+                person=person_name,
                 days=(now - record.created_at).days,
+                **facts,
             )
     return told
 
 
 class _Coordinators:
-    """The coordinators of the nearest unit up (the unit itself first) that has any, looked up once per unit."""
+    """The coordinators of the nearest unit up (the unit itself first) that has any: every coordinator's unit
+    is read once per run, and each unit's answer kept."""
 
     def __init__(self):
-        self.found: dict[int, list[int]] = {}
+        self.assigned: list[tuple[str, int]] | None = None
+        self.found: dict[str, list[int]] = {}
 
-    def of(self, unit: OrgUnit) -> list[int]:
-        if unit.id not in self.found:
-            rows = db.session.execute(
+    def of(self, unit_path: str) -> list[int]:
+        if self.assigned is None:
+            self.assigned = db.session.execute(
                 select(OrgUnit.path, RoleAssignment.user_id)
                 .join(RoleAssignment, RoleAssignment.unit_id == OrgUnit.id)
                 .join(User, User.id == RoleAssignment.user_id)
                 .where(RoleAssignment.role == "coordinator", User.is_enabled.is_(True))
             ).all()
-            above = [(path, uid) for path, uid in rows if unit.path.startswith(path)]
+        if unit_path not in self.found:
+            above = [(path, uid) for path, uid in self.assigned if unit_path.startswith(path)]
             nearest = max((len(p) for p, _u in above), default=None)
-            self.found[unit.id] = sorted({uid for p, uid in above if len(p) == nearest})
-        return self.found[unit.id]
+            self.found[unit_path] = sorted({uid for p, uid in above if len(p) == nearest})
+        return self.found[unit_path]
 
 
 def certificates_due(now: datetime) -> int:
@@ -188,34 +217,33 @@ def certificates_due(now: datetime) -> int:
             Certificate.expires_at >= now,
             Certificate.expires_at < max(horizon, now + timedelta(days=window)),
         )
+        .options(joinedload(Certificate.credential))
         .order_by(Certificate.id)
     ).all()
-    told = 0
+    due = []  # (kind, occasion, certificate, days left or None)
     for cert in rows:
-        expires_on = cert.expires_at.astimezone(_tz()).date()
-        days = (expires_on - today).days
-        link = path_for("credentials.mine")
-        name = cert.credential.title
+        days = (cert.expires_at.astimezone(_tz()).date() - today).days
         threshold = next((d for d in EXPIRY_DAYS if days <= d), None)
         if threshold is not None:
-            told += notify(
-                [cert.person_id],
-                "certificate.expiring",
-                occasion=f"c{cert.id}:{threshold}",
-                link=link,
-                credential=name,
-                expires_on=expires_on.isoformat(),
-                days=days,
-            )
-        if renewal.is_due(cert, now) and renewal.has_rule(cert.credential) and renewal.check(cert, now).eligible:
-            told += notify(
-                [cert.person_id],
-                "certificate.renewable",
-                occasion=f"c{cert.id}",
-                link=link,
-                credential=name,
-                expires_on=expires_on.isoformat(),
-            )
+            due.append(("certificate.expiring", f"c{cert.id}:{threshold}", cert, days))
+        if renewal.is_due(cert, now) and renewal.has_rule(cert.credential):
+            due.append(("certificate.renewable", f"c{cert.id}", cert, None))
+    taken = taken_keys([notification_key(k, o, person_id=c.person_id) for k, o, c, _d in due])
+    told = 0
+    for kind, occasion, cert, days in due:
+        if notification_key(kind, occasion, person_id=cert.person_id) in taken:
+            continue  # told already; the renewal rule (a few statements) is only checked until it is
+        if kind == "certificate.renewable" and not renewal.check(cert, now).eligible:
+            continue
+        told += notify(
+            [cert.person_id],
+            kind,
+            occasion=occasion,
+            link=path_for("credentials.mine"),
+            credential=cert.credential.title,
+            expires_on=cert.expires_at.astimezone(_tz()).date().isoformat(),
+            **({"days": days} if days is not None else {}),
+        )
     return told
 
 
@@ -224,12 +252,17 @@ def ce_at_risk(now: datetime) -> int:
 
     if not _after_hour(now):
         return 0
+    rows = ce.ce_at_risk(EVERYONE, now.astimezone(_tz()).date(), limit=100_000)
+    taken = taken_keys([notification_key("ce.at_risk", r.period_end.isoformat(), person_id=r.person.id) for r in rows])
     told = 0
-    for row in ce.ce_at_risk(EVERYONE, now.astimezone(_tz()).date(), limit=100_000):
+    for row in rows:
+        occasion = row.period_end.isoformat()
+        if notification_key("ce.at_risk", occasion, person_id=row.person.id) in taken:
+            continue
         told += notify(
             [row.person.id],
             "ce.at_risk",
-            occasion=f"{row.period_end.isoformat()}",
+            occasion=occasion,
             link=path_for("training.my_hours"),
             hours=str(row.hours),
             required=str(row.minimum),
@@ -259,12 +292,13 @@ def weekly_digests(now: datetime) -> int:
         .where(RoleAssignment.role == "coordinator", User.is_enabled.is_(True))
         .order_by(RoleAssignment.user_id, OrgUnit.path)
     ).all()
-    taken = set(
-        db.session.scalars(select(Notification.key).where(Notification.key.like(f"digest.weekly:{year}W{week:02d}:%")))
+    occasion = f"{year}W{week:02d}"
+    taken = taken_keys(
+        [notification_key("digest.weekly", f"{occasion}:{unit.id}", user_id=uid) for uid, unit in assignments]
     )
     for user_id, unit in assignments:
-        if f"digest.weekly:{year}W{week:02d}:{unit.id}:u{user_id}" in taken:
-            continue
+        if notification_key("digest.weekly", f"{occasion}:{unit.id}", user_id=user_id) in taken:
+            continue  # this week's is written: the report is not built again
         report = unit_report(unit, local.year)
         cohorts = []
         for row in report["cohorts"]:
@@ -322,7 +356,7 @@ def weekly_digests(now: datetime) -> int:
         told += notify_users(
             [user_id],
             "digest.weekly",
-            occasion=f"{year}W{week:02d}:{unit.id}",
+            occasion=f"{occasion}:{unit.id}",
             link=path_for("coverage.dashboard", unit=unit.id),
             unit=unit.name,
             week=f"{year}-W{week:02d}",
@@ -359,18 +393,11 @@ def daily_digests(now: datetime) -> int:
     told = 0
     for user_id, ids in by_user.items():
         new = notify_users([user_id], DAILY_DIGEST, occasion=today, link=path_for("notices.index"), ids=ids)
-        if new:
+        if new:  # (the digest itself is a mail only: the notification centre does not list it)
             db.session.execute(
                 update(Notification)
                 .where(Notification.id.in_(ids), Notification.mail_state == "held")
                 .values(mail_state="digested")
-                .execution_options(synchronize_session=False)
-            )
-            # The digest is a mail, not something to read again in the app.
-            db.session.execute(
-                update(Notification)
-                .where(Notification.key == f"{DAILY_DIGEST}:{today}:u{user_id}")
-                .values(read_at=now)
                 .execution_options(synchronize_session=False)
             )
         told += new

@@ -11,21 +11,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app, g
 from sqlalchemy import func, or_, select, update
 
 from ..core.db import utcnow
-from ..core.uow import after_commit
+from ..core.uow import commit_batch
 from ..extensions import db
 from .models import ALL_KINDS, DAILY_DIGEST, KINDS, Notification
 
-
-def path_for(endpoint: str, **values) -> str:
-    """The path of a page of this site, in a request or not (a scheduler run, a job)."""
-    if has_request_context():
-        return url_for(endpoint, **values)
-    root = current_app.config.get("APPLICATION_ROOT") or "/"
-    return current_app.url_map.bind("localhost", script_name=root).build(endpoint, values)
+MAIL_TASK_SIZE = 50  # notifications one delivery task mails (a bulk enrolment becomes a few tasks, not hundreds)
 
 
 def mail_events(config) -> frozenset[str]:
@@ -63,10 +57,9 @@ def _write(column: str, ids: Iterable[int], kind: str, link, occasion, params) -
     occasion = occasion or secrets.token_hex(8)
     now = utcnow()
     mailed = mails(kind)
-    prefix = "p" if column == "person_id" else "u"
     rows = [
         {
-            "key": f"{kind}:{occasion}:{prefix}{reader}"[:160],
+            "key": notification_key(kind, occasion, **{column: reader}),
             "kind": kind,
             column: reader,
             "params": params,
@@ -80,8 +73,14 @@ def _write(column: str, ids: Iterable[int], kind: str, link, occasion, params) -
     ]
     written = insert_new(rows)
     if mailed and written:
-        after_commit(lambda ids=written: _enqueue(ids))
+        commit_batch("notification mail", _queue_mail).extend(written)
     return len(written)
+
+
+def notification_key(kind: str, occasion: str, *, person_id: int | None = None, user_id: int | None = None) -> str:
+    """What makes a notification once: its kind, occasion and reader."""
+    reader = f"p{person_id}" if person_id is not None else f"u{user_id}"
+    return f"{kind}:{occasion}:{reader}"[:160]
 
 
 def insert_new(rows: list[dict]) -> list[int]:
@@ -91,22 +90,29 @@ def insert_new(rows: list[dict]) -> list[int]:
     else:
         from sqlalchemy.dialects.sqlite import insert
     stmt = insert(Notification).on_conflict_do_nothing(index_elements=["key"]).returning(Notification.id)
-    return [row.id for row in db.session.execute(stmt, rows)] if len(rows) > 1 else _one(stmt, rows[0])
+    return list(db.session.scalars(stmt, rows))
 
 
-def _one(stmt, row: dict) -> list[int]:
-    new = db.session.execute(stmt.values(**row)).scalar()
-    return [new] if new is not None else []
+def taken_keys(keys: list[str]) -> set[str]:
+    """Which of these keys are written already (by the unique index, a few hundred at a time)."""
+    taken: set[str] = set()
+    for start in range(0, len(keys), 500):
+        taken.update(
+            db.session.scalars(select(Notification.key).where(Notification.key.in_(keys[start : start + 500])))
+        )
+    return taken
 
 
-def _enqueue(ids: list[int]) -> None:
-    """Hand the new notifications' mail to a worker; never fails the action (the scheduler tries again)."""
+def _queue_mail(ids: list[int]) -> None:
+    """Hand a committed transaction's new notifications to workers; never fails the action (the scheduler
+    sends whatever is still pending)."""
     try:
         from ..core.queue import celery_for
         from .tasks import deliver_mail
 
         celery_for(current_app)
-        deliver_mail.delay(ids)
+        for start in range(0, len(ids), MAIL_TASK_SIZE):
+            deliver_mail.delay(ids[start : start + MAIL_TASK_SIZE])
     except Exception:  # noqa: BLE001 - a broker away: the next scheduler run delivers what is pending
         current_app.logger.warning("notification mail not queued (the scheduler will send it)", exc_info=True)
 
@@ -119,27 +125,28 @@ def _reader(user):
     return clause
 
 
-def inbox(user, *, limit: int = 50, offset: int = 0, unread: bool = False):
-    """The account's notifications, newest first."""
+def inbox(user, *, unread: bool = False):
+    """Select the account's notifications, newest first (the daily digest is a mail only)."""
     stmt = select(Notification).where(_reader(user), Notification.kind != DAILY_DIGEST)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
-    return list(db.session.scalars(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)))
+    return stmt.order_by(Notification.id.desc())
 
 
 def inbox_total(user) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Notification).where(_reader(user), Notification.kind != DAILY_DIGEST)
-    )
+    return db.session.scalar(inbox(user).with_only_columns(func.count()).order_by(None))
 
 
 def unread_count(user) -> int:
-    """How many of the account's notifications are unread (the bell's figure; one indexed count)."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(Notification)
-        .where(_reader(user), Notification.read_at.is_(None), Notification.kind != DAILY_DIGEST)
-    )
+    """How many of the account's notifications are unread (one indexed count)."""
+    return db.session.scalar(inbox(user, unread=True).with_only_columns(func.count()).order_by(None))
+
+
+def unread_on_page(user) -> int:
+    """The bell's figure: counted once per request, however many places of the page show it."""
+    if "lms_unread" not in g:
+        g.lms_unread = unread_count(user)
+    return g.lms_unread
 
 
 def notices_for(person_id: int, limit: int = 20) -> list[Notification]:

@@ -1,11 +1,10 @@
 """People forms: edit a person, give the supervisor assignment."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..core.forms import choices
+from ..core.forms import MultiCheckboxField, choices
 from ..core.i18n import _l
 from .labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 from .models import CATEGORIES, LEVELS, SERVICE_AREAS, TITLES
@@ -22,11 +21,6 @@ PERSON_FIELDS = (
     "service_areas",
     "active",
 )
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class PersonForm(FlaskForm):

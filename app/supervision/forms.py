@@ -3,9 +3,8 @@
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..core.forms import choices
+from ..core.forms import MultiCheckboxField, choices
 from ..core.i18n import _l
 from ..core.numbers import FiniteDecimalField
 from .labels import FORMAT_LABELS, FUNCTION_LABELS, KIND_LABELS, MODE_LABELS
@@ -23,12 +22,7 @@ class SupervisionForm(FlaskForm):
         _l("Duration (hours)"), places=1, validators=[DataRequired(), NumberRange(MIN_HOURS, MAX_HOURS)]
     )
     topic = StringField(_l("Topic"), validators=[DataRequired(), Length(max=200)])
-    functions = SelectMultipleField(
-        _l("Functions"),
-        choices=choices(FUNCTIONS, FUNCTION_LABELS),
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
+    functions = MultiCheckboxField(_l("Functions"), choices=choices(FUNCTIONS, FUNCTION_LABELS))
     advice = TextAreaField(_l("Advice"), validators=[Optional(), Length(max=5000)])
     follow_up = TextAreaField(_l("Follow-up"), validators=[Optional(), Length(max=5000)])
     notes = TextAreaField(

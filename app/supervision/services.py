@@ -22,9 +22,10 @@ from ..core.db import utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
 from ..core.numbers import parse_decimal
+from ..core.urls import path_for
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import notify, path_for
+from ..notices.services import notify
 from ..org.models import OrgUnit
 from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person

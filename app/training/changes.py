@@ -16,10 +16,11 @@ from ..audit.services import changed_fields, record_audit
 from ..core.db import utcnow
 from ..core.domain import Conflict, Invalid
 from ..core.i18n import _l
+from ..core.urls import path_for
 from ..coverage.standing import refresh_people as refresh_standings
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import notify, path_for
+from ..notices.services import notify
 from . import grading
 from .grading import ensure_final_assessment, regrade
 from .models import (

@@ -21,13 +21,14 @@ from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
 from ..core.numbers import parse_decimal
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
+from ..core.urls import path_for
 from ..coverage.models import Cohort
 from ..coverage.queries import members_of
 from ..coverage.standing import refresh_people as refresh_standings
 from ..extensions import db
 from ..ledger.queries import completions
 from ..ledger.rollups import refresh_people
-from ..notices.services import notify, path_for
+from ..notices.services import notify
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.models import Person

@@ -24,10 +24,9 @@ from shegong_academy.credentials.services import (
 )
 from shegong_academy.extensions import db
 from shegong_academy.training import grading
-from shegong_academy.training.services import enrol, record_attendance
 from tests.conftest import use_storage
+from tests.credentials.helpers import attend, completion_type
 from tests.factories import World, login
-from tests.training.helpers import course, program, session
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
 
@@ -38,39 +37,13 @@ def w(ctx, tmp_path):
     return World()
 
 
-def _completion(w, **kw) -> CredentialType:
-    cred = CredentialType(
-        name=kw.pop("name", "completion"),
-        title="培训结业证书",
-        design=kw.pop("design", "completion-zh"),
-        issuer_unit=w.district,
-        issuer_name="杭州市拱墅区民政局",
-        issuer_code="GSPX",
-        min_training_hours=Decimal("3"),
-        validity_months=12,
-        **kw,
-    )
-    db.session.add(cred)
-    db.session.flush()
-    return cred
-
-
-def _attend(w, people, hours=3, start=datetime(2022, 5, 10, 1, 0, tzinfo=UTC), code="C1"):
-    crs = course(program(w.district, year=start.year), code=code, hours=hours)
-    s = session(crs, hours=hours, start=start)
-    for p in people:
-        enrol(course=crs, person=p, actor=w.coord)
-        record_attendance(session=s, person=p, status="present", actor=w.coord)
-    return crs
-
-
 def _issue(w, cred, person=None):
     return issue_certificate(credential=cred, person=person or w.person, actor=w.coord, render=False)
 
 
 def test_renewing_before_expiry_waits_for_the_window_and_the_hours(w):
-    cred = _completion(w, renewal_min_hours=Decimal("4"))
-    _attend(w, [w.person])
+    cred = completion_type(w, renewal_min_hours=Decimal("4"))
+    attend(w, [w.person])
     old = _issue(w, cred)
     # Not due yet: asking to renew gives the certificate back.
     again = issue_certificate(credential=cred, person=w.person, actor=w.coord, render=False, replaces=None)
@@ -92,7 +65,7 @@ def test_renewing_before_expiry_waits_for_the_window_and_the_hours(w):
     with force_locale("en"):
         assert summary.issued == 0 and "cannot renew yet" in str(summary.refused[0])
     # Four hours after issue: ready, and renewing supersedes the old certificate.
-    _attend(w, [w.person], hours=4, start=utcnow() - timedelta(hours=5), code="C2")
+    attend(w, [w.person], hours=4, start=utcnow() - timedelta(hours=5), code="C2")
     assert renewal.check(old).eligible
     summary = issue_to_people(credential=cred, person_ids=[w.person.id], actor=w.coord, render=False, renew=True)
     assert summary.issued == 1
@@ -107,12 +80,12 @@ def test_renewing_before_expiry_waits_for_the_window_and_the_hours(w):
 
 
 def test_a_renewal_by_reassessment_counts_only_sittings_after_issue(w):
-    crs = _attend(w, [w.person])
+    crs = attend(w, [w.person])
     exam = grading.create_assessment(course=crs, data={"title": "复核考试", "pass_mark": 60}, actor=w.coord)
     grading.save_results(
         assessment=exam, entries=[grading.Entry(w.person.id, 1, "scored", 80)], actor=w.coord, source="roster"
     )
-    cred = _completion(w, renewal_assessment_ids=[exam.id])
+    cred = completion_type(w, renewal_assessment_ids=[exam.id])
     cred.min_training_hours = None
     cred.required_assessment_ids = [exam.id]
     old = _issue(w, cred)
@@ -137,8 +110,8 @@ def test_a_renewal_by_reassessment_counts_only_sittings_after_issue(w):
 
 
 def test_an_expired_certificate_verifies_as_expired_with_its_date(app, w):
-    cred = _completion(w)
-    _attend(w, [w.person])
+    cred = completion_type(w)
+    attend(w, [w.person])
     cert = _issue(w, cred)
     cert.expires_at = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
     cert.claims = {**cert.claims, "expires_on": "2026-03-01"}
@@ -151,13 +124,13 @@ def test_an_expired_certificate_verifies_as_expired_with_its_date(app, w):
 
 
 def test_the_renewal_tab_lists_who_is_due_and_renews_the_ticked(app, w):
-    cred = _completion(w, renewal_min_hours=Decimal("2"))
-    _attend(w, [w.person, w.person2])
+    cred = completion_type(w, renewal_min_hours=Decimal("2"))
+    attend(w, [w.person, w.person2])
     ready, waiting = _issue(w, cred), _issue(w, cred, w.person2)
     for cert in (ready, waiting):
         cert.issued_at = utcnow() - timedelta(days=355)
         cert.expires_at = utcnow() + timedelta(days=10)
-    _attend(w, [w.person], hours=2, start=utcnow() - timedelta(hours=4), code="C2")
+    attend(w, [w.person], hours=2, start=utcnow() - timedelta(hours=4), code="C2")
     db.session.commit()
     client = app.test_client()
     login(client, "coord")
@@ -181,8 +154,8 @@ def test_the_renewal_tab_lists_who_is_due_and_renews_the_ticked(app, w):
 
 
 def test_the_holder_sees_what_renewing_still_asks(app, w):
-    cred = _completion(w, renewal_min_hours=Decimal("5"))
-    _attend(w, [w.trainee_person])
+    cred = completion_type(w, renewal_min_hours=Decimal("5"))
+    attend(w, [w.trainee_person])
     cert = _issue(w, cred, w.trainee_person)
     cert.expires_at = utcnow() + timedelta(days=20)
     db.session.commit()
@@ -233,8 +206,8 @@ def _ce_credential(w) -> CredentialType:
 def test_the_statement_names_the_registration_period_its_minimum_and_whether_it_was_met(w):
     holder = w.person2  # an assistant social worker
     holder.certified_on = date(2021, 3, 1)  # periods [2021-03-01, 2024-03-01), [2024-03-01, 2027-03-01)
-    before = _attend(w, [holder], hours=6, start=datetime(2023, 6, 1, 1, 0, tzinfo=UTC), code="OLD")
-    _attend(w, [holder], hours=8, start=datetime(2024, 9, 2, 1, 0, tzinfo=UTC), code="NEW")
+    before = attend(w, [holder], hours=6, start=datetime(2023, 6, 1, 1, 0, tzinfo=UTC), code="OLD")
+    attend(w, [holder], hours=8, start=datetime(2024, 9, 2, 1, 0, tzinfo=UTC), code="NEW")
     cred = _ce_credential(w)
     cert = _issue(w, cred, holder)
     claims = cert.claims
@@ -256,7 +229,7 @@ def test_the_statement_names_the_registration_period_its_minimum_and_whether_it_
 
 
 def test_a_statement_of_someone_without_a_registration_counts_all_hours_and_states_no_minimum(w):
-    _attend(w, [w.person], hours=5)
+    attend(w, [w.person], hours=5)
     cert = _issue(w, _ce_credential(w))
     assert "ce" not in cert.claims and cert.claims["training_hours"] == 5.0
     html = render_html(load_design(cert.design), certificate_context(cert))
@@ -273,7 +246,7 @@ def test_a_met_minimum_is_printed_as_met_in_the_pdf(w):
     current_app.config["LMS_CE_MINIMUM_HOURS"] = {"assistant": 6, "intermediate": 9, "senior": 9}
     holder = w.person2
     holder.certified_on = date(2024, 1, 15)
-    _attend(w, [holder], hours=8, start=datetime(2025, 4, 1, 1, 0, tzinfo=UTC))
+    attend(w, [holder], hours=8, start=datetime(2025, 4, 1, 1, 0, tzinfo=UTC))
     cert = issue_certificate(credential=_ce_credential(w), person=holder, actor=w.coord)
     assert cert.claims["ce"]["met"] is True
     text = subprocess.run(["pdftotext", "-", "-"], input=certificate_pdf(cert), capture_output=True, check=True)
@@ -284,8 +257,8 @@ def test_a_met_minimum_is_printed_as_met_in_the_pdf(w):
 def test_a_reissue_corrects_but_never_extends_the_validity(w):
     from shegong_academy.credentials.services import reissue_certificate
 
-    cred = _completion(w, renewal_min_hours=Decimal("40"))
-    _attend(w, [w.person])
+    cred = completion_type(w, renewal_min_hours=Decimal("40"))
+    attend(w, [w.person])
     due = _issue(w, cred)
     due.expires_at = utcnow() + timedelta(days=10)
     db.session.flush()
@@ -295,9 +268,9 @@ def test_a_reissue_corrects_but_never_extends_the_validity(w):
 
 
 def test_a_short_validity_is_not_due_the_day_it_is_issued(w):
-    cred = _completion(w, renewal_min_hours=Decimal("0"))
+    cred = completion_type(w, renewal_min_hours=Decimal("0"))
     cred.validity_months = 2
-    _attend(w, [w.person])
+    attend(w, [w.person])
     cert = _issue(w, cred)
     assert renewal.window(cred) == timedelta(days=30)  # half of two months, not the 90-day setting
     assert not renewal.is_due(cert) and renewal.due_count(cred, w.coord) == 0
@@ -310,8 +283,8 @@ def test_undoing_a_renewal_batch_leaves_the_holders_category(w):
     from shegong_academy.credentials.services import revoke_batch
     from shegong_academy.jobs.models import Job
 
-    cred = _completion(w, name="psw", transition_from="community_worker", transition_to="project_social_worker")
-    _attend(w, [w.person])
+    cred = completion_type(w, name="psw", transition_from="community_worker", transition_to="project_social_worker")
+    attend(w, [w.person])
     first = _issue(w, cred)
     assert w.person.category == "project_social_worker"
     first.expires_at = utcnow() - timedelta(days=1)

@@ -58,17 +58,22 @@ def smtp():
         controller.stop()
 
 
+def mail_settings(smtp, **overrides) -> dict:
+    """An app's settings that mail through ``smtp`` (plain SMTP on loopback)."""
+    return {
+        "LMS_SMTP_HOST": "127.0.0.1",
+        "LMS_SMTP_PORT": smtp.port,
+        "LMS_SMTP_TLS": "none",
+        "LMS_SMTP_TIMEOUT": 5,
+        "LMS_MAIL_FROM": "社工学堂 <academy@example.cn>",
+        "LMS_PUBLIC_URL": "https://academy.example.cn",
+        **overrides,
+    }
+
+
 @pytest.fixture
 def mail_app(db_url, smtp):
-    app = make_app(
-        db_url,
-        LMS_SMTP_HOST="127.0.0.1",
-        LMS_SMTP_PORT=smtp.port,
-        LMS_SMTP_TLS="none",
-        LMS_SMTP_TIMEOUT=5,
-        LMS_MAIL_FROM="社工学堂 <academy@example.cn>",
-        LMS_PUBLIC_URL="https://academy.example.cn",
-    )
+    app = make_app(db_url, **mail_settings(smtp))
     yield app
     with app.app_context():
         db.session.remove()

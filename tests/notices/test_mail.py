@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+import threading
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,14 +15,16 @@ from sqlalchemy import func, select
 from shegong_academy.core.db import utcnow
 from shegong_academy.core.uow import commit
 from shegong_academy.coverage.services import create_cohort
-from shegong_academy.credentials.models import Certificate, CredentialType
+from shegong_academy.credentials.models import Certificate
 from shegong_academy.credentials.services import issue_certificate
 from shegong_academy.extensions import db
 from shegong_academy.notices.models import Notification
 from shegong_academy.notices.schedule import run
 from shegong_academy.people.models import Person
-from shegong_academy.training.services import enrol, record_attendance, withdraw
+from shegong_academy.training.services import enrol, withdraw
+from tests.credentials.helpers import attend, completion_type
 from tests.factories import World, person, user
+from tests.notices.conftest import mail_settings
 from tests.supervision import record, sup_world
 from tests.training.helpers import course, program, session
 
@@ -70,6 +75,11 @@ def test_a_waitlist_promotion_arrives_once_in_each_readers_language(mctx, smtp):
     assert promoted["From"].addresses[0].display_name == "社工学堂"
     assert promoted["List-Unsubscribe"].startswith("<https://academy.example.cn/notifications/unsubscribe/")
     assert f"https://academy.example.cn/my/courses/{crs.id}" in body(promoted)
+    # This event's mail, and all mail: both links open their page without signing in.
+    links = re.findall(r"https://academy\.example\.cn(/notifications/unsubscribe/\S+)", body(promoted))
+    assert len(links) == 2 and all(mctx.test_client().get(link).status_code == 200 for link in links)
+    # The footer too is in each reader's language.
+    assert "Stop all mail" in body(promoted) and "不再接收任何邮件" in body(smtp.to("qian@example.cn")[0])
     # Running the scheduler (twice) sends nothing again.
     run()
     run()
@@ -88,13 +98,12 @@ def test_tomorrows_session_is_reminded_once_with_time_place_and_link(mctx, smtp)
     assert run(local(2026, 12, 1, 7))["written"]["session.tomorrow"] == 0  # before eight: not yet
     assert run(local(2026, 12, 1, 10))["written"]["session.tomorrow"] == 1
     assert run(local(2026, 12, 1, 18))["written"]["session.tomorrow"] == 0
-    [reminder] = smtp.raw[before:]
+    assert len(smtp.raw) == before + 1
     [message] = smtp.to("qian@example.cn")[1:]
     assert message["Subject"] == f"明天：{crs.title}，09:00"
     text = body(message)
     assert "2026-12-02 09:00 至 12:00，线下，拱墅区社工站。" in text
     assert f"https://academy.example.cn/my/courses/{crs.id}" in text
-    assert reminder  # one message, kept as sent
 
 
 def test_supervision_is_reminded_after_three_days_and_escalated_after_seven(mctx, smtp):
@@ -132,23 +141,9 @@ def test_supervision_is_reminded_after_three_days_and_escalated_after_seven(mctx
     assert len(smtp.to("qian@example.cn")) == 2  # the supervisee's reminder was not repeated
 
 
-def _certificate(w, person, *, expires_in: timedelta) -> Certificate:
-    cred = CredentialType(
-        name="completion",
-        title="培训结业证书",
-        design="completion-zh",
-        issuer_unit=w.district,
-        issuer_name="杭州市拱墅区民政局",
-        issuer_code="GSPX",
-        min_training_hours=Decimal("3"),
-        validity_months=12,
-    )
-    db.session.add(cred)
-    db.session.flush()
-    crs = course(program(w.district, year=2022), code="C9", hours=3)
-    s = session(crs, hours=3, start=datetime(2022, 5, 10, 1, 0, tzinfo=UTC))
-    enrol(course=crs, person=person, actor=w.coord)
-    record_attendance(session=s, person=person, status="present", actor=w.coord)
+def _certificate(w, person, *, expires_in: timedelta, **rule) -> Certificate:
+    cred = completion_type(w, **rule)
+    attend(w, [person], code="C9")
     cert = issue_certificate(credential=cred, person=person, actor=w.coord, render=False)
     cert.expires_at = utcnow() + expires_in
     commit()
@@ -161,7 +156,8 @@ def test_a_certificate_issued_and_expiring_in_thirty_days_is_told_once(mctx, smt
     use_storage(mctx, tmp_path)
     w = World()
     w.trainee.email = "qian@example.cn"
-    cert = _certificate(w, w.trainee_person, expires_in=timedelta(days=20, hours=12))
+    # A renewal rule the holder meets (no hours asked since issue): renewable as well, once.
+    cert = _certificate(w, w.trainee_person, expires_in=timedelta(days=20, hours=12), renewal_min_hours=Decimal(0))
     issued = [m for m in smtp.to("qian@example.cn") if "已颁发" in m["Subject"]]
     assert [m["Subject"] for m in issued] == ["您的证书培训结业证书已颁发。"]
     assert f"https://academy.example.cn/verify/{cert.verification_code}" in body(issued[0])
@@ -171,6 +167,8 @@ def test_a_certificate_issued_and_expiring_in_thirty_days_is_told_once(mctx, smt
     expires_on = cert.expires_at.astimezone(TZ).date()
     days = (expires_on - utcnow().astimezone(TZ).date()).days
     assert expiring == [f"您的证书培训结业证书将在 {days} 天后（{expires_on.isoformat()}）到期。"]
+    renewable = [m["Subject"] for m in smtp.to("qian@example.cn") if "续期" in m["Subject"]]
+    assert renewable == ["您的证书培训结业证书现在可以续期。"]
     keys = db.session.scalars(select(Notification.key).where(Notification.kind == "certificate.expiring")).all()
     assert keys == [f"certificate.expiring:c{cert.id}:30:p{w.trainee_person.id}"]
     # Seven days before, the next reminder; not the thirty-day one again.
@@ -274,6 +272,11 @@ def test_the_readers_choices_skip_hold_and_postpone_mail(mctx, smtp):
     [digest] = smtp.to("qian@example.cn")
     assert digest["Subject"] == "您的每日摘要：2 条通知"
     assert body(digest).count("您已报名") == 2
+    # The digest gathers every event: it offers to stop all mail (its link works), not "these" mails.
+    links = re.findall(r"https://academy\.example\.cn(/notifications/unsubscribe/\S+)", body(digest))
+    assert len(links) == 1 and "不再接收此类邮件" not in body(digest)
+    assert digest["List-Unsubscribe"] == f"<https://academy.example.cn{links[0]}>"
+    assert mctx.test_client().get(links[0]).status_code == 200
     states = db.session.scalars(
         select(Notification.mail_state).where(Notification.kind != "digest.weekly").order_by(Notification.id)
     ).all()
@@ -338,13 +341,7 @@ def test_the_key_makes_a_reminder_once_even_written_twice(mctx, kind):
 def test_mail_goes_only_to_events_the_deployment_chose(db_url, smtp):
     from tests.conftest import make_app
 
-    app = make_app(
-        db_url,
-        LMS_SMTP_HOST="127.0.0.1",
-        LMS_SMTP_PORT=smtp.port,
-        LMS_SMTP_TLS="none",
-        LMS_MAIL_EVENTS="session.tomorrow",
-    )
+    app = make_app(db_url, **mail_settings(smtp, LMS_MAIL_EVENTS="session.tomorrow"))
     with app.app_context():
         w = World()
         w.trainee.email = "qian@example.cn"
@@ -363,3 +360,87 @@ def test_unknown_mail_settings_stop_the_app_with_one_line(db_url):
         make_app(db_url, LMS_MAIL_EVENTS="session.tomorrow,session.someday")
     with pytest.raises(ConfigError, match="LMS_SMTP_TLS must be starttls, ssl or none"):
         make_app(db_url, LMS_SMTP_TLS="maybe")
+
+
+def test_continuing_education_at_risk_is_told_once_per_period(mctx, smtp):
+    w = World()
+    w.trainee.email = "qian@example.cn"
+    today = utcnow().astimezone(TZ).date()
+    # Certified two years and ten months ago: the three-year period ends in about two months, 0 of 72 hours.
+    certified = date(today.year - 3, today.month, min(today.day, 28)) + timedelta(days=60)
+    w.trainee_person.level, w.trainee_person.certified_on = "assistant", certified
+    commit()
+    morning = datetime.combine(today, time(10), TZ)
+    run(morning)
+    run(morning + timedelta(hours=1))
+    [told] = [m for m in smtp.to("qian@example.cn") if m["Subject"].startswith("继续教育")]
+    period_end = date(certified.year + 3, certified.month, certified.day)
+    assert told["Subject"].endswith(f"需 72 学时，本周期于 {period_end.isoformat()} 结束。")
+    assert "https://academy.example.cn/my/hours" in body(told)
+
+
+def test_quiet_hours_hold_mail_until_they_end(mctx, smtp):
+    from shegong_academy.notices.preferences import Prefs, save_prefs
+
+    w = World()
+    u = w.trainee
+    now = utcnow().astimezone(TZ).replace(second=0, microsecond=0)
+    start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=2)).time()
+    save_prefs(u, email="qian@example.cn", prefs=Prefs(quiet=(start, end)), actor=u)
+    commit()
+    enrol(course=course(program(w.district)), person=w.trainee_person, actor=w.coord)
+    commit()
+    told = db.session.scalar(select(Notification))
+    db.session.refresh(told)
+    assert smtp.raw == [] and told.mail_state == "pending"
+    assert told.mail_due_at == (now + timedelta(hours=2)).astimezone(UTC)
+    run()  # still quiet: nothing is sent
+    assert smtp.raw == []
+
+
+def test_two_workers_delivering_one_notification_send_it_once(mctx, smtp):
+    from shegong_academy.notices.delivery import deliver
+
+    w = World()
+    w.trainee.email = "qian@example.cn"
+    enrol(course=course(program(w.district)), person=w.trainee_person, actor=w.coord)
+    commit()
+    told = db.session.scalar(select(Notification))
+    told.mail_state, told.mail_due_at = "pending", utcnow() - timedelta(seconds=1)  # as if not yet delivered
+    nid = told.id
+    commit()
+    smtp.raw.clear()
+    start, outcomes = threading.Barrier(2), []
+
+    def worker():
+        with mctx.app_context():
+            start.wait()
+            outcomes.append(deliver([nid]))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes, key=len) == [{}, {"sent": 1}]
+    assert len(smtp.raw) == 1
+
+
+def test_a_transactions_mail_is_queued_once_in_batches_and_never_after_a_rollback(mctx, monkeypatch):
+    from shegong_academy.core.uow import rollback
+    from shegong_academy.notices import services, tasks
+
+    mctx.config["LMS_SMTP_HOST"] = "127.0.0.1"  # mail on, delivery recorded instead of sent
+    queued = []
+    monkeypatch.setattr(tasks, "deliver_mail", SimpleNamespace(delay=lambda ids: queued.append(list(ids))))
+    monkeypatch.setattr(services, "MAIL_TASK_SIZE", 2)
+    w = World()
+    services.notify([w.person.id], "certificate.revoked", course="x")
+    rollback()
+    assert queued == []
+    for reader in (w.person, w.person2, w.trainee_person):  # three writes, one transaction: one batch, in twos
+        services.notify([reader.id], "session.cancelled", course="x")
+    commit()
+    ids = db.session.scalars(select(Notification.id).order_by(Notification.id)).all()
+    assert len(ids) == 3 and queued == [ids[:2], ids[2:]]

@@ -3,6 +3,7 @@ proof), and works as RFC 8058's one-click POST; the scheduler's command prints w
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from shegong_academy.auth.models import User
@@ -83,3 +84,41 @@ def test_lms_notify_run_prints_what_it_wrote_and_sent(app, runner):
     assert result.exit_code == 0, result.output
     assert "session.tomorrow: 0 written" in result.output
     assert "digest.weekly: " in result.output
+
+
+def test_celery_beat_sends_the_scheduler_task_which_runs_the_scheduler(app):
+    from shegong_academy.core.queue import celery_for
+    from shegong_academy.notices.tasks import notify_scan
+
+    with app.app_context():
+        World()
+        celery = celery_for(app)
+        entry = celery.conf.beat_schedule["notifications"]
+        assert entry == {"task": "lms.notify_scan", "schedule": 300.0}
+        assert entry["task"] in celery.tasks  # registered under the name beat sends
+        notify_scan.delay()  # (eager in tests: the same task a worker runs)
+        # The coordinators' weekly digests are what a first run writes in this world, once each.
+        assert db.session.scalars(select(Notification.kind).distinct()).all() == ["digest.weekly"]
+
+
+def test_the_embedded_worker_runs_the_scheduler_on_its_timer(app, monkeypatch):
+    from shegong_academy import cli
+
+    class Stop(BaseException):
+        pass
+
+    naps = []
+
+    def sleep(seconds):
+        naps.append(seconds)
+        if len(naps) > 1:
+            raise Stop
+
+    monkeypatch.setattr(cli.time, "sleep", sleep)
+    with app.app_context():
+        World()
+    with pytest.raises(Stop):
+        cli._notify_forever(app)
+    assert naps == [300, 300]  # LMS_NOTIFY_INTERVAL_SECONDS, then a run, then the next wait
+    with app.app_context():
+        assert db.session.scalar(select(Notification.kind).limit(1)) == "digest.weekly"
