@@ -36,6 +36,7 @@ from .models import DAILY_DIGEST, Notification
 from .services import notification_key, notify, notify_users, taken_keys
 
 EXPIRY_DAYS = (7, 30, 90)
+MISSING_NAMED = 10  # names of the missing people a coordinator's digest shows in the app
 REMIND_AFTER = timedelta(days=3)
 ESCALATE_AFTER = timedelta(days=7)
 # Who the scheduler reads for: everyone (it writes to each reader only what is theirs).
@@ -311,7 +312,7 @@ def weekly_digests(now: datetime) -> int:
                     "training_target": row["training_target"],
                     "supervision_rate": row["supervision_rate"],
                     "supervision_target": row["supervision_target"],
-                    "missing": missing_page(cohort, within, 1, 1).total,
+                    **_missing(missing_page(cohort, within, 1, MISSING_NAMED)),
                 }
             )
         subtree = OrgUnit.path.startswith(unit.path)
@@ -366,6 +367,11 @@ def weekly_digests(now: datetime) -> int:
             expiring=expiring,
         )
     return told
+
+
+def _missing(page) -> dict:
+    """How many of a cohort are missing, and the first few names (shown in the app, never mailed)."""
+    return {"missing": page.total, "missing_names": [m.person.name for m in page.items]}
 
 
 def daily_digests(now: datetime) -> int:

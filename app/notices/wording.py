@@ -45,6 +45,8 @@ class Worded:
     subject: str
     lines: list[str] = field(default_factory=list)
     action: str = ""  # the link's words
+    # Shown in the app only, never mailed: names of people (a coordinator's digest says who is missing).
+    in_app: list[str] = field(default_factory=list)
 
 
 def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -215,8 +217,14 @@ def word(kind: str, p: dict) -> Worded:  # noqa: C901, PLR0911, PLR0912 - one ca
             _("See my hours"),
         )
     if kind == "digest.weekly":
-        lines = []
+        lines, in_app = [], []
         for c in p.get("cohorts", []):
+            if c.get("missing_names"):
+                more = c.get("missing", 0) - len(c["missing_names"])
+                in_app.append(
+                    _("Missing in %(cohort)s: %(names)s", cohort=c["name"], names=_(", ").join(c["missing_names"]))
+                    + (" " + _("and %(n)s more", n=more) if more > 0 else "")
+                )
             lines.append(
                 _(
                     "%(cohort)s: trained %(trained)s (target %(tt)s), supervised %(supervised)s (target %(st)s); "
@@ -242,6 +250,7 @@ def word(kind: str, p: dict) -> Worded:  # noqa: C901, PLR0911, PLR0912 - one ca
             _("Weekly digest: %(unit)s, week %(week)s", unit=p.get("unit", ""), week=p.get("week", "")),
             lines,
             _("Open the coverage dashboard"),
+            in_app,
         )
     return Worded(_("Notification"))
 

@@ -198,6 +198,13 @@ def test_a_coordinator_gets_a_weekly_digest_of_their_cohorts_once(mctx, smtp):
     assert "https://academy.example.cn/coverage/?unit=" in text
     # Only the coordinator's own subtree: 西湖区's coordinator has no address, and 拱墅区's names are in no mail.
     assert "李四" not in text and "钱七" not in text
+    # Who is missing is in the app, behind the coordinator's sign-in: the first names, in their language.
+    from tests.factories import login
+
+    client = mctx.test_client()
+    login(client, "coord")
+    page = client.get("/notifications/").get_data(as_text=True)
+    assert "Missing in 社区工作者全员轮训: 李四, 钱七" in page
     weekly = db.session.scalar(
         select(func.count()).select_from(Notification).where(Notification.kind == "digest.weekly")
     )
