@@ -182,13 +182,14 @@ def _page_globals() -> dict:
     from .org.queries import unit_in_scope
     from .people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 
+    user = current_user._get_current_object()  # resolved once per page, not through the proxy at every use
     return {
-        "current_user": current_user,
+        "current_user": user,
         # {% if can(MANAGE) %}: templates ask for a permission, like routes, never for a list of roles
-        "can": lambda permission: permissions.can(current_user, permission),
+        "can": lambda permission: permissions.can(user, permission),
         **{name: getattr(permissions, name) for name in ("MANAGE", "TEACH", "SUPERVISE", "ADMINISTER", "STAFF")},
-        "in_scope": lambda unit: unit_in_scope(current_user, unit),
-        "unread_notifications": lambda: unread_on_page(current_user),
+        "in_scope": lambda unit: unit_in_scope(user, unit),
+        "unread_notifications": lambda: unread_on_page(user),
         "CATEGORY_LABELS": CATEGORY_LABELS,
         "LEVEL_LABELS": LEVEL_LABELS,
         "TITLE_LABELS": TITLE_LABELS,

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from ..audit.services import record_audit
 from ..core.crypto import token_hash
 from ..core.db import utcnow
+from ..core.statements import prepared
 from ..extensions import db
 from ..org.models import OrgUnit
 from ..people.models import Person
@@ -168,18 +169,23 @@ def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -
     return secret
 
 
+@prepared
+def _login_session_statement():
+    """One statement for the session, its user, the user's person and their unit (the roles follow in one
+    more): every signed-in request starts here, so it is built once (app.core.statements)."""
+    return (
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == bindparam("token_hash"))
+        .options(joinedload(User.person).joinedload(Person.unit))
+    )
+
+
 def resolve_login_session(*, secret: str | None) -> User | None:
     """Return the user whose live login session ``secret`` names, else None."""
     if not secret:
         return None
-    # One statement for the session, its user, the user's person and their unit (the roles follow in one
-    # more): every signed-in request starts here.
-    found = db.session.execute(
-        select(LoginSession, User)
-        .join(User, User.id == LoginSession.user_id)
-        .where(LoginSession.token_hash == token_hash(secret))
-        .options(joinedload(User.person).joinedload(Person.unit))
-    ).one_or_none()
+    found = db.session.execute(_login_session_statement(), {"token_hash": token_hash(secret)}).one_or_none()
     if found is None:
         return None
     row, user = found

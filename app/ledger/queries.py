@@ -23,8 +23,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, select
 
+from ..core.statements import prepared
 from ..extensions import db
 from ..supervision.models import SupervisionCredit, SupervisionRecord
 from ..training.models import ATTENDED, Attendance, Course, CourseSession, Enrolment
@@ -205,25 +206,30 @@ def person_hours(person_id: int, period: Period | None) -> PersonHours:
     )
 
 
+@prepared
+def _person_totals_statement(unconfirmed: bool):
+    columns = (
+        PersonMonth.training_hours,
+        PersonMonth.training_sessions,
+        PersonMonth.courses_completed,
+        *counted_supervision(unconfirmed),
+    )
+    in_year = PersonMonth.month.between(bindparam("first"), bindparam("last"))
+    return select(
+        *(func.coalesce(func.sum(case((in_year, c), else_=0)), 0) for c in columns),
+        *(func.coalesce(func.sum(c), 0) for c in columns),
+    ).where(PersonMonth.person_id == bindparam("person_id"))
+
+
 def person_totals(person_id: int, year: int) -> tuple[PersonHours, PersonHours]:
     """Return one person's ledger for a calendar year and for all time, from their monthly rollups (one statement).
 
     The rollups are kept equal to :func:`person_hours` on every write (months are local months), so
     this reads a few rows instead of the person's attendance, completions and credits.
     """
-    columns = (
-        PersonMonth.training_hours,
-        PersonMonth.training_sessions,
-        PersonMonth.courses_completed,
-        *counted_supervision(),
-    )
-    in_year = PersonMonth.month.between(year * 100 + 1, year * 100 + 12)
-    row = db.session.execute(
-        select(
-            *(func.coalesce(func.sum(case((in_year, c), else_=0)), 0) for c in columns),
-            *(func.coalesce(func.sum(c), 0) for c in columns),
-        ).where(PersonMonth.person_id == person_id)
-    ).one()
+    unconfirmed = current_app.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"]
+    params = {"person_id": person_id, "first": year * 100 + 1, "last": year * 100 + 12}
+    row = db.session.execute(_person_totals_statement(bool(unconfirmed)), params).one()
 
     def hours(th, ts, cc, sh, ss) -> PersonHours:
         return PersonHours(Decimal(th), int(ts), int(cc), Decimal(sh), int(ss))

@@ -12,9 +12,10 @@ import secrets
 from collections.abc import Iterable
 
 from flask import current_app, g
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from ..core.db import utcnow
+from ..core.statements import prepared
 from ..core.uow import commit_batch
 from ..extensions import db
 from .models import ALL_KINDS, DAILY_DIGEST, KINDS, Notification
@@ -137,9 +138,18 @@ def inbox_total(user) -> int:
     return db.session.scalar(inbox(user).with_only_columns(func.count()).order_by(None))
 
 
+@prepared
+def _unread_statement(with_person: bool):
+    reader = Notification.user_id == bindparam("user_id")
+    if with_person:
+        reader = or_(reader, Notification.person_id == bindparam("person_id"))
+    return select(func.count()).where(reader, Notification.kind != DAILY_DIGEST, Notification.read_at.is_(None))
+
+
 def unread_count(user) -> int:
-    """How many of the account's notifications are unread (one indexed count)."""
-    return db.session.scalar(inbox(user, unread=True).with_only_columns(func.count()).order_by(None))
+    """How many of the account's notifications are unread (one indexed count; the bell of every page)."""
+    params = {"user_id": user.id, "person_id": user.person_id}
+    return db.session.scalar(_unread_statement(user.person_id is not None), params)
 
 
 def unread_on_page(user) -> int:
@@ -149,16 +159,19 @@ def unread_on_page(user) -> int:
     return g.lms_unread
 
 
+@prepared
+def _notices_statement(limit: int):
+    return (
+        select(Notification)
+        .where(Notification.person_id == bindparam("person_id"), Notification.kind != DAILY_DIGEST)
+        .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
+        .limit(limit)
+    )
+
+
 def notices_for(person_id: int, limit: int = 20) -> list[Notification]:
     """A person's latest notifications, unread first (their home page's card)."""
-    return list(
-        db.session.scalars(
-            select(Notification)
-            .where(Notification.person_id == person_id, Notification.kind != DAILY_DIGEST)
-            .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
-            .limit(limit)
-        )
-    )
+    return list(db.session.scalars(_notices_statement(limit), {"person_id": person_id}))
 
 
 def mark_read(user, notification_id: int | None = None) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..auth.permissions import MANAGE, TEACH, roles_for
 from ..core.i18n import _
+from ..core.statements import prepared
 from ..coverage.models import Cohort
 from ..extensions import db
 from ..ledger.ce import ce_account
@@ -346,16 +347,38 @@ def my_course(person: Person, course_id: int) -> Course | None:
     )
 
 
+@prepared
+def _my_enrolments_statement():
+    return (
+        select(Enrolment, Course, Program)
+        .join(Course, Course.id == Enrolment.course_id)
+        .join(Program, Program.id == Course.program_id)
+        .where(Enrolment.person_id == bindparam("person_id"))
+        .order_by(Program.year.desc(), Course.code)
+    )
+
+
 def my_enrolments(person: Person) -> list[tuple[Enrolment, Course, Program]]:
     """Return a trainee's enrolments, newest program first."""
-    return list(
-        db.session.execute(
-            select(Enrolment, Course, Program)
-            .join(Course, Course.id == Enrolment.course_id)
-            .join(Program, Program.id == Course.program_id)
-            .where(Enrolment.person_id == person.id)
-            .order_by(Program.year.desc(), Course.code)
-        ).all()
+    return list(db.session.execute(_my_enrolments_statement(), {"person_id": person.id}).all())
+
+
+@prepared
+def _my_progress_statement():
+    """Per course: its scheduled sessions, and those of them the person attended (one row at most each)."""
+    attended = Attendance.__table__.alias("mine")
+    return (
+        select(CourseSession.course_id, func.count(), func.count(attended.c.id))
+        .outerjoin(
+            attended,
+            (attended.c.session_id == CourseSession.id)
+            & (attended.c.person_id == bindparam("person_id"))
+            & attended.c.status.in_(ATTENDED),
+        )
+        .where(
+            CourseSession.course_id.in_(bindparam("course_ids", expanding=True)), CourseSession.cancelled_at.is_(None)
+        )
+        .group_by(CourseSession.course_id)
     )
 
 
@@ -368,20 +391,10 @@ def my_progress(person: Person, course_ids: list[int], enrolments=None) -> dict[
     """
     if not course_ids:
         return {}
-    # Per course: its scheduled sessions, and those of them the person attended (one row at most each).
-    attended = Attendance.__table__.alias("mine")
     counts = {
         course_id: (int(scheduled), int(mine))
         for course_id, scheduled, mine in db.session.execute(
-            select(CourseSession.course_id, func.count(), func.count(attended.c.id))
-            .outerjoin(
-                attended,
-                (attended.c.session_id == CourseSession.id)
-                & (attended.c.person_id == person.id)
-                & attended.c.status.in_(ATTENDED),
-            )
-            .where(CourseSession.course_id.in_(course_ids), CourseSession.cancelled_at.is_(None))
-            .group_by(CourseSession.course_id)
+            _my_progress_statement(), {"person_id": person.id, "course_ids": list(course_ids)}
         )
     }
     if enrolments is None:
@@ -406,45 +419,57 @@ def my_course_page(person: Person, course: Course) -> dict[str, object]:
     return {"course": course, "content": content_for(course), "progress": my_progress(person, [course.id])[course.id]}
 
 
+@prepared
+def _upcoming_statement(limit: int):
+    return (
+        select(CourseSession)
+        .join(Enrolment, Enrolment.course_id == CourseSession.course_id)
+        .join(Course, Course.id == CourseSession.course_id)
+        .options(contains_eager(CourseSession.course))
+        .where(
+            Enrolment.person_id == bindparam("person_id"),
+            Enrolment.status == "enrolled",
+            CourseSession.ends_at >= bindparam("now"),
+        )
+        .order_by(CourseSession.starts_at)
+        .limit(limit)
+    )
+
+
 def upcoming_sessions(person: Person, now: datetime, limit: int = 10) -> list[CourseSession]:
     """Return the next sessions of the courses where the person holds a seat, with their courses.
 
     Cancelled sessions stay in the list (marked on the page), so a trainee sees that one is off.
     """
-    return list(
-        db.session.scalars(
-            select(CourseSession)
-            .join(Enrolment, Enrolment.course_id == CourseSession.course_id)
-            .join(Course, Course.id == CourseSession.course_id)
-            .options(contains_eager(CourseSession.course))
-            .where(Enrolment.person_id == person.id, Enrolment.status == "enrolled", CourseSession.ends_at >= now)
-            .order_by(CourseSession.starts_at)
-            .limit(limit)
+    return list(db.session.scalars(_upcoming_statement(limit), {"person_id": person.id, "now": now}))
+
+
+@prepared
+def _open_courses_statement():
+    taken = select(Enrolment.course_id).where(
+        Enrolment.person_id == bindparam("person_id"), Enrolment.status != "withdrawn"
+    )
+    return (
+        select(Course)
+        .join(Program, Program.id == Course.program_id)
+        .join(OrgUnit, OrgUnit.id == Program.unit_id)
+        .options(contains_eager(Course.program).contains_eager(Program.unit))
+        .where(
+            Program.unit_id.in_(bindparam("unit_ids", expanding=True)),
+            Course.policy == "open",
+            Course.closed_at.is_(None),
+            Program.closed_at.is_(None),
+            Program.year >= bindparam("year"),
+            Course.id.not_in(taken),
         )
+        .order_by(Program.year, Course.code)
     )
 
 
 def open_courses_for(person: Person, year: int) -> list[Course]:
     """Return open-enrolment courses of programs held at or above the person's unit, with program and unit."""
-    ancestor_ids = person.unit.path_ids
-    taken = select(Enrolment.course_id).where(Enrolment.person_id == person.id, Enrolment.status != "withdrawn")
-    return list(
-        db.session.scalars(
-            select(Course)
-            .join(Program, Program.id == Course.program_id)
-            .join(OrgUnit, OrgUnit.id == Program.unit_id)
-            .options(contains_eager(Course.program).contains_eager(Program.unit))
-            .where(
-                Program.unit_id.in_(ancestor_ids),
-                Course.policy == "open",
-                Course.closed_at.is_(None),
-                Program.closed_at.is_(None),
-                Program.year >= year,
-                Course.id.not_in(taken),
-            )
-            .order_by(Program.year, Course.code)
-        )
-    )
+    params = {"person_id": person.id, "unit_ids": list(person.unit.path_ids), "year": year}
+    return list(db.session.scalars(_open_courses_statement(), params))
 
 
 def trainee_page(person: Person, year: int, now: datetime, today: date) -> dict[str, object]:
@@ -491,20 +516,24 @@ def unit_options(viewer) -> list[OrgUnit]:
     return visible_units(viewer, kinds=OPTION_KINDS)
 
 
-def waitlist_ranks(person: Person) -> dict[int, int]:
-    """{course_id: the person's rank in its waitlist (1 = next to get a seat)}, in one statement."""
+@prepared
+def _waitlist_ranks_statement():
     mine = (
         select(Enrolment.course_id, Enrolment.waitlist_position)
-        .where(Enrolment.person_id == person.id, Enrolment.status == "waitlisted")
+        .where(Enrolment.person_id == bindparam("person_id"), Enrolment.status == "waitlisted")
         .subquery()
     )
-    ahead = (
+    return (
         select(mine.c.course_id, func.count(Enrolment.id))
         .join(Enrolment, Enrolment.course_id == mine.c.course_id)
         .where(Enrolment.status == "waitlisted", Enrolment.waitlist_position <= mine.c.waitlist_position)
         .group_by(mine.c.course_id)
     )
-    return dict(db.session.execute(ahead).all())
+
+
+def waitlist_ranks(person: Person) -> dict[int, int]:
+    """{course_id: the person's rank in its waitlist (1 = next to get a seat)}, in one statement."""
+    return dict(db.session.execute(_waitlist_ranks_statement(), {"person_id": person.id}).all())
 
 
 def waitlist_length(course_id: int) -> int:

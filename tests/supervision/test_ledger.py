@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from shegong_academy.extensions import db
 from shegong_academy.ledger.models import PersonMonth
-from shegong_academy.ledger.queries import Period, counted_credit_statuses, person_hours, supervision_by_person
+from shegong_academy.ledger.queries import (
+    Period,
+    counted_credit_statuses,
+    person_hours,
+    person_totals,
+    supervision_by_person,
+)
 from shegong_academy.supervision.models import SupervisionCredit
 from shegong_academy.supervision.services import respond_to_credit
 from tests.conftest import make_app
@@ -115,3 +121,17 @@ def test_unconfirmed_stops_counting_when_configured(strict):
     assert person_hours(w.person2.id, None).supervision_hours == 0
     hours = api_caller(strict, w)("GET", f"/api/v1/people/{w.person.id}/hours").json
     assert hours["supervision_hours"] == 0.0
+
+
+def test_the_trainee_pages_totals_follow_the_setting_in_one_process(strict):
+    """The totals' statement is built once per process for each setting, never once for both."""
+    w = sup_world()
+    record(w)  # unconfirmed credits of 2 hours in 2023
+    db.session.commit()
+    _year, strict_total = person_totals(w.person.id, 2023)
+    strict.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = True
+    _year, counting_total = person_totals(w.person.id, 2023)
+    strict.config["LMS_COUNT_UNCONFIRMED_SUPERVISION"] = False
+    again = person_totals(w.person.id, 2023)[1]
+    assert (strict_total.supervision_hours, counting_total.supervision_hours) == (0, Decimal("2"))
+    assert again.supervision_hours == 0
