@@ -305,3 +305,21 @@ def test_attempts_refused_at_one_address_do_not_use_up_the_accounts_ceiling(db_u
     assert _attempt(app.test_client(), "coord", PASSWORD, "10.20.30.40") == 302
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_every_role_of_an_account_comes_with_its_session(app, world):
+    """The session's one statement joins the account's roles: two roles in two units are both there, once each."""
+    from shegong_academy.auth.services import grant_role, resolve_login_session, start_login_session
+    from shegong_academy.org.queries import unit_by_code
+
+    with app.app_context():
+        coord = db.session.scalar(select(User).where(User.username == "coord"))
+        grant_role(user=coord, role="supervisor", unit=unit_by_code("330105001"))
+        secret = start_login_session(user=coord, ip=None, user_agent=None)
+        db.session.commit()
+        db.session.expunge_all()
+        found = resolve_login_session(secret=secret)
+        assert sorted((r.role, r.unit.code) for r in found.roles) == [
+            ("coordinator", "330105"),
+            ("supervisor", "330105001"),
+        ]

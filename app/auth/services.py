@@ -171,13 +171,13 @@ def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -
 
 @prepared
 def _login_session_statement():
-    """One statement for the session, its user, the user's person and their unit (the roles follow in one
-    more): every signed-in request starts here, so it is built once (app.core.statements)."""
+    """One statement for the session, its user with their roles, the user's person and their unit: every
+    signed-in request starts here, so it is built once (app.core.statements)."""
     return (
         select(LoginSession, User)
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == bindparam("token_hash"))
-        .options(joinedload(User.person).joinedload(Person.unit))
+        .options(joinedload(User.person).joinedload(Person.unit), joinedload(User.roles))
     )
 
 
@@ -185,7 +185,7 @@ def resolve_login_session(*, secret: str | None) -> User | None:
     """Return the user whose live login session ``secret`` names, else None."""
     if not secret:
         return None
-    found = db.session.execute(_login_session_statement(), {"token_hash": token_hash(secret)}).one_or_none()
+    found = db.session.execute(_login_session_statement(), {"token_hash": token_hash(secret)}).unique().one_or_none()
     if found is None:
         return None
     row, user = found
