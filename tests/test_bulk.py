@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from shegong_academy.extensions import db
 from shegong_academy.people.models import Person
 from shegong_academy.supervision.models import SupervisionRecord
 from shegong_academy.training.models import Attendance
+from tests.conftest import make_app, migrate
 from tests.factories import World
 
 
@@ -98,3 +100,45 @@ def test_a_load_with_indexes_deferred_ends_with_the_same_indexes_and_constraints
         load(Person.__table__, [first, {**first, "name": "同一个人（重复）"}], list(first))
     db.session.execute(text("ROLLBACK TO SAVEPOINT duplicate"))
     assert _indexes("people") == people_before
+
+
+def _sqlite_indexes(table: str) -> dict[str, str | None]:
+    rows = db.session.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"), {"t": table}
+    )
+    return dict(rows.all())
+
+
+@pytest.fixture
+def sqlite_ctx(tmp_path):
+    """SQLite's own path whatever TEST_DATABASE_URL says (PostgreSQL's is the test above)."""
+    url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    migrate(url)
+    app = make_app(url)
+    with app.app_context():
+        yield app
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.once
+def test_sqlite_defers_its_named_indexes_and_builds_them_again(sqlite_ctx):
+    """SQLite: inside, the named indexes are gone and the table's own unique constraints stay; after, every
+    index is back as it was, and after a failed load and a rollback they are as they were."""
+    w = World()
+    before = _sqlite_indexes("attendance")
+    named = {name for name, sql in before.items() if sql}
+    assert "ix_attendance_person_status" in named
+    with indexes_deferred(Attendance.__table__):
+        inside = _sqlite_indexes("attendance")
+        assert not {name for name, sql in inside.items() if sql}
+        assert inside and all(name.startswith("sqlite_autoindex") for name in inside)  # unique (session, person)
+    assert _sqlite_indexes("attendance") == before
+    people_before = _sqlite_indexes("people")
+    db.session.execute(text("SAVEPOINT deferred"))
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), indexes_deferred(Person.__table__):
+        first = row(w, "同一个人")
+        load(Person.__table__, [first, {**first, "name": "同一个人（重复）"}], list(first))  # the kept constraint
+    db.session.execute(text("ROLLBACK TO SAVEPOINT deferred"))
+    assert _sqlite_indexes("people") == people_before

@@ -130,3 +130,29 @@ def test_generated_supervision_is_spread_over_every_district_alike(people):
         by_district[district] = by_district.get(district, 0) + 1
     assert len(by_district) == communities // per_district  # every district has records
     assert max(by_district.values()) - min(by_district.values()) <= 0.02 * max(by_district.values()), by_district
+
+
+def test_the_generated_tree_has_the_paths_and_depths_the_service_gives(ctx):
+    """Streets and communities are made in bulk, a level at a time: each path is its parent's and its own id,
+    each depth one below its parent's, each code its parent's and three digits, as before (``create_unit``)."""
+    from sqlalchemy import select
+
+    from shegong_academy.org.models import OrgUnit
+    from shegong_academy.org.queries import subtree_ids
+
+    generate_city(2000, seed=7)
+    db.session.commit()
+    units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.code.like("99%")))}
+    kinds = {u.kind: 0 for u in units.values()}
+    for unit in units.values():
+        kinds[unit.kind] += 1
+        parent = units.get(unit.parent_id)
+        if parent is None:
+            assert (unit.kind, unit.path, unit.depth) == ("province", f"/{unit.id}/", 0)
+            continue
+        assert unit.path == f"{parent.path}{unit.id}/" and unit.depth == parent.depth + 1, unit.code
+        if unit.kind in ("street", "community"):
+            assert unit.code[:-3] == parent.code and unit.code[-3:].isdigit(), unit.code
+    assert kinds == {"province": 1, "city": 1, "district": 1, "street": 4, "community": 40}
+    province = next(u for u in units.values() if u.kind == "province")
+    assert set(db.session.scalars(subtree_ids(province))) == set(units)  # all found by the path index
