@@ -321,3 +321,25 @@ def _cohorts_and_report(client, m, person_id: int) -> None:
     refused = m.ProgramCreate(title="x", kind=m.ProgramCreateKind.CAMP, unit_code="999999", year=2026)
     status, problem = _call("training_create_program", client=client, body=refused)
     assert status == 422 and isinstance(problem, m.Problem) and "unit_code" in problem.errors
+
+
+def test_the_api_is_described_when_its_document_is_first_read_once_whoever_asks(standalone_document):
+    """Start-up registers the operations without describing them; the first readers of the document (two at
+    once here) get it whole, and the same as a document read alone."""
+    import threading
+
+    app = make_app("sqlite://")
+    try:
+        assert not app.extensions["academy_api"].spec.to_dict().get("paths")  # nothing described at start-up
+        documents: list[dict] = []
+        readers = [threading.Thread(target=lambda: documents.append(_document(app))) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        assert len(documents) == 2 and documents[0] == documents[1] == standalone_document
+        assert len(_operations(documents[0])) >= 29
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

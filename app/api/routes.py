@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import threading
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, abort, current_app, request
@@ -61,6 +62,8 @@ class AcademyApi(Api):
 
     def __init__(self, app: Flask, base_path: str):
         self.base_path = base_path
+        self._undocumented: list[tuple] = []
+        self._documenting = threading.Lock()
         spec = {"security": [{"bearer": []}], "extra_plugins": [OperationsPlugin(app, base_path)]}
         super().__init__(app, spec_kwargs=spec, config_prefix="LMS")
         self.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -69,15 +72,27 @@ class AcademyApi(Api):
             self.spec.tag({"name": name, "description": description})
 
     def register_blueprint(self, blp, *, parameters=None, **options):
-        """Register ``blp`` and document its views, without a tag of its own."""
+        """Register ``blp``; its views are documented, without a tag of their own, when the document is first read.
+
+        Describing the operations (apispec resolving every schema) was two thirds of ``create_app``, which every
+        web process, command and test pays, while few of them ever read the document.
+        """
         name = options.get("name", blp.name)
         self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
         self._app.register_blueprint(blp, **options)
-        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+        self._undocumented.append((blp, name, parameters))
+
+    def documented_spec(self):
+        """The apispec ``APISpec``, every registered blueprint's views described in it (once, whichever thread asks)."""
+        with self._documenting:
+            for blp, name, parameters in self._undocumented:
+                blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
+            self._undocumented.clear()
+        return self.spec
 
     def document(self) -> dict:
         """Return the OpenAPI document, its server as this request reaches it (a WSGI mount point too)."""
-        document = self.spec.to_dict()
+        document = self.documented_spec().to_dict()
         return {**document, "servers": [{"url": request.script_root + self.base_path}]}
 
     def _openapi_json(self):
