@@ -12,8 +12,9 @@
            it (no database, no store).
     Targets: print ≤ 1.1× the floor, issue ≤ 1.3× the floor. Then the peak RSS of each path in a
     fresh process (``ru_maxrss``), and of the issuing job itself on the demo's database (its
-    database work included: the whole job's CPU is printed too). Target: ≤ 350 MB, flat in the
-    number of certificates — ``BENCH_FULL=1`` adds the same peaks for 500 (a few minutes).
+    database work included: the whole job's CPU is printed too, and the part of it spent signing the
+    PDFs). Target: ≤ 350 MB, flat in the number of certificates — ``BENCH_FULL=1`` adds the same
+    peaks for 500 (a few minutes).
 (b) One certificate: QR code, sandboxed HTML and WeasyPrint PDF, the median of 10 runs after a
     warm-up (the first render of a process also loads the fonts; printed apart). Target < 0.5 s.
 (c) Bulk: ``BENCH_CERTIFICATES`` (60) certificates of each design into one PDF, the median of
@@ -220,13 +221,44 @@ def demo_job(n: int) -> dict:
             ids = eligible_ids(credential, admin)[:n]
             db.session.commit()
             started = time.process_time()
-            with transaction():
+            with SigningClock() as signing, transaction():
                 job = start_issuing(credential, ids, admin)
             seconds = time.process_time() - started
             assert job.state == "done", job.state
-            return {"cpu": seconds, "issued": job.result["issued"]}
+            return {
+                "cpu": seconds,
+                "issued": job.result["issued"],
+                "signing": {
+                    "one": statistics.median(signing.times),
+                    "all": sum(signing.times),
+                    "n": len(signing.times),
+                },
+            }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class SigningClock:
+    """Times each PAdES signature the issuing job makes (``pdfsign.sign_pdf``, imported where the job calls it)."""
+
+    def __init__(self):
+        from shegong_academy.credentials import pdfsign
+
+        self.module, self.original, self.times = pdfsign, pdfsign.sign_pdf, []
+
+    def __enter__(self):
+        def timed(certificate, pdf):
+            started = time.process_time()
+            try:
+                return self.original(certificate, pdf)
+            finally:
+                self.times.append(time.process_time() - started)
+
+        self.module.sign_pdf = timed
+        return self
+
+    def __exit__(self, *exc):
+        self.module.sign_pdf = self.original
 
 
 def peaks(sizes: list[int]) -> None:
@@ -241,6 +273,11 @@ def peaks(sizes: list[int]) -> None:
     print(
         f"    {'the issuing job on the demo database':<44}{result['peak_mb']:>7.0f} MB  "
         f"({result['cpu']:.1f} CPU s for {result['issued']}, database work included) {verdict}"
+    )
+    signing = result["signing"]
+    print(
+        f"    of which signing the PDFs (PAdES B-B, pyHanko): {signing['all']:.2f} CPU s for {signing['n']} "
+        f"({signing['all'] / result['cpu']:.0%} of the job), {1000 * signing['one']:.1f} ms each (median)"
     )
 
 

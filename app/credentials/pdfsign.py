@@ -134,7 +134,21 @@ def sign_pdf(certificate: Certificate, pdf: bytes) -> bytes:
         name=certificate.claims.get("issuer"),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    return _off_the_loop(signers.sign_pdf, writer, meta, signer=_signer(key)).getvalue()
+    signer = _signer(key)
+    return _off_the_loop(
+        signers.sign_pdf, writer, meta, signer=signer, bytes_reserved=_room_for_signature(signer)
+    ).getvalue()
+
+
+def _room_for_signature(signer) -> int:
+    """The hex digits kept in the PDF for the signature: its certificates and 4 KiB more, twice over.
+
+    Without it pyHanko makes a whole dummy signature first to measure one, a third of each signing. The
+    container holds the signing certificate, its chain (a PKCS#12's), the signed attributes and the
+    signature itself; the space left over is padding, a few KiB per PDF.
+    """
+    certificates = [signer.signing_cert, *(signer.cert_registry or ())]
+    return 2 * (sum(len(c.dump()) for c in certificates) + 4096)
 
 
 @dataclass

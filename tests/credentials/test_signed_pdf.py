@@ -339,3 +339,56 @@ def test_a_bureaus_own_certificate_signs_when_configured(app, tmp_path):
     altered = _flip(pdf, len(pdf) // 3)
     checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(altered), "x.pdf")}).json
     assert checked["intact"] is False and checked["signature"] == "altered"
+
+
+def test_a_bureau_certificate_with_a_long_chain_fits_the_room_kept_for_its_signature(app, tmp_path):
+    """The room kept for the signature is measured from the signer's certificates: a 4096-bit RSA certificate
+    under two CAs (the PKCS#12 a bureau gets from its certification authority) signs and checks intact."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    now = dt.datetime.now(dt.UTC)
+
+    def certificate(subject: str, issuer: str, ca: bool):
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(key, hashes.SHA512())
+        )
+
+    root = certificate("浙江省数字证书认证中心 根证书", "浙江省数字证书认证中心 根证书", True)
+    intermediate = certificate("浙江省数字证书认证中心 二级", "浙江省数字证书认证中心 根证书", True)
+    leaf = certificate("杭州市拱墅区民政局（电子签章）", "浙江省数字证书认证中心 二级", False)
+    p12 = tmp_path / "bureau-chain.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"bureau", key, leaf, [intermediate, root], BestAvailableEncryption(b"s3cret")
+        )
+    )
+    app.config.update(LMS_PDF_SIGNING_P12=str(p12), LMS_PDF_SIGNING_P12_PASSWORD="s3cret")
+    use_storage(app, tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.person])
+        certificate_ = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+        db.session.commit()
+        pdf, serial = certificate_pdf(certificate_), certificate_.serial
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    assert len(signature.signed_data["certificates"]) == 3  # the chain travels inside the signature
+    checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(pdf), "x.pdf")}).json
+    assert checked == {"status": "valid", "serial": serial, "intact": True, "signature": "intact"}
