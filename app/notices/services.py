@@ -120,15 +120,24 @@ def _queue_mail(ids: list[int]) -> None:
 
 def _reader(user):
     """The condition: a notification to this account, or to its person."""
-    clause = Notification.user_id == user.id
-    if user.person_id is not None:
-        clause = or_(clause, Notification.person_id == user.person_id)
+    return _reader_of(user.id, user.person_id)
+
+
+def _reader_of(user_id, person_id):
+    """:func:`_reader` of the values given (or bound parameters standing for them; None: no person)."""
+    clause = Notification.user_id == user_id
+    if person_id is not None:
+        clause = or_(clause, Notification.person_id == person_id)
     return clause
 
 
 def inbox(user, *, unread: bool = False):
     """Select the account's notifications, newest first (the daily digest is a mail only)."""
-    stmt = select(Notification).where(_reader(user), Notification.kind != DAILY_DIGEST)
+    return _inbox(_reader(user), unread=unread)
+
+
+def _inbox(reader, *, unread: bool = False):
+    stmt = select(Notification).where(reader, Notification.kind != DAILY_DIGEST)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     return stmt.order_by(Notification.id.desc())
@@ -140,10 +149,8 @@ def inbox_total(user) -> int:
 
 @prepared
 def _unread_statement(with_person: bool):
-    reader = Notification.user_id == bindparam("user_id")
-    if with_person:
-        reader = or_(reader, Notification.person_id == bindparam("person_id"))
-    return select(func.count()).where(reader, Notification.kind != DAILY_DIGEST, Notification.read_at.is_(None))
+    reader = _reader_of(bindparam("user_id"), bindparam("person_id") if with_person else None)
+    return _inbox(reader, unread=True).with_only_columns(func.count()).order_by(None)
 
 
 def unread_count(user) -> int:
