@@ -294,6 +294,24 @@ def test_an_issuer_reference_no_unit_can_have_is_refused(app, ref, status):
         assert answer.status_code == status, (path, answer.status_code)
 
 
+def _issued_under_p12(app, tmp_path, p12: bytes):
+    """Configure the bureau's PKCS#12 (password s3cret), issue a certificate; its PDF, serial and signature."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    (tmp_path / "bureau.p12").write_bytes(p12)
+    app.config.update(LMS_PDF_SIGNING_P12=str(tmp_path / "bureau.p12"), LMS_PDF_SIGNING_P12_PASSWORD="s3cret")
+    use_storage(app, tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.person])
+        certificate = issue_certificate(credential=cred, person=w.person, actor=w.coord)
+        db.session.commit()
+        pdf, serial = certificate_pdf(certificate), certificate.serial
+    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    return pdf, serial, signature
+
+
 def test_a_bureaus_own_certificate_signs_when_configured(app, tmp_path):
     """Production: LMS_PDF_SIGNING_P12 names the bureau's PKCS#12; it signs, and the upload check trusts it."""
     import datetime as dt
@@ -317,22 +335,8 @@ def test_a_bureaus_own_certificate_signs_when_configured(app, tmp_path):
         .not_valid_after(now + dt.timedelta(days=365))
         .sign(key, hashes.SHA256())
     )
-    p12 = tmp_path / "bureau.p12"
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(b"bureau", key, cert, None, BestAvailableEncryption(b"s3cret"))
-    )
-    app.config.update(LMS_PDF_SIGNING_P12=str(p12), LMS_PDF_SIGNING_P12_PASSWORD="s3cret")
-    use_storage(app, tmp_path / "pdfs")
-    with app.app_context():
-        w = World()
-        cred = _credential(w)
-        _trained(w, [w.person])
-        certificate = issue_certificate(credential=cred, person=w.person, actor=w.coord)
-        db.session.commit()
-        pdf, serial = certificate_pdf(certificate), certificate.serial
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    p12 = pkcs12.serialize_key_and_certificates(b"bureau", key, cert, None, BestAvailableEncryption(b"s3cret"))
+    pdf, serial, signature = _issued_under_p12(app, tmp_path, p12)
     assert "电子签章" in signature.signer_cert.subject.human_friendly
     checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(pdf), "x.pdf")}).json
     assert checked == {"status": "valid", "serial": serial, "intact": True, "signature": "intact"}
@@ -371,24 +375,10 @@ def test_a_bureau_certificate_with_a_long_chain_fits_the_room_kept_for_its_signa
     root = certificate("浙江省数字证书认证中心 根证书", "浙江省数字证书认证中心 根证书", True)
     intermediate = certificate("浙江省数字证书认证中心 二级", "浙江省数字证书认证中心 根证书", True)
     leaf = certificate("杭州市拱墅区民政局（电子签章）", "浙江省数字证书认证中心 二级", False)
-    p12 = tmp_path / "bureau-chain.p12"
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"bureau", key, leaf, [intermediate, root], BestAvailableEncryption(b"s3cret")
-        )
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"bureau", key, leaf, [intermediate, root], BestAvailableEncryption(b"s3cret")
     )
-    app.config.update(LMS_PDF_SIGNING_P12=str(p12), LMS_PDF_SIGNING_P12_PASSWORD="s3cret")
-    use_storage(app, tmp_path / "pdfs")
-    with app.app_context():
-        w = World()
-        cred = _credential(w)
-        _trained(w, [w.person])
-        certificate_ = issue_certificate(credential=cred, person=w.person, actor=w.coord)
-        db.session.commit()
-        pdf, serial = certificate_pdf(certificate_), certificate_.serial
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    pdf, serial, signature = _issued_under_p12(app, tmp_path, p12)
     assert len(signature.signed_data["certificates"]) == 3  # the chain travels inside the signature
     checked = app.test_client().post("/api/v1/verify/pdf", data={"pdf": (io.BytesIO(pdf), "x.pdf")}).json
     assert checked == {"status": "valid", "serial": serial, "intact": True, "signature": "intact"}
