@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, Domain, get_locale
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from . import paths
 
@@ -47,6 +49,33 @@ domain = _Domain(translation_directories=[str(paths.translations())], domain="me
 _ = gettext = domain.gettext
 _l = lazy_gettext = domain.lazy_gettext
 ngettext = domain.ngettext
+
+
+def page_gettext() -> dict:
+    """``gettext`` and ``ngettext`` for one page, bound to the catalogue of its language.
+
+    Jinja's i18n extension looks ``_``, ``gettext`` and ``ngettext`` up in the page's context before the
+    environment's globals. Flask-Babel's globals find the request's domain, locale and catalogue again on
+    every call, a hundred calls a page; these find the catalogue once, when the page is rendered (so
+    ``force_locale`` around a render is honoured). The rules are Jinja's new-style ones: the translation is
+    marked safe when the page escapes, then formatted with the call's keywords (which are escaped), and
+    ``ngettext`` passes its count as ``num``.
+    """
+    translations = domain.get_translations()
+    singular, plural = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def page_gettext(context, string: str, **variables):
+        text = singular(string)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704 - our catalogue
+
+    @pass_context
+    def page_ngettext(context, string: str, strings: str, num: int, **variables):
+        variables.setdefault("num", num)
+        text = plural(string, strings, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704 - our catalogue
+
+    return {"gettext": page_gettext, "ngettext": page_ngettext}
 
 
 def use_academy_domain() -> None:

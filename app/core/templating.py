@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, render_template, request
 from flask_babel import get_locale
 
+from .i18n import page_gettext
 from .numbers import points
 
 
@@ -26,6 +27,7 @@ def page_context() -> dict:
         "lang": lang,
         "html_lang": "zh-CN" if lang == "zh_CN" else "en",
         "current_path": request.full_path.rstrip("?") if request else "/",
+        **page_gettext(),
     }
 
 

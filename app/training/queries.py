@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy import Select, bindparam, case, exists, func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..auth.permissions import MANAGE, TEACH, roles_for
@@ -348,9 +348,43 @@ def my_course(person: Person, course_id: int) -> Course | None:
 
 
 @prepared
-def _my_enrolments_statement():
+def _my_courses_statement():
+    """A person's enrolments with their courses and programs, and per row the figures the page shows beside
+    it: the course's scheduled sessions, those of them the person attended (one row at most each), and, on a
+    waitlist, the person's place in it (1 = next to get a seat)."""
+    attended = Attendance.__table__.alias("mine")
+    queued = Enrolment.__table__.alias("queued")
+    scheduled = (
+        select(func.count())
+        .where(CourseSession.course_id == Course.id, CourseSession.cancelled_at.is_(None))
+        .scalar_subquery()
+    )
+    mine = (
+        select(func.count())
+        .select_from(attended)
+        .join(CourseSession, CourseSession.id == attended.c.session_id)
+        .where(
+            CourseSession.course_id == Course.id,
+            CourseSession.cancelled_at.is_(None),
+            attended.c.person_id == Enrolment.person_id,
+            attended.c.status.in_(ATTENDED),
+        )
+        .scalar_subquery()
+    )
+    rank = case(
+        (
+            Enrolment.status == "waitlisted",
+            select(func.count())
+            .where(
+                queued.c.course_id == Enrolment.course_id,
+                queued.c.status == "waitlisted",
+                queued.c.waitlist_position <= Enrolment.waitlist_position,
+            )
+            .scalar_subquery(),
+        )
+    )
     return (
-        select(Enrolment, Course, Program)
+        select(Enrolment, Course, Program, scheduled, mine, rank)
         .join(Course, Course.id == Enrolment.course_id)
         .join(Program, Program.id == Course.program_id)
         .where(Enrolment.person_id == bindparam("person_id"))
@@ -358,9 +392,18 @@ def _my_enrolments_statement():
     )
 
 
-def my_enrolments(person: Person) -> list[tuple[Enrolment, Course, Program]]:
-    """Return a trainee's enrolments, newest program first."""
-    return list(db.session.execute(_my_enrolments_statement(), {"person_id": person.id}).all())
+def my_courses(person: Person) -> tuple[list[tuple[Enrolment, Course, Program]], dict[int, dict], dict[int, int]]:
+    """A trainee's enrolments (newest program first), their progress per course (as :func:`my_progress`) and
+    their places on waitlists (as :func:`waitlist_ranks`): one statement."""
+    enrolments, counts, ranks = [], {}, {}
+    for enrolment, course, program, scheduled, mine, rank in db.session.execute(
+        _my_courses_statement(), {"person_id": person.id}
+    ):
+        enrolments.append((enrolment, course, program))
+        counts[course.id] = (int(scheduled), int(mine))
+        if rank:
+            ranks[course.id] = int(rank)
+    return enrolments, _progress(counts, enrolments, list(counts)), ranks
 
 
 @prepared
@@ -382,13 +425,8 @@ def _my_progress_statement():
     )
 
 
-def my_progress(person: Person, course_ids: list[int], enrolments=None) -> dict[int, dict]:
-    """Return {course_id: sessions attended, sessions scheduled, completed} of one person, in two statements.
-
-    ``enrolments``, the person's (Enrolment, Course, …) rows of those courses when the caller has read them
-    already (their page), spares the second. Completion is decided by :func:`completes` from the counts read
-    here (the rule of :func:`completions`, without running it again for one person).
-    """
+def my_progress(person: Person, course_ids: list[int]) -> dict[int, dict]:
+    """Return {course_id: sessions attended, sessions scheduled, completed} of one person, in two statements."""
     if not course_ids:
         return {}
     counts = {
@@ -397,12 +435,18 @@ def my_progress(person: Person, course_ids: list[int], enrolments=None) -> dict[
             _my_progress_statement(), {"person_id": person.id, "course_ids": list(course_ids)}
         )
     }
-    if enrolments is None:
-        enrolments = db.session.execute(
-            select(Enrolment, Course)
-            .join(Course, Course.id == Enrolment.course_id)
-            .where(Enrolment.person_id == person.id, Enrolment.course_id.in_(course_ids))
-        ).all()
+    enrolments = db.session.execute(
+        select(Enrolment, Course)
+        .join(Course, Course.id == Enrolment.course_id)
+        .where(Enrolment.person_id == person.id, Enrolment.course_id.in_(course_ids))
+    ).all()
+    return _progress(counts, enrolments, course_ids)
+
+
+def _progress(counts: dict[int, tuple[int, int]], enrolments, course_ids: list[int]) -> dict[int, dict]:
+    """The progress per course of ``course_ids`` from its (scheduled, attended) counts and the person's
+    (Enrolment, Course, …) rows: completion is decided by :func:`completes` (the rule of :func:`completions`,
+    without running it again for one person)."""
     done = set()
     for enrolment, course, *_rest in enrolments:
         scheduled, mine = counts.get(course.id, (0, 0))
@@ -477,19 +521,19 @@ def trainee_page(person: Person, year: int, now: datetime, today: date) -> dict[
 
     A fixed number of statements, however many courses the person has.
     """
-    enrolments = my_enrolments(person)
+    enrolments, progress, ranks = my_courses(person)
     hours, hours_all = person_totals(person.id, year)
     return {
         "person": person,
         "enrolments": enrolments,
-        "progress": my_progress(person, [crs.id for _enrolment, crs, _program in enrolments], enrolments),
+        "progress": progress,
         "upcoming": upcoming_sessions(person, now),
         "open_courses": open_courses_for(person, today.year - 1),
         "hours": hours,
         "hours_all": hours_all,
         "ce": ce_account(person, today),
         "notices": notices_for(person.id),
-        "ranks": waitlist_ranks(person),
+        "ranks": ranks,
         "year": year,
     }
 

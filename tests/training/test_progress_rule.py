@@ -8,7 +8,7 @@ from shegong_academy.extensions import db
 from shegong_academy.ledger.queries import completions
 from shegong_academy.training.changes import cancel_session
 from shegong_academy.training.grading import Entry, create_assessment, save_results
-from shegong_academy.training.queries import my_progress
+from shegong_academy.training.queries import my_courses, my_progress
 from shegong_academy.training.services import enrol, record_attendance, withdraw
 from tests.coverage import course, program, session
 from tests.factories import World
@@ -54,4 +54,9 @@ def test_the_pages_rule_agrees_with_the_ledger(ctx):
     ledger = {course_id for _person, course_id in db.session.execute(completions(None, [w.person.id]))}
     page = {cid for cid, progress in my_progress(w.person, courses).items() if progress["completed"]}
     assert page == ledger
+    _enrolments, progress, _ranks = my_courses(w.person)  # the trainee page's own statement
+    assert {cid for cid, figures in progress.items() if figures["completed"]} == ledger
+    assert {cid: (f["attended"], f["scheduled"]) for cid, f in progress.items()} == {
+        cid: (f["attended"], f["scheduled"]) for cid, f in my_progress(w.person, courses).items()
+    }
     assert 0 < len(ledger) < len(cases) / 2  # both outcomes are tried, and not only trivially
