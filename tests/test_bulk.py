@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from shegong_academy.core.bulk import indexes_deferred, load
+from shegong_academy.core.db import SKIP_REFERENCE_CHECKS
 from shegong_academy.extensions import db
 from shegong_academy.people.models import Person
 from shegong_academy.supervision.models import SupervisionRecord
@@ -50,6 +51,23 @@ def test_loaded_rows_read_back_as_inserted_ones(ctx):
     for name in ("载入的", "再载入的"):
         assert {f: getattr(people[name], f) for f in fields} == inserted
     assert inserted["titles"] == ["助理社会工作师"] and inserted["active"] is False
+
+
+def test_loaded_rows_are_stored_as_inserted_ones_so_queries_find_them_alike(ctx):
+    # On SQLite a timestamp is text: loaded as sqlite3 spells it ("…01:02:03") beside the ORM's "…01:02:03.000000",
+    # a comparison with a bound timestamp would find the inserted row and miss the loaded ones.
+    w = World()
+    db.session.execute(insert(Person), [row(w, "插入的")])
+    load(Person.__table__, [row(w, "载入的")], list(row(w, "a")))
+    stored = db.session.execute(
+        text("SELECT name, created_at, updated_at, certified_on, active FROM people WHERE unit_id = :unit"),
+        {"unit": w.street.id},
+    ).all()
+    by_name = {name: tuple(rest) for name, *rest in stored}
+    assert by_name["载入的"] == by_name["插入的"]
+    at = datetime(2024, 3, 1, 1, 2, 3, tzinfo=UTC)
+    found = db.session.scalars(select(Person.name).where(Person.unit_id == w.street.id, Person.created_at == at))
+    assert set(found) == {"插入的", "载入的"}
 
 
 def test_columns_left_out_get_their_python_defaults(ctx):
@@ -142,3 +160,55 @@ def test_sqlite_defers_its_named_indexes_and_builds_them_again(sqlite_ctx):
         load(Person.__table__, [first, {**first, "name": "同一个人（重复）"}], list(first))  # the kept constraint
     db.session.execute(text("ROLLBACK TO SAVEPOINT deferred"))
     assert _sqlite_indexes("people") == people_before
+
+
+def _dangling_attendance(w) -> dict:
+    """An attendance row of a session that does not exist."""
+    return {
+        "session_id": 987654,
+        "person_id": w.person.id,
+        "status": "present",
+        "reason": None,
+        "method": "import",
+        "marked_by_id": None,
+        "marked_at": datetime(2024, 3, 1, tzinfo=UTC),
+    }
+
+
+@pytest.mark.once
+def test_sqlite_skips_reference_checks_only_in_the_transaction_that_asks(sqlite_ctx):
+    """SKIP_REFERENCE_CHECKS given when a transaction starts turns SQLite's checks off for it alone: the pooled
+    connection checks again in the next transaction, and one that asks too late (begun) keeps them."""
+    w = World()
+    db.session.commit()
+    connection = db.session.connection(execution_options=SKIP_REFERENCE_CHECKS)
+    driver = connection.connection.dbapi_connection
+    load(Attendance.__table__, [_dangling_attendance(w)], list(_dangling_attendance(w)))  # not refused
+    db.session.rollback()
+    again = db.session.connection()
+    assert again.connection.dbapi_connection is driver  # the same pooled connection…
+    assert again.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # …checks again
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        load(Attendance.__table__, [_dangling_attendance(w)], list(_dangling_attendance(w)))
+    db.session.rollback()
+
+
+@pytest.mark.once
+def test_sqlite_generation_skips_the_checks_and_writes_no_dangling_reference(sqlite_ctx):
+    from shegong_academy.demo.generate import generate_city
+
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO attendance"):
+            seen.append(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        generate_city(200, seed=3)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    db.session.commit()
+    assert seen and set(seen) == {0}  # the attendance was loaded without the checks
+    assert db.session.connection().exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    assert db.session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

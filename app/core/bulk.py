@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from operator import itemgetter
 
 from sqlalchemy import JSON, Table, text
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +24,10 @@ BATCH = 50000  # SQLite rows per executemany: memory stays flat whatever the loa
 def _processors(table: Table, columns: list[str], dialect) -> list:
     out = []
     for name in columns:
-        column_type = table.c[name].type
+        # The dialect's own type, as an ordinary insert binds it: on SQLite a timestamp becomes the text
+        # SQLAlchemy writes (microseconds always spelled out, so stored values compare as text with the
+        # ORM's), once per distinct value instead of through sqlite3's adapter for every row.
+        column_type = table.c[name].type.dialect_impl(dialect)
         process = column_type.bind_processor(dialect)
         if process is None and isinstance(column_type, JSON):
             # psycopg adapts JSON per statement, not in COPY: serialise as an insert would.
@@ -74,13 +78,13 @@ def load(table: Table, rows: Iterable[Mapping], columns: list[str]) -> int:
     given = columns[: len(columns) - len(defaults)]
     fill = list(defaults.values())
     processed = [(i, process) for i, process in enumerate(processors) if process is not None]
+    values_of = itemgetter(*given) if len(given) > 1 else lambda row: (row[given[0]],)
 
     def tuples():
         # Per row: its values in column order, the defaults after them, and only the columns with a bind
         # processor processed (most load as they are).
         for row in rows:
-            values = [row[name] for name in given]
-            values += fill
+            values = [*values_of(row), *fill]
             for i, process in processed:
                 values[i] = process(values[i])
             yield values

@@ -7,6 +7,7 @@ HKDF, one key per purpose, so a leaked hash key does not decrypt anything.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from typing import TYPE_CHECKING
@@ -22,28 +23,29 @@ if TYPE_CHECKING:
 
 def _derive(purpose: bytes, master_key: str | None = None) -> bytes:
     cfg = current_app.config
-    master = (master_key or cfg.get("LMS_DATA_KEY") or cfg["SECRET_KEY"]).encode()
-    cache = current_app.extensions.setdefault("lms_keys", {})
-    key = cache.get((master, purpose))
-    if key is None:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    return _hkdf((master_key or cfg.get("LMS_DATA_KEY") or cfg["SECRET_KEY"]).encode(), purpose)
 
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"shegong-academy", info=purpose).derive(master)
-        cache[(master, purpose)] = key
-    return key
+
+@functools.cache
+def _hkdf(master: bytes, purpose: bytes) -> bytes:
+    """The key for ``purpose`` under ``master`` (derived once per process: ``lms generate`` hashes and encrypts
+    100,000 ID numbers, and the derivation is most of a hash's cost)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"shegong-academy", info=purpose).derive(master)
 
 
 def _fernet(master_key: str | None = None) -> Fernet:
     """The cipher of the key (made once per key: ``lms generate`` encrypts 100,000 ID numbers)."""
-    key = _derive(b"pii-encryption", master_key)
-    cache = current_app.extensions.setdefault("lms_keys", {})
-    cipher = cache.get(("fernet", key))
-    if cipher is None:
-        from cryptography.fernet import Fernet
+    return _cipher(_derive(b"pii-encryption", master_key))
 
-        cipher = cache[("fernet", key)] = Fernet(base64.urlsafe_b64encode(key))
-    return cipher
+
+@functools.cache
+def _cipher(key: bytes) -> Fernet:
+    from cryptography.fernet import Fernet
+
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def encrypt_text(value: str) -> str:

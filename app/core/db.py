@@ -91,6 +91,7 @@ def configure_engine(engine: Engine, pg_random_page_cost: float | None = None) -
     if not event.contains(engine, "connect", _sqlite_connect):
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _sqlite_checkin)
 
 
 def _sqlite_connect(dbapi_connection, connection_record) -> None:
@@ -114,9 +115,30 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+SKIP_REFERENCE_CHECKS = {"lms_foreign_keys": False}
+"""Execution options of a transaction that skips SQLite's per-row reference checks: for a bulk load whose
+rows reference only rows it wrote itself (``lms generate``), as PostgreSQL's replica role does there. Give them
+when the transaction starts (``db.session.connection(execution_options=SKIP_REFERENCE_CHECKS)``): SQLite reads
+``PRAGMA foreign_keys`` only between transactions."""
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    """Take the write lock when a transaction starts, so that writers queue instead of failing."""
+    """Take the write lock when a transaction starts, so that writers queue instead of failing.
+
+    Before it, a transaction that gives :data:`SKIP_REFERENCE_CHECKS` turns the connection's reference
+    checks off; they are on again when the connection goes back to the pool (:func:`_sqlite_checkin`).
+    """
+    if conn.get_execution_options().get("lms_foreign_keys", True) is False:
+        if not _set_foreign_keys(conn, on=False):
+            raise RuntimeError("SQLite refused to turn foreign keys off")
+        conn.connection.info["lms_checks_skipped"] = True
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_checkin(dbapi_connection, connection_record) -> None:
+    """A connection whose transaction skipped the reference checks checks again before anyone else uses it."""
+    if connection_record.info.pop("lms_checks_skipped", False) and dbapi_connection is not None:  # None: invalidated
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def _set_foreign_keys(connection: Connection, on: bool) -> bool:
