@@ -185,3 +185,50 @@ def test_flask_db_keeps_flask_migrates_own_options(app, runner):
     from flask_migrate import _MigrateConfig
 
     assert isinstance(app.extensions["migrate"], _MigrateConfig)
+
+
+# Commands run as their own processes, as an operator runs them: each with a reader that sees the freeze happened
+# at exit (registered before the command, so it runs after the command's own atexit handlers), and each finding
+# what the previous one wrote.
+COMMAND = """
+import atexit, gc, json, sys
+from flask.cli import FlaskGroup
+from shegong_academy import create_app
+
+atexit.register(lambda: print(json.dumps({"frozen": gc.get_freeze_count()})))
+app = create_app(json.loads(sys.argv[1]))
+FlaskGroup(create_app=lambda: app, load_dotenv=False).main(json.loads(sys.argv[2]), "flask", standalone_mode=False)
+print("command done", flush=False)
+"""
+
+
+PASSWORD = "Sg-2024-q!x"  # noqa: S105 - a test login
+
+
+def test_a_command_leaves_its_objects_to_the_system_at_exit_and_its_work_is_kept(tmp_path):
+    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'cli.db'}"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,kind,parent_code\n330000,浙江省,province,\n", encoding="utf-8")
+    runs = []
+    for args in (
+        ["lms", "db", "upgrade"],
+        ["lms", "import-units", str(units)],
+        ["lms", "create-user", "--username", "wang", "--role", "admin", "--unit", "330000", "--password", PASSWORD],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", COMMAND, json.dumps(config), json.dumps(args)],
+            cwd=ROOT,
+            env={**env, "LMS_INSTANCE_PATH": str(tmp_path / "instance")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        assert lines[-2] == "command done"  # unflushed output is still written
+        assert json.loads(lines[-1])["frozen"] > 10000  # the application's objects, left to the system
+        runs.append(result.stdout)
+    assert "units created: 1" in runs[1]
+    assert "created user wang (admin of 浙江省)" in runs[2]  # the unit the second process imported was kept
