@@ -17,6 +17,7 @@ from ..core.crypto import token_hash
 from ..core.db import utcnow
 from ..core.statements import prepared
 from ..extensions import db
+from ..notices.services import unread_column, unread_read_with_session
 from ..org.models import OrgUnit
 from ..people.models import Person
 from .models import ApiToken, LoginSession, RoleAssignment, User
@@ -171,10 +172,12 @@ def start_login_session(*, user: User, ip: str | None, user_agent: str | None) -
 
 @prepared
 def _login_session_statement():
-    """One statement for the session, its user with their roles, the user's person and their unit: every
-    signed-in request starts here, so it is built once (app.core.statements)."""
+    """One statement for the session, its user with their roles, the user's person and their unit, and the
+    count of the bell every page shows: every signed-in request starts here, so it is built once
+    (app.core.statements)."""
+    unread = unread_column(User.id, User.person_id).scalar_subquery()
     return (
-        select(LoginSession, User)
+        select(LoginSession, User, unread)
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == bindparam("token_hash"))
         .options(joinedload(User.person).joinedload(Person.unit), joinedload(User.roles))
@@ -182,13 +185,13 @@ def _login_session_statement():
 
 
 def resolve_login_session(*, secret: str | None) -> User | None:
-    """Return the user whose live login session ``secret`` names, else None."""
+    """Return the user whose live login session ``secret`` names, else None (the bell's count read with it)."""
     if not secret:
         return None
     found = db.session.execute(_login_session_statement(), {"token_hash": token_hash(secret)}).unique().one_or_none()
     if found is None:
         return None
-    row, user = found
+    row, user, unread = found
     idle = timedelta(hours=current_app.config["LMS_SESSION_HOURS"])
     lifetime = timedelta(hours=current_app.config["LMS_SESSION_MAX_HOURS"])
     now = utcnow()
@@ -198,6 +201,7 @@ def resolve_login_session(*, secret: str | None) -> User | None:
         return None
     if now - row.last_seen_at > timedelta(minutes=5):
         row.last_seen_at = now  # coarse, so most requests write nothing
+    unread_read_with_session(unread)
     return user
 
 

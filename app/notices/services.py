@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 from sqlalchemy import bindparam, func, or_, select, update
 
 from ..core.db import utcnow
@@ -91,6 +91,7 @@ def insert_new(rows: list[dict]) -> list[int]:
     else:
         from sqlalchemy.dialects.sqlite import insert
     stmt = insert(Notification).on_conflict_do_nothing(index_elements=["key"]).returning(Notification.id)
+    _forget_unread()
     return list(db.session.scalars(stmt, rows))
 
 
@@ -160,10 +161,29 @@ def unread_count(user) -> int:
 
 
 def unread_on_page(user) -> int:
-    """The bell's figure: counted once per request, however many places of the page show it."""
+    """The bell's figure: counted once per request, however many places of the page show it (or read with
+    the signed-in user's session, :func:`unread_column`)."""
     if "lms_unread" not in g:
         g.lms_unread = unread_count(user)
     return g.lms_unread
+
+
+def unread_column(user_id, person_id):
+    """The bell's count as a column of a statement that reads the account (``user_id`` and ``person_id``
+    its columns): the sign-in of every page reads it with the session instead of in a statement of its own.
+    The caller hands the figure to :func:`unread_read_with_session`."""
+    return _inbox(_reader_of(user_id, person_id), unread=True).with_only_columns(func.count()).order_by(None)
+
+
+def unread_read_with_session(count: int) -> None:
+    """Keep the bell's figure read with the signed-in user's session for this request's pages."""
+    g.lms_unread = count
+
+
+def _forget_unread() -> None:
+    """Notifications are written or read: the request counts its bell again when a page shows it."""
+    if has_app_context():
+        g.pop("lms_unread", None)
 
 
 @prepared
@@ -183,6 +203,7 @@ def notices_for(person_id: int, limit: int = 20) -> list[Notification]:
 
 def mark_read(user, notification_id: int | None = None) -> int:
     """Mark one of the account's notifications read, or all of them; return how many."""
+    _forget_unread()
     stmt = update(Notification).where(_reader(user), Notification.read_at.is_(None))
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)

@@ -4,14 +4,15 @@ proof), and works as RFC 8058's one-click POST; the scheduler's command prints w
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from shegong_academy.auth.models import User
+from shegong_academy.auth.services import resolve_login_session, start_login_session
 from shegong_academy.core.uow import commit
 from shegong_academy.extensions import db
 from shegong_academy.notices.models import Notification
 from shegong_academy.notices.preferences import prefs_of, unsubscribe_token
-from shegong_academy.notices.services import notify
+from shegong_academy.notices.services import mark_read, notify, notify_users, unread_on_page
 from tests.conftest import make_app
 from tests.factories import World, login
 
@@ -122,3 +123,56 @@ def test_the_embedded_worker_runs_the_scheduler_on_its_timer(app, monkeypatch):
     assert naps == [300, 300]  # LMS_NOTIFY_INTERVAL_SECONDS, then a run, then the next wait
     with app.app_context():
         assert db.session.scalar(select(Notification.kind).limit(1)) == "digest.weekly"
+
+
+def _bell(page: str) -> str | None:
+    """The bell's figure on a page (None: no unread notification)."""
+    if 'class="count"' not in page:
+        return None
+    return page.split('class="count"', 1)[1].split(">", 1)[1].split("<", 1)[0].strip()
+
+
+def test_the_bell_read_with_the_session_counts_the_accounts_and_the_persons_unread(app, client):
+    """Read in the sign-in's own statement: a trainee's count holds what was sent to their account and to their
+    person, a coordinator's (no person) what was sent to their account, and nobody else's."""
+    with app.app_context():
+        w = World()
+        trainee = db.session.scalars(select(User).where(User.username == "trainee")).one()
+        coordinator = db.session.scalars(select(User).where(User.username == "coord")).one()
+        notify([w.trainee_person.id], "session.cancelled", link="/my/", course="社区治理", reason="暴雨")
+        notify([w.trainee_person.id, w.person.id], "session.cancelled", link="/my/", course="社工实务", reason="停电")
+        notify_users([trainee.id, coordinator.id], "session.cancelled", link="/my/", course="督导", reason="台风")
+        commit()
+    login(client, "trainee")
+    assert _bell(client.get("/my/").get_data(as_text=True)) == "3"
+    client.post("/logout")
+    login(client, "coord")
+    assert _bell(client.get("/notifications/").get_data(as_text=True)) == "1"
+
+
+def test_a_request_that_writes_or_reads_notifications_counts_its_bell_again(app):
+    with app.app_context():
+        w = World()
+        person_id = w.trainee_person.id
+        trainee = db.session.scalars(select(User).where(User.username == "trainee")).one()
+        notify([person_id], "session.cancelled", link="/my/", course="社区治理", reason="暴雨")
+        secret = start_login_session(user=trainee, ip=None, user_agent=None)
+        commit()
+    with app.test_request_context("/my/"):
+        user = resolve_login_session(secret=secret)
+        seen = []
+
+        def record(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert unread_on_page(user) == 1
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert seen == []  # read with the session, not counted again
+        notify([person_id], "session.cancelled", link="/my/", course="社工实务", reason="停电")
+        assert unread_on_page(user) == 2  # written in this request: counted again
+        mark_read(user)
+        assert unread_on_page(user) == 0
+        db.session.rollback()
