@@ -69,11 +69,13 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in set(json.lo
 """
 
 
-def test_creating_the_app_and_loading_the_cli_imports_no_heavy_library(tmp_path):
-    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}"}
+def _fresh_python(code: str, tmp_path: Path, database: str, *args) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with the tests' configuration on a SQLite file under ``tmp_path``
+    (passed as its first argument, ``args`` JSON-encoded after it); it must succeed."""
+    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / database}"}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
     result = subprocess.run(
-        [sys.executable, "-c", CODE, json.dumps(config), json.dumps(sorted(HEAVY))],
+        [sys.executable, "-c", code, json.dumps(config), *(json.dumps(a) for a in args)],
         cwd=ROOT,
         env={**env, "LMS_INSTANCE_PATH": str(tmp_path / "instance")},
         capture_output=True,
@@ -82,6 +84,11 @@ def test_creating_the_app_and_loading_the_cli_imports_no_heavy_library(tmp_path)
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_creating_the_app_and_loading_the_cli_imports_no_heavy_library(tmp_path):
+    result = _fresh_python(CODE, tmp_path, "test.db", sorted(HEAVY))
     imported = json.loads(result.stdout.strip().splitlines()[-1])
     assert imported == [], f"imported at start-up: {imported}"
 
@@ -206,8 +213,6 @@ PASSWORD = "Sg-2024-q!x"  # noqa: S105 - a test login
 
 
 def test_a_command_leaves_its_objects_to_the_system_at_exit_and_its_work_is_kept(tmp_path):
-    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'cli.db'}"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LMS_", "FLASK_"))}
     units = tmp_path / "units.csv"
     units.write_text("code,name,kind,parent_code\n330000,浙江省,province,\n", encoding="utf-8")
     runs = []
@@ -216,16 +221,7 @@ def test_a_command_leaves_its_objects_to_the_system_at_exit_and_its_work_is_kept
         ["lms", "import-units", str(units)],
         ["lms", "create-user", "--username", "wang", "--role", "admin", "--unit", "330000", "--password", PASSWORD],
     ):
-        result = subprocess.run(
-            [sys.executable, "-c", COMMAND, json.dumps(config), json.dumps(args)],
-            cwd=ROOT,
-            env={**env, "LMS_INSTANCE_PATH": str(tmp_path / "instance")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
+        result = _fresh_python(COMMAND, tmp_path, "cli.db", args)
         lines = result.stdout.strip().splitlines()
         assert lines[-2] == "command done"  # unflushed output is still written
         assert json.loads(lines[-1])["frozen"] > 10000  # the application's objects, left to the system

@@ -150,8 +150,7 @@ def inbox_total(user) -> int:
 
 @prepared
 def _unread_statement(with_person: bool):
-    reader = _reader_of(bindparam("user_id"), bindparam("person_id") if with_person else None)
-    return _inbox(reader, unread=True).with_only_columns(func.count()).order_by(None)
+    return unread_column(bindparam("user_id"), bindparam("person_id") if with_person else None)
 
 
 def unread_count(user) -> int:
@@ -169,9 +168,9 @@ def unread_on_page(user) -> int:
 
 
 def unread_column(user_id, person_id):
-    """The bell's count as a column of a statement that reads the account (``user_id`` and ``person_id``
-    its columns): the sign-in of every page reads it with the session instead of in a statement of its own.
-    The caller hands the figure to :func:`unread_read_with_session`."""
+    """The bell's count of an account: of bound parameters (:func:`unread_count`), or of a statement's columns
+    as a scalar subquery (the sign-in of every page reads it with the session instead of in a statement of its
+    own, and hands the figure to :func:`unread_read_with_session`). ``person_id`` None: an account without one."""
     return _inbox(_reader_of(user_id, person_id), unread=True).with_only_columns(func.count()).order_by(None)
 
 

@@ -347,13 +347,10 @@ def my_course(person: Person, course_id: int) -> Course | None:
     )
 
 
-@prepared
-def _my_courses_statement():
-    """A person's enrolments with their courses and programs, and per row the figures the page shows beside
-    it: the course's scheduled sessions, those of them the person attended (one row at most each), and, on a
-    waitlist, the person's place in it (1 = next to get a seat)."""
+def _progress_counts(person_id):
+    """The course's (``Course.id`` of the enclosing statement) scheduled sessions, and those of them
+    ``person_id`` (a column or a bound parameter) attended, one row at most each: two scalar subqueries."""
     attended = Attendance.__table__.alias("mine")
-    queued = Enrolment.__table__.alias("queued")
     scheduled = (
         select(func.count())
         .where(CourseSession.course_id == Course.id, CourseSession.cancelled_at.is_(None))
@@ -366,25 +363,42 @@ def _my_courses_statement():
         .where(
             CourseSession.course_id == Course.id,
             CourseSession.cancelled_at.is_(None),
-            attended.c.person_id == Enrolment.person_id,
+            attended.c.person_id == person_id,
             attended.c.status.in_(ATTENDED),
         )
         .scalar_subquery()
     )
-    rank = case(
-        (
-            Enrolment.status == "waitlisted",
-            select(func.count())
-            .where(
-                queued.c.course_id == Enrolment.course_id,
-                queued.c.status == "waitlisted",
-                queued.c.waitlist_position <= Enrolment.waitlist_position,
-            )
-            .scalar_subquery(),
-        )
-    )
+    return scheduled, mine
+
+
+def _waitlist_place():
+    """The place of the enclosing statement's waitlisted ``Enrolment`` in its course's queue (1 = next to get
+    a seat), whatever the sequence numbers of those who left it."""
+    queued = Enrolment.__table__.alias("queued")
     return (
-        select(Enrolment, Course, Program, scheduled, mine, rank)
+        select(func.count())
+        .where(
+            queued.c.course_id == Enrolment.course_id,
+            queued.c.status == "waitlisted",
+            queued.c.waitlist_position <= Enrolment.waitlist_position,
+        )
+        .scalar_subquery()
+    )
+
+
+@prepared
+def _my_courses_statement():
+    """A person's enrolments with their courses and programs, and per row the figures the page shows beside
+    it: the course's scheduled sessions, those of them the person attended, and, on a waitlist, the person's
+    place in it."""
+    return (
+        select(
+            Enrolment,
+            Course,
+            Program,
+            *_progress_counts(Enrolment.person_id),
+            case((Enrolment.status == "waitlisted", _waitlist_place())),
+        )
         .join(Course, Course.id == Enrolment.course_id)
         .join(Program, Program.id == Course.program_id)
         .where(Enrolment.person_id == bindparam("person_id"))
@@ -408,20 +422,9 @@ def my_courses(person: Person) -> tuple[list[tuple[Enrolment, Course, Program]],
 
 @prepared
 def _my_progress_statement():
-    """Per course: its scheduled sessions, and those of them the person attended (one row at most each)."""
-    attended = Attendance.__table__.alias("mine")
-    return (
-        select(CourseSession.course_id, func.count(), func.count(attended.c.id))
-        .outerjoin(
-            attended,
-            (attended.c.session_id == CourseSession.id)
-            & (attended.c.person_id == bindparam("person_id"))
-            & attended.c.status.in_(ATTENDED),
-        )
-        .where(
-            CourseSession.course_id.in_(bindparam("course_ids", expanding=True)), CourseSession.cancelled_at.is_(None)
-        )
-        .group_by(CourseSession.course_id)
+    """Per course: its scheduled sessions, and those of them the person attended."""
+    return select(Course.id, *_progress_counts(bindparam("person_id"))).where(
+        Course.id.in_(bindparam("course_ids", expanding=True))
     )
 
 
@@ -562,16 +565,8 @@ def unit_options(viewer) -> list[OrgUnit]:
 
 @prepared
 def _waitlist_ranks_statement():
-    mine = (
-        select(Enrolment.course_id, Enrolment.waitlist_position)
-        .where(Enrolment.person_id == bindparam("person_id"), Enrolment.status == "waitlisted")
-        .subquery()
-    )
-    return (
-        select(mine.c.course_id, func.count(Enrolment.id))
-        .join(Enrolment, Enrolment.course_id == mine.c.course_id)
-        .where(Enrolment.status == "waitlisted", Enrolment.waitlist_position <= mine.c.waitlist_position)
-        .group_by(mine.c.course_id)
+    return select(Enrolment.course_id, _waitlist_place()).where(
+        Enrolment.person_id == bindparam("person_id"), Enrolment.status == "waitlisted"
     )
 
 

@@ -22,9 +22,8 @@ from tests.factories import World
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
 
 
-@pytest.fixture
-def signed(app, tmp_path):
-    """A rendered, stored certificate of 拱墅区 (to 李四)."""
+def _issued(app, tmp_path) -> dict:
+    """Issue a certificate of 拱墅区 (to 李四), stored under ``tmp_path``; its id, serial and PDF."""
     use_storage(app, tmp_path / "pdfs")
     with app.app_context():
         w = World()
@@ -33,6 +32,12 @@ def signed(app, tmp_path):
         certificate = issue_certificate(credential=cred, person=w.person, actor=w.coord)
         db.session.commit()
         return {"id": certificate.id, "serial": certificate.serial, "pdf": certificate_pdf(certificate)}
+
+
+@pytest.fixture
+def signed(app, tmp_path):
+    """A rendered, stored certificate of 拱墅区 (to 李四)."""
+    return _issued(app, tmp_path)
 
 
 def _validate(app, pdf: bytes):
@@ -300,16 +305,9 @@ def _issued_under_p12(app, tmp_path, p12: bytes):
 
     (tmp_path / "bureau.p12").write_bytes(p12)
     app.config.update(LMS_PDF_SIGNING_P12=str(tmp_path / "bureau.p12"), LMS_PDF_SIGNING_P12_PASSWORD="s3cret")
-    use_storage(app, tmp_path / "pdfs")
-    with app.app_context():
-        w = World()
-        cred = _credential(w)
-        _trained(w, [w.person])
-        certificate = issue_certificate(credential=cred, person=w.person, actor=w.coord)
-        db.session.commit()
-        pdf, serial = certificate_pdf(certificate), certificate.serial
-    (signature,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
-    return pdf, serial, signature
+    issued = _issued(app, tmp_path)
+    (signature,) = PdfFileReader(io.BytesIO(issued["pdf"])).embedded_signatures
+    return issued["pdf"], issued["serial"], signature
 
 
 def test_a_bureaus_own_certificate_signs_when_configured(app, tmp_path):
