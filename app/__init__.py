@@ -18,6 +18,7 @@ sessions, sign-in, language and CSRF checks to its own routes.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,10 @@ class Academy:
             self.init_app(app, url_prefix)
 
     def init_app(self, app: Flask, url_prefix: str | None = None, *, standalone: bool = False) -> None:
+        with _collection_paused():
+            self._init_app(app, url_prefix, standalone)
+
+    def _init_app(self, app: Flask, url_prefix: str | None, standalone: bool) -> None:
         from . import extensions as ext
         from .cli import lms
         from .core import db as core_db
@@ -106,6 +111,24 @@ class Academy:
             return False
         path = request.path
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector while the academy is set up, and give it back as it was.
+
+    Setting up imports the features, their libraries and the models: some hundred thousand objects that
+    all live as long as the process, and whose creation made the collector walk every object the process
+    held, twice, to find nothing to free (80–100 ms of a command's 0.6 s start, at every start).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @contextmanager
@@ -249,12 +272,13 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the standalone application from defaults, the environment and ``config``."""
     # LMS_INSTANCE_PATH: where the embedded mode keeps its files (default: Flask's instance folder).
     where = {"instance_path": os.environ["LMS_INSTANCE_PATH"]} if os.environ.get("LMS_INSTANCE_PATH") else {}
-    app = Flask(__name__, instance_relative_config=True, static_folder=None, **where)
-    from .core.routing import LazyRule
+    with _collection_paused():  # the configuration imports too (see Academy.init_app)
+        app = Flask(__name__, instance_relative_config=True, static_folder=None, **where)
+        from .core.routing import LazyRule
 
-    app.url_rule_class = LazyRule  # before any rule is added
-    app.config.from_mapping(load_config(config, app.instance_path))
-    Academy().init_app(app, standalone=True)
+        app.url_rule_class = LazyRule  # before any rule is added
+        app.config.from_mapping(load_config(config, app.instance_path))
+        Academy().init_app(app, standalone=True)
     if app.config["LMS_PROXY_COUNT"]:
         # Behind that many reverse proxies: trust their X-Forwarded-For/-Proto/-Host/-Prefix, and no more.
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -228,3 +228,48 @@ def test_a_command_leaves_its_objects_to_the_system_at_exit_and_its_work_is_kept
         runs.append(result.stdout)
     assert "units created: 1" in runs[1]
     assert "created user wang (admin of 浙江省)" in runs[2]  # the unit the second process imported was kept
+
+
+# In a fresh interpreter: the collector's passes while wsgi.py makes the application (as gunicorn's workers
+# and `flask --app wsgi` do) and what it leaves to the collector; then the academy mounted into a host whose
+# own collector was turned off.
+COLLECTIONS = """
+import gc, json, sys
+from flask import Flask
+import shegong_academy
+from shegong_academy import Academy
+
+config = json.loads(sys.argv[1])
+factory = shegong_academy.create_app
+shegong_academy.create_app = lambda: factory(config)  # wsgi.py's own call, with the tests' configuration
+passes = []
+gc.callbacks.append(lambda phase, info: passes.append(info["generation"]) if phase == "start" else None)
+import wsgi
+made = {"passes": list(passes), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+made["healthz"] = wsgi.app.test_client().get("/healthz").status_code
+gc.disable()
+host = Flask("host")
+host.config.update(SECRET_KEY="host-" + "k" * 40, LMS_DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"])
+Academy(host, url_prefix="/training")
+made["mounted_left_off"] = not gc.isenabled()
+gc.enable()
+before = len(passes)
+gc.collect()
+made["after"] = passes[before:]
+print(json.dumps(made))
+"""
+
+
+def test_the_application_is_made_without_collector_passes_and_set_aside(tmp_path):
+    """Making the application creates only objects that live as long as the process. The collector runs no
+    full pass then (it walked everything twice, finding nothing), and wsgi.py sets them aside afterwards so
+    that no later pass walks them either. The collector is back on, and a host that had turned it off
+    keeps it off."""
+    result = _fresh_python(COLLECTIONS, tmp_path, "test.db")
+    made = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 2 not in made["passes"], made["passes"]
+    assert made["enabled"]
+    assert made["frozen"] > 100_000  # the application's objects, set aside
+    assert made["healthz"] == 200
+    assert made["mounted_left_off"]
+    assert made["after"] == [2]  # the collector works again: the explicit collect() ran a full pass

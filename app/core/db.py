@@ -52,6 +52,17 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
+def upsert(session, model):
+    """``INSERT`` into ``model`` with the ``ON CONFLICT`` clauses of the session's database (PostgreSQL's or
+    SQLite's ``insert``). The dialect's module is imported here, when a write needs it: PostgreSQL's brings
+    its four drivers' modules, which a command or an embedded SQLite process would load for nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 def init_app(app: Flask) -> None:
     """Attach the SQLite settings (or PostgreSQL's planner cost) to the engines Flask-SQLAlchemy made for ``app``."""
     from ..extensions import db

@@ -30,9 +30,9 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 
 from sqlalchemy import case, delete, event, func, inspect, literal, select, text, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
+from ..core.db import upsert
 from ..extensions import db
 from ..org.models import OrgUnit
 from ..people.models import Person
@@ -99,7 +99,6 @@ def standing(cohort: Cohort, among: list[int] | None = None, session=None):
 def refresh(cohorts: Iterable[Cohort], among: list[int] | None = None, session=None) -> None:
     """Recompute the cohorts' rows (only of ``among`` these people, if given) from the rule and the rollups."""
     session = session or db.session
-    dialect = session.get_bind().dialect.name
     for cohort in sorted(cohorts, key=lambda c: c.id):
         gone = CohortPerson.cohort_id == cohort.id
         if among is not None:
@@ -108,9 +107,7 @@ def refresh(cohorts: Iterable[Cohort], among: list[int] | None = None, session=N
         # Delete, then upsert: a concurrent writer of the same rows (a cohort corrected while a member checks
         # in) that inserted meanwhile turns this insert into an update instead of a key violation. (SQLite
         # reads "INSERT … SELECT … ON CONFLICT" only with a WHERE in the SELECT.)
-        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CohortPerson).from_select(
-            COLUMNS, standing(cohort, among, session).where(true())
-        )
+        stmt = upsert(session, CohortPerson).from_select(COLUMNS, standing(cohort, among, session).where(true()))
         stmt = stmt.on_conflict_do_update(
             index_elements=["cohort_id", "person_id"], set_={c: stmt.excluded[c] for c in COLUMNS[2:]}
         )

@@ -27,12 +27,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..audit.services import record_audit
-from ..core.db import utcnow
+from ..core.db import upsert, utcnow
 from ..core.domain import Conflict, DomainError, Invalid, NotFound, Unavailable
 from ..core.errors import is_race
 from ..core.i18n import _l
@@ -217,8 +216,7 @@ def find_by_serial(serial: str) -> Certificate | None:
 
 
 def _counter_row(credential: CredentialType, year: int) -> None:
-    dialect = db.session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SerialCounter)
+    ins = upsert(db.session, SerialCounter)
     db.session.execute(
         ins.values(issuer_code=credential.issuer_code, year=year, last_seq=0).on_conflict_do_nothing(
             index_elements=["issuer_code", "year"]

@@ -30,9 +30,9 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.bulk import load
+from ..core.db import upsert
 from ..coverage import standing
 from ..extensions import db
 from ..people.models import Person
@@ -135,8 +135,7 @@ def _refresh_chunk(ids: list[int]) -> None:
     unit_figures.apply_person_years(units, before, after)
     if rows:
         values = [{"person_id": pid, "month": month, **data} for (pid, month), data in rows.items()]
-        dialect = db.session.get_bind().dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PersonMonth)
+        insert = upsert(db.session, PersonMonth)
         stmt = insert.on_conflict_do_update(
             index_elements=["person_id", "month"], set_={f: insert.excluded[f] for f in FIELDS}
         )

@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import case, delete, event, func, insert, inspect, literal_column, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..core.db import upsert
 from ..extensions import db
 from ..people.models import Person
 from .models import PersonMonth, UnitPeople, UnitYear
@@ -89,11 +89,6 @@ def apply_person_years(
     _add_years(deltas)
 
 
-def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def _add_years(deltas: dict[tuple[int, int], list[int]], connection=None) -> None:
     values = [
         {"unit_id": unit, "year": year, **dict(zip(YEAR_FIELDS, row, strict=True))}
@@ -102,7 +97,7 @@ def _add_years(deltas: dict[tuple[int, int], list[int]], connection=None) -> Non
     ]
     if not values:
         return
-    stmt = _insert(UnitYear)
+    stmt = upsert(db.session, UnitYear)
     stmt = stmt.on_conflict_do_update(
         index_elements=["unit_id", "year"], set_={f: getattr(UnitYear, f) + stmt.excluded[f] for f in YEAR_FIELDS}
     )
@@ -114,7 +109,7 @@ def add_people(deltas: dict[int, int], connection=None) -> None:
     values = [{"unit_id": unit, "people": n} for unit, n in sorted(deltas.items()) if n]
     if not values:
         return
-    stmt = _insert(UnitPeople)
+    stmt = upsert(db.session, UnitPeople)
     stmt = stmt.on_conflict_do_update(
         index_elements=["unit_id"], set_={"people": UnitPeople.people + stmt.excluded.people}
     )

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..core.db import utcnow
+from ..core.db import upsert, utcnow
 from ..extensions import db
 from .models import CourseContent, Lesson, LessonProgress
 
@@ -27,8 +26,7 @@ def mark_lesson(*, person_id: int, lesson: Lesson, done: bool) -> bool:
     )
     if not done:
         return bool(db.session.execute(delete(LessonProgress).where(*key)).rowcount)
-    dialect = db.session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LessonProgress).values(
+    stmt = upsert(db.session, LessonProgress).values(
         person_id=person_id, content_id=lesson.content_id, position=lesson.position, done_at=utcnow()
     )
     # Two tabs reading to the end at once: the second changes nothing.

@@ -11,12 +11,11 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.services import record_audit
 from ..auth.permissions import MANAGE, TEACH, roles_for
-from ..core.db import utcnow
+from ..core.db import upsert, utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
 from ..core.numbers import parse_decimal
@@ -489,8 +488,7 @@ def write_attendance(values: list[dict], *, overwrite: bool) -> int:
     """Insert attendance rows, updating or keeping existing (session, person) rows; return how many were written."""
     if not values:
         return 0
-    dialect = db.session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Attendance).values(values)
+    stmt = upsert(db.session, Attendance).values(values)
     if overwrite:
         stmt = stmt.on_conflict_do_update(
             index_elements=["session_id", "person_id"],
