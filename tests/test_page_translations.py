@@ -41,6 +41,21 @@ def test_an_academy_page_finds_its_catalogue_once_not_through_the_globals(app):
 
 
 @pytest.mark.one_database
+def test_underscore_is_the_pages_own_gettext_and_a_block_with_its_own_variables_translates_alike(app):
+    """``_`` is the page's bound ``gettext``, not the extension's alias that looked it up through the context
+    again; and inside a block that sets a variable (where Jinja copies the whole context for each call of a
+    function that asks for it) a call translates and escapes as anywhere else."""
+    with app.test_request_context("/login"), force_locale("zh_CN"):
+        use_academy_domain()
+        assert render_template_string("{{ _ == gettext and _ != g }}", g=app.jinja_env.globals["_"]) == "True"
+        page = render_template_string(
+            '{% set who %}<b>{{ name }}</b>{% endset %}{{ who }}|{{ _("Welcome, %(name)s", name=name) }}',
+            name="<i>李</i>",
+        )
+    assert page == "<b>&lt;i&gt;李&lt;/i&gt;</b>|欢迎您，&lt;i&gt;李&lt;/i&gt;"
+
+
+@pytest.mark.one_database
 def test_a_percent_sign_is_written_as_two_as_in_jinja(app):
     # Jinja's new-style rule, kept: the translation is always a format string.
     with app.test_request_context("/login"), force_locale("en"):

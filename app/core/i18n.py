@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, Domain, get_locale
-from jinja2 import pass_context
+from jinja2 import pass_eval_context
 from markupsafe import Markup
 
 from . import paths
@@ -52,7 +52,7 @@ ngettext = domain.ngettext
 
 
 def page_gettext() -> dict:
-    """``gettext`` and ``ngettext`` for one page, bound to the catalogue of its language.
+    """``_``, ``gettext`` and ``ngettext`` for one page, bound to the catalogue of its language.
 
     Jinja's i18n extension looks ``_``, ``gettext`` and ``ngettext`` up in the page's context before the
     environment's globals. Flask-Babel's globals find the request's domain, locale and catalogue again on
@@ -60,22 +60,27 @@ def page_gettext() -> dict:
     ``force_locale`` around a render is honoured). The rules are Jinja's new-style ones: the translation is
     marked safe when the page escapes, then formatted with the call's keywords (which are escaped), and
     ``ngettext`` passes its count as ``num``.
+
+    They take the evaluation context, not the template's context: Jinja copies the whole context for each
+    call of a function that takes it from inside a block that sets a variable. And ``_`` is the page's
+    ``gettext`` itself rather than the extension's alias, which looked ``gettext`` up and called it through
+    the context a second time.
     """
     translations = domain.get_translations()
     singular, plural = translations.ugettext, translations.ungettext
 
-    @pass_context
-    def page_gettext(context, string: str, **variables):
+    @pass_eval_context
+    def page_gettext(eval_ctx, string: str, **variables):
         text = singular(string)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704 - our catalogue
+        return (Markup(text) if eval_ctx.autoescape else text) % variables  # noqa: S704 - our catalogue
 
-    @pass_context
-    def page_ngettext(context, string: str, strings: str, num: int, **variables):
+    @pass_eval_context
+    def page_ngettext(eval_ctx, string: str, strings: str, num: int, **variables):
         variables.setdefault("num", num)
         text = plural(string, strings, num)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704 - our catalogue
+        return (Markup(text) if eval_ctx.autoescape else text) % variables  # noqa: S704 - our catalogue
 
-    return {"gettext": page_gettext, "ngettext": page_ngettext}
+    return {"_": page_gettext, "gettext": page_gettext, "ngettext": page_ngettext}
 
 
 def use_academy_domain() -> None:

@@ -560,9 +560,7 @@ def my():
     now = utcnow()
     today = now.astimezone(_zone()).date()
     year = request.args.get("year", today.year, type=year_arg)
-    return render_template(
-        "lms/training/my.html", action_form=ActionForm(), **queries.trainee_page(person, year, now, today)
-    )
+    return render_template("lms/training/my.html", **queries.trainee_page(person, year, now, today))
 
 
 @bp.get("/my/catalogue")
