@@ -81,8 +81,20 @@ def _pg_planner(cost: float):
     return connect
 
 
+def _pg_cursor(dbapi_connection, connection_record) -> None:
+    """Give a psycopg connection the cursor that describes its results' columns when they are read
+    (:mod:`app.core.pg_cursor`), unless the engine's ``connect_args`` chose a cursor of their own."""
+    import psycopg
+
+    from .pg_cursor import Cursor
+
+    if dbapi_connection.cursor_factory is psycopg.Cursor:
+        dbapi_connection.cursor_factory = Cursor
+
+
 def configure_engine(engine: Engine, pg_random_page_cost: float | None = None) -> None:
-    """Give one SQLite engine foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE.
+    """Give one SQLite engine foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE; a PostgreSQL engine
+    (psycopg) its cursor class.
 
     A PostgreSQL engine gets ``random_page_cost`` for its sessions when configured
     (``LMS_PG_RANDOM_PAGE_COST``, 1.1 by default: the usual value for data on SSD or in
@@ -93,6 +105,8 @@ def configure_engine(engine: Engine, pg_random_page_cost: float | None = None) -
     which did not ask for them.
     """
     if engine.dialect.name == "postgresql":
+        if engine.dialect.driver == "psycopg" and not event.contains(engine, "connect", _pg_cursor):
+            event.listen(engine, "connect", _pg_cursor)
         if pg_random_page_cost and not getattr(engine, "_lms_planner", False):
             event.listen(engine, "connect", _pg_planner(pg_random_page_cost))
             engine._lms_planner = True
