@@ -15,13 +15,14 @@ with its end date.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 
 from ..core.db import utcnow
 from ..core.i18n import _l
@@ -29,8 +30,11 @@ from ..core.numbers import points
 from ..extensions import db
 from ..org.queries import in_scope
 from ..people.models import Person
-from ..training.models import Assessment, AssessmentResult
+from ..supervision.models import SupervisionCredit, SupervisionRecord
+from ..training.models import Assessment, AssessmentResult, Attendance, CourseSession
 from .models import Certificate, CredentialType
+
+CHUNK = 500  # certificates asked about per statement: each brings a bound value or two
 
 
 def window(credential: CredentialType) -> timedelta:
@@ -81,69 +85,137 @@ def _local_day(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(current_app.config["LMS_TIMEZONE"])).date().isoformat()
 
 
-def hours_since(person_id: int, since: datetime, until: datetime) -> Decimal:
-    """Continuing-education hours of a person in [since, until), as the continuing-education account counts."""
-    from ..ledger.ce import counted_hours
-    from ..ledger.queries import Period
-
-    return sum((h for h in counted_hours(person_id, Period(since, until)) if h is not None), Decimal("0.0"))
-
-
-def _passed_again(assessment_ids: list[int], person_id: int, since: datetime) -> set[int]:
-    """The assessments the person passed with a sitting entered at or after ``since``."""
-    return set(
-        db.session.scalars(
-            select(AssessmentResult.assessment_id)
-            .join(Assessment, Assessment.id == AssessmentResult.assessment_id)
-            .where(
-                AssessmentResult.assessment_id.in_(assessment_ids),
-                AssessmentResult.person_id == person_id,
-                AssessmentResult.entered_at >= since,
-                AssessmentResult.outcome != "excused",
-                func.coalesce(AssessmentResult.score, 0) >= Assessment.pass_mark,
-            )
-        )
-    )
-
-
 def check(certificate: Certificate, now: datetime | None = None) -> RenewalCheck:
     """Whether the holder meets the renewal rule now, and what they lack."""
-    from .services import eligibility
+    return check_many([certificate], now)[certificate.id]
 
+
+def check_many(certificates: Iterable[Certificate], now: datetime | None = None) -> dict[int, RenewalCheck]:
+    """:func:`check` of each certificate, by id, in a fixed number of statements however many there are (the
+    renewal tab's page of holders, a holder's own certificates): each certificate's hours and re-assessments
+    are counted from its own issue."""
     now = now or utcnow()
-    credential = certificate.credential
-    result = RenewalCheck(certificate)
-    if not has_rule(credential):
-        items = eligibility(credential, None, people_ids=[certificate.person_id], any_category=True)
-        result.missing = list(items[0].missing) if items else [_l("inactive")]
-        return result
-    since = _local_day(certificate.issued_at)
-    if credential.renewal_min_hours is not None:
-        result.hours = hours_since(certificate.person_id, certificate.issued_at, now)
-        if result.hours < credential.renewal_min_hours:
+    certificates = list(certificates)
+    if len(certificates) > CHUNK:  # the notifications' scheduler asks about a whole city's
+        results: dict[int, RenewalCheck] = {}
+        for start in range(0, len(certificates), CHUNK):
+            results.update(check_many(certificates[start : start + CHUNK], now))
+        return results
+    results = {c.id: RenewalCheck(c) for c in certificates}
+    ruled = [c for c in certificates if has_rule(c.credential)]
+    _own_rule_again([c for c in certificates if not has_rule(c.credential)], results)
+    counting = [c for c in ruled if c.credential.renewal_min_hours is not None]
+    hours = _hours_since_issue(counting, now) if counting else {}
+    for c in counting:
+        result = results[c.id]
+        result.hours = hours[c.id]
+        if result.hours < c.credential.renewal_min_hours:
             result.missing.append(
                 _l(
                     "%(h)s continuing-education hours since %(day)s; %(min)s needed to renew",
                     h=points(result.hours),
-                    day=since,
-                    min=points(credential.renewal_min_hours),
+                    day=_local_day(c.issued_at),
+                    min=points(c.credential.renewal_min_hours),
                 )
             )
-    wanted = list(dict.fromkeys(credential.renewal_assessment_ids or []))
-    if wanted:
-        passed = _passed_again(wanted, certificate.person_id, certificate.issued_at)
-        titles = dict(
-            db.session.execute(select(Assessment.id, Assessment.title).where(Assessment.id.in_(wanted))).all()
+    wanted = {c.id: list(dict.fromkeys(c.credential.renewal_assessment_ids or [])) for c in ruled}
+    asked = sorted({a for ids in wanted.values() for a in ids})
+    if asked:
+        passed = _passed_since_issue([c for c in ruled if wanted[c.id]], asked)
+        titles = dict(db.session.execute(select(Assessment.id, Assessment.title).where(Assessment.id.in_(asked))).all())
+        for c in ruled:
+            for assessment_id in wanted[c.id]:
+                if assessment_id not in passed.get(c.id, ()):
+                    title = titles.get(assessment_id)
+                    results[c.id].missing.append(
+                        _l("%(title)s: not passed again since %(day)s", title=title, day=_local_day(c.issued_at))
+                        if title
+                        else _l("a required assessment no longer exists")
+                    )
+    return results
+
+
+def _own_rule_again(certificates: list[Certificate], results: dict[int, RenewalCheck]) -> None:
+    """A type without a renewal rule asks its own rule again: what each holder lacks of it (one evaluation of
+    the rule per type)."""
+    from .services import eligibility
+
+    by_type: dict[int, list[Certificate]] = {}
+    for c in certificates:
+        by_type.setdefault(c.credential_id, []).append(c)
+    for group in by_type.values():
+        items = eligibility(group[0].credential, None, people_ids=[c.person_id for c in group], any_category=True)
+        lacking = {item.person.id: list(item.missing) for item in items}
+        for c in group:
+            results[c.id].missing = lacking.get(c.person_id, [_l("inactive")])
+
+
+def _hours_since_issue(certificates: list[Certificate], now: datetime) -> dict[int, Decimal]:
+    """Per certificate, its holder's continuing-education hours from its issue until ``now``, counted as
+    :func:`hours_since` counts them (training by the sessions' start, supervision by the local day it was held),
+    in a statement per kind of hours counted."""
+    from ..ledger.ce import _hours
+    from ..ledger.queries import attended_sessions, supervision_credits
+
+    counts = current_app.config["LMS_CE_COUNTS"]
+    ids = [c.id for c in certificates]
+    total = dict.fromkeys(ids, Decimal("0.0"))
+    if "training" in counts:
+        attended = (
+            attended_sessions(None)
+            .add_columns(Certificate.id.label("certificate_id"))
+            .join(Certificate, Certificate.person_id == Attendance.person_id)
+            .where(Certificate.id.in_(ids), CourseSession.starts_at >= Certificate.issued_at)
+            .where(CourseSession.starts_at < now)
+            .subquery()
         )
-        for assessment_id in wanted:
-            if assessment_id not in passed:
-                title = titles.get(assessment_id)
-                result.missing.append(
-                    _l("%(title)s: not passed again since %(day)s", title=title, day=since)
-                    if title
-                    else _l("a required assessment no longer exists")
-                )
-    return result
+        found = dict(
+            db.session.execute(
+                select(attended.c.certificate_id, func.sum(attended.c.hours)).group_by(attended.c.certificate_id)
+            ).all()
+        )
+        for cid in ids:
+            total[cid] += _hours(found.get(cid))
+    if "supervision" in counts:
+        zone = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+        first_day = case({c.id: c.issued_at.astimezone(zone).date() for c in certificates}, value=Certificate.id)
+        credited = (
+            supervision_credits(None)
+            .add_columns(Certificate.id.label("certificate_id"))
+            .join(Certificate, Certificate.person_id == SupervisionCredit.person_id)
+            .where(Certificate.id.in_(ids), SupervisionRecord.held_on >= first_day)
+            .where(SupervisionRecord.held_on < now.astimezone(zone).date())
+            .subquery()
+        )
+        found = dict(
+            db.session.execute(
+                select(credited.c.certificate_id, func.sum(credited.c.hours)).group_by(credited.c.certificate_id)
+            ).all()
+        )
+        for cid in ids:
+            total[cid] += _hours(found.get(cid))
+    return total
+
+
+def _passed_since_issue(certificates: list[Certificate], assessment_ids: list[int]) -> dict[int, set[int]]:
+    """Per certificate, the assessments of ``assessment_ids`` its holder passed with a sitting entered at or after
+    its issue."""
+    rows = db.session.execute(
+        select(Certificate.id, AssessmentResult.assessment_id)
+        .join(AssessmentResult, AssessmentResult.person_id == Certificate.person_id)
+        .join(Assessment, Assessment.id == AssessmentResult.assessment_id)
+        .where(
+            Certificate.id.in_([c.id for c in certificates]),
+            AssessmentResult.assessment_id.in_(assessment_ids),
+            AssessmentResult.entered_at >= Certificate.issued_at,
+            AssessmentResult.outcome != "excused",
+            func.coalesce(AssessmentResult.score, 0) >= Assessment.pass_mark,
+        )
+    )
+    passed: dict[int, set[int]] = {}
+    for cid, assessment_id in rows:
+        passed.setdefault(cid, set()).add(assessment_id)
+    return passed
 
 
 def due_certificates(credential: CredentialType, viewer, now: datetime | None = None) -> Select:

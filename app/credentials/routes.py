@@ -77,7 +77,7 @@ def credential(credential_id: int):
     if show == "renewal":  # due for renewal: expiring within the window, or expired; what each holder lacks
         stmt = renewal.due_certificates(cred, current_user).options(selectinload(Certificate.person))
         page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False)
-        items = [renewal.check(c) for c in page.items]
+        items = list(renewal.check_many(page.items).values())
     elif show == "issued":
         stmt = queries.certificates_for(current_user, cred, q or None).options(selectinload(Certificate.person))
         page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False)
@@ -353,7 +353,7 @@ def mine():
     if current_user.person is None:
         abort(404)
     certificates = queries.own_certificates(current_user)
-    renewals = {c.id: renewal.check(c) for c in certificates if renewal.is_due(c)}  # what renewing still asks
+    renewals = renewal.check_many(c for c in certificates if renewal.is_due(c))  # what renewing still asks
     return render_template(
         "lms/credentials/mine.html",
         certificates=certificates,

@@ -230,11 +230,12 @@ def certificates_due(now: datetime) -> int:
         if renewal.is_due(cert, now) and renewal.has_rule(cert.credential):
             due.append(("certificate.renewable", f"c{cert.id}", cert, None))
     taken = taken_keys([notification_key(k, o, person_id=c.person_id) for k, o, c, _d in due])
+    due = [d for d in due if notification_key(d[0], d[1], person_id=d[2].person_id) not in taken]
+    # The renewal rule is only checked until the holder is told, for all of them at once.
+    checks = renewal.check_many((c for k, _o, c, _d in due if k == "certificate.renewable"), now)
     told = 0
     for kind, occasion, cert, days in due:
-        if notification_key(kind, occasion, person_id=cert.person_id) in taken:
-            continue  # told already; the renewal rule (a few statements) is only checked until it is
-        if kind == "certificate.renewable" and not renewal.check(cert, now).eligible:
+        if kind == "certificate.renewable" and not checks[cert.id].eligible:
             continue
         told += notify(
             [cert.person_id],

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from shegong_academy.audit.models import AuditEntry
 from shegong_academy.core.db import utcnow
@@ -23,10 +24,14 @@ from shegong_academy.credentials.services import (
     verification_status,
 )
 from shegong_academy.extensions import db
+from shegong_academy.ledger.ce import counted_hours
+from shegong_academy.ledger.queries import Period
+from shegong_academy.supervision.services import record_supervision
 from shegong_academy.training import grading
-from tests.conftest import use_storage
+from tests.conftest import count_statements, use_storage
 from tests.credentials.helpers import attend, completion_type
-from tests.factories import World, login
+from tests.factories import World, login, person, user
+from tests.supervision import payload
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:fontTools.*")
 
@@ -297,3 +302,93 @@ def test_undoing_a_renewal_batch_leaves_the_holders_category(w):
     assert summary.issued == 1 and first.superseded_by_id is not None
     assert revoke_batch(job_id=job.id, credential=cred, reason="误操作", actor=w.coord) == 1
     assert w.person.category == "project_social_worker"
+
+
+def _statements(call) -> int:
+    seen = []
+
+    def listener(*_args):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_each_certificate_counts_from_its_own_issue_in_statements_that_do_not_grow(w):
+    """Three holders asked about at once: hours and supervision from each certificate's own issue (as the
+    continuing-education account counts them for that period), in as many statements as one holder takes."""
+    cred = completion_type(w, renewal_min_hours=Decimal("2"))
+    third = person(w.street, "孙八")
+    holders = [w.person, w.person2, third]
+    attend(w, holders)
+    now = utcnow()
+    zone = ZoneInfo("Asia/Shanghai")
+    early, late, supervised = (_issue(w, cred, p) for p in holders)
+    for cert, age in ((early, 300), (late, 50), (supervised, 300)):
+        cert.issued_at = now - timedelta(days=age)
+        cert.expires_at = now + timedelta(days=10)
+    attend(w, [w.person, w.person2], hours=2, start=now - timedelta(days=100), code="C2")  # before `late` was issued
+    supervisor = person(w.street, "督导甲")
+    user("sup1", "supervisor", w.district, person=supervisor)
+    record_supervision(
+        data=payload(
+            format="individual", held_on=(now - timedelta(days=100)).astimezone(zone).date(), hours=Decimal("2")
+        ),
+        supervisor=supervisor,
+        supervisees=[third],
+        actor=w.coord,
+    )
+    record_supervision(  # on the local day `late` was issued: counted from that day on
+        data=payload(format="individual", held_on=late.issued_at.astimezone(zone).date(), hours=Decimal("1.5")),
+        supervisor=supervisor,
+        supervisees=[w.person2],
+        actor=w.coord,
+    )
+    db.session.flush()
+    checks = renewal.check_many([early, late, supervised], now)
+    assert [checks[c.id].hours for c in (early, late, supervised)] == [Decimal("2.0"), Decimal("1.5"), Decimal("2.0")]
+    assert [checks[c.id].eligible for c in (early, late, supervised)] == [True, False, True]
+    for cert in (early, late, supervised):  # the account's own count of the same period
+        counted = counted_hours(cert.person_id, Period(cert.issued_at, now))
+        assert checks[cert.id].hours == sum(h for h in counted if h is not None)
+    with force_locale("en"):
+        day = renewal._local_day(late.issued_at)
+        assert [str(m) for m in checks[late.id].missing] == [
+            f"1.5 continuing-education hours since {day}; 2 needed to renew"
+        ]
+    one = _statements(lambda: renewal.check_many([late], now))
+    three = _statements(lambda: renewal.check_many([early, late, supervised], now))
+    assert one == three <= 3
+    # A type without a renewal rule asks its own rule again, for all its holders in one evaluation.
+    cred.renewal_min_hours = None
+    db.session.flush()
+    again = renewal.check_many([early, late, supervised], now)
+    assert all(c.eligible for c in again.values())  # three training hours in 2022, the rule of the type
+    assert _statements(lambda: renewal.check_many([late], now)) == _statements(
+        lambda: renewal.check_many([early, late, supervised], now)
+    )
+
+
+def test_the_renewal_tab_sends_as_many_statements_for_many_holders_as_for_one(app, w):
+    cred = completion_type(w, renewal_min_hours=Decimal("2"), renewal_assessment_ids=[])
+    more = [person(w.street, f"持证人{i}") for i in range(5)]
+    attend(w, [w.person, *more])
+    certificates = [_issue(w, cred, p) for p in (w.person, *more)]
+    for cert in certificates:
+        cert.issued_at = utcnow() - timedelta(days=355)
+        cert.expires_at = utcnow() + timedelta(days=10)
+    db.session.commit()
+    client = app.test_client()
+    login(client, "coord")
+    client.get(f"/credentials/{cred.id}")  # the first page after signing in counts the bell on its own
+    many = count_statements(app, lambda: client.get(f"/credentials/{cred.id}?show=renewal"))
+    for cert in certificates[1:]:
+        cert.expires_at = utcnow() + timedelta(days=300)  # no longer due
+    db.session.commit()
+    page = client.get(f"/credentials/{cred.id}?show=renewal")
+    assert "待续期（1）" in page.text
+    assert count_statements(app, lambda: client.get(f"/credentials/{cred.id}?show=renewal")) == many
