@@ -188,22 +188,31 @@ def use_storage(app, folder: Path) -> None:
     app.extensions.pop("lms_storage", None)
 
 
-def count_statements(app, call) -> int:
-    """Count the statements ``call()`` (one request, answered 200) sends to the app's database."""
+@contextmanager
+def statements(app) -> Iterator[list[str]]:
+    """Collect the SQL statements run inside the block, whitespace folded (a deterministic stand-in for timing)."""
+    import re
+
     from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(re.sub(r"\s+", " ", statement))
 
     with app.app_context():
         engine = db.engine
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
+    event.listen(engine, "before_cursor_execute", count)
     try:
-        response = call()
+        yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def count_statements(app, call) -> int:
+    """Count the statements ``call()`` (one request, answered 200) sends to the app's database."""
+    with statements(app) as seen:
+        response = call()
     assert response.status_code == 200, response.get_data(as_text=True)
     return len(seen)
 

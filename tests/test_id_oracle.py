@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from shegong_academy.auth.services import create_api_token
 from shegong_academy.core.crypto import decrypt_text
@@ -25,6 +24,7 @@ from shegong_academy.extensions import db
 from shegong_academy.people.imports import import_people
 from shegong_academy.people.models import Person
 from shegong_academy.people.services import ID_HELD_ELSEWHERE, PersonError, create_person
+from tests.conftest import statements
 from tests.factories import World, id_number, login, person, unit
 
 HEADER = "unit_code,name,id_number\r\n"
@@ -70,23 +70,6 @@ class Site:
 @pytest.fixture
 def site(app):
     return Site(app)
-
-
-@contextmanager
-def statements(app):
-    """Count the SQL statements run inside the block (a deterministic stand-in for timing)."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(re.sub(r"\s+", " ", statement))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def answer(response) -> tuple[int, dict]:

@@ -151,45 +151,35 @@ def _own_rule_again(certificates: list[Certificate], results: dict[int, RenewalC
 
 
 def _hours_since_issue(certificates: list[Certificate], now: datetime) -> dict[int, Decimal]:
-    """Per certificate, its holder's continuing-education hours from its issue until ``now``, counted as
-    :func:`hours_since` counts them (training by the sessions' start, supervision by the local day it was held),
-    in a statement per kind of hours counted."""
+    """Per certificate, its holder's continuing-education hours from its issue until ``now``, counted as the
+    account counts a period (``ledger.ce.counted_hours``: training by the sessions' start, supervision by the
+    local day it was held), in a statement per kind of hours counted."""
     from ..ledger.ce import _hours
     from ..ledger.queries import attended_sessions, supervision_credits
 
     counts = current_app.config["LMS_CE_COUNTS"]
+    zone = ZoneInfo(current_app.config["LMS_TIMEZONE"])
     ids = [c.id for c in certificates]
-    total = dict.fromkeys(ids, Decimal("0.0"))
+    kinds = []
     if "training" in counts:
-        attended = (
+        kinds.append(
             attended_sessions(None)
-            .add_columns(Certificate.id.label("certificate_id"))
             .join(Certificate, Certificate.person_id == Attendance.person_id)
-            .where(Certificate.id.in_(ids), CourseSession.starts_at >= Certificate.issued_at)
-            .where(CourseSession.starts_at < now)
-            .subquery()
+            .where(CourseSession.starts_at >= Certificate.issued_at, CourseSession.starts_at < now)
         )
-        found = dict(
-            db.session.execute(
-                select(attended.c.certificate_id, func.sum(attended.c.hours)).group_by(attended.c.certificate_id)
-            ).all()
-        )
-        for cid in ids:
-            total[cid] += _hours(found.get(cid))
     if "supervision" in counts:
-        zone = ZoneInfo(current_app.config["LMS_TIMEZONE"])
         first_day = case({c.id: c.issued_at.astimezone(zone).date() for c in certificates}, value=Certificate.id)
-        credited = (
+        kinds.append(
             supervision_credits(None)
-            .add_columns(Certificate.id.label("certificate_id"))
             .join(Certificate, Certificate.person_id == SupervisionCredit.person_id)
-            .where(Certificate.id.in_(ids), SupervisionRecord.held_on >= first_day)
-            .where(SupervisionRecord.held_on < now.astimezone(zone).date())
-            .subquery()
+            .where(SupervisionRecord.held_on >= first_day, SupervisionRecord.held_on < now.astimezone(zone).date())
         )
+    total = dict.fromkeys(ids, Decimal("0.0"))
+    for rows in kinds:
+        counted = rows.add_columns(Certificate.id.label("certificate_id")).where(Certificate.id.in_(ids)).subquery()
         found = dict(
             db.session.execute(
-                select(credited.c.certificate_id, func.sum(credited.c.hours)).group_by(credited.c.certificate_id)
+                select(counted.c.certificate_id, func.sum(counted.c.hours)).group_by(counted.c.certificate_id)
             ).all()
         )
         for cid in ids:
