@@ -351,6 +351,14 @@ def test_each_certificate_counts_from_its_own_issue_in_statements_that_do_not_gr
     with statements(app) as three:
         renewal.check_many([early, late, supervised], now)
     assert len(one) == len(three) <= 3
+    with pytest.MonkeyPatch.context() as patch:  # a city's certificates are asked about CHUNK at a time
+        patch.setattr(renewal, "CHUNK", 2)
+        with statements(app) as split:
+            chunked = renewal.check_many([early, late, supervised], now)
+    assert len(split) == 2 * len(three)
+    assert {i: (c.hours, [str(m) for m in c.missing]) for i, c in chunked.items()} == {
+        i: (c.hours, [str(m) for m in c.missing]) for i, c in checks.items()
+    }
     # A type without a renewal rule asks its own rule again, for all its holders in one evaluation.
     cred.renewal_min_hours = None
     db.session.flush()
