@@ -241,11 +241,20 @@ from shegong_academy import Academy
 
 config = json.loads(sys.argv[1])
 factory = shegong_academy.create_app
-shegong_academy.create_app = lambda: factory(config)  # wsgi.py's own call, with the tests' configuration
 passes = []
 gc.callbacks.append(lambda phase, info: passes.append(info["generation"]) if phase == "start" else None)
+
+
+def create_app():  # wsgi.py's own call, with the tests' configuration
+    made["making"] = len(passes)
+    return factory(config)
+
+
+made = {}
+shegong_academy.create_app = create_app
 import wsgi
-made = {"passes": list(passes), "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+made.update(passes=list(passes), enabled=gc.isenabled(), frozen=gc.get_freeze_count())
+made["since_making"] = passes[made["making"]:]
 made["healthz"] = wsgi.app.test_client().get("/healthz").status_code
 gc.disable()
 host = Flask("host")
@@ -262,12 +271,14 @@ print(json.dumps(made))
 
 def test_the_application_is_made_without_collector_passes_and_set_aside(tmp_path):
     """Making the application creates only objects that live as long as the process. The collector runs no
-    full pass then (it walked everything twice, finding nothing), and wsgi.py sets them aside afterwards so
-    that no later pass walks them either. The collector is back on, and a host that had turned it off
-    keeps it off."""
+    pass from the start of making it to the end of wsgi.py (a full pass walked everything twice, finding
+    nothing; the first pass after the collector came back walked every object made meanwhile): wsgi.py sets
+    them aside before giving the collector back, so that no later pass walks them either. The collector is
+    back on, and a host that had turned it off keeps it off."""
     result = _fresh_python(COLLECTIONS, tmp_path, "test.db")
     made = json.loads(result.stdout.strip().splitlines()[-1])
     assert 2 not in made["passes"], made["passes"]
+    assert made["since_making"] == [], made["since_making"]
     assert made["enabled"]
     assert made["frozen"] > 100_000  # the application's objects, set aside
     assert made["healthz"] == 200
