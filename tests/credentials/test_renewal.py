@@ -371,6 +371,40 @@ def test_each_certificate_counts_from_its_own_issue_in_statements_that_do_not_gr
     assert len(one) == len(three)
 
 
+def test_the_notifications_run_checks_its_renewable_certificates_in_statements_that_do_not_grow(app, w, monkeypatch):
+    """The scheduler asks about every certificate it may tell "renewable" at once: as many statements for
+    four holders as for one, and only the holders whose hours since issue meet the rule are told."""
+    from shegong_academy.notices import schedule
+
+    cred = completion_type(w, renewal_min_hours=Decimal("2"))
+    holders = [w.person, w.person2, person(w.street, "孙八"), person(w.street, "周九")]
+    attend(w, holders)  # before issue: not counted
+    now = utcnow()
+    certificates = [_issue(w, cred, p) for p in holders]
+    for cert in certificates:
+        cert.issued_at = now - timedelta(days=300)
+        cert.expires_at = now + timedelta(days=400)  # not due yet
+    attend(w, [holders[0], holders[2]], hours=2, start=now - timedelta(days=100), code="C2")
+    db.session.flush()
+    told = []
+    monkeypatch.setattr(schedule, "notify", lambda ids, kind, **_kw: told.append((ids[0], kind)) or 1)
+    certificates[0].expires_at = now + timedelta(days=40)
+    db.session.flush()
+    with statements(app) as one:
+        schedule.certificates_due(now)
+    assert ("certificate.renewable" in {k for _p, k in told}) and len(told) == 2
+    told.clear()
+    for cert in certificates:
+        cert.expires_at = now + timedelta(days=40)
+    db.session.flush()
+    with statements(app) as four:
+        schedule.certificates_due(now)
+    assert len(four) == len(one)
+    renewable = sorted(p for p, kind in told if kind == "certificate.renewable")
+    assert renewable == sorted([holders[0].id, holders[2].id])
+    assert sorted(p for p, kind in told if kind == "certificate.expiring") == sorted(p.id for p in holders)
+
+
 def test_the_renewal_tab_sends_as_many_statements_for_many_holders_as_for_one(app, w):
     cred = completion_type(w, renewal_min_hours=Decimal("2"), renewal_assessment_ids=[])
     more = [person(w.street, f"持证人{i}") for i in range(5)]
