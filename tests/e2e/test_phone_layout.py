@@ -1,5 +1,5 @@
-"""Pages on a phone (390 px, the demo world): a page's title has its own line, and a list of credential types
-becomes one card per type with each value labelled, instead of five columns a few characters wide."""
+"""Pages on a phone (390 px): a page's title has its own line, and the lists of credential types and of one's
+certificates become one card per row with each value labelled, instead of columns a few characters wide."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import re
 
 import pytest
 
+from shegong_academy.credentials.services import issue_certificate
 from shegong_academy.demo.world import DEMO_PASSWORD
+from shegong_academy.extensions import db
+from tests.conftest import make_app, serving
+from tests.credentials.helpers import attend, completion_type
 from tests.e2e.conftest import DEFAULT_LOCALE, TIMEOUT_MS
+from tests.factories import PASSWORD, World
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +69,43 @@ def test_credential_types_are_cards_with_labelled_values_on_a_phone(phone):
     assert labels == ['"发证单位："', '"条件："', '"转岗："', '"有效证书："']
     assert "项目社工" in first_row.inner_text()
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.fixture
+def holder_server(db_url):
+    """A world of its own whose trainee holds a certificate (the demo's trainee holds none)."""
+    app = make_app(db_url, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        w = World()
+        attend(w, [w.trainee_person])
+        issue_certificate(credential=completion_type(w), person=w.trainee_person, actor=w.coord, render=False)
+        db.session.commit()
+    with serving(app, "e2e-phone-holder") as base:
+        yield base
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_holders_certificates_are_labelled_cards_on_a_phone(browser, holder_server):
+    context = browser.new_context(
+        base_url=holder_server, locale=DEFAULT_LOCALE, viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill("#username", "trainee")
+        page.fill("#password", PASSWORD)
+        page.locator("section.login form button[type=submit]").click()
+        page.wait_for_url(re.compile(r"^(?!.*/login)"))
+        page.goto("/my/certificates")
+        cells = page.locator("table.table tbody tr").first.locator("td")
+        assert cells.count() == 6
+        assert len({round(cells.nth(i).bounding_box()["x"]) for i in range(6)}) == 1
+        labels = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 5)]
+        assert labels == ['"证书编号："', '"签发日期："', '"有效期至："', '"状态："']
+        assert "培训结业证书" in cells.nth(0).inner_text() and "PDF" in cells.nth(5).inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        context.close()
