@@ -1,15 +1,18 @@
 """Pages on a phone (390 px): a page's title has its own line, and the lists of credential types and of one's
-certificates become one card per row with each value labelled, instead of columns a few characters wide."""
+certificates and the attendance sheet become one card per row with each value labelled, instead of columns a
+few characters wide."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from sqlalchemy import select
 
 from shegong_academy.credentials.services import issue_certificate
 from shegong_academy.demo.world import DEMO_PASSWORD
 from shegong_academy.extensions import db
+from shegong_academy.training.models import CourseSession
 from tests.conftest import make_app, serving
 from tests.credentials.helpers import attend, completion_type
 from tests.e2e.conftest import DEFAULT_LOCALE, TIMEOUT_MS
@@ -109,3 +112,23 @@ def test_a_holders_certificates_are_labelled_cards_on_a_phone(browser, holder_se
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
+
+
+def test_the_attendance_sheet_is_a_card_per_person_that_fits_a_phone(phone, live_app):
+    """Marking attendance on a phone: name, unit, the four statuses and a reason box a thumb can use, without
+    scrolling sideways (the sheet was 462 px wide, its reason boxes a few pixels)."""
+    with live_app.app_context():
+        session_id = db.session.scalar(select(CourseSession.id).order_by(CourseSession.id))
+    sign_in(phone, "gongshu")
+    phone.goto(f"/sessions/{session_id}")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    row = phone.locator("table.roster tbody tr[data-person]").first
+    name, unit, statuses, why = (
+        box(phone, f"table.roster tbody tr[data-person] td:nth-child({i})") for i in (1, 2, 3, 4)
+    )
+    assert name["y"] < unit["y"] < statuses["y"] < why["y"]  # one under another
+    assert statuses["x"] + statuses["width"] <= PHONE["width"]
+    assert row.locator("input.reason").bounding_box()["width"] >= 200
+    assert len(row.locator("label.pill").all()) == 4
+    row.locator("label.pill").nth(2).click()  # 请假 (excused): the radio is the label's to tap
+    assert row.locator("input[type=radio]").nth(2).is_checked()
