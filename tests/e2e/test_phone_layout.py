@@ -132,3 +132,22 @@ def test_the_attendance_sheet_is_a_card_per_person_that_fits_a_phone(phone, live
     assert len(row.locator("label.pill").all()) == 4
     row.locator("label.pill").nth(2).click()  # 请假 (excused): the radio is the label's to tap
     assert row.locator("input[type=radio]").nth(2).is_checked()
+
+
+@pytest.mark.parametrize(
+    ("path", "table", "labels"),
+    [
+        ("/courses/{course}", "table.stack", ['"地点："', '"方式："', '"计入学时："']),
+        ("/supervision/", "table.stack", ['"督导人员："', '"督导形式："', '"方式："', '"小时数："', '"主题："']),
+    ],
+)
+def test_a_courses_sessions_and_the_supervision_records_are_cards_on_a_phone(phone, live_app, path, table, labels):
+    with live_app.app_context():
+        course = db.session.scalar(select(CourseSession.course_id).order_by(CourseSession.id))
+    sign_in(phone, "gongshu")
+    phone.goto(path.format(course=course))
+    cells = phone.locator(f"{table} tbody tr").first.locator("td")
+    assert len({round(cells.nth(i).bounding_box()["x"]) for i in range(cells.count())}) == 1
+    found = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 1 + len(labels))]
+    assert found == labels
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
