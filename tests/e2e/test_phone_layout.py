@@ -151,3 +151,15 @@ def test_a_courses_sessions_and_the_supervision_records_are_cards_on_a_phone(pho
     found = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 1 + len(labels))]
     assert found == labels
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_choosing_supervisees_is_explained_for_a_finger_on_a_phone_and_for_ctrl_at_a_desk(phone, page):
+    """A phone has no Ctrl key: its hint says to tap; a desk's says to hold Ctrl (or ⌘)."""
+    for browser_page, shown, hidden in (
+        (phone, "点选姓名即可多选", "按住 Ctrl"),
+        (page, "按住 Ctrl", "点选姓名即可多选"),
+    ):
+        sign_in(browser_page, "supervisor")
+        browser_page.goto("/supervision/new")
+        assert browser_page.locator(f"p.hint:has-text('{shown}')").is_visible()
+        assert not browser_page.locator(f"p.hint:has-text('{hidden}')").is_visible()
