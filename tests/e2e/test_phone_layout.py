@@ -163,3 +163,18 @@ def test_choosing_supervisees_is_explained_for_a_finger_on_a_phone_and_for_ctrl_
         browser_page.goto("/supervision/new")
         assert browser_page.locator(f"p.hint:has-text('{shown}')").is_visible()
         assert not browser_page.locator(f"p.hint:has-text('{hidden}')").is_visible()
+
+
+def test_labels_end_in_the_pages_own_colon(browser, live_server):
+    """“状态：” with the Chinese full-width colon, “Status: ” in English."""
+    for locale, expected in (("zh-CN", '"督导人员："'), ("en-US", '"Supervisor: "')):
+        context = browser.new_context(base_url=live_server, locale=locale, viewport=PHONE, is_mobile=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            page = context.new_page()
+            sign_in(page, "gongshu")
+            page.goto("/supervision/")
+            cell = page.locator("table.stack tbody tr").first.locator("td").nth(1)
+            assert cell.evaluate("td => getComputedStyle(td, '::before').content") == expected
+        finally:
+            context.close()
