@@ -178,3 +178,16 @@ def test_labels_end_in_the_pages_own_colon(browser, live_server):
             assert cell.evaluate("td => getComputedStyle(td, '::before').content") == expected
         finally:
             context.close()
+
+
+def test_the_dashboards_units_show_their_rates_in_a_row_each_on_a_phone(phone):
+    """Unit, people, trained, supervised: the person-times and members wait for the report, and a street's
+    name keeps one line (it was a column of one character per line)."""
+    sign_in(phone, "gongshu")
+    phone.goto("/coverage/")
+    table = phone.locator("table.by-unit")
+    visible = [h for h in table.locator("thead th").all() if h.is_visible()]
+    assert [h.inner_text() for h in visible] == ["所属单位", "人员", "已培训", "已督导"]
+    first = table.locator("tbody tr").first.locator("td").first
+    assert first.bounding_box()["height"] < 40 and first.inner_text().endswith("街道")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
