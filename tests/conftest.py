@@ -274,17 +274,42 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         )
 
 
+_BODIES = threading.local()  # the response bodies of the request a server thread is handling
+
+
+def _closing_bodies(app):
+    """``app``, noting each response body it returns, for :class:`_QuietHandler` to close."""
+
+    def noted(environ, start_response):
+        body = app(environ, start_response)
+        _BODIES.open.append(body)
+        return body
+
+    return noted
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """Keep the access log out of the test output; errors are still logged."""
+    """Keep the access log out of the test output; errors are still logged. A response body is closed when its
+    request ends, however it ended: Werkzeug's server skips closing it when the browser resets the connection
+    while it drains the request (a page closed during its favicon), leaving the file open (a ResourceWarning)."""
 
     def log_request(self, code="-", size="-") -> None:
         pass
+
+    def run_wsgi(self) -> None:
+        _BODIES.open = []
+        try:
+            super().run_wsgi()
+        finally:
+            for body in _BODIES.open:
+                if hasattr(body, "close"):
+                    body.close()  # a second close does nothing
 
 
 @contextmanager
 def serving(app, name: str = "test-server") -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 and a port the OS chooses, in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    server = make_server("127.0.0.1", 0, _closing_bodies(app), threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
