@@ -7,11 +7,14 @@ that database; signing in writes login-session rows, which is acceptable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from shegong_academy.demo.world import DEMO_PASSWORD
 from shegong_academy.extensions import db
 from tests.conftest import make_app, serving
 
@@ -26,6 +29,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}  # the commonest office screen
+PHONE = {"width": 390, "height": 844}
 DEFAULT_LOCALE = "zh-CN"
 TIMEOUT_MS = 15_000
 MISSING_BROWSER = (
@@ -77,6 +81,28 @@ def browser(live_server):
             browser.close()
     finally:
         playwright.stop()
+
+
+@contextmanager
+def opened(browser, base_url: str, locale: str = DEFAULT_LOCALE, *, phone: bool = False, **options) -> Iterator:
+    """A page in a context of its own on ``base_url`` (a touch phone of 390 px with ``phone``), closed after."""
+    if phone:
+        options = {"viewport": PHONE, "is_mobile": True, "has_touch": True, **options}
+    context = browser.new_context(base_url=base_url, locale=locale, **{"viewport": VIEWPORT, **options})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the real form and wait until the browser has left the sign-in page."""
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("section.login form button[type=submit]")
+    page.wait_for_url(re.compile(r"^(?!.*/login)"))
 
 
 @pytest.fixture

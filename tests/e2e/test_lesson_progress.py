@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from shegong_academy.demo.world import DEMO_PASSWORD
-from tests.e2e.conftest import TIMEOUT_MS
+from tests.e2e.conftest import opened, sign_in
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
-
 
 def test_reading_a_lesson_to_the_end_marks_it_done(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        page.goto("/login")
-        page.fill("input[name=username]", "trainee")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+    with opened(browser, live_server, phone=True) as page:
+        sign_in(page, "trainee")
         page.clock.install()
         page.goto("/my/courses/1/lessons/1")
         auto, undo = page.locator("form[data-auto-done]"), page.locator("form[data-undo-done]")
@@ -40,5 +30,3 @@ def test_reading_a_lesson_to_the_end_marks_it_done(browser, live_server):
         page.wait_for_load_state()
         assert "已取消“学完”标记" in page.content()
         assert page.locator("form[data-auto-done]").is_visible()
-    finally:
-        context.close()

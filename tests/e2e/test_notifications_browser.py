@@ -15,7 +15,7 @@ from shegong_academy.extensions import db
 from shegong_academy.notices.preferences import prefs_of, unsubscribe_token
 from shegong_academy.training.services import enrol
 from tests.conftest import make_app, serving
-from tests.e2e.conftest import SCREENSHOTS, TIMEOUT_MS
+from tests.e2e.conftest import SCREENSHOTS, opened, sign_in
 from tests.factories import PASSWORD, World
 from tests.training.helpers import course, program
 
@@ -77,15 +77,8 @@ def serious(page) -> list[str]:
 def test_the_bell_the_centre_the_settings_and_unsubscribing(browser, told, locale):
     app, base, first_course, token = told
     words = WORDS[locale]
-    context = browser.new_context(base_url=base, locale=locale, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        page.goto("/login")
-        page.fill("input[name=username]", "trainee")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+    with opened(browser, base, locale, viewport={"width": 1280, "height": 800}) as page:
+        sign_in(page, "trainee", PASSWORD)
         bell = page.get_by_role("link", name=words["bell"])
         assert bell.locator(".count").inner_text() == "2"
         bell.click()
@@ -128,13 +121,8 @@ def test_the_bell_the_centre_the_settings_and_unsubscribing(browser, told, local
             assert [t.strftime("%H:%M") for t in prefs.quiet] == ["22:00", "07:00"]
             user.notify_prefs = {}  # as before, for the unsubscribe below
             db.session.commit()
-    finally:
-        context.close()
     # The link in a mail, opened without signing in: it asks first, then stops that mail.
-    anonymous = browser.new_context(base_url=base, locale=locale)
-    anonymous.set_default_timeout(TIMEOUT_MS)
-    page = anonymous.new_page()
-    try:
+    with opened(browser, base, locale) as page:
         page.goto(f"/notifications/unsubscribe/{token}")
         with app.app_context():
             from shegong_academy.auth.models import User
@@ -149,5 +137,3 @@ def test_the_bell_the_centre_the_settings_and_unsubscribing(browser, told, local
             assert prefs_of(db.session.scalar(select(User).where(User.username == "trainee"))).off == {
                 "session.tomorrow"
             }
-    finally:
-        anonymous.close()

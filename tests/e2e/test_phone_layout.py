@@ -1,44 +1,28 @@
-"""Pages on a phone (390 px): a page's title has its own line, and the lists of credential types and of one's
-certificates and the attendance sheet become one card per row with each value labelled, instead of columns a
-few characters wide."""
+"""Pages on a phone (390 px): a page's title has its own line; the attendance sheet, one's certificates, the
+credential types, a course's sessions and the supervision records become one card per row with each value
+labelled in the page's language; the dashboard keeps a unit to a row; the supervision form's hint is for a
+finger. Each page fits the screen."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 from sqlalchemy import select
 
 from shegong_academy.credentials.services import issue_certificate
-from shegong_academy.demo.world import DEMO_PASSWORD
 from shegong_academy.extensions import db
 from shegong_academy.training.models import CourseSession
 from tests.conftest import make_app, serving
 from tests.credentials.helpers import attend, completion_type
-from tests.e2e.conftest import DEFAULT_LOCALE, TIMEOUT_MS
+from tests.e2e.conftest import PHONE, opened, sign_in
 from tests.factories import PASSWORD, World
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
-
 
 @pytest.fixture
 def phone(browser, live_server):
-    context = browser.new_context(
-        base_url=live_server, locale=DEFAULT_LOCALE, viewport=PHONE, is_mobile=True, has_touch=True
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    yield context.new_page()
-    context.close()
-
-
-def sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.locator("section.login form button[type=submit]").click()
-    page.wait_for_url(re.compile(r"^(?!.*/login)"))
+    with opened(browser, live_server, phone=True) as page:
+        yield page
 
 
 def box(page, selector: str) -> dict:
@@ -54,7 +38,7 @@ def test_a_trainees_title_has_its_own_line_above_the_buttons_and_the_year(phone)
     buttons = box(phone, ".pagehead .actions")
     years = box(phone, ".pagehead .yearnav")
     assert title["width"] >= PHONE["width"] * 0.8  # the whole row, not a narrow column of two characters
-    assert box(phone, ".pagehead h1")["height"] < 60  # “欢迎您，付晓鑫” on one line
+    assert title["height"] < 60  # “欢迎您，付晓鑫” on one line
     assert buttons["y"] >= title["y"] + title["height"]
     assert years["y"] >= title["y"] + title["height"]
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -91,17 +75,8 @@ def holder_server(db_url):
 
 
 def test_a_holders_certificates_are_labelled_cards_on_a_phone(browser, holder_server):
-    context = browser.new_context(
-        base_url=holder_server, locale=DEFAULT_LOCALE, viewport=PHONE, is_mobile=True, has_touch=True
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        page.goto("/login")
-        page.fill("#username", "trainee")
-        page.fill("#password", PASSWORD)
-        page.locator("section.login form button[type=submit]").click()
-        page.wait_for_url(re.compile(r"^(?!.*/login)"))
+    with opened(browser, holder_server, phone=True) as page:
+        sign_in(page, "trainee", PASSWORD)
         page.goto("/my/certificates")
         cells = page.locator("table.table tbody tr").first.locator("td")
         assert cells.count() == 6
@@ -110,8 +85,6 @@ def test_a_holders_certificates_are_labelled_cards_on_a_phone(browser, holder_se
         assert labels == ['"证书编号："', '"签发日期："', '"有效期至："', '"状态："']
         assert "培训结业证书" in cells.nth(0).inner_text() and "PDF" in cells.nth(5).inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    finally:
-        context.close()
 
 
 def test_the_attendance_sheet_is_a_card_per_person_that_fits_a_phone(phone, live_app):
@@ -135,18 +108,18 @@ def test_the_attendance_sheet_is_a_card_per_person_that_fits_a_phone(phone, live
 
 
 @pytest.mark.parametrize(
-    ("path", "table", "labels"),
+    ("path", "labels"),
     [
-        ("/courses/{course}", "table.stack", ['"地点："', '"方式："', '"计入学时："']),
-        ("/supervision/", "table.stack", ['"督导人员："', '"督导形式："', '"方式："', '"小时数："', '"主题："']),
+        ("/courses/{course}", ['"地点："', '"方式："', '"计入学时："']),
+        ("/supervision/", ['"督导人员："', '"督导形式："', '"方式："', '"小时数："', '"主题："']),
     ],
 )
-def test_a_courses_sessions_and_the_supervision_records_are_cards_on_a_phone(phone, live_app, path, table, labels):
+def test_a_courses_sessions_and_the_supervision_records_are_cards_on_a_phone(phone, live_app, path, labels):
     with live_app.app_context():
         course = db.session.scalar(select(CourseSession.course_id).order_by(CourseSession.id))
     sign_in(phone, "gongshu")
     phone.goto(path.format(course=course))
-    cells = phone.locator(f"{table} tbody tr").first.locator("td")
+    cells = phone.locator("table.stack tbody tr").first.locator("td")
     assert len({round(cells.nth(i).bounding_box()["x"]) for i in range(cells.count())}) == 1
     found = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 1 + len(labels))]
     assert found == labels
@@ -168,16 +141,11 @@ def test_choosing_supervisees_is_explained_for_a_finger_on_a_phone_and_for_ctrl_
 def test_labels_end_in_the_pages_own_colon(browser, live_server):
     """“状态：” with the Chinese full-width colon, “Status: ” in English."""
     for locale, expected in (("zh-CN", '"督导人员："'), ("en-US", '"Supervisor: "')):
-        context = browser.new_context(base_url=live_server, locale=locale, viewport=PHONE, is_mobile=True)
-        context.set_default_timeout(TIMEOUT_MS)
-        try:
-            page = context.new_page()
+        with opened(browser, live_server, locale, phone=True) as page:
             sign_in(page, "gongshu")
             page.goto("/supervision/")
             cell = page.locator("table.stack tbody tr").first.locator("td").nth(1)
             assert cell.evaluate("td => getComputedStyle(td, '::before').content") == expected
-        finally:
-            context.close()
 
 
 def test_the_dashboards_units_show_their_rates_in_a_row_each_on_a_phone(phone):
