@@ -44,7 +44,7 @@ from ..org.models import OrgUnit
 from ..org.queries import in_scope, subtree_ids
 from ..people.models import Person
 from .models import PersonMonth
-from .queries import Period, supervision_by_person, training_hours_by_person
+from .queries import Period, period_hours
 
 SOURCE_LABELS = {"training": _l("training hours"), "supervision": _l("supervision hours")}
 
@@ -134,14 +134,13 @@ def local_period(start: date, end: date) -> Period:
 def counted_hours(person_id: int, period: Period) -> tuple[Decimal | None, Decimal | None]:
     """(training, supervision) hours of a person in ``period`` that count (LMS_CE_COUNTS; None: not counted)."""
     counts = current_app.config["LMS_CE_COUNTS"]
-    training = supervision = None
-    if "training" in counts:
-        row = db.session.execute(training_hours_by_person(period, [person_id])).first()
-        training = _hours(row.training_hours if row else 0)
-    if "supervision" in counts:
-        row = db.session.execute(supervision_by_person(period, [person_id])).first()
-        supervision = _hours(row.supervision_hours if row else 0)
-    return training, supervision
+    if not counts:
+        return None, None
+    training, supervision = period_hours(person_id, period)
+    return (
+        _hours(training) if "training" in counts else None,
+        _hours(supervision) if "supervision" in counts else None,
+    )
 
 
 def ce_account(person: Person, today: date) -> CEAccount | None:

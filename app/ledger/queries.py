@@ -148,13 +148,17 @@ def counted_credit_statuses() -> tuple[str, ...]:
     return ("confirmed",)
 
 
-def supervision_credits(period: Period | None = None) -> Select:
-    """Select (person_id, record_id, hours) of every counted supervision credit in the period."""
-    stmt = (
+def _credits(statuses: tuple[str, ...]) -> Select:
+    return (
         select(SupervisionCredit.person_id, SupervisionCredit.record_id, SupervisionCredit.hours)
         .join(SupervisionRecord, SupervisionRecord.id == SupervisionCredit.record_id)
-        .where(SupervisionCredit.status.in_(counted_credit_statuses()), SupervisionRecord.voided_at.is_(None))
+        .where(SupervisionCredit.status.in_(statuses), SupervisionRecord.voided_at.is_(None))
     )
+
+
+def supervision_credits(period: Period | None = None) -> Select:
+    """Select (person_id, record_id, hours) of every counted supervision credit in the period."""
+    stmt = _credits(counted_credit_statuses())
     if period is not None:
         first, end = period.dates
         stmt = stmt.where(SupervisionRecord.held_on >= first, SupervisionRecord.held_on < end)
@@ -204,6 +208,34 @@ def person_hours(person_id: int, period: Period | None) -> PersonHours:
         supervision_hours=Decimal(sup.supervision_hours if sup else 0),
         supervision_sessions=sup.supervision_sessions if sup else 0,
     )
+
+
+@prepared
+def _period_hours_statement(statuses: tuple[str, ...]):
+    # attended_sessions and _credits, as every other figure counts them, with the person and period bound
+    attended = attended_sessions(Period(bindparam("start"), bindparam("end")))
+    attended = attended.where(Attendance.person_id == bindparam("person_id")).subquery()
+    credits = _credits(statuses).where(
+        SupervisionCredit.person_id == bindparam("person_id"),
+        SupervisionRecord.held_on >= bindparam("first_day"),
+        SupervisionRecord.held_on < bindparam("end_day"),
+    )
+    credits = credits.subquery()
+    return select(
+        select(func.coalesce(func.sum(attended.c.hours), 0)).scalar_subquery(),
+        select(func.coalesce(func.sum(credits.c.hours), 0)).scalar_subquery(),
+    )
+
+
+def period_hours(person_id: int, period: Period) -> tuple[object, object]:
+    """Return one person's (training hours, counted supervision hours) in a period, in one statement.
+
+    The same figures as :func:`training_hours_by_person` and :func:`supervision_by_person` for that
+    person, from a statement built once per process (a trainee's page asks on every visit).
+    """
+    first, end = period.dates
+    params = {"person_id": person_id, "start": period.start, "end": period.end, "first_day": first, "end_day": end}
+    return tuple(db.session.execute(_period_hours_statement(counted_credit_statuses()), params).one())
 
 
 @prepared

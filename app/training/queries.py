@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Select, bindparam, case, exists, func, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..auth.permissions import MANAGE, TEACH, roles_for
 from ..core.i18n import _
@@ -214,6 +214,7 @@ def roster(course: Course) -> list[tuple[Enrolment, Person]]:
             select(Enrolment, Person)
             .join(Person, Person.id == Enrolment.person_id)
             .where(Enrolment.course_id == course.id)
+            .options(joinedload(Person.unit))  # the roster shows each person's unit
             .order_by(
                 Enrolment.status == "withdrawn",
                 Enrolment.status == "waitlisted",
@@ -273,6 +274,7 @@ def session_roster(session: CourseSession) -> list[tuple[Person, Attendance | No
             .join(Enrolment, Enrolment.person_id == Person.id)
             .outerjoin(Attendance, (Attendance.person_id == Person.id) & (Attendance.session_id == session.id))
             .where(Enrolment.course_id == session.course_id, Enrolment.status.in_(SEATED))
+            .options(joinedload(Person.unit))  # the roster shows each person's unit
             .order_by(Person.name, Person.id)
         ).all()
     )
