@@ -9,10 +9,10 @@ TEST_PACKAGES := chromium poppler-utils
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve worker test lint bench dist sysdeps testdeps translations messages clean
+.PHONY: install run serve worker test lint bench dist sysdeps testdeps translations bytecode messages clean
 
-## install: system packages when missing, .venv, the project, compiled translations
-install: sysdeps $(VENV)/.installed translations
+## install: system packages when missing, .venv, the project, compiled translations and bytecode
+install: sysdeps $(VENV)/.installed translations bytecode
 
 # System libraries WeasyPrint needs, and the CJK fonts of the certificates.
 sysdeps:
@@ -38,6 +38,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
 	@touch $@
+
+# The application's bytecode, as installing a wheel writes it: where PYTHONDONTWRITEBYTECODE is set (as on
+# these machines), Python would otherwise compile every module of the app at each start of each process,
+# 0.3 s of every `lms` command. Only changed modules are compiled again; a stale file is never used.
+bytecode: $(VENV)/.installed
+	@$(BIN)/python -m compileall -q app migrations wsgi.py >/dev/null
 
 # Compiled only when a catalogue changed: two test runs at once (CI) never rewrite a .mo the other reads.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))

@@ -6,8 +6,9 @@ cheap commands (``lms --help``, ``lms report --help``: the group is a plugin com
 no application) and one that loads the application and reads the database (``lms db current``):
 interleaved, so a busy moment of the machine touches them all alike. Printed: the median wall and
 processor time of each, and their ratio to the floor. The app runs in the embedded mode with a
-scratch instance folder; bytecode is cached or not as the environment says
-(PYTHONDONTWRITEBYTECODE: the difference is a few per cent).
+scratch instance folder. The app's bytecode is what ``make install`` compiled (``make bench`` runs it
+first): without it, where PYTHONDONTWRITEBYTECODE is set, every start compiles the app's modules again
+(``lms db current`` 1.47 s instead of 1.08 s on the machine of 2026-12-02).
 """
 
 from __future__ import annotations
