@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import Select, exists, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select, exists, false, select, union
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from ..auth.models import RoleAssignment, User
@@ -13,7 +14,7 @@ from ..auth.permissions import MANAGE, SUPERVISE, roles_for
 from ..core.crypto import decrypt_text
 from ..extensions import db
 from ..org.models import OrgUnit
-from ..org.queries import in_scope, subtree_ids, unit_in_scope
+from ..org.queries import in_scope, scope_roots, subtree_ids, unit_in_scope
 from ..people.models import Person
 from .models import SupervisionCredit, SupervisionRecord
 
@@ -47,6 +48,27 @@ def _credit_exists(condition):
     )
 
 
+def _visible_record_ids(viewer):
+    """The ids of the records of the viewer's units, of those crediting someone there, and of their own.
+
+    A union of three index lookups: the same set as OR-ing them in one WHERE, which made the database test
+    every record of the province against the viewer's units (210 ms at 20,000 people, growing with the city).
+    """
+    parts = []
+    if scope_roots(viewer, MANAGERS):
+        parts.append(select(SupervisionRecord.id).where(in_scope(viewer, SupervisionRecord.unit_id, MANAGERS)))
+        parts.append(
+            select(SupervisionCredit.record_id)
+            .join(Person, Person.id == SupervisionCredit.person_id)
+            .where(in_scope(viewer, Person.unit_id, MANAGERS))
+        )
+    if getattr(viewer, "person_id", None):
+        parts.append(select(SupervisionRecord.id).where(SupervisionRecord.supervisor_id == viewer.person_id))
+    if not parts:
+        return select(SupervisionRecord.id).where(false())
+    return union(*parts) if len(parts) > 1 else parts[0]
+
+
 def records_for(
     viewer,
     *,
@@ -59,13 +81,9 @@ def records_for(
     supervisee_id: int | None = None,
 ) -> Select:
     """Select the records the viewer may see: their own, or those touching their units."""
-    touching = _credit_exists(in_scope(viewer, Person.unit_id, MANAGERS))
-    own = (
-        SupervisionRecord.supervisor_id == getattr(viewer, "person_id", None)
-        if getattr(viewer, "person_id", None)
-        else False
-    )
-    stmt = select(SupervisionRecord).where(in_scope(viewer, SupervisionRecord.unit_id, MANAGERS) | touching | own)
+    stmt = select(SupervisionRecord)
+    if scope_roots(viewer, MANAGERS) is not None:  # None: every unit (the province's administrator)
+        stmt = stmt.where(SupervisionRecord.id.in_(_visible_record_ids(viewer)))
     if year:
         stmt = stmt.where(
             SupervisionRecord.held_on >= date(year, 1, 1), SupervisionRecord.held_on <= date(year, 12, 31)
@@ -118,11 +136,18 @@ def record_list(viewer, *, limit: int | None = None, **filters) -> list[Supervis
     return list(db.session.scalars(stmt.limit(limit)))
 
 
-def supervisors_of(records: Iterable[SupervisionRecord]) -> list[Person]:
-    """Return the supervisors of ``records``, by name."""
-    ids = {r.supervisor_id for r in records}
-    if not ids:
-        return []
+def record_page(viewer, *, page: int, per_page: int, **filters) -> Pagination:
+    """Return one page of :func:`record_list` (past the end, empty) with the number of records in all."""
+    stmt = records_for(viewer, **filters).options(
+        joinedload(SupervisionRecord.supervisor),
+        selectinload(SupervisionRecord.credits).joinedload(SupervisionCredit.person),
+    )
+    return db.paginate(stmt, page=page, per_page=per_page, max_per_page=100, error_out=False)
+
+
+def supervisors_seen(viewer) -> list[Person]:
+    """Return the supervisors of every record ``viewer`` may see (the list's filter), by name."""
+    ids = records_for(viewer).with_only_columns(SupervisionRecord.supervisor_id).order_by(None)
     return list(db.session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.name, Person.id)))
 
 

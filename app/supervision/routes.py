@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from ..auth.current import current_user, login_required, permission_required
@@ -13,7 +13,7 @@ from ..core.exports import download
 from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
-from ..core.routing import id_arg, year_arg
+from ..core.routing import id_arg, page_arg, year_arg
 from ..core.uow import attempt
 from ..org.queries import scope_roots, unit_for
 from . import queries, services
@@ -24,7 +24,6 @@ from .models import CREDIT_STATUSES, FORMATS, MODES
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 SUPERVISORS = roles_for(SUPERVISE)
-LIST_LIMIT = 500
 # The SupervisionForm fields handed to services.record_supervision (the people go on their own).
 RECORD_FIELDS = ("format", "mode", "kind", "held_on", "hours", "topic", "functions", "advice", "follow_up", "notes")
 
@@ -59,12 +58,17 @@ def _filters():
 @permission_required(SUPERVISE)
 def index():
     filters = _filters()
-    records = queries.record_list(current_user, limit=LIST_LIMIT, **filters)
+    page = queries.record_page(
+        current_user,
+        page=request.args.get("page", 1, type=page_arg) or 1,
+        per_page=current_app.config["LMS_PER_PAGE"],
+        **filters,
+    )
     return render_template(
         "lms/supervision/index.html",
-        records=records,
+        page=page,
         filters=filters,
-        supervisors=queries.supervisors_of(records),
+        supervisors=queries.supervisors_seen(current_user),
         args=request.args,
         first_year=FIRST_YEAR,
         last_year=LAST_YEAR,

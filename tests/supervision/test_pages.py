@@ -329,6 +329,25 @@ def test_list_filters_return_exactly_the_matching_records(site, listed, query, e
     assert len(rows) == 1 + len(expected)
 
 
+def test_the_list_comes_in_pages_with_the_whole_count_and_every_supervisor_to_filter_by(site, listed):
+    """Two records a page: newest first, the count of them all, and the filter offers supervisors on other pages."""
+    site.app.config["LMS_PER_PAGE"] = 2
+    c = site.client("coord")
+    first = c.get("/supervision/?mode=")
+    assert first.status_code == 200
+    assert shown(first.text) == set("DC") and "4 records" in first.text and "Page 1 of 2" in first.text
+    # both supervisors, though only sup2's records are on this page
+    assert options(first.text, "supervisor") == ["All", "督导乙", "督导甲"]
+    href = unescape(re.search(r'<nav class="pager"[^>]*>.*?<a href="([^"]+)">Next', first.text, re.S).group(1))
+    assert "page=2" in href and "mode=" in href  # the next page keeps the filters
+    second = c.get(href)
+    assert shown(second.text) == set("BA") and "Page 2 of 2" in second.text
+    assert shown(c.get("/supervision/?page=3").text) == set()  # past the end: an empty page, not an error
+    assert shown(c.get("/supervision/?page=0").text) == set("DC")  # not a page number: the first page
+    filtered = c.get(f"/supervision/?supervisor={site.ids.sup_person}")
+    assert shown(filtered.text) == set("BA") and "2 records" in filtered.text and "Page" not in filtered.text
+
+
 def test_unit_filter_outside_scope_is_404(site, listed):
     c = site.client("coord")
     assert c.get(f"/supervision/?unit={site.ids.other}").status_code == 404
