@@ -1,5 +1,5 @@
 """Pages on a phone (390 px): a page's title has its own line; the attendance sheet, one's certificates, the
-credential types, a course's sessions and the supervision records become one card per row with each value
+credential types, the programs, a course's sessions and the supervision records become one card per row with each value
 labelled in the page's language; the dashboard keeps a unit to a row; the supervision form's hint is for a
 finger. Each page fits the screen."""
 
@@ -112,9 +112,10 @@ def test_the_attendance_sheet_is_a_card_per_person_that_fits_a_phone(phone, live
     [
         ("/courses/{course}", ['"地点："', '"方式："', '"计入学时："']),
         ("/supervision/", ['"督导人员："', '"督导形式："', '"方式："', '"小时数："', '"主题："']),
+        ("/programs/", ['"类型："', '"层级："', '"主办单位："', '"年度："', '"课程："']),
     ],
 )
-def test_a_courses_sessions_and_the_supervision_records_are_cards_on_a_phone(phone, live_app, path, labels):
+def test_programs_a_courses_sessions_and_the_supervision_records_are_cards_on_a_phone(phone, live_app, path, labels):
     with live_app.app_context():
         course = db.session.scalar(select(CourseSession.course_id).order_by(CourseSession.id))
     sign_in(phone, "gongshu")
@@ -159,3 +160,22 @@ def test_the_dashboards_units_show_their_rates_in_a_row_each_on_a_phone(phone):
     first = table.locator("tbody tr").first.locator("td").first
     assert first.bounding_box()["height"] < 40 and first.inner_text().endswith("街道")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_courses_attendance_grid_scrolls_sideways_on_a_phone_with_the_names_in_view(phone, live_app):
+    """The grid is a matrix: a row per person one line high (it squeezed each name into a column of single
+    characters, 138 px a row), scrolling inside its own box while each person's name stays in view."""
+    with live_app.app_context():
+        course = db.session.scalar(select(CourseSession.course_id).order_by(CourseSession.id))
+    sign_in(phone, "gongshu")
+    phone.goto(f"/courses/{course}")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    grid = phone.locator(".scroll-x:has(table.grid)")
+    assert grid.evaluate("box => box.scrollWidth > box.clientWidth")  # the box scrolls, not the page
+    name = phone.locator("table.grid tbody tr").first.locator("td").first
+    assert name.bounding_box()["height"] < 50  # one line: “丁俊志” written across, not down
+    left = name.bounding_box()["x"]
+    grid.evaluate("box => box.scrollLeft = box.scrollWidth")
+    assert abs(name.bounding_box()["x"] - left) < 1  # still in view at the far right of the grid
+    last = phone.locator("table.grid tbody tr").first.locator("td").last
+    assert last.bounding_box()["x"] + last.bounding_box()["width"] <= PHONE["width"]
