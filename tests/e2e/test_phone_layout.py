@@ -1,7 +1,8 @@
 """Pages on a phone (390 px): a page's title has its own line; the attendance sheet, one's certificates, the
-credential types, the programs, a course's sessions and the supervision records become one card per row with each value
-labelled in the page's language; the dashboard keeps a unit to a row; the supervision form's hint is for a
-finger. Each page fits the screen."""
+credential types, the programs and their courses, a course's sessions, the supervision records and the
+continuing-education list become one card per row with each value labelled in the page's language; the
+dashboard keeps a unit to a row; a course's attendance grid scrolls in its box with the names in view; the
+supervision form's hint is for a finger. Each page fits the screen."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from shegong_academy.credentials.services import issue_certificate
 from shegong_academy.extensions import db
-from shegong_academy.training.models import CourseSession
+from shegong_academy.training.models import CourseSession, Program
 from tests.conftest import make_app, serving
 from tests.credentials.helpers import attend, completion_type
 from tests.e2e.conftest import PHONE, opened, sign_in
@@ -179,3 +180,27 @@ def test_a_courses_attendance_grid_scrolls_sideways_on_a_phone_with_the_names_in
     assert abs(name.bounding_box()["x"] - left) < 1  # still in view at the far right of the grid
     last = phone.locator("table.grid tbody tr").first.locator("td").last
     assert last.bounding_box()["x"] + last.bounding_box()["width"] <= PHONE["width"]
+
+
+def test_a_programs_courses_are_cards_headed_by_the_title_on_a_phone(phone, live_app):
+    """At a desk a course's code comes first; on a phone its card is headed by its title, the code labelled under it."""
+    with live_app.app_context():
+        program = db.session.scalar(select(Program.id).order_by(Program.id))
+    sign_in(phone, "gongshu")
+    phone.goto(f"/programs/{program}")
+    cells = phone.locator("table.stack tbody tr").first.locator("td")
+    title, code = box(phone, "table.stack tbody tr td.lead"), cells.nth(0).bounding_box()
+    assert title["y"] < code["y"] and title["height"] < 30  # above the code, on one line
+    labels = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in (0, 2, 3, 4, 5, 6)]
+    assert labels == ['"编码："', '"学时："', '"课次："', '"已报名："', '"候补中："', '"名额："']
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_continuing_education_list_is_a_card_per_person_on_a_phone(phone):
+    sign_in(phone, "gongshu")
+    phone.goto("/coverage/ce")
+    cells = phone.locator("table.ce-risk tbody tr").first.locator("td")
+    assert len({round(cells.nth(i).bounding_box()["x"]) for i in range(cells.count())}) == 1
+    labels = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 7)]
+    assert labels == ['"所属单位："', '"职业水平等级："', '"周期届满："', '"小时数："', '"最低学时："', '"尚缺："']
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
