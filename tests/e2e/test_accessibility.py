@@ -105,6 +105,11 @@ def test_the_person_picker_works_from_the_keyboard(browser, live_server):
     try:
         page.goto("/users/new")
         search = page.locator("#person_id-q")
+        # Nothing of the empty list shows before typing (it showed as a stray line), and the box looks like its
+        # neighbours (a search input had the browser's bare style).
+        assert not page.locator("#person_id-list").is_visible()
+        style = "e => [getComputedStyle(e).paddingLeft, getComputedStyle(e).borderTopColor]"
+        assert search.evaluate(style) == page.locator("#username").evaluate(style)
         search.type("付晓")
         page.wait_for_selector("#person_id-list li")
         options = page.locator("#person_id-list li")
@@ -119,5 +124,6 @@ def test_the_person_picker_works_from_the_keyboard(browser, live_server):
         assert "付晓" in page.locator("#person_id-chosen").inner_text()
         assert "*" in page.locator("#person_id-chosen").inner_text()  # the ID number, masked
         assert search.get_attribute("aria-expanded") == "false"
+        assert not page.locator("#person_id-list").is_visible()
     finally:
         context.close()
