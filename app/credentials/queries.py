@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from ..core.db import utcnow
 from ..extensions import db
-from ..ledger.queries import Period, completions, supervision_by_person, training_hours_by_person
+from ..ledger.queries import Period, completions, year_hours_by_person
 from ..org.queries import in_scope
 from ..people.models import Person
 from ..training.models import (
@@ -137,21 +137,17 @@ def eligibility_rows(
     filters = _candidate_filters(credential, viewer, people_ids, any_category)
     ids = select(Person.id).where(*filters).correlate(None)
     period = credential_period(credential)
-    training = training_hours_by_person(period, ids).subquery()
-    supervision = supervision_by_person(period, ids).subquery()
+    # The period is a calendar year or all time: the hours come from the monthly rollups.
+    hours = year_hours_by_person(credential.period_year, ids).subquery()
     # Rounded to the tenth the columns hold: SQLite sums REALs (29 x 0.1 is not 2.9 there).
-    training_hours = func.round(func.coalesce(training.c.training_hours, 0), 1, type_=HOURS)
-    supervision_hours = func.round(func.coalesce(supervision.c.supervision_hours, 0), 1, type_=HOURS)
+    training_hours = func.round(func.coalesce(hours.c.training_hours, 0), 1, type_=HOURS)
+    supervision_hours = func.round(func.coalesce(hours.c.supervision_hours, 0), 1, type_=HOURS)
     conditions = []
     if credential.min_training_hours is not None:
         conditions.append(training_hours >= credential.min_training_hours)
     if credential.min_supervision_hours is not None:
         conditions.append(supervision_hours >= credential.min_supervision_hours)
-    stmt = (
-        select(Person)
-        .outerjoin(training, training.c.person_id == Person.id)
-        .outerjoin(supervision, supervision.c.person_id == Person.id)
-    )
+    stmt = select(Person).outerjoin(hours, hours.c.person_id == Person.id)
     required = sorted(set(credential.required_program_ids or []))
     if required:
         # Only someone who attended a session of a required program can have completed one of its courses:

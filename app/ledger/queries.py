@@ -178,6 +178,28 @@ def supervision_by_person(period: Period | None, person_ids: Select | list[int] 
     return stmt
 
 
+def year_hours_by_person(year: int | None, person_ids: Select) -> Select:
+    """Select (person_id, training_hours, supervision_hours) per person for a calendar year (None: all time).
+
+    The figures of :func:`training_hours_by_person` and :func:`supervision_by_person` over ``Period.year(year)``
+    (counted supervision as configured), read from the monthly rollups: a dozen rows a person instead of
+    every session they attended (the rollups are kept equal to those on every write; months are local).
+    """
+    supervision_hours, _sessions = counted_supervision()
+    stmt = (
+        select(
+            PersonMonth.person_id,
+            func.sum(PersonMonth.training_hours).label("training_hours"),
+            func.sum(supervision_hours).label("supervision_hours"),
+        )
+        .where(PersonMonth.person_id.in_(person_ids))
+        .group_by(PersonMonth.person_id)
+    )
+    if year is not None:
+        stmt = stmt.where(PersonMonth.month.between(year * 100 + 1, year * 100 + 12))
+    return stmt
+
+
 @dataclass
 class PersonHours:
     training_hours: Decimal
