@@ -13,6 +13,9 @@ hits all of them alike):
   its cost should not follow the city's;
 - the district's dashboard page (``GET /coverage/`` as its coordinator);
 - a trainee's ``/my/``, in process;
+- with no target, two pages of the district's coordinator that read per-person figures: a credential's
+  candidates (the generated transition certificate; its eligibility reads the monthly rollups) and the
+  supervision records (a page of them, counted);
 
 with the SQL statements each issues. Then the targets of issue 16 against the
 figures. ``BENCH_FULL=1`` adds 100,000 people (minutes per database);
@@ -32,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import create_engine, event, select, text  # noqa: E402
 
 from shegong_academy import create_app  # noqa: E402
 from shegong_academy.extensions import db  # noqa: E402
@@ -94,12 +97,14 @@ def measure(url: str) -> dict[str, tuple[float, int]]:
     ``g``, and with it the signed-in user, between the two clients).
     """
     from shegong_academy.coverage.queries import unit_report
+    from shegong_academy.credentials.models import CredentialType
     from shegong_academy.org.models import OrgUnit
     from shegong_academy.org.queries import unit_by_code
 
     app = app_for(url)
     with app.app_context():
         province_id, district_id = unit_by_code("990000").id, unit_by_code("990101").id
+        credential_id = db.session.scalar(select(CredentialType.id).where(CredentialType.name == "bench-transition"))
         engine = db.engine
         db.session.remove()
 
@@ -135,6 +140,9 @@ def measure(url: str) -> dict[str, tuple[float, int]]:
         "district report": report(district_id),
         "district dashboard": page(coordinator, f"/coverage/?unit={district_id}&year=2024"),
         "trainee /my/": page(trainee, "/my/?year=2024"),
+        # no targets: a district's pages that read per-person figures (eligibility, the records touching it)
+        "district credential": page(coordinator, f"/credentials/{credential_id}"),
+        "district supervision": page(coordinator, "/supervision/"),
     }
     counter = Counter(engine)
     times: dict[str, list[float]] = {name: [] for name in measures}

@@ -19,6 +19,7 @@ from ..auth.services import create_user
 from ..core.bulk import indexes_deferred, load
 from ..core.db import SKIP_REFERENCE_CHECKS, UTCDateTime, utcnow
 from ..coverage.services import create_cohort
+from ..credentials.models import CredentialType
 from ..extensions import db
 from ..ledger.models import PersonMonth
 from ..ledger.rollups import refresh_all
@@ -381,6 +382,27 @@ def _add_bench_users(province, district, trainee_id: int) -> None:
     create_user(username="bench-trainee", password=BENCH_PASSWORD, role="trainee", unit=trainee.unit, person=trainee)
 
 
+def _add_bench_credential(district) -> None:
+    """A transition certificate of the first district, counting the year's hours (its page is benchmarked)."""
+    db.session.add(
+        CredentialType(
+            name="bench-transition",
+            title="项目社工转岗证书",
+            title_en="Project social worker transition certificate",
+            language="zh_CN",
+            design="transition-zh",
+            issuer_unit=district,
+            issuer_name=f"{district.name}民政局",
+            issuer_code="BNCH",
+            min_training_hours=Decimal("12"),
+            min_supervision_hours=Decimal("1.5"),
+            period_year=YEAR,
+            transition_from="community_worker",
+            transition_to="project_social_worker",
+        )
+    )
+
+
 def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
     """Add the synthetic city of about ``people`` people (flushes; the caller commits)."""
     if people < 100 or people > 200000:
@@ -434,6 +456,7 @@ def generate_city(people: int, seed: int = 1, progress=None) -> dict[str, int]:
     _add_cohorts(districts)
     analyze()
     _add_bench_users(province, districts[0], by_district[districts[0].id][0])
+    _add_bench_credential(districts[0])
     db.session.flush()
     return {
         "districts": len(districts),
