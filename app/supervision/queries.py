@@ -160,18 +160,18 @@ def credit_of(person_id: int | None, credit_id: int) -> SupervisionCredit | None
     )
 
 
-def supervisee_options(viewer, limit: int = 3000) -> list[Person]:
-    """Return the people the viewer may record supervision for (active, in scope), by unit then name."""
-    return list(
-        db.session.scalars(
-            select(Person)
-            .join(OrgUnit, OrgUnit.id == Person.unit_id)
-            .options(contains_eager(Person.unit))  # the join already reads the unit: no query per unit
-            .where(in_scope(viewer, Person.unit_id, SUPERVISORS), Person.active.is_(True))
-            .order_by(OrgUnit.path, Person.name, Person.id)
-            .limit(limit)
-        )
+def supervisee_options(viewer, limit: int = 3000, unit: OrgUnit | None = None) -> list[Person]:
+    """Return the people the viewer may record supervision for (active, in scope; of ``unit``'s subtree if
+    given), by unit then name, at most ``limit``."""
+    stmt = (
+        select(Person)
+        .join(OrgUnit, OrgUnit.id == Person.unit_id)
+        .options(contains_eager(Person.unit))  # the join already reads the unit: no query per unit
+        .where(in_scope(viewer, Person.unit_id, SUPERVISORS), Person.active.is_(True))
     )
+    if unit is not None:
+        stmt = stmt.where(Person.unit_id.in_(subtree_ids(unit)))
+    return list(db.session.scalars(stmt.order_by(OrgUnit.path, Person.name, Person.id).limit(limit)))
 
 
 def _holds_supervisor_role(person_id_column):

@@ -15,7 +15,7 @@ from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, page_arg, year_arg
 from ..core.uow import attempt
-from ..org.queries import scope_roots, unit_for
+from ..org.queries import scope_roots, unit_for, visible_units
 from . import queries, services
 from .exports import file_names, records_table
 from .forms import CorrectionForm, DisputeForm, SupervisionForm, VoidForm
@@ -24,6 +24,8 @@ from .models import CREDIT_STATUSES, FORMATS, MODES
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 SUPERVISORS = roles_for(SUPERVISE)
+SUPERVISEES_LISTED = 3000  # people offered by the form at once; more: choose a unit first
+UNIT_KINDS = ("province", "city", "district", "street", "centre", "station", "community")
 # The SupervisionForm fields handed to services.record_supervision (the people go on their own).
 RECORD_FIELDS = ("format", "mode", "kind", "held_on", "hours", "topic", "functions", "advice", "follow_up", "notes")
 
@@ -91,8 +93,14 @@ def export(fmt: str):
 @permission_required(SUPERVISE)
 def new():
     form = SupervisionForm()
+    # A large district lists a unit of it at a time (the unit stays in the address the form posts to).
+    unit = None
+    if request.args.get("unit", type=id_arg):
+        unit = found(unit_for(current_user, request.args.get("unit", type=id_arg), SUPERVISORS))
+    options = queries.supervisee_options(current_user, limit=SUPERVISEES_LISTED + 1, unit=unit)
+    truncated = len(options) > SUPERVISEES_LISTED
     # The form offers only whom the viewer may name, so a posted id is one of these (the form refuses others).
-    supervisees = {p.id: p for p in queries.supervisee_options(current_user)}
+    supervisees = {p.id: p for p in options[:SUPERVISEES_LISTED]}
     supervisors = {p.id: p for p in services.supervisor_candidates(current_user)}
     form.supervisee_ids.choices = [SelectChoice(p.id, f"{p.name}（{p.unit.name}）") for p in supervisees.values()]
     form.supervisor_id.choices = [SelectChoice(p.id, p.name) for p in supervisors.values()]
@@ -122,7 +130,15 @@ def new():
             if hasattr(form, field):
                 getattr(form, field).errors.append(str(message))
         flash(str(outcome.error.message), "error")
-    return render_template("lms/supervision/new.html", form=form, warnings=[])
+    return render_template(
+        "lms/supervision/new.html",
+        form=form,
+        warnings=[],
+        unit=unit,
+        units=visible_units(current_user, SUPERVISORS, kinds=UNIT_KINDS),
+        truncated=truncated,
+        listed=SUPERVISEES_LISTED,
+    )
 
 
 @bp.get("/<id:record_id>")

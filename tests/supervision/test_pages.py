@@ -112,6 +112,31 @@ def test_supervisor_records_through_the_form(site):
     assert "表单小组督导" in page.text and NOTES in page.text  # the author reads their notes
 
 
+def test_a_large_district_lists_a_unit_at_a_time_and_the_form_still_reaches_everyone(site, monkeypatch):
+    """Past the form's limit the list was cut silently: whoever came later by unit and name could not be chosen."""
+    monkeypatch.setattr("shegong_academy.supervision.routes.SUPERVISEES_LISTED", 3)
+    c = site.client("sup1")
+    everyone = c.get("/supervision/new")
+    assert len(options(everyone.text, "supervisee_ids")) == 3
+    assert "Only the first 3 people are listed: choose a unit above to list the others." in everyone.text
+    assert "和睦社区" in options(everyone.text, "unit")[3]  # the units, the community indented under its street
+    community = c.get(f"/supervision/new?unit={site.ids.community}")
+    assert [o.split("（")[0] for o in options(community.text, "supervisee_ids")] == ["李四", "钱七"]
+    assert "Only the first" not in community.text
+    # The form posts to the address it was shown at, unit included, and records for the people listed there.
+    r = c.post(f"/supervision/new?unit={site.ids.community}", data=form_data(site.ids))
+    assert r.status_code == 302
+    with site.app.app_context():
+        rec = db.session.scalars(select(SupervisionRecord)).one()
+        assert sorted(c.person_id for c in rec.credits) == sorted([site.ids.person, site.ids.trainee_person])
+    # someone of another unit than the one listed is refused like anyone not offered, and nothing is written
+    before = site.counts()
+    refused = c.post(f"/supervision/new?unit={site.ids.street2}", data=form_data(site.ids))
+    assert refused.status_code == 200 and field_error(refused.text, "supervisee_ids") and site.counts() == before
+    assert c.get(f"/supervision/new?unit={site.ids.other}").status_code == 404
+    assert c.get("/supervision/new?unit=999999").status_code == 404
+
+
 def test_the_form_takes_the_smallest_duration_it_states(site):
     """0.1 h is the stated minimum; bounded by the float 0.1, Decimal("0.1") counted as smaller."""
     r = site.client("sup1").post("/supervision/new", data=form_data(site.ids, hours="0.1"))
