@@ -20,6 +20,7 @@ from shegong_academy.auth.models import ApiToken, LoginSession, RoleAssignment, 
 from shegong_academy.auth.services import authenticate, create_api_token
 from shegong_academy.core.domain import Conflict, Forbidden, Invalid, NotFound
 from shegong_academy.extensions import db
+from shegong_academy.org.models import OrgUnit
 from tests.factories import World, id_number, login, person, user
 
 NEW_PASSWORD = "银杏树下的长椅-2026"
@@ -377,3 +378,34 @@ def test_no_path_to_escalate_through_the_api(app, site):
         "streetcoord",
         "trainee",
     }
+
+
+def test_the_account_list_comes_in_pages_not_cut_short(app, site):
+    """A province has an account for every trainee: the list showed the first 500 and no more."""
+    with app.app_context():
+        street = db.session.get(OrgUnit, site["street"])
+        for i in range(5):
+            user(f"zz-trainee-{i}", "trainee", street, person=person(street, f"学员{i}"))
+        db.session.commit()
+    app.config["LMS_PER_PAGE"] = 4
+    c = client_for(app, "admin")
+
+    def listed(text: str) -> list[str]:
+        return re.findall(r'href="/users/\d+">([^<]+)</a>', text)
+
+    seen, url = [], "/users/"
+    for _ in range(10):
+        r = c.get(url)
+        assert r.status_code == 200
+        seen += listed(r.text)
+        more = re.search(r'<a href="([^"]+)">Next', r.text)
+        if not more:
+            break
+        url = unescape(more.group(1))
+    with app.app_context():
+        everyone = sorted(db.session.scalars(select(User.username)))
+    assert seen == everyone and len(everyone) > 8  # every account once, by username, over several pages
+    assert listed(c.get("/users/?q=zz-trainee&page=2").text) == ["zz-trainee-4"]  # a search is paged too
+    # a coordinator's pages hold only the accounts they manage
+    coordinator = listed(client_for(app, "coord").get("/users/?q=zz-trainee").text)
+    assert coordinator == ["zz-trainee-0", "zz-trainee-1", "zz-trainee-2", "zz-trainee-3"]

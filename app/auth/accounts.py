@@ -22,6 +22,7 @@ import hashlib
 import secrets
 
 from flask import current_app
+from flask_sqlalchemy.pagination import Pagination
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -97,6 +98,15 @@ def users_query(actor, q: str | None = None) -> Select:
 
 def managed_users(actor, q: str | None = None, limit: int = 500) -> list[User]:
     return [u for u in db.session.scalars(users_query(actor, q).limit(limit)) if manages(actor, u)]
+
+
+def managed_users_page(actor, q: str | None, *, page: int, per_page: int) -> tuple[Pagination, list[User]]:
+    """One page of the accounts ``actor`` manages, by username: the page, and its accounts ``actor`` manages.
+
+    A province has an account for every trainee: the list is paged, not cut (it showed the first 500).
+    """
+    found = db.paginate(users_query(actor, q), page=page, per_page=per_page, max_per_page=100, error_out=False)
+    return found, [u for u in found.items if manages(actor, u)]
 
 
 def user_for(actor, user_id: int) -> User | None:

@@ -12,6 +12,7 @@ from wtforms import SelectChoice
 from ..core.access import found
 from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
+from ..core.routing import page_arg
 from ..core.uow import attempt
 from ..core.urls import public_url
 from ..org.queries import unit_for, visible_units
@@ -51,7 +52,13 @@ def _link_page(user, token: str):
 @permission_required(MANAGE)
 def index():
     q = (request.args.get("q") or "").strip()[:64]
-    return render_template("lms/users/index.html", users=accounts.managed_users(current_user, q), q=q)
+    page, users = accounts.managed_users_page(
+        current_user,
+        q,
+        page=request.args.get("page", 1, type=page_arg) or 1,
+        per_page=current_app.config["LMS_PER_PAGE"],
+    )
+    return render_template("lms/users/index.html", page=page, users=users, q=q)
 
 
 @bp.route("/new", methods=["GET", "POST"])
