@@ -45,14 +45,20 @@ def db_is_sqlite(app) -> bool:
         return db.engine.dialect.name == "sqlite"
 
 
-def test_my_page_costs_the_same_statements_for_one_course_or_six(app):
+def registered_trainee(app):
+    """The world's trainee, qualified and registered (their page shows the continuing-education account too),
+    signed in: their client."""
     with app.app_context():
         w = World()
-        # A qualified, registered trainee: the page shows the continuing-education account too.
         w.trainee_person.level, w.trainee_person.certified_on = "assistant", date(2021, 3, 1)
         db.session.commit()
     client = app.test_client()
     assert login(client, "trainee").status_code == 302
+    return client
+
+
+def test_my_page_costs_the_same_statements_for_one_course_or_six(app):
+    client = registered_trainee(app)
     add_courses(app, 1, 0)
     client.get("/my/")  # warm: the first use of a connection may run set-up statements
     one = count_statements(app, lambda: client.get("/my/"))
@@ -72,12 +78,7 @@ def test_my_page_builds_no_statement_twice(app, monkeypatch):
     SQLAlchemy keeps the cache key of a statement object it has seen; a statement built anew on each visit
     has its key computed again, which is the Python cost the prepared statements avoid.
     """
-    with app.app_context():
-        w = World()
-        w.trainee_person.level, w.trainee_person.certified_on = "assistant", date(2021, 3, 1)
-        db.session.commit()
-    client = app.test_client()
-    assert login(client, "trainee").status_code == 302
+    client = registered_trainee(app)
     add_courses(app, 2, 0)
     assert "/my/courses/" in client.get("/my/").get_data(as_text=True)
     assert client.get("/my/").status_code == 200
