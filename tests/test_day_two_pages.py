@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -196,3 +197,43 @@ def test_the_audit_log_filters_keeps_to_the_readers_units_and_exports(app, site)
     }
     assert len(rows) == 4  # three enrolments
     assert client_for(app, "trainee").get("/audit/").status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_audit_values_read_as_words_not_python_on_every_page_that_shows_them(app, site, lang):
+    """An empty field is "—", a switch yes or no, a list its items: never None, True or ['a', 'b'].
+    A deletion (only a "before") is shown on the person's page too."""
+    with app.app_context():
+        from shegong_academy.audit.services import record_audit
+        from shegong_academy.people.models import Person
+
+        someone = db.session.scalars(select(Person).where(Person.name == "李四")).one()
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        record_audit(
+            actor=admin,
+            action="person.update",
+            entity_type="person",
+            entity_id=someone.id,
+            before={"phone": None, "active": True, "titles": []},
+            after={"phone": "13900000002", "active": False, "titles": ["督导", "社工师"]},
+        )
+        record_audit(
+            actor=admin, action="person.forget", entity_type="person", entity_id=someone.id, before={"note": "旧"}
+        )
+        db.session.commit()
+        person_id = someone.id
+    yes, no = ("是", "否") if lang == "zh-CN" else ("Yes", "No")
+    c = client_for(app, "admin", lang=lang)
+    # the log's table, and the person's history (the person page's own fields hold words such as "None" in English)
+    for page, part in (
+        (f"/audit/?object=person&id={person_id}", "<table.*?</table>"),
+        (f"/people/{person_id}", '<ol class="history">.*?</ol>'),
+    ):
+        html = re.search(part, c.get(page).get_data(as_text=True), re.S).group(0)
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+        assert "phone: — → 13900000002" in text, page
+        assert f"active: {yes} → {no}" in text, page
+        assert "titles: — → 督导、社工师" in text, page
+        assert "note: 旧" in text, page
+        for python in ("None", "True", "False", "['"):
+            assert python not in text, (page, text[max(0, text.find(python) - 200) : text.find(python) + 40])
