@@ -127,22 +127,22 @@ def records_with_credits(viewer, **filters) -> Select:
     return records_for(viewer, **filters).options(selectinload(SupervisionRecord.credits))
 
 
-def record_list(viewer, *, limit: int | None = None, **filters) -> list[SupervisionRecord]:
-    """Return the records the viewer may see, with their supervisor and credited people loaded (no query per row)."""
-    stmt = records_for(viewer, **filters).options(
+def _listed(viewer, **filters) -> Select:
+    """:func:`records_for` with each record's supervisor and credited people loaded (no query per row)."""
+    return records_for(viewer, **filters).options(
         joinedload(SupervisionRecord.supervisor),
         selectinload(SupervisionRecord.credits).joinedload(SupervisionCredit.person),
     )
-    return list(db.session.scalars(stmt.limit(limit)))
+
+
+def record_list(viewer, *, limit: int | None = None, **filters) -> list[SupervisionRecord]:
+    """Return the records the viewer may see, their supervisor and credited people loaded."""
+    return list(db.session.scalars(_listed(viewer, **filters).limit(limit)))
 
 
 def record_page(viewer, *, page: int, per_page: int, **filters) -> Pagination:
     """Return one page of :func:`record_list` (past the end, empty) with the number of records in all."""
-    stmt = records_for(viewer, **filters).options(
-        joinedload(SupervisionRecord.supervisor),
-        selectinload(SupervisionRecord.credits).joinedload(SupervisionCredit.person),
-    )
-    return db.paginate(stmt, page=page, per_page=per_page, max_per_page=100, error_out=False)
+    return db.paginate(_listed(viewer, **filters), page=page, per_page=per_page, max_per_page=100, error_out=False)
 
 
 def supervisors_seen(viewer) -> list[Person]:

@@ -22,25 +22,13 @@ from shegong_academy.ledger.queries import Period, person_hours
 from shegong_academy.supervision.models import SupervisionCredit
 from shegong_academy.supervision.services import respond_to_credit, void_record
 from shegong_academy.training.changes import cancel_session
-from tests.credentials.helpers import attend
+from tests.credentials.helpers import attend, completion_type
 from tests.supervision import record, sup_world
 
 
 def hours_type(w, year: int | None) -> CredentialType:
-    cred = CredentialType(
-        name=f"hours-{year}",
-        title="学时证书",
-        design="completion-zh",
-        issuer_unit=w.district,
-        issuer_name="杭州市拱墅区民政局",
-        issuer_code="GSXS",
-        min_training_hours=Decimal("6"),
-        min_supervision_hours=Decimal("2"),
-        period_year=year,
-    )
-    db.session.add(cred)
-    db.session.flush()
-    return cred
+    """Three training hours and two of supervision, in ``year`` (None: all time)."""
+    return completion_type(w, name=f"hours-{year}", min_supervision_hours=Decimal("2"), period_year=year)
 
 
 @pytest.fixture
@@ -84,9 +72,11 @@ def test_the_hours_of_every_candidate_are_the_ledgers(ctx, w, year, unconfirmed)
     for person in {row[0] for row in rows}:
         ledger = person_hours(person.id, period)
         training, supervision = ledger.training_hours, ledger.supervision_hours
-        expected[person.id] = (training, supervision, int(training >= 6 and supervision >= 2))
+        expected[person.id] = (training, supervision, int(training >= 3 and supervision >= 2))
     assert got == expected
     assert any(t for t, _, _ in got.values()) and any(s for _, s, _ in got.values())  # the data reach the year
+    if year == 2022:
+        assert {e for _, _, e in got.values()} == {0, 1}  # the rule both admits and refuses someone
 
 
 def test_the_rule_reads_the_monthly_rollups_not_the_attendance(ctx, w):
