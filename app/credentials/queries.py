@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import ColumnElement, Numeric, Select, and_, case, distinct, exists, func, literal, or_, select, true
 from sqlalchemy.orm import aliased, selectinload
 
@@ -283,14 +284,55 @@ def eligibility_counts(credential: CredentialType, viewer) -> dict[str, int]:
     return {"eligible": int(eligible), "waiting": int(waiting)}
 
 
-def eligibility_list(credential: CredentialType, viewer, *, eligible: bool) -> Select:
-    """Select the people who qualify now (or do not yet) and do not hold the credential, by unit and name."""
+class EligibilityPage(SelectPagination):
+    """One page of the candidates who qualify now (or do not yet), and both tabs' counts, from one statement.
+
+    The rule is evaluated once for all of them: every candidate is ranked, those of the tab asked for first (by
+    unit and name), and the counts are window sums over all of them, so the page's rows carry them. A page past
+    the end of the tab still gets a row of the other tab, with the counts, unless it is past every candidate:
+    only then are they counted by a statement of their own.
+    """
+
+    def _query_items(self) -> list[Person]:
+        want = 1 if self._query_args["eligible"] else 0
+        rows = db.session.execute(self._query_args["select"].limit(self.per_page).offset(self._query_offset)).all()
+        if rows:
+            self.counts = {"eligible": int(rows[0].n_eligible), "waiting": int(rows[0].n_all - rows[0].n_eligible)}
+        else:
+            self.counts = eligibility_counts(self._query_args["credential"], self._query_args["viewer"])
+        return [row.Person for row in rows if row.eligible == want]
+
+    def _query_count(self) -> int:
+        return self.counts["eligible" if self._query_args["eligible"] else "waiting"]
+
+
+def eligibility_page(
+    credential: CredentialType, viewer, *, eligible: bool, page: int, per_page: int
+) -> EligibilityPage:
+    """One page of the people who qualify now (or do not yet) and do not hold the credential, by unit and name;
+    ``.counts`` holds how many qualify and how many do not yet (the tabs'). See :class:`EligibilityPage`."""
     rows = _listed(credential, viewer).subquery()
-    return (
-        select(Person)
+    want = 1 if eligible else 0
+    stmt = (
+        select(
+            Person,
+            rows.c.eligible,
+            func.sum(rows.c.eligible).over().label("n_eligible"),
+            func.count().over().label("n_all"),
+        )
         .join(rows, rows.c.id == Person.id)
-        .where(rows.c.eligible == (1 if eligible else 0))
-        .order_by(Person.unit_id, Person.name, Person.id)
+        .order_by(case((rows.c.eligible == want, 0), else_=1), Person.unit_id, Person.name, Person.id)
+    )
+    return EligibilityPage(
+        select=stmt,
+        session=db.session,
+        credential=credential,
+        viewer=viewer,
+        eligible=eligible,
+        page=page,
+        per_page=per_page,
+        max_per_page=100,
+        error_out=False,
     )
 
 

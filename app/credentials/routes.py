@@ -70,7 +70,13 @@ def credential(credential_id: int):
     q = (request.args.get("q") or "").strip()[:64]
     per_page = current_app.config["LMS_PER_PAGE"]
     page_number = request.args.get("page", 1, type=page_arg)
-    counts = queries.eligibility_counts(cred, current_user)
+    if show in ("eligible", "waiting"):  # the tab's page and both counts from one evaluation of the rule
+        page = queries.eligibility_page(
+            cred, current_user, eligible=show == "eligible", page=page_number, per_page=per_page
+        )
+        counts = dict(page.counts)
+    else:
+        counts = queries.eligibility_counts(cred, current_user)
     counts["issued"] = queries.certificate_count(current_user, cred)
     counts["renewal"] = renewal.due_count(cred, current_user) if cred.validity_months else 0
     items = []
@@ -82,12 +88,8 @@ def credential(credential_id: int):
         stmt = queries.certificates_for(current_user, cred, q or None).options(selectinload(Certificate.person))
         page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False)
         items = page.items
-    else:
-        stmt = queries.eligibility_list(cred, current_user, eligible=show == "eligible")
-        page = db.paginate(stmt, page=page_number, per_page=per_page, max_per_page=100, error_out=False, count=False)
-        page.total = counts[show]  # counted above for the tabs: the rule is not evaluated a third time
-        if page.items:  # hours and what is missing, for this page's people only
-            items = services.eligibility(cred, None, people_ids=[p.id for p in page.items], any_category=True)
+    elif page.items:  # hours and what is missing, for this page's people only
+        items = services.eligibility(cred, None, people_ids=[p.id for p in page.items], any_category=True)
     return render_template(
         "lms/credentials/credential.html",
         credential=cred,

@@ -154,3 +154,61 @@ def test_required_programs_are_checked_in_sql_with_the_missing_ones_named(app, f
         assert {str(m) for i in items for m in i.missing} == {
             gettext("not completed: %(title)s", title="督导能力提升工作坊")
         }
+
+
+def _rule_statements(seen: list[str]) -> list[str]:
+    """The statements that evaluate the credential's rule (its hours come from the monthly rollups)."""
+    return [s for s in seen if "person_months" in s]
+
+
+@pytest.mark.parametrize("show", ["eligible", "waiting"])
+def test_a_tab_of_candidates_evaluates_the_rule_once_for_its_counts_and_its_page(app, fast_pdfs, show):
+    """The tabs' counts and the tab's page come from one statement over every candidate; the page's own people
+    are then looked at again (their hours and what they lack). Counting in a statement of its own, as before,
+    evaluated the rule over every candidate twice."""
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        cred_id = cred.id
+        _add_people(cred_id, 6, 0)
+        counts = eligibility_counts(cred, w.coord)
+        engine = db.engine
+    assert counts == {"eligible": 2, "waiting": 4}  # 人000-001; 人004-005, and the World's 李四 and 钱七
+    client = app.test_client()
+    login(client, "coord")
+    url = f"/credentials/{cred_id}?show={show}"
+    client.get(url)  # warm
+    with Statements(engine) as seen:
+        page = client.get(url)
+    assert page.status_code == 200
+    assert len(_rule_statements(seen.seen)) == 2, _rule_statements(seen.seen)  # everyone once, then the page's
+    shown = CHECKBOX.findall(page.text) if show == "eligible" else re.findall(r"人00[0-5]", page.text)
+    assert len(shown) == 2
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Eligible (%(n)d)", n=2) in page.text
+        assert gettext("Not yet (%(n)d)", n=4) in page.text
+
+
+@pytest.mark.parametrize("page_number", [2, 3, 40])
+def test_a_page_past_the_end_of_its_tab_lists_nobody_and_keeps_both_counts(app, fast_pdfs, page_number):
+    """Two a page: page 2 of "eligible" (2 people) is past its end but not past the 6 candidates (its rows are
+    the other tab's, not shown); page 3 is the last of the candidates; page 40 is past them all."""
+    with app.app_context():
+        w = World()
+        cred_id = _credential(w).id
+        _add_people(cred_id, 6, 0)
+    app.config["LMS_PER_PAGE"] = 2
+    client = app.test_client()
+    login(client, "coord")
+    first = client.get(f"/credentials/{cred_id}?show=eligible")
+    assert [int(x) for x in CHECKBOX.findall(first.text)] and "人000" in first.text and "人001" in first.text
+    past = client.get(f"/credentials/{cred_id}?show=eligible&page={page_number}")
+    assert past.status_code == 200
+    assert CHECKBOX.findall(past.text) == []
+    assert not re.search(r"人00[0-5]", past.text)  # nobody of the other tab either
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert gettext("Eligible (%(n)d)", n=2) in past.text
+        assert gettext("Not yet (%(n)d)", n=4) in past.text
+    waiting = client.get(f"/credentials/{cred_id}?show=waiting&page=2")  # 人004-005 first, then 李四 and 钱七
+    assert waiting.status_code == 200 and not re.search(r"人00[0-5]", waiting.text)
+    assert "李四" in waiting.text and "钱七" in waiting.text
