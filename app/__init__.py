@@ -95,6 +95,7 @@ class Academy:
         queue.init_app(app)
         i18n.init_app(app, self.is_academy_request)
         templating.init_app(app, standalone=standalone, page_context_providers=(_page_globals, _csrf_context))
+        _audit_globals(app)
         _import_models()
         _register_blueprints(app, self.prefix)
         sessions.init_app(app, self.prefix, standalone=standalone)
@@ -196,6 +197,15 @@ def _import_models() -> None:
         import_module(f"{__name__}.{feature}.models")
     for feature in FEATURES_WITH_JOBS:
         import_module(f"{__name__}.{feature}.jobs")
+
+
+def _audit_globals(app: Flask) -> None:
+    """How an audit entry reads (_macros/audit.html): globals, since an imported macro sees no page context."""
+    from .audit.labels import field_label, object_label, shown
+
+    named = {"lms_audit_field": field_label, "lms_audit_shown": shown, "lms_audit_object": object_label}
+    for name, function in named.items():
+        app.jinja_env.globals.setdefault(name, function)
 
 
 def _page_globals() -> dict:

@@ -199,41 +199,129 @@ def test_the_audit_log_filters_keeps_to_the_readers_units_and_exports(app, site)
     assert client_for(app, "trainee").get("/audit/").status_code == 403
 
 
+AUDIT_WORDS = {
+    "zh-CN": {
+        "phone": "手机号：",
+        "active": "在职：",
+        "titles": "人才称号：",
+        "category": "人员类别：",
+        "unit": "所属单位：",
+        "yes": "是",
+        "no": "否",
+        "worker": "社区专职工作者",
+        "psw": "项目社工",
+        "leaders": "社会工作督导、市社会组织领军人才",
+        "person": "人员",
+        "no_level": "职业水平等级： 无",
+    },
+    "en": {
+        "phone": "Mobile phone:",
+        "active": "Active:",
+        "titles": "Titles:",
+        "category": "Category:",
+        "unit": "Unit:",
+        "yes": "Yes",
+        "no": "No",
+        "worker": "Community worker",
+        "psw": "Project social worker",
+        "leaders": "Social-work supervisor, City social-organisation leading talent",
+        "person": "Person",
+        "no_level": "Qualification level: None",  # the label of the level "none", not Python's None
+    },
+}
+
+
+def _audit_text(client, page: str, part: str) -> str:
+    html = re.search(part, client.get(page).get_data(as_text=True), re.S).group(0)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
-def test_audit_values_read_as_words_not_python_on_every_page_that_shows_them(app, site, lang):
-    """An empty field is "—", a switch yes or no, a list its items: never None, True or ['a', 'b'].
-    A deletion (only a "before") is shown on the person's page too."""
+def test_audit_entries_read_as_words_not_codes_or_python_on_every_page_that_shows_them(app, site, lang):
+    """A field is named as its form names it, a code as its select does, a unit by its name; an empty field is
+    "—", a switch yes or no, a list its items: never unit_id, community_worker, None, True or ['a', 'b'].
+    A field with no name of its own keeps its key. A deletion (only a "before") is shown on the person's page
+    too."""
     with app.app_context():
         from shegong_academy.audit.services import record_audit
+        from shegong_academy.org.queries import unit_by_code
         from shegong_academy.people.models import Person
 
         someone = db.session.scalars(select(Person).where(Person.name == "李四")).one()
         admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        street2 = unit_by_code("330105002")
         record_audit(
             actor=admin,
             action="person.update",
             entity_type="person",
             entity_id=someone.id,
-            before={"phone": None, "active": True, "titles": []},
-            after={"phone": "13900000002", "active": False, "titles": ["督导", "社工师"]},
+            before={
+                "phone": None,
+                "active": True,
+                "titles": [],
+                "category": "community_worker",
+                "unit_id": someone.unit_id,
+            },
+            after={
+                "phone": "13900000002",
+                "active": False,
+                "titles": ["supervisor", "city_leader"],
+                "category": "project_social_worker",
+                "unit_id": street2.id,
+            },
         )
         record_audit(
             actor=admin, action="person.forget", entity_type="person", entity_id=someone.id, before={"note": "旧"}
         )
         db.session.commit()
         person_id = someone.id
-    yes, no = ("是", "否") if lang == "zh-CN" else ("Yes", "No")
+    words = AUDIT_WORDS[lang]
     c = client_for(app, "admin", lang=lang)
     # the log's table, and the person's history (the person page's own fields hold words such as "None" in English)
     for page, part in (
         (f"/audit/?object=person&id={person_id}", "<table.*?</table>"),
         (f"/people/{person_id}", '<ol class="history">.*?</ol>'),
     ):
-        html = re.search(part, c.get(page).get_data(as_text=True), re.S).group(0)
-        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
-        assert "phone: — → 13900000002" in text, page
-        assert f"active: {yes} → {no}" in text, page
-        assert "titles: — → 督导、社工师" in text, page
-        assert "note: 旧" in text, page
-        for python in ("None", "True", "False", "['"):
-            assert python not in text, (page, text[max(0, text.find(python) - 200) : text.find(python) + 40])
+        text = _audit_text(c, page, part)
+        assert f"{words['phone']} — → 13900000002" in text, page
+        assert f"{words['active']} {words['yes']} → {words['no']}" in text, page
+        assert f"{words['titles']} — → {words['leaders'].replace(', ', '、')}" in text, page
+        assert f"{words['category']} {words['worker']} → {words['psw']}" in text, page
+        assert f"{words['unit']} 和睦社区 → 湖墅街道" in text, page
+        assert "note" in text and "旧" in text, page
+        text = text.replace(words["no_level"], "")
+        for raw in ("None", "True", "False", "['", "unit_id", "community_worker", "city_leader"):
+            assert raw not in text, (page, text[max(0, text.find(raw) - 200) : text.find(raw) + 40])
+    log = _audit_text(c, f"/audit/?object=person&id={person_id}", "<table.*?</table>")
+    assert f"{words['person']} {person_id}" in log
+
+
+def test_an_audit_entry_names_only_what_the_reader_may_see(app, site):
+    """An entry a coordinator may read (about a person of their district) that refers to a person and a unit of
+    another district shows their numbers, not their names; the administrator reads the names."""
+    with app.app_context():
+        from shegong_academy.audit.services import record_audit
+        from shegong_academy.org.queries import unit_by_code
+        from shegong_academy.people.models import Person
+
+        someone = db.session.scalars(select(Person).where(Person.name == "李四")).one()
+        outsider = db.session.scalars(select(Person).where(Person.name == "赵六")).one()
+        other = unit_by_code("330106")
+        coord = db.session.scalars(select(User).where(User.username == "coord")).one()
+        record_audit(
+            actor=coord,
+            action="person.update",
+            entity_type="person",
+            entity_id=someone.id,
+            after={"supervisor_id": outsider.id, "unit_id": other.id, "supervisees": [someone.id, outsider.id]},
+        )
+        db.session.commit()
+        ids = {"someone": someone.id, "outsider": outsider.id, "other": other.id}
+    page = f"/audit/?object=person&id={ids['someone']}"
+    coordinator = _audit_text(client_for(app, "coord"), page, "<table.*?</table>")
+    assert f"Supervised by: {ids['outsider']}" in coordinator and f"Unit: {ids['other']}" in coordinator
+    assert f"Supervisees: 李四、{ids['outsider']}" in coordinator
+    assert "赵六" not in coordinator and "西湖区" not in coordinator
+    administrator = _audit_text(client_for(app, "admin"), page, "<table.*?</table>")
+    assert "Supervised by: 赵六" in administrator and "Unit: 西湖区" in administrator
+    assert "Supervisees: 李四、赵六" in administrator

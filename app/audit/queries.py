@@ -19,6 +19,7 @@ from ..auth.models import RoleAssignment, User
 from ..auth.permissions import MANAGE, roles_for
 from ..coverage.models import Cohort
 from ..credentials.models import Certificate, CredentialType
+from ..extensions import db
 from ..org.models import OrgUnit
 from ..org.queries import in_scope
 from ..people.models import Person
@@ -118,3 +119,28 @@ def audit_query(viewer, filters: AuditFilters) -> Select:
     if filters.day_to:
         stmt = stmt.where(AuditEntry.at < datetime.combine(filters.day_to + timedelta(days=1), time.min, tz))
     return stmt
+
+
+def entry_names(viewer, entries) -> dict[tuple[str, int], str]:
+    """The names of the people, units, courses and programs these entries refer to by number, of those the
+    viewer may see: {("person", 12): "李四", ("unit", 7): "拱墅区", ...}. One statement a kind named."""
+    from .labels import referenced
+
+    wanted = referenced(entries)
+    names: dict[tuple[str, int], str] = {}
+    lookups = {
+        "person": (select(Person.id, Person.name).where(in_scope(viewer, Person.unit_id)), Person.id),
+        "unit": (select(OrgUnit.id, OrgUnit.name).where(in_scope(viewer, OrgUnit.id)), OrgUnit.id),
+        "program": (select(Program.id, Program.title).where(in_scope(viewer, Program.unit_id)), Program.id),
+        "course": (
+            select(Course.id, Course.title)
+            .join(Program, Program.id == Course.program_id)
+            .where(in_scope(viewer, Program.unit_id)),
+            Course.id,
+        ),
+    }
+    for kind, (stmt, key) in lookups.items():
+        if wanted.get(kind):
+            for number, name in db.session.execute(stmt.where(key.in_(sorted(wanted[kind])))):
+                names[(kind, number)] = name
+    return names

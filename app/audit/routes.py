@@ -14,7 +14,7 @@ from ..core.exports import Column, Kind, Table, download
 from ..core.i18n import _, _l
 from ..core.routing import id_arg, page_arg
 from ..extensions import db
-from .queries import ENTITY_TYPES, AuditFilters, audit_query
+from .queries import ENTITY_TYPES, AuditFilters, audit_query, entry_names
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 EXPORT_LIMIT = 50_000
@@ -63,7 +63,12 @@ def index():
         error_out=False,
     )
     return render_template(
-        "lms/audit/index.html", page=page, filters=filters, entity_types=ENTITY_TYPES, formats=EXPORT_FORMATS
+        "lms/audit/index.html",
+        page=page,
+        filters=filters,
+        entity_types=ENTITY_TYPES,
+        formats=EXPORT_FORMATS,
+        names=entry_names(current_user, page.items),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
+from ..audit.queries import entry_names
 from ..core.access import found
 from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _
@@ -97,7 +98,8 @@ def detail(user_id: int):
         link_form=LinkPersonForm(prefix="link"),
         action_form=ActionForm(),
         is_self=user.id == current_user.id,
-        history=accounts.history_of(user),
+        history=(history := accounts.history_of(user)),
+        names=entry_names(current_user, history),
     )
 
 

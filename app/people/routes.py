@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
+from ..audit.queries import entry_names
 from ..auth.current import current_user, permission_required
 from ..auth.permissions import ADMINISTER, MANAGE, roles_for
 from ..core.access import found
@@ -120,7 +121,8 @@ def _detail_context(person) -> dict:
         "person": person,
         "unit_path": ancestors_of(person.unit),
         "accounts": queries.accounts_of(person),
-        "history": queries.person_history(person),
+        "history": (history := queries.person_history(person)),
+        "names": entry_names(current_user, history),
         "ce": ce_account(person, today()),
         "supervisor_form": SupervisorForm(),
         "years": person_record(person, today().year),

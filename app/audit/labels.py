@@ -1,0 +1,237 @@
+"""How an audit entry's fields and coded values are named on the pages.
+
+An entry keeps what the code wrote (``unit_id``, ``community_worker``): the log and its exports stay in the
+log's own vocabulary. The pages name a field as its form does and a code as its select does; a field or a
+code not named here is shown as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..auth.labels import ROLE_LABELS
+from ..core.i18n import _l
+from ..org.labels import KIND_LABELS as UNIT_KIND_LABELS
+from ..people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
+from ..supervision import labels as supervision
+from ..training import labels as training
+
+# A field's name, whatever the object; then, where one name means another thing for an object, its own.
+FIELDS = {
+    "active": _l("Active"),
+    "advice": _l("Advice"),
+    "after": _l("After"),
+    "audience": _l("Audience"),
+    "cancelled": _l("Cancelled"),
+    "before": _l("Before"),
+    "capacity": _l("Capacity"),
+    "category": _l("Category"),
+    "ce_period": _l("A statement of the holder's registration period"),
+    "certified_on": _l("Registered on"),
+    "changes": _l("Changes"),
+    "closed": _l("Closed"),
+    "code": _l("Code"),
+    "content_slug": _l("Course content"),
+    "course_id": _l("Course"),
+    "created": _l("Added"),
+    "credential": _l("Credential"),
+    "credential_types": _l("Credentials"),
+    "date": _l("Date"),
+    "design": _l("Design"),
+    "email": _l("Mail address"),
+    "ends_at": _l("Ends"),
+    "ends_on": _l("Ends on"),
+    "file": _l("File"),
+    "follow_up": _l("Follow-up"),
+    "format": _l("Format"),
+    "functions": _l("Functions"),
+    "generated": _l("generated code"),
+    "held_on": _l("Date"),
+    "hours": _l("Hours"),
+    "id_number": _l("ID number"),
+    "include_rule": _l("Everyone of the category"),
+    "issuer_code": _l("Issuer code"),
+    "issuer_name": _l("Issuer as printed"),
+    "issuer_unit_id": _l("Issuing unit"),
+    "kind": _l("Kind"),
+    "level": _l("Qualification level"),
+    "max_score": _l("Maximum score"),
+    "method": _l("Recorded by"),
+    "min_attendance": _l("Minimum attended share"),
+    "min_average_score": _l("Minimum average score"),
+    "min_supervision_hours": _l("Minimum supervision hours"),
+    "min_training_hours": _l("Minimum training hours"),
+    "mode": _l("Mode"),
+    "name": _l("Name"),
+    "notes": _l("Confidential notes"),
+    "parent_id": _l("Under"),
+    "pass_mark": _l("Pass mark"),
+    "people": _l("People"),
+    "period_year": _l("Counted in the year"),
+    "person_id": _l("Person"),
+    "phone": _l("Mobile phone"),
+    "place": _l("Place"),
+    "policy": _l("Enrolment"),
+    "position": _l("Waitlist position"),
+    "program_id": _l("Program"),
+    "reason": _l("Reason"),
+    "renewal_assessment_ids": _l("To renew: assessments passed again"),
+    "renewal_min_hours": _l("To renew: hours since it was issued"),
+    "renews": _l("Renews"),
+    "replaces": _l("Replaces"),
+    "require_passing": _l("Passed their assessments"),
+    "required_assessment_ids": _l("Assessments to pass"),
+    "required_program_ids": _l("Programs to complete"),
+    "required_tiers": _l("Tiers to complete"),
+    "retake_rule": _l("When sat more than once"),
+    "role": _l("Role"),
+    "rows": _l("Rows"),
+    "seal_key": _l("Seal"),
+    "serial": _l("Serial"),
+    "service_areas": _l("Service areas"),
+    "source": _l("Recorded by"),
+    "starts_at": _l("Starts"),
+    "starts_on": _l("Starts on"),
+    "status": _l("Status"),
+    "supervisees": _l("Supervisees"),
+    "supervision_target": _l("Supervision goal"),
+    "supervisor_id": _l("Supervised by"),
+    "tier": _l("Tier"),
+    "title": _l("Title"),
+    "title_en": _l("Title (English)"),
+    "titles": _l("Titles"),
+    "told": _l("People told"),
+    "tokens_revoked": _l("Tokens revoked"),
+    "topic": _l("Topic"),
+    "training_target": _l("Training goal"),
+    "transition_from": _l("Holders move from"),
+    "transition_to": _l("to"),
+    "undone": _l("Revoked certificate"),
+    "unit": _l("Unit"),
+    "unit_id": _l("Unit"),
+    "updated": _l("Updated"),
+    "user": _l("Username"),
+    "username": _l("Username"),
+    "validity_months": _l("Valid for (months)"),
+    "void": _l("Void"),
+    "weight": _l("Weight"),
+    "year": _l("Year"),
+}
+OBJECT_FIELDS = {
+    "api_token": {"name": _l("Token name")},
+    "cohort": {
+        "name": _l("Cohort name"),
+        "min_training_hours": _l("Trained: at least these training hours"),
+        "min_supervision_hours": _l("Supervised: at least these supervision hours"),
+    },
+    "course": {"hours": _l("Credit hours"), "pass_mark": _l("Overall pass mark")},
+    "credential_type": {"name": _l("Key")},
+    "course_session": {"hours": _l("Credited hours")},
+    "supervision_record": {"hours": _l("Duration (hours)"), "kind": _l("Supervision kind")},
+    "org_unit": {"name": _l("Unit name")},
+    "user": {"unit_id": _l("Over the unit")},
+}
+
+METHODS = {"roster": _l("roster"), "qr": _l("QR"), "import": _l("import"), "api": _l("API"), "quiz": _l("Online quiz")}
+# A field's codes, whatever the object; then, where one field holds another object's codes, its own.
+CODES: dict[str, Mapping] = {
+    "category": CATEGORY_LABELS,
+    "transition_from": CATEGORY_LABELS,
+    "transition_to": CATEGORY_LABELS,
+    "level": LEVEL_LABELS,
+    "titles": TITLE_LABELS,
+    "service_areas": SERVICE_AREA_LABELS,
+    "role": ROLE_LABELS,
+    "format": supervision.FORMAT_LABELS,
+    "functions": supervision.FUNCTION_LABELS,
+    "mode": training.MODE_LABELS,
+    "policy": training.POLICY_LABELS,
+    "retake_rule": training.RETAKE_LABELS,
+    "method": METHODS,
+    "source": METHODS,
+    "status": training.STATUS_LABELS,
+}
+OBJECT_CODES: dict[str, dict[str, Mapping]] = {
+    "org_unit": {"kind": UNIT_KIND_LABELS},
+    "program": {"kind": training.KIND_LABELS},
+    "assessment": {"kind": training.ASSESSMENT_KIND_LABELS},
+    "supervision_record": {"kind": supervision.KIND_LABELS},
+    "supervision_credit": {"status": supervision.CREDIT_LABELS},
+    "enrolment": {"status": training.ENROLMENT_LABELS},
+}
+
+
+def field_label(entity_type: str | None, key: str) -> str:
+    """The name of an entry's field as the pages give it (the key itself if it has none)."""
+    label = OBJECT_FIELDS.get(entity_type or "", {}).get(key) or FIELDS.get(key)
+    return str(label) if label is not None else key
+
+
+def code_label(entity_type: str | None, key: str, value):
+    """A coded value of a field as the pages name it; any other value as it is."""
+    if not isinstance(value, str):
+        return value
+    codes = OBJECT_CODES.get(entity_type or "", {}).get(key) or CODES.get(key)
+    label = codes.get(value) if codes else None
+    return str(label) if label is not None else value
+
+
+# Fields that hold the number of another object, and which: shown by its name where the reader may see it.
+REFERENCES = {
+    "person_id": "person",
+    "supervisor_id": "person",
+    "supervisees": "person",
+    "unit_id": "unit",
+    "parent_id": "unit",
+    "issuer_unit_id": "unit",
+    "course_id": "course",
+    "program_id": "program",
+    "required_program_ids": "program",
+}
+OBJECTS = {
+    "person": _l("Person"),
+    "user": _l("Account"),
+    "org_unit": _l("Organisation unit"),
+    "program": _l("Program"),
+    "course": _l("Course"),
+    "course_session": _l("Session"),
+    "enrolment": _l("Course enrolment"),
+    "attendance": _l("Attendance"),
+    "supervision_record": _l("Supervision record"),
+    "supervision_credit": _l("Supervision confirmation"),
+    "cohort": _l("Cohort"),
+    "credential_type": _l("Credential type"),
+    "certificate": _l("Certificate"),
+    "api_token": _l("API token"),
+    "system": _l("System"),
+}
+
+
+def object_label(entity_type: str | None) -> str:
+    """What kind of object an entry is about, as the pages name it."""
+    label = OBJECTS.get(entity_type or "")
+    return str(label) if label is not None else (entity_type or "")
+
+
+def referenced(entries) -> dict[str, set[int]]:
+    """The numbers of the people, units, courses and programs these entries name, by kind."""
+    found: dict[str, set[int]] = {kind: set() for kind in set(REFERENCES.values())}
+    for entry in entries:
+        for side in (entry.before, entry.after):
+            for key, value in (side or {}).items() if isinstance(side, dict) else ():
+                kind = REFERENCES.get(key)
+                if kind is None:
+                    continue
+                for number in value if isinstance(value, list) else [value]:
+                    if isinstance(number, int) and not isinstance(number, bool):
+                        found[kind].add(number)
+    return found
+
+
+def shown(entity_type: str | None, key: str, value, names: Mapping | None = None):
+    """A scalar value of an entry's field as the pages show it: another object by its name (when ``names``,
+    the reader's, has it), a code by its label, anything else as it is."""
+    kind = REFERENCES.get(key)
+    if kind is not None and names and isinstance(value, int) and not isinstance(value, bool):
+        return names.get((kind, value), value)
+    return code_label(entity_type, key, value)
