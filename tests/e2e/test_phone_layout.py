@@ -204,3 +204,17 @@ def test_the_continuing_education_list_is_a_card_per_person_on_a_phone(phone):
     labels = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 7)]
     assert labels == ['"所属单位："', '"职业水平等级："', '"周期届满："', '"小时数："', '"最低学时："', '"尚缺："']
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_dashboards_two_charts_stack_on_a_phone(phone):
+    """Coverage by unit and the monthly progress take the phone's width one above the other: side by side, each
+    was 160 px wide and its legend wrapped a character a line."""
+    sign_in(phone, "gongshu")
+    phone.goto("/coverage/")
+    charts = phone.locator(".grid2.even > section.card")
+    assert charts.count() == 2
+    first, second = charts.nth(0).bounding_box(), charts.nth(1).bounding_box()
+    assert second["y"] >= first["y"] + first["height"]
+    assert first["width"] > PHONE["width"] * 0.8 and second["width"] > PHONE["width"] * 0.8
+    legend = charts.nth(1).locator(".legend")
+    assert legend.bounding_box()["height"] < 30  # one line
