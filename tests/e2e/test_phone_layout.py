@@ -218,3 +218,17 @@ def test_the_dashboards_two_charts_stack_on_a_phone(phone):
     assert first["width"] > PHONE["width"] * 0.8 and second["width"] > PHONE["width"] * 0.8
     legend = charts.nth(1).locator(".legend")
     assert legend.bounding_box()["height"] < 30  # one line
+
+
+def test_the_coverage_chart_says_what_its_colours_mean(phone):
+    """A bar's colour is how far it is from its target (every unit of the demo has met it: green), and which bar
+    is which is its place. The legend said blue for trained and green for supervised: no bar was blue."""
+    sign_in(phone, "gongshu")
+    phone.goto("/coverage/")
+    card = phone.locator(".grid2.even > section.card").first
+    fills = set(card.locator("rect.bar-t, rect.bar-s").evaluate_all("rs => rs.map(r => getComputedStyle(r).fill)"))
+    met = card.locator(".legend span:has-text('已达目标') .key")
+    assert fills == {met.evaluate("k => getComputedStyle(k).backgroundColor")}
+    assert "上条为培训，下条为督导" in card.locator(".legend").first.inner_text()
+    keys = card.locator(".legend .key").evaluate_all("ks => ks.map(k => getComputedStyle(k).backgroundColor)")
+    assert len(set(keys)) == 3  # met, close, behind
