@@ -162,6 +162,11 @@ def test_the_live_figures_follow_check_ins(app, site):
     assert client_for(app, "coordout").get(f"/sessions/{site['s1']}/live.json").status_code == 404
 
 
+def _log_table(client, page: str) -> str:
+    """The log's entries on a page (its filter's list of actions names every code)."""
+    return re.search("<table.*?</table>", client.get(page).get_data(as_text=True), re.S).group(0)
+
+
 def test_the_audit_log_filters_keeps_to_the_readers_units_and_exports(app, site):
     with app.app_context():
         from shegong_academy.audit.services import record_audit
@@ -179,14 +184,14 @@ def test_the_audit_log_filters_keeps_to_the_readers_units_and_exports(app, site)
         )
         db.session.commit()
     c = client_for(app, "coord")
-    text = c.get("/audit/").get_data(as_text=True)
+    text = _log_table(c, "/audit/")
     assert "course.create" in text and "enrolment" in text
     assert "赵六" not in text and "coordout" not in text  # another district's change stays out
-    only = c.get("/audit/?action=enrolment.").get_data(as_text=True)
+    only = _log_table(c, "/audit/?action=enrolment.")
     assert "enrolment.enrolled" in only and "course.create" not in only
-    by_object = c.get(f"/audit/?object=course&id={site['course']}").get_data(as_text=True)
+    by_object = _log_table(c, f"/audit/?object=course&id={site['course']}")
     assert "course.create" in by_object and "enrolment." not in by_object
-    admin_text = client_for(app, "admin").get("/audit/?who=coordout").get_data(as_text=True)
+    admin_text = _log_table(client_for(app, "admin"), "/audit/?who=coordout")
     assert "person.update" in admin_text and "13900000001" in admin_text
     export = c.get("/audit/export.csv?action=enrolment.")
     assert export.status_code == 200 and export.mimetype == "text/csv"
@@ -212,6 +217,7 @@ AUDIT_WORDS = {
         "psw": "项目社工",
         "leaders": "社会工作督导、市社会组织领军人才",
         "person": "人员",
+        "edited": "修改人员",
         "no_level": "职业水平等级： 无",
     },
     "en": {
@@ -226,6 +232,7 @@ AUDIT_WORDS = {
         "psw": "Project social worker",
         "leaders": "Social-work supervisor, City social-organisation leading talent",
         "person": "Person",
+        "edited": "Person edited",
         "no_level": "Qualification level: None",  # the label of the level "none", not Python's None
     },
 }
@@ -241,7 +248,8 @@ def test_audit_entries_read_as_words_not_codes_or_python_on_every_page_that_show
     """A field is named as its form names it, a code as its select does, a unit by its name; an empty field is
     "—", a switch yes or no, a list its items: never unit_id, community_worker, None, True or ['a', 'b'].
     A field with no name of its own keeps its key. A deletion (only a "before") is shown on the person's page
-    too."""
+    too. The action reads as words (修改人员), and one with none keeps its code; the log also shows the code,
+    which its filter takes."""
     with app.app_context():
         from shegong_academy.audit.services import record_audit
         from shegong_academy.org.queries import unit_by_code
@@ -289,11 +297,122 @@ def test_audit_entries_read_as_words_not_codes_or_python_on_every_page_that_show
         assert f"{words['category']} {words['worker']} → {words['psw']}" in text, page
         assert f"{words['unit']} 和睦社区 → 湖墅街道" in text, page
         assert "note" in text and "旧" in text, page
+        assert words["edited"] in text and "person.forget" in text, page
         text = text.replace(words["no_level"], "")
-        for raw in ("None", "True", "False", "['", "unit_id", "community_worker", "city_leader"):
+        if page.startswith("/audit/"):  # the log names the code beside its words, for its filter
+            assert "person.update" in text
+            text = text.replace("person.update", "")
+        for raw in ("person.update", "None", "True", "False", "['", "unit_id", "community_worker", "city_leader"):
             assert raw not in text, (page, text[max(0, text.find(raw) - 200) : text.find(raw) + 40])
     log = _audit_text(c, f"/audit/?object=person&id={person_id}", "<table.*?</table>")
     assert f"{words['person']} {person_id}" in log
+
+
+def _audited_actions() -> tuple[set[str], int]:
+    """Every action code the app writes to the log, read from its calls of record_audit and of its two helpers
+    (the action their second argument); and how many are built at run time (f-strings), each expanded below."""
+    import ast
+    from pathlib import Path
+
+    import shegong_academy
+
+    codes: set[str] = set()
+    built = 0
+
+    def take(node) -> None:
+        nonlocal built
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            codes.add(node.value)
+        elif isinstance(node, ast.IfExp):
+            take(node.body)
+            take(node.orelse)
+        elif isinstance(node, ast.JoinedStr):
+            built += 1
+        # a name (a helper's parameter) is the action its callers pass, taken where they call it
+
+    for path in Path(shegong_academy.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if called == "record_audit":
+                for keyword in node.keywords:
+                    if keyword.arg == "action":
+                        take(keyword.value)
+            elif called in ("_audit", "_audit_changes") and len(node.args) > 1:
+                take(node.args[1])
+    return codes, built
+
+
+def test_every_action_the_app_audits_reads_as_words_in_both_languages(app):
+    """The log, an account's and a person's history name an action in words (修改课程, "Course edited"): every
+    code the app writes has words, in Chinese as well. A new action without them fails here."""
+    from flask_babel import force_locale
+
+    from shegong_academy.audit.labels import ACTIONS, action_label
+
+    codes, built = _audited_actions()
+    assert len(codes) > 50, codes  # the scan found the calls
+    # the three built at run time: a program or course closed or reopened, an enrolment's outcome, a confirmation
+    assert built == 3
+    codes |= {f"{kind}.{verb}" for kind in ("program", "course") for verb in ("close", "reopen")}
+    codes |= {"enrolment.enrolled", "enrolment.waitlisted", "supervision.confirmed", "supervision.disputed"}
+    assert sorted(codes - set(ACTIONS)) == []
+    with app.test_request_context():
+        for code in codes:
+            with force_locale("en"):
+                english = action_label(code)
+            with force_locale("zh_Hans_CN"):
+                chinese = action_label(code)
+            assert english != code and chinese != english, (code, english, chinese)
+            assert re.search(r"[\u4e00-\u9fff]", chinese), (code, chinese)
+
+
+@pytest.mark.parametrize(
+    "lang, lines",
+    [
+        ("en", ["李四, sitting 1: — → 83", "李四, sitting 2: Absent (病假) → 86.5", "钱七, sitting 1: 60 → —"]),
+        ("zh-CN", ["李四 第 1 次：— → 83", "李四 第 2 次：缺席 (病假) → 86.5", "钱七 第 1 次：60 → —"]),
+    ],
+)
+def test_recorded_scores_read_a_line_a_person_and_sitting(app, site, lang, lines):
+    """An entry of scores (``{"person#sitting": [before, after]}``, each ``[outcome, score, reason]``) reads
+    one line a sitting, the person by name, a score as written on the roster, an outcome by its word; a value
+    of another shape is shown as any other, never dropped."""
+    with app.app_context():
+        from shegong_academy.audit.services import record_audit
+        from shegong_academy.people.models import Person
+
+        names = dict(db.session.execute(select(Person.name, Person.id).where(Person.name.in_(["李四", "钱七"]))).all())
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        changes = {
+            f"{names['钱七']}#1": [["scored", "60.0", None], None],
+            f"{names['李四']}#2": [["absent", None, "病假"], ["scored", "86.5", None]],
+            f"{names['李四']}#1": [None, ["scored", "83.00", None]],
+        }
+        record_audit(
+            actor=admin,
+            action="assessment.results",
+            entity_type="assessment",
+            entity_id=7001,
+            after={"source": "roster", "changes": changes},
+        )
+        record_audit(
+            actor=admin,
+            action="assessment.results",
+            entity_type="assessment",
+            entity_id=7002,
+            after={"changes": {"odd": [1, 2]}},
+        )
+        db.session.commit()
+    c = client_for(app, "admin", lang=lang)
+    text = _audit_text(c, "/audit/?object=assessment&id=7001", "<table.*?</table>")
+    positions = [text.find(line) for line in lines]
+    assert -1 not in positions, (lines, text)
+    assert positions == sorted(positions)  # by person, then sitting
+    assert "#" not in text and "scored" not in text
+    odd = _audit_text(c, "/audit/?object=assessment&id=7002", "<table.*?</table>")
+    assert "odd=1" in odd and "2" in odd
 
 
 def test_an_audit_entry_names_only_what_the_reader_may_see(app, site):

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..auth.labels import ROLE_LABELS
-from ..core.i18n import _l
+from ..core.i18n import _, _l
+from ..core.numbers import points
 from ..org.labels import KIND_LABELS as UNIT_KIND_LABELS
 from ..people.labels import CATEGORY_LABELS, LEVEL_LABELS, SERVICE_AREA_LABELS, TITLE_LABELS
 from ..supervision import labels as supervision
@@ -150,6 +151,7 @@ CODES: dict[str, Mapping] = {
     "method": METHODS,
     "source": METHODS,
     "status": training.STATUS_LABELS,
+    "outcome": training.OUTCOME_LABELS,
 }
 OBJECT_CODES: dict[str, dict[str, Mapping]] = {
     "org_unit": {"kind": UNIT_KIND_LABELS},
@@ -198,6 +200,7 @@ OBJECTS = {
     "enrolment": _l("Course enrolment"),
     "attendance": _l("Attendance"),
     "supervision_record": _l("Supervision record"),
+    "assessment": _l("Assessment"),
     "supervision_credit": _l("Supervision confirmation"),
     "cohort": _l("Cohort"),
     "credential_type": _l("Credential type"),
@@ -205,6 +208,86 @@ OBJECTS = {
     "api_token": _l("API token"),
     "system": _l("System"),
 }
+
+
+# What an entry records, as the pages say it; the log, its filter and its exports keep the code.
+ACTIONS = {
+    "assessment.create": _l("Assessment added"),
+    "assessment.delete": _l("Assessment deleted"),
+    "assessment.results": _l("Scores recorded"),
+    "assessment.update": _l("Assessment edited"),
+    "attendance.batch": _l("Attendance recorded in a batch"),
+    "attendance.import": _l("Attendance imported"),
+    "attendance.mark": _l("Attendance marked"),
+    "attendance.qr": _l("Checked in by QR code"),
+    "attendance.roster": _l("Attendance taken by roster"),
+    "calendar.reset": _l("Calendar address reset"),
+    "certificate.issue": _l("Certificate issued"),
+    "certificate.reissue": _l("Certificate reissued"),
+    "certificate.renew": _l("Certificate renewed"),
+    "certificate.revoke": _l("Certificate revoked"),
+    "cohort.create": _l("Cohort added"),
+    "cohort.freeze": _l("Cohort frozen"),
+    "cohort.update": _l("Cohort edited"),
+    "course.close": _l("Course closed"),
+    "course.create": _l("Course added"),
+    "course.delete": _l("Course deleted"),
+    "course.reopen": _l("Course reopened"),
+    "course.update": _l("Course edited"),
+    "credential_type.create": _l("Credential type added"),
+    "credential_type.update": _l("Credential type edited"),
+    "data_key.rotate": _l("Data key rotated"),
+    "enrolment.enrolled": _l("Enrolled"),
+    "enrolment.promote": _l("Moved up from the waitlist"),
+    "enrolment.waitlisted": _l("Put on the waitlist"),
+    "enrolment.withdraw": _l("Enrolment withdrawn"),
+    "issuer_key.rotate": _l("Signing key rotated"),
+    "person.category": _l("Category changed"),
+    "person.create": _l("Person added"),
+    "person.import": _l("People imported"),
+    "person.reveal_id": _l("Full ID number viewed"),
+    "person.update": _l("Person edited"),
+    "program.close": _l("Program closed"),
+    "program.create": _l("Program added"),
+    "program.delete": _l("Program deleted"),
+    "program.reopen": _l("Program reopened"),
+    "program.update": _l("Program edited"),
+    "role.grant": _l("Role granted"),
+    "role.revoke": _l("Role revoked"),
+    "session.cancel": _l("Session cancelled"),
+    "session.create": _l("Session added"),
+    "session.restore": _l("Session restored"),
+    "session.update": _l("Session edited"),
+    "supervision.confirmed": _l("Supervision confirmed"),
+    "supervision.correct": _l("Supervision corrected"),
+    "supervision.disputed": _l("Supervision disputed"),
+    "supervision.record": _l("Supervision recorded"),
+    "supervision.void": _l("Supervision voided"),
+    "token.create": _l("API token created"),
+    "token.revoke": _l("API token revoked"),
+    "token.use": _l("API token used"),
+    "unit.close": _l("Unit closed"),
+    "unit.create": _l("Unit added"),
+    "unit.import": _l("Units imported"),
+    "unit.issuer": _l("Certificate issuer set"),
+    "unit.move": _l("Unit moved"),
+    "unit.rename": _l("Unit renamed"),
+    "unit.reopen": _l("Unit reopened"),
+    "user.create": _l("Account created"),
+    "user.disable": _l("Account disabled"),
+    "user.enable": _l("Account enabled"),
+    "user.notifications": _l("Notification settings changed"),
+    "user.password": _l("Password changed"),
+    "user.password_link": _l("Password link sent"),
+    "user.person": _l("Account linked to a person"),
+    "user.signout": _l("Signed out everywhere"),
+}
+
+
+def action_label(action: str | None) -> str:
+    """What an entry records, as the pages say it (the code itself where it has no words)."""
+    label = ACTIONS.get(action or "")
+    return str(label) if label is not None else (action or "")
 
 
 def object_label(entity_type: str | None) -> str:
@@ -217,6 +300,8 @@ def referenced(entries) -> dict[str, set[int]]:
     """The numbers of the people, units, courses and programs these entries name, by kind."""
     found: dict[str, set[int]] = {kind: set() for kind in set(REFERENCES.values())}
     for entry in entries:
+        if entry.entity_type == "assessment" and isinstance(entry.after, dict):
+            found["person"].update(person for person, _sitting, _old, _new in _sittings(entry.after.get("changes")))
         for side in (entry.before, entry.after):
             for key, value in (side or {}).items() if isinstance(side, dict) else ():
                 kind = REFERENCES.get(key)
@@ -235,3 +320,44 @@ def shown(entity_type: str | None, key: str, value, names: Mapping | None = None
     if kind is not None and names and isinstance(value, int) and not isinstance(value, bool):
         return names.get((kind, value), value)
     return code_label(entity_type, key, value)
+
+
+def _sittings(changes) -> list[tuple[int, int, list | None, list | None]]:
+    """An assessment's recorded scores, as written (``{"person#sitting": [before, after]}``, each side
+    ``[outcome, score, reason]`` or None): (person, sitting, before, after), anything else left out."""
+    found = []
+    for key, sides in changes.items() if isinstance(changes, dict) else ():
+        person, _hash, sitting = str(key).partition("#")
+        if person.isdigit() and sitting.isdigit() and isinstance(sides, list) and len(sides) == 2:
+            found.append((int(person), int(sitting), sides[0], sides[1]))
+    return found
+
+
+def _sitting_result(side) -> str:
+    if not isinstance(side, list) or not side:
+        return "—"
+    outcome, score, reason = (list(side) + [None, None, None])[:3]
+    text = points(score) if outcome == "scored" and score is not None else code_label(None, "outcome", outcome)
+    return f"{text} ({reason})" if reason else str(text)
+
+
+def score_changes(changes, names: Mapping | None = None) -> list[str] | None:
+    """The scores an ``assessment.results`` entry records, a line each: "张三, sitting 1: — → 83"; the person
+    by name where the reader may see them. None if the value is not such a record (it is then shown as any
+    other)."""
+    sittings = _sittings(changes)
+    if not sittings or len(sittings) != len(changes):
+        return None
+    lines = []
+    for person, sitting, before, after in sorted(sittings):
+        who = (names or {}).get(("person", person), person)
+        lines.append(
+            _(
+                "%(who)s, sitting %(n)d: %(before)s → %(after)s",
+                who=who,
+                n=sitting,
+                before=_sitting_result(before),
+                after=_sitting_result(after),
+            )
+        )
+    return lines

@@ -14,6 +14,7 @@ from ..core.exports import Column, Kind, Table, download
 from ..core.i18n import _, _l
 from ..core.routing import id_arg, page_arg
 from ..extensions import db
+from .labels import ACTIONS
 from .queries import ENTITY_TYPES, AuditFilters, audit_query, entry_names
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -67,6 +68,7 @@ def index():
         page=page,
         filters=filters,
         entity_types=ENTITY_TYPES,
+        actions=ACTIONS,
         formats=EXPORT_FORMATS,
         names=entry_names(current_user, page.items),
     )
