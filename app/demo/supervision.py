@@ -18,7 +18,7 @@ from ..extensions import db
 from ..org.queries import subtree_ids, unit_by_code
 from ..people.models import Person
 from ..supervision.models import SupervisionCredit
-from ..supervision.services import record_supervision
+from ..supervision.services import asks_answered, record_supervision
 
 TOPICS = [
     "项目社工角色转换与职业定位",
@@ -106,9 +106,10 @@ def _gongshu_supervision(rng: random.Random, admin, selected: list[int], leaders
             actor=admin,
         )
         # Most supervisees have confirmed; a few have not answered yet.
-        for credit in result.record.credits:
-            if rng.random() < 0.9:
-                credit.status = "confirmed"
+        answered = [credit for credit in result.record.credits if rng.random() < 0.9]
+        for credit in answered:
+            credit.status = "confirmed"
+        asks_answered(result.record, answered)
     db.session.flush()
     return len(plan)
 
@@ -147,6 +148,7 @@ def _dongsheng_supervision(admin, password: str) -> int:
         )
         for credit in result.record.credits:
             credit.status = "confirmed"
+        asks_answered(result.record, result.record.credits)
     db.session.flush()
     return len(ds_plan)
 

@@ -178,6 +178,11 @@ def unconfirmed_supervision(now: datetime) -> int:
     return told
 
 
+def coordinators_of(unit_path: str) -> list[int]:
+    """The accounts told about a unit's unconfirmed supervision: the coordinators of the nearest unit up."""
+    return _Coordinators().of(unit_path)
+
+
 class _Coordinators:
     """The coordinators of the nearest unit up (the unit itself first) that has any: every coordinator's unit
     is read once per run, and each unit's answer kept."""

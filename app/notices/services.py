@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from ..core.db import utcnow
 from ..core.statements import prepared
@@ -207,6 +207,23 @@ def mark_read(user, notification_id: int | None = None) -> int:
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
     return db.session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+
+
+def mark_answered(*, keys: Iterable[str] = (), person_ids: Iterable[int] = (), key_prefix: str | None = None) -> int:
+    """Mark read what asked for something now done, or now moot: the unread notifications whose key is one of
+    ``keys``, and those to ``person_ids`` whose key starts with ``key_prefix`` (found through the reader's
+    index). Return how many."""
+    keys, person_ids = list(keys), list(person_ids)
+    conditions = [Notification.key.in_(keys)] if keys else []
+    if person_ids and key_prefix:
+        conditions.append(
+            and_(Notification.person_id.in_(person_ids), Notification.key.startswith(key_prefix, autoescape=True))
+        )
+    if not conditions:
+        return 0
+    _forget_unread()
+    stmt = update(Notification).where(or_(*conditions), Notification.read_at.is_(None)).values(read_at=utcnow())
+    return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
 
 
 def notification_for(user, notification_id: int) -> Notification | None:

@@ -25,7 +25,7 @@ from ..core.numbers import parse_decimal
 from ..core.urls import path_for
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import notify
+from ..notices.services import mark_answered, notification_key, notify
 from ..org.models import OrgUnit
 from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
@@ -184,6 +184,26 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
     return Recorded(record, warnings)
 
 
+def asks_answered(record: SupervisionRecord, credits) -> int:
+    """What asked these supervisees to confirm the record, reminded them, or told their coordinators they had
+    not, is read now: they answered, are asked again, or the record is void. Return how many."""
+    from ..notices.schedule import coordinators_of
+
+    credits = list(credits)
+    if not credits:
+        return 0
+    coordinators = coordinators_of(record.unit.path)
+    keys = [notification_key("supervision.reminder", f"credit{c.id}", person_id=c.person_id) for c in credits]
+    keys += [
+        notification_key("supervision.escalation", f"credit{c.id}", user_id=user_id)
+        for c in credits
+        for user_id in coordinators
+    ]
+    return mark_answered(
+        keys=keys, person_ids=[c.person_id for c in credits], key_prefix=f"supervision.confirm:r{record.id}:"
+    )
+
+
 def _ask_to_confirm(record: SupervisionRecord, person_ids: list[int]) -> None:
     """Ask the supervisees to confirm the record (never its notes: the topic, the date, the hours)."""
     notify(
@@ -215,6 +235,7 @@ def respond_to_credit(
     credit.responded_at = utcnow()
     db.session.flush()
     refresh_people([credit.person_id])
+    asks_answered(credit.record, [credit])
     record_audit(
         actor=actor,
         action=f"supervision.{credit.status}",
@@ -342,6 +363,7 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
     if "hours" in new or "held_on" in new:  # what each supervisee confirmed has changed: ask again
         for credit in record.credits:
             credit.hours, credit.status, credit.reason, credit.responded_at = record.hours, "unconfirmed", None, None
+        asks_answered(record, record.credits)  # the earlier asks are superseded by this one
         _ask_to_confirm(record, [c.person_id for c in record.credits])
     db.session.flush()
     refresh_people(c.person_id for c in record.credits)
@@ -374,6 +396,7 @@ def void_record(*, record: SupervisionRecord, reason: str | None, actor) -> int:
     db.session.flush()
     people = [c.person_id for c in record.credits]
     refresh_people(people)
+    asks_answered(record, record.credits)
     told = notify(
         people,
         "supervision.voided",

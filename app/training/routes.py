@@ -45,8 +45,8 @@ from .models import Course, CourseSession, Enrolment
 
 bp = Blueprint("training", __name__)
 
-PROGRAM_FIELDS = ("title", "kind", "tier", "year", "starts_on", "ends_on", "audience")
-COURSE_FIELDS = ("code", "title", "hours", "capacity", "policy", "min_attendance", "pass_mark", "content_slug")
+PROGRAM_FIELDS = changes.PROGRAM_FIELDS  # what a program's and a course's forms edit, as the services correct it
+COURSE_FIELDS = changes.COURSE_FIELDS
 
 
 @bp.app_context_processor

@@ -3,6 +3,8 @@ proof), and works as RFC 8058's one-click POST; the scheduler's command prints w
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import event, select
 
@@ -64,6 +66,36 @@ def test_opening_a_notification_marks_it_read_and_goes_to_its_page(app, client):
         read = dict(db.session.execute(select(Notification.id, Notification.read_at)).all())
         assert read[mine] is not None and read[theirs] is None
     assert 'class="count"' not in client.get("/notifications/").get_data(as_text=True)
+
+
+def _current_tab(html: str) -> str:
+    tabs = re.findall(r'<a href="([^"]*)"[^>]*aria-current="page"[^>]*>([^<]*)</a>', html)
+    return [text for href, text in tabs if href.startswith("/notifications/")][0]
+
+
+def test_the_notification_tabs_mark_the_list_shown_whatever_the_bell_counts(app, client):
+    """All is the current tab on the whole list and Unread on the unread one, with one notification unread or
+    none; the unread list with nothing unread says so. The trainee's home page links a notice to its page.
+    (The bell's count, set by the page's frame, once overwrote the page's own "unread" flag: with one
+    unread, All showed as Unread, and with none the reverse.)"""
+    with app.app_context():
+        w = World()
+        notify([w.trainee_person.id], "session.cancelled", link="/my/", course="社区治理", reason="暴雨")
+        commit()
+        mine = db.session.scalar(select(Notification.id))
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, "trainee")
+    assert _current_tab(client.get("/notifications/").get_data(as_text=True)).startswith("All (1)")
+    assert _current_tab(client.get("/notifications/?show=unread").get_data(as_text=True)).startswith("Unread (1)")
+    home = client.get("/my/").get_data(as_text=True)
+    notices = re.search(r'<ul class="notices">(.*?)</ul>', home, re.S).group(1)
+    assert re.search(r'<a href="/my/">[^<]*社区治理[^<]*</a>', notices), notices
+    client.post(f"/notifications/{mine}/open")
+    everything = client.get("/notifications/").get_data(as_text=True)
+    assert _current_tab(everything).startswith("All (1)")
+    nothing_new = client.get("/notifications/?show=unread").get_data(as_text=True)
+    assert _current_tab(nothing_new).startswith("Unread (0)")
+    assert "Nothing new." in nothing_new and "No notifications yet." not in nothing_new
 
 
 def test_preferences_refuse_half_quiet_hours_and_change_nothing(app, client):

@@ -155,3 +155,59 @@ def test_the_api_corrects_and_voids(app):
     assert r.status_code == 409
     with app.app_context():
         assert db.session.get(SupervisionRecord, record_id).voided_at is not None
+
+
+def _unread(kind: str) -> dict:
+    """Unread notifications of a kind: {reader: count}, a reader being ("p", person) or ("u", account)."""
+    rows = db.session.execute(
+        select(Notification.person_id, Notification.user_id).where(
+            Notification.kind == kind, Notification.read_at.is_(None)
+        )
+    ).all()
+    found: dict = {}
+    for person_id, user_id in rows:
+        reader = ("p", person_id) if person_id is not None else ("u", user_id)
+        found[reader] = found.get(reader, 0) + 1
+    return found
+
+
+def test_what_asked_a_supervisee_to_confirm_is_read_once_they_answer_or_the_record_is_void(w):
+    """The ask to confirm, its reminder and the coordinator's escalation of a supervisee's credit go out of
+    the unread lists when that supervisee confirms or disputes; the other supervisee's stay. A correction
+    that asks again leaves one ask unread, the new one; voiding the record settles every ask about it, and
+    another record's asks stay."""
+    from datetime import timedelta
+
+    from shegong_academy.core.db import utcnow
+    from shegong_academy.notices.schedule import run
+
+    rec = record(w, actor=w.sup).record
+    other = record(w, actor=w.sup, held_on=date(2023, 3, 2)).record
+    rec.created_at = other.created_at = utcnow() - timedelta(days=8)
+    db.session.commit()
+    run(utcnow())  # a reminder to each supervisee, and an escalation of each to the street's coordinator
+    li, qian = w.person.id, w.trainee_person.id
+    street = ("u", w.street_coord.id)
+    assert _unread("supervision.confirm") == {("p", li): 2, ("p", qian): 2}
+    assert _unread("supervision.reminder") == {("p", li): 2, ("p", qian): 2}
+    assert _unread("supervision.escalation") == {street: 4}
+
+    mine = next(c for c in rec.credits if c.person_id == qian)
+    respond_to_credit(credit=mine, actor=w.trainee, confirm=True)
+    db.session.commit()
+    assert _unread("supervision.confirm") == {("p", li): 2, ("p", qian): 1}  # the other record's ask stays
+    assert _unread("supervision.reminder") == {("p", li): 2, ("p", qian): 1}
+    assert _unread("supervision.escalation") == {street: 3}
+
+    correct_record(record=rec, data={"hours": Decimal("1.5")}, actor=w.sup)  # both are asked again
+    db.session.commit()
+    assert _unread("supervision.confirm") == {("p", li): 2, ("p", qian): 2}
+    assert _unread("supervision.reminder") == {("p", li): 1, ("p", qian): 1}
+    assert _unread("supervision.escalation") == {street: 2}
+
+    void_record(record=rec, reason="记录重复", actor=w.sup)
+    db.session.commit()
+    assert _unread("supervision.confirm") == {("p", li): 1, ("p", qian): 1}  # the other record's
+    assert _unread("supervision.reminder") == {("p", li): 1, ("p", qian): 1}
+    assert _unread("supervision.escalation") == {street: 2}
+    assert _unread("supervision.voided") == {("p", li): 1, ("p", qian): 1}

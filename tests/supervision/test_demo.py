@@ -75,6 +75,32 @@ def test_dongsheng_has_both_formats_and_modes(demo_app):
         db.session.rollback()
 
 
+def test_the_demos_asks_to_confirm_are_unread_only_where_the_credit_is_unconfirmed(demo_app):
+    """The demo's supervisees confirmed most of their credits: what asked them to is read, and the bell asks
+    only those who have not (a few in 拱墅区) to confirm."""
+    from shegong_academy.notices.models import Notification
+    from shegong_academy.supervision.models import SupervisionCredit
+
+    with demo_app.app_context():
+        unread = set(
+            db.session.execute(
+                select(Notification.person_id, Notification.key).where(
+                    Notification.kind == "supervision.confirm", Notification.read_at.is_(None)
+                )
+            ).all()
+        )
+        unread = {(person, int(key.split(":")[1][1:])) for person, key in unread}
+        waiting = set(
+            db.session.execute(
+                select(SupervisionCredit.person_id, SupervisionCredit.record_id).where(
+                    SupervisionCredit.status == "unconfirmed"
+                )
+            ).all()
+        )
+        assert waiting and unread == waiting
+        db.session.rollback()
+
+
 def test_gongshu_coordinator_sees_the_15_without_the_notes(demo_app):
     from shegong_academy.demo.world import DEMO_PASSWORD
 
