@@ -369,8 +369,27 @@ def _enrol_group(crs: Course) -> None:
 def withdraw(course_id: int, person_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     person = found(person_for(current_user, person_id))
-    if not ActionForm().validate_on_submit():
+    form = ActionForm()
+    if not form.validate_on_submit():
         abort(400)
+    if request.form.get("confirmed") != "1" and services.has_completed(crs, person):
+        # Withdrawing takes a completion off someone's record: say so and ask first.
+        return render_template(
+            "lms/core/confirm.html",
+            form=form,
+            title=_("Withdraw %(name)s from %(course)s?", name=person.name, course=crs.title),
+            consequences=[
+                _(
+                    "%(name)s has completed this course: withdrawing takes the completion off their record.",
+                    name=person.name,
+                ),
+                _("Their attendance and its hours stay recorded; enrolling them again gives the completion back."),
+            ],
+            button=_("Withdraw"),
+            hidden=[("confirmed", "1")],
+            back=url_for("training.course", course_id=crs.id),
+            danger=True,
+        )
     with attempt() as outcome:
         promoted = services.withdraw(course=crs, person=person, actor=current_user)
     if outcome.ok:

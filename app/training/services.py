@@ -398,7 +398,7 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     enrolment = _locked_enrolment(course, person, ("enrolled", "waitlisted"))
     if enrolment is None:
         raise NotFound(_l("%(name)s is not enrolled in this course.", name=person.name))
-    if self_service and _has_completed(course, person):
+    if self_service and has_completed(course, person):
         # Withdrawing would silently take the completion (and its hours) away; a coordinator still can.
         raise Conflict(_l("You have completed this course: it stays on your record."))
     had_seat = enrolment.status == "enrolled"
@@ -432,7 +432,8 @@ def _tell(course: Course, person_id: int, kind: str, **params) -> None:
     )
 
 
-def _has_completed(course: Course, person: Person) -> bool:
+def has_completed(course: Course, person: Person) -> bool:
+    """Whether the person's enrolment in the course has completed it (it counts on their record)."""
     done = completions(None, [person.id]).where(Enrolment.course_id == course.id)
     return db.session.execute(done.limit(1)).first() is not None
 

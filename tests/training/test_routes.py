@@ -392,6 +392,38 @@ def test_withdraw_gives_the_seat_to_the_first_on_the_waitlist(site, program_id):
     assert flashes(r) == [("error", "王五 is not enrolled in this course.")]
 
 
+def test_withdrawing_someone_who_completed_the_course_asks_first(site, program_id):
+    """A completed enrolment is not withdrawn by the row's button alone: the page says the completion leaves
+    their record and asks; nothing is written until it is confirmed. Someone who has not completed is
+    withdrawn at once."""
+    with site.world() as w:
+        crs = course(db.session.get(Program, program_id), code="DONE", title="已结业课程")
+        s = session(crs)
+        for p in (w.person, w.person2):
+            enrol(course=crs, person=p, actor=w.coord)
+        record_attendance(session=s, person=w.person, status="present", actor=w.coord)
+        course_id, done, not_done = crs.id, w.person.id, w.person2.id
+
+    def status(person_id):
+        with site.world():
+            return db.session.scalar(
+                select(Enrolment.status).where(Enrolment.course_id == course_id, Enrolment.person_id == person_id)
+            )
+
+    c = site.client("coord")
+    with nothing_written(site, Enrolment, AuditEntry):
+        asked = c.post(f"/courses/{course_id}/withdraw/{done}")
+    assert asked.status_code == 200 and status(done) == "enrolled"
+    text = page(asked)
+    assert "Withdraw 李四 from 已结业课程?" in text
+    assert "李四 has completed this course: withdrawing takes the completion off their record." in text
+    assert 'name="confirmed" value="1"' in asked.text
+    r = c.post(f"/courses/{course_id}/withdraw/{done}", data={"confirmed": "1"}, follow_redirects=True)
+    assert flashes(r) == [("success", "李四 withdrawn.")] and status(done) == "withdrawn"
+    r = c.post(f"/courses/{course_id}/withdraw/{not_done}", follow_redirects=True)
+    assert flashes(r) == [("success", "王五 withdrawn.")] and status(not_done) == "withdrawn"
+
+
 # --- the roster -----------------------------------------------------------------------------------------------
 
 
