@@ -143,7 +143,15 @@ def test_the_statement_of_hours_counts_what_the_ledger_counts(app, site):
     assert '<td class="num">3.0</td>' in text and '<td class="num">2.0</td>' in text
     bad = c.get("/my/hours?from=2022-12-31&to=2022-01-01")
     assert bad.status_code == 200 and "Choose a period whose end is not before its start." in bad.get_data(as_text=True)
-    assert "No hours in this period." in c.get("/my/hours?from=2020-01-01&to=2020-12-31").get_data(as_text=True)
+    empty = c.get("/my/hours?from=2020-01-01&to=2020-12-31").get_data(as_text=True)
+    assert "No hours in this period." in empty
+    assert re.findall(r"<tfoot>.*?</tfoot>", empty, re.S)[0].count('<td class="num">0.0</td>') == 2  # as 3.0 is
+    for query, message in (
+        ("from=2022-13-01&to=2022-12-31", "Enter both dates as year-month-day, such as "),
+        ("from=1900-01-01&to=2022-12-31", "Choose dates from "),
+    ):
+        answer = c.get(f"/my/hours?{query}")
+        assert answer.status_code == 200 and message in answer.get_data(as_text=True), query
 
 
 def test_the_live_figures_follow_check_ins(app, site):

@@ -236,6 +236,11 @@ def test_supervisor_assignment_from_the_person_page(app, client, world):
         assert holds_supervisor_assignment(db.session.get(Person, world["person"]))
         grant = db.session.scalar(select(RoleAssignment).where(RoleAssignment.role == "supervisor"))
         assert grant.unit.code == "330105"  # the coordinator's district
+    # The person's accounts name their roles as the accounts page does, not by their codes.
+    for lang, shown in (("en", "lisi (Supervisor)"), ("zh-CN", "lisi (督导人员)")):
+        page = client.get(f"/people/{world['person']}", headers={"Accept-Language": lang}).text
+        accounts = re.search(r"<dd>[^<]*lisi[^<]*</dd>", page).group(0)
+        assert shown in accounts and "supervisor" not in accounts
     # An existing account gets the role added; another district's coordinator cannot.
     other = app.test_client()
     login(other, "coordout")

@@ -361,6 +361,7 @@ def mine():
         certificates=certificates,
         status_of=services.verification_status,
         renewals=renewals,
+        within_reach=services.within_reach(current_user.person),
     )
 
 

@@ -67,6 +67,7 @@ class Eligibility:
     supervision_hours: Decimal
     programs_done: list[int]
     missing: list = field(default_factory=list)
+    credential: CredentialType | None = None  # set where a person's rules of several credentials are listed
 
     @property
     def eligible(self) -> bool:
@@ -153,6 +154,24 @@ def eligibility(
             )
         out.append(item)
     return out
+
+
+def within_reach(person: Person) -> list[Eligibility]:
+    """The credentials of the units above the person that they hold no certificate of (a revoked one aside),
+    each with what its rule still asks of them; a transition credential only if it is from their category.
+    By credential title. (The rule is the coordinator's: someone who meets it waits for their approval.)"""
+    held = select(Certificate.credential_id).where(Certificate.person_id == person.id, Certificate.status != "revoked")
+    credentials = db.session.scalars(
+        select(CredentialType)
+        .where(CredentialType.issuer_unit_id.in_(person.unit.path_ids), CredentialType.id.not_in(held))
+        .order_by(CredentialType.title, CredentialType.id)
+    )
+    found = []
+    for credential in credentials:
+        for item in eligibility(credential, None, people_ids=[person.id]):
+            item.credential = credential
+            found.append(item)
+    return found
 
 
 def _assessment_shortfalls(credential: CredentialType, rows) -> tuple[list[int], dict, dict]:

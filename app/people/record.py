@@ -151,7 +151,7 @@ def hours_statement(person: Person, first: date, last: date) -> tuple[list[dict]
             .join(Course, Course.id == CourseSession.course_id)
         )
     ]
-    training = sum((r["hours"] for r in rows), Decimal(0))
+    training = sum((r["hours"] for r in rows), Decimal("0.0"))  # 0.0 as the rows' 3.0: one scale
     credits = supervision_credits(period).where(SupervisionCredit.person_id == person.id).subquery()
     supervision_rows = [
         {"date": held, "kind": _("Supervision"), "title": topic, "hours": Decimal(hours)}
@@ -161,6 +161,6 @@ def hours_statement(person: Person, first: date, last: date) -> tuple[list[dict]
             )
         )
     ]
-    supervision = sum((r["hours"] for r in supervision_rows), Decimal(0))
+    supervision = sum((r["hours"] for r in supervision_rows), Decimal("0.0"))
     rows = sorted(rows + supervision_rows, key=lambda r: r["date"])
     return rows, {"training": training, "supervision": supervision}

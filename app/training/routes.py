@@ -613,10 +613,14 @@ def my_hours():
     try:
         first = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
         last = date.fromisoformat(request.args.get("to") or today.isoformat())
-        if last < first or first.year < FIRST_YEAR or last.year > LAST_YEAR:
-            raise ValueError
     except ValueError:
-        error = _("Choose a period whose end is not before its start.")
+        error = _("Enter both dates as year-month-day, such as %(day)s.", day=today.isoformat())
+    else:
+        if first.year < FIRST_YEAR or last.year > LAST_YEAR:
+            error = _("Choose dates from %(first)d to %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+        elif last < first:
+            error = _("Choose a period whose end is not before its start.")
+    if error:
         first, last = date(today.year, 1, 1), today
     rows, totals = hours_statement(person, first, last)
     return render_template(

@@ -307,6 +307,66 @@ def test_credential_pages(app, tmp_path):
     assert out.get(f"/credentials/{cred_id}").status_code == 404
 
 
+def test_the_credentials_list_names_a_credential_in_the_pages_language(app):
+    """A Chinese page names a credential in Chinese only, an English page in English with the Chinese beneath;
+    its key (what the command line takes) is shown to the administrator, not to a coordinator."""
+    with app.app_context():
+        _credential(World(), name="psw-key", title_en="Project social worker transition certificate")
+        db.session.commit()
+
+    def cell(client, lang):
+        page = client.get("/credentials/", headers={"Accept-Language": lang}).text
+        return re.sub(r"\s+", " ", re.search(r"<tbody>.*?</td>", page, re.S).group(0))
+
+    coordinator = app.test_client()
+    login(coordinator, "coord")
+    chinese = cell(coordinator, "zh-CN")
+    assert "项目社工转岗证书" in chinese and "Project social worker" not in chinese and "psw-key" not in chinese
+    english = cell(coordinator, "en")
+    link = r'<a [^>]*>Project social worker transition certificate</a> ?<div class="muted">项目社工转岗证书'
+    assert re.search(link, english), english
+    assert "psw-key" not in english
+    administrator = app.test_client()
+    login(administrator, "admin")
+    assert "psw-key" in cell(administrator, "zh-CN")
+
+
+def test_a_trainee_sees_the_credentials_within_reach_and_what_each_still_asks(app, tmp_path):
+    """Besides their certificates, a trainee's page lists the credentials of the units above them that they
+    hold none of, each with its rule met (waiting for approval) or what is still missing; not a credential
+    they hold, one of another district, nor a transition from another category."""
+    use_storage(app, tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        _trained(w, [w.trainee_person], hours=3)
+        titles = {
+            "met": "达标的证书",  # three training hours, from 社区专职工作者: met
+            "short": "差学时的证书",
+            "held": "已持有的证书",
+            "elsewhere": "西湖区的证书",
+            "other-category": "社工的转岗证书",
+        }
+        made = {name: _credential(w, name=name) for name in titles}
+        for name, credential in made.items():
+            credential.title = titles[name]
+        made["short"].min_training_hours = Decimal("10")
+        made["elsewhere"].issuer_unit = w.other
+        made["other-category"].transition_from = "project_social_worker"
+        made["held"].transition_from = made["held"].transition_to = None  # holding it leaves them a 社区专职工作者
+        issue_certificate(credential=made["held"], person=w.trainee_person, actor=w.coord, render=False)
+        db.session.commit()
+    client = app.test_client()
+    login(client, "trainee")
+    page = client.get("/my/certificates", headers={"Accept-Language": "en"}).text
+    reach = re.sub(
+        r"\s+", " ", re.search(r'<section class="card" aria-labelledby="reach-h">.*?</section>', page, re.S)[0]
+    )
+    rows = dict(re.findall(r"<tr><td>([^<]+)(?:<div.*?)?</td> ?<td [^>]*>(.*?)</td></tr>", reach))
+    assert set(rows) == {"达标的证书", "差学时的证书"}, reach
+    assert "Rule met: waiting for your coordinator" in rows["达标的证书"]
+    assert "7.0 training hours short" in rows["差学时的证书"] and "Rule met" not in rows["差学时的证书"]
+
+
 def test_an_expired_certificate_is_renewed_by_issuing_again(w):
     cred = _credential(w, validity_months=12, name="completion")
     cred.transition_from = cred.transition_to = None

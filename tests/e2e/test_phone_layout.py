@@ -112,7 +112,7 @@ def test_the_attendance_sheet_is_a_card_per_person_that_fits_a_phone(phone, live
     ("path", "labels"),
     [
         ("/courses/{course}", ['"地点："', '"方式："', '"计入学时："']),
-        ("/supervision/", ['"督导人员："', '"督导形式："', '"方式："', '"小时数："', '"主题："']),
+        ("/supervision/", ['"督导人员："', '"督导形式："', '"方式："', '"学时："', '"主题："']),
         ("/programs/", ['"类型："', '"层级："', '"主办单位："', '"年度："', '"课程："']),
     ],
 )
@@ -202,7 +202,7 @@ def test_the_continuing_education_list_is_a_card_per_person_on_a_phone(phone):
     cells = phone.locator("table.ce-risk tbody tr").first.locator("td")
     assert len({round(cells.nth(i).bounding_box()["x"]) for i in range(cells.count())}) == 1
     labels = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 7)]
-    assert labels == ['"所属单位："', '"职业水平等级："', '"周期届满："', '"小时数："', '"最低学时："', '"尚缺："']
+    assert labels == ['"所属单位："', '"职业水平等级："', '"周期届满："', '"学时："', '"最低学时："', '"尚缺："']
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
