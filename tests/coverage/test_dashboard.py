@@ -23,7 +23,9 @@ DEMO_PASSWORD = "shegong-demo-2026"  # noqa: S105
 
 def assert_charts_are_inline_svg(html: str, expected: int) -> None:
     svgs = re.findall(r"<svg\b.*?</svg>", html, flags=re.S)
-    assert len([s for s in svgs if 'class="chart"' in s]) == expected
+    # each chart drawn twice: for a desk's card and for a phone's, the page's width showing one
+    for size in ("wide", "narrow"):
+        assert len([s for s in svgs if f'class="chart {size}"' in s]) == expected, size
     assert not any("<script" in s for s in svgs)
     # the page's only script is the app's own file: nothing inline, nothing from elsewhere
     scripts = re.findall(r"<script\b[^>]*>", html)
@@ -79,6 +81,7 @@ def test_demo_drill_down_and_scope(demo):
     assert ids["street_name"] in html
     assert "2022年项目社工转岗人员" in html  # the district's cohort, counted over the street's members
     assert "6 members here" in html
+    assert "Trained 100.0% <small>target 100.0%</small>" in html  # the card names its target
     assert_charts_are_inline_svg(html, 2)
     assert client.get(f"/coverage/?unit={ids['taicang']}&year=2022").status_code == 404
     assert client.get("/coverage/?unit=999999&year=2022").status_code == 404

@@ -232,3 +232,20 @@ def test_the_coverage_chart_says_what_its_colours_mean(phone):
     assert "上条为培训，下条为督导" in card.locator(".legend").first.inner_text()
     keys = card.locator(".legend .key").evaluate_all("ks => ks.map(k => getComputedStyle(k).backgroundColor)")
     assert len(set(keys)) == 3  # met, close, behind
+
+
+def test_the_coverage_charts_are_drawn_for_the_phones_width(phone):
+    """On a phone each chart is the one drawn for its narrow card, its names and figures as large as the page's
+    small print; the desk's chart, scaled down to half, wrote them about 5 px high."""
+    sign_in(phone, "gongshu")
+    phone.goto("/coverage/")
+    assert phone.locator("svg.chart.wide").count() == 2 and phone.locator("svg.chart.narrow").count() == 2
+    assert not any(phone.locator("svg.chart.wide").nth(i).is_visible() for i in range(2))
+    assert all(phone.locator("svg.chart.narrow").nth(i).is_visible() for i in range(2))
+    for selector in ("svg.chart.narrow text.axis", "svg.chart.narrow text.val"):
+        heights = phone.locator(selector).evaluate_all("ts => ts.map(t => t.getBoundingClientRect().height)")
+        assert heights and min(heights) >= 10, (selector, min(heights))
+    # one legend for the monthly progress, below its chart
+    progress = phone.locator(".grid2.even > section.card").nth(1)
+    assert progress.locator(".legend").count() == 1
+    assert progress.locator(".legend").bounding_box()["y"] > progress.locator("svg.chart.narrow").bounding_box()["y"]
