@@ -138,3 +138,28 @@ def test_the_unit_pages(app):
     login(login_out, "coordout")
     assert login_out.get(f"/units/{ids['street']}/edit").status_code == 404
     assert login_out.post(f"/units/{ids['street']}/close", data={}).status_code == 404
+
+
+def test_the_unit_one_manages_from_offers_no_move_or_close_but_its_units_below_do(app):
+    """A coordinator's own unit cannot be moved or closed by them (the services refuse it): its page offers
+    neither; a unit below it offers both, and the administrator has both on the district. Its form names the
+    unit's name as such, not a person's."""
+    with app.app_context():
+        w = World()
+        ids = {"district": w.district.id, "street": w.street.id}
+        db.session.commit()
+
+    def buttons(client, unit_id):
+        html = client.get(f"/units/{unit_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        head = re.search(r'<div class="actions">.*?</div>', html, re.S).group(0)
+        return {"move": f"/units/{unit_id}/move" in head, "close": f"/units/{unit_id}/close" in head}
+
+    coordinator = app.test_client()
+    login(coordinator, "coord")
+    assert buttons(coordinator, ids["district"]) == {"move": False, "close": False}
+    assert buttons(coordinator, ids["street"]) == {"move": True, "close": True}
+    administrator = app.test_client()
+    login(administrator, "admin")
+    assert buttons(administrator, ids["district"]) == {"move": True, "close": True}
+    form = coordinator.get(f"/units/{ids['street']}/edit", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert re.search(r"<label[^>]*>单位名称", form) and not re.search(r"<label[^>]*>姓名", form)

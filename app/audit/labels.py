@@ -130,7 +130,7 @@ OBJECT_FIELDS = {
     "course_session": {"hours": _l("Credited hours")},
     "supervision_record": {"hours": _l("Duration (hours)"), "kind": _l("Supervision kind")},
     "org_unit": {"name": _l("Unit name")},
-    "user": {"unit_id": _l("Over the unit")},
+    "user": {"unit_id": _l("Unit covered")},
 }
 
 METHODS = {"roster": _l("roster"), "qr": _l("QR"), "import": _l("import"), "api": _l("API"), "quiz": _l("Online quiz")}

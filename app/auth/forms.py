@@ -39,9 +39,7 @@ class TokenForm(FlaskForm):
 class InviteForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     role = SelectField(_l("Role"), choices=[])
-    unit_id = SelectField(
-        _l("Over the unit"), coerce=int, description=_l("The role covers this unit and all below it.")
-    )
+    unit_id = SelectField(_l("Unit covered"), coerce=int, description=_l("The role covers this unit and all below it."))
     person_id = IntegerField(
         _l("Person"),
         validators=[Optional(), NumberRange(1, MAX_ID)],
@@ -51,7 +49,7 @@ class InviteForm(FlaskForm):
 
 class GrantForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[])
-    unit_id = SelectField(_l("Over the unit"), coerce=int)
+    unit_id = SelectField(_l("Unit covered"), coerce=int)
 
 
 class LinkPersonForm(FlaskForm):

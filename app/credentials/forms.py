@@ -24,8 +24,8 @@ class CredentialTypeForm(FlaskForm):
         _l("Issuer as printed"),
         validators=[DataRequired(), Length(max=120)],
         description=_l(
-            "e.g. 杭州市拱墅区民政局. The issuing unit's: every credential it issues prints this name and seal, "
-            "so changing them here changes them for all of them (certificates already issued keep theirs)."
+            "e.g. 杭州市拱墅区民政局. The name and seal belong to the issuing unit: every credential it issues "
+            "prints them, so a change here applies to all its credentials (certificates already issued keep theirs)."
         ),
     )
     issuer_code = StringField(
@@ -70,7 +70,10 @@ class CredentialTypeForm(FlaskForm):
         _l("To renew: assessments passed again"),
         coerce=int,
         choices=[],
-        description=_l("With a passing sitting entered after the certificate was issued. Neither: the rule again."),
+        description=_l(
+            "Passed again: a passing sitting entered after the certificate was issued. "
+            "With neither set, renewing asks the issuing rule again."
+        ),
     )
     ce_period = BooleanField(
         _l("A statement of the holder's registration period"),

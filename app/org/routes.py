@@ -46,6 +46,7 @@ def detail(unit_id: int):
         total=head_count(unit),
         action_form=ActionForm(),
         can_add=bool(_parent_choices()),
+        own_root=services.is_scope_root(current_user, unit),  # moved or closed by an administrator only
     )
 
 

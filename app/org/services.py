@@ -63,7 +63,8 @@ def _managed(actor, unit: OrgUnit | None) -> bool:
     return unit is not None and unit_in_scope(actor, unit)
 
 
-def _is_scope_root(actor, unit: OrgUnit) -> bool:
+def is_scope_root(actor, unit: OrgUnit) -> bool:
+    """Whether ``unit`` is one the actor manages from (only an administrator moves or closes it)."""
     roots = scope_roots(actor) if actor is not None else None
     return roots is not None and any(r.id == unit.id for r in roots)
 
@@ -159,7 +160,7 @@ def move_unit(*, unit: OrgUnit, parent: OrgUnit, actor) -> OrgUnit:
     """Put a unit (and everything under it) under another parent of the actor's units (audited)."""
     if not _managed(actor, unit) or not _managed(actor, parent):
         raise NotFound(_l("Not found."))
-    if actor is not None and not actor.is_admin and _is_scope_root(actor, unit):
+    if actor is not None and not actor.is_admin and is_scope_root(actor, unit):
         raise Forbidden(_l("You cannot move the unit you manage from: ask an administrator."))
     if parent.is_within(unit):
         raise Invalid(_l("Invalid input."), {"parent_id": _l("A unit cannot move under itself.")})
@@ -196,7 +197,7 @@ def set_unit_closed(*, unit: OrgUnit, closed: bool, actor) -> OrgUnit:
     """Close a unit nobody active works in any more (its history stays), or reopen it."""
     if not _managed(actor, unit):
         raise NotFound(_l("Not found."))
-    if actor is not None and not actor.is_admin and _is_scope_root(actor, unit):
+    if actor is not None and not actor.is_admin and is_scope_root(actor, unit):
         raise Forbidden(_l("You cannot close the unit you manage from: ask an administrator."))
     if (unit.closed_at is not None) == closed:
         return unit

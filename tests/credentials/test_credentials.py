@@ -385,6 +385,21 @@ def test_an_expired_certificate_is_renewed_by_issuing_again(w):
     assert first.superseded_by_id == renewed.id
 
 
+def test_the_issued_tab_says_when_a_search_finds_nothing(app):
+    """A search of the issued certificates that matches none says so, not that none was ever issued."""
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.person])
+        issue_unrendered(cred.id, w.person.id)
+        db.session.commit()
+        cred_id = cred.id
+    client = app.test_client()
+    login(client, "coord")
+    page = client.get(f"/credentials/{cred_id}?show=issued&q=zzz", headers={"Accept-Language": "en"}).text
+    assert "No certificate matches “zzz”." in page and "No certificates issued yet." not in page
+
+
 def test_the_issued_list_finds_a_certificate_by_its_serial_in_any_case(w):
     from shegong_academy.credentials.queries import certificates_for
 

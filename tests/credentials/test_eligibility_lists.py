@@ -209,6 +209,9 @@ def test_a_page_past_the_end_of_its_tab_lists_nobody_and_keeps_both_counts(app, 
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         assert gettext("Eligible (%(n)d)", n=2) in past.text
         assert gettext("Not yet (%(n)d)", n=4) in past.text
+        # it says the page is past the end, not that nobody is eligible
+        assert gettext("This page is past the end of the list.") in past.text
+        assert gettext("Nobody is waiting for this credential.") not in past.text
     waiting = client.get(f"/credentials/{cred_id}?show=waiting&page=2")  # 人004-005 first, then 李四 and 钱七
     assert waiting.status_code == 200 and not re.search(r"人00[0-5]", waiting.text)
     assert "李四" in waiting.text and "钱七" in waiting.text
