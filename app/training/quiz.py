@@ -124,6 +124,16 @@ def question_at(attempt: QuizAttempt, position: int) -> dict | None:
     }
 
 
+def unanswered(attempt: QuizAttempt) -> int:
+    """How many of the sitting's questions have no answer saved (nothing chosen, or a blank short answer)."""
+    return sum(attempt.answers.get(str(index)) in (None, [], "") for index, _shown in attempt.order)
+
+
+def attempts_left(attempt: QuizAttempt) -> int:
+    """How many more sittings of the quiz its person may start after this one."""
+    return max(0, attempt.quiz["attempts"] - len(attempts_of(attempt.assessment, attempt.person_id)))
+
+
 def finish_if_late(attempt: QuizAttempt, now: datetime) -> bool:
     """Submit an open sitting whose time is up, with the answers saved; return whether it was."""
     if attempt.state == "open" and attempt.deadline_at is not None and now >= attempt.deadline_at:

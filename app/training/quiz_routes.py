@@ -9,7 +9,7 @@ from ..auth.permissions import TEACH
 from ..core.access import found
 from ..core.db import utcnow
 from ..core.forms import ActionForm, show_refusal
-from ..core.i18n import _
+from ..core.i18n import _, ngettext
 from ..core.uow import attempt as attempting
 from ..extensions import db
 from . import queries, quiz
@@ -115,9 +115,40 @@ def quiz_sitting(attempt_id: int):
 @login_required
 def submit_quiz(attempt_id: int):
     sitting = _mine(attempt_id)
-    if not ActionForm().validate_on_submit():
+    form = ActionForm()
+    if not form.validate_on_submit():
         abort(400)
-    if not quiz.finish_if_late(sitting, utcnow()):
+    late = quiz.finish_if_late(sitting, utcnow())
+    missing = quiz.unanswered(sitting) if sitting.state == "open" and not late else 0
+    if missing and request.form.get("confirmed") != "1":
+        # Questions left without an answer: say what submitting now costs, and ask first.
+        left = quiz.attempts_left(sitting)
+        return render_template(
+            "lms/core/confirm.html",
+            form=form,
+            title=_("Submit with questions unanswered?"),
+            consequences=[
+                ngettext(
+                    "%(num)d question has no answer: it scores nothing.",
+                    "%(num)d questions have no answer: they score nothing.",
+                    missing,
+                ),
+                _("Once submitted, answers cannot be changed.")
+                + " "
+                + ngettext(
+                    "After this sitting you may take the quiz %(num)d more time.",
+                    "After this sitting you may take the quiz %(num)d more times.",
+                    left,
+                )
+                if left
+                else _("Once submitted, answers cannot be changed, and this is your last sitting of the quiz."),
+            ],
+            button=_("Submit the quiz"),
+            hidden=[("confirmed", "1")],
+            back=url_for("training.quiz_sitting", attempt_id=sitting.id),
+            danger=True,
+        )
+    if not late:
         with attempting() as outcome:
             quiz.submit(sitting, utcnow())
         if not outcome.ok:

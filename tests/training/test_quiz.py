@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from shegong_academy.core.db import utcnow
 from shegong_academy.core.domain import Conflict, Invalid
 from shegong_academy.extensions import db
 from shegong_academy.training import grading, quiz
@@ -280,9 +281,51 @@ def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_pa
     assert login(c, "trainee").status_code == 302
     for n in (1, 2):
         sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
-        assert c.post(sitting_url + "/submit").status_code == 302
+        assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302  # nothing answered
         page = c.get(sitting_url).get_data(as_text=True)
         assert ("Wrong" in page) is (n == 2), n  # the first result holds back which answers were right
     refused = c.post(f"/my/assessments/{assessment_id}/quiz")
     assert refused.status_code == 302
     assert "You have used all 2 attempts of this quiz." in c.get(refused.location).get_data(as_text=True)
+
+
+def test_submitting_with_questions_unanswered_asks_first_and_says_what_it_costs(app, tmp_path):
+    """A sitting with questions left unanswered is not submitted by the button alone: the page says how many
+    score nothing and how many sittings remain, and asks; nothing changes until it is confirmed. A sitting
+    with every question answered is submitted at once."""
+    with app.app_context():
+        sync_content(write_content(tmp_path, QUIZ_YAML))  # two attempts, three questions
+        w = World()
+        crs = course(program(w.district), content_slug="quizzed")
+        enrol(course=crs, person=w.trainee_person, actor=w.coord)
+        assessment = grading.create_assessment(
+            course=crs, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60}, actor=w.coord
+        )
+        db.session.commit()
+        assessment_id = assessment.id
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert login(c, "trainee").status_code == 302
+    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+    sitting_id = int(sitting_url.rsplit("/", 1)[1])
+
+    def state():
+        with app.app_context():
+            return db.session.get(QuizAttempt, sitting_id).state
+
+    asked = c.post(sitting_url + "/submit")
+    assert asked.status_code == 200 and state() == "open"
+    text = asked.get_data(as_text=True)
+    assert "3 questions have no answer: they score nothing." in text
+    assert "After this sitting you may take the quiz 1 more time." in text
+    assert 'name="confirmed" value="1"' in text
+    assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302 and state() != "open"
+    # the second and last sitting, every question answered: submitted at once
+    second_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+    with app.app_context():
+        second = db.session.get(QuizAttempt, int(second_url.rsplit("/", 1)[1]))
+        answer_all_rightly(second, utcnow())
+        db.session.commit()
+    assert c.post(second_url + "/submit").status_code == 302
+    with app.app_context():
+        assert db.session.get(QuizAttempt, int(second_url.rsplit("/", 1)[1])).state != "open"
