@@ -152,6 +152,8 @@ CODES: dict[str, Mapping] = {
     "source": METHODS,
     "status": training.STATUS_LABELS,
     "outcome": training.OUTCOME_LABELS,
+    "tier": training.TIER_LABELS,
+    "required_tiers": training.TIER_LABELS,
 }
 OBJECT_CODES: dict[str, dict[str, Mapping]] = {
     "org_unit": {"kind": UNIT_KIND_LABELS},

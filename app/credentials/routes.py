@@ -35,6 +35,7 @@ from ..jobs import queries as job_queries
 from ..org.queries import unit_for, visible_units
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
+from ..training.labels import TIER_LABELS
 from ..training.models import TIERS, Program
 from ..training.queries import assessment_options, programs_for
 from . import badges, queries, renewal, services, types
@@ -437,7 +438,7 @@ def _type_form(obj=None) -> CredentialTypeForm:
     if missing:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
         programs += list(db.session.scalars(select(Program).where(Program.id.in_(missing))))
     form.required_program_ids.choices = [SelectChoice(p.id, f"{p.year} {p.title}") for p in programs]
-    form.required_tiers.choices = [SelectChoice(t, t) for t in TIERS]
+    form.required_tiers.choices = [SelectChoice(t, TIER_LABELS[t]) for t in TIERS]
     offered = assessment_options(current_user)
     shown = {a.id for a, _c, _p in offered}
     kept = [i for i in (obj.required_assessment_ids or []) if i not in shown] if obj is not None else []

@@ -46,6 +46,7 @@ from ..org.queries import unit_in_scope
 from ..people.labels import CATEGORY_LABELS
 from ..people.models import Person
 from ..training.grading import counted, sittings_of
+from ..training.labels import TIER_LABELS
 from ..training.models import Assessment, Course, Program
 from .models import Certificate, CredentialType, SerialCounter, compact_serial, free_status_index
 from .queries import credential_period, eligibility_rows
@@ -134,7 +135,9 @@ def eligibility(
         if row.tiers_done < len(tiers):
             for tier in tiers:
                 if tier not in tiers_done.get(person.id, set()):
-                    item.missing.append(_l("not completed: a course of a %(tier)s program", tier=tier))
+                    item.missing.append(
+                        _l("not completed: a course of a %(tier)s program", tier=TIER_LABELS.get(tier, tier))
+                    )
         if row.assessments_done < len(assessments):
             for assessment_id in assessments:
                 assessment = by_id.get(assessment_id)

@@ -8,7 +8,7 @@ from ..core.forms import choices
 from ..core.i18n import _l
 from ..core.numbers import FiniteDecimalField
 from ..core.ranges import FIRST_YEAR, LAST_YEAR, MAX_ID
-from .labels import ASSESSMENT_KIND_LABELS, KIND_LABELS, MODE_LABELS, POLICY_LABELS, RETAKE_LABELS
+from .labels import ASSESSMENT_KIND_LABELS, KIND_LABELS, MODE_LABELS, POLICY_LABELS, RETAKE_LABELS, TIER_LABELS
 from .models import (
     ASSESSMENT_KINDS,
     DEFAULT_MIN_ATTENDANCE,
@@ -32,7 +32,7 @@ from .models import (
 class ProgramForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
     kind = SelectField(_l("Kind"), choices=choices(PROGRAM_KINDS, KIND_LABELS))
-    tier = SelectField(_l("Tier"), choices=[SelectChoice("", "—")] + [SelectChoice(t, t) for t in TIERS])
+    tier = SelectField(_l("Tier"), choices=[SelectChoice("", "—")] + [SelectChoice(t, TIER_LABELS[t]) for t in TIERS])
     unit_id = SelectField(_l("Organising unit"), coerce=int)
     year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(FIRST_YEAR, LAST_YEAR)])
     starts_on = DateField(_l("Starts on"), validators=[Optional()])

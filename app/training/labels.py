@@ -30,4 +30,6 @@ ASSESSMENT_KIND_LABELS = {
     "quiz": _l("Online quiz"),
 }
 RETAKE_LABELS = {"best": _l("The best sitting counts"), "last": _l("The last sitting counts")}
+# A program's tier is kept as the bureaus write it (models.TIERS); the English pages name it in English.
+TIER_LABELS = {"新任": _l("Newly appointed"), "骨干": _l("Core staff"), "领军": _l("Leading talent")}
 OUTCOME_LABELS = {"scored": _l("Scored"), "absent": _l("Absent"), "excused": _l("Excused")}

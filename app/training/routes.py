@@ -40,7 +40,7 @@ from .calendar import calendar_token, feed, reset_calendar, user_for_token
 from .checkin import PROOF_SECONDS, make_proof, make_token, seconds_left, token_is_fresh
 from .forms import CourseForm, EnrolManyForm, EnrolOneForm, ProgramForm, ReasonForm, SessionForm
 from .imports import import_attendance
-from .labels import ENROLMENT_LABELS, KIND_LABELS, MODE_LABELS, STATUS_LABELS
+from .labels import ENROLMENT_LABELS, KIND_LABELS, MODE_LABELS, STATUS_LABELS, TIER_LABELS
 from .models import Course, CourseSession, Enrolment
 
 bp = Blueprint("training", __name__)
@@ -56,6 +56,7 @@ def _labels():
         "MODE_LABELS": MODE_LABELS,
         "STATUS_LABELS": STATUS_LABELS,
         "ENROLMENT_LABELS": ENROLMENT_LABELS,
+        "TIER_LABELS": TIER_LABELS,
         "notice_text": subject,
     }
 

@@ -180,6 +180,18 @@ def program_id(site):
         return program(w.district).id
 
 
+def test_a_programs_tier_reads_in_the_pages_language(site, program_id):
+    """A tier is kept as the bureaus write it (骨干) and named in English on the English pages: the programs
+    list, a program's page and the program form's options (whose values stay 骨干)."""
+    c = site.client("coord")
+    for path in ("/programs/?year=2022", f"/programs/{program_id}"):
+        english = page(c.get(path, headers={"Accept-Language": "en"}))
+        assert "Core staff" in english and "骨干" not in english, path
+        assert "骨干" in page(c.get(path, headers={"Accept-Language": "zh-CN"})), path
+    form = page(c.get(f"/programs/{program_id}/edit", headers={"Accept-Language": "en"}))
+    assert re.search(r'<option selected value="骨干">Core staff</option>', form), form
+
+
 def test_create_course_through_the_form(site, program_id):
     c = site.client("coord")
     assert c.get(f"/programs/{program_id}/courses/new").status_code == 200
