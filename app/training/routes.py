@@ -525,7 +525,12 @@ def restore_session(session_id: int):
 @permission_required(TEACH)
 def session_qr(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
-    return render_template("lms/training/qr.html", session=sess, **queries.check_in_figures(sess))
+    return render_template(
+        "lms/training/qr.html",
+        session=sess,
+        check_in=services.check_in_window(sess, utcnow()),
+        **queries.check_in_figures(sess),
+    )
 
 
 @bp.get("/sessions/<id:session_id>/qr.svg")

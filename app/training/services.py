@@ -6,6 +6,7 @@ Services flush and never commit; they take ``actor`` explicitly and raise
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -420,6 +421,25 @@ def withdraw(*, course: Course, person: Person, actor, self_service: bool = Fals
     return _promote_first(course, actor)
 
 
+@dataclass(frozen=True)
+class CheckInWindow:
+    state: str  # "open", "before" (opens at ``opens``), "after" (closed at ``closes``), "cancelled"
+    opens: datetime
+    closes: datetime
+
+
+def check_in_window(session: CourseSession, now: datetime) -> CheckInWindow:
+    """When a session takes QR check-ins: from LMS_CHECKIN_MARGIN_MINUTES before it starts to as long after
+    it ends (never for a cancelled one), and where ``now`` stands."""
+    margin = timedelta(minutes=current_app.config["LMS_CHECKIN_MARGIN_MINUTES"])
+    opens, closes = session.starts_at - margin, session.ends_at + margin
+    if session.cancelled_at is not None:
+        state = "cancelled"
+    else:
+        state = "before" if now < opens else "after" if now > closes else "open"
+    return CheckInWindow(state, opens, closes)
+
+
 def _tell(course: Course, person_id: int, kind: str, **params) -> None:
     """Tell the person what became of their seat (written with the change; mailed after commit)."""
     seat = kind in ("enrolment.enrolled", "enrolment.promoted")
@@ -675,8 +695,7 @@ def check_in(
         raise Forbidden(_l("This session is cancelled: no attendance is taken."))
     if not code_is_good(session.id, token, now, browser):
         raise Forbidden(_l("This check-in code has expired. Scan the code on the screen again."))
-    margin = timedelta(minutes=current_app.config["LMS_CHECKIN_MARGIN_MINUTES"])
-    if not session.starts_at - margin <= now <= session.ends_at + margin:
+    if check_in_window(session, now).state != "open":
         raise Forbidden(_l("Check-in is open only during the session."))
     if person.id not in enrolled_ids(session.course_id):
         raise Forbidden(_l("You are not enrolled in this course."))

@@ -518,6 +518,36 @@ def running(site):
         return SimpleNamespace(id=sess.id, course=crs.id, person=w.trainee_person.id)
 
 
+def test_the_check_in_screen_shows_a_code_only_while_check_in_is_open(site):
+    """Before its window the screen says when check-in opens, after it that it closed and to use the roster,
+    for a cancelled session that none is taken: no code that every scan would refuse."""
+    from shegong_academy.training.changes import cancel_session
+
+    now = utcnow()
+    with site.world() as w:
+        crs = course(program(w.district, year=now.year), code="WIN")
+        ids = {
+            "past": session(crs, start=now - timedelta(days=2)).id,
+            "later": session(crs, start=now + timedelta(days=2)).id,
+            "running": session(crs, start=now - timedelta(minutes=10)).id,
+        }
+        cancelled = session(crs, start=now - timedelta(minutes=20))
+        cancel_session(session=cancelled, reason="暴雨", actor=w.coord)
+        ids["cancelled"] = cancelled.id
+    c = site.client("coord")
+    expected = {
+        "running": "Scan with your phone to check in",
+        "later": "Check-in opens at ",
+        "past": "Check-in closed at ",
+        "cancelled": "This session is cancelled: no attendance is taken.",
+    }
+    for name, words in expected.items():
+        text = page(c.get(f"/sessions/{ids[name]}/qr"))
+        assert words in text, name
+        assert ('id="qr"' in text) is (name == "running"), name
+    assert "Take attendance on the roster instead." in page(c.get(f"/sessions/{ids['past']}/qr"))
+
+
 def test_qr_svg_encodes_a_fresh_check_in_link_and_is_never_cached(site, running, monkeypatch):
     encoded = []
     real_make = segno.make
