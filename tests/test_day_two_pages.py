@@ -423,6 +423,28 @@ def test_recorded_scores_read_a_line_a_person_and_sitting(app, site, lang, lines
     assert "odd=1" in odd and "2" in odd
 
 
+def test_an_accounts_history_names_the_unit_its_creation_wrote_by_code(app, site):
+    """An account's creation writes its unit by code (330105002): its history names the unit (湖墅街道) to a
+    reader who may see it; one who may not reads the code."""
+    with app.app_context():
+        from shegong_academy.audit.services import record_audit
+
+        trainee = db.session.scalars(select(User).where(User.username == "trainee")).one()
+        record_audit(
+            actor=None,
+            action="user.create",
+            entity_type="user",
+            entity_id=trainee.id,
+            after={"username": "trainee", "role": "trainee", "unit": "330105002"},
+        )
+        db.session.commit()
+        trainee_id = trainee.id
+    history = _audit_text(client_for(app, "admin"), f"/users/{trainee_id}", "<h2>History</h2>.*?</table>")
+    assert "Unit: 湖墅街道" in history and "330105002" not in history
+    outside = _audit_text(client_for(app, "coordout"), f"/audit/?object=user&id={trainee_id}", "<table.*?</table>")
+    assert "湖墅街道" not in outside
+
+
 def test_an_audit_entry_names_only_what_the_reader_may_see(app, site):
     """An entry a coordinator may read (about a person of their district) that refers to a person and a unit of
     another district shows their numbers, not their names; the administrator reads the names."""

@@ -191,6 +191,7 @@ REFERENCES = {
     "course_id": "course",
     "program_id": "program",
     "required_program_ids": "program",
+    "unit": "unit",  # a unit's number, or (as an account's creation writes it) its code
 }
 OBJECTS = {
     "person": _l("Person"),
@@ -312,6 +313,8 @@ def referenced(entries) -> dict[str, set[int]]:
                 for number in value if isinstance(value, list) else [value]:
                     if isinstance(number, int) and not isinstance(number, bool):
                         found[kind].add(number)
+                    elif kind == "unit" and isinstance(number, str) and number:
+                        found.setdefault("unit_code", set()).add(number)
     return found
 
 
@@ -321,6 +324,8 @@ def shown(entity_type: str | None, key: str, value, names: Mapping | None = None
     kind = REFERENCES.get(key)
     if kind is not None and names and isinstance(value, int) and not isinstance(value, bool):
         return names.get((kind, value), value)
+    if kind == "unit" and names and isinstance(value, str):
+        return names.get(("unit_code", value), value)
     return code_label(entity_type, key, value)
 
 

@@ -131,6 +131,7 @@ def entry_names(viewer, entries) -> dict[tuple[str, int], str]:
     lookups = {
         "person": (select(Person.id, Person.name).where(in_scope(viewer, Person.unit_id)), Person.id),
         "unit": (select(OrgUnit.id, OrgUnit.name).where(in_scope(viewer, OrgUnit.id)), OrgUnit.id),
+        "unit_code": (select(OrgUnit.code, OrgUnit.name).where(in_scope(viewer, OrgUnit.id)), OrgUnit.code),
         "program": (select(Program.id, Program.title).where(in_scope(viewer, Program.unit_id)), Program.id),
         "course": (
             select(Course.id, Course.title)
