@@ -22,6 +22,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from xml.parsers import expat
 
@@ -72,14 +73,24 @@ class TableError(ValueError):
         self.message = message
 
 
+# The columns of the file read last in this context as its header writes them ({"id_number": "身份证号"}):
+# set by read_table, so that the row errors an importer finds after reading name a column as the file does.
+_WRITTEN: ContextVar[dict[str, str] | None] = ContextVar("lms_import_headers", default=None)
+
+
 @dataclass
 class RowError:
     row: int
-    column: str
+    column: str  # the canonical name (id_number), what programs read
     message: object  # a lazy string, rendered in the reader's language
+    header: str = ""  # the column as the file's header writes it (身份证号), what people read
+
+    def __post_init__(self):
+        if not self.header:
+            self.header = (_WRITTEN.get() or {}).get(self.column, self.column)
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "message": str(self.message)}
+        return {"row": self.row, "column": self.column, "header": self.header, "message": str(self.message)}
 
     def __str__(self) -> str:
         return f"row {self.row}, {self.column}: {self.message}"
@@ -430,6 +441,7 @@ def read_table(
     in a ``text_only`` column (an ID number a spreadsheet has already rounded)
     is a row error: nothing is ever read from it.
     """
+    _WRITTEN.set({})
     deadline = _Deadline(_read_seconds())
     row_limit = max_rows + 1 + SPARE_ROWS
     try:
@@ -514,6 +526,7 @@ def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) 
             continue  # blank rows (above the header too) still count in the row numbers
         if index is None:
             index, headers = _header_index(raw, n, columns, required, cells)
+            _WRITTEN.set(headers)
             continue
         out.append((n, _record(raw, n, index, headers, text_only, cells, numbers)))
         if len(out) > max_rows:

@@ -9,7 +9,7 @@ from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, read_table
 from ..extensions import db
 from ..people.idnumber import InvalidIdNumber, normalise_id_number
-from ..people.services import id_number_digest
+from ..people.services import ID_REASONS, id_number_digest
 from .models import ATTENDANCE_STATUSES, CourseSession
 from .queries import seats_by_digest
 from .services import attendance_row, check_not_cancelled, check_scope, write_attendance
@@ -68,8 +68,8 @@ def _digests(rows: list[tuple[int, dict]], errors: list[RowError]) -> dict[int, 
     for n, raw in rows:
         try:
             digests[n] = id_number_digest(normalise_id_number(raw["id_number"]))
-        except InvalidIdNumber:
-            errors.append(RowError(n, "id_number", _l("Not a valid ID number.")))
+        except InvalidIdNumber as exc:  # what is wrong with it, as the person form says
+            errors.append(RowError(n, "id_number", _l("ID number %(reason)s.", reason=ID_REASONS[exc.reason])))
     return digests
 
 
