@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -32,6 +32,21 @@ class UploadForm(FlaskForm):
     """One spreadsheet to import."""
 
     file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[FileRequired()])
+
+
+def check_also(form, check: Callable[[], object], aliases: Mapping[str, str] | None = None) -> None:
+    """After a form refused what was posted: run the service's own checks on what the form could read (``check``
+    writes nothing) and mark the fields they find wrong that the form left unmarked. Every problem is named
+    at once, not the form's first and the service's on the next try."""
+    from .domain import DomainError
+
+    try:
+        check()
+    except DomainError as exc:
+        for name, message in exc.errors.items():
+            field = getattr(form, (aliases or {}).get(name, name), None)
+            if field is not None and not field.errors:
+                field.errors = [str(message)]
 
 
 def show_refusal(error, form=None, aliases: Mapping[str, str] | None = None) -> None:

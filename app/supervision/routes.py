@@ -10,7 +10,7 @@ from ..auth.permissions import SUPERVISE, roles_for
 from ..core.access import found
 from ..core.exports import FORMATS as EXPORT_FORMATS
 from ..core.exports import download
-from ..core.forms import ActionForm, show_refusal
+from ..core.forms import ActionForm, check_also, show_refusal
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, page_arg, year_arg
@@ -130,6 +130,17 @@ def new():
             if hasattr(form, field):
                 getattr(form, field).errors.append(str(message))
         flash(str(outcome.error.message), "error")
+    elif form.is_submitted():
+        chosen = [supervisees[i] for i in form.supervisee_ids.data or [] if i in supervisees]
+        check_also(
+            form,
+            lambda: services.check_record(
+                {name: getattr(form, name).data for name in RECORD_FIELDS},
+                supervisors.get(form.supervisor_id.data),
+                chosen,
+                current_user,
+            ),
+        )
     return render_template(
         "lms/supervision/new.html",
         form=form,

@@ -79,6 +79,11 @@ def _check_facts(data: dict, errors: dict) -> tuple:
     return hours, topic
 
 
+def check_record(data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> None:
+    """Check a record as :func:`record_supervision` would, writing nothing; raise what it would refuse."""
+    _validate(data, supervisor, supervisees, actor)
+
+
 def _validate(data: dict, supervisor: Person | None, supervisees: list[Person], actor) -> dict:
     errors: dict = {}
     fmt = data.get("format")

@@ -17,7 +17,7 @@ from ..auth.permissions import MANAGE, TEACH, can
 from ..core.access import found
 from ..core.db import utcnow
 from ..core.domain import Conflict, DomainError
-from ..core.forms import ActionForm, UploadForm, choices, show_refusal
+from ..core.forms import ActionForm, UploadForm, check_also, choices, show_refusal
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, year_arg
@@ -195,6 +195,8 @@ def new_course(program_id: int):
         if outcome.ok:
             return redirect(url_for("training.course", course_id=course.id))
         show_refusal(outcome.error, form)
+    elif form.is_submitted():
+        check_also(form, lambda: services.course_values({k: getattr(form, k).data for k in COURSE_FIELDS}, prog))
     return render_template("lms/training/course_form.html", form=form, program=prog)
 
 
@@ -255,6 +257,9 @@ def edit_course(course_id: int):
             flash(_("Saved."), "success")
             return redirect(url_for("training.course", course_id=crs.id))
         show_refusal(outcome.error, form)
+    elif form.is_submitted():
+        data = {k: getattr(form, k).data for k in COURSE_FIELDS}
+        check_also(form, lambda: services.course_values(data, crs.program, crs.id))
     return render_template("lms/training/course_form.html", form=form, program=crs.program, course=crs)
 
 

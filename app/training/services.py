@@ -153,12 +153,13 @@ def course_values(data: dict, program: Program, course_id: int | None = None) ->
     same_code = select(Course.id).where(Course.program_id == program.id, Course.code == code)
     if course_id is not None:
         same_code = same_code.where(Course.id != course_id)
-    if not errors and db.session.scalar(same_code):
+    taken = "code" not in errors and db.session.scalar(same_code) is not None
+    if errors:  # every problem at once: a code already used as well
+        raise Invalid(_l("Invalid input."), {**errors, **({"code": _l("Already used.")} if taken else {})})
+    if taken:
         raise Conflict(
             _l("This program already has a course with code %(code)s.", code=code), {"code": _l("Already used.")}
         )
-    if errors:
-        raise Invalid(_l("Invalid input."), errors)
     return {
         "code": code,
         "title": title,

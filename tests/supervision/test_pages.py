@@ -499,3 +499,15 @@ def test_someone_elses_credit_is_404(site, listed, who):
     assert c.post("/supervision/credits/999999/confirm").status_code == 404
     assert _status(site, cid) == ("unconfirmed", None)
     assert site.counts() == before
+
+
+def test_the_form_names_every_problem_at_once(site):
+    """A duration out of range (the form's check), a date in the future and a one-to-one session with two
+    supervisees (the service's) are all marked on the first try, and nothing is written."""
+    c = site.client("sup1")
+    future = shanghai_tomorrow().isoformat()
+    before = site.counts()
+    r = c.post("/supervision/new", data=form_data(site.ids, hours="20", held_on=future, format="individual"))
+    assert r.status_code == 200 and site.counts() == before
+    html = r.text
+    assert field_error(html, "hours") and field_error(html, "held_on") and field_error(html, "supervisee_ids")

@@ -241,6 +241,9 @@ def test_a_course_form_accepts_the_bounds_it_states(site, program_id, changes):
         ({"hours": "0.04"}, ["Number must be between 0.1 and 200."]),
         ({"hours": "1E+999999"}, ["Number must be between 0.1 and 200."]),
         ({"hours": "abc"}, ["Not a valid decimal value."]),  # once, without a range message on top
+        # the form's and the service's problems at once, not the code's on the next try
+        ({"code": "TAKEN", "min_attendance": "80"}, ["Already used.", "Number must be between 0.01 and 1."]),
+        ({"code": "TAKEN", "hours": "0"}, ["Already used.", "Number must be between 0.1 and 200."]),
     ],
 )
 def test_invalid_course_re_renders_with_messages_and_writes_nothing(site, program_id, changes, messages):
@@ -251,7 +254,7 @@ def test_invalid_course_re_renders_with_messages_and_writes_nothing(site, progra
         r = c.post(f"/programs/{program_id}/courses/new", data={**COURSE, **changes})
     assert r.status_code == 200
     assert field_errors(r) == messages
-    if changes.get("code") == "TAKEN":
+    if changes == {"code": "TAKEN"}:  # the service's refusal alone (with the form's, the form marks its own)
         assert flashes(r) == [("error", "Please correct the marked fields.")]
 
 
