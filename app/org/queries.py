@@ -108,6 +108,14 @@ def children_of(unit: OrgUnit) -> list[OrgUnit]:
     )
 
 
+def unit_names(ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of these units (one statement), by id."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(wanted))).all())
+
+
 def ancestors_of(unit: OrgUnit) -> list[OrgUnit]:
     """Return the chain root → ``unit`` (one query, from the materialised path)."""
     ids = unit.path_ids

@@ -15,7 +15,7 @@ from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, page_arg, year_arg
 from ..core.uow import attempt
-from ..org.queries import scope_roots, unit_for, visible_units
+from ..org.queries import scope_roots, unit_for, unit_names, visible_units
 from . import queries, services
 from .exports import file_names, records_table
 from .forms import CorrectionForm, DisputeForm, SupervisionForm, VoidForm
@@ -102,7 +102,12 @@ def new():
     # The form offers only whom the viewer may name, so a posted id is one of these (the form refuses others).
     supervisees = {p.id: p for p in options[:SUPERVISEES_LISTED]}
     supervisors = {p.id: p for p in services.supervisor_candidates(current_user)}
-    form.supervisee_ids.choices = [SelectChoice(p.id, f"{p.name}（{p.unit.name}）") for p in supervisees.values()]
+    # a person's unit with the unit above it: 杏花社区 is the name of a community in several streets
+    above = unit_names(p.unit.parent_id for p in supervisees.values())
+    form.supervisee_ids.choices = [
+        SelectChoice(p.id, f"{p.name}（{' '.join(filter(None, [above.get(p.unit.parent_id), p.unit.name]))}）")
+        for p in supervisees.values()
+    ]
     form.supervisor_id.choices = [SelectChoice(p.id, p.name) for p in supervisors.values()]
     if form.validate_on_submit():
         # Keep the list as posted, duplicates included: the service refuses a supervisee listed twice.

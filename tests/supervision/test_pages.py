@@ -511,3 +511,9 @@ def test_the_form_names_every_problem_at_once(site):
     assert r.status_code == 200 and site.counts() == before
     html = r.text
     assert field_error(html, "hours") and field_error(html, "held_on") and field_error(html, "supervisee_ids")
+
+
+def test_the_form_names_a_supervisees_unit_with_the_unit_above_it(site):
+    """Communities of different streets share names (杏花社区): a supervisee is listed with both."""
+    html = site.client("sup1").get("/supervision/new").text
+    assert "李四（米市巷街道 和睦社区）" in unescape(html)
