@@ -265,9 +265,11 @@ def test_a_sitting_keeps_the_quiz_it_was_dealt_when_the_content_changes(quizzed)
     assert sitting.state == "submitted" and sitting.marks == {"0": 10, "1": 10, "2": 10}
 
 
-def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_path):
+def _trainee_with_a_quiz(app, tmp_path):
+    """The trainee, signed in (English), enrolled in a course whose quiz (two attempts, three questions, no
+    short answer) is an assessment; returns their client and the assessment's id."""
     with app.app_context():
-        sync_content(write_content(tmp_path, QUIZ_YAML))  # two attempts, no short answer
+        sync_content(write_content(tmp_path, QUIZ_YAML))
         w = World()
         crs = course(program(w.district), content_slug="quizzed")
         enrol(course=crs, person=w.trainee_person, actor=w.coord)
@@ -279,6 +281,11 @@ def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_pa
     c = app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     assert login(c, "trainee").status_code == 302
+    return c, assessment_id
+
+
+def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_path):
+    c, assessment_id = _trainee_with_a_quiz(app, tmp_path)
     for n in (1, 2):
         sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
         assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302  # nothing answered
@@ -293,19 +300,7 @@ def test_submitting_with_questions_unanswered_asks_first_and_says_what_it_costs(
     """A sitting with questions left unanswered is not submitted by the button alone: the page says how many
     score nothing and how many sittings remain, and asks; nothing changes until it is confirmed. A sitting
     with every question answered is submitted at once."""
-    with app.app_context():
-        sync_content(write_content(tmp_path, QUIZ_YAML))  # two attempts, three questions
-        w = World()
-        crs = course(program(w.district), content_slug="quizzed")
-        enrol(course=crs, person=w.trainee_person, actor=w.coord)
-        assessment = grading.create_assessment(
-            course=crs, data={"title": "在线测验", "kind": "quiz", "pass_mark": 60}, actor=w.coord
-        )
-        db.session.commit()
-        assessment_id = assessment.id
-    c = app.test_client()
-    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    assert login(c, "trainee").status_code == 302
+    c, assessment_id = _trainee_with_a_quiz(app, tmp_path)
     sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
     sitting_id = int(sitting_url.rsplit("/", 1)[1])
 
