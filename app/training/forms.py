@@ -1,5 +1,7 @@
 """Training forms: programs, courses, sessions, enrolment; choices and bounds come from the models."""
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -13,13 +15,11 @@ from .models import (
     ASSESSMENT_KINDS,
     DEFAULT_MIN_ATTENDANCE,
     MAX_ASSESSMENT_SCORE,
-    MAX_ATTENDANCE_SHARE,
     MAX_CAPACITY,
     MAX_COURSE_HOURS,
     MAX_PASS_MARK,
     MAX_SESSION_HOURS,
     MAX_WEIGHT,
-    MIN_ATTENDANCE_SHARE,
     MIN_HOURS,
     MODES,
     POLICIES,
@@ -50,12 +50,13 @@ class CourseForm(FlaskForm):
         _l("Capacity"), validators=[Optional(), NumberRange(1, MAX_CAPACITY)], description=_l("Empty: no limit.")
     )
     policy = SelectField(_l("Enrolment"), choices=choices(POLICIES, POLICY_LABELS))
+    # In percent, as the course page shows it (80%); the services and the API keep the share (0.80).
     min_attendance = FiniteDecimalField(
-        _l("Minimum attended share"),
-        places=2,
-        default=DEFAULT_MIN_ATTENDANCE,
-        validators=[InputRequired(), NumberRange(MIN_ATTENDANCE_SHARE, MAX_ATTENDANCE_SHARE)],
-        description=_l("Of all scheduled sessions of the course, e.g. 0.8 for 80%."),
+        _l("Minimum attendance (%)"),
+        places=0,
+        default=DEFAULT_MIN_ATTENDANCE * 100,
+        validators=[InputRequired(), NumberRange(Decimal(1), Decimal(100))],  # models' share bounds, 0.01 and 1
+        description=_l("Of all scheduled sessions of the course, from 1 to 100, e.g. 80."),
     )
     pass_mark = IntegerField(
         _l("Overall pass mark"),

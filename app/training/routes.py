@@ -190,17 +190,25 @@ def new_course(program_id: int):
     ]
     if form.validate_on_submit():
         with attempt() as outcome:
-            data = {k: getattr(form, k).data for k in COURSE_FIELDS}
+            data = _course_data(form)
             course = services.create_course(program=prog, data=data, actor=current_user)
         if outcome.ok:
             return redirect(url_for("training.course", course_id=course.id))
         show_refusal(outcome.error, form)
     elif form.is_submitted():
-        check_also(form, lambda: services.course_values({k: getattr(form, k).data for k in COURSE_FIELDS}, prog))
+        check_also(form, lambda: services.course_values(_course_data(form), prog))
     return render_template("lms/training/course_form.html", form=form, program=prog)
 
 
 # ---------------------------------------------------------------- courses
+
+
+def _course_data(form: CourseForm) -> dict:
+    """The course form's fields as the services take them: the attended share from the form's percent."""
+    data = {k: getattr(form, k).data for k in COURSE_FIELDS}
+    if data["min_attendance"] is not None:
+        data["min_attendance"] = data["min_attendance"] / 100
+    return data
 
 
 def _enrol_many_form() -> EnrolManyForm:
@@ -248,17 +256,19 @@ def _content_choices() -> list[SelectChoice]:
 def edit_course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id, MANAGE))
     form = CourseForm(obj=crs)
+    if not form.is_submitted():
+        form.min_attendance.data = crs.min_attendance * 100  # the share, in percent as the form takes it
     form.content_slug.choices = _content_choices()
     if form.validate_on_submit():
         with attempt() as outcome:
-            data = {k: getattr(form, k).data for k in COURSE_FIELDS}
+            data = _course_data(form)
             changes.update_course(course=crs, data=data, actor=current_user)
         if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("training.course", course_id=crs.id))
         show_refusal(outcome.error, form)
     elif form.is_submitted():
-        data = {k: getattr(form, k).data for k in COURSE_FIELDS}
+        data = _course_data(form)
         check_also(form, lambda: services.course_values(data, crs.program, crs.id))
     return render_template("lms/training/course_form.html", form=form, program=crs.program, course=crs)
 

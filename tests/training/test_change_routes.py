@@ -4,6 +4,8 @@ the 409 page of a refused deletion, the trainee's notices, and the JSON answers 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -45,6 +47,8 @@ def test_a_course_title_is_corrected_through_its_form(site):
     c = site.client("coord")
     r = c.get(f"/courses/{ids['course']}/edit")
     assert r.status_code == 200 and 'value="社会工作专业理念与方法"' in page(r)
+    # the attended share in percent, as the course page shows it and the form takes it
+    assert re.search(r'<input[^>]*name="min_attendance"[^>]*value="80"', page(r)), page(r)
     form = {
         "code": "C1",
         "title": "社会工作专业理念与实务",
@@ -53,14 +57,14 @@ def test_a_course_title_is_corrected_through_its_form(site):
         "policy": "open",
         "content_slug": "",
     }
-    r = c.post(f"/courses/{ids['course']}/edit", data={**form, "min_attendance": "0.8"})
+    r = c.post(f"/courses/{ids['course']}/edit", data={**form, "min_attendance": "80"})
     assert r.status_code == 302, field_errors(r)
     with site.world():
         assert db.session.get(Course, ids["course"]).title == "社会工作专业理念与实务"
     # bad input re-renders with the message, and changes nothing
-    r = c.post(f"/courses/{ids['course']}/edit", data={**form, "title": "", "capacity": "1", "min_attendance": "0.8"})
+    r = c.post(f"/courses/{ids['course']}/edit", data={**form, "title": "", "capacity": "1", "min_attendance": "80"})
     assert r.status_code == 200 and field_errors(r)
-    r = c.post(f"/courses/{ids['course']}/edit", data={**form, "capacity": "1", "min_attendance": "0.8"})
+    r = c.post(f"/courses/{ids['course']}/edit", data={**form, "capacity": "1", "min_attendance": "80"})
     assert r.status_code == 200
     assert "2 people hold a seat: the capacity cannot be lower." in " ".join(m for _c, m in flashes(r)) + " ".join(
         field_errors(r)

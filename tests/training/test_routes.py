@@ -168,7 +168,7 @@ COURSE = {
     "hours": "12",
     "capacity": "",
     "policy": "open",
-    "min_attendance": "0.8",
+    "min_attendance": "80",  # percent, as the course page shows it
     "pass_mark": "",
     "content_slug": "",
 }
@@ -215,14 +215,22 @@ def test_create_course_through_the_form(site, program_id):
     assert "SW101" in page(c.get(f"/programs/{program_id}"))
 
 
-@pytest.mark.parametrize("changes", [{"hours": "0.1"}, {"min_attendance": "0.01"}, {"hours": "200"}])
-def test_a_course_form_accepts_the_bounds_it_states(site, program_id, changes):
+@pytest.mark.parametrize(
+    ("changes", "stored"),
+    [
+        ({"hours": "0.1"}, {"hours": Decimal("0.1")}),
+        ({"min_attendance": "1"}, {"min_attendance": Decimal("0.01")}),  # the form's percent, the share kept
+        ({"min_attendance": "100"}, {"min_attendance": Decimal("1")}),
+        ({"hours": "200"}, {"hours": Decimal("200")}),
+    ],
+)
+def test_a_course_form_accepts_the_bounds_it_states(site, program_id, changes, stored):
     """The bounds are Decimals: against the float 0.1, Decimal("0.1") counts as smaller and was refused."""
     r = site.client("coord").post(f"/programs/{program_id}/courses/new", data={**COURSE, **changes})
     assert r.status_code == 302, field_errors(r)
     with site.world():
         crs = db.session.scalars(select(Course)).one()
-        assert {k: getattr(crs, k) for k in changes} == {k: Decimal(v) for k, v in changes.items()}
+        assert {k: getattr(crs, k) for k in changes} == stored
 
 
 @pytest.mark.parametrize(
@@ -231,7 +239,8 @@ def test_a_course_form_accepts_the_bounds_it_states(site, program_id, changes):
         ({"hours": "0"}, ["Number must be between 0.1 and 200."]),
         ({"code": "", "title": ""}, ["This field is required.", "This field is required."]),
         ({"policy": "lottery"}, ["Not a valid choice."]),
-        ({"min_attendance": "1.5"}, ["Number must be between 0.01 and 1."]),
+        ({"min_attendance": "150"}, ["Number must be between 1 and 100."]),
+        ({"min_attendance": "0.8"}, ["Number must be between 1 and 100."]),  # a share typed for a percent
         ({"capacity": "0"}, ["Number must be between 1 and 100000."]),
         ({"code": "TAKEN"}, ["Already used."]),  # refused by the service: the program has it already
         ({"hours": "sNaN"}, ["Not a valid decimal value."]),  # was a 500 (math.isnan raises on sNaN)
@@ -242,7 +251,7 @@ def test_a_course_form_accepts_the_bounds_it_states(site, program_id, changes):
         ({"hours": "1E+999999"}, ["Number must be between 0.1 and 200."]),
         ({"hours": "abc"}, ["Not a valid decimal value."]),  # once, without a range message on top
         # the form's and the service's problems at once, not the code's on the next try
-        ({"code": "TAKEN", "min_attendance": "80"}, ["Already used.", "Number must be between 0.01 and 1."]),
+        ({"code": "TAKEN", "min_attendance": "0"}, ["Already used.", "Number must be between 1 and 100."]),
         ({"code": "TAKEN", "hours": "0"}, ["Already used.", "Number must be between 0.1 and 200."]),
     ],
 )
