@@ -129,7 +129,7 @@ OBJECT_FIELDS = {
     "credential_type": {"name": _l("Key")},
     "course_session": {"hours": _l("Credited hours")},
     "supervision_record": {"hours": _l("Duration (hours)"), "kind": _l("Supervision kind")},
-    "org_unit": {"name": _l("Unit name")},
+    "org_unit": {"name": _l("Name of the unit")},
     "user": {"unit_id": _l("Unit covered")},
 }
 

@@ -9,7 +9,7 @@ from .models import CODE_LENGTH, NAME_LENGTH
 
 
 class UnitForm(FlaskForm):
-    name = StringField(_l("Unit name"), validators=[DataRequired(), Length(max=NAME_LENGTH)])
+    name = StringField(_l("Name of the unit"), validators=[DataRequired(), Length(max=NAME_LENGTH)])
     kind = SelectField(_l("Kind"), choices=[])
     parent_id = SelectField(_l("Under"), coerce=int)
     code = StringField(
@@ -20,7 +20,7 @@ class UnitForm(FlaskForm):
 
 
 class RenameForm(FlaskForm):
-    name = StringField(_l("Unit name"), validators=[DataRequired(), Length(max=NAME_LENGTH)])
+    name = StringField(_l("Name of the unit"), validators=[DataRequired(), Length(max=NAME_LENGTH)])
     code = StringField(
         _l("Code"),
         validators=[Optional(), Length(max=CODE_LENGTH)],
