@@ -223,8 +223,11 @@ def _enrol_many_form() -> EnrolManyForm:
 def course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     page = queries.course_page(current_user, crs)
+    now = utcnow()
     return render_template(
         "lms/training/course.html",
+        # sessions whose check-in is over: their attendance is taken on the roster, no QR code offered
+        check_in_over={s.id for s in crs.sessions if services.check_in_window(s, now).state == "after"},
         session_form=SessionForm(prefix="session"),
         many_form=_enrol_many_form(),
         one_form=EnrolOneForm(prefix="one"),
@@ -457,6 +460,7 @@ def session_roster(session_id: int):
         rows=queries.session_roster(sess),
         form=form,
         entered=entered,
+        check_in=services.check_in_window(sess, utcnow()),
         **queries.check_in_figures(sess),
     )
 

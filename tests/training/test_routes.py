@@ -546,6 +546,7 @@ def test_the_check_in_screen_shows_a_code_only_while_check_in_is_open(site):
         cancelled = session(crs, start=now - timedelta(minutes=20))
         cancel_session(session=cancelled, reason="暴雨", actor=w.coord)
         ids["cancelled"] = cancelled.id
+        crs_id = crs.id
     c = site.client("coord")
     expected = {
         "running": "Scan with your phone to check in",
@@ -558,6 +559,11 @@ def test_the_check_in_screen_shows_a_code_only_while_check_in_is_open(site):
         assert words in text, name
         assert ('id="qr"' in text) is (name == "running"), name
     assert "Take attendance on the roster instead." in page(c.get(f"/sessions/{ids['past']}/qr"))
+    # the course page and a session's roster offer the screen only where a code can still be used
+    course_page = page(c.get(f"/courses/{crs_id}"))
+    for name, offered in (("running", True), ("later", True), ("past", False), ("cancelled", False)):
+        assert (f"/sessions/{ids[name]}/qr" in course_page) is offered, name
+        assert (f"/sessions/{ids[name]}/qr" in page(c.get(f"/sessions/{ids[name]}"))) is offered, name
 
 
 def test_qr_svg_encodes_a_fresh_check_in_link_and_is_never_cached(site, running, monkeypatch):
