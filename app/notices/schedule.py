@@ -178,9 +178,28 @@ def unconfirmed_supervision(now: datetime) -> int:
     return told
 
 
-def coordinators_of(unit_path: str) -> list[int]:
-    """The accounts told about a unit's unconfirmed supervision: the coordinators of the nearest unit up."""
-    return _Coordinators().of(unit_path)
+def _coordinator_assignments():
+    """(unit path, account) of every enabled coordinator's assignment."""
+    return (
+        select(OrgUnit.path, RoleAssignment.user_id)
+        .join(RoleAssignment, RoleAssignment.unit_id == OrgUnit.id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(RoleAssignment.role == "coordinator", User.is_enabled.is_(True))
+    )
+
+
+def _nearest(assigned, unit_path: str) -> list[int]:
+    """Of (unit path, account) pairs, the accounts of the nearest unit up from ``unit_path`` that has any."""
+    above = [(path, uid) for path, uid in assigned if unit_path.startswith(path)]
+    nearest = max((len(p) for p, _u in above), default=None)
+    return sorted({uid for p, uid in above if len(p) == nearest})
+
+
+def coordinators_of(unit: OrgUnit) -> list[int]:
+    """The accounts told about a unit's unconfirmed supervision: the coordinators of the nearest unit up (one
+    statement over the unit's own chain, for a single answer outside a scheduler run)."""
+    assigned = db.session.execute(_coordinator_assignments().where(OrgUnit.id.in_(unit.path_ids))).all()
+    return _nearest(assigned, unit.path)
 
 
 class _Coordinators:
@@ -193,16 +212,9 @@ class _Coordinators:
 
     def of(self, unit_path: str) -> list[int]:
         if self.assigned is None:
-            self.assigned = db.session.execute(
-                select(OrgUnit.path, RoleAssignment.user_id)
-                .join(RoleAssignment, RoleAssignment.unit_id == OrgUnit.id)
-                .join(User, User.id == RoleAssignment.user_id)
-                .where(RoleAssignment.role == "coordinator", User.is_enabled.is_(True))
-            ).all()
+            self.assigned = db.session.execute(_coordinator_assignments()).all()
         if unit_path not in self.found:
-            above = [(path, uid) for path, uid in self.assigned if unit_path.startswith(path)]
-            nearest = max((len(p) for p, _u in above), default=None)
-            self.found[unit_path] = sorted({uid for p, uid in above if len(p) == nearest})
+            self.found[unit_path] = _nearest(self.assigned, unit_path)
         return self.found[unit_path]
 
 

@@ -197,7 +197,7 @@ def asks_answered(record: SupervisionRecord, credits) -> int:
     credits = list(credits)
     if not credits:
         return 0
-    coordinators = coordinators_of(record.unit.path)
+    coordinators = coordinators_of(record.unit)
     keys = [notification_key("supervision.reminder", f"credit{c.id}", person_id=c.person_id) for c in credits]
     keys += [
         notification_key("supervision.escalation", f"credit{c.id}", user_id=user_id)
