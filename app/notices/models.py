@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import UTCDateTime, utcnow
@@ -48,6 +48,13 @@ class Notification(db.Model):
         Index("ix_notifications_user", "user_id", "read_at"),
         Index("ix_notifications_person", "person_id", "read_at"),
         Index("ix_notifications_mail", "mail_state", "mail_due_at"),
+        # The unread of a kind, whoever reads them: what an answer settles (mark_answered's key_prefixes).
+        Index(
+            "ix_notifications_unread_kind",
+            "kind",
+            sqlite_where=text("read_at IS NULL"),
+            postgresql_where=text("read_at IS NULL"),
+        ),
         CheckConstraint("user_id IS NOT NULL OR person_id IS NOT NULL", name="reader"),
         CheckConstraint(
             "mail_state IN ('none','pending','sending','sent','held','digested','skipped','failed')", name="mail_state"

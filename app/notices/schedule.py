@@ -195,13 +195,6 @@ def _nearest(assigned, unit_path: str) -> list[int]:
     return sorted({uid for p, uid in above if len(p) == nearest})
 
 
-def coordinators_of(unit: OrgUnit) -> list[int]:
-    """The accounts told about a unit's unconfirmed supervision: the coordinators of the nearest unit up (one
-    statement over the unit's own chain, for a single answer outside a scheduler run)."""
-    assigned = db.session.execute(_coordinator_assignments().where(OrgUnit.id.in_(unit.path_ids))).all()
-    return _nearest(assigned, unit.path)
-
-
 class _Coordinators:
     """The coordinators of the nearest unit up (the unit itself first) that has any: every coordinator's unit
     is read once per run, and each unit's answer kept."""

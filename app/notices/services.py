@@ -81,7 +81,12 @@ def _write(column: str, ids: Iterable[int], kind: str, link, occasion, params) -
 def notification_key(kind: str, occasion: str, *, person_id: int | None = None, user_id: int | None = None) -> str:
     """What makes a notification once: its kind, occasion and reader."""
     reader = f"p{person_id}" if person_id is not None else f"u{user_id}"
-    return f"{kind}:{occasion}:{reader}"[:160]
+    return f"{occasion_key(kind, occasion)}{reader}"[:160]
+
+
+def occasion_key(kind: str, occasion: str) -> str:
+    """The start of the keys of one occasion's notifications, whoever reads them."""
+    return f"{kind}:{occasion}:"
 
 
 def insert_new(rows: list[dict]) -> list[int]:
@@ -209,15 +214,31 @@ def mark_read(user, notification_id: int | None = None) -> int:
     return db.session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
 
 
-def mark_answered(*, keys: Iterable[str] = (), person_ids: Iterable[int] = (), key_prefix: str | None = None) -> int:
+def mark_answered(
+    *,
+    keys: Iterable[str] = (),
+    person_ids: Iterable[int] = (),
+    key_prefix: str | None = None,
+    kind: str | None = None,
+    key_prefixes: Iterable[str] = (),
+) -> int:
     """Mark read what asked for something now done, or now moot: the unread notifications whose key is one of
-    ``keys``, and those to ``person_ids`` whose key starts with ``key_prefix`` (found through the reader's
-    index). Return how many."""
-    keys, person_ids = list(keys), list(person_ids)
+    ``keys``; those to ``person_ids`` whose key starts with ``key_prefix`` (found through the reader's index);
+    and those of ``kind`` whose key starts with one of ``key_prefixes``, whoever reads them (found through the
+    index of the unread by kind: an escalation's readers may no longer be the unit's coordinators). Return how
+    many."""
+    keys, person_ids, key_prefixes = list(keys), list(person_ids), list(key_prefixes)
     conditions = [Notification.key.in_(keys)] if keys else []
     if person_ids and key_prefix:
         conditions.append(
             and_(Notification.person_id.in_(person_ids), Notification.key.startswith(key_prefix, autoescape=True))
+        )
+    if kind and key_prefixes:
+        conditions.append(
+            and_(
+                Notification.kind == kind,
+                or_(*(Notification.key.startswith(p, autoescape=True) for p in key_prefixes)),
+            )
         )
     if not conditions:
         return 0

@@ -25,7 +25,7 @@ from ..core.numbers import parse_decimal
 from ..core.urls import path_for
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import mark_answered, notification_key, notify
+from ..notices.services import mark_answered, notification_key, notify, occasion_key
 from ..org.models import OrgUnit
 from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
@@ -190,22 +190,18 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
 
 
 def asks_answered(record: SupervisionRecord, credits) -> int:
-    """What asked these supervisees to confirm the record, reminded them, or told their coordinators they had
-    not, is read now: they answered, are asked again, or the record is void. Return how many."""
-    from ..notices.schedule import coordinators_of
-
+    """What asked these supervisees to confirm the record, reminded them, or told a coordinator they had not,
+    is read now: they answered, are asked again, or the record is void. Return how many. An escalation is
+    settled whoever received it, so also where the unit's coordinators have changed since."""
     credits = list(credits)
     if not credits:
         return 0
-    coordinators = coordinators_of(record.unit)
-    keys = [notification_key("supervision.reminder", f"credit{c.id}", person_id=c.person_id) for c in credits]
-    keys += [
-        notification_key("supervision.escalation", f"credit{c.id}", user_id=user_id)
-        for c in credits
-        for user_id in coordinators
-    ]
     return mark_answered(
-        keys=keys, person_ids=[c.person_id for c in credits], key_prefix=f"supervision.confirm:r{record.id}:"
+        keys=[notification_key("supervision.reminder", f"credit{c.id}", person_id=c.person_id) for c in credits],
+        person_ids=[c.person_id for c in credits],
+        key_prefix=f"supervision.confirm:r{record.id}:",
+        kind="supervision.escalation",
+        key_prefixes=[occasion_key("supervision.escalation", f"credit{c.id}") for c in credits],
     )
 
 

@@ -742,7 +742,8 @@ def my_course(course_id: int):
 
 
 def _quizzes(person, assessments) -> dict[int, dict]:
-    """{assessment id: {"allowed", "used", "open"}} of the course's online quizzes, for the trainee's page."""
+    """{assessment id: {"title", "allowed", "used", "open", …}} of the course's online quizzes, for the trainee's
+    page (the quiz's own title, which its pages carry, beside the assessment's)."""
     out = {}
     for a in assessments:
         found_quiz = quiz.quiz_of(a)
@@ -751,6 +752,7 @@ def _quizzes(person, assessments) -> dict[int, dict]:
         quiz.finish_expired(a, utcnow())
         attempts = quiz.attempts_of(a, person.id)
         out[a.id] = {
+            "title": found_quiz["title"],
             "allowed": found_quiz["attempts"],
             "used": len(attempts),
             "open": next((t for t in attempts if t.state == "open"), None),

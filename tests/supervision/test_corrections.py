@@ -211,3 +211,66 @@ def test_what_asked_a_supervisee_to_confirm_is_read_once_they_answer_or_the_reco
     assert _unread("supervision.reminder") == {("p", li): 1, ("p", qian): 1}
     assert _unread("supervision.escalation") == {street: 2}
     assert _unread("supervision.voided") == {("p", li): 1, ("p", qian): 1}
+
+
+def test_an_escalation_is_settled_when_the_coordinators_have_changed_since(w):
+    """The street's coordinator was told a supervisee had not confirmed; then the street got another
+    coordinator and the first one moved to another street. The supervisee's answer settles the escalation
+    the first coordinator holds (read through the index of the unread by kind), and no one else's."""
+    from datetime import timedelta
+
+    from shegong_academy.auth.accounts import grant, revoke
+    from shegong_academy.core.db import utcnow
+    from shegong_academy.notices.schedule import run
+    from tests.factories import user
+
+    rec = record(w, actor=w.sup).record
+    other = record(w, actor=w.sup, held_on=date(2023, 3, 2)).record
+    rec.created_at = other.created_at = utcnow() - timedelta(days=8)
+    db.session.commit()
+    run(utcnow())
+    first = ("u", w.street_coord.id)
+    assert _unread("supervision.escalation") == {first: 4}
+
+    newcomer = user("streetcoord2", "coordinator", w.street)
+    old_role = next(a for a in w.street_coord.roles if a.role == "coordinator")
+    grant(user=w.street_coord, role="coordinator", unit=w.street2, actor=w.admin)
+    revoke(user=w.street_coord, assignment_id=old_role.id, actor=w.admin)
+    db.session.commit()
+
+    mine = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+    respond_to_credit(credit=mine, actor=w.trainee, confirm=True)
+    db.session.commit()
+    assert _unread("supervision.escalation") == {first: 3}  # the other credits' escalations stay
+    void_record(record=rec, reason="记录重复", actor=w.sup)
+    db.session.commit()
+    assert _unread("supervision.escalation") == {first: 2}  # the other record's two
+    assert ("u", newcomer.id) not in _unread("supervision.escalation")
+
+
+def test_the_unread_of_a_kind_are_found_through_their_index(w):
+    """What an answer settles is looked up through the partial index of the unread by kind, not a scan of
+    every notification (the plan names the index, on either database)."""
+    from sqlalchemy import text
+
+    from shegong_academy.notices.services import occasion_key
+
+    prefix = occasion_key("supervision.escalation", "credit7")
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = db.session.execute(
+            text("EXPLAIN SELECT id FROM notifications WHERE kind = :k AND read_at IS NULL AND key LIKE :p"),
+            {"k": "supervision.escalation", "p": prefix + "%"},
+        ).scalars()
+    else:
+        plan = [
+            row[-1]
+            for row in db.session.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT id FROM notifications"
+                    " WHERE kind = :k AND read_at IS NULL AND key LIKE :p"
+                ),
+                {"k": "supervision.escalation", "p": prefix + "%"},
+            )
+        ]
+    assert "ix_notifications_unread_kind" in " ".join(plan)

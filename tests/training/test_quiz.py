@@ -324,3 +324,20 @@ def test_submitting_with_questions_unanswered_asks_first_and_says_what_it_costs(
     assert c.post(second_url + "/submit").status_code == 302
     with app.app_context():
         assert db.session.get(QuizAttempt, int(second_url.rsplit("/", 1)[1])).state != "open"
+
+
+def test_the_course_page_and_the_quiz_pages_name_both_the_assessment_and_the_quiz(app, tmp_path):
+    """The course page lists the assessment (在线测验) and offers its quiz under the quiz's own title (随堂测验),
+    which the quiz's pages carry; their breadcrumbs name the assessment, so the two names meet on every page."""
+    c, assessment_id = _trainee_with_a_quiz(app, tmp_path)
+    with app.app_context():
+        course_id = db.session.get(Assessment, assessment_id).course_id
+    course_page = c.get(f"/my/courses/{course_id}").get_data(as_text=True)
+    row = course_page.split('class="quiz-row"', 1)[1].split("</tr>", 1)[0]
+    assert "随堂测验" in row and "3 questions" in row
+    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+    for page in (c.get(sitting_url), c.get(sitting_url + "/1")):
+        text = page.get_data(as_text=True)
+        crumbs = text.split('class="crumbs"', 1)[1].split("</nav>", 1)[0]
+        assert "在线测验" in crumbs, crumbs
+        assert "<h1>随堂测验" in text or "随堂测验" in crumbs
