@@ -9,6 +9,9 @@ from ..core.i18n import _l
 from ..core.numbers import FiniteDecimalField
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 
+# A choice the list does not offer (a page left open while the list changed, or another year's listing).
+NOT_LISTED = _l("One of the chosen is not in this list: choose again from it.")
+
 
 class CredentialTypeForm(FlaskForm):
     name = StringField(
@@ -35,7 +38,9 @@ class CredentialTypeForm(FlaskForm):
     )
     seal = FileField(_l("Seal (PNG or SVG, at most 256 KB)"))
     drop_seal = BooleanField(_l("Remove the seal"))
-    required_program_ids = SelectMultipleField(_l("Programs to complete"), coerce=int, choices=[])
+    required_program_ids = SelectMultipleField(
+        _l("Programs to complete"), coerce=int, choices=[], invalid_choice_message=NOT_LISTED
+    )
     required_tiers = SelectMultipleField(_l("Tiers to complete"), choices=[])
     min_training_hours = FiniteDecimalField(
         _l("Minimum training hours"), places=1, validators=[Optional(), NumberRange(0, 1000)]
@@ -43,7 +48,9 @@ class CredentialTypeForm(FlaskForm):
     min_supervision_hours = FiniteDecimalField(
         _l("Minimum supervision hours"), places=1, validators=[Optional(), NumberRange(0, 1000)]
     )
-    required_assessment_ids = SelectMultipleField(_l("Assessments to pass"), coerce=int, choices=[])
+    required_assessment_ids = SelectMultipleField(
+        _l("Assessments to pass"), coerce=int, choices=[], invalid_choice_message=NOT_LISTED
+    )
     min_average_score = FiniteDecimalField(
         _l("Minimum average score"),
         places=1,
@@ -70,6 +77,7 @@ class CredentialTypeForm(FlaskForm):
         _l("To renew: assessments passed again"),
         coerce=int,
         choices=[],
+        invalid_choice_message=NOT_LISTED,
         description=_l(
             "Passed again: a passing sitting entered after the certificate was issued. "
             "With neither set, renewing asks the issuing rule again."

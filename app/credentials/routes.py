@@ -27,6 +27,7 @@ from ..auth.permissions import MANAGE, can
 from ..core.access import found
 from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _, ngettext
+from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, page_arg
 from ..core.storage import storage
 from ..core.uow import attempt
@@ -37,7 +38,7 @@ from ..people.labels import CATEGORY_LABELS
 from ..people.models import CATEGORIES
 from ..training.labels import TIER_LABELS
 from ..training.models import TIERS, Program
-from ..training.queries import assessment_options, programs_for
+from ..training.queries import assessment_options, program_years, programs_for
 from . import badges, queries, renewal, services, types
 from .forms import CredentialTypeForm, RevokeBatchForm, VerifyPdfForm
 from .jobs import start_issuing, start_printing
@@ -429,32 +430,60 @@ def verify(code: str):
 # ---------------------------------------------------------------- credential types
 
 
-def _type_form(obj=None) -> CredentialTypeForm:
+# Programs, and assessments, a credential type's form lists at once (newest first; a year's link lists the
+# rest). What the type already requires is listed whatever the year and the count.
+LISTED = 1000
+
+
+def _listing_year() -> int | None:
+    """The year whose programs and assessments the type's form lists (``?year=``), else every year."""
+    year = request.args.get("year", type=int)
+    return year if year and FIRST_YEAR <= year <= LAST_YEAR else None
+
+
+def _rule_choices(form: CredentialTypeForm, obj, year: int | None) -> dict:
+    """Offer the programs and assessments of the viewer's units (of ``year``), grouped by year and program, the
+    type's own kept; return what the page says about the listing (its year, the years, whether it is cut)."""
+    programs = list(db.session.scalars(programs_for(current_user, year).limit(LISTED + 1)))
+    cut = len(programs) > LISTED
+    programs = programs[:LISTED]
+    missing = set(obj.required_program_ids or []) - {p.id for p in programs} if obj is not None else set()
+    if missing:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
+        programs += db.session.scalars(
+            select(Program).options(selectinload(Program.unit)).where(Program.id.in_(missing))
+        )
+    programs.sort(key=lambda p: (-p.year, -p.id))
+    form.required_program_ids.choices = [
+        SelectChoice(p.id, f"{p.title} · {p.unit.name}", optgroup=str(p.year)) for p in programs
+    ]
+    offered = assessment_options(current_user, limit=LISTED + 1, year=year)
+    cut = cut or len(offered) > LISTED
+    offered = offered[:LISTED]
+    shown = {a.id for a, _c, _p in offered}
+    kept = {*(obj.required_assessment_ids or []), *(obj.renewal_assessment_ids or [])} - shown if obj else set()
+    everything = offered + (assessment_options(None, ids=sorted(kept)) if kept else [])  # kept: offered in both
+    everything.sort(key=lambda row: (-row[2].year, row[2].id, row[1].code, row[0].position))
+    form.required_assessment_ids.choices = _assessment_choices(everything)
+    form.renewal_assessment_ids.choices = _assessment_choices(everything)
+    return {"year": year, "years": program_years(current_user), "cut": cut, "listed": LISTED}
+
+
+def _assessment_choices(rows) -> list[SelectChoice]:
+    """Assessments grouped by their program (its year, title and unit)."""
+    return [
+        SelectChoice(
+            a.id, f"{course.title} · {a.title}", optgroup=f"{program.year} {program.title} · {program.unit.name}"
+        )
+        for a, course, program in rows
+    ]
+
+
+def _type_form(obj=None) -> tuple[CredentialTypeForm, dict]:
     form = CredentialTypeForm(obj=obj)
     form.design.choices = [SelectChoice(d, f"{d} · {load_design(d).title}") for d in available_designs()]
     form.issuer_unit_id.choices = [SelectChoice(u.id, "　" * u.depth + u.name) for u in visible_units(current_user)]
-    programs = list(db.session.scalars(programs_for(current_user).limit(500)))
-    missing = set(obj.required_program_ids or []) - {p.id for p in programs} if obj is not None else set()
-    if missing:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
-        programs += list(db.session.scalars(select(Program).where(Program.id.in_(missing))))
-    form.required_program_ids.choices = [SelectChoice(p.id, f"{p.year} {p.title}") for p in programs]
+    listing = _rule_choices(form, obj, _listing_year())
     form.required_tiers.choices = [SelectChoice(t, TIER_LABELS[t]) for t in TIERS]
-    offered = assessment_options(current_user)
-    shown = {a.id for a, _c, _p in offered}
-    kept = [i for i in (obj.required_assessment_ids or []) if i not in shown] if obj is not None else []
-    if kept:  # what the type requires stays chosen, even beyond what the list offers (a form posts only its options)
-        offered += assessment_options(None, ids=kept)
-    listed = {a.id for a, _c, _p in offered}
-    kept_renewal = [i for i in (obj.renewal_assessment_ids or []) if i not in listed] if obj is not None else []
-    renewal_offered = offered + (assessment_options(None, ids=kept_renewal) if kept_renewal else [])
-    form.required_assessment_ids.choices = [
-        SelectChoice(a.id, f"{program.year} {program.title} · {course.title} · {a.title}")
-        for a, course, program in offered
-    ]
-    form.renewal_assessment_ids.choices = [
-        SelectChoice(a.id, f"{program.year} {program.title} · {course.title} · {a.title}")
-        for a, course, program in renewal_offered
-    ]
     categories = [SelectChoice("", "—")] + [SelectChoice(c, CATEGORY_LABELS[c]) for c in CATEGORIES]
     form.transition_from.choices = categories
     form.transition_to.choices = categories
@@ -462,7 +491,7 @@ def _type_form(obj=None) -> CredentialTypeForm:
         form.validity_years.data = obj.validity_months // 12 if obj.validity_months else None
         form.transition_from.data = obj.transition_from or ""
         form.transition_to.data = obj.transition_to or ""
-    return form
+    return form, listing
 
 
 def _type_data(form: CredentialTypeForm) -> dict:
@@ -478,14 +507,14 @@ def _seal(form: CredentialTypeForm) -> tuple[str, bytes] | None:
     return upload.filename, upload.read(types.SEAL_MAX_BYTES + 1)
 
 
-def _type_page(form, credential=None):
-    return render_template("lms/credentials/type_form.html", form=form, credential=credential)
+def _type_page(form, listing: dict, credential=None):
+    return render_template("lms/credentials/type_form.html", form=form, listing=listing, credential=credential)
 
 
 @bp.route("/credentials/types/new", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def new_type():
-    form = _type_form()
+    form, listing = _type_form()
     if form.validate_on_submit():
         unit = found(unit_for(current_user, form.issuer_unit_id.data))
         with attempt() as outcome:
@@ -494,14 +523,14 @@ def new_type():
             flash(_("Credential type %(title)s created.", title=cred.title), "success")
             return redirect(url_for("credentials.credential", credential_id=cred.id))
         show_refusal(outcome.error, form, {"validity_months": "validity_years"})
-    return _type_page(form)
+    return _type_page(form, listing)
 
 
 @bp.route("/credentials/<id:credential_id>/edit", methods=["GET", "POST"])
 @permission_required(MANAGE)
 def edit_type(credential_id: int):
     cred = found(queries.credential_for(current_user, credential_id))
-    form = _type_form(cred)
+    form, listing = _type_form(cred)
     del form.issuer_unit_id  # a type stays with its issuing unit
     if form.validate_on_submit():
         with attempt() as outcome:
@@ -516,7 +545,7 @@ def edit_type(credential_id: int):
             flash(_("Saved. Certificates already issued keep what they state."), "success")
             return redirect(url_for("credentials.credential", credential_id=cred.id))
         show_refusal(outcome.error, form, {"validity_months": "validity_years"})
-    return _type_page(form, cred)
+    return _type_page(form, listing, cred)
 
 
 @bp.get("/credentials/<id:credential_id>/seal")

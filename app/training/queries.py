@@ -56,6 +56,12 @@ def programs_for(viewer, year: int | None = None, within: OrgUnit | None = None)
     return stmt
 
 
+def program_years(viewer) -> list[int]:
+    """The years of the programs ``viewer`` may see, newest first."""
+    stmt = select(Program.year).where(_scope(viewer, TEACH)).distinct().order_by(Program.year.desc())
+    return list(db.session.scalars(stmt))
+
+
 def program_list(viewer, year: int | None = None) -> list[Program]:
     """Return the programs ``viewer`` may see (of ``year``), with their units and courses."""
     return list(db.session.scalars(programs_for(viewer, year).options(selectinload(Program.courses))))
@@ -635,16 +641,19 @@ def catalogue(person: Person, year: int) -> list[dict]:
 
 
 def assessment_options(
-    viewer, limit: int = 500, ids: list[int] | None = None
+    viewer, limit: int = 500, ids: list[int] | None = None, year: int | None = None
 ) -> list[tuple[Assessment, Course, Program]]:
-    """The assessments of the programs ``viewer`` may see (any, without a viewer: of ``ids``), newest program first
-    (offered to credential rules)."""
+    """The assessments of the programs ``viewer`` may see (of ``year``; any, without a viewer: of ``ids``), newest
+    program first, each program's unit loaded (offered to credential rules)."""
     stmt = (
         select(Assessment, Course, Program)
         .join(Course, Course.id == Assessment.course_id)
         .join(Program, Program.id == Course.program_id)
+        .options(selectinload(Program.unit))
         .order_by(Program.year.desc(), Program.id, Course.code, Assessment.position)
         .limit(limit)
     )
     stmt = stmt.where(_scope(viewer, TEACH)) if viewer is not None else stmt.where(Assessment.id.in_(ids or []))
+    if year:
+        stmt = stmt.where(Program.year == year)
     return list(db.session.execute(stmt).all())

@@ -352,3 +352,119 @@ def _subject(pem: str) -> str:
     from cryptography import x509
 
     return x509.load_pem_x509_certificate(pem.encode()).subject.rfc4514_string()
+
+
+# ---------------------------------------------------------------- the rule's programs and assessments
+
+
+def _options(page: str, field: str) -> list[tuple[str, str, bool]]:
+    """(group, label, chosen) of a multiple select's options, in the page's order."""
+    select = page.split(f'id="{field}"', 1)[1].split("</select>", 1)[0]
+    out, group = [], ""
+    for m in re.finditer(r'<optgroup label="([^"]*)">|<option([^>]*)>([^<]*)</option>', select):
+        if m[1] is not None:
+            group = unescape(m[1])
+        else:
+            out.append((group, unescape(m[3]), "selected" in m[2]))
+    return out
+
+
+@pytest.fixture
+def programs_site(app):
+    """Three programs of 拱墅区 (2023, and two of 2022, one with an assessed course) and one of 西湖区."""
+    from shegong_academy.training import grading
+
+    with app.app_context():
+        w = World()
+        newer = program(w.district, title="2023年督导人才培养", year=2023)
+        camp = program(w.district, title="项目社工特训营", year=2022)
+        older = program(w.street, title="街道社工站培训", year=2022)
+        program(w.other, title="西湖区特训营", year=2022)
+        crs = course(camp, title="结业考核课")
+        exam = grading.create_assessment(
+            course=crs, data={"title": "结业考核", "kind": "exam", "pass_mark": 60}, actor=None
+        )
+        db.session.commit()
+        return {"district": w.district.id, "newer": newer.id, "camp": camp.id, "older": older.id, "exam": exam.id}
+
+
+def test_the_rule_offers_programs_grouped_by_year_with_their_unit_and_a_filter(app, programs_site):
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    page = c.get("/credentials/types/new").text
+    assert _options(page, "required_program_ids") == [
+        ("2023", "2023年督导人才培养 · 拱墅区", False),
+        ("2022", "街道社工站培训 · 米市巷街道", False),
+        ("2022", "项目社工特训营 · 拱墅区", False),
+    ]  # newest year first; 西湖区's program is not this coordinator's to require
+    assert _options(page, "required_assessment_ids") == [
+        ("2022 项目社工特训营 · 拱墅区", "结业考核课 · 结业考核", False)
+    ]
+    assert 'data-picker="required_program_ids"' in page and 'data-picker="renewal_assessment_ids"' in page
+    assert "Type a title, a unit or a year to filter" in page
+    assert 'href="/credentials/types/new?year=2022"' in page and "are listed" not in page  # nothing cut
+
+
+def test_a_year_lists_its_programs_and_the_form_posts_within_it(app, programs_site):
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    page = c.get("/credentials/types/new?year=2022").text
+    assert [label for _g, label, _c in _options(page, "required_program_ids")] == [
+        "街道社工站培训 · 米市巷街道",
+        "项目社工特训营 · 拱墅区",
+    ]
+    assert "The programs and assessments of 2022 are listed." in page
+    assert 'href="/credentials/types/new">every year</a>' in page
+    form = {**DATA, "issuer_unit_id": programs_site["district"], "transition_from": "", "transition_to": ""}
+    refused = c.post("/credentials/types/new?year=2022", data={**form, "required_program_ids": programs_site["newer"]})
+    assert refused.status_code == 200  # 2023's program is not offered in 2022's listing
+    assert "One of the chosen is not in this list: choose again from it." in refused.text
+    created = c.post(
+        "/credentials/types/new?year=2022",
+        data={**form, "required_program_ids": programs_site["camp"], "required_assessment_ids": programs_site["exam"]},
+    )
+    assert created.status_code == 302
+    cred_id = int(re.search(r"/credentials/(\d+)", created.location)[1])
+    # the type's own programs and assessments stay chosen in a listing of another year
+    page = c.get(f"/credentials/{cred_id}/edit?year=2023").text
+    assert _options(page, "required_program_ids") == [
+        ("2023", "2023年督导人才培养 · 拱墅区", False),
+        ("2022", "项目社工特训营 · 拱墅区", True),
+    ]
+    assert _options(page, "required_assessment_ids") == [
+        ("2022 项目社工特训营 · 拱墅区", "结业考核课 · 结业考核", True)
+    ]
+    saved = c.post(
+        f"/credentials/{cred_id}/edit?year=2023",
+        data={
+            **DATA,
+            "transition_from": "",
+            "transition_to": "",
+            "required_program_ids": [programs_site["camp"]],
+            "required_assessment_ids": [programs_site["exam"]],
+        },
+    )
+    assert saved.status_code == 302
+    with app.app_context():
+        cred = db.session.get(CredentialType, cred_id)
+        assert cred.required_program_ids == [programs_site["camp"]]
+        assert cred.required_assessment_ids == [programs_site["exam"]]
+
+
+def test_a_long_list_says_it_is_cut_and_a_year_reaches_the_rest(app, programs_site, monkeypatch):
+    from shegong_academy.credentials import routes
+
+    monkeypatch.setattr(routes, "LISTED", 2)
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    page = c.get("/credentials/types/new").text
+    assert [label for _g, label, _c in _options(page, "required_program_ids")] == [
+        "2023年督导人才培养 · 拱墅区",
+        "街道社工站培训 · 米市巷街道",
+    ]
+    assert "The newest 2 programs and assessments are listed." in page
+    page = c.get("/credentials/types/new?year=2022").text
+    assert "项目社工特训营 · 拱墅区" in [label for _g, label, _c in _options(page, "required_program_ids")]

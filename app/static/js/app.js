@@ -16,7 +16,8 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(refresh, 10000);
 });
 
-// A searchable multi-select: typing filters the options, choices are kept.
+// A searchable multi-select: typing filters the options (an option matches by its text or its group's label,
+// a year or a program), choices are kept; a group with nothing left to show is hidden.
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input.picker-search").forEach((input) => {
     const select = document.getElementById(input.dataset.picker);
@@ -24,7 +25,12 @@ document.addEventListener("DOMContentLoaded", () => {
     input.addEventListener("input", () => {
       const q = input.value.trim().toLowerCase();
       for (const option of select.options) {
-        option.hidden = q !== "" && !option.selected && !option.text.toLowerCase().includes(q);
+        const group = option.parentElement.tagName === "OPTGROUP" ? option.parentElement.label : "";
+        const text = `${group} ${option.text}`.toLowerCase();
+        option.hidden = q !== "" && !option.selected && !text.includes(q);
+      }
+      for (const group of select.querySelectorAll("optgroup")) {
+        group.hidden = [...group.children].every((option) => option.hidden);
       }
     });
   });
