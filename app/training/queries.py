@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Select, bindparam, case, exists, func, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Bundle, contains_eager, joinedload, selectinload
 
 from ..auth.permissions import MANAGE, TEACH, roles_for
 from ..core.i18n import _
@@ -401,9 +401,10 @@ def _my_courses_statement():
     place in it."""
     return (
         select(
-            Enrolment,
-            Course,
-            Program,
+            # What the page reads of them, as plain rows: no entity to build and track for a read-only page.
+            Bundle("enrolment", Enrolment.status, Enrolment.score, Enrolment.passed),
+            Bundle("course", Course.id, Course.title, Course.assessed, Course.policy, Course.min_attendance),
+            Bundle("program", Program.title),
             *_progress_counts(Enrolment.person_id),
             case((Enrolment.status == "waitlisted", _waitlist_place())),
         )
