@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Bundle
 
 from ..core.db import utcnow
 from ..core.statements import prepared
@@ -192,16 +193,25 @@ def _forget_unread() -> None:
 
 @prepared
 def _notices_statement(limit: int):
+    shown = Bundle(  # what the card shows, as plain rows: no entity to build and track for a read-only page
+        "notification",
+        Notification.id,
+        Notification.kind,
+        Notification.params,
+        Notification.link,
+        Notification.created_at,
+        Notification.read_at,
+    )
     return (
-        select(Notification)
+        select(shown)
         .where(Notification.person_id == bindparam("person_id"), Notification.kind != DAILY_DIGEST)
         .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
         .limit(limit)
     )
 
 
-def notices_for(person_id: int, limit: int = 20) -> list[Notification]:
-    """A person's latest notifications, unread first (their home page's card)."""
+def notices_for(person_id: int, limit: int = 20) -> list:
+    """A person's latest notifications, unread first (their home page's card): rows of what it shows."""
     return list(db.session.scalars(_notices_statement(limit), {"person_id": person_id}))
 
 
