@@ -40,7 +40,7 @@ from ..core.storage import storage
 from ..core.urls import path_for, public_url
 from ..extensions import db
 from ..ledger.queries import completions
-from ..notices.services import notify
+from ..notices.services import mark_answered, notification_key, notify, occasion_key
 from ..org.models import OrgUnit
 from ..org.queries import unit_in_scope
 from ..people.labels import CATEGORY_LABELS
@@ -496,6 +496,8 @@ def _issue(
             return winner, False
         db.session.refresh(replaces)
         raise (_already_reissued(replaces) if replaces.superseded_by_id else _holds_another(person, winner)) from None
+    if previous is not None:
+        expiry_notices_answered(previous)
     notify(
         [person.id],
         "certificate.issued",
@@ -837,6 +839,7 @@ def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certi
     certificate.revoked_at = utcnow()
     certificate.revoke_reason = reason[:255]
     db.session.flush()
+    expiry_notices_answered(certificate)
     notify(
         [certificate.person_id],
         "certificate.revoked",
@@ -854,6 +857,16 @@ def revoke_certificate(*, certificate: Certificate, reason: str, actor) -> Certi
         after={"serial": certificate.serial, "reason": reason},
     )
     return certificate
+
+
+def expiry_notices_answered(certificate: Certificate) -> int:
+    """What told the holder the certificate expires or can be renewed is read now: it was renewed, reissued or
+    revoked. Return how many."""
+    return mark_answered(
+        keys=[notification_key("certificate.renewable", f"c{certificate.id}", person_id=certificate.person_id)],
+        person_ids=[certificate.person_id],
+        key_prefix=occasion_key("certificate.expiring", f"c{certificate.id}"),
+    )
 
 
 def reissue_certificate(*, certificate: Certificate, actor) -> Certificate:

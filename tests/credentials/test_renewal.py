@@ -424,3 +424,46 @@ def test_the_renewal_tab_sends_as_many_statements_for_many_holders_as_for_one(ap
     page = client.get(f"/credentials/{cred.id}?show=renewal")
     assert "待续期（1）" in page.text
     assert count_statements(app, lambda: client.get(f"/credentials/{cred.id}?show=renewal")) == many
+
+
+def test_renewing_or_revoking_settles_what_told_the_holder_it_expires(w):
+    """The scheduler told two holders their certificates expire within 30 days, and one of them that theirs can
+    be renewed; renewing marks both of that holder's read, revoking the other's marks its own read, and a
+    third holder's notice, about a certificate left as it is, stays unread."""
+    from shegong_academy.credentials.services import revoke_certificate
+    from shegong_academy.notices.models import Notification
+    from shegong_academy.notices.schedule import certificates_due
+
+    cred = completion_type(w, renewal_min_hours=Decimal("2"))
+    holders = [w.person, w.person2, person(w.street, "孙八")]
+    attend(w, holders)
+    certificates = [_issue(w, cred, p) for p in holders]
+    now = utcnow()
+    for cert in certificates:
+        cert.issued_at = now - timedelta(days=340)
+        cert.expires_at = now + timedelta(days=25)
+    attend(w, holders[:1], hours=2, start=now - timedelta(days=3), code="C2")  # only the first can renew
+    db.session.flush()
+    certificates_due(now)
+
+    def unread() -> dict:
+        rows = db.session.execute(
+            select(Notification.person_id, Notification.kind).where(
+                Notification.kind.in_(["certificate.expiring", "certificate.renewable"]),
+                Notification.read_at.is_(None),
+            )
+        ).all()
+        return {(p, k) for p, k in rows}
+
+    first, second, third = (p.id for p in holders)
+    assert unread() == {
+        (first, "certificate.expiring"),
+        (first, "certificate.renewable"),
+        (second, "certificate.expiring"),
+        (third, "certificate.expiring"),
+    }
+    summary = issue_to_people(credential=cred, person_ids=[first], actor=w.coord, render=False, renew=True)
+    assert summary.issued == 1
+    assert unread() == {(second, "certificate.expiring"), (third, "certificate.expiring")}
+    revoke_certificate(certificate=certificates[1], reason="信息有误", actor=w.coord)
+    assert unread() == {(third, "certificate.expiring")}
