@@ -225,8 +225,8 @@ UI = [
     # the issuers' public keys: anyone checks a signature with them
     ("GET", "/.well-known/did.json", None, (200, 200, 200, 200, 200)),
     ("GET", "/did.json", None, (200, 200, 200, 200, 200)),
-    ("POST", "/certificates/{certificate}/revoke", {"reason": "x"}, (LOGIN, 403, 302, 404, 302)),
-    ("POST", "/certificates/{certificate}/reissue", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/certificates/{certificate}/revoke", {"reason": "x", "confirmed": "1"}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/certificates/{certificate}/reissue", {"confirmed": "1"}, (LOGIN, 403, 302, 404, 302)),
     ("GET", "/my/certificates", None, (LOGIN, 200, 404, 404, 404)),
     ("GET", "/verify/", None, (200, 200, 200, 200, 200)),
     ("GET", "/verify/{code}", None, (404, 404, 404, 404, 404)),

@@ -83,16 +83,26 @@ def certificate_by_serial(viewer, serial: str) -> Certificate | None:
     return db.session.scalar(certificates_for(viewer).where(Certificate.serial_key == compact_serial(serial)).limit(1))
 
 
-def issued_counts(credential_ids: list[int]) -> dict[int, int]:
+def issued_counts(viewer, credential_ids: list[int]) -> dict[int, int]:
+    """Per credential, its valid certificates among the people the viewer may see: not revoked, not replaced by
+    a reissue or a renewal, not expired (what verifying them answers "valid" for)."""
     if not credential_ids:
         return {}
-    return dict(
-        db.session.execute(
-            select(Certificate.credential_id, func.count())
-            .where(Certificate.credential_id.in_(credential_ids), Certificate.status == "valid")
-            .group_by(Certificate.credential_id)
-        ).all()
+    now = utcnow()
+    stmt = (
+        certificates_for(viewer)
+        .where(
+            Certificate.credential_id.in_(credential_ids),
+            Certificate.status == "valid",
+            Certificate.superseded_by_id.is_(None),
+            Certificate.replaced_at.is_(None),
+            or_(Certificate.expires_at.is_(None), Certificate.expires_at > now),
+        )
+        .order_by(None)
+        .with_only_columns(Certificate.credential_id, func.count())
+        .group_by(Certificate.credential_id)
     )
+    return dict(db.session.execute(stmt).all())
 
 
 def credential_period(credential: CredentialType) -> Period | None:

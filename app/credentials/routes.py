@@ -58,7 +58,9 @@ TYPE_FORM_FIELDS = tuple(f for f in types.FIELDS if f != "validity_months")  # t
 def index():
     credentials = queries.credentials_for(current_user)
     return render_template(
-        "lms/credentials/index.html", credentials=credentials, counts=queries.issued_counts([c.id for c in credentials])
+        "lms/credentials/index.html",
+        credentials=credentials,
+        counts=queries.issued_counts(current_user, [c.id for c in credentials]),
     )
 
 
@@ -280,8 +282,24 @@ def certificate(certificate_id: int):
         identity_salt=badges.identity_salt(cert),
         status=services.verification_status(cert),
         form=ActionForm(),
-        can_manage=can(current_user, MANAGE),
+        can_manage=_manages(cert),
     )
+
+
+def _manages(cert: Certificate) -> bool:
+    """Whether the viewer manages the certificate's credential type: its issuing unit is theirs. Only they
+    revoke or reissue it, and only they reach the type's pages (a street's coordinator sees the certificates of
+    the street's people, not the district's type)."""
+    return can(current_user, MANAGE) and queries.credential_for(current_user, cert.credential_id) is not None
+
+
+def _managed_certificate(certificate_id: int) -> Certificate:
+    cert = found(queries.certificate_for(current_user, certificate_id))
+    if not _manages(cert):
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return cert
 
 
 @bp.get("/certificates/<id:certificate_id>.pdf")
@@ -324,29 +342,66 @@ def certificate_badge_jwt(certificate_id: int):
 @bp.post("/certificates/<id:certificate_id>/revoke")
 @permission_required(MANAGE)
 def revoke(certificate_id: int):
-    cert = found(queries.certificate_for(current_user, certificate_id))
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    """Revoke one certificate, with a reason; asks first, saying what verifying it will answer."""
+    cert = _managed_certificate(certificate_id)
+    reason = request.form.get("reason", "").strip()
+    back = url_for("credentials.certificate", certificate_id=cert.id)
+    if reason and request.form.get("confirmed") != "1" and cert.status != "revoked":
+        return render_template(
+            "lms/core/confirm.html",
+            form=ActionForm(),
+            hidden=[("reason", reason), ("confirmed", "1")],
+            title=_("Revoke certificate %(serial)s?", serial=cert.serial),
+            consequences=[
+                _(
+                    "%(name)s's %(title)s will verify as revoked, with the reason: %(reason)s",
+                    name=cert.person.name,
+                    title=cert.credential.title,
+                    reason=reason,
+                ),
+                _("A revoked certificate stays revoked. To correct a certificate, reissue it instead."),
+            ],
+            button=_("Revoke certificate"),
+            back=back,
+            danger=True,
+        )
     with attempt() as outcome:
-        services.revoke_certificate(certificate=cert, reason=request.form.get("reason", ""), actor=current_user)
+        services.revoke_certificate(certificate=cert, reason=reason, actor=current_user)
     if outcome.ok:
         flash(_("Certificate %(serial)s revoked.", serial=cert.serial), "success")
     else:
         flash(str(outcome.error.message), "error")
-    return redirect(url_for("credentials.certificate", certificate_id=cert.id))
+    return redirect(back)
 
 
 @bp.post("/certificates/<id:certificate_id>/reissue")
 @permission_required(MANAGE)
 def reissue(certificate_id: int):
-    cert = found(queries.certificate_for(current_user, certificate_id))
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    """Issue a new serial for a corrected certificate; asks first."""
+    cert = _managed_certificate(certificate_id)
+    back = url_for("credentials.certificate", certificate_id=cert.id)
+    if request.form.get("confirmed") != "1" and cert.superseded_by_id is None:
+        return render_template(
+            "lms/core/confirm.html",
+            form=ActionForm(),
+            hidden=[("confirmed", "1")],
+            title=_("Reissue certificate %(serial)s?", serial=cert.serial),
+            consequences=[
+                _(
+                    "%(name)s gets a new %(title)s with a new serial number, stating what the records say now.",
+                    name=cert.person.name,
+                    title=cert.credential.title,
+                ),
+                _("%(serial)s then verifies as superseded by the new one; this cannot be undone.", serial=cert.serial),
+            ],
+            button=_("Reissue"),
+            back=back,
+        )
     with attempt() as outcome:
         new = services.reissue_certificate(certificate=cert, actor=current_user)
     if not outcome.ok:
         flash(str(outcome.error.message), "error")
-        return redirect(url_for("credentials.certificate", certificate_id=cert.id))
+        return redirect(back)
     flash(_("Reissued as %(serial)s; the old certificate now verifies as superseded.", serial=new.serial), "success")
     return redirect(url_for("credentials.certificate", certificate_id=new.id))
 

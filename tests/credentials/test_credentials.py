@@ -409,3 +409,65 @@ def test_the_issued_list_finds_a_certificate_by_its_serial_in_any_case(w):
     for q in (serial, serial.lower(), "gsmz-", "Gsmz"):
         assert [c.serial for c in db.session.scalars(certificates_for(w.coord, cred, q))] == [serial], q
     assert db.session.scalars(certificates_for(w.coord, cred, "gsmz_")).all() == []  # "_" is no wildcard
+
+
+def test_the_valid_count_leaves_out_revoked_reissued_and_expired_and_keeps_to_the_viewers_people(w):
+    """Four issued: one revoked, one reissued (its new serial valid, the old superseded), one expired: the
+    credentials list counts two valid; the other district's coordinator, none of whose people hold one, none."""
+    from shegong_academy.credentials.queries import issued_counts
+
+    cred = _credential(w, validity_months=12)
+    people = [w.person, w.trainee_person, person(w.community, "孙八"), person(w.community, "周九")]
+    _trained(w, people)
+    kept, revoked, reissued, expired = (
+        issue_certificate(credential=cred, person=p, actor=w.coord, render=False) for p in people
+    )
+    revoke_certificate(certificate=revoked, reason="信息有误", actor=w.coord)
+    reissue_certificate(certificate=reissued, actor=w.coord)
+    expired.expires_at = utcnow() - timedelta(days=1)
+    db.session.flush()
+    assert issued_counts(w.coord, [cred.id]) == {cred.id: 2}
+    assert issued_counts(w.admin, [cred.id]) == {cred.id: 2}
+    assert issued_counts(w.coord_out, [cred.id]) == {}
+
+
+def test_revoking_or_reissuing_one_certificate_asks_first_and_only_the_types_coordinators_may(app, tmp_path):
+    """The certificate page's Revoke and Reissue say what they will do and change nothing until confirmed. A
+    street's coordinator sees the certificate of the street's person but manages neither it nor the district's
+    type: no buttons, no link to the type's page (a 404 for them), and their posts are refused."""
+    use_storage(app, tmp_path / "pdfs")
+    with app.app_context():
+        w = World()
+        cred = _credential(w)
+        _trained(w, [w.person])
+        cert = issue_certificate(credential=cred, person=w.person, actor=w.coord, render=False)
+        db.session.commit()
+        cert_id, serial, cred_id = cert.id, cert.serial, cred.id
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    asked = c.post(f"/certificates/{cert_id}/revoke", data={"reason": "信息有误"})
+    assert asked.status_code == 200
+    assert (
+        f"Revoke certificate {serial}?" in asked.text
+        and "will verify as revoked, with the reason: 信息有误" in asked.text
+    )
+    assert 'name="confirmed" value="1"' in asked.text and 'name="reason" value="信息有误"' in asked.text
+    asked = c.post(f"/certificates/{cert_id}/reissue", data={})
+    assert asked.status_code == 200 and f"Reissue certificate {serial}?" in asked.text
+    with app.app_context():
+        assert db.session.get(Certificate, cert_id).status == "valid"  # asking changed nothing
+        assert db.session.scalar(select(func.count(Certificate.id))) == 1
+
+    street = app.test_client()
+    login(street, "streetcoord")
+    page = street.get(f"/certificates/{cert_id}").text
+    assert serial in page and f"/credentials/{cred_id}" not in page and "/reissue" not in page and "/revoke" not in page
+    assert street.get(f"/credentials/{cred_id}?show=issued").status_code == 404
+    assert street.post(f"/certificates/{cert_id}/revoke", data={"reason": "x", "confirmed": "1"}).status_code == 404
+    assert street.post(f"/certificates/{cert_id}/reissue", data={"confirmed": "1"}).status_code == 404
+
+    done = c.post(f"/certificates/{cert_id}/revoke", data={"reason": "信息有误", "confirmed": "1"})
+    assert done.status_code == 302
+    with app.app_context():
+        assert db.session.get(Certificate, cert_id).status == "revoked"

@@ -66,7 +66,8 @@ def holder_server(db_url):
     with app.app_context():
         w = World()
         attend(w, [w.trainee_person])
-        issue_certificate(credential=completion_type(w), person=w.trainee_person, actor=w.coord, render=False)
+        cert = issue_certificate(credential=completion_type(w), person=w.trainee_person, actor=w.coord, render=False)
+        cert.pdf_sha256 = "9f2c" * 16  # as a rendered one has: 64 characters without a break
         db.session.commit()
     with serving(app, "e2e-phone-holder") as base:
         yield base
@@ -85,6 +86,16 @@ def test_a_holders_certificates_are_labelled_cards_on_a_phone(browser, holder_se
         labels = [cells.nth(i).evaluate("td => getComputedStyle(td, '::before').content") for i in range(1, 5)]
         assert labels == ['"证书编号："', '"签发日期："', '"有效期至："', '"状态："']
         assert "培训结业证书" in cells.nth(0).inner_text() and "PDF" in cells.nth(5).inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_certificates_page_fits_a_phone_with_its_fingerprint_wrapped(browser, holder_server):
+    """The coordinator's page of a certificate: the PDF's 64-character fingerprint wraps inside its card (it
+    had made the page 707 px wide on a 390 px phone)."""
+    with opened(browser, holder_server, phone=True) as page:
+        sign_in(page, "coord", PASSWORD)
+        page.goto("/certificates/1")
+        assert "9f2c" * 16 in page.inner_text("main").replace("\n", "")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
