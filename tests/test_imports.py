@@ -391,8 +391,8 @@ def test_every_problem_is_reported_sorted(world):
         (b"\xef\xbb\xbf", "p.csv", "The file is empty."),
         (",".join(EN).encode() + b"\r\n", "p.csv", "header but no data rows"),
         (",".join(EN).encode() + b"\r\n,,,\r\n\r\n", "p.csv", "header but no data rows"),
-        (b"unit_code,name,phone\r\n330105,a,13800138000\r\n", "p.csv", "Missing columns: id_number"),
-        (b"foo,bar\r\n1,2\r\n", "p.csv", "Missing columns: unit_code, name, id_number"),
+        (b"unit_code,name,phone\r\n330105,a,13800138000\r\n", "p.csv", "Missing columns: 身份证号 (id_number)"),
+        (b"foo,bar\r\n1,2\r\n", "p.csv", "Missing columns: 单位编码 (unit_code), 姓名 (name), 身份证号 (id_number)"),
         (b"unit_code,name,id_number\r\n", "p.xls", "Unsupported file type"),
         (b"unit_code,name,id_number\r\n", "p.pdf", "Unsupported file type"),
         (b"unit_code,name,id_number\r\n", "people", "Unsupported file type"),
@@ -556,7 +556,9 @@ def test_whole_file_error_shown_on_the_form(app, web):
     before = count_in(app)
     r = upload(web, "/people/import", b"unit_code,name\r\n330105,a\r\n")
     assert r.status_code == 200
-    assert "Missing columns: id_number" in r.text
+    assert "Missing columns: 身份证号 (id_number)" in r.text
+    r = upload(web, "/people/import", b"unit_code,name\r\n330105,a\r\n", lang="zh-CN")
+    assert "缺少以下列：身份证号 (id_number)" in r.text  # the header as the instructions write it
     r = upload(web, "/people/import", b"whatever", filename="people.doc")
     assert "Unsupported file type" in r.text
     r = upload(web, "/people/import", b"not a zip", filename="people.xlsx")
@@ -771,7 +773,7 @@ def test_units_cycle_is_refused_and_nothing_written(world):
 def test_units_whole_file_errors(world):
     with pytest.raises(TableError) as exc:
         run_units(b"code,name\r\n1,a\r\n")
-    assert "Missing columns: kind" in str(exc.value.message)
+    assert "Missing columns: 类型 (kind)" in str(exc.value.message)
     with pytest.raises(TableError) as exc:
         run_units(csv_bytes([["1", "a", "street", ""]] * 3, UNIT_EN), max_rows=2)
     assert "Too many rows" in str(exc.value.message)

@@ -478,8 +478,16 @@ def _header_index(raw, n: int, columns, required, cells: _Cells) -> tuple[dict[s
                 break
     missing = [c for c in required if c not in index]
     if missing:
-        raise TableError(_l("Missing columns: %(columns)s", columns=", ".join(missing)))
+        named = ", ".join(_header_names(c, columns[c]) for c in missing)
+        raise TableError(_l("Missing columns: %(columns)s", columns=named))
     return index, headers
+
+
+def _header_names(canonical: str, spellings: tuple[str, ...]) -> str:
+    """A missing column as the import instructions write its header: the Chinese one, then the English one
+    (身份证号 (id_number)); the English one alone where there is no other."""
+    chinese = next((s for s in spellings if not s.isascii()), None)
+    return f"{chinese} ({canonical})" if chinese else canonical
 
 
 def _stored_as_number(n: int, canonical: str, header: str) -> RowError:
