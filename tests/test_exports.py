@@ -360,7 +360,7 @@ def test_people_export_csv(hostile):
         f"people-330105-拱墅区-{day}.csv", f"people-330105-{day}.csv"
     )
     rows = csv_rows(r.data)
-    assert rows[0] == ["姓名", "单位", "单位编码", "身份证号", "手机号", "类别", "等级", "持证日期", "状态"]
+    assert rows[0] == ["姓名", "单位", "单位编码", "身份证号", "手机号", "类别", "等级", "登记日期", "状态"]
     assert_neutralised([c for row in rows[1:] for c in row[:2]], HOSTILE)  # names and units
     first = next(row for row in rows if row[2] == "330105900")
     assert first[:2] == ["'" + HOSTILE[0]] * 2 and first[7] == "2021-03-15" and first[8] == "在职"

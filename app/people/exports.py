@@ -24,7 +24,7 @@ COLUMNS = [
     Column(_l("Mobile phone"), width=14),
     Column(_l("Worker category"), width=16),
     Column(_l("Level"), width=16),
-    Column(_l("Certified on"), Kind.DATE, width=12),
+    Column(_l("Registered on"), Kind.DATE, width=12),  # the form's and the import's word (登记日期)
     Column(_l("Status")),
 ]
 
