@@ -176,7 +176,7 @@ UI = [
     ("GET", "/courses/{course}/evaluation", None, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/courses/{course}/evaluation.{fmt}", None, (LOGIN, 403, 409, 404, 409)),
     ("POST", "/my/courses/{course}/enrol", {}, (LOGIN, 302, 404, 404, 404)),
-    ("POST", "/my/courses/{course}/withdraw", {}, (LOGIN, 302, 404, 404, 404)),
+    ("POST", "/my/courses/{course}/withdraw", {"confirmed": "1"}, (LOGIN, 302, 404, 404, 404)),
     ("GET", "/checkin/{session}?t=x", None, (LOGIN, 200, 404, 404, 404)),
     ("POST", "/checkin/{session}", {"t": "forged"}, (LOGIN, 403, 404, 404, 404)),
     # supervision: {record} supervises {person}; {credit} is the trainee's own credit

@@ -823,6 +823,11 @@ def self_withdraw(course_id: int):
     crs = found(queries.course_by_id(course_id))
     if not ActionForm().validate_on_submit():
         abort(400)
+    held = db.session.scalar(
+        select(Enrolment.status).where(Enrolment.course_id == crs.id, Enrolment.person_id == person.id)
+    )
+    if held in ("enrolled", "waitlisted") and request.form.get("confirmed") != "1":
+        return _confirm_self_withdrawal(crs, held)
     with attempt() as outcome:
         services.withdraw(course=crs, person=person, actor=current_user, self_service=True)
     if outcome.ok:
@@ -830,6 +835,30 @@ def self_withdraw(course_id: int):
     else:
         show_refusal(outcome.error)
     return redirect(url_for("training.my"))
+
+
+def _confirm_self_withdrawal(crs: Course, held: str):
+    """Ask a trainee before they give up their seat (or their place in the queue): it goes to someone else."""
+    if held == "enrolled":
+        consequences = [_("You leave %(title)s; its sessions leave your calendar.", title=crs.title)]
+        if crs.capacity is not None:
+            consequences.append(
+                _("Your seat goes to the next person on the waitlist. Enrolling again may put you on the waitlist.")
+            )
+    else:
+        consequences = [
+            _("You leave the waitlist of %(title)s. Joining it again puts you at its end.", title=crs.title)
+        ]
+    return render_template(
+        "lms/core/confirm.html",
+        form=ActionForm(),
+        hidden=[("confirmed", "1")],
+        title=_("Withdraw from %(title)s?", title=crs.title),
+        consequences=consequences,
+        button=_("Withdraw"),
+        back=url_for("training.my"),
+        danger=True,
+    )
 
 
 # The browser that scanned a code keeps a random id in a cookie of the check-in page, and

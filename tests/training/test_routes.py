@@ -1047,9 +1047,41 @@ def test_self_enrol_in_an_open_course_but_not_a_coordinators(site, program_id):
     with nothing_written(site, Enrolment):
         assert c.post(f"/my/courses/{closed_id}/enrol").status_code == 404
     assert site.count(Enrolment, Enrolment.course_id == open_id, Enrolment.status == "enrolled") == 1
-    # Withdrawing oneself from the open course.
-    r = c.post(f"/my/courses/{open_id}/withdraw", follow_redirects=True)
+    # Withdrawing oneself from the open course asks first, and changes nothing until confirmed.
+    asked = c.post(f"/my/courses/{open_id}/withdraw")
+    assert asked.status_code == 200 and "Withdraw from 开放课程?" in asked.text
+    assert "You leave 开放课程; its sessions leave your calendar." in asked.text
+    assert 'name="confirmed" value="1"' in asked.text
+    assert site.count(Enrolment, Enrolment.course_id == open_id, Enrolment.status == "enrolled") == 1
+    r = c.post(f"/my/courses/{open_id}/withdraw", data={"confirmed": "1"}, follow_redirects=True)
     assert flashes(r) == [("success", "You have withdrawn from 开放课程.")]
+    assert site.count(Enrolment, Enrolment.course_id == open_id, Enrolment.status == "enrolled") == 0
+
+
+def test_a_full_open_course_offers_the_waitlist_and_leaving_a_seat_says_it_goes_to_the_queue(site, program_id):
+    """The home page's open courses say which one is full and offer its waitlist (the catalogue did; the card
+    had offered "Enrol" and then queued the trainee); withdrawing from a course with a capacity says the seat
+    goes to the next in the queue."""
+    with site.world():
+        prog = db.session.get(Program, program_id)
+        prog.year = utcnow().year
+        full = course(prog, code="FULL", title="满员课程", capacity=1)
+        roomy = course(prog, code="ROOMY", title="宽裕课程", capacity=5)
+        enrol(course=full, person=person(prog.unit, "甲某"), actor=None)
+        full_id, roomy_id = full.id, roomy.id
+    c = site.client("trainee")
+    body = c.get("/my/").text
+    rows = {
+        cid: body.split(f'action="/my/courses/{cid}/enrol"', 1)[0].rsplit("<tr>", 1)[1] for cid in (full_id, roomy_id)
+    }
+    after = {
+        cid: body.split(f'action="/my/courses/{cid}/enrol"', 1)[1].split("</tr>", 1)[0] for cid in (full_id, roomy_id)
+    }
+    assert "Full" in rows[full_id] and "Join the waitlist" in after[full_id]
+    assert "Full" not in rows[roomy_id] and ">Enrol<" in after[roomy_id]
+    c.post(f"/my/courses/{roomy_id}/enrol")
+    asked = c.post(f"/my/courses/{roomy_id}/withdraw")
+    assert "Your seat goes to the next person on the waitlist." in asked.text
 
 
 # --- who may open what ----------------------------------------------------------------------------------------
