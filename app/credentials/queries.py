@@ -83,21 +83,25 @@ def certificate_by_serial(viewer, serial: str) -> Certificate | None:
     return db.session.scalar(certificates_for(viewer).where(Certificate.serial_key == compact_serial(serial)).limit(1))
 
 
+def verifies_valid() -> ColumnElement[bool]:
+    """The certificates that verifying answers "valid" for, now (``services.verification_status`` in SQL): not
+    revoked, not superseded by a reissue or a renewal, not expired."""
+    now = utcnow()
+    return and_(
+        Certificate.status == "valid",
+        Certificate.superseded_by_id.is_(None),
+        or_(Certificate.expires_at.is_(None), Certificate.expires_at > now),
+    )
+
+
 def issued_counts(viewer, credential_ids: list[int]) -> dict[int, int]:
     """Per credential, its valid certificates among the people the viewer may see: not revoked, not replaced by
     a reissue or a renewal, not expired (what verifying them answers "valid" for)."""
     if not credential_ids:
         return {}
-    now = utcnow()
     stmt = (
         certificates_for(viewer)
-        .where(
-            Certificate.credential_id.in_(credential_ids),
-            Certificate.status == "valid",
-            Certificate.superseded_by_id.is_(None),
-            Certificate.replaced_at.is_(None),
-            or_(Certificate.expires_at.is_(None), Certificate.expires_at > now),
-        )
+        .where(Certificate.credential_id.in_(credential_ids), verifies_valid())
         .order_by(None)
         .with_only_columns(Certificate.credential_id, func.count())
         .group_by(Certificate.credential_id)
@@ -358,14 +362,9 @@ def eligible_ids(credential: CredentialType, viewer, people_ids: Select | Iterab
 
 def printable_ids(viewer, credential: CredentialType) -> list[int]:
     """The valid certificates of the credential that the viewer may see, oldest first (the print order)."""
-    now = utcnow()
     stmt = (
         certificates_for(viewer, credential)
-        .where(
-            Certificate.status != "revoked",
-            Certificate.superseded_by_id.is_(None),
-            or_(Certificate.expires_at.is_(None), Certificate.expires_at > now),
-        )
+        .where(verifies_valid())
         .order_by(None)
         .order_by(Certificate.id)
         .with_only_columns(Certificate.id)

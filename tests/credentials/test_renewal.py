@@ -467,3 +467,26 @@ def test_renewing_or_revoking_settles_what_told_the_holder_it_expires(w):
     assert unread() == {(second, "certificate.expiring"), (third, "certificate.expiring")}
     revoke_certificate(certificate=certificates[1], reason="信息有误", actor=w.coord)
     assert unread() == {(third, "certificate.expiring")}
+
+
+def test_the_valid_clause_answers_as_verifying_does(w):
+    """The credentials list's counts and the bulk print select by ``verifies_valid``; it must agree with what the
+    verification page answers for every state a certificate can be in."""
+    from shegong_academy.credentials.queries import issued_counts, printable_ids, verifies_valid
+    from shegong_academy.credentials.services import reissue_certificate, revoke_certificate
+
+    cred = completion_type(w)
+    people = [w.person] + [person(w.street, f"持证人{i}") for i in range(3)]
+    attend(w, people)
+    valid, revoked, expired, reissued = (_issue(w, cred, p) for p in people)
+    revoke_certificate(certificate=revoked, reason="信息有误", actor=w.coord)
+    expired.expires_at = utcnow() - timedelta(seconds=1)
+    successor = reissue_certificate(certificate=reissued, actor=w.coord)
+    db.session.flush()
+    every = [valid, revoked, expired, reissued, successor]
+    assert [verification_status(c) for c in every] == ["valid", "revoked", "expired", "superseded", "valid"]
+    chosen = set(db.session.scalars(select(Certificate.id).where(verifies_valid())))
+    assert chosen == {valid.id, successor.id}
+    assert printable_ids(w.coord, cred) == sorted(chosen)
+    assert issued_counts(w.coord, [cred.id]) == {cred.id: 2}
+    assert issued_counts(w.coord_out, [cred.id]) == {}

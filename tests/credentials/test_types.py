@@ -221,9 +221,7 @@ def site(app, tmp_path):
 
 
 def test_create_a_type_with_a_seal_in_the_browser_and_issue_it_after_confirming(app, site, tmp_path):
-    c = app.test_client()
-    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(c, "coord")
+    c = _coord_client(app)
     form = {**DATA, "issuer_unit_id": site["district"], "transition_from": "", "transition_to": ""}
     r = c.post(
         "/credentials/types/new",
@@ -369,6 +367,14 @@ def _options(page: str, field: str) -> list[tuple[str, str, bool]]:
     return out
 
 
+def _coord_client(app):
+    """A client signed in as 拱墅区's coordinator, reading English."""
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    return c
+
+
 @pytest.fixture
 def programs_site(app):
     """Three programs of 拱墅区 (2023, and two of 2022, one with an assessed course) and one of 西湖区."""
@@ -389,9 +395,7 @@ def programs_site(app):
 
 
 def test_the_rule_offers_programs_grouped_by_year_with_their_unit_and_a_filter(app, programs_site):
-    c = app.test_client()
-    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(c, "coord")
+    c = _coord_client(app)
     page = c.get("/credentials/types/new").text
     assert _options(page, "required_program_ids") == [
         ("2023", "2023年督导人才培养 · 拱墅区", False),
@@ -407,9 +411,7 @@ def test_the_rule_offers_programs_grouped_by_year_with_their_unit_and_a_filter(a
 
 
 def test_a_year_lists_its_programs_and_the_form_posts_within_it(app, programs_site):
-    c = app.test_client()
-    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(c, "coord")
+    c = _coord_client(app)
     page = c.get("/credentials/types/new?year=2022").text
     assert [label for _g, label, _c in _options(page, "required_program_ids")] == [
         "街道社工站培训 · 米市巷街道",
@@ -457,9 +459,7 @@ def test_a_long_list_says_it_is_cut_and_a_year_reaches_the_rest(app, programs_si
     from shegong_academy.credentials import routes
 
     monkeypatch.setattr(routes, "LISTED", 2)
-    c = app.test_client()
-    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(c, "coord")
+    c = _coord_client(app)
     page = c.get("/credentials/types/new").text
     assert [label for _g, label, _c in _options(page, "required_program_ids")] == [
         "2023年督导人才培养 · 拱墅区",
