@@ -234,6 +234,7 @@ UI = [
     ("POST", "/verify/pdf", {}, (422, 422, 422, 422, 422)),  # no file: the form says so
     # jobs: {job} is a print job the coordinator of 拱墅区 submitted for its unit (done, its file expired)
     ("GET", "/readyz", None, (200, 200, 200, 200, 200)),
+    ("GET", "/jobs/", None, (LOGIN, 403, 200, 200, 200)),
     ("GET", "/jobs/{job}", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/jobs/{job}.json", None, (LOGIN, 404, 200, 404, 200)),
     ("GET", "/jobs/{job}/result", None, (LOGIN, 404, 404, 404, 404)),

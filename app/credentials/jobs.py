@@ -67,6 +67,11 @@ def _back_to_credential(job) -> str | None:
     return url_for("credentials.credential", credential_id=job.params["credential_id"], show="issued")
 
 
+def _credential_title(job) -> str | None:
+    credential = db.session.get(CredentialType, job.params["credential_id"])
+    return credential.title if credential is not None else None
+
+
 def _load(job) -> tuple[CredentialType, User]:
     credential = db.session.get(CredentialType, job.params["credential_id"])
     actor = db.session.get(User, job.user_id) if job.user_id else None
@@ -76,7 +81,12 @@ def _load(job) -> tuple[CredentialType, User]:
 
 
 @job_handler(
-    "credentials.issue", title=_l("Issuing certificates"), summary=_issue_summary, back_url=_back_to_credential
+    "credentials.issue",
+    title=_l("Issuing certificates"),
+    name=_l("Certificate issue"),
+    summary=_issue_summary,
+    back_url=_back_to_credential,
+    subject=_credential_title,
 )
 def issue_job(job, progress) -> dict:
     """Issue the credential to the listed people, a committed chunk at a time."""
@@ -109,7 +119,12 @@ def _print_summary(job) -> list[str]:
 
 
 @job_handler(
-    "credentials.print", title=_l("Printing certificates"), summary=_print_summary, back_url=_back_to_credential
+    "credentials.print",
+    title=_l("Printing certificates"),
+    name=_l("Certificate printing"),
+    summary=_print_summary,
+    back_url=_back_to_credential,
+    subject=_credential_title,
 )
 def print_job(job, progress) -> dict:
     """Render the certificates into one PDF in the store; the job's page offers it for download."""

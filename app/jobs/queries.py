@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 from flask import url_for
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
+from ..auth.models import User
 from ..auth.permissions import MANAGE, roles_for
 from ..extensions import db
 from ..org.queries import in_scope
 from .models import Job
 
 
+def visible(viewer) -> ColumnElement[bool]:
+    """The jobs ``viewer`` submitted, and those of the units they manage."""
+    return or_(Job.user_id == viewer.id, Job.unit_id.is_not(None) & in_scope(viewer, Job.unit_id, roles_for(MANAGE)))
+
+
 def job_for(viewer, job_id: int) -> Job | None:
     """The job if ``viewer`` submitted it or manages its unit; else None (answered as not found)."""
     if not getattr(viewer, "is_authenticated", False):
         return None
-    return db.session.scalar(
-        select(Job).where(
-            Job.id == job_id,
-            or_(Job.user_id == viewer.id, Job.unit_id.is_not(None) & in_scope(viewer, Job.unit_id, roles_for(MANAGE))),
-        )
-    )
+    return db.session.scalar(select(Job).where(Job.id == job_id, visible(viewer)))
+
+
+def jobs_for(viewer, kind: str | None = None) -> Select:
+    """The jobs the viewer may see, newest first."""
+    stmt = select(Job).where(visible(viewer)).order_by(Job.id.desc())
+    return stmt.where(Job.kind == kind) if kind else stmt
+
+
+def submitters(jobs) -> dict[int, str]:
+    """Username by user id, for the jobs' submitters."""
+    ids = {job.user_id for job in jobs if job.user_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
 def job_view(job: Job, *, api: bool = False) -> dict:

@@ -1,16 +1,43 @@
-"""A job's page (a live progress bar), its state as JSON for the bar, and its result file."""
+"""The list of jobs, a job's page (a live progress bar), its state as JSON for the bar, and its result file."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, request
 
-from ..auth.current import current_user, login_required
+from ..auth.current import current_user, login_required, permission_required
+from ..auth.permissions import STAFF
 from ..core.access import found
+from ..core.routing import page_arg
+from ..extensions import db
 from . import queries
 from .results import result_file
-from .services import KINDS
+from .services import KINDS, job_subject
 
 bp = Blueprint("jobs", __name__)
+
+
+@bp.get("/jobs/")
+@permission_required(STAFF)
+def index():
+    """The jobs the user submitted and those of the units they manage: found again after their page was left."""
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in KINDS:
+        kind = None
+    page = db.paginate(
+        queries.jobs_for(current_user, kind),
+        page=request.args.get("page", 1, type=page_arg) or 1,
+        per_page=current_app.config["LMS_PER_PAGE"],
+        max_per_page=100,
+        error_out=False,
+    )
+    return render_template(
+        "lms/jobs/index.html",
+        page=page,
+        kind=kind,
+        kinds={key: k.name for key, k in KINDS.items()},
+        users=queries.submitters(page.items),
+        subjects={job.id: job_subject(job) for job in page.items},
+    )
 
 
 @bp.get("/jobs/<id:job_id>")
@@ -22,7 +49,8 @@ def job(job_id: int):
         "lms/jobs/job.html",
         job=item,
         view=queries.job_view(item),
-        job_title=kind.title if kind else item.kind,
+        job_title=(kind.name if item.finished else kind.title) if kind else item.kind,
+        subject=job_subject(item),
         result_lines=kind.summary(item) if kind and kind.summary and item.state == "done" else [],
         back_url=kind.back_url(item) if kind and kind.back_url else None,
     )

@@ -36,12 +36,23 @@ Handler = Callable[[Job, Callable[[int, int], None]], dict]
 
 @dataclass(frozen=True)
 class JobKind:
-    """One kind of job: what runs it, what its page is called, how its result reads, where to go back to."""
+    """One kind of job: what runs it, what its page is called while it runs and once finished (and in the list of
+    jobs), how its result reads, where to go back to."""
 
     run: Handler
-    title: object  # a lazy string
+    title: object  # a lazy string: what the page says while the work goes on ("Issuing certificates")
+    name: object  # a lazy string: the work itself, finished or not ("Certificate issue")
     summary: Callable[[Job], list[str]] | None = None
     back_url: Callable[[Job], str | None] | None = None
+    subject: Callable[[Job], str | None] | None = None  # what the work was on, for the list: a title, a file
+
+
+def job_subject(job: Job) -> str | None:
+    """What the job worked on, as its kind says, else the name of the file it imported (or None)."""
+    kind = KINDS.get(job.kind)
+    if kind is not None and kind.subject is not None:
+        return kind.subject(job)
+    return (job.params or {}).get("filename")
 
 
 KINDS: dict[str, JobKind] = {}
@@ -56,11 +67,11 @@ class JobRefused(RuntimeError):
         self.details = details
 
 
-def job_handler(kind: str, *, title, summary=None, back_url=None) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of ``kind``, with the page's title and the result's summary."""
+def job_handler(kind: str, *, title, name, summary=None, back_url=None, subject=None) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of ``kind``, with the page's titles and the result's summary."""
 
     def register(func: Handler) -> Handler:
-        KINDS[kind] = JobKind(func, title, summary, back_url)
+        KINDS[kind] = JobKind(func, title, name, summary, back_url, subject)
         return func
 
     return register

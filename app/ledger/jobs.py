@@ -18,7 +18,12 @@ def _summary(job) -> list[str]:
     return [_("Monthly hours recomputed for %(n)s people.", n=f"{(job.result or {}).get('people', 0):,}")]
 
 
-@job_handler("ledger.rebuild", title=_l("Rebuilding the hours ledger"), summary=_summary)
+@job_handler(
+    "ledger.rebuild",
+    title=_l("Rebuilding the hours ledger"),
+    name=_l("Hours ledger rebuild"),
+    summary=_summary,
+)
 def rebuild_ledger(job, progress) -> dict:
     """Recompute every person's monthly rollups, a chunk per transaction, then every unit's figures."""
     ids = db.session.scalars(select(Person.id).order_by(Person.id)).all()

@@ -18,6 +18,7 @@ def _summary(job) -> list[str]:
 job_handler(
     "org.import",
     title=_l("Importing units"),
+    name=_l("Unit import"),
     summary=_summary,
     back_url=lambda job: url_for("org.index"),
 )(stored_import(import_units))

@@ -17,6 +17,7 @@ def _summary(job) -> list[str]:
 job_handler(
     "people.import",
     title=_l("Importing people"),
+    name=_l("People import"),
     summary=_summary,
     back_url=lambda job: url_for("people.index"),
 )(stored_import(import_people))

@@ -31,6 +31,7 @@ def _attendance_summary(job) -> list[str]:
 job_handler(
     "training.import_attendance",
     title=_l("Importing attendance"),
+    name=_l("Attendance import"),
     summary=_attendance_summary,
     back_url=lambda job: url_for("training.session_roster", session_id=job.params["session_id"]),
 )(stored_import(import_attendance, _session))
@@ -50,6 +51,7 @@ def _scores_summary(job) -> list[str]:
 job_handler(
     "training.import_scores",
     title=_l("Importing scores"),
+    name=_l("Score import"),
     summary=_scores_summary,
     back_url=lambda job: url_for("training.assessment_roster", assessment_id=job.params["assessment_id"]),
 )(stored_import(import_scores, _assessment))
@@ -59,7 +61,12 @@ def _content_summary(job) -> list[str]:
     return [f"{key}: {value}" for key, value in (job.result or {}).items()]
 
 
-@job_handler("training.content_sync", title=_l("Loading course content"), summary=_content_summary)
+@job_handler(
+    "training.content_sync",
+    title=_l("Loading course content"),
+    name=_l("Course content load"),
+    summary=_content_summary,
+)
 def content_sync(job, progress) -> dict:
     """Load the course content folder into the database: every course or none."""
     root = Path(job.params["root"]) if job.params.get("root") else paths.course_content()

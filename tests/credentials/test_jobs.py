@@ -65,8 +65,12 @@ def test_approving_everyone_answers_with_a_job_that_issues_each_once(app, eight)
     )
     assert approved.status_code == 302 and re.fullmatch(r"/jobs/\d+", approved.headers["Location"])
     job_page = client.get(approved.headers["Location"], headers={"Accept-Language": "en"})
-    assert job_page.status_code == 200 and "Issuing certificates" in job_page.text
-    assert "Issued 8 certificates." in job_page.text
+    assert job_page.status_code == 200 and "<h1>Certificate issue</h1>" in job_page.text
+    assert "Issued 8 certificates." in job_page.text and "项目社工转岗证书" in job_page.text
+    # found again among the issue jobs, named by its credential, with the way to revoke the batch on its page
+    listed = client.get("/jobs/?kind=credentials.issue", headers={"Accept-Language": "en"}).text
+    assert f'<a href="{approved.headers["Location"]}">Certificate issue</a>' in listed and "项目社工转岗证书" in listed
+    assert "Revoke this batch" in job_page.text
     state = client.get(approved.headers["Location"] + ".json").json
     assert (state["state"], state["progress"], state["total"]) == ("done", 8, 8)
     assert state["result"] == {"issued": 8, "held": 0, "refused": [], "refused_count": 0}

@@ -23,7 +23,9 @@ from tests.factories import World, login
 RUNS: list[int] = []
 
 
-@services.job_handler("test.count", title=_l("Counting"), summary=lambda job: [f"{job.result['n']} counted"])
+@services.job_handler(
+    "test.count", title=_l("Counting"), name=_l("Tally"), summary=lambda job: [f"{job.result['n']} counted"]
+)
 def _count(job, progress):
     RUNS.append(job.id)
     for i in range(1, job.params["n"] + 1):
@@ -31,12 +33,12 @@ def _count(job, progress):
     return {"n": job.params["n"]}
 
 
-@services.job_handler("test.broken", title=_l("Breaking"))
+@services.job_handler("test.broken", title=_l("Breaking"), name=_l("Break"))
 def _broken(job, progress):
     raise RuntimeError("disk on fire")
 
 
-@services.job_handler("test.refused", title=_l("Refusing"))
+@services.job_handler("test.refused", title=_l("Refusing"), name=_l("Refusal"))
 def _refused(job, progress):
     raise services.JobRefused(_l("Nothing to print."))
 
@@ -126,7 +128,7 @@ def test_a_failing_job_says_why_and_keeps_nothing_of_its_work(ctx):
 def test_progress_is_visible_to_another_connection_while_the_job_runs(ctx):
     seen = []
 
-    @services.job_handler("test.watched", title=_l("Watched"))
+    @services.job_handler("test.watched", title=_l("Watched"), name=_l("Watch"))
     def _watched(job, progress):
         job_id = job.id
         progress(1, 3)
@@ -201,7 +203,9 @@ def test_the_job_page_and_its_state(app, client):
         job_id = job.id
     login(client, "coord")
     page = client.get(f"/jobs/{job_id}", headers={"Accept-Language": "en"})
-    assert page.status_code == 200 and "Counting" in page.text and "3 counted" in page.text
+    assert page.status_code == 200 and "3 counted" in page.text
+    # finished, the page names the work, no longer what it is doing
+    assert "<h1>Tally</h1>" in page.text and "Counting" not in page.text
     state = client.get(f"/jobs/{job_id}.json")
     assert state.status_code == 200 and state.json["state"] == "done" and state.headers["Cache-Control"] == "no-store"
     assert client.get(f"/jobs/{job_id}/result").status_code == 404  # no file
@@ -222,3 +226,45 @@ def test_the_ledger_rebuild_command_runs_the_job_here_and_says_so(app, runner):
         job = db.session.get(Job, job_id)
         assert (job.kind, job.state, job.attempts) == ("ledger.rebuild", "done", 1)
         assert job.result["people"] == db.session.scalar(select(func.count()).select_from(Person))
+
+
+def test_the_jobs_list_finds_a_job_again_for_those_who_may_see_it(app, client):
+    with app.app_context():
+        world = World()
+        db.session.commit()
+        mine = submit(actor=world.coord, unit=world.district).id
+        broken = submit(kind="test.broken", actor=world.coord, unit=world.district).id
+        theirs = submit(actor=world.coord_out, unit=world.other).id
+        with transaction():  # still waiting: its page says what it is doing; the list names the file it works on
+            waiting = services.submit_job(
+                kind="test.count",
+                params={"n": 9, "filename": "米市巷街道名单.xlsx"},
+                actor=world.coord,
+                unit=world.district,
+                total=9,
+                queue=False,
+            ).id
+    login(client, "coord")
+    page = client.get("/jobs/", headers={"Accept-Language": "en"}).text
+    rows = re.findall(r'<a href="/jobs/(\d+)">([^<]*)</a>', page)
+    assert rows == [(str(waiting), "Tally"), (str(broken), "Break"), (str(mine), "Tally")]  # newest first
+    assert str(theirs) not in [job_id for job_id, _name in rows]
+    assert "Failed" in page and "Waiting" in page and "0 / 9" in page and ">coord<" in page
+    assert 'href="/jobs/"' in client.get(f"/jobs/{mine}").text  # the job page leads back to the list
+    assert page.count("米市巷街道名单.xlsx") == 1
+    waiting_page = client.get(f"/jobs/{waiting}", headers={"Accept-Language": "en"}).text
+    assert "<h1>Counting</h1>" in waiting_page and "米市巷街道名单.xlsx" in waiting_page
+    assert "<h1>Break</h1>" in client.get(f"/jobs/{broken}", headers={"Accept-Language": "en"}).text
+    # one kind at a time; an unknown kind lists every kind, not an error
+    only = client.get("/jobs/?kind=test.broken").text
+    assert re.findall(r'<a href="/jobs/(\d+)">', only) == [str(broken)]
+    assert len(re.findall(r'<a href="/jobs/(\d+)">', client.get("/jobs/?kind=nonsense&page=x").text)) == 3
+    client.post("/logout")
+    login(client, "coordout")
+    assert re.findall(r'<a href="/jobs/(\d+)">', client.get("/jobs/").text) == [str(theirs)]
+    client.post("/logout")
+    login(client, "admin")  # the province's administrator manages every unit
+    assert len(re.findall(r'<a href="/jobs/(\d+)">', client.get("/jobs/").text)) == 4
+    client.post("/logout")
+    login(client, "trainee")
+    assert client.get("/jobs/").status_code == 403
