@@ -8,14 +8,14 @@ from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import TEACH
 from ..core.access import found
 from ..core.db import utcnow
-from ..core.domain import Conflict
+from ..core.domain import Conflict, Invalid
 from ..core.exports import FORMATS, Column, Kind, Table, download
 from ..core.forms import ActionForm, show_refusal
 from ..core.i18n import _, _l
 from ..core.templating import page_context
 from ..core.uow import attempt
 from . import evaluation, queries
-from .routes import _my_course, _zone, bp
+from .routes import _my_course, _zone, bp, render_my_course
 
 
 @bp.post("/my/courses/<id:course_id>/evaluation")
@@ -32,6 +32,9 @@ def answer_evaluation(course_id: int):
         )
     if outcome.ok:
         flash(_("Thank you: your answer was recorded without your name."), "success")
+    elif isinstance(outcome.error, Invalid):  # the page again, with the answers given and what each one lacks
+        flash(_("Please answer the marked questions; your other answers are kept below."), "error")
+        return render_my_course(person, crs, survey_answers=answers, survey_errors=outcome.error.errors), 422
     else:
         show_refusal(outcome.error)
     return redirect(url_for("training.my_course", course_id=crs.id) + "#evaluation")

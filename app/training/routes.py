@@ -222,13 +222,19 @@ def _enrol_many_form() -> EnrolManyForm:
 @permission_required(TEACH)
 def course(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
+    return _course_page(crs)
+
+
+def _course_page(crs: Course, session_form: SessionForm | None = None):
+    """The course's page; with ``session_form``, the add-a-session form as it was sent, open, with its errors."""
     page = queries.course_page(current_user, crs)
     now = utcnow()
     return render_template(
         "lms/training/course.html",
         # sessions whose check-in is over: their attendance is taken on the roster, no QR code offered
         check_in_over={s.id for s in crs.sessions if services.check_in_window(s, now).state == "after"},
-        session_form=SessionForm(prefix="session"),
+        session_form=session_form or SessionForm(prefix="session"),
+        session_form_open=session_form is not None,
         many_form=_enrol_many_form(),
         one_form=EnrolOneForm(prefix="one"),
         action_form=ActionForm(),
@@ -317,9 +323,8 @@ def add_session(course_id: int):
     crs = found(queries.visible_course(current_user, course_id))
     form = SessionForm(prefix="session")
     if not form.validate_on_submit():
-        errors = "; ".join(f"{getattr(form, k).label.text}: {v[0]}" for k, v in form.errors.items())
-        flash(_("The session was not added: %(errors)s", errors=errors), "error")
-        return redirect(url_for("training.course", course_id=crs.id))
+        flash(_("The session was not added: please correct the marked fields."), "error")
+        return _course_page(crs, form), 422
     data = {
         "starts_at": _local(form.starts_at.data),
         "ends_at": _local(form.ends_at.data),
@@ -331,9 +336,9 @@ def add_session(course_id: int):
         services.create_session(course=crs, data=data, actor=current_user)
     if outcome.ok:
         flash(_("Session added."), "success")
-    else:
-        show_refusal(outcome.error)
-    return redirect(url_for("training.course", course_id=crs.id))
+        return redirect(url_for("training.course", course_id=crs.id))
+    show_refusal(outcome.error, form)
+    return _course_page(crs, form), 422
 
 
 @bp.post("/courses/<id:course_id>/enrol")
@@ -723,6 +728,11 @@ def _my_course(course_id: int):
 @login_required
 def my_course(course_id: int):
     person, crs = _my_course(course_id)
+    return render_my_course(person, crs)
+
+
+def render_my_course(person, crs, *, survey_answers: dict | None = None, survey_errors: dict | None = None):
+    """The trainee's course page; after a refused evaluation, with the answers given and what each one lacks."""
     page = queries.my_course_page(person, crs)
     results = grading.results_of_person(person.id, [crs.id]).get(crs.id, [])
     return render_template(
@@ -730,6 +740,8 @@ def my_course(course_id: int):
         quizzes=_quizzes(person, [a for a, _r in results]),
         survey=evaluation.questionnaire(),
         survey_open=evaluation.is_open(crs, utcnow()),
+        survey_answers=survey_answers or {},
+        survey_errors=survey_errors or {},
         answered=evaluation.has_answered(crs, person.id),
         action_form=ActionForm(),
         done=progress.lessons_done(person.id, page["content"]) if page["content"] else set(),

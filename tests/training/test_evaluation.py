@@ -132,6 +132,19 @@ def test_pages_exports_and_api_show_aggregates_only_and_never_a_name(app):
     assert login(trainee, "trainee").status_code == 302
     mine = page_text(trainee.get(f"/my/courses/{course_id}"))
     assert "培训满意度测评" in mine and "课程内容实用，对工作有帮助" in mine and "匿名作答" in mine
+    # half an answer: the page again, the answers given still chosen, each question left open marked beside it
+    half = {"q-content": "5", "q-overall": "4", "q-comments": "案例很实用，希望多一些"}
+    refused = trainee.post(f"/my/courses/{course_id}/evaluation", data=half)
+    assert refused.status_code == 422 and "请回答标出的题目" in refused.text
+    form = refused.text.split('class="evaluation-form"', 1)[1].split("</form>", 1)[0]
+    assert re.findall(r'name="q-(\w+)" value="(\d)" required checked', form) == [("content", "5"), ("overall", "4")]
+    assert ">案例很实用，希望多一些</textarea>" in form
+    assert re.findall(r'<p class="error" id="q-(\w+)-error">请在 1 至 5 中选择。</p>', form) == [
+        "instructor",
+        "organisation",
+    ]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EvaluationResponse)) == 0
     r = trainee.post(f"/my/courses/{course_id}/evaluation", data={f"q-{k}": v for k, v in GOOD.items()})
     assert r.status_code == 302
     assert "您已完成本次测评，谢谢。" in page_text(trainee.get(f"/my/courses/{course_id}"))

@@ -303,24 +303,29 @@ def test_add_session_from_the_course_page(site, course_id):
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("changes", "field", "message"),
     [
-        ({"ends_at": "2022-05-10T08:00"}, "The end is not after the start."),
-        ({"ends_at": "2022-05-11T12:00"}, "A session lasts at most 24 hours."),
-        ({"starts_at": ""}, "The session was not added: Starts: This field is required."),
-        ({"hours": "30"}, "The session was not added: Credited hours: Number must be between 0.1 and 24."),
-        ({"hours": "0"}, "The session was not added: Credited hours: Number must be between 0.1 and 24."),
+        ({"ends_at": "2022-05-10T08:00"}, "ends_at", "The end is not after the start."),
+        ({"ends_at": "2022-05-11T12:00"}, "ends_at", "A session lasts at most 24 hours."),
+        ({"starts_at": ""}, "starts_at", "This field is required."),
+        ({"hours": "30"}, "hours", "Number must be between 0.1 and 24."),
+        ({"hours": "0"}, "hours", "Number must be between 0.1 and 24."),
     ],
 )
-def test_invalid_session_flashes_why_and_writes_nothing(site, course_id, changes, message):
+def test_an_invalid_session_shows_the_form_again_with_its_input_and_writes_nothing(
+    site, course_id, changes, field, message
+):
     c = site.client("coord")
     with nothing_written(site, CourseSession):
-        r = c.post(f"/courses/{course_id}/sessions", data=session_form(**changes))
-    assert r.status_code == 302 and r.location.endswith(f"/courses/{course_id}")
-    r = c.get(r.location)
-    [(category, text)] = flashes(r)
+        r = c.post(f"/courses/{course_id}/sessions", data=session_form(place="湖墅街道社工站 2 楼", **changes))
+    assert r.status_code == 422
+    [(category, _text)] = flashes(r)
     assert category == "error"
-    assert message in text, text
+    form = r.text.split('id="add-session" open>', 1)[1].split("</form>", 1)[0]  # the form is open again
+    marked = re.search(rf'id="session-{field}"[^>]*>\s*<p class="error">([^<]*)</p>', form)
+    assert marked and marked[1] == message, form
+    assert 'value="湖墅街道社工站 2 楼"' in form  # what was typed is still there
+    assert 'id="add-session" open' not in c.get(f"/courses/{course_id}").text  # closed on a fresh visit
 
 
 def test_enrol_one_person_by_id(site, course_id):
