@@ -35,6 +35,14 @@ def start_quiz(assessment_id: int):
         abort(404)  # not a quiz, or not one of the person's courses: the same answer
     if not ActionForm().validate_on_submit():
         abort(400)
+    found_quiz = quiz.quiz_of(assessment)
+    attempts = quiz.attempts_of(assessment, person.id)
+    if (
+        found_quiz.get("time_limit_minutes")
+        and not any(a.state == "open" for a in attempts)
+        and request.form.get("confirmed") != "1"
+    ):
+        return _confirm_timed_start(assessment, found_quiz, used=len(attempts))
     with attempting() as outcome:
         sitting = quiz.start(assessment=assessment, person_id=person.id, now=utcnow())
     if not outcome.ok:
@@ -45,6 +53,29 @@ def start_quiz(assessment_id: int):
         return redirect(url_for("training.quiz_sitting", attempt_id=sitting.id))
     unanswered = [n for n, (index, _o) in enumerate(sitting.order, start=1) if str(index) not in sitting.answers]
     return redirect(url_for("training.quiz_question", attempt_id=sitting.id, position=(unanswered or [1])[0]))
+
+
+def _confirm_timed_start(assessment: Assessment, found_quiz: dict, used: int):
+    """Ask before a timed sitting starts: its clock runs from now, whether the page stays open or not."""
+    minutes, allowed = found_quiz["time_limit_minutes"], found_quiz["attempts"]
+    return render_template(
+        "lms/core/confirm.html",
+        form=ActionForm(),
+        hidden=[("confirmed", "1")],
+        title=_("Start %(title)s now?", title=found_quiz["title"]),
+        consequences=[
+            ngettext(
+                "You have %(num)d minute from now. The time keeps running if you leave the page; when it is up, "
+                "the answers saved so far are submitted.",
+                "You have %(num)d minutes from now. The time keeps running if you leave the page; when it is up, "
+                "the answers saved so far are submitted.",
+                minutes,
+            ),
+            _("This is attempt %(n)d of %(allowed)d.", n=used + 1, allowed=allowed),
+        ],
+        button=_("Start the quiz"),
+        back=url_for("training.my_course", course_id=assessment.course_id),
+    )
 
 
 def _time_left(sitting: QuizAttempt) -> int | None:

@@ -768,6 +768,7 @@ def _quizzes(person, assessments) -> dict[int, dict]:
             "allowed": found_quiz["attempts"],
             "used": len(attempts),
             "open": next((t for t in attempts if t.state == "open"), None),
+            "grading": any(t.state == "submitted" for t in attempts),  # short answers wait for a coordinator
             "minutes": found_quiz.get("time_limit_minutes"),
             "questions": len(found_quiz["questions"]),
         }

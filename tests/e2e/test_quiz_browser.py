@@ -42,6 +42,7 @@ def test_a_trainee_takes_the_demo_quiz_on_a_phone(browser, live_server):
         page.goto("/my/")
         page.get_by_role("link", name="项目申报与评估").click()
         page.get_by_role("button", name="参加在线测验").click()
+        page.get_by_role("button", name="开始测验").click()  # twenty minutes from now: asked first
         page.wait_for_url(re.compile(r"/my/quiz/\d+/1$"))
         sitting = re.search(r"/my/quiz/(\d+)/", page.url)[1]
         count = int(re.search(r"共 (\d+) 题", page.locator("h1").inner_text())[1])

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shegong_academy.core.db import utcnow
 from shegong_academy.core.domain import Conflict, Invalid
@@ -46,6 +46,7 @@ questions:
     answer: true
     points: 10
 """
+START = {"confirmed": "1"}  # the quiz has a time limit: its start is asked first
 SHORT = "  - kind: short\n    text: 简答题：请简述\n    points: 20\n"
 
 
@@ -180,8 +181,15 @@ def test_no_page_before_submission_holds_the_answer_key(app, tmp_path):
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     assert login(c, "trainee").status_code == 302
     assert "参加在线测验" in c.get(f"/my/courses/{course_id}").get_data(as_text=True)
-    started = c.post(f"/my/assessments/{assessment_id}/quiz")
+    asked = c.post(f"/my/assessments/{assessment_id}/quiz")  # a timed quiz: asked first, nothing dealt yet
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "现在开始随堂测验？" in text and "您有 10 分钟" in text
+    assert "这是第 1 次，共 2 次。" in text and 'name="confirmed" value="1"' in text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 0
+    started = c.post(f"/my/assessments/{assessment_id}/quiz", data=START)
     assert started.status_code == 302
+    assert c.post(f"/my/assessments/{assessment_id}/quiz").status_code == 302  # continuing is not asked again
     sitting_id = int(re.search(r"/my/quiz/(\d+)/", started.location)[1])
     paths = [f"/my/quiz/{sitting_id}/{n}" for n in (1, 2, 3)] + [f"/my/quiz/{sitting_id}"]
 
@@ -265,11 +273,11 @@ def test_a_sitting_keeps_the_quiz_it_was_dealt_when_the_content_changes(quizzed)
     assert sitting.state == "submitted" and sitting.marks == {"0": 10, "1": 10, "2": 10}
 
 
-def _trainee_with_a_quiz(app, tmp_path):
-    """The trainee, signed in (English), enrolled in a course whose quiz (two attempts, three questions, no
-    short answer) is an assessment; returns their client and the assessment's id."""
+def _trainee_with_a_quiz(app, tmp_path, quiz_yaml=QUIZ_YAML):
+    """The trainee, signed in (English), enrolled in a course whose quiz (by default two attempts, three
+    questions, no short answer) is an assessment; returns their client and the assessment's id."""
     with app.app_context():
-        sync_content(write_content(tmp_path, QUIZ_YAML))
+        sync_content(write_content(tmp_path, quiz_yaml))
         w = World()
         crs = course(program(w.district), content_slug="quizzed")
         enrol(course=crs, person=w.trainee_person, actor=w.coord)
@@ -287,11 +295,11 @@ def _trainee_with_a_quiz(app, tmp_path):
 def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_path):
     c, assessment_id = _trainee_with_a_quiz(app, tmp_path)
     for n in (1, 2):
-        sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+        sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
         assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302  # nothing answered
         page = c.get(sitting_url).get_data(as_text=True)
         assert ("Wrong" in page) is (n == 2), n  # the first result holds back which answers were right
-    refused = c.post(f"/my/assessments/{assessment_id}/quiz")
+    refused = c.post(f"/my/assessments/{assessment_id}/quiz", data=START)
     assert refused.status_code == 302
     assert "You have used all 2 attempts of this quiz." in c.get(refused.location).get_data(as_text=True)
 
@@ -301,7 +309,7 @@ def test_submitting_with_questions_unanswered_asks_first_and_says_what_it_costs(
     score nothing and how many sittings remain, and asks; nothing changes until it is confirmed. A sitting
     with every question answered is submitted at once."""
     c, assessment_id = _trainee_with_a_quiz(app, tmp_path)
-    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
     sitting_id = int(sitting_url.rsplit("/", 1)[1])
 
     def state():
@@ -316,7 +324,7 @@ def test_submitting_with_questions_unanswered_asks_first_and_says_what_it_costs(
     assert 'name="confirmed" value="1"' in text
     assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302 and state() != "open"
     # the second and last sitting, every question answered: submitted at once
-    second_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+    second_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
     with app.app_context():
         second = db.session.get(QuizAttempt, int(second_url.rsplit("/", 1)[1]))
         answer_all_rightly(second, utcnow())
@@ -335,9 +343,35 @@ def test_the_course_page_and_the_quiz_pages_name_both_the_assessment_and_the_qui
     course_page = c.get(f"/my/courses/{course_id}").get_data(as_text=True)
     row = course_page.split('class="quiz-row"', 1)[1].split("</tr>", 1)[0]
     assert "随堂测验" in row and "3 questions" in row
-    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz").location.rsplit("/", 1)[0]
+    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
     for page in (c.get(sitting_url), c.get(sitting_url + "/1")):
         text = page.get_data(as_text=True)
         crumbs = text.split('class="crumbs"', 1)[1].split("</nav>", 1)[0]
         assert "在线测验" in crumbs, crumbs
         assert "<h1>随堂测验" in text or "随堂测验" in crumbs
+
+
+def test_a_sitting_awaiting_grading_says_so_on_the_course_page(app, tmp_path):
+    """Submitted with a short answer, the quiz has no result yet: the course page says it awaits grading, not
+    "not yet", and offers no retake (which would be refused) until it is graded."""
+    c, assessment_id = _trainee_with_a_quiz(app, tmp_path, QUIZ_YAML + SHORT)
+    with app.app_context():
+        course_id = db.session.get(Assessment, assessment_id).course_id
+    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
+    with app.app_context():
+        sitting = db.session.get(QuizAttempt, int(sitting_url.rsplit("/", 1)[1]))
+        answer_all_rightly(sitting, utcnow())
+        db.session.commit()
+    assert c.post(sitting_url + "/submit").status_code == 302
+    page = c.get(f"/my/courses/{course_id}").get_data(as_text=True)
+    results = page.split("My results", 1)[1].split("</table>", 1)[0]
+    assert "To be graded" in results and "not yet" not in results
+    assert "Your short answers wait for a coordinator to grade them" in results
+    assert "Take the online quiz" not in results
+    with app.app_context():
+        sitting = db.session.get(QuizAttempt, int(sitting_url.rsplit("/", 1)[1]))
+        quiz.grade_short(attempt=sitting, marks={3: 20}, actor=None)
+        db.session.commit()
+    results = c.get(f"/my/courses/{course_id}").get_data(as_text=True).split("My results", 1)[1]
+    results = results.split("</table>", 1)[0]
+    assert "To be graded" not in results and "100 / 100" in results and "Take the online quiz" in results
