@@ -201,14 +201,12 @@ def _import_models() -> None:
 
 def _audit_globals(app: Flask) -> None:
     """How an audit entry reads (_macros/audit.html): globals, since an imported macro sees no page context."""
-    from .audit.labels import action_label, field_label, object_label, score_changes, shown
+    from .audit.labels import action_label, change_lines, object_label
 
     named = {
         "lms_audit_action": action_label,
-        "lms_audit_field": field_label,
-        "lms_audit_shown": shown,
         "lms_audit_object": object_label,
-        "lms_audit_scores": score_changes,
+        "lms_audit_changes": change_lines,
     }
     for name, function in named.items():
         app.jinja_env.globals.setdefault(name, function)

@@ -204,9 +204,21 @@ def test_the_audit_log_filters_keeps_to_the_readers_units_and_exports(app, site)
     export = c.get("/audit/export.csv?action=enrolment.")
     assert export.status_code == 200 and export.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(export.data.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["Time", "By", "Action"] and {r[2] for r in rows[1:]} <= {
-        "enrolment.enrolled",
-        "enrolment.waitlisted",
+    assert rows[0] == [
+        "Time",
+        "By",
+        "Action",
+        "Object",
+        "Object number",
+        "Change",
+        "Address",
+        "Action code",
+        "Before (as recorded)",
+        "After (as recorded)",
+    ]
+    assert {(r[2], r[7]) for r in rows[1:]} <= {
+        ("Enrolled", "enrolment.enrolled"),
+        ("Put on the waitlist", "enrolment.waitlisted"),
     }
     assert len(rows) == 4  # three enrolments
     assert client_for(app, "trainee").get("/audit/").status_code == 403
@@ -314,6 +326,53 @@ def test_audit_entries_read_as_words_not_codes_or_python_on_every_page_that_show
             assert raw not in text, (page, text[max(0, text.find(raw) - 200) : text.find(raw) + 40])
     log = _audit_text(c, f"/audit/?object=person&id={person_id}", "<table.*?</table>")
     assert f"{words['person']} {person_id}" in log
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_certificates_entry_names_its_credential_and_shows_an_unchanged_field_once(app, site, lang):
+    """A certificate's issue names the credential by its title, not its key; a field both sides hold with the same
+    value (the category, when the credential changes none) is shown once, not as "a → a"; the export says the
+    same in words and keeps what was written, as JSON, for a machine."""
+    import json
+
+    from shegong_academy.audit.services import record_audit
+    from shegong_academy.credentials.models import CredentialType
+    from shegong_academy.org.queries import unit_by_code
+
+    with app.app_context():
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        district = unit_by_code("330105")
+        db.session.add(
+            CredentialType(
+                name="training-completion",
+                title="培训结业证书",
+                design="completion-zh",
+                issuer_unit_id=district.id,
+                issuer_name="杭州市拱墅区民政局",
+                issuer_code="GS",
+            )
+        )
+        record_audit(
+            actor=admin,
+            action="certificate.issue",
+            entity_type="certificate",
+            entity_id=4242,
+            before={"category": "community_worker", "replaces": None, "renews": None},
+            after={"serial": "GS-2022-0001", "credential": "training-completion", "category": "community_worker"},
+        )
+        db.session.commit()
+    c = client_for(app, "admin", lang=lang)
+    text = _audit_text(c, "/audit/?object=certificate&id=4242", "<table.*?</table>")
+    category = {"zh-CN": "人员类别： 社区专职工作者", "en": "Category: Community worker"}[lang]
+    assert "培训结业证书" in text and "training-completion" not in text
+    assert category in text and "→" not in text, text
+    rows = list(csv.reader(io.StringIO(c.get("/audit/export.csv?object=certificate").data.decode("utf-8-sig"))))
+    [row] = rows[1:]
+    assert (
+        "培训结业证书" in row[5] and category.replace("： ", "：") in row[5].replace("： ", "：") and "→" not in row[5]
+    )
+    assert row[7] == "certificate.issue"
+    assert json.loads(row[9])["credential"] == "training-completion"  # as written
 
 
 def _audited_actions() -> tuple[set[str], int]:

@@ -1,13 +1,15 @@
 """How an audit entry's fields and coded values are named on the pages.
 
-An entry keeps what the code wrote (``unit_id``, ``community_worker``): the log and its exports stay in the
-log's own vocabulary. The pages name a field as its form does and a code as its select does; a field or a
-code not named here is shown as written.
+An entry keeps what the code wrote (``unit_id``, ``community_worker``). The pages, and the exports' words
+columns, name a field as its form does and a code as its select does; a field or a code not named here is
+shown as written. The exports keep what was written beside the words, for a machine to read.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from decimal import Decimal
 
 from ..auth.labels import ROLE_LABELS
 from ..core.i18n import _, _l
@@ -193,6 +195,11 @@ REFERENCES = {
     "required_program_ids": "program",
     "unit": "unit",  # a unit's number, or (as an account's creation writes it) its code
 }
+# Fields that hold another object's key, as text, and which kind of key: shown by the object's name.
+KEY_REFERENCES = {
+    "unit": "unit_code",
+    "credential": "credential_key",  # a certificate's credential type, by its key (completion): its title
+}
 OBJECTS = {
     "person": _l("Person"),
     "user": _l("Account"),
@@ -307,26 +314,75 @@ def referenced(entries) -> dict[str, set[int]]:
             found["person"].update(person for person, _sitting, _old, _new in _sittings(entry.after.get("changes")))
         for side in (entry.before, entry.after):
             for key, value in (side or {}).items() if isinstance(side, dict) else ():
-                kind = REFERENCES.get(key)
-                if kind is None:
+                kind, keyed = REFERENCES.get(key), KEY_REFERENCES.get(key)
+                if kind is None and keyed is None:
                     continue
                 for number in value if isinstance(value, list) else [value]:
-                    if isinstance(number, int) and not isinstance(number, bool):
+                    if kind is not None and isinstance(number, int) and not isinstance(number, bool):
                         found[kind].add(number)
-                    elif kind == "unit" and isinstance(number, str) and number:
-                        found.setdefault("unit_code", set()).add(number)
+                    elif keyed is not None and isinstance(number, str) and number:
+                        found.setdefault(keyed, set()).add(number)
     return found
 
 
 def shown(entity_type: str | None, key: str, value, names: Mapping | None = None):
     """A scalar value of an entry's field as the pages show it: another object by its name (when ``names``,
     the reader's, has it), a code by its label, anything else as it is."""
-    kind = REFERENCES.get(key)
+    kind, keyed = REFERENCES.get(key), KEY_REFERENCES.get(key)
     if kind is not None and names and isinstance(value, int) and not isinstance(value, bool):
         return names.get((kind, value), value)
-    if kind == "unit" and names and isinstance(value, str):
-        return names.get(("unit_code", value), value)
+    if keyed is not None and names and isinstance(value, str):
+        return names.get((keyed, value), value)
     return code_label(entity_type, key, value)
+
+
+def value_text(value, entity_type: str | None, key: str, names: Mapping | None = None) -> str:
+    """A field's value in words: "—" for nothing, yes or no for a switch, a list's items joined, a record's
+    fields named, a reference by its name, a code by its label."""
+    if value is None:
+        return "—"
+    if value is True or value is False:
+        return str(_("Yes") if value else _("No"))
+    if isinstance(value, str | int | float | Decimal):
+        return str(shown(entity_type, key, value, names))
+    if isinstance(value, Mapping):
+        return ", ".join(
+            f"{field_label(entity_type, k)}={value_text(v, entity_type, k, names)}" for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return "、".join(value_text(v, entity_type, key, names) for v in value) or "—"
+    return str(value)
+
+
+def change_lines(entry, names: Mapping | None = None) -> list[tuple[str | None, str]]:
+    """An entry's fields as (label, words) lines: "before → after" where both sides hold the field and it
+    changed, the value alone where it did not (or only one side was written). Recorded scores read a line a
+    sitting, with no label."""
+    after, before = entry.after, entry.before
+    fields = after or before or {}
+    if not isinstance(fields, Mapping):
+        return [(None, str(fields))]
+    lines: list[tuple[str | None, str]] = []
+    for key, value in fields.items():
+        scores = score_changes(value, names) if entry.entity_type == "assessment" and key == "changes" else None
+        if scores:
+            lines.extend((None, line) for line in scores)
+            continue
+        text = value_text(value, entry.entity_type, key, names)
+        if after and isinstance(before, Mapping) and key in before and before[key] != value:
+            text = f"{value_text(before[key], entry.entity_type, key, names)} → {text}"
+        lines.append((_("%(field)s:", field=field_label(entry.entity_type, key)), text))
+    return lines
+
+
+def change_text(entry, names: Mapping | None = None) -> str:
+    """An entry's change on one line, for an export: "Category: Community worker → Project social worker; …"."""
+    return "; ".join(f"{label} {text}" if label else text for label, text in change_lines(entry, names))
+
+
+def recorded(side) -> str | None:
+    """One side of an entry as it was written (JSON), for a machine reading an export."""
+    return json.dumps(side, ensure_ascii=False, sort_keys=True, default=str) if side else None
 
 
 def _sittings(changes) -> list[tuple[int, int, list | None, list | None]]:

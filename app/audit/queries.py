@@ -121,9 +121,13 @@ def audit_query(viewer, filters: AuditFilters) -> Select:
     return stmt
 
 
-def entry_names(viewer, entries) -> dict[tuple[str, int], str]:
-    """The names of the people, units, courses and programs these entries refer to by number, of those the
-    viewer may see: {("person", 12): "李四", ("unit", 7): "拱墅区", ...}. One statement a kind named."""
+NAMES_CHUNK = 1000
+
+
+def entry_names(viewer, entries) -> dict[tuple[str, int | str], str]:
+    """The names of the people, units, courses and programs these entries refer to by number (units and
+    credentials also by key), of those the viewer may see: {("person", 12): "李四", ("unit", 7): "拱墅区",
+    ("credential_key", "completion"): "培训结业证书", ...}. One statement a kind named (a thousand at a time)."""
     from .labels import referenced
 
     wanted = referenced(entries)
@@ -139,9 +143,13 @@ def entry_names(viewer, entries) -> dict[tuple[str, int], str]:
             .where(in_scope(viewer, Program.unit_id)),
             Course.id,
         ),
+        # a credential's title is printed on each of its certificates and shown by verifying them: any reader
+        # of an entry about one of them may read it
+        "credential_key": (select(CredentialType.name, CredentialType.title), CredentialType.name),
     }
     for kind, (stmt, key) in lookups.items():
-        if wanted.get(kind):
-            for number, name in db.session.execute(stmt.where(key.in_(sorted(wanted[kind])))):
+        numbers = sorted(wanted.get(kind) or ())
+        for start in range(0, len(numbers), NAMES_CHUNK):  # an export's thousands, in bounded statements
+            for number, name in db.session.execute(stmt.where(key.in_(numbers[start : start + NAMES_CHUNK]))):
                 names[(kind, number)] = name
     return names

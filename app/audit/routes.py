@@ -14,7 +14,7 @@ from ..core.exports import Column, Kind, Table, download
 from ..core.i18n import _, _l
 from ..core.routing import id_arg, page_arg
 from ..extensions import db
-from .labels import ACTIONS
+from .labels import ACTIONS, action_label, change_text, object_label, recorded
 from .queries import ENTITY_TYPES, AuditFilters, audit_query, entry_names
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -25,9 +25,12 @@ COLUMNS = [
     Column(_l("Action"), width=22),
     Column(_l("Object"), width=18),
     Column(_l("Object number"), Kind.INTEGER, width=10),
-    Column(_l("Before"), width=40),
-    Column(_l("After"), width=40),
+    Column(_l("Change"), width=60),
     Column(_l("Address"), width=15),
+    # what was written, for a machine: the action's code, and each side of the change as JSON
+    Column(_l("Action code"), width=22),
+    Column(_l("Before (as recorded)"), width=40),
+    Column(_l("After (as recorded)"), width=40),
 ]
 
 
@@ -86,24 +89,21 @@ def export(fmt: str):
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(current_app.config["LMS_TIMEZONE"])
+    names = entry_names(current_user, entries)
     rows = (
         [
             e.at.astimezone(tz).replace(tzinfo=None),
             e.actor_name,
-            e.action,
-            e.entity_type,
+            action_label(e.action),
+            object_label(e.entity_type),
             e.entity_id,
-            _plain(e.before),
-            _plain(e.after),
+            change_text(e, names),
             e.ip,
+            e.action,
+            recorded(e.before),
+            recorded(e.after),
         ]
         for e in entries
     )
     day = utcnow().astimezone(tz).date().isoformat()
     return download(Table(_l("Audit"), COLUMNS, rows), fmt, name=("audit", day), fallback=("audit", day))
-
-
-def _plain(value) -> str | None:
-    if not value:
-        return None
-    return "; ".join(f"{k}: {v}" for k, v in value.items())
