@@ -305,7 +305,7 @@ def _read_upload(path: str) -> tuple[str, bytes]:
 
 
 def _run_import(func, path: str) -> object:
-    from .core.tabular import ImportRejected, TableError
+    from .core.tabular import ImportRejected, TableError, unread_columns, unread_message
 
     name, data = _read_upload(path)
     try:
@@ -316,6 +316,8 @@ def _run_import(func, path: str) -> object:
         for err in exc.errors:
             click.echo(f"{path}: row {err.row}, column {err.column}: {err.message}", err=True)
         raise click.ClickException(f"{path}: {len(exc.errors)} error(s); nothing was imported") from None
+    if unread_columns():
+        click.echo(f"{path}: {unread_message(unread_columns())}", err=True)
     return result
 
 

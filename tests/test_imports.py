@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from datetime import date, datetime
 
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from shegong_academy.audit.models import AuditEntry
 from shegong_academy.core.crypto import decrypt_text, keyed_hash
-from shegong_academy.core.tabular import ImportRejected, RowError, TableError
+from shegong_academy.core.tabular import ImportRejected, RowError, TableError, unread_columns
 from shegong_academy.extensions import db
 from shegong_academy.org.imports import import_units
 from shegong_academy.org.models import OrgUnit
@@ -212,6 +213,7 @@ def test_alternative_chinese_headers_extra_columns_and_normalisation(world):
     header = ["序号", "所属单位编码", "姓名", "公民身份号码", "联系电话", "人员类别", "职业水平等级", "备注"]
     rows = [["1", COMMUNITY, " 吴十 ", plain[:6] + " " + plain[6:].lower(), "138-0013-8000", "其他", "无", "x"]]
     assert run_people(csv_bytes(rows, header, "gb18030"), world.coord) == 1
+    assert unread_columns() == ("备注",)  # said, not read; a column of row numbers is not worth a word
     p = person_named("吴十")
     assert p.phone == "13800138000"
     assert p.id_number_hash == keyed_hash(plain)
@@ -490,6 +492,23 @@ def test_coordinator_uploads_gb18030_file(app, web):
     assert r.status_code == 302 and r.headers["Location"].endswith("/people/")
     assert count_in(app) == before + 3
     assert "Imported 3 people." in web.get("/people/", headers={"Accept-Language": "en"}).text
+
+
+def test_columns_the_import_does_not_know_are_named_after_it(app, web):
+    """A column the import does not read (a misspelt 手机 for 手机号, a 状态 it has no field for) is named on the
+    page after the import, so that nobody takes its data for imported."""
+    login(web, "coord")
+    header = [*ZH[:3], "手机", "状态"]
+    rows = [[r[0], r[1], r[2], "13800138000", "在职"] for r in people_rows(2, unit="330105002")]
+    r = upload(web, "/people/import", csv_bytes(rows, header, "gb18030"), lang="zh-CN")
+    assert r.status_code == 302
+    page = web.get("/people/", headers={"Accept-Language": "zh-CN"}).text
+    assert re.search(r"flash-warning[^>]*>[^<]*以下列未读取[^<]*：手机、状态。", page), page
+    with app.app_context():
+        assert not db.session.scalar(select(func.count()).select_from(Person).where(Person.phone.is_not(None)))
+    # a file whose every column is read says nothing more than how many were imported
+    r = upload(web, "/people/import", csv_bytes(people_rows(1, unit="330105002", start=50), ZH, "gb18030"))
+    assert "flash-warning" not in web.get("/people/").text
 
 
 def test_coordinator_uploads_xlsx(app, web):
@@ -832,10 +851,19 @@ def test_cli_import_people_good_file(cli_world, runner, tmp_path):
 
 
 def test_cli_import_people_xlsx(cli_world, runner, tmp_path):
-    rows = [[330106001, "褚四", pid(1), "13800138000", "其他", "无"]]
-    result = runner.invoke(args=["lms", "import-people", write(tmp_path, "p.xlsx", xlsx_bytes(rows, ZH))])
+    rows = [[330106001, "褚四", pid(1), "13800138000", "其他", "无", "在职"]]
+    result = runner.invoke(args=["lms", "import-people", write(tmp_path, "p.xlsx", xlsx_bytes(rows, [*ZH, "状态"]))])
     assert result.exit_code == 0, result.output
     assert "people imported: 1" in result.output
+    assert (
+        said(
+            cli_world,
+            "These columns were not read, as this import does not know them: %(columns)s. "
+            "If they hold data to import, name them as the instructions do and upload the file again.",
+            columns="状态",
+        )
+        in result.output
+    )
 
 
 def test_cli_import_people_whole_file_error(cli_world, runner, tmp_path):

@@ -76,6 +76,29 @@ class TableError(ValueError):
 # The columns of the file read last in this context as its header writes them ({"id_number": "身份证号"}):
 # set by read_table, so that the row errors an importer finds after reading name a column as the file does.
 _WRITTEN: ContextVar[dict[str, str] | None] = ContextVar("lms_import_headers", default=None)
+# The headers of that file's columns the import does not know (状态, 备注): their data is not read, and the
+# page, the job and the command say so, so that a misspelt column is not mistaken for imported data.
+_UNREAD: ContextVar[tuple[str, ...]] = ContextVar("lms_import_unread", default=())
+
+
+# A column of row numbers holds nothing to import: not worth a word.
+ROW_NUMBER_HEADERS = frozenset({"序号", "no.", "#"})
+
+
+def unread_columns() -> tuple[str, ...]:
+    """The headers, as written, of the columns the file read last in this context has and the import ignored."""
+    return _UNREAD.get()
+
+
+def unread_message(columns) -> str:
+    """What to tell the importer about the columns not read."""
+    return str(
+        _l(
+            "These columns were not read, as this import does not know them: %(columns)s. If they hold data to "
+            "import, name them as the instructions do and upload the file again.",
+            columns="、".join(columns),
+        )
+    )
 
 
 @dataclass
@@ -442,6 +465,7 @@ def read_table(
     is a row error: nothing is ever read from it.
     """
     _WRITTEN.set({})
+    _UNREAD.set(())
     deadline = _Deadline(_read_seconds())
     row_limit = max_rows + 1 + SPARE_ROWS
     try:
@@ -535,6 +559,9 @@ def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) 
         if index is None:
             index, headers = _header_index(raw, n, columns, required, cells)
             _WRITTEN.set(headers)
+            read = set(index.values())
+            unread = (cells.text(v, n) for i, v in enumerate(raw) if i not in read and not _blank(v))
+            _UNREAD.set(tuple(h for h in unread if h.lower() not in ROW_NUMBER_HEADERS))
             continue
         out.append((n, _record(raw, n, index, headers, text_only, cells, numbers)))
         if len(out) > max_rows:

@@ -20,7 +20,7 @@ from ..auth.models import User
 from ..core.forms import show_refusal
 from ..core.i18n import _l
 from ..core.storage import storage
-from ..core.tabular import ImportRejected, TableError, check_file
+from ..core.tabular import ImportRejected, TableError, check_file, unread_columns, unread_message
 from ..core.uow import attempt
 from ..core.uploads import run_upload_import
 from ..extensions import db
@@ -63,6 +63,8 @@ def import_page(form, importer, *, kind: str, actor, done: str, said: Callable[[
         show_refusal(outcome.error)
     elif result is not None:
         flash(said(result), "success")
+        if unread_columns():
+            flash(unread_message(unread_columns()), "warning")
         return redirect(done), None
     return None, errors
 
@@ -102,6 +104,7 @@ def stored_import(importer: Callable, arguments: Callable[[Job], dict] | None = 
             savepoint.rollback()
             raise
         savepoint.commit()
-        return {"imported": result if isinstance(result, int) else list(result)}
+        answer = {"imported": result if isinstance(result, int) else list(result)}
+        return {**answer, "unread": list(unread_columns())} if unread_columns() else answer
 
     return run

@@ -8,6 +8,7 @@ from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import STAFF
 from ..core.access import found
 from ..core.routing import page_arg
+from ..core.tabular import unread_message
 from ..extensions import db
 from . import queries
 from .results import result_file
@@ -51,6 +52,7 @@ def job(job_id: int):
         view=queries.job_view(item),
         job_title=(kind.name if item.finished else kind.title) if kind else item.kind,
         subject=job_subject(item),
+        unread=unread_message(unread) if (unread := (item.result or {}).get("unread")) and item.finished else None,
         result_lines=kind.summary(item) if kind and kind.summary and item.state == "done" else [],
         back_url=kind.back_url(item) if kind and kind.back_url else None,
     )

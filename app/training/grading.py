@@ -364,6 +364,14 @@ def _check(entry: Entry, assessment: Assessment, latest: int) -> tuple[dict, Dec
     return errors, score, reason
 
 
+def score_problems(entry: Entry, assessment: Assessment) -> dict[str, object]:
+    """What is wrong with an entry's outcome, score and reason alone, whoever and whichever sitting it is for
+    (an import reports them on a row whose person or sitting is wrong too)."""
+    problems, _score, _reason = _check(entry, assessment, MAX_ATTEMPTS)
+    problems.pop("attempt", None)
+    return problems
+
+
 def _view(r: AssessmentResult | None):
     if r is None:
         return None

@@ -443,12 +443,22 @@ def _roster_statuses() -> dict[int, tuple[str, str | None]]:
     return posted
 
 
+def _row_errors(error) -> dict[int, str]:
+    """A roster refusal's errors by person ("12.reason" → {12: message}); empty if it names no person."""
+    found = {}
+    for key, message in (getattr(error, "errors", None) or {}).items():
+        pid, _dot, _field = str(key).partition(".")
+        if pid.isdigit():
+            found[int(pid)] = str(message)
+    return found
+
+
 @bp.route("/sessions/<id:session_id>", methods=["GET", "POST"])
 @permission_required(TEACH)
 def session_roster(session_id: int):
     sess = found(queries.visible_session(current_user, session_id))
     form = ActionForm()
-    entered = None
+    entered, row_errors = None, {}
     if form.validate_on_submit():
         posted = _roster_statuses()
         exceptions = {pid: (status, reason) for pid, (status, reason) in posted.items() if status != "present"}
@@ -457,7 +467,11 @@ def session_roster(session_id: int):
         if outcome.ok:
             flash(_("Attendance saved for %(count)d people.", count=count), "success")
             return redirect(url_for("training.session_roster", session_id=sess.id))
-        show_refusal(outcome.error)
+        row_errors = _row_errors(outcome.error)
+        if row_errors:  # each on its person's row, the names in the message above
+            flash(str(outcome.error.message), "error")
+        else:
+            show_refusal(outcome.error)
         entered = {pid: {"status": status, "reason": reason or ""} for pid, (status, reason) in posted.items()}
     return render_template(
         "lms/training/session.html",
@@ -465,6 +479,7 @@ def session_roster(session_id: int):
         rows=queries.session_roster(sess),
         form=form,
         entered=entered,
+        row_errors=row_errors,
         check_in=services.check_in_window(sess, utcnow()),
         **queries.check_in_figures(sess),
     )

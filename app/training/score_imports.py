@@ -7,7 +7,7 @@ from ..core.domain import Invalid
 from ..core.i18n import _l
 from ..core.tabular import ImportRejected, RowError, read_table
 from ..extensions import db
-from .grading import Entry, save_results
+from .grading import Entry, save_results, score_problems
 from .imports import _digests, _seated_person
 from .models import Assessment
 from .queries import seats_by_digest
@@ -43,7 +43,7 @@ def import_scores(*, assessment: Assessment, filename: str, data: bytes, actor, 
     row_of: dict[int, int] = {}
     for n, raw in rows:
         person_id = _seated_person(n, digests, seats, seen, errors)
-        entry = _entry(n, raw, person_id, errors)
+        entry = _entry(n, raw, person_id, assessment, errors)
         if entry is not None:
             entries.append(entry)
             row_of[entry.person_id] = n
@@ -65,20 +65,21 @@ def _column(field: str) -> str:
     return {"attempt": "sitting", "outcome": "score", "person_id": "id_number"}.get(field, field)
 
 
-def _entry(n: int, raw: dict, person_id: int | None, errors: list[RowError]) -> Entry | None:
-    """The row's sitting to record; note what is wrong."""
+def _entry(n: int, raw: dict, person_id: int | None, assessment: Assessment, errors: list[RowError]) -> Entry | None:
+    """The row's sitting to record, or None; note every problem of the row, not only its first."""
     cell = (raw.get("score") or "").strip()
     reason = (raw.get("reason") or "").strip() or None
-    sitting = (raw.get("sitting") or "").strip() or "1"
-    if not sitting.isdecimal() or not sitting.isascii():
+    sitting_text = (raw.get("sitting") or "").strip() or "1"
+    sitting = int(sitting_text) if sitting_text.isdecimal() and sitting_text.isascii() else None
+    if sitting is None:
         errors.append(RowError(n, "sitting", _l("The sitting is a number: 1 for the first, 2 for the first retake.")))
-        return None
-    outcome = OUTCOME_WORDS.get(cell.lower())
     if not cell:
         errors.append(RowError(n, "score", _l("A score, or 缺考 (absent) or 免考 (excused), is required.")))
         return None
-    if person_id is None:
+    outcome = OUTCOME_WORDS.get(cell.lower())
+    entry = Entry(person_id or 0, sitting or 1, outcome or "scored", None if outcome else cell, reason)
+    if person_id is None or sitting is None:  # not for the service to check: its score and reason are, here
+        for field, message in score_problems(entry, assessment).items():
+            errors.append(RowError(n, _column(field), message))
         return None
-    if outcome is None:
-        return Entry(person_id, int(sitting), "scored", cell, reason)
-    return Entry(person_id, int(sitting), outcome, None, reason)
+    return entry

@@ -18,7 +18,7 @@ from ..audit.services import record_audit
 from ..auth.permissions import MANAGE, TEACH, roles_for
 from ..core.db import upsert, utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
-from ..core.i18n import _l
+from ..core.i18n import _l, ngettext
 from ..core.numbers import parse_decimal
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.urls import path_for
@@ -647,8 +647,24 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
         raise Invalid(
             _l("Invalid input."), {"people": _l("Not enrolled: %(ids)s", ids=", ".join(map(str, sorted(unknown))))}
         )
-    for status, reason in exceptions.values():
-        _check_status(status, reason)
+    errors: dict[str, object] = {}  # by person ("12.reason"): the roster marks each row, every row at once
+    for pid, (status, reason) in sorted(exceptions.items()):
+        if status not in ATTENDANCE_STATUSES:
+            errors[f"{pid}.status"] = _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))
+        elif status == "excused" and not (reason or "").strip():
+            errors[f"{pid}.reason"] = _l("An excused absence needs a reason.")
+    if errors:
+        wrong = [int(key.split(".")[0]) for key in errors]
+        names = dict(db.session.execute(select(Person.id, Person.name).where(Person.id.in_(wrong))).all())
+        raise Invalid(
+            ngettext(
+                "Nothing was saved: %(num)d person needs correcting: %(names)s.",
+                "Nothing was saved: %(num)d people need correcting: %(names)s.",
+                len(wrong),
+                names="、".join(names[pid] for pid in wrong),
+            ),
+            errors,
+        )
     before = {
         a.person_id: a.status for a in db.session.scalars(select(Attendance).where(Attendance.session_id == session.id))
     }

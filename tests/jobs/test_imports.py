@@ -30,7 +30,7 @@ def _setup(app, tmp_path, limit=1024):
 
 def test_a_large_file_is_imported_by_a_job_and_its_page_says_how_many(app, client, tmp_path):
     _setup(app, tmp_path)
-    data = csv_bytes(people_rows(60), ZH, "gb18030")
+    data = csv_bytes([[*row, "已核对"] for row in people_rows(60)], [*ZH, "备注"], "gb18030")
     assert len(data) > 1024
     before = _count(app, Person)
     login(client, "coord")
@@ -39,6 +39,7 @@ def test_a_large_file_is_imported_by_a_job_and_its_page_says_how_many(app, clien
     page = client.get(r.headers["Location"], headers={"Accept-Language": "en"})
     assert "<h1>People import</h1>" in page.text and "Imported 60 people." in page.text
     assert '<p class="muted">people.csv</p>' in page.text  # the file it imported
+    assert "These columns were not read, as this import does not know them: 备注." in page.text
     assert _count(app, Person) == before + 60
     stored = [p.relative_to(tmp_path / "store").parts[0] for p in (tmp_path / "store").rglob("*") if p.is_file()]
     assert stored == ["uploads"]  # the file was handed over through the store, not the request

@@ -419,6 +419,26 @@ def test_import_scores_in_chinese_all_or_nothing(site):
     assert r.status_code == 200 and "The sitting is a number" in r.get_data(as_text=True)
 
 
+def test_a_score_import_reports_every_problem_of_a_row(site):
+    """A row whose person cannot be recorded, or whose sitting is not a number, still has its score and reason
+    checked: one report lists all of a row's problems, not only its first."""
+    c = site.client("coord")
+    a, b, stranger = site.ids.numbers
+    bad = f"身份证号,成绩,原因,考试次数\n{stranger},150,,1\n{a},很好,,x\n{b},免考,,二\n"
+    r = upload(c, site.ids.assessment, bad, "gb18030")
+    assert r.status_code == 200
+    report = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>(.*?)</td></tr>", r.get_data(as_text=True))
+    assert [(row, col) for row, col, _msg in report] == [
+        ("2", "身份证号"),  # not enrolled, and …
+        ("2", "成绩"),  # … out of range
+        ("3", "成绩"),  # not a score, and …
+        ("3", "考试次数"),  # … not a sitting
+        ("4", "原因"),  # excused without a reason, and …
+        ("4", "考试次数"),  # … not a sitting
+    ], report
+    assert stored(site) == {}
+
+
 # ---------------------------------------------------------------- API
 
 

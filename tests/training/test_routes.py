@@ -508,7 +508,18 @@ def test_roster_refuses_excused_without_reason_and_writes_nothing(site, roster):
     assert r.status_code == 200
     [(category, text)] = flashes(r)
     assert category == "error"
-    assert "An excused absence needs a reason." in text, text
+    assert text == "Nothing was saved: 1 person needs correcting: 钱七.", text  # the row, by name
+    row = r.text.split(f'<tr data-person="{t}"', 1)[1].split("</tr>", 1)[0]
+    assert (
+        'class="has-error"' in row and f'<p class="error" id="error-{t}">An excused absence needs a reason.</p>' in row
+    )
+    assert f'id="error-{b}"' not in r.text
+    # two people excused without a reason: both named, both rows marked, in one refusal
+    with nothing_written(site, Attendance):
+        r = c.post(f"/sessions/{roster.session}", data={f"status-{b}": "excused", f"status-{t}": "excused"})
+    assert flashes(r) == [("error", "Nothing was saved: 2 people need correcting: 王五、钱七.")]
+    assert f'id="error-{b}"' in r.text and f'id="error-{t}"' in r.text
+    r = c.post(f"/sessions/{roster.session}", data={f"status-{b}": "absent", f"status-{t}": "excused"})
     # The page gives back the coordinator's ticks (not the saved state), so only the reason is missing.
     assert re.search(rf'name="status-{b}" value="absent" checked', r.text)
     assert re.search(rf'name="status-{t}" value="excused" checked', r.text)
