@@ -305,9 +305,10 @@ def _read_upload(path: str) -> tuple[str, bytes]:
 
 
 def _run_import(func, path: str) -> object:
-    from .core.tabular import ImportRejected, TableError, unread_columns, unread_message
+    from .core.tabular import ImportRejected, TableError, forget_columns, unread_columns, unread_message
 
     name, data = _read_upload(path)
+    forget_columns()
     try:
         result = func(filename=name, data=data, actor=None, max_rows=current_app.config["LMS_IMPORT_MAX_ROWS"])
     except TableError as exc:

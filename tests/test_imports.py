@@ -220,6 +220,23 @@ def test_alternative_chinese_headers_extra_columns_and_normalisation(world):
     assert p.id_number_masked.endswith("X")
 
 
+def test_the_columns_not_read_are_named_in_a_message_of_bounded_size(world):
+    """The message travels in the session's cookie: ten names at most, each cut to 40 characters."""
+    from flask_babel import force_locale
+
+    from shegong_academy.core.tabular import unread_message
+
+    header = [*ZH, *(f"{'很长的列名' * 20}{i}" for i in range(12))]
+    rows = [[*row, *("有内容" for _i in range(12))] for row in people_rows(1)]
+    assert run_people(csv_bytes(rows, header, "gb18030"), world.coord) == 1
+    assert len(unread_columns()) == 12
+    with force_locale("zh_CN"):
+        message = unread_message(unread_columns())
+    named = message.split("：", 1)[1].split("。", 1)[0].split("、")
+    assert len(named) == 11 and named[-1] == "…" and all(len(name) == 40 for name in named[:10])
+    assert len(message.encode()) < 1500  # whatever the file: far below a cookie's 4 kB
+
+
 def test_optional_columns_may_be_missing(world):
     data = csv_bytes([[COMMUNITY, "郑一", pid(1)]], header=["unit_code", "name", "id_number"])
     assert run_people(data, world.coord) == 1
@@ -508,7 +525,13 @@ def test_columns_the_import_does_not_know_are_named_after_it(app, web):
         assert not db.session.scalar(select(func.count()).select_from(Person).where(Person.phone.is_not(None)))
     # a file whose every column is read says nothing more than how many were imported
     r = upload(web, "/people/import", csv_bytes(people_rows(1, unit="330105002", start=50), ZH, "gb18030"))
-    assert "flash-warning" not in web.get("/people/").text
+    assert r.status_code == 302
+    after = web.get("/people/", headers={"Accept-Language": "en"}).text
+    assert "Imported 1 people." in after and "flash-warning" not in after
+    # nor does one whose extra columns are empty: nothing in them was left out
+    rows = [[*row, "", " "] for row in people_rows(1, unit="330105002", start=60)]
+    r = upload(web, "/people/import", csv_bytes(rows, [*ZH, "状态", "备注"], "gb18030"))
+    assert r.status_code == 302 and "flash-warning" not in web.get("/people/").text
 
 
 def test_coordinator_uploads_xlsx(app, web):
@@ -858,7 +881,7 @@ def test_cli_import_people_xlsx(cli_world, runner, tmp_path):
     assert (
         said(
             cli_world,
-            "These columns were not read, as this import does not know them: %(columns)s. "
+            "These columns were not read: %(columns)s. "
             "If they hold data to import, name them as the instructions do and upload the file again.",
             columns="状态",
         )

@@ -376,8 +376,15 @@ def change_lines(entry, names: Mapping | None = None) -> list[tuple[str | None, 
 
 
 def change_text(entry, names: Mapping | None = None) -> str:
-    """An entry's change on one line, for an export: "Category: Community worker → Project social worker; …"."""
-    return "; ".join(f"{label} {text}" if label else text for label, text in change_lines(entry, names))
+    """An entry's change for an export's cell, a line a field: "Category: Community worker → Project social
+    worker" (人员类别：社区专职工作者 → 项目社工)."""
+    return "\n".join(_labelled(label, text) for label, text in change_lines(entry, names))
+
+
+def _labelled(label: str | None, text: str) -> str:
+    if not label:
+        return text
+    return f"{label}{text}" if label.endswith("：") else f"{label} {text}"
 
 
 def recorded(side) -> str | None:

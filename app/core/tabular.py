@@ -76,8 +76,8 @@ class TableError(ValueError):
 # The columns of the file read last in this context as its header writes them ({"id_number": "身份证号"}):
 # set by read_table, so that the row errors an importer finds after reading name a column as the file does.
 _WRITTEN: ContextVar[dict[str, str] | None] = ContextVar("lms_import_headers", default=None)
-# The headers of that file's columns the import does not know (状态, 备注): their data is not read, and the
-# page, the job and the command say so, so that a misspelt column is not mistaken for imported data.
+# The headers of that file's columns holding data that the import does not read (状态, 备注): the page, the
+# job and the command say so, so that a misspelt column is not mistaken for imported data.
 _UNREAD: ContextVar[tuple[str, ...]] = ContextVar("lms_import_unread", default=())
 
 
@@ -86,17 +86,31 @@ ROW_NUMBER_HEADERS = frozenset({"序号", "no.", "#"})
 
 
 def unread_columns() -> tuple[str, ...]:
-    """The headers, as written, of the columns the file read last in this context has and the import ignored."""
+    """The headers, as written, of the columns holding data that the file read last in this context has and
+    the import left out (a column it does not know, or a second spelling of one it read)."""
     return _UNREAD.get()
+
+
+def forget_columns() -> None:
+    """Before an import: no earlier file's columns are told of after it, whatever the importer reads."""
+    _UNREAD.set(())
+
+
+UNREAD_NAMED = 10  # columns named at most, each cut to UNREAD_CHARS: the message travels in the session cookie
+UNREAD_CHARS = 40
 
 
 def unread_message(columns) -> str:
     """What to tell the importer about the columns not read."""
+    columns = list(columns)
+    named = [c if len(c) <= UNREAD_CHARS else c[: UNREAD_CHARS - 1] + "…" for c in columns[:UNREAD_NAMED]]
+    if len(columns) > UNREAD_NAMED:
+        named.append("…")
     return str(
         _l(
-            "These columns were not read, as this import does not know them: %(columns)s. If they hold data to "
-            "import, name them as the instructions do and upload the file again.",
-            columns="、".join(columns),
+            "These columns were not read: %(columns)s. If they hold data to import, name them as the "
+            "instructions do and upload the file again.",
+            columns="、".join(named),
         )
     )
 
@@ -548,6 +562,8 @@ def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) 
     headers: dict[str, str] = {}
     out: list[tuple[int, dict[str, str]]] = []
     numbers: list[RowError] = []
+    unread: dict[int, str] = {}  # position → header of the columns not read that no row has filled yet
+    filled: list[str] = []  # the headers of those a row has filled, in the order found
     for n, raw in enumerate(rows, start=1):
         if n > row_limit:
             raise _past_row(row_limit, max_rows)
@@ -560,9 +576,11 @@ def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) 
             index, headers = _header_index(raw, n, columns, required, cells)
             _WRITTEN.set(headers)
             read = set(index.values())
-            unread = (cells.text(v, n) for i, v in enumerate(raw) if i not in read and not _blank(v))
-            _UNREAD.set(tuple(h for h in unread if h.lower() not in ROW_NUMBER_HEADERS))
+            unread = {i: cells.text(v, n) for i, v in enumerate(raw) if i not in read and not _blank(v)}
+            unread = {i: h for i, h in unread.items() if h.lower() not in ROW_NUMBER_HEADERS}
             continue
+        for i in [i for i in unread if i < len(raw) and not _blank(raw[i])]:
+            filled.append(unread.pop(i))  # data the import leaves out: worth a word
         out.append((n, _record(raw, n, index, headers, text_only, cells, numbers)))
         if len(out) > max_rows:
             raise TableError(_l("Too many rows: at most %(max)d per file.", max=max_rows))
@@ -572,4 +590,5 @@ def _records(rows, columns, required, max_rows, row_limit, text_only, deadline) 
         raise TableError(_l("The file has a header but no data rows."))
     if numbers:
         raise ImportRejected(numbers)
+    _UNREAD.set(tuple(filled))
     return out

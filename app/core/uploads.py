@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from ..extensions import db
-from .tabular import ImportRejected, TableError
+from .tabular import ImportRejected, TableError, forget_columns
 
 
 def run_upload_import(form, importer, *, actor, data: bytes | None = None, **kwargs):
@@ -16,6 +16,7 @@ def run_upload_import(form, importer, *, actor, data: bytes | None = None, **kwa
     kept unless every row is good: a refused file is rolled back to a savepoint.
     """
     upload = form.file.data
+    forget_columns()
     savepoint = db.session.begin_nested()
     try:
         result = importer(

@@ -20,7 +20,14 @@ from ..auth.models import User
 from ..core.forms import show_refusal
 from ..core.i18n import _l
 from ..core.storage import storage
-from ..core.tabular import ImportRejected, TableError, check_file, unread_columns, unread_message
+from ..core.tabular import (
+    ImportRejected,
+    TableError,
+    check_file,
+    forget_columns,
+    unread_columns,
+    unread_message,
+)
 from ..core.uow import attempt
 from ..core.uploads import run_upload_import
 from ..extensions import db
@@ -81,6 +88,7 @@ def stored_import(importer: Callable, arguments: Callable[[Job], dict] | None = 
         except FileNotFoundError as exc:
             raise JobRefused(_l("The uploaded file is no longer kept; please upload it again.")) from exc
         progress(0, 1)
+        forget_columns()
         savepoint = db.session.begin_nested()
         try:
             result = importer(

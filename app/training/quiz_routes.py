@@ -37,11 +37,8 @@ def start_quiz(assessment_id: int):
         abort(400)
     found_quiz = quiz.quiz_of(assessment)
     attempts = quiz.attempts_of(assessment, person.id)
-    if (
-        found_quiz.get("time_limit_minutes")
-        and not any(a.state == "open" for a in attempts)
-        and request.form.get("confirmed") != "1"
-    ):
+    startable = len(attempts) < found_quiz["attempts"] and all(a.state not in ("open", "submitted") for a in attempts)
+    if found_quiz.get("time_limit_minutes") and startable and request.form.get("confirmed") != "1":
         return _confirm_timed_start(assessment, found_quiz, used=len(attempts))
     with attempting() as outcome:
         sitting = quiz.start(assessment=assessment, person_id=person.id, now=utcnow())

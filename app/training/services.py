@@ -525,14 +525,19 @@ def write_attendance(values: list[dict], *, overwrite: bool) -> int:
     return written
 
 
-def _check_status(status: str, reason: str | None) -> None:
+def status_problems(status: str, reason: str | None) -> dict[str, object]:
+    """What is wrong with an attendance status and its reason (field → message); empty if nothing."""
     if status not in ATTENDANCE_STATUSES:
-        raise Invalid(
-            _l("Invalid input."),
-            {"status": _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))},
-        )
+        return {"status": _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))}
     if status == "excused" and not (reason or "").strip():
-        raise Invalid(_l("Invalid input."), {"reason": _l("An excused absence needs a reason.")})
+        return {"reason": _l("An excused absence needs a reason.")}
+    return {}
+
+
+def _check_status(status: str, reason: str | None) -> None:
+    problems = status_problems(status, reason)
+    if problems:
+        raise Invalid(_l("Invalid input."), problems)
 
 
 def record_attendance(
@@ -594,10 +599,7 @@ def record_attendance_batch(*, session: CourseSession, items: list[dict], actor,
             errors[f"items.{i}.person_id"] = _l("Listed twice.")
         elif pid not in enrolled:
             errors[f"items.{i}.person_id"] = _l("Not enrolled.")
-        if status not in ATTENDANCE_STATUSES:
-            errors[f"items.{i}.status"] = _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))
-        elif status == "excused" and not (item.get("reason") or "").strip():
-            errors[f"items.{i}.reason"] = _l("An excused absence needs a reason.")
+        errors.update({f"items.{i}.{f}": m for f, m in status_problems(status, item.get("reason")).items()})
         seen.add(pid)
     if errors:
         raise Invalid(_l("Invalid input."), errors)
@@ -649,10 +651,7 @@ def save_roster(*, session: CourseSession, exceptions: dict[int, tuple[str, str 
         )
     errors: dict[str, object] = {}  # by person ("12.reason"): the roster marks each row, every row at once
     for pid, (status, reason) in sorted(exceptions.items()):
-        if status not in ATTENDANCE_STATUSES:
-            errors[f"{pid}.status"] = _l("Status must be one of %(values)s.", values=", ".join(ATTENDANCE_STATUSES))
-        elif status == "excused" and not (reason or "").strip():
-            errors[f"{pid}.reason"] = _l("An excused absence needs a reason.")
+        errors.update({f"{pid}.{field}": message for field, message in status_problems(status, reason).items()})
     if errors:
         wrong = [int(key.split(".")[0]) for key in errors]
         names = dict(db.session.execute(select(Person.id, Person.name).where(Person.id.in_(wrong))).all())

@@ -183,8 +183,8 @@ def test_no_page_before_submission_holds_the_answer_key(app, tmp_path):
     assert "参加在线测验" in c.get(f"/my/courses/{course_id}").get_data(as_text=True)
     asked = c.post(f"/my/assessments/{assessment_id}/quiz")  # a timed quiz: asked first, nothing dealt yet
     text = asked.get_data(as_text=True)
-    assert asked.status_code == 200 and "现在开始随堂测验？" in text and "您有 10 分钟" in text
-    assert "这是第 1 次，共 2 次。" in text and 'name="confirmed" value="1"' in text
+    assert asked.status_code == 200 and "现在开始“随堂测验”？" in text and "您有 10 分钟" in text
+    assert "这是第 1 次作答（共 2 次）。" in text and 'name="confirmed" value="1"' in text
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(QuizAttempt)) == 0
     started = c.post(f"/my/assessments/{assessment_id}/quiz", data=START)
@@ -299,7 +299,7 @@ def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_pa
         assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302  # nothing answered
         page = c.get(sitting_url).get_data(as_text=True)
         assert ("Wrong" in page) is (n == 2), n  # the first result holds back which answers were right
-    refused = c.post(f"/my/assessments/{assessment_id}/quiz", data=START)
+    refused = c.post(f"/my/assessments/{assessment_id}/quiz")  # not asked "attempt 3 of 2?": refused at once
     assert refused.status_code == 302
     assert "You have used all 2 attempts of this quiz." in c.get(refused.location).get_data(as_text=True)
 
