@@ -89,7 +89,7 @@ UI = [
     ("PUT", "/no/such/page", None, (404, 404, 404, 404, 404)),
     ("GET", "/account/tokens", None, (LOGIN, 200, 200, 200, 200)),
     ("POST", "/account/tokens", {"name": "平台"}, (LOGIN, 200, 200, 200, 200)),
-    ("POST", "/account/tokens/{coord_token}/revoke", {}, (LOGIN, 404, 302, 404, 404)),
+    ("POST", "/account/tokens/{coord_token}/revoke", {"confirmed": "1"}, (LOGIN, 404, 302, 404, 404)),
     ("GET", "/api/v1/docs", None, (LOGIN, 200, 200, 200, 200)),
     # training: {program}, {course}, {session} of 拱墅区; {person} is enrolled, {person2} is not
     ("GET", "/programs/", None, (LOGIN, 403, 200, 200, 200)),
@@ -100,7 +100,7 @@ UI = [
     ("POST", "/programs/{program}/courses/new", {}, (LOGIN, 403, 200, 404, 200)),
     ("GET", "/courses/{course}", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/courses/{course}/enrol", {"one-person_id": "{person2}"}, (LOGIN, 403, 302, 404, 302)),
-    ("POST", "/courses/{course}/sessions", {}, (LOGIN, 403, 302, 404, 302)),
+    ("POST", "/courses/{course}/sessions", {}, (LOGIN, 403, 422, 404, 422)),  # empty: the form again, marked
     ("POST", "/courses/{course}/withdraw/{person}", {}, (LOGIN, 403, 302, 404, 302)),
     ("GET", "/sessions/{session}", None, (LOGIN, 403, 200, 404, 200)),
     ("POST", "/sessions/{session}", {}, (LOGIN, 403, 302, 404, 302)),

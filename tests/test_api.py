@@ -69,6 +69,26 @@ def test_revoked_and_expired_tokens_stop_working(app, api):
     assert api("GET", "/api/v1/units", who="admin").status_code == 200
 
 
+def test_revoking_a_token_on_its_page_asks_first(app, api):
+    """A token's revocation stops a system at once and cannot be undone: the page says so and asks."""
+    from tests.factories import login
+
+    with app.app_context():
+        token = db.session.scalars(select(ApiToken).order_by(ApiToken.id)).first()
+        token_id, name = token.id, token.name
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(c, "coord")
+    asked = c.post(f"/account/tokens/{token_id}/revoke")
+    assert asked.status_code == 200 and f"Revoke the token “{name}”?" in asked.text
+    assert "It has not been used yet." in asked.text and 'name="confirmed" value="1"' in asked.text
+    assert api("GET", "/api/v1/units").status_code == 200  # still good: nothing happened yet
+    asked = c.post(f"/account/tokens/{token_id}/revoke")
+    assert "last used " in asked.text  # it has been now
+    assert c.post(f"/account/tokens/{token_id}/revoke", data={"confirmed": "1"}).status_code == 302
+    assert api("GET", "/api/v1/units").status_code == 401
+
+
 def test_people_list_is_scoped_and_paginated(api):
     r = api("GET", "/api/v1/people?per_page=3&page=2")
     assert r.status_code == 200

@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from decimal import Decimal
 
+from flask_babel import get_locale
+
 from ..auth.labels import ROLE_LABELS
 from ..core.i18n import _, _l
 from ..core.numbers import points
@@ -350,8 +352,24 @@ def value_text(value, entity_type: str | None, key: str, names: Mapping | None =
             f"{field_label(entity_type, k)}={value_text(v, entity_type, k, names)}" for k, v in value.items()
         )
     if isinstance(value, list | tuple):
-        return "、".join(value_text(v, entity_type, key, names) for v in value) or "—"
+        return _list_separator().join(value_text(v, entity_type, key, names) for v in value) or "—"
     return str(value)
+
+
+def _list_separator() -> str:
+    """A list's items as the reader's language separates them: 助残服务、养老服务; Disability support, Elderly care."""
+    locale = get_locale()
+    return "、" if locale is None or locale.language == "zh" else ", "
+
+
+def _same(before, after) -> bool:
+    """Whether a field kept its value: a list holding the same items in another order did (the form's ticks)."""
+    if isinstance(before, list) and isinstance(after, list):
+        try:
+            return sorted(map(json.dumps, before)) == sorted(map(json.dumps, after))
+        except TypeError:
+            return before == after
+    return before == after
 
 
 def change_lines(entry, names: Mapping | None = None) -> list[tuple[str | None, str]]:
@@ -369,7 +387,7 @@ def change_lines(entry, names: Mapping | None = None) -> list[tuple[str | None, 
             lines.extend((None, line) for line in scores)
             continue
         text = value_text(value, entry.entity_type, key, names)
-        if after and isinstance(before, Mapping) and key in before and before[key] != value:
+        if after and isinstance(before, Mapping) and key in before and not _same(before[key], value):
             text = f"{value_text(before[key], entry.entity_type, key, names)} → {text}"
         lines.append((_("%(field)s:", field=field_label(entry.entity_type, key)), text))
     return lines

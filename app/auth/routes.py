@@ -186,8 +186,27 @@ def revoke_token(token_id: int):
     token = api_token_of(current_user, token_id)
     if token is None:
         abort(404)
-    if not ActionForm().validate_on_submit():
+    form = ActionForm()
+    if not form.validate_on_submit():
         abort(400)
+    if request.form.get("confirmed") != "1":  # a system using it stops at once, and nothing brings it back
+        from ..core.templating import local_time
+
+        return render_template(
+            "lms/core/confirm.html",
+            form=form,
+            hidden=[("confirmed", "1")],
+            title=_("Revoke the token “%(name)s”?", name=token.name),
+            consequences=[
+                _("A system using it is refused from now on (last used %(when)s).", when=local_time(token.last_used_at))
+                if token.last_used_at
+                else _("It has not been used yet."),
+                _("This cannot be undone: a system that still needs the API needs a new token."),
+            ],
+            button=_("Revoke the token"),
+            back=url_for("auth.tokens"),
+            danger=True,
+        )
     services.revoke_api_token(token=token, actor=current_user)
     flash(_("Token “%(name)s” revoked.", name=token.name), "success")
     return redirect(url_for("auth.tokens"))

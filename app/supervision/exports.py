@@ -38,7 +38,9 @@ def records_table(records: Iterable[SupervisionRecord]) -> Table:
             r.hours,
             r.topic,
             "、".join(c.person.name for c in r.credits),
-            "、".join(f"{c.person.name}:{CREDIT_LABELS[c.status]}" for c in r.credits),
+            str(_l("Void: %(reason)s", reason=r.void_reason))
+            if r.voided
+            else "、".join(f"{c.person.name}:{CREDIT_LABELS[c.status]}" for c in r.credits),
         ]
         for r in records
     )

@@ -28,7 +28,7 @@ class SupervisionForm(FlaskForm):
     notes = TextAreaField(
         _l("Confidential notes"),
         validators=[Optional(), Length(max=10000)],
-        description=_l("Only you will ever see these notes: not coordinators, not administrators."),
+        description=_l("Only the session's supervisor ever sees these notes: not coordinators, not administrators."),
     )
 
 

@@ -94,9 +94,10 @@ def records_for(
         stmt = stmt.where(SupervisionRecord.mode == mode)
     if supervisor_id:
         stmt = stmt.where(SupervisionRecord.supervisor_id == supervisor_id)
-    if status:
+    if status:  # a void record's credits count for nobody: none of them waits, is confirmed or disputed
         stmt = stmt.where(
-            exists().where(SupervisionCredit.record_id == SupervisionRecord.id, SupervisionCredit.status == status)
+            SupervisionRecord.voided_at.is_(None),
+            exists().where(SupervisionCredit.record_id == SupervisionRecord.id, SupervisionCredit.status == status),
         )
     if supervisee_id:
         stmt = stmt.where(_credit_exists(Person.id == supervisee_id))

@@ -121,7 +121,17 @@ def test_the_pages_correct_and_void(app):
     assert "2 supervisees lose 2.0 hours each" in r.get_data(as_text=True)
     assert coordinator.post(f"/supervision/{record_id}/void", data={"reason": ""}).status_code == 200
     assert coordinator.post(f"/supervision/{record_id}/void", data={"reason": "重复录入"}).status_code == 302
-    assert "This record is void and counts for nobody: 重复录入" in coordinator.get(f"/supervision/{record_id}").text
+    detail = coordinator.get(f"/supervision/{record_id}").text
+    assert "This record is void and counts for nobody: 重复录入" in detail
+    assert "Unconfirmed" not in detail.split("<h2>Supervisees</h2>", 1)[1]  # its credits wait for nobody
+    # the list marks it void and no confirmation filter finds it; the export says so in its status column
+    listed = coordinator.get("/supervision/").text
+    row = listed.split(f'href="/supervision/{record_id}"', 1)[1].split("</tr>", 1)[0]
+    assert '<span class="tag bad">Void</span>' in row and "Counts for nobody" in row and "Unconfirmed" not in row
+    assert f'href="/supervision/{record_id}"' not in coordinator.get("/supervision/?status=unconfirmed").text
+    exported = coordinator.get("/supervision/export.csv").data.decode("utf-8-sig")
+    [line] = [line for line in exported.splitlines() if "小组督导：记录规范" in line]
+    assert line.endswith("Void: 重复录入")
     assert coordinator.post(f"/supervision/{record_id}/void", data={"reason": "again"}).status_code == 409
     trainee = app.test_client()
     trainee.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"

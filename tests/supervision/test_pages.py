@@ -86,7 +86,7 @@ def test_supervisor_form_offers_only_themself_and_in_scope_people(site):
     supervisees = " ".join(options(html, "supervisee_ids"))
     assert "李四" in supervisees and "王五" in supervisees and "组员09" in supervisees
     assert "赵六" not in supervisees  # 西湖区
-    assert "Only you will ever see these notes" in html
+    assert "Only the session's supervisor ever sees these notes" in html
 
 
 def test_coordinator_form_offers_the_supervisors_of_their_units(site):
@@ -414,7 +414,7 @@ def test_statuses_are_marked_on_the_coordinators_list(site, listed):
     assert re.search(r'class="tag bad" title="有异议">钱七 · 有异议</span>', html)
     assert "钱七 · Disputed" in site.client("coord").get("/supervision/?status=disputed").text
     detail = c.get(f"/supervision/{listed.ids['C']}").text
-    assert "有异议: 时长有误" in detail
+    assert "有异议：时长有误" in detail
 
 
 def test_statuses_are_marked_on_the_supervisees_page(site, listed):
@@ -423,7 +423,7 @@ def test_statuses_are_marked_on_the_supervisees_page(site, listed):
     assert TOPICS["B"] not in html and TOPICS["D"] not in html  # not 钱七's
     row_a = re.search(rf"{TOPICS['A']}.*?</tr>", html, re.S).group(0)
     row_c = re.search(rf"{TOPICS['C']}.*?</tr>", html, re.S).group(0)
-    assert "已确认" in row_a and "有异议: 时长有误" in row_c
+    assert "已确认" in row_a and "有异议：时长有误" in row_c
 
 
 def test_another_districts_coordinator_sees_nothing(site, listed):
