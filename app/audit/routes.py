@@ -12,7 +12,7 @@ from ..core.db import utcnow
 from ..core.exports import FORMATS as EXPORT_FORMATS
 from ..core.exports import Column, Kind, Table, download
 from ..core.i18n import _, _l
-from ..core.routing import id_arg, page_arg
+from ..core.routing import id_arg, requested_page
 from ..extensions import db
 from .labels import ACTIONS, action_label, change_text, object_label, recorded
 from .queries import ENTITY_TYPES, AuditFilters, audit_query, entry_names
@@ -59,13 +59,7 @@ def _filters() -> AuditFilters:
 @permission_required(MANAGE)
 def index():
     filters = _filters()
-    page = db.paginate(
-        audit_query(current_user, filters),
-        page=request.args.get("page", 1, type=page_arg) or 1,
-        per_page=current_app.config["LMS_PER_PAGE"],
-        max_per_page=100,
-        error_out=False,
-    )
+    page = requested_page(audit_query(current_user, filters))
     return render_template(
         "lms/audit/index.html",
         page=page,

@@ -85,3 +85,19 @@ def year_arg(text: str) -> int:
 def page_arg(text: str) -> int:
     """Read a page number (1 … 100,000); raise ValueError for anything else."""
     return _whole_number(text, 1, MAX_PAGE)
+
+
+def requested_page(stmt):
+    """The page of ``stmt`` a list page's ``?page=N`` asks for (a bad number: the first; past the end: empty),
+    ``LMS_PER_PAGE`` rows long."""
+    from flask import current_app, request
+
+    from ..extensions import db
+
+    return db.paginate(
+        stmt,
+        page=request.args.get("page", 1, type=page_arg) or 1,
+        per_page=current_app.config["LMS_PER_PAGE"],
+        max_per_page=100,
+        error_out=False,
+    )

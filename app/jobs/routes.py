@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import STAFF
 from ..core.access import found
-from ..core.routing import page_arg
+from ..core.routing import requested_page
 from ..core.tabular import unread_message
-from ..extensions import db
 from . import queries
 from .results import result_file
 from .services import KINDS, job_subject
@@ -24,13 +23,7 @@ def index():
     kind = request.args.get("kind") or None
     if kind is not None and kind not in KINDS:
         kind = None
-    page = db.paginate(
-        queries.jobs_for(current_user, kind),
-        page=request.args.get("page", 1, type=page_arg) or 1,
-        per_page=current_app.config["LMS_PER_PAGE"],
-        max_per_page=100,
-        error_out=False,
-    )
+    page = requested_page(queries.jobs_for(current_user, kind))
     return render_template(
         "lms/jobs/index.html",
         page=page,

@@ -394,13 +394,18 @@ def upload(client, assessment_id, text, encoding="utf-8", name="成绩.csv"):
     return client.post(f"/assessments/{assessment_id}/import", data=data, content_type="multipart/form-data")
 
 
+def refused_rows(client, assessment_id, text) -> list[tuple[str, str, str]]:
+    """Upload a GB18030 score file that is refused; return its report's (row, column, problem)."""
+    r = upload(client, assessment_id, text, "gb18030")
+    assert r.status_code == 200
+    return re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>(.*?)</td></tr>", r.get_data(as_text=True))
+
+
 def test_import_scores_in_chinese_all_or_nothing(site):
     c = site.client("coord")
     a, b, stranger = site.ids.numbers
     bad = f"身份证号,成绩,原因\n{a},101,\n{b},免考,\n{stranger},80,\n{a},70,\n"
-    r = upload(c, site.ids.assessment, bad, "gb18030")
-    assert r.status_code == 200
-    report = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>(.*?)</td></tr>", r.get_data(as_text=True))
+    report = refused_rows(c, site.ids.assessment, bad)
     assert [(row, col) for row, col, _msg in report] == [  # each column as the file heads it
         ("2", "成绩"),
         ("3", "原因"),
@@ -425,9 +430,7 @@ def test_a_score_import_reports_every_problem_of_a_row(site):
     c = site.client("coord")
     a, b, stranger = site.ids.numbers
     bad = f"身份证号,成绩,原因,考试次数\n{stranger},150,,1\n{a},很好,,x\n{b},免考,,二\n"
-    r = upload(c, site.ids.assessment, bad, "gb18030")
-    assert r.status_code == 200
-    report = re.findall(r"<tr><td>(\d+)</td><td>([^<]+)</td><td>(.*?)</td></tr>", r.get_data(as_text=True))
+    report = refused_rows(c, site.ids.assessment, bad)
     assert [(row, col) for row, col, _msg in report] == [
         ("2", "身份证号"),  # not enrolled, and …
         ("2", "成绩"),  # … out of range

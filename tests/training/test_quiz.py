@@ -292,6 +292,16 @@ def _trainee_with_a_quiz(app, tmp_path, quiz_yaml=QUIZ_YAML):
     return c, assessment_id
 
 
+def _answered_and_submitted(app, c, assessment_id) -> str:
+    """Start a sitting as the trainee, answer every question, submit it; return the sitting's URL."""
+    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
+    with app.app_context():
+        answer_all_rightly(db.session.get(QuizAttempt, int(sitting_url.rsplit("/", 1)[1])), utcnow())
+        db.session.commit()
+    assert c.post(sitting_url + "/submit").status_code == 302
+    return sitting_url
+
+
 def test_which_answers_were_right_shows_only_when_no_sitting_is_left(app, tmp_path):
     c, assessment_id = _trainee_with_a_quiz(app, tmp_path)
     for n in (1, 2):
@@ -324,12 +334,7 @@ def test_submitting_with_questions_unanswered_asks_first_and_says_what_it_costs(
     assert 'name="confirmed" value="1"' in text
     assert c.post(sitting_url + "/submit", data={"confirmed": "1"}).status_code == 302 and state() != "open"
     # the second and last sitting, every question answered: submitted at once
-    second_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
-    with app.app_context():
-        second = db.session.get(QuizAttempt, int(second_url.rsplit("/", 1)[1]))
-        answer_all_rightly(second, utcnow())
-        db.session.commit()
-    assert c.post(second_url + "/submit").status_code == 302
+    second_url = _answered_and_submitted(app, c, assessment_id)
     with app.app_context():
         assert db.session.get(QuizAttempt, int(second_url.rsplit("/", 1)[1])).state != "open"
 
@@ -357,12 +362,7 @@ def test_a_sitting_awaiting_grading_says_so_on_the_course_page(app, tmp_path):
     c, assessment_id = _trainee_with_a_quiz(app, tmp_path, QUIZ_YAML + SHORT)
     with app.app_context():
         course_id = db.session.get(Assessment, assessment_id).course_id
-    sitting_url = c.post(f"/my/assessments/{assessment_id}/quiz", data=START).location.rsplit("/", 1)[0]
-    with app.app_context():
-        sitting = db.session.get(QuizAttempt, int(sitting_url.rsplit("/", 1)[1]))
-        answer_all_rightly(sitting, utcnow())
-        db.session.commit()
-    assert c.post(sitting_url + "/submit").status_code == 302
+    sitting_url = _answered_and_submitted(app, c, assessment_id)
     page = c.get(f"/my/courses/{course_id}").get_data(as_text=True)
     results = page.split("My results", 1)[1].split("</table>", 1)[0]
     assert "To be graded" in results and "not yet" not in results
