@@ -31,7 +31,7 @@ WORDS = {
         "bad_address": "请输入邮箱地址，例如 name@example.cn。",
         "saved": "通知设置已保存。",
         "unsubscribe": "退订",
-        "done": "已完成：不再发送明天有课的邮件。",
+        "done": "已完成：不再发送“明天有课”邮件。",
         "title": "通知",
     },
     "en": {

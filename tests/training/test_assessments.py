@@ -520,6 +520,9 @@ def test_the_record_and_the_trainees_pages_show_the_results(site):
         db.session.commit()
     record = words(c.get(f"/people/{a}"))
     assert "结业考核: 72.5 / 100 Passed (2 sittings)" in record
+    zh = site.client("coord")
+    zh.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert "结业考核： 72.5 / 100 合格" in words(zh.get(f"/people/{a}"))  # a Chinese colon
     me = site.app.test_client()
     me.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     assert login(me, "jia", "jia-password-2026").status_code == 302
