@@ -180,22 +180,18 @@ def tokens():
 def revoke_token(token_id: int):
     from flask import abort
 
-    from ..core.forms import ActionForm
+    from ..core.forms import ActionForm, ask_first, confirmed
     from .queries import api_token_of
 
     token = api_token_of(current_user, token_id)
     if token is None:
         abort(404)
-    form = ActionForm()
-    if not form.validate_on_submit():
+    if not ActionForm().validate_on_submit():
         abort(400)
-    if request.form.get("confirmed") != "1":  # a system using it stops at once, and nothing brings it back
+    if not confirmed():  # a system using it stops at once, and nothing brings it back
         from ..core.templating import local_time
 
-        return render_template(
-            "lms/core/confirm.html",
-            form=form,
-            hidden=[("confirmed", "1")],
+        return ask_first(
             title=_("Revoke the token “%(name)s”?", name=token.name),
             consequences=[
                 _("A system using it is refused from now on (last used %(when)s).", when=local_time(token.last_used_at))

@@ -28,6 +28,30 @@ class ActionForm(FlaskForm):
     """A form with only the CSRF token: buttons that POST."""
 
 
+def confirmed() -> bool:
+    """Whether the posted form answers an :func:`ask_first` page."""
+    from flask import request
+
+    return request.form.get("confirmed") == "1"
+
+
+def ask_first(*, title, consequences, button, back: str, danger: bool = False, hidden=()):
+    """A page that says what an action will do and asks: its button posts the same form again, ``hidden``
+    fields (what was typed) kept and :func:`confirmed` true; ``back`` leaves without doing it."""
+    from flask import render_template
+
+    return render_template(
+        "lms/core/confirm.html",
+        form=ActionForm(),
+        hidden=[*hidden, ("confirmed", "1")],
+        title=title,
+        consequences=consequences,
+        button=button,
+        back=back,
+        danger=danger,
+    )
+
+
 class UploadForm(FlaskForm):
     """One spreadsheet to import."""
 

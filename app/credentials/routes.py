@@ -25,7 +25,7 @@ from wtforms import SelectChoice
 from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import MANAGE, can
 from ..core.access import found
-from ..core.forms import ActionForm, show_refusal
+from ..core.forms import ActionForm, ask_first, confirmed, show_refusal
 from ..core.i18n import _, ngettext
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, page_arg
@@ -125,7 +125,7 @@ def approve(credential_id: int):
     if not ids:
         flash(_("Nobody was chosen."), "error")
         return redirect(url_for("credentials.credential", credential_id=cred.id))
-    if request.form.get("confirmed") != "1":
+    if not confirmed():
         return _confirm_approval(cred, ids, everyone, renew)
     if len(ids) > INLINE_APPROVALS:
         return redirect(url_for("jobs.job", job_id=start_issuing(cred, ids, current_user, renew=renew).id))
@@ -158,11 +158,8 @@ def _confirm_approval(cred, ids: list[int], everyone: bool, renew: bool = False)
         what = ngettext(
             "%(num)d person will receive %(title)s.", "%(num)d people will receive %(title)s.", len(ids), title=title
         )
-    hidden = [("confirmed", "1")] + ([("all", "1")] if everyone else [("person_id", i) for i in ids])
-    return render_template(
-        "lms/core/confirm.html",
-        form=ActionForm(),
-        hidden=hidden,
+    return ask_first(
+        hidden=[("all", "1")] if everyone else [("person_id", i) for i in ids],
         title=_("Issue %(title)s?", title=title),
         consequences=[
             what,
@@ -175,11 +172,8 @@ def _confirm_approval(cred, ids: list[int], everyone: bool, renew: bool = False)
 
 
 def _confirm_renewal(cred, ids: list[int], everyone: bool):
-    hidden = [("confirmed", "1"), ("renew", "1")] + ([("all", "1")] if everyone else [("person_id", i) for i in ids])
-    return render_template(
-        "lms/core/confirm.html",
-        form=ActionForm(),
-        hidden=hidden,
+    return ask_first(
+        hidden=[("renew", "1")] + ([("all", "1")] if everyone else [("person_id", i) for i in ids]),
         title=_("Renew %(title)s?", title=cred.title),
         consequences=[
             ngettext(
@@ -346,11 +340,9 @@ def revoke(certificate_id: int):
     cert = _managed_certificate(certificate_id)
     reason = request.form.get("reason", "").strip()
     back = url_for("credentials.certificate", certificate_id=cert.id)
-    if reason and request.form.get("confirmed") != "1" and cert.status != "revoked":
-        return render_template(
-            "lms/core/confirm.html",
-            form=ActionForm(),
-            hidden=[("reason", reason), ("confirmed", "1")],
+    if reason and not confirmed() and cert.status != "revoked":
+        return ask_first(
+            hidden=[("reason", reason)],
             title=_("Revoke certificate %(serial)s?", serial=cert.serial),
             consequences=[
                 _(
@@ -380,11 +372,8 @@ def reissue(certificate_id: int):
     """Issue a new serial for a corrected certificate; asks first."""
     cert = _managed_certificate(certificate_id)
     back = url_for("credentials.certificate", certificate_id=cert.id)
-    if request.form.get("confirmed") != "1" and cert.superseded_by_id is None:
-        return render_template(
-            "lms/core/confirm.html",
-            form=ActionForm(),
-            hidden=[("confirmed", "1")],
+    if not confirmed() and cert.superseded_by_id is None:
+        return ask_first(
             title=_("Reissue certificate %(serial)s?", serial=cert.serial),
             consequences=[
                 _(

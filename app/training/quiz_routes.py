@@ -8,7 +8,7 @@ from ..auth.current import current_user, login_required, permission_required
 from ..auth.permissions import TEACH
 from ..core.access import found
 from ..core.db import utcnow
-from ..core.forms import ActionForm, show_refusal
+from ..core.forms import ActionForm, ask_first, confirmed, show_refusal
 from ..core.i18n import _, ngettext
 from ..core.uow import attempt as attempting
 from ..extensions import db
@@ -31,14 +31,14 @@ def _mine(attempt_id: int) -> QuizAttempt:
 def start_quiz(assessment_id: int):
     person = _me()
     assessment = found(db.session.get(Assessment, assessment_id))
-    if quiz.quiz_of(assessment) is None or not quiz.is_seated(assessment, person.id):
+    found_quiz = quiz.quiz_of(assessment)
+    if found_quiz is None or not quiz.is_seated(assessment, person.id):
         abort(404)  # not a quiz, or not one of the person's courses: the same answer
     if not ActionForm().validate_on_submit():
         abort(400)
-    found_quiz = quiz.quiz_of(assessment)
     attempts = quiz.attempts_of(assessment, person.id)
     startable = len(attempts) < found_quiz["attempts"] and all(a.state not in ("open", "submitted") for a in attempts)
-    if found_quiz.get("time_limit_minutes") and startable and request.form.get("confirmed") != "1":
+    if found_quiz.get("time_limit_minutes") and startable and not confirmed():
         return _confirm_timed_start(assessment, found_quiz, used=len(attempts))
     with attempting() as outcome:
         sitting = quiz.start(assessment=assessment, person_id=person.id, now=utcnow())
@@ -55,10 +55,7 @@ def start_quiz(assessment_id: int):
 def _confirm_timed_start(assessment: Assessment, found_quiz: dict, used: int):
     """Ask before a timed sitting starts: its clock runs from now, whether the page stays open or not."""
     minutes, allowed = found_quiz["time_limit_minutes"], found_quiz["attempts"]
-    return render_template(
-        "lms/core/confirm.html",
-        form=ActionForm(),
-        hidden=[("confirmed", "1")],
+    return ask_first(
         title=_("Start %(title)s now?", title=found_quiz["title"]),
         consequences=[
             ngettext(
@@ -148,12 +145,10 @@ def submit_quiz(attempt_id: int):
         abort(400)
     late = quiz.finish_if_late(sitting, utcnow())
     missing = quiz.unanswered(sitting) if sitting.state == "open" and not late else 0
-    if missing and request.form.get("confirmed") != "1":
+    if missing and not confirmed():
         # Questions left without an answer: say what submitting now costs, and ask first.
         left = quiz.attempts_left(sitting)
-        return render_template(
-            "lms/core/confirm.html",
-            form=form,
+        return ask_first(
             title=_("Submit with questions unanswered?"),
             consequences=[
                 ngettext(
@@ -172,7 +167,6 @@ def submit_quiz(attempt_id: int):
                 else _("Once submitted, answers cannot be changed, and this is your last sitting of the quiz."),
             ],
             button=_("Submit the quiz"),
-            hidden=[("confirmed", "1")],
             back=url_for("training.quiz_sitting", attempt_id=sitting.id),
             danger=True,
         )

@@ -17,7 +17,7 @@ from ..auth.permissions import MANAGE, TEACH, can
 from ..core.access import found
 from ..core.db import utcnow
 from ..core.domain import Conflict, DomainError
-from ..core.forms import ActionForm, UploadForm, check_also, choices, show_refusal
+from ..core.forms import ActionForm, UploadForm, ask_first, check_also, choices, confirmed, show_refusal
 from ..core.i18n import _
 from ..core.ranges import FIRST_YEAR, LAST_YEAR
 from ..core.routing import id_arg, year_arg
@@ -396,11 +396,9 @@ def withdraw(course_id: int, person_id: int):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    if request.form.get("confirmed") != "1" and services.has_completed(crs, person):
+    if not confirmed() and services.has_completed(crs, person):
         # Withdrawing takes a completion off someone's record: say so and ask first.
-        return render_template(
-            "lms/core/confirm.html",
-            form=form,
+        return ask_first(
             title=_("Withdraw %(name)s from %(course)s?", name=person.name, course=crs.title),
             consequences=[
                 _(
@@ -410,7 +408,6 @@ def withdraw(course_id: int, person_id: int):
                 _("Their attendance and its hours stay recorded; enrolling them again gives the completion back."),
             ],
             button=_("Withdraw"),
-            hidden=[("confirmed", "1")],
             back=url_for("training.course", course_id=crs.id),
             danger=True,
         )
@@ -854,7 +851,7 @@ def self_withdraw(course_id: int):
     held = db.session.scalar(
         select(Enrolment.status).where(Enrolment.course_id == crs.id, Enrolment.person_id == person.id)
     )
-    if held in ("enrolled", "waitlisted") and request.form.get("confirmed") != "1":
+    if held in ("enrolled", "waitlisted") and not confirmed():
         return _confirm_self_withdrawal(crs, held)
     with attempt() as outcome:
         services.withdraw(course=crs, person=person, actor=current_user, self_service=True)
@@ -877,10 +874,7 @@ def _confirm_self_withdrawal(crs: Course, held: str):
         consequences = [
             _("You leave the waitlist of %(title)s. Joining it again puts you at its end.", title=crs.title)
         ]
-    return render_template(
-        "lms/core/confirm.html",
-        form=ActionForm(),
-        hidden=[("confirmed", "1")],
+    return ask_first(
         title=_("Withdraw from %(title)s?", title=crs.title),
         consequences=consequences,
         button=_("Withdraw"),
