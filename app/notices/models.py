@@ -24,6 +24,7 @@ KINDS = (
     "supervision.confirm",
     "supervision.reminder",
     "supervision.escalation",
+    "supervision.disputed",
     "supervision.voided",
     "certificate.issued",
     "certificate.revoked",

@@ -16,6 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..audit.services import record_audit
+from ..auth.permissions import MANAGE, SUPERVISE, can
 from ..core.sessions import signing_keys
 from ..extensions import db
 from .models import KINDS
@@ -34,6 +35,18 @@ class Prefs:
     def mails(self, kind: str) -> bool:
         """Whether ``kind`` goes by mail (the daily digest, never in ``off``, while any mail does)."""
         return self.mail and kind not in self.off
+
+
+# Who receives each event that not everyone with a person does: the coordinators (escalations, the weekly
+# digest), and the authors of supervision records (a dispute). The rest are a person's own.
+MANAGERS_ONLY = frozenset({"supervision.escalation", "digest.weekly"})
+AUTHORS_ONLY = frozenset({"supervision.disputed"})
+
+
+def kinds_for(user) -> list[str]:
+    """The events this account can receive, in the order of ``KINDS``: the preferences page offers no others."""
+    manager, author, own = can(user, MANAGE), can(user, SUPERVISE), user.person_id is not None
+    return [kind for kind in KINDS if (manager if kind in MANAGERS_ONLY else author if kind in AUTHORS_ONLY else own)]
 
 
 def prefs_of(user) -> Prefs:

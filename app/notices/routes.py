@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..auth.current import current_user, login_required
 from ..auth.models import User
 from ..core.access import found
-from ..core.forms import ActionForm
+from ..core.forms import ActionForm, choices
 from ..core.i18n import _
 from ..core.routing import page_arg
 from ..core.urls import safe_next
 from ..extensions import db
 from .forms import PreferencesForm
-from .models import KINDS
-from .preferences import EVERY, Prefs, prefs_of, read_unsubscribe_token, save_prefs, unsubscribe
+from .preferences import EVERY, Prefs, kinds_for, prefs_of, read_unsubscribe_token, save_prefs, unsubscribe
 from .services import inbox, inbox_total, mark_read, notification_for
 from .wording import KIND_LABELS, word
 
@@ -80,18 +79,20 @@ def read_one(notification_id: int):
 def preferences():
     user = current_user._get_current_object()
     prefs = prefs_of(user)
+    shown = kinds_for(user)
     form = PreferencesForm(
         data=None
         if request.method == "POST"
         else {
             "email": user.email,
             "mail": prefs.mail,
-            "mailed": [k for k in KINDS if k not in prefs.off],
+            "mailed": [k for k in shown if k not in prefs.off],
             "digest": prefs.digest,
             "quiet_from": prefs.quiet[0] if prefs.quiet else None,
             "quiet_to": prefs.quiet[1] if prefs.quiet else None,
         }
     )
+    form.mailed.choices = choices(shown, KIND_LABELS)
     if form.validate_on_submit():
         chosen = set(form.mailed.data or ())
         save_prefs(
@@ -99,7 +100,8 @@ def preferences():
             email=(form.email.data or "").strip() or None,
             prefs=Prefs(
                 mail=form.mail.data,
-                off=frozenset(k for k in KINDS if k not in chosen),
+                # what the page does not offer keeps its choice (an account given a role later finds it)
+                off=(prefs.off - set(shown)) | {k for k in shown if k not in chosen},
                 digest=form.digest.data,
                 quiet=(form.quiet_from.data, form.quiet_to.data) if form.quiet_from.data else None,
             ),
@@ -110,12 +112,10 @@ def preferences():
     return render_template("lms/notices/preferences.html", form=form, labels=KIND_LABELS)
 
 
-def _unsubscribing(token: str) -> tuple[User, str]:
+def _unsubscribing(token: str) -> tuple[User, str] | None:
     named = read_unsubscribe_token(token)
     user = db.session.get(User, named[0]) if named else None
-    if user is None:
-        abort(404)
-    return user, named[1]
+    return (user, named[1]) if user is not None else None
 
 
 def _csrf_exempt(view):
@@ -131,7 +131,10 @@ def unsubscribe_link(token: str):
     GET asks first (a mail scanner following links changes nothing); POST does it, also as the one-click
     unsubscribe of RFC 8058 that mail programs send (``List-Unsubscribe=One-Click``).
     """
-    user, kind = _unsubscribing(token)
+    named = _unsubscribing(token)
+    if named is None:  # said to whoever followed it, signed in or not: nothing about units or scope
+        return render_template("lms/notices/unsubscribed.html", invalid=True), 404
+    user, kind = named
     label = _("all mail") if kind == EVERY else KIND_LABELS[kind]
     if request.method == "POST":
         unsubscribe(user, kind)

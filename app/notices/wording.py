@@ -29,6 +29,7 @@ KIND_LABELS = {
     "supervision.confirm": _l("Supervision recorded: please confirm"),
     "supervision.reminder": _l("Supervision still to confirm (after 3 days)"),
     "supervision.escalation": _l("Supervision unconfirmed for 7 days (coordinators)"),
+    "supervision.disputed": _l("A supervisee disputes a supervision record (its authors)"),
     "supervision.voided": _l("A supervision record voided"),
     "certificate.issued": _l("A certificate issued"),
     "certificate.revoked": _l("A certificate revoked"),
@@ -47,6 +48,8 @@ class Worded:
     action: str = ""  # the link's words
     # Shown in the app only, never mailed: names of people (a coordinator's digest says who is missing).
     in_app: list[str] = field(default_factory=list)
+    # The link's words once the notification is read: an ask answered or overtaken reads as a plain link.
+    read_action: str = ""
 
 
 def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -147,6 +150,24 @@ def word(kind: str, p: dict) -> Worded:  # noqa: C901, PLR0911, PLR0912 - one ca
                 )
             ],
             _("Confirm or dispute"),
+            read_action=_("See my supervision"),
+        )
+    if kind == "supervision.disputed":
+        return Worded(
+            _(
+                "%(name)s disputes the supervision of %(date)s: %(reason)s",
+                name=p.get("person", ""),
+                date=p.get("held_on", ""),
+                reason=p.get("reason", ""),
+            ),
+            [
+                _(
+                    "%(hours)s hours, %(topic)s. Correct the record, or void it and record it again.",
+                    hours=p.get("hours", ""),
+                    topic=p.get("topic", ""),
+                )
+            ],
+            _("Open the record"),
         )
     if kind == "supervision.escalation":
         return Worded(

@@ -187,7 +187,13 @@ def correct(record_id: int):
                 record=record, data={k: getattr(form, k).data for k in CORRECTION_FIELDS}, actor=current_user
             )
         if outcome.ok:
-            flash(_("Saved. If the date or duration changed, each supervisee is asked to confirm again."), "success")
+            flash(
+                _(
+                    "Saved. If the date or duration changed, each supervisee is asked to confirm again; whoever"
+                    " disputed the record is asked again in any case."
+                ),
+                "success",
+            )
             return redirect(url_for("supervision.detail", record_id=record.id))
         show_refusal(outcome.error, form)
     return render_template("lms/supervision/correct.html", form=form, record=record)

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import extract, select
 
 from ..audit.services import changed_fields, record_audit
+from ..auth.models import User
 from ..auth.passwords import MESSAGES as PASSWORD_MESSAGES
 from ..auth.permissions import MANAGE, SUPERVISE, can, roles_for
 from ..auth.queries import user_by_username
@@ -25,7 +26,7 @@ from ..core.numbers import parse_decimal
 from ..core.urls import path_for
 from ..extensions import db
 from ..ledger.rollups import refresh_people
-from ..notices.services import mark_answered, notification_key, notify, occasion_key
+from ..notices.services import mark_answered, notification_key, notify, notify_users, occasion_key
 from ..org.models import OrgUnit
 from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
@@ -191,8 +192,9 @@ def record_supervision(*, data: dict, supervisor: Person | None, supervisees: li
 
 def asks_answered(record: SupervisionRecord, credits) -> int:
     """What asked these supervisees to confirm the record, reminded them, or told a coordinator they had not,
-    is read now: they answered, are asked again, or the record is void. Return how many. An escalation is
-    settled whoever received it, so also where the unit's coordinators have changed since."""
+    is read now: they answered, are asked again, or the record is void. So is what told the record's authors
+    of a dispute. Return how many. An escalation is settled whoever received it, so also where the unit's
+    coordinators have changed since."""
     credits = list(credits)
     if not credits:
         return 0
@@ -202,7 +204,32 @@ def asks_answered(record: SupervisionRecord, credits) -> int:
         key_prefix=f"supervision.confirm:r{record.id}:",
         kind="supervision.escalation",
         key_prefixes=[occasion_key("supervision.escalation", f"credit{c.id}") for c in credits],
-    )
+    ) + mark_answered(kind="supervision.disputed", key_prefixes=[_dispute_occasion(c) for c in credits])
+
+
+def _dispute_occasion(credit: SupervisionCredit) -> str:
+    return occasion_key("supervision.disputed", f"credit{credit.id}")
+
+
+def _tell_authors_of_dispute(credit: SupervisionCredit) -> int:
+    """Tell the record's supervisor, and whoever recorded it for them, that a supervisee disputes it: they are
+    the ones who correct or void it. Return how many were told."""
+    record = credit.record
+    facts = {
+        "link": path_for("supervision.detail", record_id=record.id),
+        # a dispute answered, then disputed again, is told again
+        "occasion": f"credit{credit.id}:{utcnow().strftime('%Y%m%d%H%M%S%f')}",
+        "person": credit.person.name,
+        "held_on": record.held_on.isoformat(),
+        "hours": str(credit.hours),
+        "topic": record.topic,
+        "reason": credit.reason,
+    }
+    told = notify([record.supervisor_id], "supervision.disputed", **facts)
+    recorder = db.session.get(User, record.recorded_by_id) if record.recorded_by_id else None
+    if recorder is not None and recorder.person_id != record.supervisor_id and recorder.is_enabled:
+        told += notify_users([recorder.id], "supervision.disputed", **facts)
+    return told
 
 
 def _ask_to_confirm(record: SupervisionRecord, person_ids: list[int]) -> None:
@@ -237,6 +264,8 @@ def respond_to_credit(
     db.session.flush()
     refresh_people([credit.person_id])
     asks_answered(credit.record, [credit])
+    if credit.status == "disputed":
+        _tell_authors_of_dispute(credit)
     record_audit(
         actor=actor,
         action=f"supervision.{credit.status}",
@@ -338,7 +367,8 @@ def _snapshot(record: SupervisionRecord) -> dict:
 
 
 def correct_record(*, record: SupervisionRecord, data: dict, actor) -> SupervisionRecord:
-    """The author corrects a record's facts; a new date or duration asks each supervisee to confirm again.
+    """The author corrects a record's facts; a new date or duration asks each supervisee to confirm again, and
+    any correction asks again whoever disputed it.
 
     The supervisees and the supervisor stay (a wrong person: void the record and record it again).
     """
@@ -361,11 +391,18 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
     old, new = changed_fields(before, _snapshot(record))
     if not new:
         return record
-    if "hours" in new or "held_on" in new:  # what each supervisee confirmed has changed: ask again
-        for credit in record.credits:
+    # A new date or duration changes what each supervisee confirmed; any correction may answer a dispute. Those
+    # are asked again, and the earlier asks (and what told the authors of the dispute) are superseded.
+    again = (
+        list(record.credits)
+        if "hours" in new or "held_on" in new
+        else [c for c in record.credits if c.status == "disputed"]
+    )
+    if again:
+        for credit in again:
             credit.hours, credit.status, credit.reason, credit.responded_at = record.hours, "unconfirmed", None, None
-        asks_answered(record, record.credits)  # the earlier asks are superseded by this one
-        _ask_to_confirm(record, [c.person_id for c in record.credits])
+        asks_answered(record, again)
+        _ask_to_confirm(record, [c.person_id for c in again])
     db.session.flush()
     refresh_people(c.person_id for c in record.credits)
     record_audit(

@@ -16,7 +16,7 @@ from shegong_academy.notices.models import Notification
 from shegong_academy.notices.preferences import prefs_of, unsubscribe_token
 from shegong_academy.notices.services import mark_read, notify, notify_users, unread_on_page
 from tests.conftest import make_app
-from tests.factories import World, login
+from tests.factories import World, login, person, user
 
 
 def test_forms_need_the_csrf_token_and_the_unsubscribe_link_does_not(db_url):
@@ -108,6 +108,84 @@ def test_preferences_refuse_half_quiet_hours_and_change_nothing(app, client):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "trainee"))
         assert user.email is None and user.notify_prefs == {}
+
+
+def _offered(client) -> set[str]:
+    return set(re.findall(r'name="mailed"[^>]*value="([^"]+)"', client.get("/notifications/preferences").text))
+
+
+def test_preferences_offer_only_the_events_the_account_can_receive_and_keep_the_others(app):
+    with app.app_context():
+        w = World()
+        user("sup1", "supervisor", w.district, person=person(w.street, "督导甲"))
+        commit()
+    trainee, coordinator, supervisor = app.test_client(), app.test_client(), app.test_client()
+    login(trainee, "trainee")
+    login(coordinator, "coord")
+    login(supervisor, "sup1")
+    coordinators_only = {"supervision.escalation", "digest.weekly"}
+    own = {"session.cancelled", "supervision.confirm", "certificate.issued"}
+    offered = _offered(trainee)
+    assert own <= offered and not offered & (coordinators_only | {"supervision.disputed"})
+    offered = _offered(coordinator)  # an account with no person: only what a coordinator is told
+    assert offered == coordinators_only | {"supervision.disputed"}
+    offered = _offered(supervisor)
+    assert own | {"supervision.disputed"} <= offered and not offered & coordinators_only
+    # turning off what the page offers leaves what it does not offer as it was
+    with app.app_context():
+        account = db.session.scalar(select(User).where(User.username == "trainee"))
+        account.notify_prefs = {"mail": True, "off": ["digest.weekly"]}
+        commit()
+    shown = sorted(_offered(trainee) - {"session.cancelled"})
+    answer = trainee.post("/notifications/preferences", data={"mail": "y", "mailed": shown})
+    assert answer.status_code == 302
+    with app.app_context():
+        account = db.session.scalar(select(User).where(User.username == "trainee"))
+        assert set(account.notify_prefs["off"]) == {"digest.weekly", "session.cancelled"}
+    # a kind the page does not offer cannot be chosen either
+    refused = trainee.post("/notifications/preferences", data={"mail": "y", "mailed": ["digest.weekly"]})
+    assert refused.status_code == 200 and 'class="field has-error"' in refused.text
+
+
+def test_a_broken_unsubscribe_link_says_so_and_nothing_about_units(app):
+    with app.app_context():
+        w = World()
+        token = unsubscribe_token(w.trainee.id)
+        commit()
+    for client in (app.test_client(), app.test_client()):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+        for broken in (token[:-1], "x"):
+            answer = client.get(f"/notifications/unsubscribe/{broken}")
+            assert answer.status_code == 404
+            assert "此退订链接无效" in answer.text and "管辖" not in answer.text
+            assert client.post(f"/notifications/unsubscribe/{broken}").status_code == 404
+        login(client, "trainee")  # signed in or not, the same page
+    with app.app_context():
+        assert prefs_of(db.session.scalar(select(User).where(User.username == "trainee"))).mail is True
+
+
+def test_an_ask_once_read_offers_a_plain_link(app, client):
+    with app.app_context():
+        w = World()
+        for occasion in ("r1:old", "r1:new"):
+            notify(
+                [w.trainee_person.id],
+                "supervision.confirm",
+                occasion=occasion,
+                link="/supervision/mine",
+                held_on="2023-03-01",
+                supervisor="督导甲",
+                hours="2.0",
+                topic="小组督导",
+            )
+        commit()
+        old = db.session.scalar(select(Notification.id).order_by(Notification.id))
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    login(client, "trainee")
+    client.post(f"/notifications/{old}/read")
+    page = client.get("/notifications/").text
+    buttons = re.findall(r'<button class="btn small">([^<]*)</button>', page)
+    assert buttons == ["确认或提出异议", "查看我的督导"]  # newest first: the new ask, then the one read
 
 
 def test_lms_notify_run_prints_what_it_wrote_and_sent(app, runner):

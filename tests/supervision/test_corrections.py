@@ -51,6 +51,61 @@ def test_the_author_corrects_the_facts_and_the_supervisees_confirm_again(w):
     assert NOTES not in str([e.before for e in entries] + [e.after for e in entries])
 
 
+def notices(kind: str, **reader) -> list[Notification]:
+    db.session.expire_all()  # the notifications are marked read in bulk, behind the session's back
+    column, value = next(iter(reader.items()))
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.kind == kind, getattr(Notification, column) == value)
+            .order_by(Notification.id)
+        )
+    )
+
+
+def test_a_dispute_tells_the_authors_and_any_correction_asks_the_disputer_again(w):
+    # recorded by the district coordinator for 督导甲: both may correct it, so both are told
+    rec = record(w, actor=w.coord).record
+    person_credit = next(c for c in rec.credits if c.person_id == w.person.id)
+    trainee_credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+    respond_to_credit(credit=trainee_credit, actor=w.trainee, confirm=False, reason="主题记错了，是档案规范")
+    [to_supervisor] = notices("supervision.disputed", person_id=w.sup_person.id)
+    [to_recorder] = notices("supervision.disputed", user_id=w.coord.id)
+    for notice in (to_supervisor, to_recorder):
+        assert notice.read_at is None and notice.link == f"/supervision/{rec.id}"
+        assert wording(notice) == "钱七 对 2023-03-01 的督导记录提出异议：主题记错了，是档案规范"
+    assert notices("supervision.disputed", person_id=w.person.id) == []  # the other supervisee is not told
+    [first_ask] = notices("supervision.confirm", person_id=w.trainee_person.id)
+    assert first_ask.read_at is not None  # answered
+
+    # the topic alone: the one who disputed is asked again, the one who did not is left as they were
+    correct_record(record=rec, data={"topic": "小组督导：档案规范"}, actor=w.sup)
+    assert trainee_credit.status == "unconfirmed" and trainee_credit.reason is None
+    assert person_credit.status == "unconfirmed"  # never answered; not asked twice
+    assert [n.read_at is None for n in notices("supervision.confirm", person_id=w.trainee_person.id)] == [False, True]
+    assert len(notices("supervision.confirm", person_id=w.person.id)) == 1
+    db.session.expire_all()
+    assert all(n.read_at is not None for n in (to_supervisor, to_recorder))  # the dispute is answered
+
+    # disputed again: told again; then voided: the dispute is settled, whoever reads it
+    respond_to_credit(credit=trainee_credit, actor=w.trainee, confirm=False, reason="时长也不对")
+    again = notices("supervision.disputed", person_id=w.sup_person.id)
+    assert len(again) == 2 and again[-1].read_at is None and "时长也不对" in wording(again[-1])
+    void_record(record=rec, reason="重新录入", actor=w.coord)
+    assert all(n.read_at is not None for n in notices("supervision.disputed", user_id=w.coord.id))
+    assert all(n.read_at is not None for n in notices("supervision.disputed", person_id=w.sup_person.id))
+
+
+def test_a_supervisor_recording_their_own_session_is_told_once(w):
+    rec = record(w, actor=w.sup).record
+    credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+    respond_to_credit(credit=credit, actor=w.trainee, confirm=False, reason="我没参加")
+    assert len(notices("supervision.disputed", person_id=w.sup_person.id)) == 1
+    assert notices("supervision.disputed", user_id=w.sup.id) == []
+    respond_to_credit(credit=credit, actor=w.trainee, confirm=True)  # changed their mind: nothing left to answer
+    assert all(n.read_at is not None for n in notices("supervision.disputed", person_id=w.sup_person.id))
+
+
 def test_only_the_author_corrects(w):
     rec = record(w, actor=w.sup).record
     for someone in (w.coord, w.sup2, w.trainee, w.admin):
