@@ -163,7 +163,7 @@ OBJECT_CODES: dict[str, dict[str, Mapping]] = {
     "org_unit": {"kind": UNIT_KIND_LABELS},
     "program": {"kind": training.KIND_LABELS},
     "assessment": {"kind": training.ASSESSMENT_KIND_LABELS},
-    "supervision_record": {"kind": supervision.KIND_LABELS},
+    "supervision_record": {"kind": supervision.KIND_LABELS, "notes": {"changed": _l("Changed (not shown)")}},
     "supervision_credit": {"status": supervision.CREDIT_LABELS},
     "enrolment": {"status": training.ENROLMENT_LABELS},
 }

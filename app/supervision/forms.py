@@ -47,6 +47,7 @@ class CorrectionForm(FlaskForm):
     functions = SupervisionForm.functions
     advice = SupervisionForm.advice
     follow_up = SupervisionForm.follow_up
+    notes = SupervisionForm.notes  # removed from the form for anyone but the session's supervisor
 
 
 class VoidForm(FlaskForm):

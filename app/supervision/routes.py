@@ -181,11 +181,16 @@ def correct(record_id: int):
     if not services.is_author(current_user, record):
         abort(403)
     form = CorrectionForm(obj=record)
+    fields = CORRECTION_FIELDS
+    if queries.can_read_notes(current_user, record):
+        fields = (*fields, "notes")
+        if request.method == "GET":
+            form.notes.data = queries.notes_for(current_user, record)
+    else:
+        del form.notes
     if form.validate_on_submit():
         with attempt() as outcome:
-            services.correct_record(
-                record=record, data={k: getattr(form, k).data for k in CORRECTION_FIELDS}, actor=current_user
-            )
+            services.correct_record(record=record, data={k: getattr(form, k).data for k in fields}, actor=current_user)
         if outcome.ok:
             flash(
                 _(

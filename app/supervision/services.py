@@ -18,7 +18,7 @@ from ..auth.passwords import MESSAGES as PASSWORD_MESSAGES
 from ..auth.permissions import MANAGE, SUPERVISE, can, roles_for
 from ..auth.queries import user_by_username
 from ..auth.services import AuthError, create_user, grant_role
-from ..core.crypto import encrypt_text
+from ..core.crypto import decrypt_text, encrypt_text
 from ..core.db import utcnow
 from ..core.domain import Conflict, Forbidden, Invalid, NotFound
 from ..core.i18n import _l
@@ -32,7 +32,7 @@ from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
 from ..people.queries import accounts_of
 from .models import FORMATS, FUNCTIONS, KINDS, MAX_HOURS, MIN_HOURS, MODES, SupervisionCredit, SupervisionRecord
-from .queries import holds_supervisor_assignment, supervisor_units, supervisors_in_scope
+from .queries import can_read_notes, holds_supervisor_assignment, supervisor_units, supervisors_in_scope
 
 MANAGERS = roles_for(MANAGE)
 SUPERVISORS = roles_for(SUPERVISE)
@@ -389,6 +389,8 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
     record.advice = (merged.get("advice") or "").strip() or None
     record.follow_up = (merged.get("follow_up") or "").strip() or None
     old, new = changed_fields(before, _snapshot(record))
+    if "notes" in data and _correct_notes(record, data["notes"], actor):
+        new["notes"] = "changed"  # the audit trail says that they changed, never what they say
     if not new:
         return record
     # A new date or duration changes what each supervisee confirmed; any correction may answer a dispute. Those
@@ -397,6 +399,8 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
         list(record.credits)
         if "hours" in new or "held_on" in new
         else [c for c in record.credits if c.status == "disputed"]
+        if set(new) != {"notes"}  # the notes are the supervisor's own: nothing the supervisees see changed
+        else []
     )
     if again:
         for credit in again:
@@ -414,6 +418,18 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
         after=new,
     )
     return record
+
+
+def _correct_notes(record: SupervisionRecord, notes: str | None, actor) -> bool:
+    """Replace the record's confidential notes, which only their supervisor may read or write; return whether
+    they changed."""
+    if not can_read_notes(actor, record):
+        raise Forbidden(_l("Only the session's supervisor changes its confidential notes."))
+    notes = (notes or "").strip()  # its length is the form's (the API never reads nor writes notes)
+    if notes == (decrypt_text(record.notes_enc) if record.notes_enc else ""):
+        return False
+    record.notes_enc = encrypt_text(notes) if notes else None
+    return True
 
 
 def may_void(actor, record: SupervisionRecord) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from shegong_academy.audit.models import AuditEntry
 from shegong_academy.auth.services import create_api_token
+from shegong_academy.core.crypto import decrypt_text
 from shegong_academy.core.domain import Conflict, Forbidden, Invalid
 from shegong_academy.extensions import db
 from shegong_academy.ledger.queries import Period, person_hours
@@ -104,6 +105,54 @@ def test_a_supervisor_recording_their_own_session_is_told_once(w):
     assert notices("supervision.disputed", user_id=w.sup.id) == []
     respond_to_credit(credit=credit, actor=w.trainee, confirm=True)  # changed their mind: nothing left to answer
     assert all(n.read_at is not None for n in notices("supervision.disputed", person_id=w.sup_person.id))
+
+
+def test_the_supervisor_alone_corrects_the_notes_and_the_trail_says_only_that_they_changed(app):
+    with app.app_context():
+        w = sup_world()
+        rec = record(w, actor=w.coord).record  # recorded by the coordinator for 督导甲: both are its authors
+        credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+        respond_to_credit(credit=credit, actor=w.trainee, confirm=False, reason="时长不对")
+        db.session.commit()
+        with pytest.raises(Forbidden):  # the coordinator may correct the facts, never the notes
+            correct_record(record=rec, data={"notes": "改"}, actor=w.coord)
+        record_id = rec.id
+    fixed = "督导笔记（更正）：下次跟进档案"
+    facts = {
+        "held_on": "2023-03-01",
+        "mode": "onsite",
+        "kind": "overall",
+        "hours": "2",
+        "topic": "小组督导：服务记录规范",
+    }
+    facts["functions"] = ["educational", "supportive"]
+    coordinator = app.test_client()
+    login(coordinator, "coord")
+    assert NOTES not in coordinator.get(f"/supervision/{record_id}/edit").text
+    assert 'name="notes"' not in coordinator.get(f"/supervision/{record_id}/edit").text
+    supervisor = app.test_client()
+    login(supervisor, "sup1")
+    form = supervisor.get(f"/supervision/{record_id}/edit").text
+    assert 'name="notes"' in form and NOTES in form  # the supervisor sees what they correct
+    too_long = supervisor.post(f"/supervision/{record_id}/edit", data={**facts, "notes": "长" * 10001})
+    assert too_long.status_code == 200 and 'class="field wide confidential has-error"' in too_long.text
+    assert supervisor.post(f"/supervision/{record_id}/edit", data={**facts, "notes": fixed}).status_code == 302
+    assert fixed in supervisor.get(f"/supervision/{record_id}").text
+    # the coordinator posting the notes field anyway changes nothing of them
+    coordinator.post(f"/supervision/{record_id}/edit", data={**facts, "notes": "覆盖"})
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "supervision.correct")).all()
+        assert [e.after for e in entries] == [{"notes": "changed"}]
+        assert fixed not in str(entries[0].before) + str(entries[0].after)
+        record_now = db.session.get(SupervisionRecord, record_id)
+        assert decrypt_text(record_now.notes_enc) == fixed
+        # the notes are the supervisor's own: the supervisee who disputed is not asked again for them
+        assert {c.status for c in record_now.credits if c.person_id != record_now.supervisor_id} == {
+            "unconfirmed",
+            "disputed",
+        }
+    trail = coordinator.get(f"/audit/?entity=supervision_record:{record_id}")
+    assert fixed not in trail.text
 
 
 def test_only_the_author_corrects(w):
