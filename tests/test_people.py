@@ -211,6 +211,24 @@ def test_edit_saves_and_shows_history(client, world):
     assert "13912345678" in page and "person.update" in page
 
 
+def test_a_move_between_namesake_units_names_their_parents_in_the_history(app, client):
+    """Two 杏花社区 in two streets: the history says which is which (it read 杏花社区 → 杏花社区)."""
+    from tests.factories import unit
+
+    with app.app_context():
+        w = World()
+        first = unit("杏花社区", "community", w.street, code="330105001031")
+        second = unit("杏花社区", "community", w.street2, code="330105002031")
+        moved = person(first, "周九")
+        db.session.commit()
+        ids = (moved.id, second.id)
+    login(client, "coord")
+    data = {"name": "周九", "unit_id": ids[1], "category": "community_worker", "level": "none", "active": "y"}
+    assert client.post(f"/people/{ids[0]}/edit", data=data).status_code == 302
+    page = client.get(f"/people/{ids[0]}").text
+    assert "米市巷街道 › 杏花社区 → 湖墅街道 › 杏花社区" in page
+
+
 def test_chinese_names_round_trip(ctx):
     w = World()
     p = person(w.community, "欧阳娜娜·迪丽热巴")

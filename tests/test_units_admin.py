@@ -111,6 +111,40 @@ def test_stations_and_rooms_without_codes_are_imported_with_generated_codes(w):
         import_units(filename="u.csv", data="编码,名称,类型,上级编码\n".encode() + bad, actor=w.admin, max_rows=100)
 
 
+def test_no_two_units_of_one_name_under_one_parent(w):
+    """Adding, renaming and moving refuse a name a sibling has (any case), and say under which parent; the same
+    name under another parent is fine."""
+    with pytest.raises(Conflict) as refused:
+        services.add_unit(name="和睦社区", kind="community", parent=w.street, code=None, actor=w.coord)
+    assert refused.value.errors == {"name": "米市巷街道已有名为和睦社区的单位。"}
+    other = services.add_unit(name="和睦社区", kind="community", parent=w.street2, code=None, actor=w.coord)
+    second = services.add_unit(name="Heping", kind="community", parent=w.street, code=None, actor=w.coord)
+    with pytest.raises(Conflict) as refused:
+        services.rename_unit(unit=second, name="和睦社区", code=None, actor=w.coord)
+    assert set(refused.value.errors) == {"name"}
+    with pytest.raises(Conflict):
+        services.add_unit(name="HEPING", kind="community", parent=w.street, code=None, actor=w.coord)
+    services.rename_unit(unit=second, name="heping", code=None, actor=w.coord)  # its own name in another case
+    with pytest.raises(Conflict) as refused:
+        services.move_unit(unit=other, parent=w.street, actor=w.coord)
+    assert set(refused.value.errors) == {"parent_id"}
+    db.session.refresh(other)
+    assert other.parent_id == w.street2.id and second.name == "heping"
+    # an import: a second name in the file, or beside a unit already there; a rename in the same file frees it
+    from shegong_academy.core.tabular import ImportRejected
+
+    head = "编码,名称,类型,上级编码\n"
+    rows = (
+        "330105001020,新社区,社区,330105001\n330105001021,新社区,社区,330105001\n330105001022,和睦社区,社区,330105001\n"
+    )
+    with pytest.raises(ImportRejected) as rejected:
+        import_units(filename="u.csv", data=(head + rows).encode(), actor=w.admin, max_rows=100)
+    assert [(e.row, e.column) for e in rejected.value.errors] == [(3, "name"), (4, "name")]
+    assert "330105001001" in str(rejected.value.errors[1].message)
+    renamed = head + "330105001001,和睦北社区,社区,330105001\n330105001022,和睦社区,社区,330105001\n"
+    assert import_units(filename="u.csv", data=renamed.encode(), actor=w.admin, max_rows=100) == (1, 1)
+
+
 def test_the_unit_pages(app):
     with app.app_context():
         w = World()

@@ -8,12 +8,14 @@ certificates. Entries about another district's objects by another district's acc
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import aliased
 
 from ..auth.models import RoleAssignment, User
 from ..auth.permissions import MANAGE, roles_for
@@ -152,4 +154,19 @@ def entry_names(viewer, entries) -> dict[tuple[str, int | str], str]:
         for start in range(0, len(numbers), NAMES_CHUNK):  # an export's thousands, in bounded statements
             for number, name in db.session.execute(stmt.where(key.in_(numbers[start : start + NAMES_CHUNK]))):
                 names[(kind, number)] = name
+    _name_parents_of_namesakes(names)
     return names
+
+
+def _name_parents_of_namesakes(names: dict) -> None:
+    """Units of one name among those named (两个杏花社区 in two streets) are told apart by their parent, as the
+    breadcrumbs name it: 米市巷街道 › 杏花社区 → 湖墅街道 › 杏花社区, where 杏花社区 → 杏花社区 said nothing."""
+    units = {key[1]: name for key, name in names.items() if key[0] == "unit"}
+    seen = Counter(units.values())
+    namesakes = sorted(number for number, name in units.items() if seen[name] > 1)
+    parent = aliased(OrgUnit)
+    for start in range(0, len(namesakes), NAMES_CHUNK):
+        chunk = namesakes[start : start + NAMES_CHUNK]
+        stmt = select(OrgUnit.id, parent.name).join(parent, parent.id == OrgUnit.parent_id).where(OrgUnit.id.in_(chunk))
+        for number, parent_name in db.session.execute(stmt):
+            names[("unit", number)] = f"{parent_name} › {units[number]}"

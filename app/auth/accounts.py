@@ -202,7 +202,8 @@ def invite_user(*, username: str, role: str, unit: OrgUnit, person: Person | Non
     _check_person(actor, person, role, unit)
     if db.session.scalar(select(User.id).where(func.lower(User.username) == name.lower())):
         raise Conflict(
-            _l("The username %(username)s is taken: choose another.", username=name), {"username": _l("Taken.")}
+            _l("The username %(username)s is taken: choose another.", username=name),
+            {"username": _l("Taken: choose another.")},
         )
     # Nobody knows this password: the account opens through the link only.
     user = User(username=name, password_hash=hash_password(secrets.token_urlsafe(32)), person=person)

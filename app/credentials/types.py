@@ -268,7 +268,7 @@ def type_values(data: dict, actor, credential_id: int | None = None, kept: dict 
     if credential_id is not None:
         same = same.where(CredentialType.id != credential_id)
     if not errors and db.session.scalar(same):
-        raise Conflict(_l("The key %(name)s is taken.", name=name), {"name": _l("Taken.")})
+        raise Conflict(_l("The key %(name)s is taken.", name=name), {"name": _l("Taken: choose another.")})
     if errors:
         raise Invalid(_l("Invalid input."), errors)
     return {

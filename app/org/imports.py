@@ -7,7 +7,7 @@ to the kinds' parent rules (a room under a station, community or street; see ``s
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from ..audit.services import record_audit
 from ..core.i18n import _l
@@ -70,6 +70,8 @@ def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[lis
     first_rows: dict[str, int] = {}
     plan: list[tuple[int, dict]] = []
     file_kinds = {r["code"]: _kind(r["kind"]) for _, r in rows if r["code"]}
+    file_names = {r["code"]: r["name"] for _, r in rows if r["code"]}
+    named: dict[tuple[str, str], int] = {}
     for n, r in rows:
         code, name, parent = r["code"], r["name"], r.get("parent_code") or ""
         kind = _kind(r["kind"])
@@ -79,6 +81,8 @@ def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[lis
             errors.append(RowError(n, "name", _l("Name is required.")))
         elif len(name) > NAME_LENGTH:
             errors.append(RowError(n, "name", _l("Name is longer than 120 characters.")))
+        elif code:  # (a row without a code is found by its name: it never makes a second unit of that name)
+            errors += _name_errors(n, r, named, existing, file_names)
         if kind is None:
             errors.append(RowError(n, "kind", _l("Unknown unit kind %(value)s.", value=r["kind"] or "—")))
         parent_problems = _parent_errors(n, code, parent, existing, file_codes)
@@ -87,6 +91,42 @@ def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[lis
             errors += _kind_errors(n, kind, parent, existing, file_kinds)
         plan.append((n, {"code": code, "name": name, "kind": kind, "parent_code": parent}))
     return plan, errors
+
+
+def _name_errors(n: int, r: dict, named: dict, existing: dict[str, OrgUnit], file_names: dict[str, str]) -> list:
+    """Refuse a second unit of one name under one parent: in the file, or beside a unit already there (unless
+    the file renames that one)."""
+    code, name, parent = r["code"], r["name"], r.get("parent_code") or ""
+    key = (parent, name.lower())
+    if key in named:
+        return [RowError(n, "name", _l("Same name under the same parent as row %(row)d.", row=named[key]))]
+    named[key] = n
+    if parent and parent not in existing:
+        return []  # a parent this file makes: its units are all in the file
+    under = existing[parent] if parent else None
+    siblings = db.session.scalars(
+        select(OrgUnit).where(
+            OrgUnit.parent_id == under.id if under is not None else OrgUnit.parent_id.is_(None),
+            func.lower(OrgUnit.name) == name.lower(),
+            or_(OrgUnit.code.is_(None), OrgUnit.code != code),
+        )
+    )
+    for sibling in siblings:
+        if sibling.code in file_names and file_names[sibling.code].lower() != name.lower():
+            continue  # renamed by this file
+        return [
+            RowError(
+                n,
+                "name",
+                _l(
+                    "%(parent)s already has a unit named %(name)s (%(code)s).",
+                    parent=under.name if under is not None else "—",
+                    name=name,
+                    code=sibling.code or "—",
+                ),
+            )
+        ]
+    return []
 
 
 def _kind_errors(n: int, kind: str, parent: str, existing: dict[str, OrgUnit], file_kinds: dict) -> list:

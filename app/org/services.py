@@ -89,8 +89,23 @@ def _check_code(code: str | None, unit_id: int | None = None) -> str | None:
     if unit_id is not None:
         same = same.where(OrgUnit.id != unit_id)
     if db.session.scalar(same):
-        raise Conflict(_l("Another unit has the code %(code)s.", code=code), {"code": _l("Taken.")})
+        raise Conflict(_l("Another unit has the code %(code)s.", code=code), {"code": _l("Taken: choose another.")})
     return code
+
+
+def _check_name_free(name: str, parent: OrgUnit | None, unit_id: int | None = None, field: str = "name") -> None:
+    """Refuse a name a sibling already has: two 杏花社区 under one street could not be told apart in a list, an
+    import or a person's history."""
+    same = select(OrgUnit.id).where(
+        func.lower(OrgUnit.name) == name.lower(),
+        OrgUnit.parent_id == parent.id if parent is not None else OrgUnit.parent_id.is_(None),
+    )
+    if unit_id is not None:
+        same = same.where(OrgUnit.id != unit_id)
+    if db.session.scalar(same.limit(1)):
+        where = parent.name if parent is not None else _l("the top of the tree")
+        message = _l("%(parent)s already has a unit named %(name)s.", parent=where, name=name)
+        raise Conflict(message, {field: message})
 
 
 def generated_code(kind: str, parent: OrgUnit) -> str:
@@ -116,6 +131,7 @@ def add_unit(*, name: str, kind: str, parent: OrgUnit | None, code: str | None, 
     if parent is not None and not _managed(actor, parent):
         raise NotFound(_l("Not found."))
     _check_parent(kind, parent)
+    _check_name_free(name, parent)
     code = _check_code(code)
     made = False
     if code is None and kind in GENERATED_KINDS and parent is not None:
@@ -140,6 +156,8 @@ def rename_unit(*, unit: OrgUnit, name: str, code: str | None, actor) -> OrgUnit
     name = (name or "").strip()
     if not name or len(name) > NAME_LENGTH:
         raise Invalid(_l("Invalid input."), {"name": _l("A name of 1 to %(n)d characters is required.", n=NAME_LENGTH)})
+    if name != unit.name:
+        _check_name_free(name, unit.parent, unit.id)
     new_code = _check_code(code, unit.id)
     before = {"name": unit.name, "code": unit.code}
     unit.name = name
@@ -165,6 +183,8 @@ def move_unit(*, unit: OrgUnit, parent: OrgUnit, actor) -> OrgUnit:
     if parent.is_within(unit):
         raise Invalid(_l("Invalid input."), {"parent_id": _l("A unit cannot move under itself.")})
     _check_parent(unit.kind, parent)
+    if parent.id != unit.parent_id:
+        _check_name_free(unit.name, parent, unit.id, field="parent_id")
     old_prefix, old_parent = unit.path, unit.parent_id
     new_prefix = f"{parent.path}{unit.id}/"
     delta = parent.depth + 1 - unit.depth
