@@ -250,6 +250,8 @@ def test_language_switch_changes_the_page_and_sticks(page, coordinator_locale, s
 
 def test_sign_out_then_people_needs_sign_in(page, screenshots):
     sign_in(page)
+    assert not page.locator("form[action$='/logout'] button").is_visible()  # in the account menu, closed
+    page.locator("details.account summary").click()
     page.locator("form[action$='/logout'] button").click()
     page.wait_for_url(re.compile(r"/login$"))
     assert page.locator("#username").is_visible()

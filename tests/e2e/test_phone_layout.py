@@ -45,6 +45,27 @@ def test_a_trainees_title_has_its_own_line_above_the_buttons_and_the_year(phone)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
+def test_the_header_is_two_lines_on_a_phone_and_the_account_pages_are_in_its_menu(phone):
+    """A coordinator's eight sections and five account pages once took four lines (180 px) of a 390 px phone,
+    with 退出登录 broken over two: now the brand and the tools, then the sections in a row that scrolls."""
+    sign_in(phone, "gongshu")
+    phone.goto("/people/")
+    header = box(phone, ".topbar")
+    assert header["height"] < 100, header
+    sections = box(phone, ".mainnav")
+    assert sections["height"] < 45  # one row
+    assert phone.evaluate("document.querySelector('.mainnav').scrollWidth") > PHONE["width"]  # it scrolls
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # the page does not
+    sign_out = phone.locator("form[action$='/logout'] button")
+    assert not sign_out.is_visible()
+    phone.locator("details.account summary").click()
+    assert sign_out.is_visible() and box(phone, "form[action$='/logout'] button")["height"] < 45  # one line
+    menu = box(phone, "details.account .menu")
+    assert menu["x"] >= 0 and menu["x"] + menu["width"] <= PHONE["width"]
+    phone.keyboard.press("Escape")
+    assert not sign_out.is_visible()
+
+
 def test_credential_types_are_cards_with_labelled_values_on_a_phone(phone):
     sign_in(phone, "gongshu")
     phone.goto("/credentials/")

@@ -207,3 +207,19 @@ document.addEventListener("DOMContentLoaded", () => {
   }).observe(form);
   window.setTimeout(() => { ready = true; send(); }, 10000);
 });
+
+// The account menu closes when the reader clicks elsewhere or presses Escape (a disclosure closes on its own
+// summary only).
+document.addEventListener("DOMContentLoaded", () => {
+  const menu = document.querySelector("details.account");
+  if (!menu) return;
+  document.addEventListener("click", (event) => {
+    if (menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.open) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+});
