@@ -143,6 +143,14 @@ def test_no_two_units_of_one_name_under_one_parent(w):
     assert "330105001001" in str(rejected.value.errors[1].message)
     renamed = head + "330105001001,和睦北社区,社区,330105001\n330105001022,和睦社区,社区,330105001\n"
     assert import_units(filename="u.csv", data=renamed.encode(), actor=w.admin, max_rows=100) == (1, 1)
+    # a station without a code is found by its name and kind; the same name in another case, or twice, is refused
+    services.add_unit(name="Heping Station", kind="station", parent=w.street, code=None, actor=w.coord)
+    same = head + ",Heping Station,社工站,330105001\n"
+    assert import_units(filename="u.csv", data=same.encode(), actor=w.admin, max_rows=100) == (0, 0)
+    for rows in (",heping station,社工站,330105001\n", ",新站,社工站,330105001\n,新站,社工站,330105001\n"):
+        with pytest.raises(ImportRejected) as rejected:
+            import_units(filename="u.csv", data=(head + rows).encode(), actor=w.admin, max_rows=100)
+        assert [e.column for e in rejected.value.errors] == ["name"]
 
 
 def test_the_unit_pages(app):

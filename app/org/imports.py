@@ -81,8 +81,8 @@ def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[lis
             errors.append(RowError(n, "name", _l("Name is required.")))
         elif len(name) > NAME_LENGTH:
             errors.append(RowError(n, "name", _l("Name is longer than 120 characters.")))
-        elif code:  # (a row without a code is found by its name: it never makes a second unit of that name)
-            errors += _name_errors(n, r, named, existing, file_names)
+        else:
+            errors += _name_errors(n, {**r, "kind": kind}, named, existing, file_names)
         if kind is None:
             errors.append(RowError(n, "kind", _l("Unknown unit kind %(value)s.", value=r["kind"] or "—")))
         parent_problems = _parent_errors(n, code, parent, existing, file_codes)
@@ -95,7 +95,7 @@ def _plan(rows, existing: dict[str, OrgUnit], file_codes: set[str]) -> tuple[lis
 
 def _name_errors(n: int, r: dict, named: dict, existing: dict[str, OrgUnit], file_names: dict[str, str]) -> list:
     """Refuse a second unit of one name under one parent: in the file, or beside a unit already there (unless
-    the file renames that one)."""
+    the file renames that one, or it is the very unit a row without a code names by its name and kind)."""
     code, name, parent = r["code"], r["name"], r.get("parent_code") or ""
     key = (parent, name.lower())
     if key in named:
@@ -114,6 +114,8 @@ def _name_errors(n: int, r: dict, named: dict, existing: dict[str, OrgUnit], fil
     for sibling in siblings:
         if sibling.code in file_names and file_names[sibling.code].lower() != name.lower():
             continue  # renamed by this file
+        if not code and (sibling.name, sibling.kind) == (name, r["kind"]):
+            continue  # the unit a row without a code names: it is found, not made again
         return [
             RowError(
                 n,

@@ -183,7 +183,8 @@ def correct(record_id: int):
     form = CorrectionForm(obj=record)
     fields = CORRECTION_FIELDS
     if queries.can_read_notes(current_user, record):
-        fields = (*fields, "notes")
+        # a form sent without the field (opened before the notes were offered, a script) leaves them as they are
+        fields = (*fields, "notes") if request.method == "GET" or "notes" in request.form else fields
         if request.method == "GET":
             form.notes.data = queries.notes_for(current_user, record)
     else:
@@ -192,13 +193,7 @@ def correct(record_id: int):
         with attempt() as outcome:
             services.correct_record(record=record, data={k: getattr(form, k).data for k in fields}, actor=current_user)
         if outcome.ok:
-            flash(
-                _(
-                    "Saved. If the date or duration changed, each supervisee is asked to confirm again; whoever"
-                    " disputed the record is asked again in any case."
-                ),
-                "success",
-            )
+            flash(_("Saved. Whoever must confirm the record again has been asked to."), "success")
             return redirect(url_for("supervision.detail", record_id=record.id))
         show_refusal(outcome.error, form)
     return render_template("lms/supervision/correct.html", form=form, record=record)

@@ -32,7 +32,7 @@ from ..org.queries import ancestors_of, scope_roots, unit_in_scope
 from ..people.models import Person
 from ..people.queries import accounts_of
 from .models import FORMATS, FUNCTIONS, KINDS, MAX_HOURS, MIN_HOURS, MODES, SupervisionCredit, SupervisionRecord
-from .queries import can_read_notes, holds_supervisor_assignment, supervisor_units, supervisors_in_scope
+from .queries import can_read_notes, holds_supervisor_assignment, record_for, supervisor_units, supervisors_in_scope
 
 MANAGERS = roles_for(MANAGE)
 SUPERVISORS = roles_for(SUPERVISE)
@@ -227,7 +227,13 @@ def _tell_authors_of_dispute(credit: SupervisionCredit) -> int:
     }
     told = notify([record.supervisor_id], "supervision.disputed", **facts)
     recorder = db.session.get(User, record.recorded_by_id) if record.recorded_by_id else None
-    if recorder is not None and recorder.person_id != record.supervisor_id and recorder.is_enabled:
+    if (
+        recorder is not None
+        and recorder.person_id != record.supervisor_id
+        and recorder.is_enabled
+        and can(recorder, SUPERVISE)
+        and record_for(recorder, record.id) is not None  # still over its unit: what they may no longer see, untold
+    ):
         told += notify_users([recorder.id], "supervision.disputed", **facts)
     return told
 
@@ -368,7 +374,8 @@ def _snapshot(record: SupervisionRecord) -> dict:
 
 def correct_record(*, record: SupervisionRecord, data: dict, actor) -> SupervisionRecord:
     """The author corrects a record's facts; a new date or duration asks each supervisee to confirm again, and
-    any correction asks again whoever disputed it.
+    any correction of what the supervisees see asks again whoever disputed it. The supervisor alone also
+    corrects the confidential notes (``notes``; None or absent leaves them as they are).
 
     The supervisees and the supervisor stay (a wrong person: void the record and record it again).
     """
@@ -376,6 +383,8 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
         raise Forbidden(_l("Only the author of a supervision record corrects it."))
     if record.voided_at is not None:
         raise Conflict(_l("This record is void: it cannot be corrected."))
+    if data.get("notes") is not None and not can_read_notes(actor, record):  # refused before anything changes
+        raise Forbidden(_l("Only the session's supervisor changes its confidential notes."))
     merged = {**_snapshot(record), "format": record.format, **{k: v for k, v in data.items() if k in CORRECTABLE}}
     merged["held_on"] = data.get("held_on", record.held_on)
     errors: dict = {}
@@ -389,7 +398,7 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
     record.advice = (merged.get("advice") or "").strip() or None
     record.follow_up = (merged.get("follow_up") or "").strip() or None
     old, new = changed_fields(before, _snapshot(record))
-    if "notes" in data and _correct_notes(record, data["notes"], actor):
+    if data.get("notes") is not None and _correct_notes(record, data["notes"]):  # None: left as they are
         new["notes"] = "changed"  # the audit trail says that they changed, never what they say
     if not new:
         return record
@@ -420,12 +429,10 @@ def correct_record(*, record: SupervisionRecord, data: dict, actor) -> Supervisi
     return record
 
 
-def _correct_notes(record: SupervisionRecord, notes: str | None, actor) -> bool:
-    """Replace the record's confidential notes, which only their supervisor may read or write; return whether
-    they changed."""
-    if not can_read_notes(actor, record):
-        raise Forbidden(_l("Only the session's supervisor changes its confidential notes."))
-    notes = (notes or "").strip()  # its length is the form's (the API never reads nor writes notes)
+def _correct_notes(record: SupervisionRecord, notes: str) -> bool:
+    """Replace the record's confidential notes (their supervisor's: :func:`correct_record` checked); return
+    whether they changed."""
+    notes = notes.strip()  # its length is the form's (the API never reads nor writes notes)
     if notes == (decrypt_text(record.notes_enc) if record.notes_enc else ""):
         return False
     record.notes_enc = encrypt_text(notes) if notes else None

@@ -62,8 +62,15 @@ def test_the_header_is_two_lines_on_a_phone_and_the_account_pages_are_in_its_men
     assert sign_out.is_visible() and box(phone, "form[action$='/logout'] button")["height"] < 45  # one line
     menu = box(phone, "details.account .menu")
     assert menu["x"] >= 0 and menu["x"] + menu["width"] <= PHONE["width"]
-    phone.keyboard.press("Escape")
+    phone.keyboard.press("Escape")  # (focus is on the summary, in the menu)
     assert not sign_out.is_visible()
+    # tabbing past its last item closes it; on one of its pages, its name says the page is in it
+    phone.locator("details.account summary").click()
+    sign_out.focus()
+    phone.keyboard.press("Tab")
+    assert not sign_out.is_visible()
+    phone.goto("/notifications/preferences")
+    assert phone.locator("details.account summary").get_attribute("aria-current") == "true"
 
 
 def test_credential_types_are_cards_with_labelled_values_on_a_phone(phone):

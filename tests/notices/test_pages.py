@@ -152,14 +152,16 @@ def test_a_broken_unsubscribe_link_says_so_and_nothing_about_units(app):
         w = World()
         token = unsubscribe_token(w.trainee.id)
         commit()
-    for client in (app.test_client(), app.test_client()):
+    anonymous, signed_in = app.test_client(), app.test_client()
+    login(signed_in, "trainee")
+    for client in (anonymous, signed_in):  # signed in or not, the same page
         client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
         for broken in (token[:-1], "x"):
             answer = client.get(f"/notifications/unsubscribe/{broken}")
             assert answer.status_code == 404
             assert "此退订链接无效" in answer.text and "管辖" not in answer.text
             assert client.post(f"/notifications/unsubscribe/{broken}").status_code == 404
-        login(client, "trainee")  # signed in or not, the same page
+    assert 'class="whoami">trainee<' in answer.text
     with app.app_context():
         assert prefs_of(db.session.scalar(select(User).where(User.username == "trainee"))).mail is True
 

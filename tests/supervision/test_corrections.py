@@ -107,6 +107,18 @@ def test_a_supervisor_recording_their_own_session_is_told_once(w):
     assert all(n.read_at is not None for n in notices("supervision.disputed", person_id=w.sup_person.id))
 
 
+def test_a_recorder_who_no_longer_manages_the_unit_is_not_told_of_a_dispute(w):
+    rec = record(w, actor=w.coord).record
+    for grant in list(w.coord.roles):  # the coordinator has left 拱墅区
+        db.session.delete(grant)
+    db.session.flush()
+    db.session.expire(w.coord, ["roles"])
+    credit = next(c for c in rec.credits if c.person_id == w.trainee_person.id)
+    respond_to_credit(credit=credit, actor=w.trainee, confirm=False, reason="时长不对")
+    assert notices("supervision.disputed", user_id=w.coord.id) == []
+    assert len(notices("supervision.disputed", person_id=w.sup_person.id)) == 1  # the supervisor still is
+
+
 def test_the_supervisor_alone_corrects_the_notes_and_the_trail_says_only_that_they_changed(app):
     with app.app_context():
         w = sup_world()
@@ -115,7 +127,8 @@ def test_the_supervisor_alone_corrects_the_notes_and_the_trail_says_only_that_th
         respond_to_credit(credit=credit, actor=w.trainee, confirm=False, reason="时长不对")
         db.session.commit()
         with pytest.raises(Forbidden):  # the coordinator may correct the facts, never the notes
-            correct_record(record=rec, data={"notes": "改"}, actor=w.coord)
+            correct_record(record=rec, data={"topic": "改过的主题", "notes": "改"}, actor=w.coord)
+        assert rec.topic == "小组督导：服务记录规范"  # refused before anything changed
         record_id = rec.id
     fixed = "督导笔记（更正）：下次跟进档案"
     facts = {
@@ -136,6 +149,9 @@ def test_the_supervisor_alone_corrects_the_notes_and_the_trail_says_only_that_th
     assert 'name="notes"' in form and NOTES in form  # the supervisor sees what they correct
     too_long = supervisor.post(f"/supervision/{record_id}/edit", data={**facts, "notes": "长" * 10001})
     assert too_long.status_code == 200 and 'class="field wide confidential has-error"' in too_long.text
+    # a form sent without the field (opened before the notes were offered) leaves them as they are
+    assert supervisor.post(f"/supervision/{record_id}/edit", data=facts).status_code == 302
+    assert NOTES in supervisor.get(f"/supervision/{record_id}").text
     assert supervisor.post(f"/supervision/{record_id}/edit", data={**facts, "notes": fixed}).status_code == 302
     assert fixed in supervisor.get(f"/supervision/{record_id}").text
     # the coordinator posting the notes field anyway changes nothing of them

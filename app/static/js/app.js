@@ -208,15 +208,20 @@ document.addEventListener("DOMContentLoaded", () => {
   window.setTimeout(() => { ready = true; send(); }, 10000);
 });
 
-// The account menu closes when the reader clicks elsewhere or presses Escape (a disclosure closes on its own
-// summary only).
+// The account menu closes when the reader clicks or tabs elsewhere, or presses Escape in it (a disclosure
+// closes on its own summary only).
 document.addEventListener("DOMContentLoaded", () => {
   const menu = document.querySelector("details.account");
   if (!menu) return;
   document.addEventListener("click", (event) => {
     if (menu.open && !menu.contains(event.target)) menu.open = false;
   });
-  document.addEventListener("keydown", (event) => {
+  // Tabbing past its last item closes it too.
+  menu.addEventListener("focusout", (event) => {
+    if (menu.open && event.relatedTarget && !menu.contains(event.relatedTarget)) menu.open = false;
+  });
+  // Escape is the menu's only while focus is in it (the person search has its own).
+  menu.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && menu.open) {
       menu.open = false;
       menu.querySelector("summary").focus();
