@@ -169,6 +169,11 @@ def test_the_unit_pages(app):
     assert r.status_code == 302
     page = c.get(r.location).get_data(as_text=True)
     assert "330105001-S01" in page and "generated code" in page
+    r = c.post("/units/new", data={"name": "和睦社区", "kind": "community", "parent_id": ids["street"], "code": ""})
+    assert r.status_code == 200  # the form again, the name marked, its input kept
+    name_field = r.text.split('name="name"', 1)[0].rsplit('<div class="field', 1)[1]
+    assert "has-error" in name_field and "米市巷街道 already has a unit named 和睦社区." in r.text
+    assert 'value="和睦社区"' in r.text
     r = c.post("/units/new", data={"name": "错", "kind": "district", "parent_id": ids["street"], "code": ""})
     assert r.status_code == 200 and "District or county: only under City." in r.get_data(as_text=True)
     assert c.post("/units/new", data={"name": "外", "kind": "community", "parent_id": ids["other"]}).status_code == 200
