@@ -35,6 +35,9 @@ def test_units_keep_to_the_kinds_parent_rules(w):
         with pytest.raises(Invalid) as refused:
             services.add_unit(name="错", kind=kind, parent=parent, code=None, actor=w.admin)
         assert "parent_id" in refused.value.errors
+    with pytest.raises(Invalid) as refused:  # a province sits at the top, and the message says so (it said "—")
+        services.add_unit(name="新省", kind="province", parent=w.district, code=None, actor=w.admin)
+    assert str(refused.value.errors["parent_id"]) == "省只能设在以下单位之下：最上层。"
     with pytest.raises(Conflict):
         services.add_unit(name="重码", kind="community", parent=w.street, code="330105001001", actor=w.coord)
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "unit.create")).first()
@@ -163,6 +166,7 @@ def test_the_unit_pages(app):
     login(c, "coord")
     r = c.get(f"/units/new?parent={ids['street']}")
     assert r.status_code == 200 and re.search(rf'<option selected value="{ids["street"]}">', r.text)
+    assert '<option selected value="community">' in r.text  # what may sit under a street, not the province
     r = c.post(
         "/units/new", data={"name": "米市巷街道社工站", "kind": "station", "parent_id": ids["street"], "code": ""}
     )

@@ -92,6 +92,9 @@ def new():
     form.parent_id.choices = _parent_choices()
     if request.method == "GET" and request.args.get("parent", type=id_arg):
         form.parent_id.data = request.args.get("parent", type=id_arg)
+        parent = unit_for(current_user, form.parent_id.data, MANAGERS)
+        # the first kind that may sit there (a community under a street), not the province the list starts with
+        form.kind.data = next((k for k in UNIT_KINDS if parent and parent.kind in services.PARENT_KINDS[k]), None)
     if form.validate_on_submit():
         parent = found(unit_for(current_user, form.parent_id.data, MANAGERS))
         with attempt() as outcome:

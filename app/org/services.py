@@ -49,8 +49,8 @@ PARENT_KINDS: dict[str, tuple[str | None, ...]] = {
 
 
 def kinds_named(kinds) -> str:
-    """The kinds as the pages name them ("—": the top of the tree)."""
-    return "、".join(str(KIND_LABELS[k]) if k else "—" for k in kinds)
+    """The kinds as the pages name them (None: the top of the tree)."""
+    return "、".join(str(KIND_LABELS[k]) if k else str(_l("the top of the tree")) for k in kinds)
 
 
 # Service units often have no official code: one is made for them, and shown as made.

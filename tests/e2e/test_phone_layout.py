@@ -71,6 +71,10 @@ def test_the_header_is_two_lines_on_a_phone_and_the_account_pages_are_in_its_men
     assert not sign_out.is_visible()
     phone.goto("/notifications/preferences")
     assert phone.locator("details.account summary").get_attribute("aria-current") == "true"
+    # the section one is on, last in the row, is scrolled into view
+    phone.goto("/supervision/")
+    active = box(phone, ".mainnav a.active")
+    assert active["x"] >= 0 and active["x"] + active["width"] <= PHONE["width"], active
 
 
 def test_credential_types_are_cards_with_labelled_values_on_a_phone(phone):

@@ -228,3 +228,12 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// On a phone the sections are one row that scrolls sideways: bring the page one is on into view.
+document.addEventListener("DOMContentLoaded", () => {
+  const nav = document.querySelector(".mainnav");
+  const active = nav && nav.querySelector("a.active");
+  if (!active || nav.scrollWidth <= nav.clientWidth) return;
+  const offset = active.getBoundingClientRect().left - nav.getBoundingClientRect().left;
+  nav.scrollLeft += offset - (nav.clientWidth - active.offsetWidth) / 2;
+});
