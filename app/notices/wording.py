@@ -16,7 +16,8 @@ from flask import current_app
 from ..core.i18n import _, _l, ngettext
 from .models import KINDS
 
-# The events as the preferences page names them.
+# The events as the preferences page names them (each reader is offered only those they can receive:
+# preferences.kinds_for, so no label says whom an event is for).
 KIND_LABELS = {
     "enrolment.enrolled": _l("Enrolled in a course"),
     "enrolment.waitlisted": _l("Put on a course's waitlist"),
@@ -28,15 +29,15 @@ KIND_LABELS = {
     "session.restored": _l("A cancelled session restored"),
     "supervision.confirm": _l("Supervision recorded: please confirm"),
     "supervision.reminder": _l("Supervision still to confirm (after 3 days)"),
-    "supervision.escalation": _l("Supervision unconfirmed for 7 days (coordinators)"),
-    "supervision.disputed": _l("A supervisee disputes a supervision record (its authors)"),
+    "supervision.escalation": _l("Supervision unconfirmed for 7 days"),
+    "supervision.disputed": _l("A supervisee disputes a supervision record"),
     "supervision.voided": _l("A supervision record voided"),
     "certificate.issued": _l("A certificate issued"),
     "certificate.revoked": _l("A certificate revoked"),
     "certificate.expiring": _l("A certificate expiring (90, 30 and 7 days before)"),
     "certificate.renewable": _l("A certificate that can be renewed"),
     "ce.at_risk": _l("Continuing-education hours at risk"),
-    "digest.weekly": _l("Weekly digest of my cohorts (coordinators)"),
+    "digest.weekly": _l("Weekly digest of my cohorts"),
 }
 assert set(KIND_LABELS) == set(KINDS)
 
