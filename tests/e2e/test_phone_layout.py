@@ -77,6 +77,17 @@ def test_the_header_is_two_lines_on_a_phone_and_the_account_pages_are_in_its_men
     assert active["x"] >= 0 and active["x"] + active["width"] <= PHONE["width"], active
 
 
+@pytest.mark.parametrize("width", [800, 1150])
+def test_on_a_tablet_a_coordinators_sections_are_one_row_under_the_brand(browser, live_server, width):
+    """In English a coordinator's eight sections took two rows at 1,150 px and three at 800 px, beside the brand."""
+    with opened(browser, live_server, "en-US", viewport={"width": width, "height": 900}) as page:
+        sign_in(page, "gongshu")
+        page.goto("/people/")
+        assert box(page, ".mainnav")["height"] < 45  # one row
+        assert box(page, ".topbar")["height"] < 100
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def test_credential_types_are_cards_with_labelled_values_on_a_phone(phone):
     sign_in(phone, "gongshu")
     phone.goto("/credentials/")
