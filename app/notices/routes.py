@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..auth.current import current_user, login_required
 from ..auth.models import User
@@ -109,7 +109,13 @@ def preferences():
         )
         flash(_("Your notification settings are saved."), "success")
         return redirect(url_for("notices.preferences"))
-    return render_template("lms/notices/preferences.html", form=form, labels=KIND_LABELS)
+    return render_template("lms/notices/preferences.html", form=form, labels=KIND_LABELS, zone=_zone_name())
+
+
+def _zone_name() -> str:
+    """The deployment's time zone as its readers say it: 北京时间 (Beijing time) for China's, else its name."""
+    zone = current_app.config["LMS_TIMEZONE"]
+    return _("Beijing time") if zone in ("Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin") else zone
 
 
 def _unsubscribing(token: str) -> tuple[User, str] | None:

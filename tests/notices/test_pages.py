@@ -147,6 +147,29 @@ def test_preferences_offer_only_the_events_the_account_can_receive_and_keep_the_
     assert refused.status_code == 200 and 'class="field has-error"' in refused.text
 
 
+@pytest.mark.parametrize(
+    "zone,lang,said",
+    [
+        ("Asia/Shanghai", "en", "(Beijing time)"),
+        ("Asia/Shanghai", "zh-CN", "（北京时间）"),
+        ("Asia/Urumqi", "en", "(Asia/Urumqi)"),
+    ],
+)
+def test_the_quiet_hours_name_the_deployments_time_zone_in_either_language(db_url, zone, lang, said):
+    """English said "(local time)" where Chinese said 北京时间: both now name the zone the hours are read in."""
+    app = make_app(db_url, LMS_TIMEZONE=zone)
+    with app.app_context():
+        World()
+        commit()
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    login(client, "trainee")
+    assert said in client.get("/notifications/preferences").text
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_a_broken_unsubscribe_link_says_so_and_nothing_about_units(app):
     with app.app_context():
         w = World()
