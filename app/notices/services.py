@@ -9,7 +9,7 @@ so a session cancelled, restored and cancelled again tells its people twice.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import and_, bindparam, func, or_, select, update
@@ -229,27 +229,28 @@ def mark_answered(
     keys: Iterable[str] = (),
     person_ids: Iterable[int] = (),
     key_prefix: str | None = None,
-    kind: str | None = None,
-    key_prefixes: Iterable[str] = (),
+    by_kind: Mapping[str, Iterable[str]] | None = None,
 ) -> int:
     """Mark read what asked for something now done, or now moot: the unread notifications whose key is one of
     ``keys``; those to ``person_ids`` whose key starts with ``key_prefix`` (found through the reader's index);
-    and those of ``kind`` whose key starts with one of ``key_prefixes``, whoever reads them (found through the
-    index of the unread by kind: an escalation's readers may no longer be the unit's coordinators). Return how
-    many."""
-    keys, person_ids, key_prefixes = list(keys), list(person_ids), list(key_prefixes)
+    and, for each kind of ``by_kind``, those of that kind whose key starts with one of its prefixes, whoever
+    reads them (found through the index of the unread by kind: an escalation's readers may no longer be the
+    unit's coordinators). One statement; return how many."""
+    keys, person_ids = list(keys), list(person_ids)
     conditions = [Notification.key.in_(keys)] if keys else []
     if person_ids and key_prefix:
         conditions.append(
             and_(Notification.person_id.in_(person_ids), Notification.key.startswith(key_prefix, autoescape=True))
         )
-    if kind and key_prefixes:
-        conditions.append(
-            and_(
-                Notification.kind == kind,
-                or_(*(Notification.key.startswith(p, autoescape=True) for p in key_prefixes)),
+    for kind, prefixes in (by_kind or {}).items():
+        prefixes = list(prefixes)
+        if prefixes:
+            conditions.append(
+                and_(
+                    Notification.kind == kind,
+                    or_(*(Notification.key.startswith(p, autoescape=True) for p in prefixes)),
+                )
             )
-        )
     if not conditions:
         return 0
     _forget_unread()

@@ -202,13 +202,11 @@ def asks_answered(record: SupervisionRecord, credits) -> int:
         keys=[notification_key("supervision.reminder", f"credit{c.id}", person_id=c.person_id) for c in credits],
         person_ids=[c.person_id for c in credits],
         key_prefix=f"supervision.confirm:r{record.id}:",
-        kind="supervision.escalation",
-        key_prefixes=[occasion_key("supervision.escalation", f"credit{c.id}") for c in credits],
-    ) + mark_answered(kind="supervision.disputed", key_prefixes=[_dispute_occasion(c) for c in credits])
-
-
-def _dispute_occasion(credit: SupervisionCredit) -> str:
-    return occasion_key("supervision.disputed", f"credit{credit.id}")
+        by_kind={
+            kind: [occasion_key(kind, f"credit{c.id}") for c in credits]
+            for kind in ("supervision.escalation", "supervision.disputed")
+        },
+    )
 
 
 def _tell_authors_of_dispute(credit: SupervisionCredit) -> int:

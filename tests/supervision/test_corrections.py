@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from shegong_academy.audit.models import AuditEntry
@@ -18,7 +19,8 @@ from shegong_academy.ledger.queries import Period, person_hours
 from shegong_academy.notices.models import Notification
 from shegong_academy.notices.wording import subject as wording
 from shegong_academy.supervision.models import SupervisionRecord
-from shegong_academy.supervision.services import correct_record, respond_to_credit, void_record
+from shegong_academy.supervision.services import asks_answered, correct_record, respond_to_credit, void_record
+from tests.conftest import statements
 from tests.coverage import assert_rollups_current
 from tests.factories import login
 from tests.supervision import NOTES, record, sup_world
@@ -92,6 +94,10 @@ def test_a_dispute_tells_the_authors_and_any_correction_asks_the_disputer_again(
     respond_to_credit(credit=trainee_credit, actor=w.trainee, confirm=False, reason="时长也不对")
     again = notices("supervision.disputed", person_id=w.sup_person.id)
     assert len(again) == 2 and again[-1].read_at is None and "时长也不对" in wording(again[-1])
+    credits = [c for c in rec.credits if c.id]  # loaded (notices() expired them)
+    with statements(current_app) as seen:  # asks, reminders, escalations and disputes: settled in one statement
+        asks_answered(rec, credits)
+    assert len(seen) == 1 and seen[0].startswith("UPDATE notifications")
     void_record(record=rec, reason="重新录入", actor=w.coord)
     assert all(n.read_at is not None for n in notices("supervision.disputed", user_id=w.coord.id))
     assert all(n.read_at is not None for n in notices("supervision.disputed", person_id=w.sup_person.id))
