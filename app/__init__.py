@@ -78,8 +78,9 @@ class Academy:
         from . import extensions as ext
         from .cli import lms
         from .core import db as core_db
-        from .core import i18n, migrate, observability, paths, queue, routing, sessions, templating, web
+        from .core import i18n, migrate, multipart, observability, paths, queue, routing, sessions, templating, web
 
+        multipart.apply()  # uploads arrive byte for byte (pallets/werkzeug#3285)
         self.prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
         if not standalone:
             app.config.update(academy_settings(app.config, app.instance_path, os.environ, standalone=False))
