@@ -2,8 +2,9 @@
 
 Werkzeug's multipart decoder (pallets/werkzeug#3285) added a carriage return to a file ending a line
 when a chunk cut the closing delimiter short: an unaltered certificate uploaded to /verify/pdf was
-then "altered", once in a few hundred uploads (the test client's boundary is random, so the suite
-failed now and then). ``app.core.multipart`` mends the decoder; these tests cut bodies everywhere.
+then "altered" (a signed certificate is 40-380 bytes short of four chunks, and the test client's
+boundary is random, so the PostgreSQL run failed now and then). ``app.core.multipart`` mends the
+decoder; these tests cut bodies everywhere.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ and, at the end of each, keeps back what could be the start of the next boundary
 window by the opening delimiter (``CRLF--boundary``) while the closing one (``CRLF--boundary--``) is
 two bytes longer. A file whose last bytes end a line (a PDF's ``%%EOF`` and its newline do), sent in a
 body whose closing delimiter a chunk cuts just before its final ``--``, gains a stray carriage return.
-Where the chunks fall depends only on the sizes of the file and of the other fields, so the same
-certificate uploaded twice, with another random boundary, can be judged "altered" once in a few
-hundred tries: one byte was added to an unaltered original.
+Where the chunks fall depends only on the sizes of the file and of the rest of the body. A signed
+certificate is some 40-380 bytes short of 256 KiB (four chunks), so its closing delimiter lands near
+that edge, and for some sizes and boundaries on it: the unaltered original, one byte longer, was judged
+"altered".
 
 ``apply()`` checks Werkzeug's own decoder against a body cut at such a point and, only if it gets the
 file wrong, replaces its window with one measured by the closing delimiter: holding back two more bytes
